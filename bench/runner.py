@@ -1,0 +1,109 @@
+"""Run one benchmark: a compiled program, a strategy and an allocator.
+
+This is the measurement layer's single entry point for the deterministic
+counters (timing lives in its own module). It turns the executor's raw
+counters into the per-task metrics that results, tables and gates use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .. import strategies
+from ..cython_core import _executor
+from .errors import UsageError
+
+ALLOCATORS = tuple(_executor.ALLOCATORS)
+
+# Deterministic metrics: identical on every run and machine for the same
+# inputs, so the CI gate compares them exactly.
+DETERMINISTIC_METRICS = (
+    "tasks",
+    "allocs",
+    "frees",
+    "allocs_per_task",
+    "bytes_allocated",
+    "bytes_per_task",
+    "peak_live_bytes",
+    "peak_live_blocks",
+    "peak_bytes_per_task",
+    "moved_bytes",
+    "refcount_ops",
+    "polls",
+    "polls_per_task",
+    "root_frame_bytes",
+    "ticks",
+    "checksum",
+    "live_bytes_end",
+    "live_blocks_end",
+)
+
+
+def default_memory_limit() -> int:
+    """Half of this machine's physical memory: a run that needs more stops cleanly."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One cell of the matrix: workload x strategy x allocator x parameters."""
+
+    workload: str
+    strategy: str
+    allocator: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        return (self.workload, self.strategy, self.allocator, tuple(sorted(self.params.items())))
+
+    @property
+    def label(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.workload}[{args}]/{self.strategy}/{self.allocator}"
+
+
+def check_allocator(name: str) -> str:
+    if name not in _executor.ALLOCATORS:
+        raise UsageError(f"unknown allocator '{name}'; choose one of: {', '.join(ALLOCATORS)}")
+    return name
+
+
+def execute(program, strategy_name: str, allocator: str, memory_limit: int | None = None) -> dict:
+    """Run ``program`` under a strategy and allocator; return every metric.
+
+    A run that would not fit in memory stops cleanly with a UsageError.
+    """
+    strategy = strategies.get(strategy_name)
+    check_allocator(allocator)
+    layout = strategy.plan(program)
+    limit = default_memory_limit() if memory_limit is None else memory_limit
+    try:
+        raw = _executor.run(program, layout, allocator, limit)
+    except _executor.ExecutorError as exc:
+        if exc.kind == "memory limit":
+            raise UsageError(
+                f"{program.name} under {strategy_name} needs more than {limit / 2**30:.1f} GiB "
+                "of live frames; lower its tasks or size parameters"
+            ) from None
+        raise UsageError(f"{program.name} under {strategy_name} stopped: {exc.kind}") from None
+    return derive_metrics(raw, program, layout)
+
+
+def derive_metrics(raw: dict, program, layout) -> dict:
+    tasks = raw["tasks"]
+    metrics = dict(raw)
+    metrics["allocs_per_task"] = raw["allocs"] / tasks
+    metrics["bytes_per_task"] = raw["bytes_allocated"] / tasks
+    metrics["peak_bytes_per_task"] = raw["peak_live_bytes"] / tasks
+    metrics["polls_per_task"] = raw["polls"] / tasks
+    metrics["root_frame_bytes"] = layout.frame_size(program.entry)
+    metrics["frame_bytes"] = {
+        name: int(layout.fn_size[i]) for i, name in enumerate(program.fn_names)
+    }
+    metrics["ns_per_task_single"] = raw["elapsed_ns"] / tasks
+    return metrics

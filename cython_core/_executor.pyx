@@ -1,0 +1,1080 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The executor: mechanism only.
+
+It runs a compiled program (bench/program.py) under a layout (strategies/)
+with one allocator (allocators.h) and returns exact counters. Everything
+below ``run`` is C: the loop holds no Python object and releases the GIL.
+The rules it implements are written down in docs/model.md; the comments
+here say how, not what.
+
+Frames are real memory. A frame starts with a header (``Hdr``; ``BHdr`` for
+bottom-up resumption), then its locals or a pointer to its locals' cell, then
+its child area: the current step's inline children, boxed children's
+pointers, io/yield leaf state or join handles, at offsets from the layout.
+"""
+
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcpy, memset
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+import numpy as np
+
+
+cdef extern from "allocators.h" nogil:
+    ctypedef struct pb_allocator:
+        void *state
+        void *(*alloc)(void *state, size_t size) noexcept nogil
+        void (*free)(void *state, void *ptr, size_t size) noexcept nogil
+        size_t (*reserved)(void *state) noexcept nogil
+        void (*destroy)(void *state) noexcept nogil
+    int pb_allocator_init(pb_allocator *a, int kind)
+    int PB_ALLOC_SYSTEM, PB_ALLOC_POOL, PB_ALLOC_BUMP
+
+
+# Step codes: must match bench/program.py (tests/test_executor.py checks).
+cdef enum:
+    OP_WORK = 0
+    OP_CALL = 1
+    OP_JOIN = 2
+    OP_SELECT = 3
+    OP_IO = 4
+    OP_YIELD = 5
+    OP_SPAWN = 6
+    OP_GEN = 7
+
+# Header flags.
+cdef enum:
+    F_STARTED = 1     # the invocation has been entered (locals/cell set up)
+    F_ACTIVE = 2      # the current step has begun (children built, leaf registered)
+    F_FOLDED = 4      # a child value was folded into acc
+    F_LAUNCHING = 8   # bottom-up join/select is still starting its children
+    F_WON = 16        # bottom-up select has a winner
+
+cdef extern from *:
+    """
+    #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
+    #define PB_NO_WAITER 0xFFFFFFFFu
+    #define PB_FNV_PRIME 0x100000001b3ull
+    #define PB_CELL_HEADER 24           /* Rc strong, weak, RefCell flag */
+    """
+    const uint32_t PC_DONE "PB_PC_DONE"
+    const uint32_t NO_WAITER "PB_NO_WAITER"
+    const uint64_t FNV_PRIME "PB_FNV_PRIME"
+    const int CELL_HEADER "PB_CELL_HEADER"
+
+# Waiter states.
+cdef enum:
+    W_FREE = 0
+    W_PENDING = 1     # in the timer wheel
+    W_QUEUED = 2      # bottom-up: in the run queue, to resume its frame
+    W_FIRED = 3       # top-down: due; the leaf sees it on its next poll
+    W_CANCELLED = 4   # its leaf was dropped; whoever holds it frees it
+
+# Errors.
+cdef enum:
+    E_OK = 0
+    E_MEMORY_LIMIT = 1
+    E_OUT_OF_MEMORY = 2
+    E_DEADLOCK = 3
+
+
+ctypedef struct Hdr:          # 40 bytes: the top-down future's header
+    uint32_t fn
+    uint32_t pc
+    uint32_t iter
+    uint32_t pending
+    uint32_t rdepth
+    uint32_t flags
+    uint64_t arg
+    uint64_t acc
+
+ctypedef struct BHdr:         # 56 bytes: a C++ coroutine frame's header
+    Hdr h
+    char *parent
+    uint32_t slot
+    uint32_t task
+
+ctypedef struct IoLeaf:       # 16 bytes
+    uint32_t waiter
+    uint32_t state
+    uint64_t deadline
+
+ctypedef struct HandleVec:    # 24 bytes: Vec<JoinHandle<u64>>
+    uint64_t *ptr
+    uint64_t cap
+    uint64_t len
+
+ctypedef struct Prog:
+    const int64_t *fn_locals
+    const int64_t *fn_step_start
+    const int64_t *fn_step_count
+    const int64_t *step_op
+    const int64_t *step_arg
+    const int64_t *step_wait
+    const int64_t *step_edge_start
+    const int64_t *step_edge_count
+    const int64_t *edge_callee
+    const int64_t *edge_back
+    const int64_t *edge_limit
+    const int64_t *fn_size
+    const int64_t *fn_locals_offset
+    const int64_t *fn_cell_size
+    const int64_t *fn_child_offset
+    const int64_t *edge_boxed
+    const int64_t *edge_offset
+    int bottom_up
+    int moves
+
+ctypedef struct Counters:
+    uint64_t allocs
+    uint64_t frees
+    uint64_t bytes_allocated
+    uint64_t live_bytes
+    uint64_t live_blocks
+    uint64_t peak_live_bytes
+    uint64_t peak_live_blocks
+    uint64_t moved_bytes
+    uint64_t refcount_ops
+    uint64_t polls
+    uint64_t tasks
+    uint64_t checksum
+    uint64_t ticks
+
+ctypedef struct Task:
+    char *root
+    uint64_t *handle          # where the value goes; NULL: into the checksum
+    char *waiter_frame        # the frame awaiting this task (its pending count)
+    uint32_t waiter_task
+    uint32_t queued           # top-down: already in the run queue
+    uint32_t next_free
+
+ctypedef struct Waiter:
+    char *frame
+    uint32_t task
+    uint32_t state
+    uint32_t next_free
+
+ctypedef struct QItem:
+    char *frame               # bottom-up: the frame to resume
+    uint32_t task
+    uint32_t waiter           # bottom-up: NO_WAITER, or the waiter to check and free
+
+ctypedef struct Bucket:
+    uint32_t *ids
+    uint32_t len
+    uint32_t cap
+
+ctypedef struct Ex:
+    Prog p
+    pb_allocator a
+    Counters c
+    uint64_t memory_limit
+    int error
+    char *staging             # futures are built here, then moved into place
+    # tasks
+    Task *tasks
+    uint32_t tasks_cap
+    uint32_t task_free
+    uint64_t live_tasks
+    # waiters
+    Waiter *waiters
+    uint32_t waiters_cap
+    uint32_t waiter_free
+    # run queue (ring)
+    QItem *q
+    uint64_t q_cap
+    uint64_t q_head
+    uint64_t q_len
+    # timer wheel
+    Bucket *wheel
+    uint32_t wheel_size
+    uint64_t timers_pending
+
+
+# ---------------------------------------------------------------- memory
+
+cdef inline char *mem_alloc(Ex *ex, uint64_t size) noexcept nogil:
+    cdef char *ptr = <char *>ex.a.alloc(ex.a.state, size)
+    if ptr == NULL:
+        ex.error = E_OUT_OF_MEMORY
+        return NULL
+    ex.c.allocs += 1
+    ex.c.bytes_allocated += size
+    ex.c.live_bytes += size
+    ex.c.live_blocks += 1
+    if ex.c.live_bytes > ex.c.peak_live_bytes:
+        ex.c.peak_live_bytes = ex.c.live_bytes
+        if ex.c.live_bytes > ex.memory_limit:
+            ex.error = E_MEMORY_LIMIT
+    if ex.c.live_blocks > ex.c.peak_live_blocks:
+        ex.c.peak_live_blocks = ex.c.live_blocks
+    return ptr
+
+
+cdef inline void mem_free(Ex *ex, char *ptr, uint64_t size) noexcept nogil:
+    ex.a.free(ex.a.state, ptr, size)
+    ex.c.frees += 1
+    ex.c.live_bytes -= size
+    ex.c.live_blocks -= 1
+
+
+cdef int grow(void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil:
+    """Executor bookkeeping (not charged to any strategy): double until ``need`` fits."""
+    cdef uint64_t new_cap = cap[0] if cap[0] else 64
+    while new_cap < need:
+        new_cap *= 2
+    cdef void *grown = realloc(array[0], new_cap * item)
+    if grown == NULL:
+        return -1
+    array[0] = grown
+    cap[0] = new_cap
+    return 0
+
+
+# ---------------------------------------------------------------- frames
+
+cdef inline Hdr *hdr(char *frame) noexcept nogil:
+    return <Hdr *>frame
+
+
+cdef inline char *locals_of(Ex *ex, char *frame) noexcept nogil:
+    cdef uint32_t fn = hdr(frame).fn
+    cdef char *at = frame + ex.p.fn_locals_offset[fn]
+    if ex.p.fn_cell_size[fn]:
+        return (<char **>at)[0] + CELL_HEADER
+    return at
+
+
+cdef inline char *child_at(Ex *ex, char *parent, int64_t edge) noexcept nogil:
+    """The child frame of ``edge``, or NULL if it is gone (finished, dropped, skipped)."""
+    cdef char *slot = parent + ex.p.edge_offset[edge]
+    if ex.p.edge_boxed[edge]:
+        return (<char **>slot)[0]
+    if hdr(slot).pc == PC_DONE:
+        return NULL
+    return slot
+
+
+cdef inline bint edge_taken(Ex *ex, int64_t edge, uint32_t rdepth) noexcept nogil:
+    return not ex.p.edge_back[edge] or rdepth < <uint64_t>ex.p.edge_limit[edge]
+
+
+cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
+                     char *dest) noexcept nogil:
+    """Build a future for ``fn``: in place, or by value and moved into ``dest``.
+
+    ``dest`` NULL means a box of its own. Returns the frame, NULL on error.
+    """
+    cdef uint64_t size = ex.p.fn_size[fn]
+    cdef char *built
+    if dest == NULL:
+        dest = mem_alloc(ex, size)
+        if dest == NULL:
+            return NULL
+    built = ex.staging if ex.p.moves else dest
+    cdef Hdr *h = hdr(built)
+    h.fn = fn
+    h.pc = 0
+    h.iter = 0
+    h.pending = 0
+    h.rdepth = rdepth
+    h.flags = 0
+    h.arg = arg
+    h.acc = 0
+    if ex.p.bottom_up:
+        (<BHdr *>built).parent = NULL
+        (<BHdr *>built).slot = 0
+        (<BHdr *>built).task = 0
+    if ex.p.moves:
+        memcpy(dest, built, size)
+        ex.c.moved_bytes += size
+    return dest
+
+
+cdef inline void start(Ex *ex, char *frame) noexcept nogil:
+    """First entry: allocate the cell if any, zero the locals."""
+    cdef Hdr *h = hdr(frame)
+    cdef uint32_t fn = h.fn
+    cdef uint64_t cell_size = ex.p.fn_cell_size[fn]
+    cdef char *cell
+    h.flags |= F_STARTED
+    if cell_size:
+        cell = mem_alloc(ex, cell_size)
+        if cell == NULL:
+            h.flags &= ~F_STARTED
+            return
+        memset(cell, 0, cell_size)
+        (<uint64_t *>cell)[0] = 1      # strong count
+        (<uint64_t *>cell)[1] = 1      # weak count (held by the strongs)
+        (<char **>(frame + ex.p.fn_locals_offset[fn]))[0] = cell
+    else:
+        memset(frame + ex.p.fn_locals_offset[fn], 0, (ex.p.fn_locals[fn] + 7) & ~7)
+
+
+cdef inline void release_cell(Ex *ex, char *frame) noexcept nogil:
+    cdef uint32_t fn = hdr(frame).fn
+    cdef uint64_t cell_size = ex.p.fn_cell_size[fn]
+    if cell_size and (hdr(frame).flags & F_STARTED):
+        ex.c.refcount_ops += 1          # the last strong reference goes
+        mem_free(ex, (<char **>(frame + ex.p.fn_locals_offset[fn]))[0], cell_size)
+
+
+cdef inline void await_begins(Ex *ex, char *frame) noexcept nogil:
+    """A borrowing rc invocation clones its cell for the awaited future (and
+    drops that clone when the await ends or is cancelled)."""
+    if ex.p.fn_cell_size[hdr(frame).fn]:
+        ex.c.refcount_ops += 2
+
+
+cdef inline void work(Ex *ex, char *frame, int64_t n) noexcept nogil:
+    cdef unsigned char *mem = <unsigned char *>locals_of(ex, frame)
+    cdef Hdr *h = hdr(frame)
+    cdef uint64_t acc = h.acc
+    cdef unsigned char b
+    cdef int64_t i
+    for i in range(n):
+        b = <unsigned char>(mem[i] + (acc & 0xff) + 1)
+        mem[i] = b
+        acc = (acc ^ b) * FNV_PRIME
+    h.acc = acc
+
+
+cdef inline uint64_t value_of(Hdr *h) noexcept nogil:
+    if h.flags & F_FOLDED:
+        return h.acc
+    return h.acc + h.arg
+
+
+cdef inline void fold(Hdr *h, uint64_t value) noexcept nogil:
+    h.acc += value
+    h.flags |= F_FOLDED
+
+
+cdef inline void finish(Ex *ex, char *frame) noexcept nogil:
+    """The invocation returns: its value stays in ``acc``; its cell goes."""
+    cdef Hdr *h = hdr(frame)
+    h.acc = value_of(h)
+    release_cell(ex, frame)
+    h.pc = PC_DONE
+
+
+cdef inline void release_child(Ex *ex, char *parent, int64_t edge, char *child) noexcept nogil:
+    """A finished or dropped child: free its box, or mark its inline slot empty."""
+    if ex.p.edge_boxed[edge]:
+        mem_free(ex, child, ex.p.fn_size[hdr(child).fn])
+        (<char **>(parent + ex.p.edge_offset[edge]))[0] = NULL
+    else:
+        hdr(child).pc = PC_DONE
+
+
+cdef void drop(Ex *ex, char *frame) noexcept nogil:
+    """Cancel an invocation: free everything below it and its cell.
+
+    The frame's own storage (inline slot, box or task) is the caller's.
+    """
+    cdef Hdr *h = hdr(frame)
+    cdef int64_t s, op, e, first, count
+    cdef uint32_t waiter
+    cdef char *child
+    cdef HandleVec *vec
+    if h.pc == PC_DONE:
+        return
+    if h.flags & F_ACTIVE:
+        s = ex.p.fn_step_start[h.fn] + h.pc
+        op = ex.p.step_op[s]
+        if op == OP_CALL or op == OP_JOIN or op == OP_SELECT or op == OP_GEN:
+            first = ex.p.step_edge_start[s]
+            count = ex.p.step_edge_count[s]
+            for e in range(first, first + count):
+                child = child_at(ex, frame, e)
+                if child != NULL:
+                    drop(ex, child)
+                    release_child(ex, frame, e, child)
+        elif op == OP_IO or (op == OP_YIELD and ex.p.bottom_up):
+            waiter = (<IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])).waiter
+            if waiter == NO_WAITER:
+                pass                    # registration failed (the run is aborting)
+            elif ex.waiters[waiter].state == W_FIRED:
+                waiter_release(ex, waiter)
+            else:
+                ex.waiters[waiter].state = W_CANCELLED
+        elif op == OP_SPAWN and ex.p.step_wait[s] and ex.p.step_arg[s] > 1:
+            # Only on abort: the rules keep waiting spawns out of select arms.
+            vec = <HandleVec *>(frame + ex.p.fn_child_offset[h.fn])
+            mem_free(ex, <char *>vec.ptr, 8 * vec.cap)
+    release_cell(ex, frame)
+    h.pc = PC_DONE
+
+
+# ---------------------------------------------------------------- queue, waiters, tasks
+
+cdef inline int enqueue(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noexcept nogil:
+    cdef uint64_t old_cap, i
+    if ex.q_len == ex.q_cap:
+        old_cap = ex.q_cap
+        if grow(<void **>&ex.q, &ex.q_cap, sizeof(QItem), ex.q_len + 1):
+            ex.error = E_OUT_OF_MEMORY
+            return -1
+        # unwrap the ring: move the wrapped prefix behind the old end
+        for i in range(ex.q_head + ex.q_len - old_cap if ex.q_head + ex.q_len > old_cap else 0):
+            ex.q[old_cap + i] = ex.q[i]
+    cdef QItem *item = &ex.q[(ex.q_head + ex.q_len) % ex.q_cap]
+    item.task = task
+    item.frame = frame
+    item.waiter = waiter
+    ex.q_len += 1
+    return 0
+
+
+cdef inline void wake_task(Ex *ex, uint32_t task) noexcept nogil:
+    """Top-down: queue the task once, however many times it is woken."""
+    if not ex.tasks[task].queued:
+        ex.tasks[task].queued = 1
+        enqueue(ex, task, NULL, NO_WAITER)
+
+
+cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
+    cdef uint32_t id
+    cdef uint64_t cap
+    if ex.waiter_free == NO_WAITER:
+        cap = ex.waiters_cap
+        if grow(<void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
+            ex.error = E_OUT_OF_MEMORY
+            return NO_WAITER
+        for id in range(ex.waiters_cap, cap):
+            ex.waiters[id].state = W_FREE
+            ex.waiters[id].next_free = id + 1 if id + 1 < cap else ex.waiter_free
+        ex.waiter_free = ex.waiters_cap
+        ex.waiters_cap = <uint32_t>cap
+    id = ex.waiter_free
+    ex.waiter_free = ex.waiters[id].next_free
+    ex.waiters[id].task = task
+    ex.waiters[id].frame = frame
+    ex.waiters[id].state = state
+    return id
+
+
+cdef inline void waiter_release(Ex *ex, uint32_t id) noexcept nogil:
+    ex.waiters[id].state = W_FREE
+    ex.waiters[id].next_free = ex.waiter_free
+    ex.waiter_free = id
+
+
+cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept nogil:
+    """Register an io waiter due ``ticks`` from now in the timer wheel."""
+    cdef uint32_t id = waiter_new(ex, task, frame, W_PENDING)
+    if id == NO_WAITER:
+        return id
+    cdef Bucket *b = &ex.wheel[(ex.c.ticks + ticks) % ex.wheel_size]
+    cdef uint64_t cap = b.cap
+    if b.len == b.cap:
+        if grow(<void **>&b.ids, &cap, sizeof(uint32_t), b.len + 1):
+            ex.error = E_OUT_OF_MEMORY
+            return NO_WAITER
+        b.cap = <uint32_t>cap
+    b.ids[b.len] = id
+    b.len += 1
+    ex.timers_pending += 1
+    return id
+
+
+cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
+                       uint32_t waiter_task) noexcept nogil:
+    cdef uint32_t id
+    cdef uint64_t cap
+    if ex.task_free == NO_WAITER:
+        cap = ex.tasks_cap
+        if grow(<void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
+            ex.error = E_OUT_OF_MEMORY
+            return NO_WAITER
+        for id in range(ex.tasks_cap, cap):
+            ex.tasks[id].root = NULL
+            ex.tasks[id].next_free = id + 1 if id + 1 < cap else ex.task_free
+        ex.task_free = ex.tasks_cap
+        ex.tasks_cap = <uint32_t>cap
+    id = ex.task_free
+    ex.task_free = ex.tasks[id].next_free
+    cdef Task *t = &ex.tasks[id]
+    t.root = root
+    t.handle = handle
+    t.waiter_frame = waiter_frame
+    t.waiter_task = waiter_task
+    t.queued = 0
+    ex.live_tasks += 1
+    ex.c.tasks += 1
+    if ex.p.bottom_up:
+        (<BHdr *>root).task = id
+    return id
+
+
+cdef void spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
+                     char *waiter_frame, uint32_t waiter_task) noexcept nogil:
+    cdef char *root = construct(ex, fn, arg, rdepth, NULL)
+    if root == NULL:
+        return
+    cdef uint32_t id = task_new(ex, root, handle, waiter_frame, waiter_task)
+    if id == NO_WAITER:
+        mem_free(ex, root, ex.p.fn_size[fn])
+        return
+    if ex.p.bottom_up:
+        enqueue(ex, id, root, NO_WAITER)
+    else:
+        wake_task(ex, id)
+
+
+cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
+    """The root returned: free its frame, deliver the value, wake the awaiter."""
+    cdef Task *t = &ex.tasks[id]
+    cdef char *root = t.root
+    cdef uint64_t value = hdr(root).acc
+    cdef Hdr *awaiting
+    mem_free(ex, root, ex.p.fn_size[hdr(root).fn])
+    t.root = NULL
+    if t.handle != NULL:
+        t.handle[0] = value
+        awaiting = hdr(t.waiter_frame)
+        awaiting.pending -= 1
+        if awaiting.pending == 0:
+            if ex.p.bottom_up:
+                enqueue(ex, t.waiter_task, t.waiter_frame, NO_WAITER)
+            else:
+                wake_task(ex, t.waiter_task)
+    else:
+        ex.c.checksum += value
+    t.next_free = ex.task_free
+    ex.task_free = id
+    ex.live_tasks -= 1
+
+
+# ---------------------------------------------------------------- steps shared by both modes
+
+cdef int begin_children(Ex *ex, char *frame, int64_t s) noexcept nogil:
+    """Construct every child of a call/join/select step; return how many."""
+    cdef Hdr *h = hdr(frame)
+    cdef int64_t first = ex.p.step_edge_start[s]
+    cdef int64_t count = ex.p.step_edge_count[s]
+    cdef int64_t e
+    cdef uint32_t rdepth
+    cdef char *slot
+    cdef char *child
+    cdef int built = 0
+    for e in range(first, first + count):
+        slot = frame + ex.p.edge_offset[e]
+        if not edge_taken(ex, e, h.rdepth):
+            if ex.p.edge_boxed[e]:
+                (<char **>slot)[0] = NULL
+            else:
+                hdr(slot).pc = PC_DONE
+            continue
+        rdepth = h.rdepth + 1 if ex.p.edge_back[e] else h.rdepth
+        child = construct(ex, <uint32_t>ex.p.edge_callee[e], h.arg * <uint64_t>count + <uint64_t>(e - first),
+                          rdepth, NULL if ex.p.edge_boxed[e] else slot)
+        if child == NULL:
+            # Leave the slot empty so a later drop does not follow garbage.
+            if ex.p.edge_boxed[e]:
+                (<char **>slot)[0] = NULL
+            else:
+                hdr(slot).pc = PC_DONE
+            continue
+        if ex.p.edge_boxed[e]:
+            (<char **>slot)[0] = child
+        if ex.p.bottom_up:
+            (<BHdr *>child).parent = frame
+            (<BHdr *>child).slot = <uint32_t>(e - first)
+            (<BHdr *>child).task = (<BHdr *>frame).task
+        built += 1
+    h.flags |= F_ACTIVE
+    h.pending = built
+    if built:
+        await_begins(ex, frame)
+    return built
+
+
+cdef void drop_siblings(Ex *ex, char *frame, int64_t s) noexcept nogil:
+    """Cancel every child of step ``s`` still alive (a select's losers)."""
+    cdef int64_t first = ex.p.step_edge_start[s]
+    cdef int64_t e
+    cdef char *child
+    for e in range(first, first + ex.p.step_edge_count[s]):
+        child = child_at(ex, frame, e)
+        if child != NULL:
+            drop(ex, child)
+            release_child(ex, frame, e, child)
+
+
+cdef void run_generator(Ex *ex, char *frame, int64_t s) noexcept nogil:
+    """``for item in f`` over n items: the generator is entered n + 1 times."""
+    cdef Hdr *h = hdr(frame)
+    cdef int64_t e = ex.p.step_edge_start[s]
+    cdef int64_t items = ex.p.step_arg[s]
+    cdef int64_t j, k, g_first, g_count
+    cdef char *slot
+    cdef char *gen
+    cdef Hdr *g
+    if not edge_taken(ex, e, h.rdepth):
+        return
+    slot = frame + ex.p.edge_offset[e]
+    gen = construct(ex, <uint32_t>ex.p.edge_callee[e], h.arg,
+                    h.rdepth + 1 if ex.p.edge_back[e] else h.rdepth,
+                    NULL if ex.p.edge_boxed[e] else slot)
+    if gen == NULL:
+        return
+    g = hdr(gen)
+    g_first = ex.p.fn_step_start[g.fn]
+    g_count = ex.p.fn_step_count[g.fn]
+    for j in range(items + 1):
+        ex.c.polls += 1
+        if j == 0:
+            start(ex, gen)
+        if j == items:
+            break
+        for k in range(g_first, g_first + g_count):
+            work(ex, gen, ex.p.step_arg[k])
+        fold(h, g.acc + g.arg)
+    release_cell(ex, gen)
+    g.pc = PC_DONE
+    if ex.p.edge_boxed[e]:
+        mem_free(ex, gen, ex.p.fn_size[g.fn])
+
+
+cdef int begin_spawn(Ex *ex, uint32_t task, char *frame, int64_t s) noexcept nogil:
+    """Spawn the step's tasks; return 1 if the frame must now wait for them."""
+    cdef Hdr *h = hdr(frame)
+    cdef int64_t e = ex.p.step_edge_start[s]
+    cdef int64_t count = ex.p.step_arg[s]
+    cdef int waits = ex.p.step_wait[s] != 0
+    cdef uint64_t *handles = NULL
+    cdef HandleVec *vec
+    cdef int64_t i
+    cdef char *area = frame + ex.p.fn_child_offset[h.fn]
+    if not edge_taken(ex, e, h.rdepth):
+        return 0
+    if waits:
+        if count > 1:
+            vec = <HandleVec *>area
+            vec.ptr = <uint64_t *>mem_alloc(ex, 8 * count)
+            if vec.ptr == NULL:
+                return 0
+            vec.cap = count
+            vec.len = count
+            handles = vec.ptr
+        else:
+            handles = <uint64_t *>area
+        h.flags |= F_ACTIVE
+        h.pending = <uint32_t>count
+        await_begins(ex, frame)
+    for i in range(count):
+        spawn_task(ex, <uint32_t>ex.p.edge_callee[e], h.arg * <uint64_t>count + <uint64_t>i,
+                   h.rdepth + 1 if ex.p.edge_back[e] else h.rdepth,
+                   &handles[i] if waits else NULL, frame if waits else NULL, task)
+    return waits
+
+
+cdef void end_spawn(Ex *ex, char *frame, int64_t s) noexcept nogil:
+    """Every awaited task is done: fold the handles' values."""
+    cdef Hdr *h = hdr(frame)
+    cdef int64_t count = ex.p.step_arg[s]
+    cdef int64_t i
+    cdef char *area = frame + ex.p.fn_child_offset[h.fn]
+    cdef HandleVec *vec
+    cdef uint64_t *handles
+    if count > 1:
+        vec = <HandleVec *>area
+        handles = vec.ptr
+    else:
+        handles = <uint64_t *>area
+    for i in range(count):
+        fold(h, handles[i])
+    if count > 1:
+        mem_free(ex, <char *>handles, 8 * count)
+    h.flags &= ~F_ACTIVE
+
+
+# ---------------------------------------------------------------- top-down polling
+
+cdef int poll(Ex *ex, uint32_t task, char *frame) noexcept nogil:
+    """Poll a future: 1 when it has returned (value in acc), 0 when pending."""
+    cdef Hdr *h = hdr(frame)
+    cdef int64_t base = ex.p.fn_step_start[h.fn]
+    cdef int64_t steps = ex.p.fn_step_count[h.fn]
+    cdef int64_t s, op, e, first, count
+    cdef char *child
+    cdef IoLeaf *leaf
+    cdef int finished
+    ex.c.polls += 1
+    if not (h.flags & F_STARTED):
+        start(ex, frame)
+    while h.pc < steps:
+        if ex.error:
+            return 0
+        s = base + h.pc
+        op = ex.p.step_op[s]
+        if op == OP_WORK:
+            work(ex, frame, ex.p.step_arg[s])
+        elif op == OP_CALL or op == OP_JOIN or op == OP_SELECT:
+            if not (h.flags & F_ACTIVE):
+                begin_children(ex, frame, s)
+            first = ex.p.step_edge_start[s]
+            count = ex.p.step_edge_count[s]
+            finished = 0
+            for e in range(first, first + count):
+                child = child_at(ex, frame, e)
+                if child == NULL or not poll(ex, task, child):
+                    continue
+                fold(h, hdr(child).acc)
+                release_child(ex, frame, e, child)
+                h.pending -= 1
+                if op == OP_SELECT:
+                    drop_siblings(ex, frame, s)
+                    finished = 1
+                    break
+            if not finished and h.pending:
+                return 0
+            h.flags &= ~F_ACTIVE
+        elif op == OP_IO:
+            leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
+            if not (h.flags & F_ACTIVE):
+                leaf.waiter = sleep(ex, task, frame, ex.p.step_arg[s])
+                h.flags |= F_ACTIVE
+                await_begins(ex, frame)
+                return 0
+            if ex.waiters[leaf.waiter].state != W_FIRED:
+                return 0
+            waiter_release(ex, leaf.waiter)
+            h.flags &= ~F_ACTIVE
+        elif op == OP_YIELD:
+            if not (h.flags & F_ACTIVE):
+                h.flags |= F_ACTIVE
+                await_begins(ex, frame)
+                wake_task(ex, task)
+                return 0
+            h.flags &= ~F_ACTIVE
+        elif op == OP_SPAWN:
+            if not (h.flags & F_ACTIVE):
+                if begin_spawn(ex, task, frame, s):
+                    return 0
+            elif h.pending:
+                return 0
+            else:
+                end_spawn(ex, frame, s)
+        elif op == OP_GEN:
+            run_generator(ex, frame, s)
+        h.pc += 1
+    finish(ex, frame)
+    return 1
+
+
+# ---------------------------------------------------------------- bottom-up resumption
+
+cdef char *resume(Ex *ex, char *frame) noexcept nogil:
+    """Resume a coroutine until it suspends or finishes.
+
+    Returns the next coroutine to resume (symmetric transfer: a child to
+    start, or the parent a finished child resumes) or NULL to return to the
+    executor. ``run_coroutine`` trampolines on it, so call depth does not grow
+    the C stack.
+    """
+    cdef Hdr *h = hdr(frame)
+    cdef uint32_t task = (<BHdr *>frame).task
+    cdef int64_t base = ex.p.fn_step_start[h.fn]
+    cdef int64_t steps = ex.p.fn_step_count[h.fn]
+    cdef int64_t s, op, e, first, count
+    cdef char *child
+    cdef IoLeaf *leaf
+    ex.c.polls += 1
+    if not (h.flags & F_STARTED):
+        start(ex, frame)
+    while h.pc < steps:
+        if ex.error:
+            return NULL
+        s = base + h.pc
+        op = ex.p.step_op[s]
+        if op == OP_WORK:
+            work(ex, frame, ex.p.step_arg[s])
+        elif op == OP_CALL:
+            if not (h.flags & F_ACTIVE):
+                if begin_children(ex, frame, s):
+                    return child_at(ex, frame, ex.p.step_edge_start[s])
+            # resumed by the finished child, which folded its value
+            h.flags &= ~F_ACTIVE
+        elif op == OP_JOIN or op == OP_SELECT:
+            if not (h.flags & F_ACTIVE):
+                begin_children(ex, frame, s)
+                h.flags |= F_LAUNCHING
+                first = ex.p.step_edge_start[s]
+                count = ex.p.step_edge_count[s]
+                for e in range(first, first + count):
+                    if h.flags & F_WON:
+                        break
+                    child = child_at(ex, frame, e)
+                    if child != NULL:
+                        run_coroutine(ex, child)
+                h.flags &= ~F_LAUNCHING
+                if h.flags & F_WON:
+                    drop_siblings(ex, frame, s)
+                elif h.pending:
+                    return NULL
+            h.flags &= ~(F_ACTIVE | F_WON)
+        elif op == OP_IO:
+            if not (h.flags & F_ACTIVE):
+                leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
+                leaf.waiter = sleep(ex, task, frame, ex.p.step_arg[s])
+                h.flags |= F_ACTIVE
+                await_begins(ex, frame)
+                return NULL
+            h.flags &= ~F_ACTIVE
+        elif op == OP_YIELD:
+            if not (h.flags & F_ACTIVE):
+                leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
+                leaf.waiter = waiter_new(ex, task, frame, W_QUEUED)
+                enqueue(ex, task, frame, leaf.waiter)
+                h.flags |= F_ACTIVE
+                await_begins(ex, frame)
+                return NULL
+            h.flags &= ~F_ACTIVE
+        elif op == OP_SPAWN:
+            if not (h.flags & F_ACTIVE):
+                if begin_spawn(ex, task, frame, s):
+                    return NULL
+            else:
+                end_spawn(ex, frame, s)
+        elif op == OP_GEN:
+            run_generator(ex, frame, s)
+        h.pc += 1
+    finish(ex, frame)
+    return child_finished(ex, frame)
+
+
+cdef char *child_finished(Ex *ex, char *frame) noexcept nogil:
+    """final_suspend: hand the value to the parent and say whom to resume."""
+    cdef BHdr *b = <BHdr *>frame
+    cdef char *parent = b.parent
+    cdef Hdr *p
+    cdef int64_t s, op, edge
+    if parent == NULL:
+        task_done(ex, b.task)
+        return NULL
+    p = hdr(parent)
+    s = ex.p.fn_step_start[p.fn] + p.pc
+    op = ex.p.step_op[s]
+    edge = ex.p.step_edge_start[s] + b.slot
+    fold(p, b.h.acc)
+    release_child(ex, parent, edge, frame)
+    p.pending -= 1
+    if op == OP_CALL:
+        return parent
+    if op == OP_SELECT:
+        p.flags |= F_WON
+        if p.flags & F_LAUNCHING:
+            return NULL        # the launcher drops the losers
+        drop_siblings(ex, parent, s)
+        return parent
+    # join: the last child to finish after the parent suspended resumes it
+    if p.pending == 0 and not (p.flags & F_LAUNCHING):
+        return parent
+    return NULL
+
+
+cdef void run_coroutine(Ex *ex, char *frame) noexcept nogil:
+    while frame != NULL:
+        frame = resume(ex, frame)
+
+
+# ---------------------------------------------------------------- the loop
+
+cdef void run_queue(Ex *ex) noexcept nogil:
+    cdef QItem item
+    cdef Task *t
+    while ex.q_len and not ex.error:
+        item = ex.q[ex.q_head]
+        ex.q_head = (ex.q_head + 1) % ex.q_cap
+        ex.q_len -= 1
+        if ex.p.bottom_up:
+            if item.waiter != NO_WAITER:
+                if ex.waiters[item.waiter].state == W_CANCELLED:
+                    waiter_release(ex, item.waiter)
+                    continue
+                waiter_release(ex, item.waiter)
+            run_coroutine(ex, item.frame)
+        else:
+            t = &ex.tasks[item.task]
+            t.queued = 0
+            if poll(ex, item.task, t.root):
+                task_done(ex, item.task)
+
+
+cdef void fire_timers(Ex *ex) noexcept nogil:
+    """Move every waiter due at this tick to the run queue."""
+    cdef Bucket *b = &ex.wheel[ex.c.ticks % ex.wheel_size]
+    cdef uint32_t i, id
+    cdef Waiter *w
+    for i in range(b.len):
+        id = b.ids[i]
+        w = &ex.waiters[id]
+        ex.timers_pending -= 1
+        if w.state == W_CANCELLED:
+            waiter_release(ex, id)
+        elif ex.p.bottom_up:
+            w.state = W_QUEUED
+            enqueue(ex, w.task, w.frame, id)
+        else:
+            w.state = W_FIRED
+            wake_task(ex, w.task)
+    b.len = 0
+
+
+cdef void abort_all(Ex *ex) noexcept nogil:
+    """After an error: drop every live task so the run still ends with zero live blocks."""
+    cdef uint32_t i
+    for i in range(ex.tasks_cap):
+        ex.tasks[i].handle = NULL
+    for i in range(ex.tasks_cap):
+        if ex.tasks[i].root != NULL:
+            drop(ex, ex.tasks[i].root)
+            mem_free(ex, ex.tasks[i].root, ex.p.fn_size[hdr(ex.tasks[i].root).fn])
+            ex.tasks[i].root = NULL
+    ex.live_tasks = 0
+
+
+cdef inline uint64_t now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
+
+
+cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
+    cdef uint64_t i
+    for i in range(tasks):
+        spawn_task(ex, entry, i, 0, NULL, NULL, 0)
+        if ex.error:
+            break
+    while ex.live_tasks and not ex.error:
+        run_queue(ex)
+        if ex.error or not ex.live_tasks:
+            break
+        if ex.q_len == 0 and ex.timers_pending == 0:
+            ex.error = E_DEADLOCK
+            break
+        ex.c.ticks += 1
+        fire_timers(ex)
+    if ex.error:
+        abort_all(ex)
+
+
+# ---------------------------------------------------------------- Python API
+
+ALLOCATORS = {"system": PB_ALLOC_SYSTEM, "pool": PB_ALLOC_POOL, "bump": PB_ALLOC_BUMP}
+OP_CODES = {"work": OP_WORK, "call": OP_CALL, "join": OP_JOIN, "select": OP_SELECT,
+            "io": OP_IO, "yield_now": OP_YIELD, "spawn": OP_SPAWN, "gen": OP_GEN}
+HEADER_BYTES = {"top_down": sizeof(Hdr), "bottom_up": sizeof(BHdr)}
+
+ERRORS = {
+    E_MEMORY_LIMIT: "memory limit",
+    E_OUT_OF_MEMORY: "out of memory",
+    E_DEADLOCK: "deadlock",
+}
+
+
+class ExecutorError(RuntimeError):
+    """The run stopped early (memory limit, out of memory, deadlock).
+
+    ``counters`` holds what was counted until then; every block was still freed.
+    """
+
+    def __init__(self, kind, counters):
+        super().__init__(kind)
+        self.kind = kind
+        self.counters = counters
+
+
+cdef const int64_t *column(object owner, str name, list keep) except NULL:
+    array = np.ascontiguousarray(getattr(owner, name), dtype=np.int64)
+    if array.size == 0:
+        array = np.zeros(1, dtype=np.int64)   # a valid pointer for empty tables
+    keep.append(array)
+    cdef const int64_t[::1] view = array
+    return &view[0]
+
+
+def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62):
+    """Run ``program`` (bench.program.CompiledProgram) under ``layout``
+    (strategies.Layout) with the named allocator; return the counters.
+
+    Raises ExecutorError when the run stops early (e.g. the live bytes
+    passed ``memory_limit``); every block is freed either way.
+    """
+    if allocator not in ALLOCATORS:
+        raise ValueError(f"unknown allocator {allocator!r}")
+    cdef list keep = []
+    cdef Ex ex
+    memset(&ex, 0, sizeof(Ex))
+    ex.p.fn_locals = column(program, "fn_locals", keep)
+    ex.p.fn_step_start = column(program, "fn_step_start", keep)
+    ex.p.fn_step_count = column(program, "fn_step_count", keep)
+    ex.p.step_op = column(program, "step_op", keep)
+    ex.p.step_arg = column(program, "step_arg", keep)
+    ex.p.step_wait = column(program, "step_wait", keep)
+    ex.p.step_edge_start = column(program, "step_edge_start", keep)
+    ex.p.step_edge_count = column(program, "step_edge_count", keep)
+    ex.p.edge_callee = column(program, "edge_callee", keep)
+    ex.p.edge_back = column(program, "edge_back", keep)
+    ex.p.edge_limit = column(program, "edge_limit", keep)
+    ex.p.fn_size = column(layout, "fn_size", keep)
+    ex.p.fn_locals_offset = column(layout, "fn_locals_offset", keep)
+    ex.p.fn_cell_size = column(layout, "fn_cell_size", keep)
+    ex.p.fn_child_offset = column(layout, "fn_child_offset", keep)
+    ex.p.edge_boxed = column(layout, "edge_boxed", keep)
+    ex.p.edge_offset = column(layout, "edge_offset", keep)
+    ex.p.bottom_up = 1 if layout.bottom_up else 0
+    ex.p.moves = 1 if layout.moves else 0
+    if layout.header_bytes != (sizeof(BHdr) if layout.bottom_up else sizeof(Hdr)):
+        raise ValueError("layout header size does not match the executor's frame header")
+    ex.memory_limit = memory_limit
+    ex.task_free = NO_WAITER
+    ex.waiter_free = NO_WAITER
+    ex.wheel_size = <uint32_t>(int(program.max_io) + 1)
+    cdef uint32_t entry = program.entry
+    cdef uint64_t tasks = program.tasks
+    cdef uint64_t start_ns, end_ns
+    cdef uint32_t i
+    max_frame = int(np.max(layout.fn_size)) if len(layout.fn_size) else 0
+    ex.staging = <char *>calloc(max_frame + 64, 1)
+    ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
+    if ex.staging == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator]):
+        free(ex.staging)
+        free(ex.wheel)
+        raise MemoryError("cannot set up the executor")
+    with nogil:
+        start_ns = now_ns()
+        execute(&ex, entry, tasks)
+        end_ns = now_ns()
+    reserved = ex.a.reserved(ex.a.state)
+    ex.a.destroy(ex.a.state)
+    for i in range(ex.wheel_size):
+        free(ex.wheel[i].ids)
+    free(ex.wheel)
+    free(ex.staging)
+    free(ex.tasks)
+    free(ex.waiters)
+    free(ex.q)
+    counters = {
+        "allocs": ex.c.allocs,
+        "frees": ex.c.frees,
+        "bytes_allocated": ex.c.bytes_allocated,
+        "peak_live_bytes": ex.c.peak_live_bytes,
+        "peak_live_blocks": ex.c.peak_live_blocks,
+        "live_bytes_end": ex.c.live_bytes,
+        "live_blocks_end": ex.c.live_blocks,
+        "moved_bytes": ex.c.moved_bytes,
+        "refcount_ops": ex.c.refcount_ops,
+        "polls": ex.c.polls,
+        "tasks": ex.c.tasks,
+        "checksum": ex.c.checksum,
+        "ticks": ex.c.ticks,
+        "elapsed_ns": end_ns - start_ns,
+        "allocator_reserved_end": reserved,
+    }
+    if ex.error:
+        raise ExecutorError(ERRORS[ex.error], counters)
+    return counters

@@ -1,0 +1,22 @@
+"""C++20 coroutines without heap elision: every frame is its own allocation.
+
+g++ allocates one coroutine frame per invocation; a suspended leaf is resumed
+directly and a finished child resumes its parent (symmetric transfer), so a
+wake costs the same at any depth. Frames are constructed in place: no moves.
+"""
+
+from .base import BOTTOM_UP, Strategy
+
+
+class AlwaysHeap(Strategy):
+    name = "always_heap"
+    summary = "one heap frame per invocation, resumed bottom-up"
+    origin = "C++20 coroutines (g++ -std=c++20, no heap elision)"
+    polling = BOTTOM_UP
+    moves = False
+
+    def box_edge(self, program, edge):
+        return True
+
+
+STRATEGY = AlwaysHeap()

@@ -1,0 +1,21 @@
+"""The Anchor<Box<G>> proposal: only self-referential children get a box.
+
+Futures are polled top-down and built by value. A child that borrows its own
+locals across an await cannot move once resumed, so it is anchored in its own
+Box before its first poll; movable children stay inline in their parent.
+"""
+
+from .base import Strategy
+
+
+class AnchorBox(Strategy):
+    name = "anchor_box"
+    summary = "borrowing children anchored in their own box, the rest inline"
+    origin = "the Anchor<Box<G>> / Generator + GeneratorMove proposal"
+
+    def box_edge(self, program, edge):
+        callee = program.edge_callee[edge]
+        return bool(program.edge_back[edge] or program.fn_borrows[callee])
+
+
+STRATEGY = AnchorBox()

@@ -1,0 +1,137 @@
+"""From a strategy's answers to bytes: frame sizes, offsets, cells.
+
+The rules are those of docs/model.md ("Frames"); every strategy shares them,
+so a strategy only decides *where* things go, never how big they are.
+The result, ``Layout``, is a set of int64 arrays the executor reads in C.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bench.errors import UsageError
+from ..bench.program import (
+    OP_CALL,
+    OP_GEN,
+    OP_IO,
+    OP_JOIN,
+    OP_SELECT,
+    OP_SPAWN,
+    OP_YIELD,
+)
+from .base import BOTTOM_UP
+
+POINTER = 8
+IO_LEAF = 16  # waiter id, state, deadline
+YIELD_LEAF = 8  # state, waiter id
+JOIN_HANDLE = 8
+HANDLE_VEC = 24  # pointer, capacity, length; the handles are a heap block
+CELL_HEADER = 24  # Rc strong + weak counts, RefCell borrow flag
+
+
+def align8(n: int) -> int:
+    return (int(n) + 7) & ~7
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every frame, child and cell of a program lives under one strategy."""
+
+    strategy: str
+    bottom_up: bool
+    moves: bool
+    header_bytes: int
+    fn_size: np.ndarray  # whole frame, children inline
+    fn_locals_offset: np.ndarray  # where the locals (or the cell pointer) start
+    fn_cell_size: np.ndarray  # 0 when the locals are in the frame
+    fn_child_offset: np.ndarray  # start of the child area
+    edge_boxed: np.ndarray  # 1 when the child has its own allocation
+    edge_offset: np.ndarray  # slot of the child (or its pointer) in the parent frame
+
+    def frame_size(self, fn: int) -> int:
+        return int(self.fn_size[fn])
+
+
+def compute_layout(strategy, program) -> Layout:
+    n_fns = len(program.fn_names)
+    n_edges = len(program.edge_callee)
+    edge_boxed = np.array(
+        [1 if strategy.box_edge(program, e) else 0 for e in range(n_edges)], dtype=np.int64
+    )
+    in_cell = [strategy.locals_in_cell(program, f) for f in range(n_fns)]
+    header = strategy.header_bytes
+
+    fn_size = np.full(n_fns, -1, dtype=np.int64)
+    edge_offset = np.zeros(n_edges, dtype=np.int64)
+    fn_child_offset = np.zeros(n_fns, dtype=np.int64)
+    fn_cell_size = np.array(
+        [CELL_HEADER + align8(program.fn_locals[f]) if in_cell[f] else 0 for f in range(n_fns)],
+        dtype=np.int64,
+    )
+    on_stack: set[int] = set()
+
+    def slot(edge: int) -> int:
+        return POINTER if edge_boxed[edge] else size_of(int(program.edge_callee[edge]))
+
+    def step_storage(step: int, child_offset: int) -> int:
+        op = program.step_op[step]
+        first = int(program.step_edge_start[step])
+        edges = range(first, first + int(program.step_edge_count[step]))
+        if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+            used = 0
+            for e in edges:  # side by side, in order
+                edge_offset[e] = child_offset + used
+                used += slot(e)
+            return used
+        if op == OP_IO:
+            return IO_LEAF
+        if op == OP_YIELD:
+            return YIELD_LEAF
+        if op == OP_SPAWN and program.step_wait[step]:
+            return JOIN_HANDLE if program.step_arg[step] == 1 else HANDLE_VEC
+        return 0  # work, detached spawn
+
+    def size_of(fn: int) -> int:
+        if fn_size[fn] >= 0:
+            return int(fn_size[fn])
+        if fn in on_stack:
+            raise UsageError(
+                f"strategy '{strategy.name}' stores recursive function "
+                f"'{program.fn_names[fn]}' inline in itself; box its back edges"
+            )
+        on_stack.add(fn)
+        locals_part = POINTER if in_cell[fn] else align8(program.fn_locals[fn])
+        child_offset = header + locals_part
+        start = int(program.fn_step_start[fn])
+        child_area = 0
+        for step in range(start, start + int(program.fn_step_count[fn])):
+            child_area = max(child_area, step_storage(step, child_offset))
+        on_stack.discard(fn)
+        fn_child_offset[fn] = child_offset
+        fn_size[fn] = child_offset + child_area
+        return int(fn_size[fn])
+
+    # Deep inline nesting (chain depth 1000) recurses once per level.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10 * n_fns + 1000))
+    try:
+        for fn in range(n_fns):
+            size_of(fn)
+    finally:
+        sys.setrecursionlimit(limit)
+
+    return Layout(
+        strategy=strategy.name,
+        bottom_up=strategy.polling == BOTTOM_UP,
+        moves=bool(strategy.moves),
+        header_bytes=header,
+        fn_size=fn_size,
+        fn_locals_offset=np.full(n_fns, header, dtype=np.int64),
+        fn_cell_size=fn_cell_size,
+        fn_child_offset=fn_child_offset,
+        edge_boxed=edge_boxed,
+        edge_offset=edge_offset,
+    )

@@ -1,0 +1,16 @@
+"""Pin/PinBox as Rust shipped: the whole task in one perfectly sized block.
+
+Every nested async fn is laid out inline in its parent, so a task is a single
+allocation of the root future's size; only recursive edges need Box::pin.
+"""
+
+from .base import Strategy
+
+
+class PinBox(Strategy):
+    name = "pinbox"
+    summary = "the whole task inline in one allocation"
+    origin = "Rust's Pin<Box<dyn Future>> (async fn, std::pin)"
+
+
+STRATEGY = PinBox()
