@@ -1,0 +1,135 @@
+"""The allocation rules, asserted exactly for every workload and strategy.
+
+Expected values come from tests/rules.py (formulas derived by hand from
+docs/model.md); checksums from tests/oracle.py (an independent evaluator).
+"""
+
+import pytest
+
+from pinbench.bench.runner import execute
+from pinbench.bench.workloads import get_workload
+
+from .oracle import expected_checksum
+from .rules import RULES
+
+STRATEGIES = ["always_heap", "anchor_box", "pinbox", "rc"]
+ALLOCATORS = ["system", "pool", "bump"]
+EXACT = ["tasks", "allocs", "bytes_allocated", "polls", "moved_bytes", "refcount_ops", "root_frame_bytes"]
+
+
+def run(workload, strategy, allocator="system", **params):
+    wl = get_workload(workload)
+    parsed = wl.parse_params({k: str(v) for k, v in params.items()})
+    program = wl.compile(parsed)
+    return program, parsed, execute(program, strategy, allocator)
+
+
+def check(workload, strategy, allocator="system", **params):
+    program, parsed, m = run(workload, strategy, allocator, **params)
+    want = RULES[workload](strategy, **parsed)
+    got = {k: m[k] for k in EXACT}
+    assert got == want, f"{workload} {parsed} under {strategy}"
+    assert m["frees"] == m["allocs"]
+    assert m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
+    return program, m
+
+
+# chain: the table of DESIGN.md, depths 0-16, several borrow patterns.
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("depth", list(range(17)))
+@pytest.mark.parametrize("borrow", ["all", "none", "10", "01", "110"])
+def test_chain_rules(strategy, depth, borrow):
+    program, m = check("chain", strategy, depth=depth, borrow=borrow, waits=1, locals=24, tasks=3)
+    # DESIGN.md's headline counts per task.
+    from .rules import borrow_levels
+
+    b = borrow_levels(borrow, depth)
+    per_task = {
+        "always_heap": depth + 1,
+        "anchor_box": 1 + len(b - {depth}),
+        "pinbox": 1,
+        "rc": 1 + len(b),
+    }[strategy]
+    assert m["allocs_per_task"] == per_task
+    # Every task waits on io, so all are live at once at the peak.
+    assert m["peak_live_bytes"] == m["bytes_allocated"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("waits,locals_", [(0, 0), (0, 64), (3, 8), (5, 100)])
+def test_chain_waits_and_locals(strategy, waits, locals_):
+    check("chain", strategy, depth=5, borrow="101", waits=waits, locals=locals_, tasks=2)
+
+
+def test_pinbox_is_one_block_of_root_size_and_always_heap_the_sum_of_frames():
+    program, _, pin = run("chain", "pinbox", depth=6, tasks=5)
+    assert pin["bytes_per_task"] == pin["root_frame_bytes"] == pin["frame_bytes"]["level_6"]
+    program, _, heap = run("chain", "always_heap", depth=6, tasks=5)
+    assert heap["bytes_per_task"] == sum(heap["frame_bytes"].values())
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(
+    "workload,params",
+    [
+        ("fanout", {"k": 3, "depth": 2, "borrow": "all", "locals": 16, "tasks": 2}),
+        ("fanout", {"k": 5, "depth": 4, "borrow": "10", "locals": 64, "tasks": 3}),
+        ("fanout", {"k": 1, "depth": 0, "borrow": "none", "locals": 0, "tasks": 1}),
+        ("spawn_many", {"tasks": 1}),
+        ("spawn_many", {"tasks": 100}),
+        ("spawn_size", {"size": 16, "tasks": 7}),
+        ("spawn_size", {"size": 8192, "tasks": 20}),
+        ("yield_many", {"yields": 0, "tasks": 3}),
+        ("yield_many", {"yields": 50, "tasks": 10}),
+        ("skynet", {"fanout": 10, "levels": 3}),
+        ("skynet", {"fanout": 3, "levels": 5}),
+        ("generator", {"items": 0, "borrow": "true", "tasks": 2}),
+        ("generator", {"items": 100, "borrow": "true", "tasks": 3}),
+        ("generator", {"items": 100, "borrow": "false", "tasks": 3}),
+        ("select_loop", {"iterations": 1, "tasks": 2}),
+        ("select_loop", {"iterations": 10, "tasks": 2}),
+        ("select_loop", {"iterations": 11, "tasks": 3}),
+    ],
+)
+def test_workload_rules(workload, params, strategy):
+    check(workload, strategy, **params)
+
+
+SMALL = {
+    "chain": {"depth": 4, "borrow": "10", "waits": 2, "tasks": 5},
+    "fanout": {"k": 3, "depth": 2, "tasks": 4},
+    "spawn_many": {"tasks": 50},
+    "yield_many": {"yields": 7, "tasks": 5},
+    "spawn_size": {"size": 100, "tasks": 6},
+    "skynet": {"fanout": 4, "levels": 3},
+    "generator": {"items": 9, "tasks": 4},
+    "select_loop": {"iterations": 9, "tasks": 3},
+}
+
+
+@pytest.mark.parametrize("workload", sorted(SMALL))
+def test_checksum_identical_for_every_strategy_and_allocator(workload):
+    program, _, _ = run(workload, "pinbox", **SMALL[workload])
+    want = expected_checksum(program)
+    seen = {}
+    for strategy in STRATEGIES:
+        for allocator in ALLOCATORS:
+            _, _, m = run(workload, strategy, allocator, **SMALL[workload])
+            seen[(strategy, allocator)] = m["checksum"]
+            assert m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
+    assert set(seen.values()) == {want}, seen
+
+
+@pytest.mark.parametrize("allocator", ALLOCATORS)
+def test_counts_do_not_depend_on_the_allocator(allocator):
+    _, _, base = run("select_loop", "anchor_box", "system", iterations=20, tasks=4)
+    _, _, other = run("select_loop", "anchor_box", allocator, iterations=20, tasks=4)
+    for key in EXACT + ["peak_live_bytes", "peak_live_blocks", "checksum", "ticks"]:
+        assert other[key] == base[key], key
+
+
+def test_skynet_million_leaves_answer():
+    _, _, m = run("skynet", "pinbox", fanout=10, levels=6)
+    assert m["checksum"] == 499999500000
+    assert m["tasks"] == 1_111_111
+    assert m["live_blocks_end"] == 0
