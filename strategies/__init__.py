@@ -52,4 +52,4 @@ def get(name: str) -> Strategy:
     return strategies[name]
 
 
-__all__ = ["BOTTOM_UP", "TOP_DOWN", "Strategy", "Layout", "available", "get", "ENTRY_POINT_GROUP"]
+__all__ = ["UsageError", "BOTTOM_UP", "TOP_DOWN", "Strategy", "Layout", "available", "get", "ENTRY_POINT_GROUP"]

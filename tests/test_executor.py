@@ -1,0 +1,83 @@
+"""Executor behaviour beyond the built-in workloads: recursion, cancellation,
+memory limits, and the contract between the program format and the C core."""
+
+import pytest
+
+from pinbench.bench import program as prog
+from pinbench.bench.errors import UsageError
+from pinbench.bench.program import Program
+from pinbench.bench.runner import execute
+from pinbench.cython_core import _executor
+
+from .oracle import expected_checksum
+
+STRATEGIES = ["always_heap", "anchor_box", "pinbox", "rc"]
+
+
+def test_op_codes_match_the_program_format():
+    for name, code in _executor.OP_CODES.items():
+        assert prog.OP_NAMES[code] == name
+        assert getattr(prog, "OP_" + {"yield_now": "YIELD"}.get(name, name.upper())) == code
+
+
+def recursive_tree():
+    """A binary tree of calls through a back edge, with select cancellation inside."""
+    p = Program("tree", tasks=3)
+    p.fn("node", locals=32, borrows=True).work(8).join("node", "node", limit=4).call("race").work(8)
+    p.fn("race", locals=16).select("quick", "slow")
+    p.fn("quick", locals=64, borrows=True).work(16).io(1).work(16)
+    p.fn("slow", locals=8).yield_now().io(2).work(8)
+    return p.compile()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("allocator", ["system", "pool", "bump"])
+def test_recursion_with_cancellation_frees_everything(strategy, allocator):
+    program = recursive_tree()
+    m = execute(program, strategy, allocator)
+    assert m["checksum"] == expected_checksum(program)
+    assert m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
+    assert m["frees"] == m["allocs"]
+    # 31 node invocations per task (a full binary tree of depth 4), each with a race.
+    invocations = 31 * (1 + 1 + 2)
+    if strategy == "always_heap":
+        assert m["allocs"] == 3 * invocations
+    elif strategy == "pinbox":
+        # The back edges are boxed; everything else is inline: the task plus 30 boxes.
+        assert m["allocs"] == 3 * 31
+
+
+def test_recursive_edges_are_boxed_by_inline_strategies():
+    program = recursive_tree()
+    from pinbench import strategies
+
+    for name in ("anchor_box", "pinbox", "rc"):
+        layout = strategies.get(name).plan(program)
+        for e in range(len(program.edge_callee)):
+            if program.edge_back[e]:
+                assert layout.edge_boxed[e] == 1
+
+
+def test_a_run_over_the_memory_limit_stops_cleanly():
+    p = Program("big", tasks=1000)
+    p.fn("main", locals=4096).io(1)
+    program = p.compile()
+    with pytest.raises(UsageError, match="needs more than"):
+        execute(program, "pinbox", "system", memory_limit=1 << 20)
+    # The executor itself reports what it counted and freed everything.
+    from pinbench import strategies
+
+    layout = strategies.get("pinbox").plan(program)
+    with pytest.raises(_executor.ExecutorError) as err:
+        _executor.run(program, layout, "pool", 1 << 20)
+    assert err.value.counters["live_blocks_end"] == 0
+    assert err.value.counters["live_bytes_end"] == 0
+
+
+def test_detached_spawns_count_in_the_checksum():
+    p = Program("detached", tasks=2)
+    p.fn("main", locals=8).spawn("bg", count=3, wait=False).work(8)
+    p.fn("bg", locals=8).io(2).work(8)
+    program = p.compile()
+    values = {execute(program, s, "system")["checksum"] for s in STRATEGIES}
+    assert values == {expected_checksum(program)}

@@ -1,0 +1,80 @@
+"""A third-party strategy, registered through the entry-point group.
+
+The strategy lives in this test: we write a tiny installed distribution
+(a .dist-info with entry_points.txt) to a temporary folder on sys.path, which
+is exactly what pip leaves behind for a real plug-in package.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pinbench import strategies
+from pinbench.bench.runner import execute
+from pinbench.bench.workloads import get_workload
+
+PLUGIN = textwrap.dedent(
+    """
+    from pinbench.strategies import Strategy
+
+    class BoxEverything(Strategy):
+        '''Top-down polling, but every child in its own box ("box futures > 0 bytes").'''
+        name = "box_everything"
+        summary = "every child boxed, polled top-down"
+        origin = "test plug-in"
+
+        def box_edge(self, program, edge):
+            return True
+
+    STRATEGY = BoxEverything()
+    """
+)
+
+
+@pytest.fixture
+def plugin_path(tmp_path, monkeypatch):
+    (tmp_path / "pinbench_test_plugin.py").write_text(PLUGIN)
+    dist = tmp_path / "pinbench_test_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pinbench-test-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[pinbench.strategies]\nbox_everything = pinbench_test_plugin:STRATEGY\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_plugin_strategy_is_found_and_runs(plugin_path):
+    assert "box_everything" in strategies.available()
+    wl = get_workload("chain")
+    program = wl.compile(wl.parse_params({"depth": "5", "tasks": "4", "borrow": "none"}))
+    m = execute(program, "box_everything", "pool")
+    # Every invocation is its own block (like always_heap) but polled top-down:
+    # one poll of every level per wake, two wakes (waits=1).
+    assert m["allocs"] == 4 * 6
+    assert m["polls"] == 4 * 2 * 6
+    assert m["live_blocks_end"] == 0
+    pinbox = execute(program, "pinbox", "pool")
+    assert m["checksum"] == pinbox["checksum"]
+
+
+def test_plugin_strategy_reaches_the_cli(plugin_path, tmp_path):
+    env_path = f"{plugin_path}"
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from pinbench.bench.cli import main; sys.exit(main(['list']))"],
+        capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "box_everything" in out.stdout
+
+
+def test_a_broken_plugin_is_one_clear_error(tmp_path, monkeypatch):
+    dist = tmp_path / "broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pinbench.strategies]\nbroken = no_such_module:X\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(strategies.UsageError, match="broken.*failed to load"):
+        strategies.available()
