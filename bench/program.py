@@ -526,8 +526,9 @@ class _Compiler:
 
     def check_selects(self, compiled: CompiledProgram):
         """Every select, at every recursion depth it is reached at: no arm
-        may await a spawn (a cancelled arm could not abandon running tasks)
-        and the arms present there must take different numbers of ticks."""
+        may spawn (a cancelled arm could not abandon the tasks it awaits, and
+        whether a losing arm reached a detached spawn before it was cancelled
+        would depend on how an executor orders one tick) and the arms present there must take different numbers of ticks."""
         walk = _Walk(compiled)
         selects = [s for s, op in enumerate(walk.op) if op == OP_SELECT]
         if not selects:
@@ -548,9 +549,8 @@ class _Compiler:
                 for g, rg in arms:
                     if awaits_spawn[rg][g]:
                         raise self.fail(
-                            f"{where}: arm '{names[g]}'{at} awaits spawned tasks "
-                            "(spawn with wait), which a cancelled arm cannot abandon; "
-                            "make that spawn wait=false or move it out of the select"
+                            f"{where}: arm '{names[g]}'{at} spawns tasks, which a "
+                            "cancelled arm cannot take back; move the spawn out of the select"
                         )
                 finisher = {}
                 for g, rg in arms:
@@ -627,12 +627,12 @@ class _Walk:
 
     def awaits_spawn(self, f: int, r: int, lookup) -> bool:
         """Whether an invocation (transitively, through call/join/select)
-        awaits spawned tasks; a spawn whose children are all skipped spawns
-        nothing and so does not count."""
+        spawns tasks, waiting or not; a spawn whose children are all skipped
+        spawns nothing and so does not count."""
         for s in self.steps(f):
             op = self.op[s]
             children = list(self.children(s, r))
-            if op == OP_SPAWN and self.wait[s] and children:
+            if op == OP_SPAWN and children:
                 return True
             if op in _AWAITING_OPS and any(lookup(g, rg) for g, rg in children):
                 return True
