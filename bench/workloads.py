@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from .errors import UsageError
 from .program import CompiledProgram, Program
 from .toml_loader import load_program
@@ -104,7 +106,9 @@ class Param:
 class Workload:
     """A named program shape: ``build`` turns complete, typed parameter
     values into a compiled program; ``check`` (optional) rejects
-    combinations of in-range values with a UsageError."""
+    combinations of in-range values with a UsageError; ``arrivals``
+    (optional) makes it open-loop: it gives each entry task's scheduled
+    arrival in ns from the start, and timed runs spawn them then."""
 
     name: str
     summary: str
@@ -112,6 +116,11 @@ class Workload:
     params: tuple
     build: Callable[[dict], CompiledProgram]
     check: Callable[[dict], None] | None = None
+    arrivals: Callable[[dict], np.ndarray] | None = None
+
+    @property
+    def open_loop(self) -> bool:
+        return self.arrivals is not None
 
     def param(self, name: str) -> Param:
         """The parameter called ``name``; unknown names are a UsageError."""
@@ -303,6 +312,21 @@ def _build_select_loop(p: dict) -> CompiledProgram:
     return program.compile()
 
 
+def _build_server(p: dict) -> CompiledProgram:
+    # read (io) -> parse the request while holding a borrow of the buffer
+    # across the query's await -> query (io) -> write (io).
+    program = Program("server", entry="handle", tasks=p["requests"])
+    program.fn("handle", locals=1024, borrows=True).io(1).work(256).call("query").work(64).io(1)
+    program.fn("query", locals=128).work(32).io(2).work(32)
+    return program.compile()
+
+
+def _server_arrivals(p: dict) -> np.ndarray:
+    """A seeded Poisson process: exponential gaps with mean 1/rate."""
+    gaps = np.random.default_rng(p["seed"]).exponential(1e9 / p["rate"], p["requests"])
+    return np.cumsum(gaps).astype(np.uint64)
+
+
 _BUILT_INS = (
     Workload(
         "chain",
@@ -393,6 +417,19 @@ _BUILT_INS = (
             _tasks_param(100),
         ),
         _build_select_loop,
+    ),
+    Workload(
+        "server",
+        "open-loop request handler: read, parse (borrowing the buffer across an await), "
+        "query, write; requests arrive on a seeded Poisson schedule",
+        "open-loop load generators (wrk2): latency from the scheduled arrival",
+        (
+            Param("rate", "int", 100_000, "requests per second offered", minimum=1, maximum=10**8),
+            Param("requests", "int", 10_000, "requests per run", minimum=1, maximum=10**7),
+            Param("seed", "int", 1, "seed of the arrival schedule", minimum=0, maximum=2**32 - 1),
+        ),
+        _build_server,
+        arrivals=_server_arrivals,
     ),
 )
 

@@ -16,7 +16,7 @@ pointers, io/yield leaf state or join handles, at offsets from the layout.
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
 
 import numpy as np
 
@@ -143,6 +143,8 @@ ctypedef struct Counters:
 
 ctypedef struct Task:
     char *root
+    uint64_t t_ref            # latency reference (spawn or scheduled arrival), 0: not sampled
+    uint64_t t_late           # open loop: how late it started after its scheduled arrival
     uint64_t *handle          # where the value goes; NULL: into the checksum
     char *waiter_frame        # the frame awaiting this task (its pending count)
     uint32_t waiter_task
@@ -165,10 +167,28 @@ ctypedef struct Bucket:
     uint32_t len
     uint32_t cap
 
+ctypedef struct Latency:
+    uint64_t stride           # sample every stride-th task; 0: off
+    uint64_t *ns              # reference -> completion, per sample
+    uint64_t *late_ns         # scheduled arrival -> actual start (open loop), per sample
+    uint64_t cap
+    uint64_t len
+    uint64_t dropped          # samples beyond cap
+
+ctypedef struct OpenLoop:
+    const uint64_t *arrival_ns  # entry task i arrives this long after the start (sorted)
+    uint64_t count
+    uint64_t next
+    uint64_t start_ns
+    uint64_t stall_after_tasks  # tests: spin stall_ns once after this many tasks finished
+    uint64_t stall_ns
+
 ctypedef struct Ex:
     Prog p
     pb_allocator a
     Counters c
+    Latency lat
+    OpenLoop open
     uint64_t memory_limit
     int error
     char *staging             # futures are built here, then moved into place
@@ -190,6 +210,12 @@ ctypedef struct Ex:
     Bucket *wheel
     uint32_t wheel_size
     uint64_t timers_pending
+
+
+cdef inline uint64_t now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
 
 
 # ---------------------------------------------------------------- memory
@@ -501,6 +527,10 @@ cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
     t.waiter_frame = waiter_frame
     t.waiter_task = waiter_task
     t.queued = 0
+    t.t_ref = 0
+    t.t_late = 0
+    if ex.lat.stride and ex.c.tasks % ex.lat.stride == 0:
+        t.t_ref = now_ns()
     ex.live_tasks += 1
     ex.c.tasks += 1
     if ex.p.bottom_up:
@@ -508,19 +538,34 @@ cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
     return id
 
 
-cdef void spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
-                     char *waiter_frame, uint32_t waiter_task) noexcept nogil:
+cdef inline void record_latency(Ex *ex, Task *t) noexcept nogil:
+    if ex.lat.len == ex.lat.cap:
+        ex.lat.dropped += 1
+        return
+    ex.lat.ns[ex.lat.len] = now_ns() - t.t_ref
+    ex.lat.late_ns[ex.lat.len] = t.t_late
+    ex.lat.len += 1
+
+
+cdef inline void spin_until(uint64_t deadline) noexcept nogil:
+    while now_ns() < deadline:
+        pass
+
+
+cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
+                         char *waiter_frame, uint32_t waiter_task) noexcept nogil:
     cdef char *root = construct(ex, fn, arg, rdepth, NULL)
     if root == NULL:
-        return
+        return NO_WAITER
     cdef uint32_t id = task_new(ex, root, handle, waiter_frame, waiter_task)
     if id == NO_WAITER:
         mem_free(ex, root, ex.p.fn_size[fn])
-        return
+        return NO_WAITER
     if ex.p.bottom_up:
         enqueue(ex, id, root, NO_WAITER)
     else:
         wake_task(ex, id)
+    return id
 
 
 cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
@@ -529,6 +574,8 @@ cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
     cdef char *root = t.root
     cdef uint64_t value = hdr(root).acc
     cdef Hdr *awaiting
+    if t.t_ref:
+        record_latency(ex, t)
     mem_free(ex, root, ex.p.fn_size[hdr(root).fn])
     t.root = NULL
     if t.handle != NULL:
@@ -545,6 +592,8 @@ cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
     t.next_free = ex.task_free
     ex.task_free = id
     ex.live_tasks -= 1
+    if ex.open.stall_ns and ex.c.tasks - ex.live_tasks == ex.open.stall_after_tasks:
+        spin_until(now_ns() + ex.open.stall_ns)
 
 
 # ---------------------------------------------------------------- steps shared by both modes
@@ -937,22 +986,60 @@ cdef void abort_all(Ex *ex) noexcept nogil:
     ex.live_tasks = 0
 
 
-cdef inline uint64_t now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
+cdef void admit_arrivals(Ex *ex, uint32_t entry, bint wait) noexcept nogil:
+    """Open loop: spawn every request whose scheduled arrival has passed.
+
+    A request's latency is measured from its *scheduled* arrival, not from
+    when a busy executor got round to it, so queueing delay cannot hide
+    (no coordinated omission). With ``wait`` and nothing else to do, sleep
+    (then spin, for precision) until the next arrival.
+    """
+    cdef uint64_t now = now_ns()
+    cdef uint64_t due, i
+    cdef uint32_t id
+    cdef timespec nap
+    if wait and ex.open.next < ex.open.count:
+        due = ex.open.start_ns + ex.open.arrival_ns[ex.open.next]
+        if due > now + 200000:
+            nap.tv_sec = (due - now - 100000) // 1000000000
+            nap.tv_nsec = (due - now - 100000) % 1000000000
+            nanosleep(&nap, NULL)
+        spin_until(due)
+        now = now_ns()
+    while ex.open.next < ex.open.count:
+        due = ex.open.start_ns + ex.open.arrival_ns[ex.open.next]
+        if due > now:
+            break
+        i = ex.open.next
+        ex.open.next += 1
+        id = spawn_task(ex, entry, i, 0, NULL, NULL, 0)
+        if id == NO_WAITER:
+            return
+        if ex.tasks[id].t_ref:
+            ex.tasks[id].t_ref = due
+            ex.tasks[id].t_late = now - due
 
 
 cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
     cdef uint64_t i
-    for i in range(tasks):
-        spawn_task(ex, entry, i, 0, NULL, NULL, 0)
-        if ex.error:
-            break
-    while ex.live_tasks and not ex.error:
+    cdef bint open_loop = ex.open.arrival_ns != NULL
+    if open_loop:
+        ex.open.start_ns = now_ns()
+        ex.open.count = tasks
+        admit_arrivals(ex, entry, 0)
+    else:
+        for i in range(tasks):
+            spawn_task(ex, entry, i, 0, NULL, NULL, 0)
+            if ex.error:
+                break
+    while (ex.live_tasks or (open_loop and ex.open.next < ex.open.count)) and not ex.error:
         run_queue(ex)
+        if open_loop:
+            admit_arrivals(ex, entry, ex.q_len == 0 and ex.live_tasks == 0)
+            if ex.q_len:
+                continue        # new requests run before time moves on
         if ex.error or not ex.live_tasks:
-            break
+            continue
         if ex.q_len == 0 and ex.timers_pending == 0:
             ex.error = E_DEADLOCK
             break
@@ -997,9 +1084,19 @@ cdef const int64_t *column(object owner, str name, list keep) except NULL:
     return &view[0]
 
 
-def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62):
+def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, *,
+        uint64_t latency_stride=0, uint64_t latency_capacity=0, arrivals_ns=None,
+        uint64_t stall_after_tasks=0, uint64_t stall_ns=0):
     """Run ``program`` (bench.program.CompiledProgram) under ``layout``
     (strategies.Layout) with the named allocator; return the counters.
+
+    ``latency_stride`` k > 0 records the latency of every k-th task (two
+    clock reads each), up to ``latency_capacity`` samples, returned as
+    ``latency_ns`` (and ``late_ns``, how late each started after its
+    scheduled arrival). ``arrivals_ns`` (sorted, one per entry task) makes
+    the run open-loop: entry task i is spawned ``arrivals_ns[i]`` after the
+    start and its latency counts from then. ``stall_after_tasks`` and
+    ``stall_ns`` make the executor spin once, to test that a stall shows.
 
     Raises ExecutorError when the run stops early (e.g. the live bytes
     passed ``memory_limit``); every block is freed either way.
@@ -1031,6 +1128,30 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62):
     if layout.header_bytes != (sizeof(BHdr) if layout.bottom_up else sizeof(Hdr)):
         raise ValueError("layout header size does not match the executor's frame header")
     ex.memory_limit = memory_limit
+    cdef const uint64_t[::1] arrivals
+    if arrivals_ns is not None:
+        arrivals_array = np.ascontiguousarray(arrivals_ns, dtype=np.uint64)
+        if arrivals_array.shape[0] != program.tasks:
+            raise ValueError("arrivals_ns needs one arrival per entry task")
+        if arrivals_array.shape[0] > 1 and np.any(np.diff(arrivals_array.astype(np.int64)) < 0):
+            raise ValueError("arrivals_ns must be sorted")
+        keep.append(arrivals_array)
+        if arrivals_array.shape[0]:
+            arrivals = arrivals_array
+            ex.open.arrival_ns = &arrivals[0]
+    ex.open.stall_after_tasks = stall_after_tasks
+    ex.open.stall_ns = stall_ns
+    cdef uint64_t[::1] latency_view
+    cdef uint64_t[::1] late_view
+    latency = np.zeros(latency_capacity if latency_stride else 0, dtype=np.uint64)
+    late = np.zeros_like(latency)
+    if latency_stride and latency_capacity:
+        latency_view = latency
+        late_view = late
+        ex.lat.stride = latency_stride
+        ex.lat.ns = &latency_view[0]
+        ex.lat.late_ns = &late_view[0]
+        ex.lat.cap = latency_capacity
     ex.task_free = NO_WAITER
     ex.waiter_free = NO_WAITER
     ex.wheel_size = <uint32_t>(int(program.max_io) + 1)
@@ -1074,6 +1195,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62):
         "ticks": ex.c.ticks,
         "elapsed_ns": end_ns - start_ns,
         "allocator_reserved_end": reserved,
+        "latency_ns": latency[:ex.lat.len],
+        "late_ns": late[:ex.lat.len],
+        "latency_dropped": ex.lat.dropped,
     }
     if ex.error:
         raise ExecutorError(ERRORS[ex.error], counters)

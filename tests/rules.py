@@ -220,6 +220,31 @@ def select_loop(strategy, iterations, tasks):
     }
 
 
+def server(strategy, rate, requests, seed):
+    """Deterministic counts come from the closed run (every request at tick 0);
+    the open-loop schedule only changes timing."""
+    h = H[strategy]
+    query = h + 128 + IO_LEAF
+    if strategy == "always_heap":
+        handle = h + 1024 + max(IO_LEAF, PTR)
+        allocs, nbytes = 2, handle + query
+    elif strategy == "rc":
+        handle = h + PTR + max(IO_LEAF, query)
+        allocs, nbytes = 2, handle + CELL + 1024
+    else:  # query does not borrow, so anchor_box keeps it inline like pinbox
+        handle = h + 1024 + max(IO_LEAF, query)
+        allocs, nbytes = 1, handle
+    return {
+        "tasks": requests,
+        "allocs": requests * allocs,
+        "bytes_allocated": requests * nbytes,
+        "polls": requests * 6,
+        "moved_bytes": requests * (handle + query) if MOVES[strategy] else 0,
+        "refcount_ops": requests * 7 if strategy == "rc" else 0,
+        "root_frame_bytes": handle,
+    }
+
+
 RULES = {
     "chain": chain,
     "fanout": fanout,
@@ -229,4 +254,5 @@ RULES = {
     "skynet": skynet,
     "generator": generator,
     "select_loop": select_loop,
+    "server": server,
 }

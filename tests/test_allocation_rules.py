@@ -89,6 +89,8 @@ def test_pinbox_is_one_block_of_root_size_and_always_heap_the_sum_of_frames():
         ("select_loop", {"iterations": 1, "tasks": 2}),
         ("select_loop", {"iterations": 10, "tasks": 2}),
         ("select_loop", {"iterations": 11, "tasks": 3}),
+        ("server", {"requests": 1}),
+        ("server", {"requests": 40, "rate": 5000}),
     ],
 )
 def test_workload_rules(workload, params, strategy):
@@ -104,6 +106,7 @@ SMALL = {
     "skynet": {"fanout": 4, "levels": 3},
     "generator": {"items": 9, "tasks": 4},
     "select_loop": {"iterations": 9, "tasks": 3},
+    "server": {"requests": 30},
 }
 
 

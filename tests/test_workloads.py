@@ -3,6 +3,7 @@ one-line errors for bad names and values."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pinbench.bench.errors import UsageError
@@ -65,7 +66,7 @@ def one_line_error(call, *fragments) -> str:
 def test_registry_order_and_descriptions():
     assert list(WORKLOADS) == [
         "chain", "fanout", "spawn_many", "yield_many", "spawn_size", "skynet", "generator",
-        "select_loop",
+        "select_loop", "server",
     ]
     for name, workload in WORKLOADS.items():
         assert workload.name == name
@@ -88,6 +89,7 @@ def test_parameters_and_defaults():
         "skynet": {"fanout": 10, "levels": 6},
         "generator": {"items": 1000, "borrow": True, "tasks": 100},
         "select_loop": {"iterations": 1000, "tasks": 100},
+        "server": {"rate": 100000, "requests": 10000, "seed": 1},
     }
     ranges = {
         (w, p.name): (p.minimum, p.maximum)
@@ -380,3 +382,18 @@ def test_workload_files_stand_where_names_do():
 
 def test_bad_workload_file_is_a_usage_error(tmp_path):
     one_line_error(lambda: get_workload(str(tmp_path / "none.toml")), "none.toml: no such workload file")
+
+
+def test_server_is_open_loop_with_a_seeded_poisson_schedule():
+    server = get_workload("server")
+    params = server.parse_params({"rate": "1000", "requests": "5000", "seed": "7"})
+    arrivals = server.arrivals(params)
+    assert server.open_loop and not get_workload("chain").open_loop
+    assert len(arrivals) == 5000 and np.all(np.diff(arrivals.astype(np.int64)) >= 0)
+    assert np.array_equal(arrivals, server.arrivals(params))  # seeded: the same schedule
+    other = server.arrivals(dict(params, seed=8))
+    assert not np.array_equal(arrivals, other)
+    # 5000 requests at 1000/s span about 5 s (a Poisson process: within 10%).
+    assert 4.5e9 < arrivals[-1] < 5.5e9
+    program = server.compile(params)
+    assert program.tasks == 5000 and program.fn_names == ("handle", "query")
