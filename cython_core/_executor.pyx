@@ -169,6 +169,7 @@ ctypedef struct Bucket:
 
 ctypedef struct Latency:
     uint64_t stride           # sample every stride-th task; 0: off
+    uint64_t countdown        # tasks until the next sample (no division per task)
     uint64_t *ns              # reference -> completion, per sample
     uint64_t *late_ns         # scheduled arrival -> actual start (open loop), per sample
     uint64_t cap
@@ -529,8 +530,11 @@ cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
     t.queued = 0
     t.t_ref = 0
     t.t_late = 0
-    if ex.lat.stride and ex.c.tasks % ex.lat.stride == 0:
-        t.t_ref = now_ns()
+    if ex.lat.stride:
+        ex.lat.countdown -= 1
+        if ex.lat.countdown == 0:
+            ex.lat.countdown = ex.lat.stride
+            t.t_ref = now_ns()
     ex.live_tasks += 1
     ex.c.tasks += 1
     if ex.p.bottom_up:
@@ -1149,6 +1153,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         latency_view = latency
         late_view = late
         ex.lat.stride = latency_stride
+        ex.lat.countdown = 1      # the first task is sampled
         ex.lat.ns = &latency_view[0]
         ex.lat.late_ns = &late_view[0]
         ex.lat.cap = latency_capacity

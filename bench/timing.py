@@ -1,0 +1,193 @@
+"""Timing: pyperf measures every benchmark; the executor measures latency.
+
+Time per task comes from pyperf's own machinery: worker processes,
+warm-ups, calibrated loops and its statistics, so the values, their spread
+and the JSON file are pyperf's. The master (``Timer``, inside ``pinbench
+run``) registers each benchmark with one ``pyperf.Runner``; pyperf re-runs
+this module as ``python -m pinbench.bench.timing --specs FILE`` for its
+workers, which rebuild the benchmark from the spec file. ``inner_loops`` is
+the run's task count, so pyperf's values are seconds per task.
+
+Latency is not pyperf's business: the executor samples it inside the hot
+loop (every ``LATENCY_STRIDE``-th task, two clock reads each), in separate
+runs in the master, interleaved with runs that record nothing so the
+instrumentation's own cost is measured in the same process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .. import strategies
+from ..cython_core import _executor
+from .workloads import get_workload
+
+# pyperf settings per run mode: processes, values per process, warm-ups,
+# minimum time per value (s). Quick is for CI; rigorous for numbers you publish.
+MODES = {
+    "quick": {"processes": 1, "values": 3, "warmups": 1, "min_time": 0.01},
+    "default": {"processes": 4, "values": 5, "warmups": 1, "min_time": 0.05},
+    "rigorous": {"processes": 12, "values": 10, "warmups": 2, "min_time": 0.1},
+}
+
+# Sample one task in this many (closed-loop workloads): two clock reads per
+# sampled task keep the overhead near 1% even for tasks of ~100 ns.
+LATENCY_STRIDE = 16
+LATENCY_REPEATS = {"quick": 1, "default": 3, "rigorous": 5}
+# The overhead is the ratio of medians of interleaved runs with recording
+# on and off; pairs repeat until each side has run this long (s), at most
+# MAX_OVERHEAD_PAIRS times, so tiny runs are not judged on clock noise.
+OVERHEAD_BUDGET = {"quick": 0.02, "default": 0.1, "rigorous": 0.3}
+MAX_OVERHEAD_PAIRS = 200
+PERCENTILES = {"p50_ns": 50, "p90_ns": 90, "p99_ns": 99, "p999_ns": 99.9}
+
+# A benchmark whose values spread more than this (stdev / mean) is flagged.
+NOISY_CV = 0.10
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything a worker needs to rebuild one benchmark."""
+
+    label: str
+    workload: str
+    params: dict
+    strategy: str
+    allocator: str
+    tasks: int
+    memory_limit: int
+
+
+@lru_cache(maxsize=4)
+def _prepare(workload: str, params_json: str, strategy: str):
+    wl = get_workload(workload)
+    program = wl.compile(json.loads(params_json))
+    return wl, program, strategies.get(strategy).plan(program)
+
+
+def prepare(spec: Spec):
+    return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy)
+
+
+def _time_runs(loops: int, spec: Spec) -> float:
+    """pyperf's time function: seconds for ``loops`` whole runs (setup excluded)."""
+    _, program, layout = prepare(spec)
+    elapsed = 0
+    for _ in range(loops):
+        elapsed += _executor.run(program, layout, spec.allocator, spec.memory_limit)["elapsed_ns"]
+    return elapsed / 1e9
+
+
+def _runner(specs_path: str | None, mode: str | None = None):
+    import pyperf
+
+    settings = MODES[mode] if mode else {}
+    runner = pyperf.Runner(
+        program_args=("-m", "pinbench.bench.timing"),
+        add_cmdline_args=lambda cmd, args: cmd.extend(("--specs", args.specs)),
+        **settings,
+    )
+    runner.argparser.add_argument("--specs", default=specs_path)
+    return runner
+
+
+class Timer:
+    """The master side: one pyperf Runner for a whole ``pinbench run``."""
+
+    def __init__(self, specs: list[Spec], specs_path, mode: str):
+        self.mode = mode
+        self.specs = specs
+        with open(specs_path, "w") as f:
+            json.dump([asdict(s) for s in specs], f)
+        self.runner = _runner(str(specs_path), mode)
+        self.runner.parse_args(["--quiet", "--specs", str(specs_path)])
+
+    def time(self, index: int):
+        """Run pyperf's workers for benchmark ``index``; return the pyperf.Benchmark."""
+        spec = self.specs[index]
+        # pyperf prints each result (even with --quiet); pinbench reports its own.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
+
+
+def timing_metrics(benchmark) -> dict:
+    """The summary pinbench keeps of a pyperf benchmark (values in s per task)."""
+    values = benchmark.get_values()
+    mean = statistics.fmean(values)
+    stdev = statistics.stdev(values) if len(values) > 1 else 0.0
+    cv = stdev / mean if mean else 0.0
+    return {
+        "ns_per_task_mean": mean * 1e9,
+        "ns_per_task_stdev": stdev * 1e9,
+        "ns_per_task_median": statistics.median(values) * 1e9,
+        "timing_values": len(values),
+        "tasks_per_second": 1.0 / mean if mean else 0.0,
+        "timing_cv": cv,
+        "noisy": cv > NOISY_CV,
+    }
+
+
+def measure_latency(spec: Spec, mode: str) -> dict:
+    """Latency percentiles, and what recording them costs.
+
+    Closed-loop workloads sample every ``LATENCY_STRIDE``-th task, from spawn
+    to completion. Open-loop workloads (``server``) record every request
+    from its *scheduled* arrival, so a stalled executor shows its queueing
+    delay; their timed runs follow the arrival schedule.
+    """
+    workload, program, layout = prepare(spec)
+    arrivals = workload.arrivals(program.params) if workload.open_loop else None
+    stride = 1 if arrivals is not None else LATENCY_STRIDE
+    capacity = spec.tasks // stride + 1
+
+    def one(record: bool) -> dict:
+        return _executor.run(
+            program, layout, spec.allocator, spec.memory_limit,
+            latency_stride=stride if record else 0, latency_capacity=capacity,
+            arrivals_ns=arrivals,
+        )
+
+    samples, late = [], []
+    for _ in range(LATENCY_REPEATS[mode]):
+        result = one(True)
+        samples.append(result["latency_ns"])
+        late.append(result["late_ns"])
+    lat = np.concatenate(samples)
+    out = {name: float(np.percentile(lat, q)) for name, q in PERCENTILES.items()} if len(lat) else {}
+    out["max_ns"] = float(lat.max()) if len(lat) else 0.0
+    out["latency_samples"] = int(len(lat))
+    out["latency_stride"] = stride
+    out["latency_from"] = "scheduled arrival" if arrivals is not None else "spawn"
+    if arrivals is not None:
+        out["late_start_p99_ns"] = float(np.percentile(np.concatenate(late), 99))
+    else:
+        # Recording on vs off, interleaved in this process: the ratio of the medians.
+        on, off = [], []
+        while sum(off) < OVERHEAD_BUDGET[mode] * 1e9 and len(off) < MAX_OVERHEAD_PAIRS or len(off) < 3:
+            off.append(one(False)["elapsed_ns"])
+            on.append(one(True)["elapsed_ns"])
+        out["latency_overhead"] = statistics.median(on) / statistics.median(off) - 1.0
+        out["latency_overhead_pairs"] = len(off)
+    return out
+
+
+def worker_main() -> None:
+    """pyperf's worker (and calibration) processes enter here."""
+    runner = _runner(None)
+    args = runner.parse_args()
+    with open(args.specs) as f:
+        specs = [Spec(**s) for s in json.load(f)]
+    for spec in specs:  # every benchmark, in order: pyperf picks the worker's one
+        runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main())
