@@ -1,0 +1,123 @@
+"""Run metadata: the machine, the toolchain and the source a run came from.
+
+``collect()`` never raises: every probe is guarded and a value that cannot be
+found is ``None``, so a missing compiler or a tree outside git never stops a
+benchmark run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+_PROBE_TIMEOUT_S = 5
+# The source of this pinbench (the repository's bench/ folder when installed
+# in editable mode, site-packages otherwise).
+_SOURCE_DIR = Path(__file__).resolve().parent
+
+
+def _guard(probe):
+    """``probe()``, or ``None`` if it fails in any way."""
+    try:
+        return probe()
+    except Exception:
+        return None
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, else platform.processor()."""
+
+    def from_cpuinfo():
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+            for line in file:
+                key, sep, value = line.partition(":")
+                # x86: "model name"; some ARM kernels: "Hardware" or "Processor".
+                if sep and key.strip() in ("model name", "Hardware", "Processor", "cpu model"):
+                    if value.strip():
+                        return value.strip()
+        return None
+
+    return _guard(from_cpuinfo) or _guard(platform.processor) or None
+
+
+def _package_version(name):
+    return _guard(lambda: metadata.version(name))
+
+
+def _run(args, cwd=None):
+    """stdout of a short command, or None when it fails or is missing."""
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    done = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=_PROBE_TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        return None
+    return done.stdout
+
+
+def compiler():
+    """The first line of ``cc --version`` (the C compiler that builds the core)."""
+
+    def probe():
+        out = _run([os.environ.get("CC") or "cc", "--version"])
+        return out.splitlines()[0].strip() if out and out.strip() else None
+
+    return _guard(probe)
+
+
+def git_state(source_dir=_SOURCE_DIR):
+    """``(commit, dirty)`` of the pinbench checkout at ``source_dir``, or
+    ``(None, None)`` outside a pinbench checkout (an installed copy, no git)."""
+
+    def probe():
+        top = _run(["git", "rev-parse", "--show-toplevel"], cwd=source_dir)
+        if not top:
+            return None, None
+        top = Path(top.strip())
+        # site-packages inside someone else's repository is not our checkout.
+        pyproject = top / "pyproject.toml"
+        if not pyproject.is_file() or 'name = "pinbench"' not in pyproject.read_text("utf-8"):
+            return None, None
+        commit = _run(["git", "rev-parse", "HEAD"], cwd=top)
+        if not commit:
+            return None, None
+        status = _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=top)
+        dirty = None if status is None else bool(status.strip())
+        return commit.strip(), dirty
+
+    return _guard(probe) or (None, None)
+
+
+def collect() -> dict:
+    """Everything a results file records about where it was measured."""
+    from .. import __version__
+
+    commit, dirty = git_state()
+    return {
+        "cpu": cpu_model(),
+        "logical_cores": _guard(os.cpu_count),
+        "os": _guard(platform.system),
+        "kernel": _guard(platform.release),
+        "machine": _guard(platform.machine),
+        "hostname": _guard(socket.gethostname),
+        "python": _guard(platform.python_version),
+        "python_implementation": _guard(platform.python_implementation),
+        "python_executable": sys.executable,
+        "cython": _package_version("Cython"),
+        "numpy": _package_version("numpy"),
+        "compiler": compiler(),
+        "pinbench": __version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
+    }

@@ -1,0 +1,280 @@
+"""The results folder: ``results.json`` (every metric, the environment, how the
+run was made) and ``metrics.csv`` (one tidy row per benchmark).
+
+Both files are written atomically (temporary file in the same folder, fsync,
+``os.replace``): a reader sees the previous complete version or the new one,
+never half a file, even if the run is killed mid-write. ``results/README.md``
+describes the format for users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from .errors import UsageError
+
+SCHEMA_VERSION = 1
+# Marks a JSON document as ours, so a foreign results.json is told apart
+# from a damaged one.
+FORMAT = "pinbench-results"
+RESULTS_FILE = "results.json"
+CSV_FILE = "metrics.csv"
+
+KEY_COLUMNS = ("workload", "strategy", "allocator")
+# metrics.csv: these follow the parameter columns, in this order.
+METRIC_COLUMNS = (
+    "tasks",
+    "allocs_per_task",
+    "bytes_per_task",
+    "peak_live_bytes",
+    "peak_bytes_per_task",
+    "moved_bytes",
+    "refcount_ops",
+    "polls_per_task",
+    "root_frame_bytes",
+    "checksum",
+    "live_blocks_end",
+    "allocs",
+    "frees",
+    "bytes_allocated",
+    "peak_live_blocks",
+    "polls",
+    "ticks",
+    "live_bytes_end",
+    "ns_per_task_single",
+)
+# A parameter whose name is already a column (chain's `tasks` parameter
+# versus the `tasks` metric, which also counts spawned tasks) gets this prefix.
+PARAM_PREFIX = "param_"
+_FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
+
+
+# -- writing ----------------------------------------------------------------
+
+
+def atomic_write_text(path, text: str):
+    """Replace ``path`` with ``text`` atomically (same-folder temporary file,
+    flush + fsync, ``os.replace``); the temporary file never outlives a failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # KeyboardInterrupt included: leave no temporary file
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path):
+    """Make the rename itself durable (best effort: not every OS allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def results_document(run: dict) -> dict:
+    """The results.json document for a run record (see :func:`write_results`)."""
+    from .. import __version__
+
+    doc = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "pinbench_version": __version__,
+        "complete": bool(run.get("complete", False)),
+        "command": list(run.get("command", [])),
+        "mode": run.get("mode", "default"),
+        "started": run.get("started"),
+        "finished": run.get("finished"),
+        "benchmarks_planned": run.get("benchmarks_planned", len(run.get("benchmarks", []))),
+        "environment": run.get("environment", {}),
+        "benchmarks": [],
+    }
+    for bench in run.get("benchmarks", []):
+        entry = {
+            "workload": bench["workload"],
+            "strategy": bench["strategy"],
+            "allocator": bench["allocator"],
+            "params": dict(bench.get("params", {})),
+            "metrics": storable_metrics(bench["metrics"]),
+        }
+        if bench.get("workload_file"):
+            entry["workload_file"] = bench["workload_file"]
+        doc["benchmarks"].append(entry)
+    return doc
+
+
+def _scalar(value):
+    """A JSON scalar for ``value`` (numpy scalars unwrapped), else None."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value, True
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        return item(), True
+    return None, False
+
+
+def storable_metrics(metrics: dict) -> dict:
+    """The metrics that belong in results.json: scalars, and flat dicts of
+    scalars (``frame_bytes``). Raw sample arrays (the executor's per-task
+    latencies) are left out: they are summarized elsewhere, not stored."""
+    kept = {}
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            pairs = {str(k): _scalar(v) for k, v in value.items()}
+            if all(ok for _, ok in pairs.values()):
+                kept[name] = {k: v for k, (v, _) in pairs.items()}
+            continue
+        value, ok = _scalar(value)
+        if ok:
+            kept[name] = value
+    return kept
+
+
+def write_results(folder, run: dict) -> Path:
+    """Write ``results.json`` and ``metrics.csv`` for ``run`` into ``folder``.
+
+    ``run`` holds: ``complete`` (bool), ``command`` (argv list), ``mode``
+    ("quick"/"default"), ``started``/``finished`` (ISO times),
+    ``benchmarks_planned``, ``environment`` and ``benchmarks`` (dicts with
+    workload, strategy, allocator, params, metrics). The JSON is written
+    last, so whenever results.json exists the CSV next to it is at least as
+    new.
+    """
+    folder = Path(folder)
+    doc = results_document(run)
+    csv_text = results_dataframe(doc).to_csv(index=False)
+    atomic_write_text(folder / CSV_FILE, csv_text)
+    atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
+    return folder
+
+
+# -- reading ----------------------------------------------------------------
+
+
+def read_results(folder) -> dict:
+    """The results document in ``folder`` (or at a results.json path).
+
+    Every problem is a one-line UsageError: no such folder, no results.json,
+    unreadable or truncated JSON, a JSON document that is not pinbench
+    results, or a schema version this pinbench cannot read.
+    """
+    folder = Path(folder)
+    if folder.name == RESULTS_FILE and folder.is_file():
+        folder = folder.parent
+    if not folder.exists():
+        raise UsageError(f"no results folder at {folder}; give the folder a `pinbench run` wrote")
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder; give the folder a `pinbench run` wrote")
+    path = folder / RESULTS_FILE
+    if not path.is_file():
+        raise UsageError(
+            f"{folder} has no {RESULTS_FILE}; it is not a pinbench results folder "
+            "(or its run finished no benchmark)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; the file is damaged") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"{path} is not valid JSON (truncated or damaged? {error.msg} at line "
+            f"{error.lineno}, column {error.colno}); re-run the benchmarks"
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise UsageError(
+            f"{path} is not a pinbench results document (no \"format\": \"{FORMAT}\"); "
+            "give a folder a `pinbench run` wrote"
+        )
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        from .. import __version__
+
+        hint = (
+            "written by a newer pinbench; upgrade pinbench"
+            if isinstance(version, int) and version > SCHEMA_VERSION
+            else "re-run the benchmarks"
+        )
+        raise UsageError(
+            f"{path} has schema_version {version!r}, but pinbench {__version__} reads "
+            f"schema_version {SCHEMA_VERSION} only ({hint})"
+        )
+    _check_document(path, doc)
+    return doc
+
+
+def _check_document(path: Path, doc: dict):
+    benchmarks = doc.get("benchmarks")
+    if not isinstance(benchmarks, list):
+        raise UsageError(f"{path} is damaged: \"benchmarks\" is not a list")
+    for i, bench in enumerate(benchmarks):
+        if not isinstance(bench, dict):
+            raise UsageError(f"{path} is damaged: benchmark {i} is not an object")
+        for key in KEY_COLUMNS:
+            if not isinstance(bench.get(key), str):
+                raise UsageError(f"{path} is damaged: benchmark {i} has no {key} name")
+        for key in ("params", "metrics"):
+            if not isinstance(bench.get(key), dict):
+                raise UsageError(f"{path} is damaged: benchmark {i} has no {key} object")
+
+
+# -- the table ----------------------------------------------------------------
+
+
+def param_column(name: str) -> str:
+    """The metrics.csv column of parameter ``name``."""
+    return PARAM_PREFIX + name if name in _FIXED_COLUMNS else name
+
+
+def param_names(doc: dict) -> list:
+    """Every parameter name in the document, in order of first appearance."""
+    names = []
+    for bench in doc["benchmarks"]:
+        for name in bench["params"]:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def results_dataframe(doc: dict):
+    """The metrics.csv table of a results document (pandas DataFrame): one
+    row per benchmark; workload, strategy, allocator, one column per
+    parameter (empty where a workload lacks it), then METRIC_COLUMNS."""
+    import pandas as pd
+
+    names = param_names(doc)
+    columns = list(KEY_COLUMNS) + [param_column(n) for n in names] + list(METRIC_COLUMNS)
+    rows = []
+    for bench in doc["benchmarks"]:
+        row = [bench[key] for key in KEY_COLUMNS]
+        row += [bench["params"].get(name) for name in names]
+        row += [bench["metrics"].get(metric) for metric in METRIC_COLUMNS]
+        rows.append(row)
+    # Build as objects so ints stay exact (checksums are u64; a parameter a
+    # workload lacks is None, written as an empty field, not NaN turning the
+    # column into floats); then type the key and metric columns.
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    for column in KEY_COLUMNS + METRIC_COLUMNS:
+        frame[column] = frame[column].infer_objects()
+    return frame

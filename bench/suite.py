@@ -1,0 +1,169 @@
+"""Which benchmarks a run contains.
+
+A suite is the matrix workload x parameter values x strategy x allocator.
+The default suite runs every built-in workload at its default parameters
+under every strategy (plug-ins included) and every allocator; ``quick``
+swaps in the small parameters of :data:`QUICK_PARAMS` (for CI). Filters
+narrow the matrix and ``--param NAME=V1,V2`` flags sweep parameters::
+
+    build_suite(workloads=["chain"], params={"depth": ["1", "3"]}, quick=True)
+
+Everything the user can get wrong is a one-line :class:`UsageError`, raised
+before anything runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .. import strategies as strategy_registry
+from .errors import UsageError
+from .runner import ALLOCATORS, Benchmark, check_allocator
+from .workloads import WORKLOADS, get_workload
+
+ALL = "all"
+
+# Small parameters per workload for `pinbench run --quick` (CI): the same
+# shapes, a fraction of the tasks. Parameters not named keep their defaults.
+QUICK_PARAMS = {
+    "chain": {"tasks": 100},
+    "fanout": {"tasks": 50},
+    "spawn_many": {"tasks": 1000},
+    "yield_many": {"tasks": 100},
+    "spawn_size": {"tasks": 100},
+    "skynet": {"levels": 4},
+    "generator": {"tasks": 10},
+    "select_loop": {"iterations": 100, "tasks": 10},
+    "server": {"requests": 1000},
+}
+
+
+def split_names(values) -> list:
+    """Names from repeatable flags that also take comma lists, in order,
+    without repeats: ``["a,b", "c", "a"]`` -> ``["a", "b", "c"]``. ``None`` or
+    an empty list means every one (``["all"]``)."""
+    names = []
+    for value in values or [ALL]:
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in names:
+                names.append(name)
+    if not names:
+        raise UsageError("an empty list of names; give at least one name or 'all'")
+    return names
+
+
+def _expand(names: list, every: list) -> list:
+    """``names`` with "all" replaced by ``every`` (in place), without repeats."""
+    out = []
+    for name in names:
+        for item in every if name == ALL else [name]:
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def select_workloads(values=None) -> list:
+    """``[(argument, Workload)]`` for the workload flags: built-in names,
+    "all", or paths of .toml workload files (read and checked now)."""
+    selected = []
+    seen = set()
+    for name in _expand(split_names(values), list(WORKLOADS)):
+        if name in seen:
+            continue
+        seen.add(name)
+        selected.append((name, get_workload(name)))
+    return selected
+
+
+def select_strategies(values=None) -> list:
+    """Strategy names (plug-ins included) for the strategy flags."""
+    names = _expand(split_names(values), list(strategy_registry.available()))
+    for name in names:
+        strategy_registry.get(name)  # unknown -> UsageError listing the valid ones
+    return names
+
+
+def select_allocators(values=None) -> list:
+    """Allocator names for the allocator flags."""
+    return [check_allocator(name) for name in _expand(split_names(values), list(ALLOCATORS))]
+
+
+def parse_param_flags(flags) -> dict:
+    """``{"depth": ["1", "3"]}`` from ``["depth=1,3"]``, in flag order.
+    The values stay strings: each workload parses them itself."""
+    sweeps = {}
+    for flag in flags or []:
+        name, sep, values = flag.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--param '{flag}' is not NAME=V1,V2,...; e.g. --param depth=1,4,16")
+        if name in sweeps:
+            raise UsageError(
+                f"--param {name} is given twice; list all its values in one flag: "
+                f"--param {name}=V1,V2,..."
+            )
+        items = []
+        for value in values.split(","):
+            value = value.strip()
+            if value and value not in items:
+                items.append(value)
+        if not items:
+            raise UsageError(f"--param {name} has no values; e.g. --param {name}=V1,V2")
+        sweeps[name] = items
+    return sweeps
+
+
+def _check_sweeps_apply(sweeps: dict, workloads: list):
+    """Every swept parameter must belong to at least one selected workload."""
+    for name in sweeps:
+        if any(name in {p.name for p in wl.params} for _, wl in workloads):
+            continue
+        described = "; ".join(
+            f"{wl.name}: {', '.join(p.name for p in wl.params) or 'none'}" for _, wl in workloads
+        )
+        raise UsageError(
+            f"no selected workload has a parameter '{name}'; their parameters are {described}"
+        )
+
+
+def _combinations(workload, base: dict, sweeps: dict) -> list:
+    """Typed, complete parameter dicts for one workload: its base values
+    with every combination of the sweeps that apply to it."""
+    own = {p.name for p in workload.params}
+    names = [name for name in sweeps if name in own]
+    combos = []
+    for values in itertools.product(*(sweeps[name] for name in names)):
+        raw = {k: str(v) for k, v in base.items() if k in own}
+        raw.update(zip(names, values))
+        params = workload.parse_params(raw)  # one-line UsageError on a bad value
+        if params not in combos:  # "1" and "01" are the same run
+            combos.append(params)
+    return combos
+
+
+def build_suite(
+    workloads=None, strategies=None, allocators=None, params=None, quick: bool = False
+) -> list:
+    """The benchmarks of a run, in a stable order: workloads as selected
+    ("all": registry order), then parameter combinations (flag order, value
+    order), then strategies, then allocators.
+
+    ``workloads``, ``strategies`` and ``allocators`` are lists of names (or
+    comma lists; ``None`` or "all" for every one); ``params`` is a list of
+    ``NAME=V1,V2`` strings or a ``{name: [values]}`` dict.
+    """
+    selected = select_workloads(workloads)
+    strategy_names = select_strategies(strategies)
+    allocator_names = select_allocators(allocators)
+    sweeps = params if isinstance(params, dict) else parse_param_flags(params)
+    _check_sweeps_apply(sweeps, selected)
+
+    suite = []
+    for argument, workload in selected:
+        base = QUICK_PARAMS.get(argument, {}) if quick else {}
+        for combo in _combinations(workload, base, sweeps):
+            for strategy in strategy_names:
+                for allocator in allocator_names:
+                    suite.append(Benchmark(argument, strategy, allocator, dict(combo)))
+    return suite
