@@ -20,6 +20,7 @@ import datetime
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -250,7 +251,7 @@ def _output_folder(args) -> Path:
 
 def _prepare_folder(folder: Path, force: bool) -> bool:
     """Check and create the output folder; True if this run created it."""
-    from .results import CSV_FILE, RESULTS_FILE
+    from .results import CSV_FILE, PYPERF_FILE, RESULTS_FILE
 
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder; choose another --output")
@@ -264,7 +265,7 @@ def _prepare_folder(folder: Path, force: bool) -> bool:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if force:  # never leave the old run's files beside the new one's
-            for name in (RESULTS_FILE, CSV_FILE):
+            for name in (RESULTS_FILE, CSV_FILE, PYPERF_FILE):
                 (folder / name).unlink(missing_ok=True)
     except OSError as error:
         raise UsageError(f"cannot create the results folder {folder}: {error.strerror}") from None
@@ -332,8 +333,8 @@ class _Progress:
 
 
 def cmd_run(args, argv) -> int:
-    from . import environment
-    from .results import storable_metrics, write_results
+    from . import environment, timing
+    from .results import storable_metrics, write_pyperf, write_results
     from .suite import QUICK_PARAMS, build_suite
     from .workloads import get_workload
 
@@ -351,7 +352,8 @@ def cmd_run(args, argv) -> int:
     run = {
         "complete": False,
         "command": [PROG] + list(argv),
-        "mode": "quick" if args.quick else "default",
+        "mode": "quick" if args.quick else "rigorous" if args.rigorous else "default",
+        "timing": not args.counts_only,
         "started": _now(),
         "finished": None,
         "benchmarks_planned": len(suite),
@@ -359,11 +361,14 @@ def cmd_run(args, argv) -> int:
         "benchmarks": [],
     }
     finished = run["benchmarks"]
+    timed = []  # pyperf.Benchmark objects, for pyperf.json
     signals = _Signals()
     signals.install()
     t0 = time.perf_counter()
+    scratch = tempfile.TemporaryDirectory(prefix="pinbench-")
     try:
         run["environment"] = environment.collect()
+        timer = None if args.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run["mode"])
         # Every write happens with signals deferred, so results.json and
         # metrics.csv always describe the same finished benchmarks and a
         # stop needs no final write.
@@ -377,6 +382,14 @@ def cmd_run(args, argv) -> int:
                 progress.starting(label)
                 started = time.perf_counter()
                 metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit)
+                if timer is not None:
+                    spec = timing.Spec(
+                        bench.label, bench.workload, dict(bench.params), bench.strategy,
+                        bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
+                    )
+                    timed_benchmark = timer.time(spec)
+                    metrics.update(timing.timing_metrics(timed_benchmark))
+                    metrics.update(timing.measure_latency(spec, run["mode"]))
                 record = {
                     "workload": program.name,
                     "strategy": bench.strategy,
@@ -390,6 +403,9 @@ def cmd_run(args, argv) -> int:
                     finished.append(record)
                     run["complete"] = len(finished) == len(suite)
                     run["finished"] = _now()
+                    if timer is not None:
+                        timed.append(timed_benchmark)
+                        write_pyperf(folder, timed)
                     write_results(folder, run)
                 progress.finished(label, time.perf_counter() - started)
     except KeyboardInterrupt:
@@ -400,6 +416,7 @@ def cmd_run(args, argv) -> int:
         return EXIT_USAGE
     finally:
         signals.restore()
+        scratch.cleanup()
     elapsed = time.perf_counter() - t0
     return _report_run(folder, run, elapsed)
 
@@ -420,6 +437,9 @@ def _report_run(folder: Path, run: dict, elapsed: float) -> int:
     doc = read_results(folder)  # what a user will read back, not what we hold
     out = _stdout_console()
     out.print(_summary_table(doc))
+    if _has_timing(doc):
+        out.print(_timing_summary_table(doc))
+        _print_noise_warning(out, doc)
     out.print(f"{len(doc['benchmarks'])} benchmarks in {elapsed:.1f} s; results in [bold]{_esc(folder)}[/bold]")
     out.print(f"full table: pinbench show {_esc(folder)}")
     return _report_problems(doc)
@@ -510,6 +530,118 @@ def _summary_table(doc: dict):
     return table
 
 
+def _group_labels(group: list) -> list:
+    """A group's caption runs down its first column: the workload on the
+    first row, then its parameters, packed into the rows there are."""
+    first = group[0]
+    params = [_esc(f"{k}={_param_text(v)}") for k, v in first["params"].items()]
+    labels = [f"[bold]{_esc(first['workload'])}[/bold]"]
+    slots = max(len(group) - 1, 1)
+    if len(params) <= slots:
+        labels += [f"[dim]{p}[/dim]" for p in params]
+    else:
+        per_row = -(-len(params) // slots)
+        labels += [f"[dim]{' '.join(params[i:i + per_row])}[/dim]" for i in range(0, len(params), per_row)]
+    if len(group) == 1:
+        labels = ["\n".join(labels)]
+    return labels
+
+
+def _has_timing(doc: dict) -> bool:
+    return any("ns_per_task_mean" in b["metrics"] for b in doc["benchmarks"])
+
+
+def _noisy(doc: dict) -> list:
+    return [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
+
+
+def _print_noise_warning(out, doc: dict):
+    from .timing import NOISY_CV
+
+    noisy = _noisy(doc)
+    if noisy:
+        names = ", ".join(f"{b['workload']}/{b['strategy']}/{b['allocator']}" for b in noisy[:6])
+        more = f" and {len(noisy) - 6} more" if len(noisy) > 6 else ""
+        out.print(
+            f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) spread more than "
+            f"{NOISY_CV:.0%} (stdev/mean), too wide to trust: {_esc(names)}{more} "
+            "(marked ! ; rerun them, with --rigorous, on a quieter machine)"
+        )
+
+
+def _ns(value) -> str:
+    """A duration in ns, in the unit that keeps three digits."""
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} ns"
+
+
+def _time_cell(m: dict) -> str:
+    if "ns_per_task_mean" not in m:
+        return "-"
+    flag = " [bold yellow]![/bold yellow]" if m.get("noisy") else ""
+    return f"{_ns(m['ns_per_task_mean'])} ±{m.get('timing_cv', 0):.0%}{flag}"
+
+
+def _timing_summary_table(doc: dict):
+    """Per workload: time per task under each strategy (mean ± cv; ! = noisy)."""
+    from rich.table import Table
+
+    strategy_names = list(dict.fromkeys(b["strategy"] for b in doc["benchmarks"]))
+    table = Table(
+        title="time per task (pyperf mean ±cv), by strategy", title_justify="left",
+        caption="(first allocator of each group; ! = too noisy to trust)", caption_justify="left",
+    )
+    table.add_column("workload", style="bold")
+    for name in strategy_names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for group in _groups(doc):
+        cells = {}
+        for bench in group:
+            cells.setdefault(bench["strategy"], _time_cell(bench["metrics"]))
+        first = group[0]
+        params = _params_compact(first["params"])
+        name = _esc(first["workload"]) + (f"\n[dim]{_esc(params)}[/dim]" if params else "")
+        table.add_row(name, *(cells.get(s, "") for s in strategy_names))
+    return table
+
+
+def _timing_table(doc: dict):
+    """Every benchmark's timing: pyperf's ns/task and the latency percentiles."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
+    table.add_column("workload\nparams", overflow="fold")
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("allocator", no_wrap=True)
+    table.add_column("time/task", justify="right", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("tasks/s", justify="right", no_wrap=True)
+    for header in ("p50", "p99", "max"):  # p90 and p99.9 are in metrics.csv
+        table.add_column(header, justify="right", no_wrap=True)
+    for group in _groups(doc):
+        labels = _group_labels(group)
+        for i, bench in enumerate(group):
+            m = bench["metrics"]
+            table.add_row(
+                labels[i] if i < len(labels) else "",
+                _esc(bench["strategy"]),
+                _esc(bench["allocator"]),
+                _time_cell(m),
+                str(m.get("timing_values", "-")),
+                _compact(m.get("tasks_per_second")),
+                _ns(m.get("p50_ns")),
+                _ns(m.get("p99_ns")),
+                _ns(m.get("max_ns")),
+                end_section=i == len(group) - 1,
+            )
+    return table
+
+
 def _results_table(doc: dict):
     from rich import box
     from rich.table import Table
@@ -526,20 +658,7 @@ def _results_table(doc: dict):
     table.add_column("checksum", justify="right", no_wrap=True)
     for group in _groups(doc):
         first = group[0]
-        params = [_esc(f"{k}={_param_text(v)}") for k, v in first["params"].items()]
-        # The group's caption runs down its first column: the workload on the
-        # first row, then its parameters, packed into the rows there are.
-        labels = [f"[bold]{_esc(first['workload'])}[/bold]"]
-        slots = max(len(group) - 1, 1)
-        if len(params) <= slots:
-            labels += [f"[dim]{p}[/dim]" for p in params]
-        else:
-            per_row = -(-len(params) // slots)
-            labels += [
-                f"[dim]{' '.join(params[i:i + per_row])}[/dim]" for i in range(0, len(params), per_row)
-            ]
-        if len(group) == 1:
-            labels = ["\n".join(labels)]
+        labels = _group_labels(group)
         reference = first["metrics"].get("checksum")
         for i, bench in enumerate(group):
             m = bench["metrics"]
@@ -616,6 +735,13 @@ def cmd_show(args, argv) -> int:
         "[dim]/task: per task the run started (spawned ones included); M = 10^6; "
         "exact values in metrics.csv[/dim]"
     )
+    if _has_timing(doc):
+        out.print()
+        timing_table = _timing_table(doc)
+        out.width = max(width, out.measure(timing_table, options=out.options.update_width(1000)).maximum)
+        out.print(timing_table)
+        out.width = width
+        _print_noise_warning(out, doc)
     return _report_problems(doc)
 
 
@@ -700,7 +826,15 @@ def build_parser() -> ArgumentParser:
         "run", help="run benchmarks and write a results folder",
         description=RUN_DESCRIPTION, epilog=RUN_EPILOG, formatter_class=_FORMATTER,
     )
-    p.add_argument("--quick", action="store_true", help="small parameters for every workload (for CI)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small parameters, short timing (for CI)")
+    mode.add_argument(
+        "--rigorous", action="store_true", help="more pyperf processes and values (for numbers you publish)"
+    )
+    p.add_argument(
+        "--counts-only", action="store_true",
+        help="only the deterministic counts: no pyperf timing, no latency (seconds, not minutes)",
+    )
     p.add_argument(
         "-w", "--workload", action="append", metavar="W",
         help="a workload name, 'all', or a .toml workload file; repeatable, or a comma list "
@@ -734,6 +868,10 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("dir", metavar="DIR", help="a results folder written by `pinbench run`")
     p.set_defaults(func=cmd_show)
+
+    from . import validate  # `pinbench validate`: its parser's func runs it
+
+    validate.add_parser(commands)
     return parser
 
 

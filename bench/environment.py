@@ -99,6 +99,15 @@ def git_state(source_dir=_SOURCE_DIR):
     return _guard(probe) or (None, None)
 
 
+def _built_with(key: str):
+    try:
+        from ..cython_core import _executor
+
+        return _executor.BUILT_WITH[key]
+    except Exception:  # metadata must never stop a run
+        return None
+
+
 def collect() -> dict:
     """Everything a results file records about where it was measured."""
     from .. import __version__
@@ -114,7 +123,9 @@ def collect() -> dict:
         "python": _guard(platform.python_version),
         "python_implementation": _guard(platform.python_implementation),
         "python_executable": sys.executable,
-        "cython": _package_version("Cython"),
+        # The Cython and C compiler that built the executor (installed ones may differ).
+        "cython": _built_with("cython") or _package_version("Cython"),
+        "core_compiler": _built_with("compiler"),
         "numpy": _package_version("numpy"),
         "compiler": compiler(),
         "pinbench": __version__,

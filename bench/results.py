@@ -22,6 +22,7 @@ SCHEMA_VERSION = 1
 FORMAT = "pinbench-results"
 RESULTS_FILE = "results.json"
 CSV_FILE = "metrics.csv"
+PYPERF_FILE = "pyperf.json"  # pyperf's own format: `python -m pyperf stats/compare_to` read it
 
 KEY_COLUMNS = ("workload", "strategy", "allocator")
 # metrics.csv: these follow the parameter columns, in this order.
@@ -45,6 +46,22 @@ METRIC_COLUMNS = (
     "ticks",
     "live_bytes_end",
     "ns_per_task_single",
+    # timing (pyperf: worker processes, warm-ups, calibrated loops)
+    "ns_per_task_mean",
+    "ns_per_task_stdev",
+    "ns_per_task_median",
+    "timing_values",
+    "tasks_per_second",
+    "timing_cv",
+    "noisy",
+    # latency (sampled in the executor; open-loop workloads from scheduled arrival)
+    "p50_ns",
+    "p90_ns",
+    "p99_ns",
+    "p999_ns",
+    "max_ns",
+    "latency_samples",
+    "latency_overhead",
 )
 # A parameter whose name is already a column (chain's `tasks` parameter
 # versus the `tasks` metric, which also counts spawned tasks) gets this prefix.
@@ -101,6 +118,7 @@ def results_document(run: dict) -> dict:
         "complete": bool(run.get("complete", False)),
         "command": list(run.get("command", [])),
         "mode": run.get("mode", "default"),
+        "timing": bool(run.get("timing", False)),
         "started": run.get("started"),
         "finished": run.get("finished"),
         "benchmarks_planned": run.get("benchmarks_planned", len(run.get("benchmarks", []))),
@@ -164,6 +182,23 @@ def write_results(folder, run: dict) -> Path:
     atomic_write_text(folder / CSV_FILE, csv_text)
     atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
     return folder
+
+
+def write_pyperf(folder, benchmarks: list) -> None:
+    """pyperf's own JSON for the timed benchmarks, written atomically."""
+    import pyperf
+
+    if not benchmarks:
+        return
+    path = Path(folder) / PYPERF_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        pyperf.BenchmarkSuite(benchmarks).dump(str(tmp), replace=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 # -- reading ----------------------------------------------------------------

@@ -102,17 +102,23 @@ def _runner(specs_path: str | None, mode: str | None = None):
 class Timer:
     """The master side: one pyperf Runner for a whole ``pinbench run``."""
 
-    def __init__(self, specs: list[Spec], specs_path, mode: str):
+    def __init__(self, specs_path, mode: str):
         self.mode = mode
-        self.specs = specs
-        with open(specs_path, "w") as f:
-            json.dump([asdict(s) for s in specs], f)
-        self.runner = _runner(str(specs_path), mode)
-        self.runner.parse_args(["--quiet", "--specs", str(specs_path)])
+        self.specs: list[Spec] = []
+        self.specs_path = str(specs_path)
+        self.runner = _runner(self.specs_path, mode)
+        self.runner.parse_args(["--quiet", "--specs", self.specs_path])
 
-    def time(self, index: int):
-        """Run pyperf's workers for benchmark ``index``; return the pyperf.Benchmark."""
-        spec = self.specs[index]
+    def time(self, spec: Spec):
+        """Run pyperf's workers for ``spec``; return the pyperf.Benchmark.
+
+        Benchmarks are timed in the order given; the spec file the workers
+        read grows by one each time, so a worker finds its benchmark at the
+        index pyperf gives it.
+        """
+        self.specs.append(spec)
+        with open(self.specs_path, "w") as f:
+            json.dump([asdict(s) for s in self.specs], f)
         # pyperf prints each result (even with --quiet); pinbench reports its own.
         with contextlib.redirect_stdout(io.StringIO()):
             return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)

@@ -1055,6 +1055,15 @@ cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
 
 # ---------------------------------------------------------------- Python API
 
+cdef extern from *:
+    const char *CYTHON_ABI          # e.g. "3_3_1": the Cython that generated this module
+    const char *__VERSION__         # the C compiler that built it
+
+# How this core was built (for results metadata), not what happens to be installed now.
+BUILT_WITH = {
+    "cython": CYTHON_ABI.decode().replace("_", "."),
+    "compiler": __VERSION__.decode(),
+}
 ALLOCATORS = {"system": PB_ALLOC_SYSTEM, "pool": PB_ALLOC_POOL, "bump": PB_ALLOC_BUMP}
 OP_CODES = {"work": OP_WORK, "call": OP_CALL, "join": OP_JOIN, "select": OP_SELECT,
             "io": OP_IO, "yield_now": OP_YIELD, "spawn": OP_SPAWN, "gen": OP_GEN}

@@ -13,10 +13,12 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
 
+import pyperf
 import pytest
 
 from pinbench import strategies
@@ -36,6 +38,9 @@ EXPECTED_COLUMNS = (
         "moved_bytes", "refcount_ops", "polls_per_task", "root_frame_bytes", "checksum",
         "live_blocks_end", "allocs", "frees", "bytes_allocated", "peak_live_blocks", "polls",
         "ticks", "live_bytes_end", "ns_per_task_single",
+        "ns_per_task_mean", "ns_per_task_stdev", "ns_per_task_median", "timing_values",
+        "tasks_per_second", "timing_cv", "noisy",
+        "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_samples", "latency_overhead",
     ]
 )
 
@@ -132,7 +137,39 @@ def test_quick_run_writes_results_json(quick_run):
     assert env["pinbench"] == doc["pinbench_version"]
     assert env["logical_cores"] == os.cpu_count()
     assert doc["started"] <= doc["finished"]
-    assert not [p for p in out.iterdir() if p.name not in ("results.json", "metrics.csv")]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "pyperf.json", "results.json"]
+    # the run's metadata (issue: CPU, cores, kernel, versions, commit, mode, times)
+    for key in ("cpu", "kernel", "cython", "compiler", "core_compiler", "git_commit", "git_dirty"):
+        assert key in env, key
+    assert doc["timing"] is True
+
+
+def test_quick_run_times_every_benchmark_with_pyperf(quick_run):
+    cwd, out, _ = quick_run
+    doc = json.loads((out / "results.json").read_text())
+    suite = pyperf.BenchmarkSuite.load(str(out / "pyperf.json"))
+    names = suite.get_benchmark_names()
+    assert len(names) == len(doc["benchmarks"]) == 2 * len(STRATEGIES)
+    for bench, name in zip(doc["benchmarks"], names):
+        m = bench["metrics"]
+        values = suite.get_benchmark(name).get_values()
+        # pinbench's figures are pyperf's values (s per task), in ns
+        assert m["timing_values"] == len(values) >= 3
+        assert m["ns_per_task_mean"] == pytest.approx(statistics.fmean(values) * 1e9)
+        assert m["ns_per_task_stdev"] == pytest.approx(statistics.stdev(values) * 1e9)
+        assert m["tasks_per_second"] == pytest.approx(1e9 / m["ns_per_task_mean"])
+        assert m["noisy"] == (m["timing_cv"] > 0.10)
+        assert 0 < m["p50_ns"] <= m["p90_ns"] <= m["p99_ns"] <= m["p999_ns"] <= m["max_ns"]
+        # every 16th task is sampled: chain spawns 100, spawn_many 1001
+        assert m["latency_samples"] == -(-m["tasks"] // 16)
+        assert "latency_overhead" in m
+    # pyperf's own tools read the file unchanged
+    stats = subprocess.run(
+        [sys.executable, "-m", "pyperf", "stats", str(out / "pyperf.json")],
+        capture_output=True, text=True,
+    )
+    assert stats.returncode == 0, stats.stderr
+    assert names[0] in stats.stdout and "Mean +- std dev" in stats.stdout
 
 
 def test_quick_run_metrics_csv(quick_run):
@@ -170,7 +207,7 @@ def test_quick_run_metrics_csv(quick_run):
 def test_param_sweep_runs_each_value(tmp_path):
     out = tmp_path / "sweep"
     done = pinbench(
-        "run", "--quick", "--workload", "chain", "--param", "depth=1,3", "--strategy", "all",
+        "run", "--quick", "--counts-only", "--workload", "chain", "--param", "depth=1,3", "--strategy", "all",
         "--allocator", "system", "--output", out, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
@@ -190,10 +227,13 @@ def test_show_prints_the_table(quick_run):
     lines = done.stdout.splitlines()
     assert lines[0] == str(out)
     assert "mode: quick" in lines[1]
-    assert sum(line.startswith("chain ") for line in lines) == 1
-    assert sum(line.startswith("spawn_many ") for line in lines) == 1
+    # Two tables: the counts, then the timing (pyperf and latency).
+    assert sum(line.startswith("chain ") for line in lines) == 2
+    assert sum(line.startswith("spawn_many ") for line in lines) == 2
     for strategy in STRATEGIES:
-        assert sum(f" {strategy} " in line for line in lines) == 2
+        assert sum(f" {strategy} " in line for line in lines) == 4
+    timing = lines[next(i for i, line in enumerate(lines) if "time/task" in line):]
+    assert re.search(r"^chain\s+always_heap\s+system\s+[\d.]+ [nu]s ±\d+%", "\n".join(timing), re.M)
     assert "incomplete" not in done.stdout
     assert "499500" in done.stdout  # spawn_many's checksum, shown once
     assert all(len(line) <= 100 for line in lines)
@@ -206,20 +246,20 @@ def test_show_never_cuts_numbers_on_a_narrow_screen(quick_run):
     chain = json.loads((out / "results.json").read_text())["benchmarks"][0]["metrics"]["checksum"]
     assert str(chain) in done.stdout
     assert "…" not in done.stdout
-    assert sum(line.startswith("spawn_many ") for line in done.stdout.splitlines()) == 1
+    assert sum(line.startswith("spawn_many ") for line in done.stdout.splitlines()) == 2
 
 
 def test_run_summary_and_refusal_to_overwrite(quick_run):
     cwd, out, done = quick_run
     assert "chain" in done.stdout and str(out) in done.stdout
-    again = pinbench("run", "--quick", "--workload", "chain", "--output", out, cwd=cwd)
+    again = pinbench("run", "--quick", "--counts-only", "--workload", "chain", "--output", out, cwd=cwd)
     assert_usage_error(again, "already holds a run", "--force")
     assert json.loads((out / "results.json").read_text())["complete"] is True
 
 
 def test_force_overwrites(tmp_path):
     out = tmp_path / "r"
-    args = ["run", "--quick", "-w", "yield_many", "-a", "pool", "--output", out]
+    args = ["run", "--quick", "--counts-only", "-w", "yield_many", "-a", "pool", "--output", out]
     assert pinbench(*args, "-s", "pinbox", cwd=tmp_path).returncode == 0
     done = pinbench(*args, "-s", "rc", "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -228,7 +268,7 @@ def test_force_overwrites(tmp_path):
 
 
 def test_default_folder_is_a_timestamp_or_name(tmp_path):
-    args = ["run", "--quick", "-w", "yield_many", "-s", "pinbox", "-a", "pool"]
+    args = ["run", "--quick", "--counts-only", "-w", "yield_many", "-s", "pinbox", "-a", "pool"]
     assert pinbench(*args, cwd=tmp_path).returncode == 0
     assert pinbench(*args, "--name", "nightly", cwd=tmp_path).returncode == 0
     names = sorted(p.name for p in (tmp_path / "results").iterdir())
@@ -258,7 +298,7 @@ def test_plugin_strategy_is_listed_and_runs(tmp_path):
     assert re.search(r"box_all +. top-down +. every child boxed", listed.stdout), listed.stdout
     assert "(plug-in)" in listed.stdout
     run = subprocess.run(
-        [*cmd, "run", "--quick", "-w", "chain", "-a", "pool", "-o", "out"],
+        [*cmd, "run", "--quick", "--counts-only", "-w", "chain", "-a", "pool", "-o", "out"],
         cwd=tmp_path, env=env, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stderr
@@ -312,7 +352,7 @@ def test_bad_workload_file(tmp_path, kind):
     text, needle = TOML_ERRORS[kind]
     path = tmp_path / f"{kind}.toml"
     path.write_text(text)
-    done = pinbench("run", "--workload", path, "--output", tmp_path / "out", cwd=tmp_path)
+    done = pinbench("run", "--counts-only", "--workload", path, "--output", tmp_path / "out", cwd=tmp_path)
     line = assert_usage_error(done, needle)
     assert str(path) in line
     assert not (tmp_path / "out").exists()
@@ -321,7 +361,7 @@ def test_bad_workload_file(tmp_path, kind):
 def test_workload_file_runs(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text('[workload]\nname = "tiny"\ntasks = 3\n[fn.main]\nlocals = 8\nsteps = [{ work = 8 }, { io = 1 }]\n')
-    done = pinbench("run", "-w", path, "-a", "bump", "--output", tmp_path / "out", cwd=tmp_path)
+    done = pinbench("run", "--counts-only", "-w", path, "-a", "bump", "--output", tmp_path / "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     doc = results.read_results(tmp_path / "out")
     assert {(b["workload"], b["workload_file"], b["metrics"]["tasks"]) for b in doc["benchmarks"]} == {
@@ -382,7 +422,7 @@ def test_show_refuses_bad_folders(tmp_path, damaged, kind, needles):
 def test_interrupted_run_keeps_what_finished(tmp_path, signum, status):
     out = tmp_path / "big"
     proc = start_pinbench(
-        "run", "--workload", "skynet", "--param", "levels=6", "--strategy", "all",
+        "run", "--quick", "--workload", "skynet", "--param", "levels=5", "--strategy", "all",
         "--allocator", "all", "--output", out, cwd=tmp_path,
     )
     try:
@@ -407,11 +447,13 @@ def test_interrupted_run_keeps_what_finished(tmp_path, signum, status):
     assert 1 <= finished < planned
     _, rows = read_csv(out / "metrics.csv")
     assert len(rows) == finished
-    assert {r["checksum"] for r in rows} == {"499999500000"}
+    assert {r["checksum"] for r in rows} == {str(sum(range(10**5)))}
     assert stderr.strip().splitlines()[-1] == (
         f"pinbench: interrupted: {finished} of {planned} benchmarks finished; partial results in {out}"
     )
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "pyperf.json", "results.json"]
+    # pyperf.json holds exactly the finished, timed benchmarks
+    assert len(pyperf.BenchmarkSuite.load(str(out / "pyperf.json")).get_benchmarks()) == finished
     shown = pinbench("show", out, cwd=tmp_path)
     assert shown.returncode == 0
     assert f"incomplete: {finished} of {planned} benchmarks finished" in shown.stdout
@@ -430,7 +472,7 @@ def _run_in_process(tmp_path, monkeypatch, capsys, tamper):
 
     monkeypatch.setattr(runner, "execute", fake)
     monkeypatch.chdir(tmp_path)
-    status = cli.main(["run", "--quick", "-w", "chain", "-a", "system,pool", "--output", "out"])
+    status = cli.main(["run", "--quick", "--counts-only", "-w", "chain", "-a", "system,pool", "--output", "out"])
     return status, capsys.readouterr()
 
 
