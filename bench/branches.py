@@ -1,0 +1,662 @@
+"""``pinbench compare-branches REF_A REF_B``: build two git refs, run them
+interleaved in one job, compare them.
+
+1. Each ref is resolved to a commit (a bad ref: one line, exit 2).
+2. Each commit gets its own environment, a venv cached under
+   ``$PINBENCH_CACHE/envs/<commit>`` (default ``~/.cache/pinbench``), reused
+   while the commit is the same and the venv still works. It is built from a
+   temporary ``git worktree add --detach`` of the commit, removed (``git
+   worktree remove --force`` + ``prune``) as soon as the build ends, on error
+   and on Ctrl-C too. The user's working tree, index and HEAD are never
+   touched: no checkout, stash or reset happens in them.
+3. By default the venv sees the installed packages of the pinbench that runs
+   this command (a ``.pth`` file): numpy, pandas, pyperf... are not
+   downloaded again, the build needs no network, and both arms run on the
+   same dependency versions, so a difference between them is the code's.
+   ``--isolated-env`` installs each arm with all its dependencies instead.
+4. For each benchmark of the suite, arm A then arm B run it, ``--rounds``
+   times (A B A B ...), each through the arm's own ``pinbench run`` filtered
+   to that single benchmark: drift of the machine during the job hits both
+   arms alike. ``--interleave round`` runs each arm's whole suite per round
+   instead (fewer process start-ups; drift within a round is not shared).
+5. Each arm's rounds are merged into ``OUTDIR/a`` and ``OUTDIR/b`` (the
+   pyperf runs of all rounds in one pyperf benchmark; deterministic metrics
+   must be identical in every round, anything else is a bug), then compared
+   as ``pinbench compare OUTDIR/a OUTDIR/b`` would, and the comparison is
+   saved as ``OUTDIR/b/comparison.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import UsageError
+
+ENV_MARKER = "pinbench-env.json"
+BUILD_LOG = "build.log"
+DEFAULT_ROUNDS = {"quick": 2, "default": 3, "rigorous": 3}
+ARMS = ("a", "b")
+LATENCY_KEYS = ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_overhead")
+_GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
+_CHILD_ENV_DROP = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "__PYVENV_LAUNCHER__")
+
+
+class BugError(Exception):
+    """Something only a bug explains (rounds of one arm disagree on exact counts)."""
+
+
+def cache_root() -> Path:
+    """Where built environments live: $PINBENCH_CACHE, else ~/.cache/pinbench."""
+    root = os.environ.get("PINBENCH_CACHE")
+    if root:
+        return Path(root).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pinbench"
+
+
+def _say(message: str) -> None:
+    print(f"pinbench: {message}", file=sys.stderr, flush=True)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+@contextlib.contextmanager
+def _no_interrupts():
+    """Hold SIGINT/SIGTERM while cleaning up, so a second Ctrl-C cannot
+    leave a half-removed worktree; deliver it afterwards."""
+    pending = []
+
+    def hold(signum, frame):
+        pending.append(signum)
+
+    saved = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            saved[signum] = signal.signal(signum, hold)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        if pending:
+            raise KeyboardInterrupt
+
+
+# -- git -------------------------------------------------------------------------------
+
+
+class Repo:
+    """The git repository the refs belong to (any clone; found from ``path``)."""
+
+    def __init__(self, path="."):
+        path = Path(path)
+        if not path.is_dir():
+            raise UsageError(f"--repo {path} is not a folder")
+        done = self._run(["rev-parse", "--show-toplevel"], cwd=path)
+        if done.returncode != 0:
+            raise UsageError(
+                f"{path.resolve()} is not inside a git repository; run compare-branches in a clone "
+                "of the project (or give --repo DIR)"
+            )
+        self.top = Path(done.stdout.strip())
+
+    @staticmethod
+    def _run(args, cwd, new_session=False):
+        env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
+        env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+        try:
+            return subprocess.run(
+                # No hooks: a post-checkout hook must not run in our worktrees.
+                ["git", "-c", "core.hooksPath=/dev/null", *args], cwd=cwd, env=env,
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, start_new_session=new_session,
+            )
+        except FileNotFoundError:
+            raise UsageError("git is not installed (compare-branches needs it)") from None
+
+    def git(self, *args, new_session=False):
+        return self._run(list(args), cwd=self.top, new_session=new_session)
+
+    def resolve(self, ref: str) -> str:
+        """The full commit id ``ref`` names; a one-line UsageError if none."""
+        if not ref or ref.startswith("-"):
+            raise UsageError(f"'{ref}' is not a git ref; give a branch, tag or commit")
+        done = self.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        if done.returncode != 0 or not done.stdout.strip():
+            raise UsageError(
+                f"unknown git ref '{ref}' in {self.top} (not a branch, tag or commit here; "
+                "a shallow clone may need `git fetch` of it)"
+            )
+        return done.stdout.strip()
+
+    def worktree_paths(self) -> list:
+        done = self.git("worktree", "list", "--porcelain")
+        return [line[len("worktree "):] for line in done.stdout.splitlines() if line.startswith("worktree ")]
+
+    @contextlib.contextmanager
+    def worktree(self, commit: str):
+        """A detached worktree of ``commit`` in a temporary folder; always removed."""
+        parent = Path(tempfile.mkdtemp(prefix="pinbench-worktree-"))
+        tree = parent / "tree"
+        try:
+            done = self.git("worktree", "add", "--detach", str(tree), commit)
+            if done.returncode != 0:
+                raise UsageError(f"git worktree add of {commit[:12]} failed: {_last_line(done.stderr)}")
+            yield tree
+        finally:
+            with _no_interrupts():
+                self.git("worktree", "remove", "--force", str(tree), new_session=True)
+                shutil.rmtree(parent, ignore_errors=True)
+                self.git("worktree", "prune", new_session=True)
+
+
+# -- per-commit environments ---------------------------------------------------------------
+
+
+def parent_site_paths() -> list:
+    """The site-packages folders of the running pinbench (shared with the arms)."""
+    out = []
+    for path in sys.path:
+        if path and Path(path).name in ("site-packages", "dist-packages") and Path(path).is_dir():
+            if path not in out:
+                out.append(path)
+    return out
+
+
+def _have(*modules) -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
+class ArmEnv:
+    """A built environment: its folder and the pinbench it runs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.bin = path / ("Scripts" if os.name == "nt" else "bin")
+        self.python = self.bin / "python"
+        self.pinbench = self.bin / "pinbench"
+
+
+def _env_ok(env: ArmEnv, wanted: dict) -> bool:
+    try:
+        marker = json.loads((env.path / ENV_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    if marker != wanted or not env.pinbench.exists():
+        return False
+    try:
+        done = subprocess.run([str(env.pinbench), "--version"], capture_output=True, text=True,
+                              timeout=120, env=_child_env(), stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> ArmEnv:
+    """The environment of ``commit``: reused when cached and working, else
+    built from a temporary worktree (which is removed right after)."""
+    import fcntl
+
+    root = cache_root() / "envs"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the environment cache {root}: {error.strerror} (set PINBENCH_CACHE)") from None
+    name = commit + ("-isolated" if isolated else "")
+    env = ArmEnv(root / name)
+    wanted = {
+        "commit": commit,
+        "python": sys.version,
+        "base_python": getattr(sys, "_base_executable", sys.executable),
+        "isolated": isolated,
+        "shared_site_packages": [] if isolated else parent_site_paths(),
+    }
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two jobs building one commit take turns
+        if _env_ok(env, wanted):
+            _say(f"{ref} ({commit[:12]}): reusing the environment in {env.path}")
+            return env
+        shutil.rmtree(env.path, ignore_errors=True)
+        _say(f"{ref} ({commit[:12]}): building its environment in {env.path}")
+        started = time.perf_counter()
+        with repo.worktree(commit) as tree:
+            _build(env, tree, wanted, isolated, ref, commit)
+        (env.path / ENV_MARKER).write_text(json.dumps(wanted, indent=2) + "\n")
+        if not _env_ok(env, wanted):
+            raise UsageError(
+                f"the pinbench built from {ref} ({commit[:12]}) does not start; see {env.path / BUILD_LOG}"
+            )
+        _say(f"{ref} ({commit[:12]}): built in {time.perf_counter() - started:.0f} s")
+    return env
+
+
+def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, commit: str) -> None:
+    log_path = env.path / BUILD_LOG
+    shared = not isolated
+    with_pip = isolated or not _have("pip")
+    venv_cmd = [sys.executable, "-m", "venv", str(env.path)] + ([] if with_pip else ["--without-pip"])
+    steps = [venv_cmd]
+    pip = [str(env.python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
+    if shared and _have("Cython", "setuptools", "numpy"):
+        pip.append("--no-build-isolation")  # build with the shared Cython/numpy: no download
+    steps.append(pip + [str(tree)])
+    log = []
+    for i, cmd in enumerate(steps):
+        done = subprocess.run(cmd, capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL)
+        log.append(f"$ {' '.join(cmd)}\n{done.stdout}{done.stderr}")
+        if i == 0 and done.returncode == 0 and shared:
+            # The venv sees the running pinbench's packages after its own.
+            purelib = subprocess.run(
+                [str(env.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                capture_output=True, text=True, env=_child_env(),
+            ).stdout.strip()
+            Path(purelib).mkdir(parents=True, exist_ok=True)
+            Path(purelib, "_pinbench_shared.pth").write_text("\n".join(wanted["shared_site_packages"]) + "\n")
+        if done.returncode != 0:
+            with contextlib.suppress(OSError):
+                log_path.write_text("\n".join(log))
+            what = "creating the venv" if i == 0 else "pip install"
+            raise UsageError(
+                f"building {ref} ({commit[:12]}) failed in {what}: {_last_line(done.stderr or done.stdout)} "
+                f"(full log: {log_path})"
+            )
+    log_path.write_text("\n".join(log))
+
+
+def _child_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
+    env["PIP_NO_INPUT"] = "1"
+    env.setdefault("COLUMNS", "100")
+    return env
+
+
+# -- running the arms ---------------------------------------------------------------------
+
+
+def _param_text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _mode_flags(mode: str, counts_only: bool) -> list:
+    flags = {"quick": ["--quick"], "rigorous": ["--rigorous"]}.get(mode, [])
+    return flags + (["--counts-only"] if counts_only else [])
+
+
+def _benchmark_filters(bench) -> list:
+    workload = bench.workload
+    if workload.endswith(".toml"):
+        workload = str(Path(workload).resolve())
+    args = ["--workload", workload, "--strategy", bench.strategy, "--allocator", bench.allocator]
+    for name, value in bench.params.items():
+        args += ["--param", f"{name}={_param_text(value)}"]
+    return args
+
+
+def _run_filters(args) -> list:
+    out = []
+    for flag, values in (("--workload", args.workload), ("--strategy", args.strategy),
+                         ("--allocator", args.allocator), ("--param", args.param)):
+        for value in values or []:
+            if flag == "--workload":
+                value = ",".join(str(Path(v).resolve()) if v.endswith(".toml") else v for v in value.split(","))
+            out += [flag, value]
+    return out
+
+
+class Invocation:
+    """One run of an arm's ``pinbench run`` into its own folder."""
+
+    def __init__(self, arm: str, round_no: int, folder: Path, filters: list, what: str):
+        self.arm, self.round_no, self.folder, self.filters, self.what = arm, round_no, folder, filters, what
+        self.status = None
+        self.error = ""
+        self.seconds = 0.0
+
+
+def _run_invocation(env: ArmEnv, inv: Invocation, mode_flags: list, workdir: Path) -> None:
+    cmd = [str(env.pinbench), "run", *mode_flags, *inv.filters, "--output", str(inv.folder), "--force"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=workdir, env=_child_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate()
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    inv.seconds = time.perf_counter() - started
+    inv.status = proc.returncode
+    inv.error = _last_line(err)
+    if proc.returncode in (128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM):
+        raise KeyboardInterrupt
+
+
+def plan_invocations(suite: list, rounds: int, interleave: str, rounds_dir: Path, run_filters: list) -> list:
+    """The order of the job: per benchmark A B A B ... (or per round A B)."""
+    plan = []
+    if interleave == "round":
+        for r in range(1, rounds + 1):
+            for arm in ARMS:
+                plan.append(Invocation(arm, r, rounds_dir / f"round{r}-{arm}", run_filters, f"round {r}"))
+        return plan
+    for i, bench in enumerate(suite):
+        for r in range(1, rounds + 1):
+            for arm in ARMS:
+                plan.append(Invocation(arm, r, rounds_dir / f"{i:04d}-r{r}-{arm}", _benchmark_filters(bench),
+                                       bench.label))
+    return plan
+
+
+# -- merging an arm's rounds -------------------------------------------------------------------
+
+
+def _exact(metrics: dict) -> dict:
+    from .runner import DETERMINISTIC_METRICS
+
+    out = {name: metrics.get(name) for name in DETERMINISTIC_METRICS}
+    out["frame_bytes"] = metrics.get("frame_bytes")
+    return out
+
+
+def merge_rounds(folders: list, arm_label: str) -> tuple:
+    """Merge results folders of one arm (any number of benchmarks each) into
+    ``(doc, pyperf_benchmarks)``: one entry per benchmark, in order of first
+    appearance; pyperf's runs of every round in one benchmark, and the
+    timing summary recomputed from them. Raises BugError when rounds
+    disagree on a deterministic metric."""
+    import pyperf
+
+    from .compare import benchmark_key, pyperf_name
+    from .results import PYPERF_FILE, read_results
+    from .timing import timing_metrics
+
+    template = None
+    entries = {}  # key -> [entries]
+    timed = {}  # key -> pyperf.Benchmark (merged)
+    for folder in folders:
+        doc = read_results(folder)
+        if template is None:
+            template = doc
+        suite = None
+        if (Path(folder) / PYPERF_FILE).exists():
+            suite = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(Path(folder) / PYPERF_FILE))}
+        for entry in doc["benchmarks"]:
+            key = benchmark_key(entry)
+            entries.setdefault(key, []).append(entry)
+            bench = (suite or {}).get(pyperf_name(entry))
+            if bench is None:
+                continue
+            if key in timed:
+                timed[key].add_runs(bench)
+            else:
+                timed[key] = bench
+    if template is None:
+        raise UsageError(f"{arm_label} has no results to merge")
+    merged = []
+    for key, rounds in entries.items():
+        first = rounds[0]
+        reference = _exact(first["metrics"])
+        for n, other in enumerate(rounds[1:], start=2):
+            got = _exact(other["metrics"])
+            if got != reference:
+                diff = [m for m in reference if reference[m] != got[m]]
+                raise BugError(
+                    f"{arm_label}: round {n} of {pyperf_name(first)} gave different deterministic metrics than "
+                    f"round 1 ({', '.join(f'{m} {reference[m]} vs {got[m]}' for m in diff[:3])}); exact counts "
+                    "must not change between runs of the same code: this is a bug"
+                )
+        entry = json.loads(json.dumps(first))
+        metrics = entry["metrics"]
+        if key in timed:
+            metrics.update(timing_metrics(timed[key]))
+        for name in LATENCY_KEYS:
+            values = [r["metrics"][name] for r in rounds if isinstance(r["metrics"].get(name), (int, float))]
+            if values:
+                metrics[name] = statistics.median(values)
+        if any("latency_samples" in r["metrics"] for r in rounds):
+            metrics["latency_samples"] = sum(int(r["metrics"].get("latency_samples") or 0) for r in rounds)
+        merged.append(entry)
+    doc = json.loads(json.dumps(template))
+    doc["benchmarks"] = merged
+    pyperf_benchmarks = [timed[k] for k in entries if k in timed]
+    return doc, pyperf_benchmarks
+
+
+def write_arm(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
+    from .results import CSV_FILE, RESULTS_FILE, atomic_write_text, results_dataframe, write_pyperf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if pyperf_benchmarks:
+        write_pyperf(folder, pyperf_benchmarks)
+    atomic_write_text(folder / CSV_FILE, results_dataframe(doc).to_csv(index=False))
+    atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+DESCRIPTION = """\
+Build two git refs and compare them: each ref is built in its own git
+worktree and environment (cached per commit under ~/.cache/pinbench/envs, or
+$PINBENCH_CACHE/envs), then both arms run every benchmark of the suite in
+this one job, interleaved A B A B ... so that drift of the machine hits both
+alike; each arm's rounds are merged into OUTDIR/a and OUTDIR/b and compared
+as `pinbench compare OUTDIR/a OUTDIR/b` does (comparison.json is saved in
+OUTDIR/b). Works from any clone; your working tree, index and HEAD are never
+touched, and the temporary worktrees are always removed."""
+
+EPILOG = """\
+examples:
+  pinbench compare-branches main HEAD --quick
+  pinbench compare-branches origin/main my-branch -w chain,skynet -s pinbox,rc
+  pinbench compare-branches v0.1.0 HEAD --counts-only --strict
+  pinbench compare-branches "$BASE_SHA" "$HEAD_SHA" --quick --format markdown >> "$GITHUB_STEP_SUMMARY"
+
+Every invocation is the arm's own `pinbench run` with filters for one
+benchmark, so the refs must have this command line (older commits do).
+
+exit status: 0 no regression, 1 a regression (see `pinbench compare --help`),
+a crash of an arm or a bug (rounds that disagree on exact counts), 2 bad usage,
+a bad ref, a build that fails or nothing that runs, 130/143 interrupted."""
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of rounds") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} rounds is out of range; give 1 to 100")
+    return value
+
+
+def add_parser(subparsers):
+    from .compare_report import add_gate_arguments
+
+    p = subparsers.add_parser(
+        "compare-branches", help="build two git refs, run them interleaved, compare (exit 1 on a regression)",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("ref_a", metavar="REF_A", help="the base: a branch, tag or commit")
+    p.add_argument("ref_b", metavar="REF_B", help="the head being judged")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the quick suite and pyperf settings (CI)")
+    mode.add_argument("--rigorous", action="store_true", help="more pyperf processes and values per round")
+    p.add_argument("--counts-only", action="store_true", help="compare the exact counts only (no timing)")
+    p.add_argument("-w", "--workload", action="append", metavar="W", help="as in `pinbench run`")
+    p.add_argument("-s", "--strategy", action="append", metavar="S", help="as in `pinbench run`")
+    p.add_argument("-a", "--allocator", action="append", metavar="A", help="as in `pinbench run`")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=V1,V2", help="as in `pinbench run`")
+    p.add_argument(
+        "--rounds", type=_rounds, metavar="N",
+        help="times each arm runs each benchmark (default 2 with --quick, 1 with --counts-only, else 3)",
+    )
+    p.add_argument(
+        "--interleave", choices=("benchmark", "round"), default="benchmark",
+        help="benchmark (default): A B A B per benchmark; round: each arm's whole suite per round "
+        "(fewer process start-ups, drift shared only between rounds)",
+    )
+    p.add_argument("-o", "--output", metavar="OUTDIR",
+                   help="where the arms' results go (default: results/branches-<YYYYmmdd-HHMMSS>/)")
+    p.add_argument("--force", action="store_true", help="overwrite OUTDIR if it already holds arms")
+    p.add_argument("--repo", metavar="DIR", default=".", help="the git clone the refs belong to (default: here)")
+    p.add_argument("--isolated-env", action="store_true",
+                   help="install each arm with its own dependencies (downloads them) instead of sharing this "
+                   "pinbench's installed packages")
+    add_gate_arguments(p)
+    p.set_defaults(func=cmd_compare_branches)
+    return p
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _prepare_output(args) -> Path:
+    from .results import RESULTS_FILE
+
+    if args.output:
+        out = Path(args.output)
+    else:
+        out = Path("results") / ("branches-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder; choose another --output")
+    held = [out / arm / RESULTS_FILE for arm in ARMS if (out / arm / RESULTS_FILE).exists()]
+    if held and not args.force:
+        raise UsageError(f"{out} already holds a comparison ({held[0]}); choose another --output or pass --force")
+    try:
+        for name in (*ARMS, "rounds"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        (out / "rounds").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create {out}: {error.strerror}") from None
+    return out
+
+
+def cmd_compare_branches(args, argv) -> int:
+    from . import compare as cmp
+    from .compare_report import emit
+    from .suite import build_suite
+
+    # Everything the user can get wrong is checked before anything is built.
+    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
+    rounds = args.rounds or (1 if args.counts_only else DEFAULT_ROUNDS[mode])
+    repo = Repo(args.repo)
+    refs = {"a": args.ref_a, "b": args.ref_b}
+    commits = {arm: repo.resolve(ref) for arm, ref in refs.items()}
+    out = _prepare_output(args)
+
+    status = {"signal": None}
+
+    def on_term(signum, frame):
+        status["signal"] = signum
+        raise KeyboardInterrupt
+
+    saved = None
+    with contextlib.suppress(ValueError):
+        saved = signal.signal(signal.SIGTERM, on_term)
+    started = _now()
+    t0 = time.perf_counter()
+    try:
+        envs = {}
+        for arm in ARMS:
+            commit = commits[arm]
+            built = next((envs[a] for a in envs if commits[a] == commit), None)
+            envs[arm] = built or ensure_env(repo, commit, refs[arm], isolated=args.isolated_env)
+        plan = plan_invocations(suite, rounds, args.interleave, out / "rounds", _run_filters(args))
+        flags = _mode_flags(mode, args.counts_only)
+        _say(f"running {len(suite)} benchmark(s) x {rounds} round(s) x 2 arms ({len(plan)} runs, "
+             f"interleaved per {args.interleave}) into {out}")
+        crashes, bugs, reported, failed = [], [], [], {}
+        for n, inv in enumerate(plan, start=1):
+            if (inv.arm, tuple(inv.filters)) in failed:
+                continue  # that arm cannot run this benchmark: no more rounds of it
+            _run_invocation(envs[inv.arm], inv, flags, out / "rounds")
+            arm_name = f"{inv.arm.upper()} ({refs[inv.arm]})"
+            note = "" if inv.status == 0 else f" exit {inv.status}: {inv.error}"
+            _say(f"[{n}/{len(plan)}] {inv.what} round {inv.round_no} {arm_name} ({inv.seconds:.1f} s){note}")
+            if inv.status == 1:  # a leak or differing checksums: the comparison judges it
+                reported.append(f"{arm_name} reported a bug in {inv.what}: {inv.error}")
+            elif inv.status == 2:
+                failed[(inv.arm, tuple(inv.filters))] = inv.error
+            elif inv.status != 0:
+                crashes.append(f"{arm_name} crashed on {inv.what} (exit {inv.status}): {inv.error}")
+                failed[(inv.arm, tuple(inv.filters))] = inv.error
+        merged = {}
+        for arm in ARMS:
+            folders = [inv.folder for inv in plan
+                       if inv.arm == arm and inv.status in (0, 1) and (inv.folder / "results.json").exists()]
+            label = f"arm {arm.upper()} ({refs[arm]}, {commits[arm][:12]})"
+            if not folders:
+                reason = next((e for (a, _), e in failed.items() if a == arm), "no results")
+                raise UsageError(f"{label} ran no benchmark: {reason}")
+            try:
+                doc, timed = merge_rounds(folders, label)
+            except BugError as error:
+                bugs.append(str(error))
+                continue
+            env = doc.setdefault("environment", {})
+            env["git_commit"], env["git_dirty"] = commits[arm], False
+            doc.update(
+                command=["pinbench", *argv], complete=len(doc["benchmarks"]) == len(suite),
+                started=started, finished=_now(), benchmarks_planned=len(suite),
+                branch_run={"arm": arm, "ref": refs[arm], "commit": commits[arm], "rounds": rounds,
+                            "interleave": args.interleave, "other_ref": refs["b" if arm == "a" else "a"]},
+            )
+            write_arm(out / arm, doc, timed)
+            merged[arm] = doc
+        if len(merged) < 2:
+            for line in bugs:
+                _say(f"BUG: {line}")
+            return 1
+        shutil.rmtree(out / "rounds", ignore_errors=True)
+        comparison = cmp.compare_runs(
+            cmp.load_run(out / "a"), cmp.load_run(out / "b"), threshold=args.threshold, alpha=args.alpha,
+            strict=args.strict, fail_on_change=args.fail_on_change,
+        )
+        for arm in ARMS:
+            for (a, filters), error in failed.items():
+                if a == arm:
+                    comparison["warnings"].append(f"arm {arm.upper()} ({refs[arm]}) could not run "
+                                                  f"{' '.join(filters)}: {error}")
+        comparison["warnings"] += reported + [f"BUG: {line}" for line in bugs] + crashes
+        comparison["branches"] = {"refs": refs, "commits": commits, "rounds": rounds,
+                                  "interleave": args.interleave, "seconds": round(time.perf_counter() - t0, 1)}
+        cmp.save_comparison(comparison, out / "b")
+        emit(comparison, args.format)
+        _say(f"{len(plan)} runs in {time.perf_counter() - t0:.0f} s; arms in {out / 'a'} and {out / 'b'}")
+        if bugs or crashes:
+            for line in bugs:
+                _say(f"BUG: {line}")
+            for line in crashes:
+                _say(line)
+            return 1
+        return cmp.exit_status(comparison)
+    except KeyboardInterrupt:
+        signum = status["signal"] or signal.SIGINT
+        _say(f"interrupted; the worktrees are removed, finished runs are in {out / 'rounds'}")
+        return 128 + signum
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)

@@ -1,0 +1,579 @@
+"""Compare two results folders: what changed, and did anything regress?
+
+Pure functions on two loaded runs (a results document plus, when the run was
+timed, pyperf's values from its ``pyperf.json``); rendering lives in
+:mod:`compare_report`, git worktrees and interleaved runs in :mod:`branches`.
+``docs/comparing.md`` explains the rules for users.
+
+* Benchmarks are matched by workload, strategy, allocator and parameters.
+  One present on one side only is listed (``--strict`` makes it a failure).
+* Deterministic metrics (:data:`runner.DETERMINISTIC_METRICS`) are compared
+  exactly. Every change is listed; an increase in allocations, bytes
+  allocated, peak live bytes or blocks left live at the end (a leak), or any
+  change of the checksum, is a **regression**.
+* Timing: the ratio HEAD/BASE of the mean time per task, a bootstrap
+  confidence interval of that ratio (``scipy.stats.bootstrap``, percentile
+  method, fixed seed: the same input gives the same output), and a
+  Mann-Whitney U test (``scipy.stats.mannwhitneyu``, two-sided) on pyperf's
+  values. A timing regression needs all of: p < alpha, and the whole
+  interval above ``1 + threshold`` ("slower by more than the threshold, with
+  95% confidence"). Within-run spread understates job-to-job drift, hence the
+  minimum effect on top of significance (and why compare-branches
+  interleaves its arms).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+from .errors import UsageError
+from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, read_results
+from .runner import DETERMINISTIC_METRICS
+
+COMPARISON_FORMAT = "pinbench-comparison"
+COMPARISON_SCHEMA_VERSION = 1
+COMPARISON_FILE = "comparison.json"
+
+DEFAULT_THRESHOLD = 0.10  # a timing change smaller than this never fails
+DEFAULT_ALPHA = 0.05  # significance level of the Mann-Whitney U test
+CONFIDENCE = 0.95  # of the bootstrap interval
+BOOTSTRAP_RESAMPLES = 5000
+BOOTSTRAP_SEED = 20240501  # fixed: the same two folders always give the same interval
+
+# An increase in any of these fails the comparison. live_*_end above zero is a leak.
+INCREASE_IS_REGRESSION = ("allocs", "bytes_allocated", "peak_live_bytes", "live_blocks_end", "live_bytes_end")
+# Any change of these fails it: a strategy that computes something else is wrong.
+CHANGE_IS_REGRESSION = ("checksum",)
+# Reported with every comparison, in this order (the table columns users know first).
+COMPARED_METRICS = tuple(
+    dict.fromkeys(
+        ("allocs", "bytes_allocated", "peak_live_bytes", "moved_bytes", "refcount_ops", "polls", "checksum")
+        + DETERMINISTIC_METRICS
+    )
+)
+
+# Benchmark status, worst first.
+REGRESSION, CHANGED, IMPROVED, UNCHANGED = "regression", "changed", "improved", "unchanged"
+
+
+# -- loading ------------------------------------------------------------------
+
+
+def pyperf_name(entry: dict) -> str:
+    """The name pyperf gave a benchmark entry's timing (``runner.Benchmark.label``)."""
+    workload = entry.get("workload_file") or entry["workload"]
+    args = ",".join(f"{k}={v}" for k, v in entry["params"].items())
+    return f"{workload}[{args}]/{entry['strategy']}/{entry['allocator']}"
+
+
+def benchmark_key(entry: dict) -> str:
+    """What matches a benchmark across two runs: workload, strategy,
+    allocator and the complete parameter values."""
+    return json.dumps(
+        [entry["workload"], entry["strategy"], entry["allocator"], sorted(entry["params"].items())],
+        separators=(",", ":"),
+    )
+
+
+def read_pyperf_values(path) -> dict:
+    """``{benchmark name: [seconds per task, ...]}`` from a pyperf.json file.
+
+    A damaged or foreign file is a one-line UsageError."""
+    import pyperf
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; the file is damaged") from None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"{path} is not valid JSON (truncated or damaged? {error.msg} at line {error.lineno}, "
+            f"column {error.colno}); re-run the benchmarks"
+        ) from None
+    try:
+        suite = pyperf.BenchmarkSuite.load(str(path))
+        values = {bench.get_name(): [float(v) for v in bench.get_values()] for bench in suite}
+    except Exception as error:  # pyperf raises many kinds on a foreign document
+        raise UsageError(
+            f"{path} is not a pyperf benchmark file ({type(error).__name__}: {error}); "
+            "give a folder a `pinbench run` wrote"
+        ) from None
+    return values
+
+
+def load_run(folder) -> dict:
+    """A results folder for comparing: ``{"path", "doc", "values"}``.
+
+    ``values`` maps :func:`benchmark_key` to pyperf's values (seconds per
+    task), or is ``None`` when the folder has no pyperf.json (a
+    ``--counts-only`` run: no timing to compare)."""
+    path = Path(folder)
+    if path.name == RESULTS_FILE and path.is_file():
+        path = path.parent
+    doc = read_results(path)
+    values = None
+    pyperf_path = path / PYPERF_FILE
+    if pyperf_path.exists():
+        by_name = read_pyperf_values(pyperf_path)
+        values = {}
+        for entry in doc["benchmarks"]:
+            found = by_name.get(pyperf_name(entry))
+            if found:
+                values[benchmark_key(entry)] = found
+    return {"path": str(folder), "doc": doc, "values": values}
+
+
+# -- timing statistics -------------------------------------------------------------
+
+
+def _ratio_of_means(base, head, axis=-1):
+    import numpy as np
+
+    return np.mean(head, axis=axis) / np.mean(base, axis=axis)
+
+
+def timing_statistics(
+    base_values, head_values, threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA
+) -> dict:
+    """HEAD/BASE of the mean time per task, its bootstrap interval, the
+    Mann-Whitney p-value and the verdict (see the module docstring).
+
+    ``verdict`` is one of "slower" (a regression), "faster", "within
+    threshold" (significant, but not surely beyond the threshold), "no
+    significant change" or "too few values"."""
+    import numpy as np
+    from scipy import stats
+
+    base = np.asarray(base_values, dtype=float)
+    head = np.asarray(head_values, dtype=float)
+    out = {
+        "base_mean_ns": float(base.mean() * 1e9) if base.size else None,
+        "head_mean_ns": float(head.mean() * 1e9) if head.size else None,
+        "base_stdev_ns": float(base.std(ddof=1) * 1e9) if base.size > 1 else None,
+        "head_stdev_ns": float(head.std(ddof=1) * 1e9) if head.size > 1 else None,
+        "n_base": int(base.size),
+        "n_head": int(head.size),
+        "ratio": None,
+        "ci_low": None,
+        "ci_high": None,
+        "confidence": CONFIDENCE,
+        "p_value": None,
+        "significant": False,
+        "regression": False,
+        "improvement": False,
+        "verdict": "too few values",
+    }
+    if not base.size or not head.size or base.mean() <= 0:
+        return out
+    out["ratio"] = float(head.mean() / base.mean())
+    if base.size < 2 or head.size < 2:
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # degenerate samples give NaN, handled below
+        p_value = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
+        seed = np.random.default_rng(BOOTSTRAP_SEED)
+        rng_arg = "rng" if "rng" in _bootstrap_parameters() else "random_state"
+        try:
+            interval = stats.bootstrap(
+                (base, head), _ratio_of_means, vectorized=True, paired=False, axis=-1,
+                confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
+                method="percentile", **{rng_arg: seed},
+            ).confidence_interval
+            low, high = float(interval.low), float(interval.high)
+        except ValueError:
+            low = high = math.nan
+    if math.isnan(p_value):
+        p_value = 1.0
+    out["p_value"] = p_value
+    if not (math.isnan(low) or math.isnan(high)):
+        out["ci_low"], out["ci_high"] = low, high
+    out["significant"] = p_value < alpha
+    if out["ci_low"] is None:
+        out["verdict"] = "no significant change" if not out["significant"] else "within threshold"
+        return out
+    if out["significant"] and low > 1.0 + threshold:
+        out["regression"] = True
+        out["verdict"] = "slower"
+    elif out["significant"] and high < 1.0 - threshold:
+        out["improvement"] = True
+        out["verdict"] = "faster"
+    elif out["significant"]:
+        out["verdict"] = "within threshold"
+    else:
+        out["verdict"] = "no significant change"
+    return out
+
+
+def _bootstrap_parameters():
+    import inspect
+
+    from scipy import stats
+
+    return inspect.signature(stats.bootstrap).parameters
+
+
+def smallest_p_value(n_base: int, n_head: int) -> float:
+    """The smallest two-sided Mann-Whitney p-value ``n_base`` and ``n_head``
+    values can give (exact test, no ties): below alpha, a change can be found."""
+    if n_base < 1 or n_head < 1:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n_base + n_head, n_base))
+
+
+# -- deterministic metrics -------------------------------------------------------
+
+
+def _change(metric: str, base, head) -> dict:
+    kind = "change"
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, head))
+    if metric in CHANGE_IS_REGRESSION:
+        kind = "regression"
+    elif metric in INCREASE_IS_REGRESSION and numbers:
+        kind = "regression" if head > base else "improvement"
+    elif base is None or head is None:
+        kind = "change"
+    change = {"metric": metric, "base": base, "head": head, "kind": kind, "delta": None, "relative": None}
+    if numbers and metric not in CHANGE_IS_REGRESSION:
+        change["delta"] = head - base
+        change["relative"] = (head - base) / base if base else None
+    return change
+
+
+def deterministic_changes(base_metrics: dict, head_metrics: dict) -> list:
+    """Every deterministic metric whose value differs, exactly (no tolerance)."""
+    changes = []
+    for metric in COMPARED_METRICS:
+        base, head = base_metrics.get(metric), head_metrics.get(metric)
+        if base is None and head is None:
+            continue
+        if base != head:  # 1 == 1.0: a number is the same in an int or a float column
+            changes.append(_change(metric, base, head))
+    return changes
+
+
+# -- the comparison ----------------------------------------------------------------
+
+
+def _side(run: dict) -> dict:
+    doc = run["doc"]
+    env = doc.get("environment") or {}
+    return {
+        "path": run["path"],
+        "commit": env.get("git_commit"),
+        "dirty": env.get("git_dirty"),
+        "ref": (doc.get("branch_run") or {}).get("ref"),
+        "mode": doc.get("mode"),
+        "timing": run["values"] is not None,
+        "complete": bool(doc.get("complete")),
+        "benchmarks": len(doc["benchmarks"]),
+        "hostname": env.get("hostname"),
+        "cpu": env.get("cpu"),
+        "started": doc.get("started"),
+        "pinbench_version": doc.get("pinbench_version"),
+    }
+
+
+MACHINE_KEYS = ("hostname", "cpu", "logical_cores", "machine", "os")
+TOOLCHAIN_KEYS = ("python", "python_implementation", "compiler", "numpy", "cython")
+
+
+def _warnings(base: dict, head: dict, timing: bool) -> list:
+    out = []
+    benv = base["doc"].get("environment") or {}
+    henv = head["doc"].get("environment") or {}
+    effect = "timings are not comparable; " if timing else ""
+    machine = [k for k in MACHINE_KEYS if benv.get(k) != henv.get(k)]
+    if machine:
+        detail = ", ".join(f"{k} {benv.get(k)!r} vs {henv.get(k)!r}" for k in machine[:2])
+        out.append(f"the runs come from different machines ({detail}): {effect}counts are compared exactly")
+    toolchain = [k for k in TOOLCHAIN_KEYS if benv.get(k) != henv.get(k)]
+    if toolchain and timing:
+        detail = ", ".join(f"{k} {benv.get(k)} vs {henv.get(k)}" for k in toolchain[:3])
+        out.append(f"the runs used different toolchains ({detail}): timings may differ for that reason")
+    bmode, hmode = base["doc"].get("mode"), head["doc"].get("mode")
+    if bmode != hmode:
+        out.append(
+            f"the runs were made in different modes (base {bmode}, head {hmode}): their timings "
+            "come from different pyperf settings, and --quick runs use smaller parameters"
+        )
+    for name, run in (("base", base), ("head", head)):
+        doc = run["doc"]
+        if not doc.get("complete"):
+            out.append(
+                f"the {name} run is incomplete ({len(doc['benchmarks'])} of "
+                f"{doc.get('benchmarks_planned', '?')} benchmarks finished)"
+            )
+    if base["values"] is None or head["values"] is None:
+        missing = [n for n, r in (("base", base), ("head", head)) if r["values"] is None]
+        out.append(
+            f"no timing: the {' and '.join(missing)} folder has no {PYPERF_FILE} "
+            "(a --counts-only run); only the deterministic metrics are compared"
+        )
+    return out
+
+
+def display_names(entries: list) -> dict:
+    """A short name per benchmark key: workload, the parameters that vary
+    among the compared benchmarks of that workload, strategy, allocator."""
+    varying = {}
+    by_workload = {}
+    for entry in entries:
+        by_workload.setdefault(entry["workload"], []).append(entry["params"])
+    for workload, params_list in by_workload.items():
+        names = []
+        for params in params_list:
+            for name in params:
+                if name not in names:
+                    names.append(name)
+        varying[workload] = [n for n in names if len({json.dumps(p.get(n)) for p in params_list}) > 1]
+    out = {}
+    for entry in entries:
+        params = entry["params"]
+        shown = [f"{n}={_text(params[n])}" for n in varying[entry["workload"]] if n in params]
+        args = f"[{','.join(shown)}]" if shown else ""
+        out[benchmark_key(entry)] = f"{entry['workload']}{args}/{entry['strategy']}/{entry['allocator']}"
+    return out
+
+
+def _text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def compare_runs(
+    base: dict,
+    head: dict,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    strict: bool = False,
+    fail_on_change: bool = False,
+) -> dict:
+    """The comparison document of two loaded runs (:func:`load_run`).
+
+    JSON-ready: it is what ``--format json`` prints and ``--save`` writes as
+    comparison.json; the renderers and the figure read only this."""
+    if not (0 <= threshold < 10):
+        raise UsageError(f"threshold {threshold} is out of range; give a percentage like 10%")
+    if not (0 < alpha < 1):
+        raise UsageError(f"alpha {alpha} is out of range; give a level like 0.05")
+    base_entries = _unique(base["doc"]["benchmarks"])
+    head_entries = _unique(head["doc"]["benchmarks"])
+    timing = base["values"] is not None and head["values"] is not None
+    names = display_names(list(base_entries.values()) + list(head_entries.values()))
+
+    benchmarks = []
+    for key, head_entry in head_entries.items():
+        base_entry = base_entries.get(key)
+        if base_entry is None:
+            continue
+        changes = deterministic_changes(base_entry["metrics"], head_entry["metrics"])
+        record = {
+            "name": names[key],
+            "label": pyperf_name(head_entry),
+            "workload": head_entry["workload"],
+            "strategy": head_entry["strategy"],
+            "allocator": head_entry["allocator"],
+            "params": head_entry["params"],
+            "changes": changes,
+            "timing": None,
+        }
+        if timing:
+            bvals, hvals = base["values"].get(key), head["values"].get(key)
+            if bvals and hvals:
+                record["timing"] = timing_statistics(bvals, hvals, threshold, alpha)
+        record["status"] = _status(record)
+        benchmarks.append(record)
+
+    def one_side(entries, other):
+        return [
+            {"name": names[k], "label": pyperf_name(e), "workload": e["workload"], "strategy": e["strategy"],
+             "allocator": e["allocator"], "params": e["params"]}
+            for k, e in entries.items() if k not in other
+        ]
+
+    comparison = {
+        "format": COMPARISON_FORMAT,
+        "schema_version": COMPARISON_SCHEMA_VERSION,
+        "base": _side(base),
+        "head": _side(head),
+        "settings": {
+            "threshold": threshold,
+            "alpha": alpha,
+            "confidence": CONFIDENCE,
+            "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+            "bootstrap_seed": BOOTSTRAP_SEED,
+            "strict": strict,
+            "fail_on_change": fail_on_change,
+            "statistic": "ratio of mean time per task HEAD/BASE; percentile bootstrap interval; "
+                         "two-sided Mann-Whitney U",
+        },
+        "timing": timing,
+        "warnings": _warnings(base, head, timing),
+        "benchmarks": benchmarks,
+        "base_only": one_side(base_entries, head_entries),
+        "head_only": one_side(head_entries, base_entries),
+    }
+    if timing:
+        counts = [(b["timing"]["n_base"], b["timing"]["n_head"]) for b in benchmarks if b["timing"]]
+        if counts and all(smallest_p_value(nb, nh) >= alpha for nb, nh in counts):
+            nb, nh = min(counts)
+            comparison["warnings"].append(
+                f"too few timing values to find a timing change ({nb} vs {nh} per benchmark: the "
+                f"smallest possible p-value is {smallest_p_value(nb, nh):.2g}, not below alpha {alpha}); "
+                "use more rounds (compare-branches) or the default mode"
+            )
+    if not benchmarks and (comparison["base_only"] or comparison["head_only"]):
+        comparison["warnings"].append("no benchmark is in both runs: nothing was compared")
+    comparison["verdict"] = verdict(comparison)
+    return comparison
+
+
+def _unique(entries: list) -> dict:
+    out = {}
+    for entry in entries:
+        out.setdefault(benchmark_key(entry), entry)  # a repeated benchmark: the first one counts
+    return out
+
+
+def _status(record: dict) -> str:
+    kinds = {c["kind"] for c in record["changes"]}
+    timing = record["timing"] or {}
+    if "regression" in kinds or timing.get("regression"):
+        return REGRESSION
+    if "change" in kinds:
+        return CHANGED
+    if "improvement" in kinds or timing.get("improvement"):
+        return IMPROVED
+    return UNCHANGED
+
+
+def regression_reasons(record: dict) -> list:
+    """Why a benchmark regressed, one short phrase per reason."""
+    reasons = []
+    for change in record["changes"]:
+        if change["kind"] != "regression":
+            continue
+        if change["metric"] in CHANGE_IS_REGRESSION:
+            reasons.append(f"{change['metric']} changed {change['base']} -> {change['head']}")
+        else:
+            rel = change["relative"]
+            pct = f" ({rel:+.0%})" if rel is not None else ""
+            reasons.append(f"{change['metric']} {change['base']} -> {change['head']}{pct}")
+    timing = record["timing"] or {}
+    if timing.get("regression"):
+        reasons.append(
+            f"time x{timing['ratio']:.2f} [{timing['ci_low']:.2f}, {timing['ci_high']:.2f}], "
+            f"p={timing['p_value']:.2g}"
+        )
+    return reasons
+
+
+def verdict(comparison: dict) -> dict:
+    """Whether the comparison fails, and one line saying why."""
+    benchmarks = comparison["benchmarks"]
+    settings = comparison["settings"]
+    regressed = [b for b in benchmarks if b["status"] == REGRESSION]
+    changed = [b for b in benchmarks if any(c["kind"] != "regression" for c in b["changes"])]
+    changed_any = [b for b in benchmarks if b["changes"]]
+    timing_regressed = [b for b in regressed if (b["timing"] or {}).get("regression")]
+    one_sided = len(comparison["base_only"]) + len(comparison["head_only"])
+    failures = []
+    if regressed:
+        first = regressed[0]
+        why = "; ".join(regression_reasons(first))
+        more = f" and {len(regressed) - 1} more" if len(regressed) > 1 else ""
+        failures.append(f"{len(regressed)} regression(s): {first['name']} ({why}){more}")
+    if settings.get("fail_on_change") and changed_any and not regressed:
+        first = changed_any[0]
+        what = ", ".join(c["metric"] for c in first["changes"][:4])
+        failures.append(f"{len(changed_any)} benchmark(s) changed deterministic metrics: {first['name']} ({what})")
+    if settings.get("strict") and one_sided:
+        failures.append(
+            f"{one_sided} benchmark(s) on one side only (--strict): "
+            + ", ".join(b["name"] for b in (comparison["base_only"] + comparison["head_only"])[:3])
+        )
+    parts = [f"{len(benchmarks)} benchmarks compared"]
+    if changed:
+        parts.append(f"{len(changed)} with deterministic changes")
+    if comparison["timing"]:
+        parts.append(f"{len(timing_regressed)} slower")
+    else:
+        parts.append("counts only, no timing")
+    if comparison["base_only"]:
+        parts.append(f"{len(comparison['base_only'])} only in base")
+    if comparison["head_only"]:
+        parts.append(f"{len(comparison['head_only'])} only in head")
+    summary = ", ".join(parts)
+    if failures:
+        line = "REGRESSION: " + "; ".join(failures) + f" ({summary})"
+    else:
+        line = f"no regression ({summary})"
+    return {
+        "failed": bool(failures),
+        "line": line,
+        "regressions": len(regressed),
+        "timing_regressions": len(timing_regressed),
+        "changed": len(changed_any),
+        "one_sided": one_sided,
+    }
+
+
+def exit_status(comparison: dict) -> int:
+    """0 when nothing failed, 1 when something did (bad input never gets here: 2)."""
+    return 1 if comparison["verdict"]["failed"] else 0
+
+
+# -- saving and finding a comparison -------------------------------------------
+
+
+def save_comparison(comparison: dict, folder) -> Path:
+    """Write ``comparison.json`` into ``folder`` (the HEAD results folder), atomically."""
+    path = Path(folder) / COMPARISON_FILE
+    atomic_write_text(path, json.dumps(comparison, indent=2) + "\n")
+    return path
+
+
+def load_comparison(path):
+    """The comparison saved in a results folder (or a comparison.json path);
+    ``None`` when the folder has none. A damaged file is a UsageError."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / COMPARISON_FILE
+        if not path.exists():
+            return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no comparison at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"{path} is not a readable comparison ({error}); run `pinbench compare --save` again") from None
+    if not isinstance(doc, dict) or doc.get("format") != COMPARISON_FORMAT:
+        raise UsageError(f"{path} is not a pinbench comparison (no \"format\": \"{COMPARISON_FORMAT}\")")
+    if doc.get("schema_version") != COMPARISON_SCHEMA_VERSION:
+        raise UsageError(
+            f"{path} has comparison schema_version {doc.get('schema_version')!r}; this pinbench reads "
+            f"{COMPARISON_SCHEMA_VERSION} only"
+        )
+    return doc
+
+
+def parse_threshold(text: str) -> float:
+    """``10%``, ``10`` or ``0.1`` -> 0.1 (a number of 1 or more is a percentage)."""
+    raw = str(text).strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw.rstrip("%").strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is not a threshold; give a percentage like 10% or a fraction like 0.1") from None
+    if percent or value >= 1:
+        value /= 100
+    if not (0 <= value < 10) or math.isnan(value):
+        raise ValueError(f"'{text}' is out of range; give a percentage like 10%")
+    return value

@@ -1,0 +1,498 @@
+"""Rendering a comparison (:mod:`compare`): a terminal table, Markdown for a
+CI job summary or PR comment, JSON, and the figure of HEAD/BASE ratios; and
+the ``pinbench compare`` command, which loads two folders, compares them,
+prints one of those and exits 0 (no regression), 1 (regression) or 2 (bad
+usage or unreadable input).
+
+The report (``pinbench report``) draws a saved comparison with
+:func:`comparison_figure`; :func:`compare.load_comparison` finds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import compare as cmp
+from .errors import UsageError
+
+FORMATS = ("text", "markdown", "json")
+
+
+# -- small formatting helpers --------------------------------------------------------
+
+
+def _number(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(int(value))
+
+
+def _delta(change: dict) -> str:
+    if change["metric"] in cmp.CHANGE_IS_REGRESSION or change["delta"] is None:
+        return "changed"
+    delta = change["delta"]
+    text = f"{delta:+,.4g}" if isinstance(delta, float) and not float(delta).is_integer() else f"{int(delta):+d}"
+    if change["relative"] is not None:
+        text += f" ({change['relative']:+.1%})"
+    return text
+
+
+def _ns(value) -> str:
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} ns"
+
+
+def _ratio(timing: dict) -> str:
+    if not timing or timing.get("ratio") is None:
+        return "-"
+    return f"{timing['ratio']:.3f}"
+
+
+def _interval(timing: dict) -> str:
+    if not timing or timing.get("ci_low") is None:
+        return "-"
+    return f"[{timing['ci_low']:.3f}, {timing['ci_high']:.3f}]"
+
+
+def _p(timing: dict) -> str:
+    if not timing or timing.get("p_value") is None:
+        return "-"
+    p = timing["p_value"]
+    return f"{p:.2g}" if p >= 0.001 else "<0.001"
+
+
+def _side_text(side: dict) -> str:
+    commit = side.get("commit")
+    bits = []
+    if side.get("ref"):
+        bits.append(side["ref"])
+    if commit:
+        bits.append(commit[:10] + (" dirty" if side.get("dirty") else ""))
+    bits.append(side.get("mode") or "?")
+    if side.get("hostname"):
+        bits.append(side["hostname"])
+    bits.append("timed" if side.get("timing") else "counts only")
+    return f"{side['path']} ({', '.join(bits)})"
+
+
+def _method_line(comparison: dict) -> str:
+    s = comparison["settings"]
+    return (
+        f"timing: HEAD/BASE of the mean time per task, {s['confidence']:.0%} bootstrap interval, "
+        f"Mann-Whitney U; slower only if p < {s['alpha']:g} and the interval is above "
+        f"+{s['threshold']:.0%}"
+    )
+
+
+def _kind_order(change: dict) -> int:
+    return {"regression": 0, "change": 1, "improvement": 2}.get(change["kind"], 3)
+
+
+def _changed(comparison: dict) -> list:
+    order = {cmp.REGRESSION: 0, cmp.CHANGED: 1, cmp.IMPROVED: 2, cmp.UNCHANGED: 3}
+    rows = [b for b in comparison["benchmarks"] if b["changes"]]
+    return sorted(rows, key=lambda b: order[b["status"]])
+
+
+# -- terminal ------------------------------------------------------------------------
+
+
+def render_text(comparison: dict, console) -> None:
+    """The comparison as rich tables on ``console``."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    v = comparison["verdict"]
+    console.print(f"[bold]base[/bold] {escape(_side_text(comparison['base']))}")
+    console.print(f"[bold]head[/bold] {escape(_side_text(comparison['head']))}")
+    style = "bold red" if v["failed"] else "bold green"
+    console.print(f"[{style}]{escape(v['line'])}[/{style}]")
+    for warning in comparison["warnings"]:
+        console.print(f"[bold yellow]warning:[/bold yellow] {escape(warning)}")
+
+    changed = _changed(comparison)
+    if changed:
+        console.print()
+        table = Table(title="deterministic metrics that changed (exact)", title_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("benchmark", overflow="fold")
+        table.add_column("metric", no_wrap=True)
+        table.add_column("base", justify="right", no_wrap=True)
+        table.add_column("head", justify="right", no_wrap=True)
+        table.add_column("change", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        for bench in changed:
+            changes = sorted(bench["changes"], key=_kind_order)
+            for i, change in enumerate(changes):
+                kind = change["kind"]
+                mark = {"regression": "[bold red]REGRESSION[/bold red]", "improvement": "[green]better[/green]"}.get(
+                    kind, "[yellow]changed[/yellow]")
+                table.add_row(
+                    escape(bench["name"]) if i == 0 else "",
+                    change["metric"], _number(change["base"]), _number(change["head"]), _delta(change), mark,
+                    end_section=i == len(changes) - 1,
+                )
+        console.print(table)
+
+    timed = [b for b in comparison["benchmarks"] if b["timing"]]
+    if timed:
+        console.print()
+        table = Table(title="time per task, HEAD/BASE", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False, caption=escape(_method_line(comparison)), caption_justify="left")
+        table.add_column("benchmark", overflow="fold")
+        table.add_column("base", justify="right", no_wrap=True)
+        table.add_column("head", justify="right", no_wrap=True)
+        table.add_column("ratio", justify="right", no_wrap=True)
+        table.add_column(f"{comparison['settings']['confidence']:.0%} interval", justify="right", no_wrap=True)
+        table.add_column("p", justify="right", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        for bench in timed:
+            t = bench["timing"]
+            style = {"slower": "bold red", "faster": "green"}.get(t["verdict"], "")
+            verdict = f"[{style}]{t['verdict']}[/{style}]" if style else t["verdict"]
+            table.add_row(
+                escape(bench["name"]), _ns(t["base_mean_ns"]), _ns(t["head_mean_ns"]), _ratio(t),
+                _interval(t), _p(t), f"{t['n_base']}/{t['n_head']}", verdict,
+            )
+        console.print(table)
+
+    for side, title in (("base_only", "only in base"), ("head_only", "only in head")):
+        if comparison[side]:
+            names = ", ".join(b["name"] for b in comparison[side])
+            console.print(f"[bold]{title}[/bold] ({len(comparison[side])}): {escape(names)}")
+    unchanged = sum(1 for b in comparison["benchmarks"] if not b["changes"])
+    console.print(f"[dim]{unchanged} of {len(comparison['benchmarks'])} benchmarks have identical "
+                  f"deterministic metrics[/dim]")
+
+
+# -- Markdown --------------------------------------------------------------------------
+
+
+def _md(text) -> str:
+    """Text safe in a Markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_code(text) -> str:
+    return "`" + str(text).replace("`", "'").replace("|", "\\|") + "`"
+
+
+def render_markdown(comparison: dict) -> str:
+    """GitHub-flavoured Markdown: a one-line verdict first, then the
+    regressions, the other changes, the timing table and the rest."""
+    v = comparison["verdict"]
+    lines = []
+    icon = ":x:" if v["failed"] else ":white_check_mark:"
+    lines.append(f"{icon} **pinbench: {_md(v['line'])}**")
+    lines.append("")
+    lines.append(f"- base: {_md(_side_text(comparison['base']))}")
+    lines.append(f"- head: {_md(_side_text(comparison['head']))}")
+    if comparison["timing"]:
+        lines.append(f"- {_md(_method_line(comparison))}")
+    for warning in comparison["warnings"]:
+        lines.append(f"- :warning: {_md(warning)}")
+    lines.append("")
+
+    regressed = [b for b in comparison["benchmarks"] if b["status"] == cmp.REGRESSION]
+    if regressed:
+        lines.append("### Regressions")
+        lines.append("")
+        lines.append("| benchmark | why |")
+        lines.append("|---|---|")
+        for bench in regressed:
+            lines.append(f"| {_md_code(bench['name'])} | {_md('; '.join(cmp.regression_reasons(bench)))} |")
+        lines.append("")
+
+    changed = _changed(comparison)
+    if changed:
+        lines.append("### Deterministic metrics that changed")
+        lines.append("")
+        lines.append("| benchmark | metric | base | head | change | |")
+        lines.append("|---|---|--:|--:|--:|---|")
+        for bench in changed:
+            for change in sorted(bench["changes"], key=_kind_order):
+                mark = {"regression": "**regression**", "improvement": "better"}.get(change["kind"], "changed")
+                lines.append(
+                    f"| {_md_code(bench['name'])} | {change['metric']} | {_md(_number(change['base']))} | "
+                    f"{_md(_number(change['head']))} | {_md(_delta(change))} | {mark} |"
+                )
+        lines.append("")
+
+    timed = [b for b in comparison["benchmarks"] if b["timing"]]
+    if timed:
+        flagged = [b for b in timed if b["timing"]["verdict"] in ("slower", "faster")]
+        conf = f"{comparison['settings']['confidence']:.0%}"
+        header = [f"| benchmark | base | head | HEAD/BASE | {conf} interval | p | n | verdict |",
+                  "|---|--:|--:|--:|--:|--:|--:|---|"]
+
+        def rows(benches):
+            for bench in benches:
+                t = bench["timing"]
+                verdict = f"**{t['verdict']}**" if t["verdict"] in ("slower", "faster") else t["verdict"]
+                yield (f"| {_md_code(bench['name'])} | {_ns(t['base_mean_ns'])} | {_ns(t['head_mean_ns'])} | "
+                       f"{_ratio(t)} | {_interval(t)} | {_p(t)} | {t['n_base']}/{t['n_head']} | {verdict} |")
+
+        if flagged:
+            lines.append("### Timing changes beyond the threshold")
+            lines.append("")
+            lines += header + list(rows(flagged))
+            lines.append("")
+        lines.append("<details><summary>Time per task of every benchmark "
+                     f"({len(timed)})</summary>")
+        lines.append("")
+        lines += header + list(rows(timed))
+        lines.append("")
+        lines.append("</details>")
+        lines.append("")
+
+    for side, title in (("base_only", "Only in base"), ("head_only", "Only in head")):
+        if comparison[side]:
+            names = ", ".join(_md_code(b["name"]) for b in comparison[side])
+            lines.append(f"**{title}** ({len(comparison[side])}): {names}")
+            lines.append("")
+    unchanged = [b for b in comparison["benchmarks"] if not b["changes"]]
+    if unchanged:
+        lines.append(f"<details><summary>{len(unchanged)} benchmarks with identical deterministic "
+                     "metrics</summary>")
+        lines.append("")
+        lines.append(", ".join(_md_code(b["name"]) for b in unchanged))
+        lines.append("")
+        lines.append("</details>")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_json(comparison: dict) -> str:
+    return json.dumps(comparison, indent=2) + "\n"
+
+
+# -- the figure ---------------------------------------------------------------------------
+
+
+def comparison_figure(comparison, path) -> list:
+    """Draw HEAD/BASE per benchmark with its interval; write PNG and SVG.
+
+    ``comparison`` is a comparison document (:func:`compare.compare_runs`) or
+    the path of a comparison.json (or of the results folder holding one).
+    ``path`` names the files: its suffix, if any, is replaced by .png and
+    .svg. Returns the two paths written.
+
+    Timed comparisons show the ratio of mean time per task with its
+    bootstrap interval (log scale, the threshold band shaded); counts-only
+    comparisons show the exact ratios of allocations, bytes allocated and
+    peak live bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not isinstance(comparison, dict):
+        loaded = cmp.load_comparison(comparison)
+        if loaded is None:
+            raise UsageError(f"no {cmp.COMPARISON_FILE} in {comparison}")
+        comparison = loaded
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix.lower() in (".png", ".svg") else path
+    benchmarks = comparison["benchmarks"]
+    threshold = comparison["settings"]["threshold"]
+    colors = {"regression": "#c62828", "improvement": "#2e7d32", "neutral": "#455a64"}
+
+    if comparison.get("timing") and any(b["timing"] and b["timing"].get("ratio") for b in benchmarks):
+        rows = [b for b in benchmarks if b["timing"] and b["timing"].get("ratio")]
+        title = "time per task, HEAD / BASE (mean, {:.0%} bootstrap interval)".format(
+            comparison["settings"]["confidence"])
+        series = [("time", [b["timing"] for b in rows])]
+    else:
+        rows = list(benchmarks)
+        title = "counts, HEAD / BASE (exact)"
+        series = []
+        for metric, label in (("allocs", "allocations"), ("bytes_allocated", "bytes"),
+                              ("peak_live_bytes", "peak live bytes")):
+            points = []
+            for bench in rows:
+                change = next((c for c in bench["changes"] if c["metric"] == metric), None)
+                ratio = 1.0
+                if change and isinstance(change["base"], (int, float)) and change["base"]:
+                    ratio = change["head"] / change["base"] if change["head"] is not None else 1.0
+                points.append({"ratio": ratio, "ci_low": None, "ci_high": None,
+                               "regression": bool(change and change["kind"] == "regression"),
+                               "improvement": bool(change and change["kind"] == "improvement")})
+            series.append((label, points))
+
+    height = 1.4 + 0.28 * max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(8.5, height))
+    if not rows:
+        ax.text(0.5, 0.5, "no benchmark in both runs", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        n = len(series)
+        offsets = [(i - (n - 1) / 2) * 0.22 for i in range(n)] if n > 1 else [0.0]
+        markers = ["o", "s", "^"]
+        ratios = []
+        for (label, points), offset, marker in zip(series, offsets, markers):
+            for y, point in enumerate(points):
+                ratio = point["ratio"]
+                ratios.append(ratio)
+                kind = "regression" if point.get("regression") else "improvement" if point.get("improvement") else "neutral"
+                yy = y + offset
+                if point.get("ci_low") is not None:
+                    ratios += [point["ci_low"], point["ci_high"]]
+                    ax.plot([point["ci_low"], point["ci_high"]], [yy, yy], color=colors[kind], lw=2, alpha=0.8)
+                ax.plot([ratio], [yy], marker=marker, color=colors[kind], ms=5,
+                        label=label if y == 0 and n > 1 else None)
+        ax.axvline(1.0, color="black", lw=0.8)
+        if comparison.get("timing"):
+            ax.axvspan(1 - threshold, 1 + threshold, color="#9e9e9e", alpha=0.15, lw=0,
+                       label=f"threshold ±{threshold:.0%}")
+        low = min(min(ratios), 1 - threshold, 0.8)
+        high = max(max(ratios), 1 + threshold, 1.25)
+        ax.set_xscale("log")
+        ax.set_xlim(low / 1.05, high * 1.05)
+        from matplotlib.ticker import FuncFormatter, LogLocator
+
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([b["name"] for b in rows], fontsize=8)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlabel("HEAD / BASE  (< 1: head is better, > 1: head is worse)")
+        ax.grid(axis="x", alpha=0.3)
+        if n > 1 or comparison.get("timing"):
+            ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    verdict = comparison["verdict"]["line"]
+    ax.set_title(title + "\n" + (verdict if len(verdict) < 110 else verdict[:107] + "..."), fontsize=9)
+    fig.tight_layout()
+    written = []
+    try:
+        for suffix in (".png", ".svg"):
+            target = stem.with_name(stem.name + suffix)
+            fig.savefig(target, dpi=120 if suffix == ".png" else None)
+            written.append(target)
+    finally:
+        plt.close(fig)
+    return written
+
+
+# -- pinbench compare -----------------------------------------------------------------------
+
+DESCRIPTION = """\
+Compare two results folders (BASE, then HEAD). Benchmarks are matched by
+workload, strategy, allocator and parameters. Deterministic metrics are
+compared exactly: every change is listed, and an increase in allocations,
+bytes allocated or peak live bytes, a leak, or a changed checksum is a
+regression. Timing (when both folders have pyperf.json) is the ratio
+HEAD/BASE of the mean time per task with a 95% bootstrap interval and a
+Mann-Whitney U test: a regression only when p < --alpha and the whole
+interval lies above 1 + --threshold. docs/comparing.md explains it all."""
+
+EPILOG = """\
+examples:
+  pinbench compare results/main results/my-branch
+  pinbench compare results/main results/my-branch --format markdown >> "$GITHUB_STEP_SUMMARY"
+  pinbench compare baselines/quick /tmp/now --strict --fail-on-change
+  pinbench compare A B --threshold 5% --format json --save
+
+exit status: 0 no regression, 1 a regression (or, with --strict, a benchmark on
+one side only; with --fail-on-change, any deterministic change), 2 bad usage or
+unreadable input (a missing folder, damaged JSON, an unknown schema version)."""
+
+
+def _threshold(text: str) -> float:
+    try:
+        return cmp.parse_threshold(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a significance level; e.g. 0.05") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is out of range; give a level between 0 and 1, e.g. 0.05")
+    return value
+
+
+def add_gate_arguments(parser) -> None:
+    """The options compare and compare-branches share."""
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text",
+        help="text (a terminal table, the default), markdown (for a CI job summary or PR comment) or json",
+    )
+    parser.add_argument(
+        "--threshold", type=_threshold, default=cmp.DEFAULT_THRESHOLD, metavar="PCT",
+        help="smallest timing change that can fail, e.g. 10%% (the default) or 0.05",
+    )
+    parser.add_argument(
+        "--alpha", type=_alpha, default=cmp.DEFAULT_ALPHA, metavar="P",
+        help="significance level of the Mann-Whitney U test (default 0.05)",
+    )
+    parser.add_argument("--strict", action="store_true", help="fail when a benchmark is on one side only")
+    parser.add_argument(
+        "--fail-on-change", action="store_true",
+        help="fail on any change of a deterministic metric, not only on regressions (the CI baseline gate)",
+    )
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "compare", help="compare two results folders (exit 1 on a regression)",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("base", metavar="BASE", help="the results folder to compare against")
+    p.add_argument("head", metavar="HEAD", help="the results folder being judged")
+    add_gate_arguments(p)
+    p.add_argument(
+        "--save", action="store_true",
+        help=f"also write the comparison as {cmp.COMPARISON_FILE} in the HEAD folder (the report draws it)",
+    )
+    p.set_defaults(func=cmd_compare)
+    return p
+
+
+def emit(comparison: dict, fmt: str) -> None:
+    """Print the comparison in ``fmt`` on stdout."""
+    import sys
+
+    if fmt == "json":
+        sys.stdout.write(render_json(comparison))
+    elif fmt == "markdown":
+        sys.stdout.write(render_markdown(comparison))
+    else:
+        from .cli import _stdout_console
+
+        render_text(comparison, _stdout_console())
+    sys.stdout.flush()
+
+
+def cmd_compare(args, argv) -> int:
+    base = cmp.load_run(args.base)
+    head = cmp.load_run(args.head)
+    comparison = cmp.compare_runs(
+        base, head, threshold=args.threshold, alpha=args.alpha,
+        strict=args.strict, fail_on_change=args.fail_on_change,
+    )
+    if args.save:
+        folder = Path(args.head)
+        if folder.name == "results.json":
+            folder = folder.parent
+        try:
+            cmp.save_comparison(comparison, folder)
+        except OSError as error:
+            raise UsageError(f"cannot write {folder / cmp.COMPARISON_FILE}: {error.strerror}") from None
+    emit(comparison, args.format)
+    return cmp.exit_status(comparison)
