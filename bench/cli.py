@@ -760,6 +760,8 @@ examples:
   pinbench list                       what can be run
   pinbench run --quick                the small suite (CI), into results/<timestamp>/
   pinbench show results/<timestamp>   the results as a table
+  pinbench compare BASE HEAD          what changed between two runs (exit 1 on a regression)
+  pinbench compare-branches main HEAD --quick   build, run interleaved and compare two git refs
 
 exit status: 0 ok, 1 a bug was found (leak, checksum mismatch), 2 bad usage,
 130/143 interrupted by SIGINT/SIGTERM."""
@@ -872,6 +874,11 @@ def build_parser() -> ArgumentParser:
     from . import validate  # `pinbench validate`: its parser's func runs it
 
     validate.add_parser(commands)
+
+    from . import branches, compare_report  # `pinbench compare`, `pinbench compare-branches`
+
+    compare_report.add_parser(commands)
+    branches.add_parser(commands)
     return parser
 
 
