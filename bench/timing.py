@@ -34,7 +34,7 @@ from .workloads import get_workload
 # minimum time per value (s). Quick is for CI; rigorous for numbers you publish.
 MODES = {
     "quick": {"processes": 1, "values": 3, "warmups": 1, "min_time": 0.01},
-    "default": {"processes": 4, "values": 5, "warmups": 1, "min_time": 0.05},
+    "default": {"processes": 3, "values": 5, "warmups": 1, "min_time": 0.05},
     "rigorous": {"processes": 12, "values": 10, "warmups": 2, "min_time": 0.1},
 }
 
