@@ -760,6 +760,8 @@ examples:
   pinbench list                       what can be run
   pinbench run --quick                the small suite (CI), into results/<timestamp>/
   pinbench show results/<timestamp>   the results as a table
+  pinbench report results/<timestamp> figures and an HTML page (--open to view it)
+  pinbench explain chain              one task's memory under each strategy
   pinbench compare BASE HEAD          what changed between two runs (exit 1 on a regression)
   pinbench compare-branches main HEAD --quick   build, run interleaved and compare two git refs
 
@@ -870,6 +872,10 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("dir", metavar="DIR", help="a results folder written by `pinbench run`")
     p.set_defaults(func=cmd_show)
+
+    from . import report  # `pinbench report` and `pinbench explain`
+
+    report.add_parsers(commands)
 
     from . import validate  # `pinbench validate`: its parser's func runs it
 
