@@ -1,0 +1,344 @@
+"""`pinbench validate`: native Rust and C++ programs against the model.
+
+The agreement tests compile one Rust program (every case, three variants)
+and one C++ program (every case) once per session, run each case once and
+assert that allocation counts and checksums equal the model's exactly, for
+every strategy. Bytes, sizes and times are only reported by the command
+(the model's frame header is its own), so they are not asserted here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from pinbench.bench.errors import UsageError
+from pinbench.bench.program import Program
+from pinbench.bench.validate import (
+    STRATEGIES,
+    disagreements,
+    format_results,
+    select_cases,
+    speed_table,
+    timing_table,
+    validate,
+)
+from pinbench.bench.validate import toolchain
+
+from .oracle import expected_checksum
+
+HAVE_RUSTC = toolchain.find_rustc() is not None
+HAVE_CXX = toolchain.find_cxx() is not None
+needs_compilers = pytest.mark.skipif(
+    not (HAVE_RUSTC and HAVE_CXX), reason="rustc and g++ are needed to compare native programs"
+)
+
+
+def mixed_program():
+    """Every supported step in one program: recursion through a join and a
+    call (back edges with limits), detached and single spawns, io of several
+    ticks, yield_now, generators (0 and 3 items), an empty function, and
+    borrowing functions without locals (an rc cell of 24 bytes)."""
+    p = Program("mixed", tasks=3)
+    main = p.fn("main", locals=16, borrows=True)
+    main.work(16).join("node", "leafy", "node").spawn("leafy", count=1)
+    main.spawn("leafy", count=3, wait=False).yield_now().gen("numbers", 3).gen("numbers", 0)
+    main.call("rec").call("empty").work(5)
+    p.fn("node", locals=8, borrows=True).work(8).join("node", "leafy", limit=2).io(2).work(3)
+    p.fn("leafy", borrows=True).io(1)
+    p.fn("numbers", locals=24, borrows=True, generator=True).work(24).work(3)
+    p.fn("rec", locals=40).work(40).call("rec", limit=3).yield_now()
+    p.fn("empty")
+    return p.compile()
+
+
+def random_programs(count: int, seed: int = 2024) -> list:
+    """Seeded random programs over every supported step (recursion with
+    limits, joins, waiting and detached spawns, generators); candidates the
+    compiler rejects (an unreachable function, a back edge without a
+    limit) are skipped, so the list is the same on every run."""
+    rng = random.Random(seed)
+    programs = []
+    while len(programs) < count:
+        p = Program(f"random{len(programs)}", tasks=rng.randint(1, 4))
+        names = [f"f{i}" for i in range(rng.randint(2, 6))]
+        gens = [f"g{i}" for i in range(rng.randint(0, 2))]
+        for i, name in enumerate(names):
+            size = rng.choice([0, 8, 13, 64])
+            fn = p.fn(name, locals=size, borrows=rng.random() < 0.5)
+            later, earlier = names[i + 1:], names[: i + 1]
+            for _ in range(rng.randint(0, 5)):
+                k = rng.random()
+                if k < 0.2 and size:
+                    fn.work(rng.randint(0, size))
+                elif k < 0.35 and later:
+                    fn.call(rng.choice(later))
+                elif k < 0.45 and later:
+                    fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
+                elif k < 0.55:
+                    fn.io(rng.randint(1, 3))
+                elif k < 0.62:
+                    fn.yield_now()
+                elif k < 0.72 and later:
+                    fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.7)
+                elif k < 0.8 and gens:
+                    fn.gen(rng.choice(gens), rng.randint(0, 4))
+                elif k < 0.88:
+                    fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
+                elif k < 0.94:
+                    fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []), limit=rng.randint(0, 2))
+                else:
+                    fn.spawn(rng.choice(earlier), count=rng.randint(1, 2), wait=rng.random() < 0.5,
+                             limit=rng.randint(0, 2))
+        for name in gens:
+            size = rng.choice([1, 8, 30])
+            g = p.fn(name, locals=size, borrows=rng.random() < 0.5, generator=True)
+            for _ in range(rng.randint(0, 3)):
+                g.work(rng.randint(0, size))
+        try:
+            programs.append(p.compile())
+        except UsageError:
+            continue
+    return programs
+
+
+CASES = (
+    [
+        ("chain", {"depth": depth, "borrow": borrow, "tasks": 3})
+        for borrow in ("all", "none", "10")
+        for depth in (0, 3, 5)
+    ]
+    + [
+        ("chain", {"depth": 2, "waits": 0, "locals": 0, "tasks": 2}),
+        ("chain", {"depth": 4, "waits": 3, "locals": 100, "borrow": "01", "tasks": 2}),
+        ("fanout", {"k": 3, "depth": 2, "borrow": "10", "tasks": 2}),
+        ("spawn_many", {"tasks": 1}),
+        ("spawn_many", {"tasks": 50}),
+        ("spawn_size", {"size": 16, "tasks": 7}),
+        ("spawn_size", {"size": 1000, "tasks": 5}),
+        ("skynet", {"fanout": 3, "levels": 3}),
+        ("generator", {"items": 10, "borrow": True, "tasks": 3}),
+        ("generator", {"items": 10, "borrow": False, "tasks": 3}),
+        ("yield_many", {"yields": 4, "tasks": 3}),
+    ]
+)
+
+
+def _case_id(case) -> str:
+    if not isinstance(case, tuple):
+        return case.name
+    name, params = case
+    return name + "-" + "-".join(f"{k}={v}" for k, v in params.items())
+
+
+ALL_CASES = CASES + [mixed_program()] + random_programs(12)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("native-cache")
+
+
+@pytest.fixture(scope="session")
+def results(cache_dir):
+    if not (HAVE_RUSTC and HAVE_CXX):
+        pytest.skip("rustc and g++ are needed to compare native programs")
+    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir)
+
+
+@needs_compilers
+@pytest.mark.parametrize("index", range(len(ALL_CASES)), ids=[_case_id(c) for c in ALL_CASES])
+def test_native_counts_and_checksums_equal_the_model(results, index):
+    rows = results[results["case"] == index]
+    assert sorted(rows["strategy"]) == sorted(STRATEGIES)
+    for row in rows.itertuples():
+        assert row.native == ("g++" if row.strategy == "always_heap" else "rustc")
+        where = f"{row.workload} {row.params} {row.strategy}"
+        assert row.allocs_native == row.allocs_model, where
+        assert row.checksum_native == row.checksum_model, where
+        assert row.tasks_native == row.tasks_model, where
+        assert row.frees_native == row.allocs_native, where  # the native program leaks nothing
+    # And the model's checksum is the independent oracle's.
+    case = ALL_CASES[index]
+    if isinstance(case, tuple):
+        from pinbench.bench.workloads import get_workload
+
+        wl = get_workload(case[0])
+        program = wl.compile(wl.parse_params({k: str(v).lower() for k, v in case[1].items()}))
+    else:
+        program = case
+    assert set(rows["checksum_model"]) == {expected_checksum(program)}
+
+
+@needs_compilers
+def test_the_design_table_holds_for_real_compilers(results):
+    """DESIGN.md's chain counts per task, natively: D+1, 1+B', 1, 1+B."""
+    chain = results[(results["workload"] == "chain") & (results["case"] < 9)]
+    for row in chain.itertuples():
+        depth = row.param_values["depth"]
+        borrow = row.param_values["borrow"]
+        levels = {"all": set(range(depth + 1)), "none": set()}.get(
+            borrow, {i for i in range(depth + 1) if borrow[i % len(borrow)] == "1"}
+        )
+        want = {
+            "always_heap": depth + 1,
+            "anchor_box": 1 + len(levels - {depth}),
+            "pinbox": 1,
+            "rc": 1 + len(levels),
+        }[row.strategy]
+        assert row.allocs_per_task_native == want, (depth, borrow, row.strategy)
+
+
+@needs_compilers
+def test_tables_for_the_report(results):
+    assert disagreements(results) == []
+    timing = timing_table(results)
+    assert list(timing.columns) == [
+        "case", "workload", "params", "ratio", "model_ratio", "native", "native_ratio", "carry",
+    ]
+    assert len(timing) == 3 * len(ALL_CASES)
+    assert set(timing["ratio"]) == {"always_heap/pinbox", "anchor_box/pinbox", "rc/pinbox"}
+    assert set(timing["native"]) == {"g++/rustc", "rustc/rustc"}
+    assert (timing["model_ratio"] > 0).all() and (timing["native_ratio"] > 0).all()
+    speed = speed_table(results)
+    assert len(speed) == 4 * len(ALL_CASES)
+    assert (speed["model_over_native"] > 0).all()
+    text = format_results(results)
+    assert "agree" in text and "DIFFER" not in text
+    markdown = format_results(results, markdown=True).splitlines()
+    assert sum(line.startswith("|---|") for line in markdown) == 3
+
+
+def test_a_disagreement_is_reported():
+    import pandas as pd
+
+    row = {
+        "case": 0, "workload": "chain", "params": "defaults", "strategy": "rc", "native": "rustc",
+        "allocs_model": 10, "allocs_native": 11, "checksum_model": 5, "checksum_native": 5,
+        "allocs_agree": False, "checksum_agree": True,
+    }
+    lines = disagreements(pd.DataFrame([row]))
+    assert lines == ["chain defaults / rc (rustc): 11 native allocations against 10 in the model"]
+
+
+# -- failures are one line, never a traceback -------------------------------------------
+
+
+def _run_cli(args, env_extra=None, path=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    if path is not None:
+        env["PATH"] = path
+        env.pop("RUSTC", None)
+        env.pop("CXX", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pinbench.bench.validate", *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+
+
+@pytest.mark.skipif(not HAVE_RUSTC, reason="rustc is needed to see it fail")
+def test_a_program_that_does_not_compile_fails_with_the_compilers_message(cache_dir):
+    done = _run_cli(
+        ["-w", "chain", "--quick", "--language", "rust", "--cache-dir", str(cache_dir)],
+        {"PINBENCH_VALIDATE_BREAK": "rust"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "rustc failed to compile the generated program" in errors[0]
+    assert "main.rs" in errors[0] and "error: expected" in errors[0]
+    assert done.stdout == ""
+
+
+@pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to see it fail")
+def test_a_cpp_program_that_does_not_compile_fails_in_process(cache_dir):
+    def breaks(language, source):
+        return source.replace("co_return", "co_retrun", 1) if language == "c++" else source
+
+    with pytest.raises(UsageError) as failure:
+        validate([("spawn_many", {"tasks": 2})], repeat=1, cache_dir=cache_dir,
+                 languages=["c++"], source_hook=breaks)
+    message = str(failure.value)
+    assert "g++ failed to compile the generated program" in message
+    assert "main.cpp" in message and "error:" in message
+    assert "\n" not in message
+
+
+def test_a_missing_toolchain_is_skipped_with_a_clear_message(tmp_path):
+    done = _run_cli(
+        ["-w", "spawn_many", "-p", "tasks=3", "--cache-dir", str(tmp_path)], path=str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "rustc not found" in done.stdout and "skipping the Rust programs" in done.stdout
+    assert "g++ not found" in done.stdout and "skipping the C++ program" in done.stdout
+    assert "no native program was run" in done.stdout
+
+
+def test_a_missing_toolchain_in_process(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("RUSTC", raising=False)
+    monkeypatch.delenv("CXX", raising=False)
+    results = validate([("chain", {"depth": 1, "tasks": 2})], repeat=1, cache_dir=tmp_path)
+    assert results["native"].isna().all()
+    assert any("rustc not found" in note for note in results.attrs["notes"])
+    assert any("g++ not found" in note for note in results.attrs["notes"])
+    assert disagreements(results) == []
+
+
+def test_a_workload_outside_the_subset_is_refused_in_one_line(tmp_path):
+    done = _run_cli(["-w", "select_loop", "--cache-dir", str(tmp_path)])
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("pinbench: error: workload 'select_loop'")
+    assert "select" in done.stderr and "no native counterpart" in done.stderr
+
+
+def test_bad_usage_is_one_line(tmp_path):
+    done = _run_cli(["-w", "chain", "-p", "nonsense=1", "--cache-dir", str(tmp_path)])
+    assert done.returncode == 2
+    assert "no selected workload has a parameter 'nonsense'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# -- cases and cache ---------------------------------------------------------------------
+
+
+def test_cases_from_flags():
+    cases = select_cases(["chain"], ["depth=0,3", "borrow=all,none"])
+    assert [(n, p["depth"], p["borrow"]) for n, p in cases] == [
+        ("chain", 0, "all"), ("chain", 0, "none"), ("chain", 3, "all"), ("chain", 3, "none"),
+    ]
+    default = select_cases()
+    assert {n for n, _ in default} >= {"chain", "fanout", "spawn_many", "spawn_size", "skynet", "generator"}
+    assert {p["borrow"] for n, p in default if n == "generator"} == {True, False}
+    assert "select_loop" not in {n for n, _ in select_cases(["all"])}
+    quick = dict(select_cases(["skynet"], quick=True))
+    assert quick["skynet"]["levels"] < 6
+
+
+def test_cache_folder_choice(monkeypatch, tmp_path):
+    monkeypatch.delenv("PINBENCH_CACHE", raising=False)
+    assert toolchain.cache_root().parts[-3:] == (".cache", "pinbench", "native")
+    monkeypatch.setenv("PINBENCH_CACHE", str(tmp_path / "env"))
+    assert toolchain.cache_root() == tmp_path / "env"
+    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag"
+
+
+@pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to compile")
+def test_builds_are_cached_by_source_and_compiler(tmp_path):
+    tool = toolchain.find_cxx()
+    source = "int main() { return 0; }\n"
+    first = toolchain.compile_cached(tool, source, tmp_path)
+    stamp = first.stat().st_mtime_ns
+    again = toolchain.compile_cached(tool, source, tmp_path)
+    assert again == first and again.stat().st_mtime_ns == stamp
+    other = toolchain.compile_cached(tool, source + "// changed\n", tmp_path)
+    assert other != first
+    assert toolchain.run_binary(first, [], 30, "g++") == ""
