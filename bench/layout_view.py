@@ -1,0 +1,542 @@
+"""The memory of one task as the model lays it out: the picture behind
+``pinbench explain`` and the layout diagrams of ``pinbench report``.
+
+From a compiled program and a strategy's :class:`~pinbench.strategies.Layout`
+this builds the task's memory **at its largest moment**: the allocations as
+a list of :class:`Block` s (the task's own allocation first, then every box,
+cell and handle vector it owns, in the order a walk from the root meets
+their pointers), each block holding its :class:`Frame` with the parts at
+their byte offsets (header, locals or the pointer to their cell, and the
+child area) and the frames stored inline nested inside it.
+
+Which moment: a function whose body awaits several things in turn (``work``,
+``call(a)``, ``io``, ``call(b)``...) holds the children of only one step at a
+time, and the child area is shared between them. The view shows, for each
+function, **the step whose children occupy the most**: the most bytes
+counting everything below them (inline frames, boxes, cells, handle
+vectors), then the most blocks, and the first such step on a tie. The
+bytes of the child area that step leaves empty (another step needs them)
+are shown as ``unused``. Every child of a ``join`` or ``select`` is live at
+once, so they are all shown, side by side. For ``chain`` and ``fanout``
+every frame is live together while the leaves wait on io, so the view's
+block count and bytes are exactly the run's ``allocs_per_task`` and
+``bytes_per_task`` (the tests assert it, for every strategy).
+
+Spawned tasks are tasks of their own (each its own allocation and its own
+view); a task's view names them in ``spawns`` but does not draw them. Deep
+or exponential trees are cut at :data:`MAX_FRAMES` frames: what lies below
+is counted (``elided_blocks``, ``elided_bytes``) but not materialised.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from .. import strategies as strategy_registry
+from ..strategies.layout import (
+    HANDLE_VEC,
+    IO_LEAF,
+    JOIN_HANDLE,
+    POINTER,
+    YIELD_LEAF,
+    align8,
+)
+from .errors import UsageError
+from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
+
+# Frames materialised per task view; the rest is summarised (counted only).
+MAX_FRAMES = 5000
+
+# Part kinds, in the order a legend lists them.
+PART_KINDS = ("header", "locals", "cell_ptr", "pointer", "io", "yield", "handle", "handles", "unused")
+PART_LABELS = {
+    "header": "frame header",
+    "locals": "locals",
+    "cell_ptr": "pointer to an Rc cell",
+    "pointer": "pointer to a boxed child",
+    "io": "io leaf future",
+    "yield": "yield_now leaf",
+    "handle": "join handle",
+    "handles": "Vec of join handles",
+    "unused": "unused (another step's children)",
+}
+BLOCK_KINDS = ("task", "box", "cell", "handles")
+
+
+@dataclass(eq=False)
+class Part:
+    """A piece of a frame: ``offset`` is from the start of its block."""
+
+    kind: str  # one of PART_KINDS, or "frame" for a child frame stored inline
+    offset: int
+    size: int
+    label: str
+    frame: Frame | None = None  # kind "frame": the inline child
+    target: Block | None = None  # pointers: the block pointed to (None: no child now)
+
+
+@dataclass(eq=False)
+class Frame:
+    """One invocation's frame, inside a block at ``offset``."""
+
+    fn: str
+    offset: int
+    size: int
+    rdepth: int
+    step: int | None  # the step shown (1-based), None when the body awaits nothing
+    step_text: str
+    parts: list = field(default_factory=list)
+    collapsed: bool = False  # past MAX_FRAMES: size only, no parts
+
+    def walk(self, depth: int = 0):
+        """(frame, nesting depth) for this frame and every inline frame in it."""
+        yield self, depth
+        for part in self.parts:
+            if part.frame is not None:
+                yield from part.frame.walk(depth + 1)
+
+    @property
+    def nesting(self) -> int:
+        """How many frames deep the inline nesting goes (1: no inline child)."""
+        return 1 + max((d for _, d in self.walk()), default=0)
+
+
+@dataclass(eq=False)
+class Block:
+    """One allocation: a task's root frame, a boxed child frame, an Rc cell
+    or a Vec of join handles."""
+
+    number: int  # 1-based, in walk order
+    kind: str  # one of BLOCK_KINDS
+    size: int
+    fn: str  # the function whose frame or locals it holds ("" for handles)
+    frame: Frame | None = None  # task and box blocks
+    owner: tuple | None = None  # (block number, offset) of the pointer to it
+    label: str = ""
+
+
+@dataclass
+class TaskView:
+    """One task's memory at its largest moment under one strategy."""
+
+    workload: str
+    params: dict
+    strategy: str
+    bottom_up: bool
+    moves: bool
+    header_bytes: int
+    entry: str
+    blocks: list
+    elided_blocks: int = 0
+    elided_bytes: int = 0
+    spawns: list = field(default_factory=list)  # text notes
+    choices: dict = field(default_factory=dict)  # fn -> step shown, when it had a choice
+
+    @property
+    def block_count(self) -> int:
+        return len(self.blocks) + self.elided_blocks
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(b.size for b in self.blocks) + self.elided_bytes
+
+    def kind_counts(self) -> dict:
+        counts = {}
+        for block in self.blocks:
+            counts[block.kind] = counts.get(block.kind, 0) + 1
+        return counts
+
+
+# -- building -------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, program, layout, strategy_name: str):
+        self.p = program
+        self.layout = layout
+        self.strategy = strategy_name
+        self.op = program.step_op.tolist()
+        self.arg = program.step_arg.tolist()
+        self.wait = program.step_wait.tolist()
+        self.edge_start = program.step_edge_start.tolist()
+        self.edge_count = program.step_edge_count.tolist()
+        self.callee = program.edge_callee.tolist()
+        self.back = program.edge_back.tolist()
+        self.limit = program.edge_limit.tolist()
+        self.fn_start = program.fn_step_start.tolist()
+        self.fn_count = program.fn_step_count.tolist()
+        self.size = layout.fn_size.tolist()
+        self.cell = layout.fn_cell_size.tolist()
+        self.child_offset = layout.fn_child_offset.tolist()
+        self.boxed = layout.edge_boxed.tolist()
+        self.edge_offset = layout.edge_offset.tolist()
+        self.memo = {}  # (fn, rdepth) -> (bytes, blocks, step or None)
+        self.blocks = []
+        self.frames = 0
+        self.elided_blocks = 0
+        self.elided_bytes = 0
+        self.spawns = []
+        self.choices = {}
+
+    # What a step's children hold (beyond the parent's own block).
+
+    def children(self, step: int, r: int):
+        """(edge, callee, rdepth or None if recursion-skipped) per edge."""
+        first = self.edge_start[step]
+        for e in range(first, first + self.edge_count[step]):
+            g = self.callee[e]
+            if not self.back[e]:
+                yield e, g, r
+            elif r < self.limit[e]:
+                yield e, g, r + 1
+            else:
+                yield e, g, None
+
+    def step_holds(self, step: int, r: int):
+        """(bytes, blocks) allocated below one step of an invocation."""
+        op = self.op[step]
+        nbytes = nblocks = 0
+        if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+            for e, g, rg in self.children(step, r):
+                if rg is None:
+                    continue
+                below_bytes, below_blocks, _ = self.holds(g, rg)
+                nbytes += below_bytes
+                nblocks += below_blocks
+                if self.boxed[e]:
+                    nbytes += self.size[g]
+                    nblocks += 1
+        elif op == OP_SPAWN and self.wait[step] and self.arg[step] > 1:
+            if any(rg is not None for _, _, rg in self.children(step, r)):
+                nbytes, nblocks = 8 * self.arg[step], 1
+        return nbytes, nblocks
+
+    def holds(self, fn: int, r: int):
+        """(bytes, blocks, chosen step) an invocation holds outside the
+        storage of its own frame at its largest moment: its cell and what
+        lies below the step chosen. The step chosen holds the most bytes
+        below it, then the most blocks, then fills the most of the child
+        area (an io leaf, an inline child); the first on a tie; None when
+        no step holds or stores anything."""
+        key = (fn, r)
+        if key in self.memo:
+            return self.memo[key]
+        best, best_key = None, (0, 0, 0)
+        for step in range(self.fn_start[fn], self.fn_start[fn] + self.fn_count[fn]):
+            nbytes, nblocks = self.step_holds(step, r)
+            candidate = (nbytes, nblocks, self.area_used(step, r))
+            if candidate > best_key:
+                best, best_key = step, candidate
+        nbytes, nblocks = best_key[0], best_key[1]
+        if self.cell[fn]:
+            nbytes += self.cell[fn]
+            nblocks += 1
+        self.memo[key] = (nbytes, nblocks, best)
+        return self.memo[key]
+
+    def area_used(self, step: int, r: int) -> int:
+        """Bytes of the child area a step uses."""
+        op = self.op[step]
+        if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+            first = self.edge_start[step]
+            return sum(
+                POINTER if self.boxed[e] else self.size[self.callee[e]]
+                for e in range(first, first + self.edge_count[step])
+            )
+        if op == OP_IO:
+            return IO_LEAF
+        if op == OP_YIELD:
+            return YIELD_LEAF
+        if op == OP_SPAWN and self.wait[step]:
+            return JOIN_HANDLE if self.arg[step] == 1 else HANDLE_VEC
+        return 0
+
+    # Materialising blocks and frames.
+
+    def new_block(self, kind, size, fn, owner, label):
+        block = Block(len(self.blocks) + 1, kind, int(size), fn, None, owner, label)
+        self.blocks.append(block)
+        return block
+
+    def frame(self, fn: int, r: int, block: Block, base: int) -> Frame:
+        p = self.p
+        name = p.fn_names[fn]
+        self.frames += 1
+        fr = Frame(name, base, self.size[fn], r, None, "")
+        if self.frames > MAX_FRAMES:
+            fr.collapsed = True
+            nbytes, nblocks, _ = self.holds(fn, r)
+            self.elided_bytes += nbytes
+            self.elided_blocks += nblocks
+            return fr
+        header = self.layout.header_bytes
+        fr.parts.append(Part("header", base, header, "header"))
+        locals_at = base + int(self.layout.fn_locals_offset[fn])
+        if self.cell[fn]:
+            ptr = Part("cell_ptr", locals_at, POINTER, "-> cell")
+            fr.parts.append(ptr)
+            ptr.target = self.new_block(
+                "cell", self.cell[fn], name, (block.number, locals_at),
+                f"Rc<RefCell<[u8; {int(p.fn_locals[fn])}]>> of {name}",
+            )
+        elif align8(p.fn_locals[fn]):
+            fr.parts.append(Part("locals", locals_at, align8(p.fn_locals[fn]), "locals"))
+        area_start = base + self.child_offset[fn]
+        area_end = base + self.size[fn]
+        step = self.holds(fn, r)[2]
+        used_end = area_start
+        if step is not None:
+            start = self.fn_start[fn]
+            fr.step = step - start + 1
+            fr.step_text = p.step_text(step)
+            awaiting = [
+                s for s in range(start, start + self.fn_count[fn]) if self.area_used(s, r) > 0
+            ]
+            if len(awaiting) > 1:
+                self.choices.setdefault(name, f"step {fr.step} {fr.step_text}")
+            used_end = self.step_parts(fr, step, r, block, area_start)
+        if area_end > used_end:
+            fr.parts.append(Part("unused", used_end, area_end - used_end, "unused"))
+        return fr
+
+    def step_parts(self, fr: Frame, step: int, r: int, block: Block, area_start: int) -> int:
+        """Append the parts of the step shown; return where they end."""
+        op = self.op[step]
+        names = self.p.fn_names
+        if op == OP_IO:
+            fr.parts.append(Part("io", area_start, IO_LEAF, f"io({self.arg[step]})"))
+            return area_start + IO_LEAF
+        if op == OP_YIELD:
+            fr.parts.append(Part("yield", area_start, YIELD_LEAF, "yield_now"))
+            return area_start + YIELD_LEAF
+        if op == OP_SPAWN:
+            count, callee = self.arg[step], names[self.callee[self.edge_start[step]]]
+            live = any(rg is not None for _, _, rg in self.children(step, r))
+            if live:
+                how = "awaits" if self.wait[step] else "detached"
+                self.spawns.append(
+                    f"{fr.fn} spawns {count} task{'s' if count != 1 else ''} running "
+                    f"{callee} ({how}); each is a task of its own"
+                )
+            if not self.wait[step]:
+                return area_start
+            if count == 1:
+                fr.parts.append(Part("handle", area_start, JOIN_HANDLE, "handle"))
+                return area_start + JOIN_HANDLE
+            part = Part("handles", area_start, HANDLE_VEC, f"Vec of {count} handles")
+            fr.parts.append(part)
+            if live:
+                part.target = self.new_block(
+                    "handles", 8 * count, "", (block.number, area_start),
+                    f"{count} join handles of {fr.fn}",
+                )
+            return area_start + HANDLE_VEC
+        end = area_start
+        for e, g, rg in self.children(step, r):
+            at = block_offset = fr.offset + self.edge_offset[e]
+            if self.boxed[e]:
+                part = Part("pointer", at, POINTER, f"-> {names[g]}")
+                fr.parts.append(part)
+                if rg is not None:
+                    part.target = self.box(g, rg, (block.number, at))
+                else:
+                    part.label = f"{names[g]}: past the recursion limit"
+                end = at + POINTER
+            else:
+                child = self.frame(g, rg if rg is not None else r, block, block_offset)
+                fr.parts.append(Part("frame", at, self.size[g], names[g], frame=child))
+                end = at + self.size[g]
+        return end
+
+    def box(self, fn: int, r: int, owner) -> Block | None:
+        name = self.p.fn_names[fn]
+        if self.frames >= MAX_FRAMES:
+            nbytes, nblocks, _ = self.holds(fn, r)
+            self.elided_bytes += self.size[fn] + nbytes
+            self.elided_blocks += 1 + nblocks
+            return None
+        block = self.new_block("box", self.size[fn], name, owner, name)
+        block.frame = self.frame(fn, r, block, 0)
+        return block
+
+    def build(self) -> list:
+        entry = self.p.entry
+        name = self.p.fn_names[entry]
+        root = self.new_block("task", self.size[entry], name, None, name)
+        root.frame = self.frame(entry, 0, root, 0)
+        return self.blocks
+
+
+def task_view(program, strategy) -> TaskView:
+    """The memory of one task of ``program`` under ``strategy`` (a name or a
+    Strategy) at its largest moment."""
+    if isinstance(strategy, str):
+        strategy = strategy_registry.get(strategy)
+    layout = strategy.plan(program)
+    builder = _Builder(program, layout, strategy.name)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20 * len(program.fn_names) + 4 * MAX_FRAMES + 1000))
+    try:
+        blocks = builder.build()
+    finally:
+        sys.setrecursionlimit(limit)
+    return TaskView(
+        workload=program.name,
+        params=dict(program.params),
+        strategy=strategy.name,
+        bottom_up=bool(layout.bottom_up),
+        moves=bool(layout.moves),
+        header_bytes=int(layout.header_bytes),
+        entry=program.fn_names[program.entry],
+        blocks=blocks,
+        elided_blocks=builder.elided_blocks,
+        elided_bytes=builder.elided_bytes,
+        spawns=list(dict.fromkeys(builder.spawns)),
+        choices=builder.choices,
+    )
+
+
+def views_for(workload_name: str, params: dict, strategy_names) -> list:
+    """A TaskView per strategy for a workload (built-in name or .toml path)
+    and typed parameters (missing ones take their defaults)."""
+    from .workloads import get_workload
+
+    program = get_workload(workload_name).compile(params)
+    return [task_view(program, name) for name in strategy_names]
+
+
+# -- text (pinbench explain) ----------------------------------------------------------
+
+MAX_TEXT_LINES = 600  # per strategy
+_MAX_INDENT = 12  # nesting levels shown by indentation; deeper ones say their depth
+_NAME_WIDTH = 38
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} B"
+
+
+def block_title(view: TaskView, block: Block) -> str:
+    """``#2 box: level_7 frame, 128 B`` and the like."""
+    if block.kind == "task":
+        what = "task's coroutine frame" if view.bottom_up else "task's box"
+        return f"#{block.number} {what}: {block.fn}, {_bytes(block.size)}"
+    if block.kind == "box":
+        what = "heap frame" if view.bottom_up else "box"
+        return f"#{block.number} {what}: {block.fn}, {_bytes(block.size)}"
+    if block.kind == "cell":
+        return f"#{block.number} Rc cell: locals of {block.fn}, {_bytes(block.size)} (24 B counts and borrow flag + locals)"
+    return f"#{block.number} {block.label}, {_bytes(block.size)}"
+
+
+def view_summary(view: TaskView) -> str:
+    n = view.block_count
+    kinds = view.kind_counts()
+    detail = []
+    words = {
+        "box": ("heap frame", "heap frames") if view.bottom_up else ("box", "boxes"),
+        "cell": ("Rc cell", "Rc cells"),
+        "handles": ("handle Vec", "handle Vecs"),
+    }
+    for kind, (one, many) in words.items():
+        if kinds.get(kind):
+            detail.append(f"{kinds[kind]} {one if kinds[kind] == 1 else many}")
+    extra = f": the task's own + {', '.join(detail)}" if detail else ""
+    elided = (
+        f" ({view.elided_blocks} blocks, {_bytes(view.elided_bytes)} not drawn)" if view.elided_blocks else ""
+    )
+    return f"{n} allocation{'s' if n != 1 else ''}{extra}, {_bytes(view.total_bytes)}{elided}"
+
+
+def _frame_lines(view: TaskView, frame: Frame, depth: int, lines: list, inline: bool):
+    indent = "  " * min(depth, _MAX_INDENT)
+    deep = f"[depth {depth}] " if depth > _MAX_INDENT else ""
+    what = f"{frame.fn}" + (" (inline)" if inline else "")
+    step = f"  at step {frame.step}: {frame.step_text}" if frame.step else ""
+    if frame.collapsed:
+        step = "  (not expanded: too many frames)"
+    lines.append(f"  {frame.offset:>7}  {(indent + deep + what):<{_NAME_WIDTH}} {frame.size:>7,} B{step}")
+    for part in frame.parts:
+        if part.kind == "frame":
+            _frame_lines(view, part.frame, depth + 1, lines, True)
+            continue
+        text = part.label
+        if part.kind == "header":
+            text = "header"
+        elif part.target is not None:
+            text = f"{part.label} (#{part.target.number})"
+        elif part.kind in ("pointer",) and part.target is None and "recursion" not in part.label:
+            text = f"{part.label} (not drawn)"
+        inner = "  " * min(depth + 1, _MAX_INDENT)
+        lines.append(f"  {part.offset:>7}  {(inner + text):<{_NAME_WIDTH}} {part.size:>7,} B")
+
+
+def explain_text(views: list, run: dict | None = None) -> str:
+    """The layout of one task under each strategy, as text: every block,
+    the frames inline in it at their byte offsets, pointers to boxes and
+    cells. ``run`` (optional) maps strategy -> metrics to compare with."""
+    if not views:
+        return ""
+    first = views[0]
+    params = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in first.params.items())
+    out = [
+        f"{first.workload}{' ' + params if params else ''}",
+        "one task's memory at its largest moment; offsets and sizes in bytes",
+        "",
+    ]
+    for view in views:
+        polling = "bottom-up" if view.bottom_up else "top-down"
+        out.append(f"{view.strategy}: {view_summary(view)}")
+        out.append(f"  ({polling}, {view.header_bytes}-byte frame headers"
+                   f"{', futures moved into place' if view.moves else ', frames built in place'})")
+        if run and view.strategy in run:
+            m = run[view.strategy]
+            out.append(
+                f"  the run: {m.get('allocs_per_task', 0):.4g} allocations/task, "
+                f"{m.get('bytes_per_task', 0):,.6g} bytes/task"
+            )
+        lines = []
+        for block in view.blocks:
+            owner = f"   <- #{block.owner[0]} at offset {block.owner[1]}" if block.owner else ""
+            lines.append(f"  {block_title(view, block)}{owner}")
+            if block.frame is not None:
+                _frame_lines(view, block.frame, 1, lines, False)
+        if len(lines) > MAX_TEXT_LINES:
+            more = len(lines) - MAX_TEXT_LINES
+            lines = lines[:MAX_TEXT_LINES] + [f"  ... {more} more lines"]
+        out.extend(lines)
+        for note in view.spawns:
+            out.append(f"  note: {note}")
+        out.append("")
+    chosen = {}
+    for view in views:
+        for fn, text in view.choices.items():
+            chosen.setdefault(fn, text)
+    if chosen:
+        out.append(
+            "functions that await in several steps are shown at the step whose children "
+            "occupy the most:"
+        )
+        for fn, text in chosen.items():
+            out.append(f"  {fn}: {text}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def check_params_text(workload, flags) -> dict:
+    """Typed parameters from ``NAME=VALUE`` flags (one value each)."""
+    raw = {}
+    for flag in flags or []:
+        name, sep, value = flag.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UsageError(f"--param '{flag}' is not NAME=VALUE; e.g. --param depth=4")
+        if "," in value:
+            raise UsageError(
+                f"--param {flag}: explain draws one parameter set; give one value, e.g. {name}="
+                f"{value.split(',')[0]}"
+            )
+        if name in raw:
+            raise UsageError(f"--param {name} is given twice; give it once")
+        raw[name] = value
+    return workload.parse_params(raw)
