@@ -342,3 +342,34 @@ def test_builds_are_cached_by_source_and_compiler(tmp_path):
     other = toolchain.compile_cached(tool, source + "// changed\n", tmp_path)
     assert other != first
     assert toolchain.run_binary(first, [], 30, "g++") == ""
+
+
+def test_saved_validation_becomes_the_reports_fidelity_figure(tmp_path):
+    """`validate --save DIR` writes validation.json; `report DIR` draws it."""
+    import json
+
+    folder = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "pinbench.bench.cli", "run", "--quick", "--counts-only",
+         "-w", "chain", "-s", "pinbox", "-a", "system", "-o", str(folder)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "pinbench.bench.cli", "validate", "-w", "chain", "--quick",
+         "--repeat", "1", "--save", str(folder)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((folder / "validation.json").read_text())
+    assert saved["format"] == "pinbench-validation"
+    pairs = {row["ratio"] for row in saved["timing"]}
+    assert pairs == {"always_heap/pinbox", "anchor_box/pinbox", "rc/pinbox"}
+    assert all(row["model_ratio"] > 0 and row["native_ratio"] > 0 for row in saved["timing"])
+    done = subprocess.run(
+        [sys.executable, "-m", "pinbench.bench.cli", "report", str(folder)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    png = folder / "figures" / "fidelity-1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "Model against native programs" in (folder / "report.html").read_text()

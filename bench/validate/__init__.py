@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import sys
+from pathlib import Path
 
 from ..errors import UsageError
 from ..program import CompiledProgram
@@ -625,8 +626,40 @@ def add_parser(subparsers):
     p.add_argument("--cache-dir", metavar="DIR", help="where builds are cached (default: $PINBENCH_CACHE or ~/.cache/pinbench/native)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a native program may run (default 600)")
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="table format (default text)")
+    p.add_argument(
+        "--save", metavar="DIR",
+        help="also write validation.json into DIR (a results folder), where `pinbench report DIR` "
+        "draws the timing-fidelity figure",
+    )
     p.set_defaults(func=lambda args, argv=None: run_command(args))
     return p
+
+
+def save_results(results, folder) -> Path:
+    """``validation.json`` in ``folder``: every case and the two ratio tables."""
+    import math
+
+    from ..results import atomic_write_text
+    from .plots import SAVED_FORMAT
+
+    def records(frame):
+        return [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")
+        ]
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "format": SAVED_FORMAT,
+        "version": 1,
+        "timing": records(timing_table(results)),
+        "speed": records(speed_table(results)),
+        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "native")])),
+    }
+    path = folder / "validation.json"
+    atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
+    return path
 
 
 def run_command(args) -> int:
@@ -649,6 +682,13 @@ def run_command(args) -> int:
         print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USAGE
     print(format_results(results, markdown=args.format == "markdown"))
+    if args.save:
+        try:
+            path = save_results(results, args.save)
+        except OSError as error:
+            print(f"pinbench: error: cannot write {args.save}/validation.json: {error.strerror or error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"saved {path} (pinbench report {args.save} draws it)")
     for note in results.attrs["notes"]:
         print(f"note: {note}")
     problems = disagreements(results)
