@@ -201,11 +201,10 @@ def _env_ok(env: ArmEnv, wanted: dict) -> bool:
     if marker != wanted or not env.pinbench.exists():
         return False
     try:
-        done = subprocess.run([str(env.pinbench), "--version"], capture_output=True, text=True,
-                              timeout=120, env=_child_env(), stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
+        code, _, _ = _run_child([str(env.pinbench), "--version"])
+    except OSError:
         return False
-    return done.returncode == 0
+    return code == 0
 
 
 def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> ArmEnv:
@@ -258,25 +257,65 @@ def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, comm
     steps.append(pip + [str(tree)])
     log = []
     for i, cmd in enumerate(steps):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL)
-        log.append(f"$ {' '.join(cmd)}\n{done.stdout}{done.stderr}")
-        if i == 0 and done.returncode == 0 and shared:
+        code, out, err = _run_child(cmd)
+        log.append(f"$ {' '.join(cmd)}\n{out}{err}")
+        if i == 0 and code == 0 and shared:
             # The venv sees the running pinbench's packages after its own.
-            purelib = subprocess.run(
-                [str(env.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                capture_output=True, text=True, env=_child_env(),
-            ).stdout.strip()
+            purelib = _run_child(
+                [str(env.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+            )[1].strip()
             Path(purelib).mkdir(parents=True, exist_ok=True)
             Path(purelib, "_pinbench_shared.pth").write_text("\n".join(wanted["shared_site_packages"]) + "\n")
-        if done.returncode != 0:
+        if code != 0:
             with contextlib.suppress(OSError):
                 log_path.write_text("\n".join(log))
             what = "creating the venv" if i == 0 else "pip install"
             raise UsageError(
-                f"building {ref} ({commit[:12]}) failed in {what}: {_last_line(done.stderr or done.stdout)} "
+                f"building {ref} ({commit[:12]}) failed in {what}: {_build_error(err or out)} "
                 f"(full log: {log_path})"
             )
     log_path.write_text("\n".join(log))
+
+
+def _stop_group(proc, grace: float = 10.0) -> None:
+    """End a child started in its own session and everything it started
+    (pip's compilers, pyperf's workers): SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _run_child(cmd, cwd=None, stdout=subprocess.PIPE) -> tuple:
+    """``(returncode, stdout, stderr)`` of ``cmd`` in its own session; on
+    Ctrl-C or SIGTERM the child's whole process group is stopped first."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=_child_env(), stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        _stop_group(proc)
+        raise
+    return proc.returncode, out or "", err or ""
+
+
+def _build_error(text: str) -> str:
+    """The line of a failed build that says what went wrong (pip ends with
+    generic advice; the compiler's or Python's error comes before it)."""
+    import re
+
+    lines = [line.strip().lstrip("│║ ").strip() for line in (text or "").splitlines() if line.strip()]
+    generic = ("subprocess-exited-with-error", "metadata-generation-failed", "failed-wheel-build",
+               "legacy-install-failure", "note:", "hint:", "╰─>", "See above")
+    for pattern in (r"\b\w+(Error|Exception):", r"\berror:", r"\bERROR\b"):
+        for line in lines:
+            if re.search(pattern, line) and not any(g in line for g in generic):
+                return line
+    return lines[-1] if lines else "no output"
 
 
 def _child_env() -> dict:
@@ -332,23 +371,11 @@ class Invocation:
 def _run_invocation(env: ArmEnv, inv: Invocation, mode_flags: list, workdir: Path) -> None:
     cmd = [str(env.pinbench), "run", *mode_flags, *inv.filters, "--output", str(inv.folder), "--force"]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=workdir, env=_child_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate()
-    except KeyboardInterrupt:
-        with contextlib.suppress(OSError):
-            proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        raise
+    code, _, err = _run_child(cmd, cwd=workdir, stdout=subprocess.DEVNULL)
     inv.seconds = time.perf_counter() - started
-    inv.status = proc.returncode
+    inv.status = code
     inv.error = _last_line(err)
-    if proc.returncode in (128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM):
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM):
         raise KeyboardInterrupt
 
 
@@ -655,8 +682,20 @@ def cmd_compare_branches(args, argv) -> int:
         return cmp.exit_status(comparison)
     except KeyboardInterrupt:
         signum = status["signal"] or signal.SIGINT
-        _say(f"interrupted; the worktrees are removed, finished runs are in {out / 'rounds'}")
+        kept = f", finished runs are in {out / 'rounds'}" if _holds_files(out / "rounds") else ""
+        _say(f"interrupted; the worktrees are removed{kept}")
         return 128 + signum
     finally:
         if saved is not None:
             signal.signal(signal.SIGTERM, saved)
+        if not _holds_files(out / "rounds"):  # nothing ran (a failed build): leave no empty folders
+            with contextlib.suppress(OSError):
+                (out / "rounds").rmdir()
+                out.rmdir()
+
+
+def _holds_files(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except OSError:
+        return False

@@ -65,9 +65,9 @@ def _interval(timing: dict) -> str:
 
 
 def _p(timing: dict) -> str:
-    if not timing or timing.get("p_value") is None:
+    if not timing or timing.get("p_adjusted") is None:
         return "-"
-    p = timing["p_value"]
+    p = timing["p_adjusted"]
     return f"{p:.2g}" if p >= 0.001 else "<0.001"
 
 
@@ -88,9 +88,9 @@ def _side_text(side: dict) -> str:
 def _method_line(comparison: dict) -> str:
     s = comparison["settings"]
     return (
-        f"timing: HEAD/BASE of the mean time per task, {s['confidence']:.0%} bootstrap interval, "
-        f"Mann-Whitney U; slower only if p < {s['alpha']:g} and the interval is above "
-        f"+{s['threshold']:.0%}"
+        f"timing: HEAD/BASE of the mean time per task, {s['confidence']:.0%} bootstrap interval and "
+        "Mann-Whitney U over pyperf runs (p adjusted across benchmarks); slower only if "
+        f"p < {s['alpha']:g} and the interval is above +{s['threshold']:.0%}"
     )
 
 
@@ -125,8 +125,8 @@ def render_text(comparison: dict, console) -> None:
     if changed:
         console.print()
         table = Table(title="deterministic metrics that changed (exact)", title_justify="left",
-                      box=box.SIMPLE_HEAD, pad_edge=False)
-        table.add_column("benchmark", overflow="fold")
+                      box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
+        table.add_column("benchmark", overflow="fold", min_width=min(max(len(b["name"]) for b in changed), 44))
         table.add_column("metric", no_wrap=True)
         table.add_column("base", justify="right", no_wrap=True)
         table.add_column("head", justify="right", no_wrap=True)
@@ -149,22 +149,25 @@ def render_text(comparison: dict, console) -> None:
     if timed:
         console.print()
         table = Table(title="time per task, HEAD/BASE", title_justify="left", box=box.SIMPLE_HEAD,
-                      pad_edge=False, caption=escape(_method_line(comparison)), caption_justify="left")
-        table.add_column("benchmark", overflow="fold")
+                      padding=(0, 1, 0, 0), show_edge=False, pad_edge=False,
+                      caption=escape(_method_line(comparison)), caption_justify="left")
+        widest = max(len(b["name"]) for b in timed)
+        table.add_column("benchmark", overflow="fold", min_width=min(widest, 44))
         table.add_column("base", justify="right", no_wrap=True)
         table.add_column("head", justify="right", no_wrap=True)
-        table.add_column("ratio", justify="right", no_wrap=True)
-        table.add_column(f"{comparison['settings']['confidence']:.0%} interval", justify="right", no_wrap=True)
+        table.add_column(f"ratio [{comparison['settings']['confidence']:.0%} interval]", justify="right",
+                         no_wrap=True)
         table.add_column("p", justify="right", no_wrap=True)
-        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column("runs", justify="right", no_wrap=True)
         table.add_column("verdict", no_wrap=True)
         for bench in timed:
             t = bench["timing"]
             style = {"slower": "bold red", "faster": "green"}.get(t["verdict"], "")
             verdict = f"[{style}]{t['verdict']}[/{style}]" if style else t["verdict"]
             table.add_row(
-                escape(bench["name"]), _ns(t["base_mean_ns"]), _ns(t["head_mean_ns"]), _ratio(t),
-                _interval(t), _p(t), f"{t['n_base']}/{t['n_head']}", verdict,
+                escape(bench["name"]), _ns(t["base_mean_ns"]), _ns(t["head_mean_ns"]),
+                _ratio(t) + (f" {_interval(t)}" if t.get("ci_low") is not None else ""), _p(t),
+                f"{t['n_base']}/{t['n_head']}", verdict,
             )
         console.print(table)
 
@@ -234,7 +237,7 @@ def render_markdown(comparison: dict) -> str:
     if timed:
         flagged = [b for b in timed if b["timing"]["verdict"] in ("slower", "faster")]
         conf = f"{comparison['settings']['confidence']:.0%}"
-        header = [f"| benchmark | base | head | HEAD/BASE | {conf} interval | p | n | verdict |",
+        header = [f"| benchmark | base | head | HEAD/BASE | {conf} interval | p | runs | verdict |",
                   "|---|--:|--:|--:|--:|--:|--:|---|"]
 
         def rows(benches):
@@ -331,8 +334,8 @@ def comparison_figure(comparison, path) -> list:
                                "improvement": bool(change and change["kind"] == "improvement")})
             series.append((label, points))
 
-    height = 1.4 + 0.28 * max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(8.5, height))
+    height = 1.8 + 0.28 * max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(9, height))
     if not rows:
         ax.text(0.5, 0.5, "no benchmark in both runs", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -350,7 +353,9 @@ def comparison_figure(comparison, path) -> list:
                 if point.get("ci_low") is not None:
                     ratios += [point["ci_low"], point["ci_high"]]
                     ax.plot([point["ci_low"], point["ci_high"]], [yy, yy], color=colors[kind], lw=2, alpha=0.8)
-                ax.plot([ratio], [yy], marker=marker, color=colors[kind], ms=5,
+                hollow = comparison.get("timing") and point.get("ci_low") is None
+                ax.plot([ratio], [yy], marker=marker, linestyle="none", color=colors[kind], ms=5,
+                        markerfacecolor="white" if hollow else colors[kind],
                         label=label if y == 0 and n > 1 else None)
         ax.axvline(1.0, color="black", lw=0.8)
         if comparison.get("timing"):
@@ -359,10 +364,12 @@ def comparison_figure(comparison, path) -> list:
         low = min(min(ratios), 1 - threshold, 0.8)
         high = max(max(ratios), 1 + threshold, 1.25)
         ax.set_xscale("log")
-        ax.set_xlim(low / 1.05, high * 1.05)
-        from matplotlib.ticker import FuncFormatter, LogLocator
+        ax.set_xlim(low / 1.12, high * 1.12)
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)))
+        ticks = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100)
+        ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if low / 1.12 <= t <= high * 1.12]))
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
         ax.set_yticks(range(len(rows)))
@@ -372,8 +379,13 @@ def comparison_figure(comparison, path) -> list:
         ax.grid(axis="x", alpha=0.3)
         if n > 1 or comparison.get("timing"):
             ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    import textwrap
+
     verdict = comparison["verdict"]["line"]
-    ax.set_title(title + "\n" + (verdict if len(verdict) < 110 else verdict[:107] + "..."), fontsize=9)
+    verdict = verdict if len(verdict) < 300 else verdict[:297] + "..."
+    if rows and comparison.get("timing") and any(p.get("ci_low") is None for _, pts in series for p in pts):
+        title += "\nhollow: no interval (fewer than 3 pyperf runs a side)"
+    ax.set_title(title + "\n" + textwrap.fill(verdict, 95), fontsize=8.5)
     fig.tight_layout()
     written = []
     try:
@@ -395,7 +407,8 @@ compared exactly: every change is listed, and an increase in allocations,
 bytes allocated or peak live bytes, a leak, or a changed checksum is a
 regression. Timing (when both folders have pyperf.json) is the ratio
 HEAD/BASE of the mean time per task with a 95% bootstrap interval and a
-Mann-Whitney U test: a regression only when p < --alpha and the whole
+Mann-Whitney U test over pyperf's worker processes (p adjusted across the
+benchmarks): a regression only when p < --alpha (0.01) and the whole
 interval lies above 1 + --threshold. docs/comparing.md explains it all."""
 
 EPILOG = """\
@@ -439,7 +452,8 @@ def add_gate_arguments(parser) -> None:
     )
     parser.add_argument(
         "--alpha", type=_alpha, default=cmp.DEFAULT_ALPHA, metavar="P",
-        help="significance level of the Mann-Whitney U test (default 0.05)",
+        help="significance level of the Mann-Whitney U test, after adjusting for the number of "
+        f"benchmarks (default {cmp.DEFAULT_ALPHA})",
     )
     parser.add_argument("--strict", action="store_true", help="fail when a benchmark is on one side only")
     parser.add_argument(
