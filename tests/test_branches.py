@@ -1,0 +1,227 @@
+"""`pinbench compare-branches`, for real, in a temporary repository.
+
+The repository is a copy of this project (the files of this checkout, so
+the code under test is the code being tested) with a few commits on top:
+a branch whose pinbox strategy boxes its first call edge (one more
+allocation per task: the gate must fail and the Markdown must name the
+benchmark), a commit that does not build, and a harmless one that is
+interrupted while it builds. Environments are built into a private
+PINBENCH_CACHE, so nothing outside the test's folders is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GIT_ID = ["-c", "user.name=pinbench test", "-c", "user.email=test@pinbench.invalid", "-c", "commit.gpgsign=false"]
+ADD_AN_ALLOCATION = '''
+
+def _box_first_edge(self, program, edge):
+    """Box the first call edge too: one more allocation per task."""
+    return bool(program.edge_back[edge]) or edge == 0
+
+
+PinBox.box_edge = _box_first_edge
+'''
+
+
+def git(*args, cwd):
+    done = subprocess.run(["git", *GIT_ID, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def project_files() -> list:
+    done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip("the tests do not run from a git checkout of pinbench")
+    return [name for name in done.stdout.split("\0") if name and (ROOT / name).is_file()]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A clone-like repository of this project: main (base), and branches
+    'regress' (an extra allocation), 'broken' (does not build), 'other'."""
+    path = tmp_path_factory.mktemp("repo") / "pinbench"
+    for name in project_files():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    git("init", "-q", "-b", "main", cwd=path)
+    git("add", "-A", cwd=path)
+    git("commit", "-q", "-m", "base", cwd=path)
+    git("checkout", "-q", "-b", "regress", cwd=path)
+    with open(path / "strategies" / "pinbox.py", "a") as file:
+        file.write(ADD_AN_ALLOCATION)
+    git("commit", "-q", "-am", "pinbox boxes its first call edge", cwd=path)
+    git("checkout", "-q", "-b", "broken", "main", cwd=path)
+    (path / "setup.py").write_text("this is not python\n")
+    git("commit", "-q", "-am", "a setup.py that cannot build", cwd=path)
+    git("checkout", "-q", "-b", "other", "main", cwd=path)
+    with open(path / "README.md", "a") as file:
+        file.write("\nAnother line.\n")
+    git("commit", "-q", "-am", "docs only", cwd=path)
+    git("checkout", "-q", "main", cwd=path)
+    # An uncommitted change and an untracked file the command must leave alone.
+    with open(path / "README.md", "a") as file:
+        file.write("\nwork in progress\n")
+    (path / "notes.txt").write_text("mine\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    tmp = tmp_path_factory.mktemp("tmp")
+    return {**os.environ, "PINBENCH_CACHE": str(cache), "TMPDIR": str(tmp), "COLUMNS": "100"}
+
+
+def pinbench(*args, cwd, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def state(repo):
+    """Everything of the user's clone compare-branches must not change."""
+    return {
+        "head": git("rev-parse", "HEAD", cwd=repo),
+        "branch": git("symbolic-ref", "HEAD", cwd=repo),
+        "status": git("status", "--porcelain", "--untracked-files=all", cwd=repo),
+        "diff": git("diff", cwd=repo),
+        "index": git("diff", "--cached", cwd=repo),
+        "worktrees": git("worktree", "list", "--porcelain", cwd=repo),
+        "stash": git("stash", "list", cwd=repo),
+    }
+
+
+def assert_one_line_error(done, *needles):
+    errors = [line for line in done.stderr.splitlines() if line.startswith("pinbench: error:")]
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+
+
+def no_worktrees_left(repo, env):
+    assert git("worktree", "list", "--porcelain", cwd=repo).count("worktree ") == 1
+    assert not list(Path(env["TMPDIR"]).glob("pinbench-worktree-*"))
+
+
+# Three A/A comparisons, each of one benchmark with 5 rounds: 5 pyperf runs a
+# side, enough for a timing regression to be significant (the smallest
+# possible p-value is 0.008, below alpha 0.01), so each could fire; none may.
+A_A = [("yield_many", "pinbox"), ("chain", "always_heap"), ("spawn_many", "rc")]
+
+
+def test_a_ref_against_itself_reports_no_regression(repo, env, tmp_path):
+    before = state(repo)
+    results, seconds = [], []
+    for i, (workload, strategy) in enumerate(A_A):
+        out = tmp_path / f"aa{i}"
+        started = time.perf_counter()
+        done = pinbench("compare-branches", "main", "main", "--quick", "--rounds", "5", "-w", workload,
+                        "-s", strategy, "-o", out, "--format", "json", cwd=repo, env=env)
+        seconds.append(time.perf_counter() - started)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        assert ("reusing the environment" in done.stderr) == (i > 0)
+        result = json.loads(done.stdout)
+        results.append(result)
+        (bench,) = result["benchmarks"]
+        assert bench["name"] == f"{workload}/{strategy}/system" and not bench["changes"]
+        t = bench["timing"]
+        assert t["n_base"] == t["n_head"] == 5  # one pyperf run per round and arm (quick)
+        assert not any("too few independent timings" in w for w in result["warnings"])
+        # What the arms leave: merged results folders, comparison.json, no rounds.
+        for arm in ("a", "b"):
+            assert {p.name for p in (out / arm).iterdir()} >= {"results.json", "metrics.csv", "pyperf.json"}
+            doc = json.loads((out / arm / "results.json").read_text())
+            assert doc["branch_run"]["arm"] == arm and doc["complete"]
+            assert doc["environment"]["git_commit"] == before["head"]
+            assert doc["benchmarks"][0]["metrics"]["timing_values"] == 15  # 5 rounds x 3 values
+        assert (out / "b" / "comparison.json").exists() and not (out / "rounds").exists()
+    false_alarms = sum(b["timing"]["regression"] for r in results for b in r["benchmarks"])
+    print(f"\nA/A compare-branches: {len(results)} comparisons, {false_alarms} false alarms, "
+          f"ratios {[round(r['benchmarks'][0]['timing']['ratio'], 3) for r in results]}, "
+          f"seconds {[round(s) for s in seconds]}")
+    assert false_alarms == 0
+    assert state(repo) == before
+    no_worktrees_left(repo, env)
+
+
+def test_a_branch_that_adds_an_allocation_fails_the_gate(repo, env, tmp_path):
+    before = state(repo)
+    done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only",
+                    "-w", "chain,yield_many", "-s", "pinbox,always_heap", "-o", tmp_path / "out",
+                    "--format", "markdown", cwd=repo, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(":x: **pinbench: REGRESSION: 1 regression(s): chain/pinbox/system (allocs 100 -> 200")
+    assert "| `chain/pinbox/system` | allocs | 100 | 200 | +100 (+100.0%) | **regression** |" in done.stdout
+    assert "neither folder has pyperf.json" in done.stdout
+    assert state(repo) == before
+    no_worktrees_left(repo, env)
+    # The comparison is saved where the report looks for it.
+    saved = json.loads((tmp_path / "out" / "b" / "comparison.json").read_text())
+    assert saved["verdict"]["failed"] and saved["branches"]["refs"] == {"a": "main", "b": "regress"}
+
+
+def test_bad_refs_and_bad_places_are_one_line_and_exit_2(repo, env, tmp_path):
+    assert_one_line_error(
+        pinbench("compare-branches", "main", "no-such-branch", "--counts-only", cwd=repo, env=env),
+        "unknown git ref 'no-such-branch'",
+    )
+    assert_one_line_error(
+        pinbench("compare-branches", "main", "main", "--counts-only", cwd=tmp_path, env=env),
+        "is not inside a git repository",
+    )
+    assert_one_line_error(
+        pinbench("compare-branches", "main", "main", "-w", "nope", cwd=repo, env=env), "unknown workload",
+    )
+    assert_one_line_error(
+        pinbench("compare-branches", "main", "main", "--rounds", "0", cwd=repo, env=env), "out of range",
+    )
+    no_worktrees_left(repo, env)
+
+
+def test_a_ref_that_does_not_build_is_one_line_and_cleans_up(repo, env, tmp_path):
+    before = state(repo)
+    done = pinbench("compare-branches", "main", "broken", "--counts-only", "-w", "chain", "-s", "pinbox",
+                    "-o", tmp_path / "out", cwd=repo, env=env)
+    assert_one_line_error(done, "building broken (", "failed in pip install", "build.log")
+    assert state(repo) == before
+    no_worktrees_left(repo, env)
+
+
+def test_an_interrupted_build_removes_its_worktree(repo, env, tmp_path):
+    before = state(repo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pinbench.bench.cli", "compare-branches", "main", "other", "--counts-only",
+         "-w", "chain", "-o", tmp_path / "out"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("pinbench: other (") and "building its environment" in line:
+            break
+        assert time.monotonic() < deadline, seen
+    time.sleep(1.0)  # pip is compiling in the worktree now
+    assert len(git("worktree", "list", "--porcelain", cwd=repo).split("worktree ")) == 3
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, "".join(seen) + rest
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert state(repo) == before
+    no_worktrees_left(repo, env)
