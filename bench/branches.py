@@ -566,6 +566,7 @@ def _prepare_output(args) -> Path:
         out = Path(args.output)
     else:
         out = Path("results") / ("branches-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    out = Path(os.path.abspath(out))  # the arms run in out/rounds: a relative path would move with them
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder; choose another --output")
     held = [out / arm / RESULTS_FILE for arm in ARMS if (out / arm / RESULTS_FILE).exists()]

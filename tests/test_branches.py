@@ -161,8 +161,9 @@ def test_a_ref_against_itself_reports_no_regression(repo, env, tmp_path):
 
 def test_a_branch_that_adds_an_allocation_fails_the_gate(repo, env, tmp_path):
     before = state(repo)
+    relative = os.path.relpath(tmp_path / "out", repo)  # resolved where the command starts, not where arms run
     done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only",
-                    "-w", "chain,yield_many", "-s", "pinbox,always_heap", "-o", tmp_path / "out",
+                    "-w", "chain,yield_many", "-s", "pinbox,always_heap", "-o", relative,
                     "--format", "markdown", cwd=repo, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     first = done.stdout.splitlines()[0]
