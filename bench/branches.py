@@ -183,6 +183,21 @@ def _have(*modules) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
+def _can_build_here() -> bool:
+    """Whether this environment has what building pinbench needs (Cython,
+    numpy, and a setuptools that builds wheels: 70.1 and later alone,
+    older ones with the wheel package); otherwise pip fetches them."""
+    if not _have("Cython", "setuptools", "numpy"):
+        return False
+    from importlib import metadata
+
+    try:
+        version = tuple(int(part) for part in metadata.version("setuptools").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return version >= (70, 1) or _have("wheel")
+
+
 class ArmEnv:
     """A built environment: its folder and the pinbench it runs."""
 
@@ -252,7 +267,7 @@ def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, comm
     venv_cmd = [sys.executable, "-m", "venv", str(env.path)] + ([] if with_pip else ["--without-pip"])
     steps = [venv_cmd]
     pip = [str(env.python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
-    if shared and _have("Cython", "setuptools", "numpy"):
+    if shared and _can_build_here():
         pip.append("--no-build-isolation")  # build with the shared Cython/numpy: no download
     steps.append(pip + [str(tree)])
     log = []

@@ -334,6 +334,13 @@ def deterministic_changes(base_metrics: dict, head_metrics: dict) -> list:
             continue
         if base != head:  # 1 == 1.0: a number is the same in an int or a float column
             changes.append(_change(metric, base, head))
+    # The frame size of every function (a dict per benchmark), one change per function.
+    base_frames = base_metrics.get("frame_bytes") or {}
+    head_frames = head_metrics.get("frame_bytes") or {}
+    if isinstance(base_frames, dict) and isinstance(head_frames, dict):
+        for name in dict.fromkeys(list(base_frames) + list(head_frames)):
+            if base_frames.get(name) != head_frames.get(name):
+                changes.append(_change(f"frame_bytes[{name}]", base_frames.get(name), head_frames.get(name)))
     return changes
 
 

@@ -140,7 +140,7 @@ def render_text(comparison: dict, console) -> None:
                     kind, "[yellow]changed[/yellow]")
                 table.add_row(
                     escape(bench["name"]) if i == 0 else "",
-                    change["metric"], _number(change["base"]), _number(change["head"]), _delta(change), mark,
+                    escape(change["metric"]), _number(change["base"]), _number(change["head"]), _delta(change), mark,
                     end_section=i == len(changes) - 1,
                 )
         console.print(table)
@@ -228,7 +228,7 @@ def render_markdown(comparison: dict) -> str:
             for change in sorted(bench["changes"], key=_kind_order):
                 mark = {"regression": "**regression**", "improvement": "better"}.get(change["kind"], "changed")
                 lines.append(
-                    f"| {_md_code(bench['name'])} | {change['metric']} | {_md(_number(change['base']))} | "
+                    f"| {_md_code(bench['name'])} | {_md(change['metric'])} | {_md(_number(change['base']))} | "
                     f"{_md(_number(change['head']))} | {_md(_delta(change))} | {mark} |"
                 )
         lines.append("")
