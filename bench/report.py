@@ -71,7 +71,19 @@ def _fidelity_figure(data: dict, doc: dict):
     return fig_fidelity(data, doc)
 
 
+def _comparison_figure(data: dict, path):
+    from .compare_report import comparison_figure  # matplotlib loads only when drawing
+
+    return comparison_figure(data, path)
+
+
 EXTRA_SECTIONS: list = [
+    ExtraSection(
+        "comparison.json", "Comparison with the base run", "comparison", _comparison_figure,
+        intro="HEAD/BASE time ratio per benchmark with its 95% bootstrap interval "
+        "(pinbench compare --save, or compare-branches).",
+        writes_files=True,
+    ),
     ExtraSection(
         "validation.json", "Model against native programs", "fidelity", _fidelity_figure,
         intro="How far the model's time differences between strategies carry over to rustc and g++ "

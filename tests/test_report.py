@@ -430,3 +430,25 @@ def test_open_starts_the_browser_on_the_page(tiny_run, tmp_path):
     done = pinbench("report", out, "--open", cwd=tmp_path, env={"BROWSER": str(script)})
     assert done.returncode == 0, done.stderr
     assert record.read_text() == (out / "report.html").resolve().as_uri()
+
+
+def test_a_saved_comparison_is_drawn_in_the_report(tmp_path):
+    """`compare --save` leaves comparison.json in HEAD; the report draws it."""
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
+                              capture_output=True, text=True)
+
+    for name in ("base", "head"):
+        done = cli("run", "--quick", "-w", "yield_many", "-s", "pinbox", "-o", tmp_path / name)
+        assert done.returncode == 0, done.stderr
+    done = cli("compare", tmp_path / "base", tmp_path / "head", "--save")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "head" / "comparison.json").is_file()
+    done = cli("report", tmp_path / "head")
+    assert done.returncode == 0, done.stderr
+    png = tmp_path / "head" / "figures" / "comparison-1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "Comparison with the base run" in (tmp_path / "head" / "report.html").read_text()
