@@ -570,13 +570,9 @@ def _print_noise_warning(out, doc: dict):
 
 
 def _ns(value) -> str:
-    """A duration in ns, in the unit that keeps three digits."""
-    if value is None:
-        return "-"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} ns"
+    from .timing import format_ns  # imported when drawn: `pinbench list` stays light
+
+    return format_ns(value)
 
 
 def _time_cell(m: dict) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import compare as cmp
 from .errors import UsageError
+from .timing import format_ns
 
 FORMATS = ("text", "markdown", "json")
 
@@ -41,15 +42,6 @@ def _delta(change: dict) -> str:
     if change["relative"] is not None:
         text += f" ({change['relative']:+.1%})"
     return text
-
-
-def _ns(value) -> str:
-    if value is None:
-        return "-"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} ns"
 
 
 def _ratio(timing: dict) -> str:
@@ -165,7 +157,7 @@ def render_text(comparison: dict, console) -> None:
             style = {"slower": "bold red", "faster": "green"}.get(t["verdict"], "")
             verdict = f"[{style}]{t['verdict']}[/{style}]" if style else t["verdict"]
             table.add_row(
-                escape(bench["name"]), _ns(t["base_mean_ns"]), _ns(t["head_mean_ns"]),
+                escape(bench["name"]), format_ns(t["base_mean_ns"]), format_ns(t["head_mean_ns"]),
                 _ratio(t) + (f" {_interval(t)}" if t.get("ci_low") is not None else ""), _p(t),
                 f"{t['n_base']}/{t['n_head']}", verdict,
             )
@@ -244,7 +236,7 @@ def render_markdown(comparison: dict) -> str:
             for bench in benches:
                 t = bench["timing"]
                 verdict = f"**{t['verdict']}**" if t["verdict"] in ("slower", "faster") else t["verdict"]
-                yield (f"| {_md_code(bench['name'])} | {_ns(t['base_mean_ns'])} | {_ns(t['head_mean_ns'])} | "
+                yield (f"| {_md_code(bench['name'])} | {format_ns(t['base_mean_ns'])} | {format_ns(t['head_mean_ns'])} | "
                        f"{_ratio(t)} | {_interval(t)} | {_p(t)} | {t['n_base']}/{t['n_head']} | {verdict} |")
 
         if flagged:

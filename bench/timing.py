@@ -124,6 +124,16 @@ class Timer:
             return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
 
 
+def format_ns(value) -> str:
+    """A duration in ns, in the unit that keeps three digits (terminal text)."""
+    if value is None:
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} ns"
+
+
 def timing_metrics(benchmark) -> dict:
     """The summary pinbench keeps of a pyperf benchmark (values in s per task)."""
     values = benchmark.get_values()

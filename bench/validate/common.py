@@ -126,3 +126,22 @@ def check_supported(program: CompiledProgram):
 def comment_text(text: str) -> str:
     """``text`` safe inside a one-line // comment in Rust and C++."""
     return "".join(c if c.isalnum() or c in "_-.:=,() " else "?" for c in str(text))[:120]
+
+
+class Body:
+    """Lines of one generated function body (Rust or C++), indented by block."""
+
+    def __init__(self):
+        self.lines = []
+        self.indent = 1
+
+    def add(self, text: str):
+        self.lines.append("    " * self.indent + text)
+
+    def open(self, text: str):
+        self.add(text)
+        self.indent += 1
+
+    def close(self, text: str = "}"):
+        self.indent -= 1
+        self.add(text)

@@ -17,7 +17,7 @@ with counting paused. Values and the checksum follow docs/model.md.
 from __future__ import annotations
 
 from ..program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
-from .common import Function, ProgramView, comment_text
+from .common import Body as _Body, Function, ProgramView, comment_text
 
 VARIANT = "always_heap"
 
@@ -309,23 +309,6 @@ static void run_case(int program, const char* variant, u64 entries, u64 wheel, s
 
 def _child_arg(width: int, position: int) -> str:
     return "arg" if width == 1 else f"arg * {width}u + {position}u"
-
-
-class _Body:
-    def __init__(self):
-        self.lines = []
-        self.indent = 1
-
-    def add(self, text: str):
-        self.lines.append("    " * self.indent + text)
-
-    def open(self, text: str):
-        self.add(text)
-        self.indent += 1
-
-    def close(self, text: str = "}"):
-        self.indent -= 1
-        self.add(text)
 
 
 def _signature(fn: Function) -> str:

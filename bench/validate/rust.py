@@ -27,7 +27,7 @@ Values and the checksum follow docs/model.md bit for bit.
 from __future__ import annotations
 
 from ..program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
-from .common import Function, ProgramView, comment_text
+from .common import Body as _Body, Function, ProgramView, comment_text
 
 VARIANTS = ("pinbox", "anchor_box", "rc")
 
@@ -309,25 +309,6 @@ def _child_arg(width: int, position: int) -> str:
     if width == 1:
         return "arg"
     return f"arg.wrapping_mul({width}).wrapping_add({position})"
-
-
-class _Body:
-    """Lines of one function body, indented."""
-
-    def __init__(self):
-        self.lines = []
-        self.indent = 1
-
-    def add(self, text: str):
-        self.lines.append("    " * self.indent + text)
-
-    def open(self, text: str):
-        self.add(text)
-        self.indent += 1
-
-    def close(self, text: str = "}"):
-        self.indent -= 1
-        self.add(text)
 
 
 def _locals(body: _Body, fn: Function, variant: str, in_cell: bool):
