@@ -34,7 +34,7 @@ import warnings
 from pathlib import Path
 
 from .errors import UsageError
-from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, read_results
+from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
 from .runner import DETERMINISTIC_METRICS
 
 COMPARISON_FORMAT = "pinbench-comparison"
@@ -95,19 +95,7 @@ def read_pyperf_values(path) -> dict:
     import pyperf
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; the file is damaged") from None
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"{path} is not valid JSON (truncated or damaged? {error.msg} at line {error.lineno}, "
-            f"column {error.colno}); re-run the benchmarks"
-        ) from None
+    load_json(path)  # a damaged file fails here with one clear line, not inside pyperf
     try:
         suite = pyperf.BenchmarkSuite.load(str(path))
         values = {}

@@ -204,6 +204,24 @@ def write_pyperf(folder, benchmarks: list) -> None:
 # -- reading ----------------------------------------------------------------
 
 
+def load_json(path: Path):
+    """A JSON file's content; an unreadable, non-UTF-8 or damaged file is a
+    one-line UsageError (results.json and pyperf.json alike)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; the file is damaged") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"{path} is not valid JSON (truncated or damaged? {error.msg} at line "
+            f"{error.lineno}, column {error.colno}); re-run the benchmarks"
+        ) from None
+
+
 def read_results(folder) -> dict:
     """The results document in ``folder`` (or at a results.json path).
 
@@ -224,19 +242,7 @@ def read_results(folder) -> dict:
             f"{folder} has no {RESULTS_FILE}; it is not a pinbench results folder "
             "(or its run finished no benchmark)"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; the file is damaged") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"{path} is not valid JSON (truncated or damaged? {error.msg} at line "
-            f"{error.lineno}, column {error.colno}); re-run the benchmarks"
-        ) from None
+    doc = load_json(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(
             f"{path} is not a pinbench results document (no \"format\": \"{FORMAT}\"); "
