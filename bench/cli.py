@@ -387,7 +387,14 @@ def cmd_run(args, argv) -> int:
                         bench.label, bench.workload, dict(bench.params), bench.strategy,
                         bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
                     )
-                    timed_benchmark = timer.time(spec)
+                    try:
+                        timed_benchmark = timer.time(spec)
+                    except SystemExit:
+                        # pyperf turns Ctrl-C during a worker into sys.exit(1);
+                        # it was our interrupt, and the folder keeps what finished.
+                        if signals.signum is not None:
+                            raise KeyboardInterrupt from None
+                        raise UsageError(f"pyperf could not time {bench.label}") from None
                     metrics.update(timing.timing_metrics(timed_benchmark))
                     metrics.update(timing.measure_latency(spec, run["mode"]))
                 record = {
