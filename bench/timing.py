@@ -199,8 +199,13 @@ def worker_main() -> None:
     """pyperf's worker (and calibration) processes enter here."""
     runner = _runner(None)
     args = runner.parse_args()
-    with open(args.specs) as f:
-        specs = [Spec(**s) for s in json.load(f)]
+    try:
+        with open(args.specs) as f:
+            specs = [Spec(**s) for s in json.load(f)]
+    except FileNotFoundError:
+        # The run that started this worker was stopped (SIGTERM reaches only
+        # the master, which removed its scratch folder) and has already said so.
+        sys.exit(1)
     for spec in specs:  # every benchmark, in order: pyperf picks the worker's one
         runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
 
