@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import UsageError
+from ..model.errors import UsageError
 
 ENV_MARKER = "pinbench-env.json"
 BUILD_LOG = "build.log"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from . import runner
-from .errors import UsageError
+from ..model.errors import UsageError
 
 PROG = "pinbench"
 

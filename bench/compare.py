@@ -33,7 +33,7 @@ import math
 import warnings
 from pathlib import Path
 
-from .errors import UsageError
+from ..model.errors import UsageError
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
 from .runner import DETERMINISTIC_METRICS
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from . import compare as cmp
-from .errors import UsageError
+from ..model.errors import UsageError
 from .timing import format_ns
 
 FORMATS = ("text", "markdown", "json")

@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 
 from .. import strategies as strategy_registry
-from ..strategies.layout import (
+from ..model.layout import (
     HANDLE_VEC,
     IO_LEAF,
     JOIN_HANDLE,
@@ -42,8 +42,8 @@ from ..strategies.layout import (
     YIELD_LEAF,
     align8,
 )
-from .errors import UsageError
-from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
+from ..model.errors import UsageError
+from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 
 # Frames materialised per task view; the rest is summarised (counted only).
 MAX_FRAMES = 5000

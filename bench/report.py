@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import UsageError
+from ..model.errors import UsageError
 from .results import atomic_write_text, read_results
 
 FIGURES_DIR = "figures"

@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import UsageError
+from ..model.errors import UsageError
 
 SCHEMA_VERSION = 1
 # Marks a JSON document as ours, so a foreign results.json is told apart

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import strategies
 from ..cython_core import _executor
-from .errors import UsageError
+from ..model.errors import UsageError
 
 ALLOCATORS = tuple(_executor.ALLOCATORS)
 

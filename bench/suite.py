@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 
 from .. import strategies as strategy_registry
-from .errors import UsageError
+from ..model.errors import UsageError
 from .runner import ALLOCATORS, Benchmark, check_allocator
 
 QUICK_ALLOCATOR = "system"

@@ -25,7 +25,7 @@ function, in the order the functions are defined::
     ]
 
 Each step table names exactly one kind. The rules are those of the builder
-(``bench/program.py``) and ``docs/model.md``; ``docs/workload-files.md`` is
+(``model/program.py``) and ``docs/model.md``; ``docs/workload-files.md`` is
 the user's reference and ``examples/echo.toml`` a complete example. Every
 problem is one :class:`UsageError` line that starts with the file's path.
 """
@@ -35,8 +35,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .errors import UsageError
-from .program import CompiledProgram, FnBuilder, Program
+from ..model.errors import UsageError
+from ..model.program import CompiledProgram, FnBuilder, Program
 
 _WORKLOAD_KEYS = ("name", "entry", "tasks")
 _FN_KEYS = ("locals", "borrows", "generator", "steps")

@@ -22,8 +22,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import UsageError
-from .program import CompiledProgram, Program
+from ..model.errors import UsageError
+from ..model.program import CompiledProgram, Program
 from .toml_loader import load_program
 
 # A rough ceiling on the frame memory one run may need. Each parameter has

@@ -1,7 +1,7 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """The executor: mechanism only.
 
-It runs a compiled program (bench/program.py) under a layout (strategies/)
+It runs a compiled program (model/program.py) under a layout (model/layout.py)
 with one allocator (allocators.h) and returns exact counters. Everything
 below ``run`` is C: the loop holds no Python object and releases the GIL.
 The rules it implements are written down in docs/model.md; the comments
@@ -32,7 +32,7 @@ cdef extern from "allocators.h" nogil:
     int PB_ALLOC_SYSTEM, PB_ALLOC_POOL, PB_ALLOC_BUMP
 
 
-# Step codes: must match bench/program.py (tests/test_executor.py checks).
+# Step codes: must match model/program.py (tests/test_executor.py checks).
 cdef enum:
     OP_WORK = 0
     OP_CALL = 1
@@ -1100,7 +1100,7 @@ cdef const int64_t *column(object owner, str name, list keep) except NULL:
 def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, *,
         uint64_t latency_stride=0, uint64_t latency_capacity=0, arrivals_ns=None,
         uint64_t stall_after_tasks=0, uint64_t stall_ns=0):
-    """Run ``program`` (bench.program.CompiledProgram) under ``layout``
+    """Run ``program`` (model.program.CompiledProgram) under ``layout``
     (strategies.Layout) with the named allocator; return the counters.
 
     ``latency_stride`` k > 0 records the latency of every k-th task (two

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from ..bench.errors import UsageError
+from ..model.errors import UsageError
 from . import always_heap, anchor_box, pinbox, rc
 from .base import BOTTOM_UP, TOP_DOWN, Strategy
-from .layout import Layout
+from ..model.layout import Layout
 
 ENTRY_POINT_GROUP = "pinbench.strategies"
 BUILTIN = {s.name: s for s in (always_heap.STRATEGY, anchor_box.STRATEGY, pinbox.STRATEGY, rc.STRATEGY)}

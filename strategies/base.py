@@ -1,7 +1,7 @@
 """What a strategy is: a small declaration of policy.
 
 A strategy answers three questions about a compiled program, and the shared
-layout code (``layout.py``) turns the answers into byte offsets and sizes:
+layout code (``model/layout.py``) turns the answers into byte offsets and sizes:
 
 * does this call edge store its child inline in the parent's frame, or in a
   box of its own (the parent keeps an 8-byte pointer)?
@@ -15,15 +15,7 @@ the ``pinbench.strategies`` entry-point group.
 
 from __future__ import annotations
 
-TOP_DOWN = "top_down"
-BOTTOM_UP = "bottom_up"
-
-# Header sizes in bytes (docs/model.md, "Frames"): the top-down header holds the
-# state discriminant, loop counter, pending count, recursion depth, flags, the
-# argument and the running value; bottom-up adds the parent pointer and the
-# slot/task ids a finishing coroutine needs to resume its parent.
-TOP_DOWN_HEADER = 40
-BOTTOM_UP_HEADER = 56
+from ..model.layout import BOTTOM_UP, BOTTOM_UP_HEADER, TOP_DOWN, TOP_DOWN_HEADER, compute_layout
 
 
 class Strategy:
@@ -53,8 +45,6 @@ class Strategy:
 
     def plan(self, program):
         """Lay out ``program`` under this strategy (a ``Layout``)."""
-        from .layout import compute_layout
-
         return compute_layout(self, program)
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
 Each function returns the exact totals the model predicts for one run of a
 built-in workload under one strategy: allocations, bytes allocated, polls,
 moved bytes, refcount operations, tasks. They are derived by hand from
-docs/model.md and share no code with strategies/layout.py, so a test that
+docs/model.md and share no code with model/layout.py, so a test that
 compares the two can fail.
 """
 

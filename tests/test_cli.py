@@ -23,7 +23,7 @@ import pytest
 
 from pinbench import strategies
 from pinbench.bench import cli, environment, results, runner, suite
-from pinbench.bench.errors import UsageError
+from pinbench.model.errors import UsageError
 from pinbench.bench.runner import ALLOCATORS, execute
 from pinbench.bench.workloads import WORKLOADS, get_workload
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from pinbench.bench import branches, compare, compare_report
-from pinbench.bench.errors import UsageError
+from pinbench.model.errors import UsageError
 
 SMALL = ["--quick", "-w", "yield_many,chain", "-s", "pinbox,always_heap"]
 TIMED = ["-w", "yield_many", "-s", "pinbox,always_heap", "-a", "system", "-p", "tasks=100"]

@@ -3,9 +3,9 @@ memory limits, and the contract between the program format and the C core."""
 
 import pytest
 
-from pinbench.bench import program as prog
-from pinbench.bench.errors import UsageError
-from pinbench.bench.program import Program
+from pinbench.model import program as prog
+from pinbench.model.errors import UsageError
+from pinbench.model.program import Program
 from pinbench.bench.runner import execute
 from pinbench.cython_core import _executor
 

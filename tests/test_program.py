@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pinbench.bench.errors import UsageError
-from pinbench.bench.program import (
+from pinbench.model.errors import UsageError
+from pinbench.model.program import (
     MAX_LOCALS,
     OP_CALL,
     OP_GEN,

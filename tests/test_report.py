@@ -260,7 +260,7 @@ def test_every_frame_in_the_model_is_tiled_by_its_parts(workload):
 
 
 def test_recursion_past_the_limit_is_a_null_pointer_and_large_trees_are_summarised():
-    from pinbench.bench.program import Program
+    from pinbench.model.program import Program
 
     p = Program("rec", tasks=1)
     p.fn("main").call("node")

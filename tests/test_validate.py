@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from pinbench.bench.errors import UsageError
-from pinbench.bench.program import Program
+from pinbench.model.errors import UsageError
+from pinbench.model.program import Program
 from pinbench.bench.validate import (
     STRATEGIES,
     disagreements,

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pinbench.bench.errors import UsageError
-from pinbench.bench.program import (
+from pinbench.model.errors import UsageError
+from pinbench.model.program import (
     OP_CALL,
     OP_GEN,
     OP_IO,

@@ -31,8 +31,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
-from ..program import CompiledProgram
+from ...model.errors import UsageError
+from ...model.program import CompiledProgram
 from ..workloads import WORKLOADS, Workload, get_workload
 from . import cpp, rust, toolchain
 from .common import ProgramView, check_supported

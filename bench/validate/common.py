@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UsageError
-from ..program import (
+from ...model.errors import UsageError
+from ...model.program import (
     OP_CALL,
     OP_GEN,
     OP_IO,

@@ -16,7 +16,7 @@ with counting paused. Values and the checksum follow docs/model.md.
 
 from __future__ import annotations
 
-from ..program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
+from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
 from .common import Body as _Body, Function, ProgramView, comment_text
 
 VARIANT = "always_heap"

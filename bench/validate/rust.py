@@ -26,7 +26,7 @@ Values and the checksum follow docs/model.md bit for bit.
 
 from __future__ import annotations
 
-from ..program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
+from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
 from .common import Body as _Body, Function, ProgramView, comment_text
 
 VARIANTS = ("pinbox", "anchor_box", "rc")

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
+from ...model.errors import UsageError
 
 CACHE_ENV = "PINBENCH_CACHE"
 DEFAULT_CACHE = Path("~/.cache/pinbench/native")

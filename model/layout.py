@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bench.errors import UsageError
-from ..bench.program import (
+from .errors import UsageError
+from .program import (
     OP_CALL,
     OP_GEN,
     OP_IO,
@@ -22,7 +22,16 @@ from ..bench.program import (
     OP_SPAWN,
     OP_YIELD,
 )
-from .base import BOTTOM_UP
+
+TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
+BOTTOM_UP = "bottom_up"  # C++ coroutines: a finishing frame resumes its parent
+
+# Header sizes in bytes (docs/model.md, "Frames"): the top-down header holds the
+# state discriminant, loop counter, pending count, recursion depth, flags, the
+# argument and the running value; bottom-up adds the parent pointer and the
+# slot/task ids a finishing coroutine needs to resume its parent.
+TOP_DOWN_HEADER = 40
+BOTTOM_UP_HEADER = 56
 
 POINTER = 8
 IO_LEAF = 16  # waiter id, state, deadline
