@@ -1,5 +1,6 @@
-"""``pinbench compare-branches REF_A REF_B``: build two git refs, run them
-interleaved in one job, compare them.
+"""How ``pinbench compare-branches REF_A REF_B`` builds two git refs, runs
+them interleaved in one job and merges each arm's rounds (the command itself
+is ``commands/compare_branches.py``).
 
 1. Each ref is resolved to a commit (a bad ref: one line, exit 2).
 2. Each commit gets its own environment, a venv cached under
@@ -28,12 +29,12 @@ interleaved in one job, compare them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import datetime
+import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -41,15 +42,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 from ..model.errors import UsageError
+from .compare import benchmark_key, pyperf_name
+from .formatting import param_text
+from .metrics import ACROSS_ROUNDS, COMPARED
+from .results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, atomic_write_text, read_results, results_dataframe, write_pyperf
+from .timing import timing_metrics
 
 ENV_MARKER = "pinbench-env.json"
 BUILD_LOG = "build.log"
 DEFAULT_ROUNDS = {"quick": 2, "default": 3, "rigorous": 3}
 ARMS = ("a", "b")
-LATENCY_KEYS = ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_overhead")
 _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
 _CHILD_ENV_DROP = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "__PYVENV_LAUNCHER__")
 
@@ -66,7 +72,7 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pinbench"
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"pinbench: {message}", file=sys.stderr, flush=True)
 
 
@@ -189,8 +195,6 @@ def _can_build_here() -> bool:
     older ones with the wheel package); otherwise pip fetches them."""
     if not _have("Cython", "setuptools", "numpy"):
         return False
-    from importlib import metadata
-
     try:
         version = tuple(int(part) for part in metadata.version("setuptools").split(".")[:2])
     except (metadata.PackageNotFoundError, ValueError):
@@ -225,8 +229,6 @@ def _env_ok(env: ArmEnv, wanted: dict) -> bool:
 def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> ArmEnv:
     """The environment of ``commit``: reused when cached and working, else
     built from a temporary worktree (which is removed right after)."""
-    import fcntl
-
     root = cache_root() / "envs"
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -244,10 +246,10 @@ def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> Arm
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two jobs building one commit take turns
         if _env_ok(env, wanted):
-            _say(f"{ref} ({commit[:12]}): reusing the environment in {env.path}")
+            say(f"{ref} ({commit[:12]}): reusing the environment in {env.path}")
             return env
         shutil.rmtree(env.path, ignore_errors=True)
-        _say(f"{ref} ({commit[:12]}): building its environment in {env.path}")
+        say(f"{ref} ({commit[:12]}): building its environment in {env.path}")
         started = time.perf_counter()
         with repo.worktree(commit) as tree:
             _build(env, tree, wanted, isolated, ref, commit)
@@ -256,7 +258,7 @@ def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> Arm
             raise UsageError(
                 f"the pinbench built from {ref} ({commit[:12]}) does not start; see {env.path / BUILD_LOG}"
             )
-        _say(f"{ref} ({commit[:12]}): built in {time.perf_counter() - started:.0f} s")
+        say(f"{ref} ({commit[:12]}): built in {time.perf_counter() - started:.0f} s")
     return env
 
 
@@ -321,8 +323,6 @@ def _run_child(cmd, cwd=None, stdout=subprocess.PIPE) -> tuple:
 def _build_error(text: str) -> str:
     """The line of a failed build that says what went wrong (pip ends with
     generic advice; the compiler's or Python's error comes before it)."""
-    import re
-
     lines = [line.strip().lstrip("│║ ").strip() for line in (text or "").splitlines() if line.strip()]
     generic = ("subprocess-exited-with-error", "metadata-generation-failed", "failed-wheel-build",
                "legacy-install-failure", "note:", "hint:", "╰─>", "See above")
@@ -343,11 +343,7 @@ def _child_env() -> dict:
 # -- running the arms ---------------------------------------------------------------------
 
 
-def _param_text(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _mode_flags(mode: str, counts_only: bool) -> list:
+def mode_flags(mode: str, counts_only: bool) -> list:
     flags = {"quick": ["--quick"], "rigorous": ["--rigorous"]}.get(mode, [])
     return flags + (["--counts-only"] if counts_only else [])
 
@@ -358,11 +354,11 @@ def _benchmark_filters(bench) -> list:
         workload = str(Path(workload).resolve())
     args = ["--workload", workload, "--strategy", bench.strategy, "--allocator", bench.allocator]
     for name, value in bench.params.items():
-        args += ["--param", f"{name}={_param_text(value)}"]
+        args += ["--param", f"{name}={param_text(value)}"]
     return args
 
 
-def _run_filters(args) -> list:
+def run_filters(args) -> list:
     out = []
     for flag, values in (("--workload", args.workload), ("--strategy", args.strategy),
                          ("--allocator", args.allocator), ("--param", args.param)):
@@ -383,7 +379,7 @@ class Invocation:
         self.seconds = 0.0
 
 
-def _run_invocation(env: ArmEnv, inv: Invocation, mode_flags: list, workdir: Path) -> None:
+def run_invocation(env: ArmEnv, inv: Invocation, mode_flags: list, workdir: Path) -> None:
     cmd = [str(env.pinbench), "run", *mode_flags, *inv.filters, "--output", str(inv.folder), "--force"]
     started = time.perf_counter()
     code, _, err = _run_child(cmd, cwd=workdir, stdout=subprocess.DEVNULL)
@@ -414,9 +410,7 @@ def plan_invocations(suite: list, rounds: int, interleave: str, rounds_dir: Path
 
 
 def _exact(metrics: dict) -> dict:
-    from .runner import DETERMINISTIC_METRICS
-
-    out = {name: metrics.get(name) for name in DETERMINISTIC_METRICS}
+    out = {name: metrics.get(name) for name in COMPARED}
     out["frame_bytes"] = metrics.get("frame_bytes")
     return out
 
@@ -427,11 +421,7 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
     appearance; pyperf's runs of every round in one benchmark, and the
     timing summary recomputed from them. Raises BugError when rounds
     disagree on a deterministic metric."""
-    import pyperf
-
-    from .compare import benchmark_key, pyperf_name
-    from .results import PYPERF_FILE, read_results
-    from .timing import timing_metrics
+    import pyperf  # deferred: loaded only when rounds are merged
 
     template = None
     entries = {}  # key -> [entries]
@@ -472,12 +462,13 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
         metrics = entry["metrics"]
         if key in timed:
             metrics.update(timing_metrics(timed[key]))
-        for name in LATENCY_KEYS:
-            values = [r["metrics"][name] for r in rounds if isinstance(r["metrics"].get(name), (int, float))]
-            if values:
-                metrics[name] = statistics.median(values)
-        if any("latency_samples" in r["metrics"] for r in rounds):
-            metrics["latency_samples"] = sum(int(r["metrics"].get("latency_samples") or 0) for r in rounds)
+        for name, how in ACROSS_ROUNDS.items():  # declared in metrics.py
+            if how == "median":
+                values = [r["metrics"][name] for r in rounds if isinstance(r["metrics"].get(name), (int, float))]
+                if values:
+                    metrics[name] = statistics.median(values)
+            elif any(name in r["metrics"] for r in rounds):
+                metrics[name] = sum(int(r["metrics"].get(name) or 0) for r in rounds)
         merged.append(entry)
     doc = json.loads(json.dumps(template))
     doc["benchmarks"] = merged
@@ -486,8 +477,6 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
 
 
 def write_arm(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
-    from .results import CSV_FILE, RESULTS_FILE, atomic_write_text, results_dataframe, write_pyperf
-
     folder.mkdir(parents=True, exist_ok=True)
     if pyperf_benchmarks:
         write_pyperf(folder, pyperf_benchmarks)
@@ -495,222 +484,7 @@ def write_arm(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
     atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
 
 
-# -- the command ------------------------------------------------------------------------------------
-
-DESCRIPTION = """\
-Build two git refs and compare them: each ref is built in its own git
-worktree and environment (cached per commit under ~/.cache/pinbench/envs, or
-$PINBENCH_CACHE/envs), then both arms run every benchmark of the suite in
-this one job, interleaved A B A B ... so that drift of the machine hits both
-alike; each arm's rounds are merged into OUTDIR/a and OUTDIR/b and compared
-as `pinbench compare OUTDIR/a OUTDIR/b` does (comparison.json is saved in
-OUTDIR/b). Works from any clone; your working tree, index and HEAD are never
-touched, and the temporary worktrees are always removed."""
-
-EPILOG = """\
-examples:
-  pinbench compare-branches main HEAD --quick
-  pinbench compare-branches origin/main my-branch -w chain,skynet -s pinbox,rc
-  pinbench compare-branches v0.1.0 HEAD --counts-only --strict
-  pinbench compare-branches "$BASE_SHA" "$HEAD_SHA" --quick --format markdown >> "$GITHUB_STEP_SUMMARY"
-
-Every invocation is the arm's own `pinbench run` with filters for one
-benchmark, so the refs must have this command line (older commits do).
-
-exit status: 0 no regression, 1 a regression (see `pinbench compare --help`),
-a crash of an arm or a bug (rounds that disagree on exact counts), 2 bad usage,
-a bad ref, a build that fails or nothing that runs, 130/143 interrupted."""
-
-
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of rounds") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{value} rounds is out of range; give 1 to 100")
-    return value
-
-
-def add_parser(subparsers):
-    from .compare_report import add_gate_arguments
-
-    p = subparsers.add_parser(
-        "compare-branches", help="build two git refs, run them interleaved, compare (exit 1 on a regression)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("ref_a", metavar="REF_A", help="the base: a branch, tag or commit")
-    p.add_argument("ref_b", metavar="REF_B", help="the head being judged")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="the quick suite and pyperf settings (CI)")
-    mode.add_argument("--rigorous", action="store_true", help="more pyperf processes and values per round")
-    p.add_argument("--counts-only", action="store_true", help="compare the exact counts only (no timing)")
-    p.add_argument("-w", "--workload", action="append", metavar="W", help="as in `pinbench run`")
-    p.add_argument("-s", "--strategy", action="append", metavar="S", help="as in `pinbench run`")
-    p.add_argument("-a", "--allocator", action="append", metavar="A", help="as in `pinbench run`")
-    p.add_argument("-p", "--param", action="append", metavar="NAME=V1,V2", help="as in `pinbench run`")
-    p.add_argument(
-        "--rounds", type=_rounds, metavar="N",
-        help="times each arm runs each benchmark (default 2 with --quick, 1 with --counts-only, else 3)",
-    )
-    p.add_argument(
-        "--interleave", choices=("benchmark", "round"), default="benchmark",
-        help="benchmark (default): A B A B per benchmark; round: each arm's whole suite per round "
-        "(fewer process start-ups, drift shared only between rounds)",
-    )
-    p.add_argument("-o", "--output", metavar="OUTDIR",
-                   help="where the arms' results go (default: results/branches-<YYYYmmdd-HHMMSS>/)")
-    p.add_argument("--force", action="store_true", help="overwrite OUTDIR if it already holds arms")
-    p.add_argument("--repo", metavar="DIR", default=".", help="the git clone the refs belong to (default: here)")
-    p.add_argument("--isolated-env", action="store_true",
-                   help="install each arm with its own dependencies (downloads them) instead of sharing this "
-                   "pinbench's installed packages")
-    add_gate_arguments(p)
-    p.set_defaults(func=cmd_compare_branches)
-    return p
-
-
-def _now() -> str:
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _prepare_output(args) -> Path:
-    from .results import RESULTS_FILE
-
-    if args.output:
-        out = Path(args.output)
-    else:
-        out = Path("results") / ("branches-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    out = Path(os.path.abspath(out))  # the arms run in out/rounds: a relative path would move with them
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder; choose another --output")
-    held = [out / arm / RESULTS_FILE for arm in ARMS if (out / arm / RESULTS_FILE).exists()]
-    if held and not args.force:
-        raise UsageError(f"{out} already holds a comparison ({held[0]}); choose another --output or pass --force")
-    try:
-        for name in (*ARMS, "rounds"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        (out / "rounds").mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create {out}: {error.strerror}") from None
-    return out
-
-
-def cmd_compare_branches(args, argv) -> int:
-    from . import compare as cmp
-    from .compare_report import emit
-    from .suite import build_suite
-
-    # Everything the user can get wrong is checked before anything is built.
-    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
-    mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
-    rounds = args.rounds or (1 if args.counts_only else DEFAULT_ROUNDS[mode])
-    repo = Repo(args.repo)
-    refs = {"a": args.ref_a, "b": args.ref_b}
-    commits = {arm: repo.resolve(ref) for arm, ref in refs.items()}
-    out = _prepare_output(args)
-
-    status = {"signal": None}
-
-    def on_term(signum, frame):
-        status["signal"] = signum
-        raise KeyboardInterrupt
-
-    saved = None
-    with contextlib.suppress(ValueError):
-        saved = signal.signal(signal.SIGTERM, on_term)
-    started = _now()
-    t0 = time.perf_counter()
-    try:
-        envs = {}
-        for arm in ARMS:
-            commit = commits[arm]
-            built = next((envs[a] for a in envs if commits[a] == commit), None)
-            envs[arm] = built or ensure_env(repo, commit, refs[arm], isolated=args.isolated_env)
-        plan = plan_invocations(suite, rounds, args.interleave, out / "rounds", _run_filters(args))
-        flags = _mode_flags(mode, args.counts_only)
-        _say(f"running {len(suite)} benchmark(s) x {rounds} round(s) x 2 arms ({len(plan)} runs, "
-             f"interleaved per {args.interleave}) into {out}")
-        crashes, bugs, reported, failed = [], [], [], {}
-        for n, inv in enumerate(plan, start=1):
-            if (inv.arm, tuple(inv.filters)) in failed:
-                continue  # that arm cannot run this benchmark: no more rounds of it
-            _run_invocation(envs[inv.arm], inv, flags, out / "rounds")
-            arm_name = f"{inv.arm.upper()} ({refs[inv.arm]})"
-            note = "" if inv.status == 0 else f" exit {inv.status}: {inv.error}"
-            _say(f"[{n}/{len(plan)}] {inv.what} round {inv.round_no} {arm_name} ({inv.seconds:.1f} s){note}")
-            if inv.status == 1:  # a leak or differing checksums: the comparison judges it
-                reported.append(f"{arm_name} reported a bug in {inv.what}: {inv.error}")
-            elif inv.status == 2:
-                failed[(inv.arm, tuple(inv.filters))] = inv.error
-            elif inv.status != 0:
-                crashes.append(f"{arm_name} crashed on {inv.what} (exit {inv.status}): {inv.error}")
-                failed[(inv.arm, tuple(inv.filters))] = inv.error
-        merged = {}
-        for arm in ARMS:
-            folders = [inv.folder for inv in plan
-                       if inv.arm == arm and inv.status in (0, 1) and (inv.folder / "results.json").exists()]
-            label = f"arm {arm.upper()} ({refs[arm]}, {commits[arm][:12]})"
-            if not folders:
-                reason = next((e for (a, _), e in failed.items() if a == arm), "no results")
-                raise UsageError(f"{label} ran no benchmark: {reason}")
-            try:
-                doc, timed = merge_rounds(folders, label)
-            except BugError as error:
-                bugs.append(str(error))
-                continue
-            env = doc.setdefault("environment", {})
-            env["git_commit"], env["git_dirty"] = commits[arm], False
-            doc.update(
-                command=["pinbench", *argv], complete=len(doc["benchmarks"]) == len(suite),
-                started=started, finished=_now(), benchmarks_planned=len(suite),
-                branch_run={"arm": arm, "ref": refs[arm], "commit": commits[arm], "rounds": rounds,
-                            "interleave": args.interleave, "other_ref": refs["b" if arm == "a" else "a"]},
-            )
-            write_arm(out / arm, doc, timed)
-            merged[arm] = doc
-        if len(merged) < 2:
-            for line in bugs:
-                _say(f"BUG: {line}")
-            return 1
-        shutil.rmtree(out / "rounds", ignore_errors=True)
-        comparison = cmp.compare_runs(
-            cmp.load_run(out / "a"), cmp.load_run(out / "b"), threshold=args.threshold, alpha=args.alpha,
-            strict=args.strict, fail_on_change=args.fail_on_change,
-        )
-        for arm in ARMS:
-            for (a, filters), error in failed.items():
-                if a == arm:
-                    comparison["warnings"].append(f"arm {arm.upper()} ({refs[arm]}) could not run "
-                                                  f"{' '.join(filters)}: {error}")
-        comparison["warnings"] += reported + [f"BUG: {line}" for line in bugs] + crashes
-        comparison["branches"] = {"refs": refs, "commits": commits, "rounds": rounds,
-                                  "interleave": args.interleave, "seconds": round(time.perf_counter() - t0, 1)}
-        cmp.save_comparison(comparison, out / "b")
-        emit(comparison, args.format)
-        _say(f"{len(plan)} runs in {time.perf_counter() - t0:.0f} s; arms in {out / 'a'} and {out / 'b'}")
-        if bugs or crashes:
-            for line in bugs:
-                _say(f"BUG: {line}")
-            for line in crashes:
-                _say(line)
-            return 1
-        return cmp.exit_status(comparison)
-    except KeyboardInterrupt:
-        signum = status["signal"] or signal.SIGINT
-        kept = f", finished runs are in {out / 'rounds'}" if _holds_files(out / "rounds") else ""
-        _say(f"interrupted; the worktrees are removed{kept}")
-        return 128 + signum
-    finally:
-        if saved is not None:
-            signal.signal(signal.SIGTERM, saved)
-        if not _holds_files(out / "rounds"):  # nothing ran (a failed build): leave no empty folders
-            with contextlib.suppress(OSError):
-                (out / "rounds").rmdir()
-                out.rmdir()
-
-
-def _holds_files(folder: Path) -> bool:
+def holds_files(folder: Path) -> bool:
     try:
         return any(folder.iterdir())
     except OSError:

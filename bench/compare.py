@@ -7,7 +7,7 @@ timed, pyperf's values from its ``pyperf.json``); rendering lives in
 
 * Benchmarks are matched by workload, strategy, allocator and parameters.
   One present on one side only is listed (``--strict`` makes it a failure).
-* Deterministic metrics (:data:`runner.DETERMINISTIC_METRICS`) are compared
+* Deterministic metrics (:data:`metrics.DETERMINISTIC`) are compared
   exactly. Every change is listed; an increase in allocations, bytes
   allocated, peak live bytes or blocks left live at the end (a leak), or any
   change of the checksum, is a **regression**.
@@ -28,14 +28,18 @@ timed, pyperf's values from its ``pyperf.json``); rendering lives in
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from ..model.errors import UsageError
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
-from .runner import DETERMINISTIC_METRICS
+from .formatting import param_text
+from .metrics import CHANGE, COMPARED, INCREASE, regression
 
 COMPARISON_FORMAT = "pinbench-comparison"
 COMPARISON_SCHEMA_VERSION = 1
@@ -51,17 +55,9 @@ BOOTSTRAP_RESAMPLES = 5000
 BOOTSTRAP_SEED = 20240501  # fixed: the same two folders always give the same interval
 MIN_RUNS_FOR_INTERVAL = 3  # a side: the bootstrap of two numbers is no interval worth printing
 
-# An increase in any of these fails the comparison. live_*_end above zero is a leak.
-INCREASE_IS_REGRESSION = ("allocs", "bytes_allocated", "peak_live_bytes", "live_blocks_end", "live_bytes_end")
-# Any change of these fails it: a strategy that computes something else is wrong.
-CHANGE_IS_REGRESSION = ("checksum",)
-# Reported with every comparison, in this order (the table columns users know first).
-COMPARED_METRICS = tuple(
-    dict.fromkeys(
-        ("allocs", "bytes_allocated", "peak_live_bytes", "moved_bytes", "refcount_ops", "polls", "checksum")
-        + DETERMINISTIC_METRICS
-    )
-)
+# What fails the gate is declared per metric in metrics.py: an increase of
+# allocations, bytes, peak live bytes or live_*_end (a leak), any change of
+# the checksum. Changes are listed in metrics.COMPARED order.
 
 # Benchmark status, worst first.
 REGRESSION, CHANGED, IMPROVED, UNCHANGED = "regression", "changed", "improved", "unchanged"
@@ -92,7 +88,7 @@ def read_pyperf_values(path) -> dict:
     (calibration runs, which hold only warm-ups, are left out).
 
     A damaged or foreign file is a one-line UsageError."""
-    import pyperf
+    import pyperf  # deferred: pyperf loads only when timing is read
 
     path = Path(path)
     load_json(path)  # a damaged file fails here with one clear line, not inside pyperf
@@ -137,8 +133,6 @@ def load_run(folder) -> dict:
 
 
 def _ratio_of_means(base, head, axis=-1):
-    import numpy as np
-
     return np.mean(head, axis=axis) / np.mean(base, axis=axis)
 
 
@@ -179,8 +173,7 @@ def timing_statistics(
 
 def raw_timing_statistics(base_runs, head_runs) -> dict:
     """The numbers of :func:`timing_statistics`, before any verdict."""
-    import numpy as np
-    from scipy import stats
+    from scipy import stats  # deferred: scipy loads only when timing is compared
 
     base = np.asarray(run_means(base_runs), dtype=float)
     head = np.asarray(run_means(head_runs), dtype=float)
@@ -263,7 +256,7 @@ def adjust_p_values(p_values: list) -> list:
     Benjamini-Hochberg procedure bounds the chance of *any* finding by alpha."""
     if not p_values:
         return []
-    from scipy import stats
+    from scipy import stats  # deferred: scipy loads only when timing is compared
 
     if hasattr(stats, "false_discovery_control"):  # scipy >= 1.11
         return [float(p) for p in stats.false_discovery_control(p_values, method="bh")]
@@ -279,9 +272,7 @@ def adjust_p_values(p_values: list) -> list:
 
 
 def _bootstrap_parameters():
-    import inspect
-
-    from scipy import stats
+    from scipy import stats  # deferred: scipy loads only when timing is compared
 
     return inspect.signature(stats.bootstrap).parameters
 
@@ -300,14 +291,15 @@ def smallest_p_value(n_base: int, n_head: int) -> float:
 def _change(metric: str, base, head) -> dict:
     kind = "change"
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, head))
-    if metric in CHANGE_IS_REGRESSION:
+    direction = regression(metric)
+    if direction == CHANGE:
         kind = "regression"
-    elif metric in INCREASE_IS_REGRESSION and numbers:
+    elif direction == INCREASE and numbers:
         kind = "regression" if head > base else "improvement"
     elif base is None or head is None:
         kind = "change"
     change = {"metric": metric, "base": base, "head": head, "kind": kind, "delta": None, "relative": None}
-    if numbers and metric not in CHANGE_IS_REGRESSION:
+    if numbers and direction != CHANGE:
         change["delta"] = head - base
         change["relative"] = (head - base) / base if base else None
     return change
@@ -316,7 +308,7 @@ def _change(metric: str, base, head) -> dict:
 def deterministic_changes(base_metrics: dict, head_metrics: dict) -> list:
     """Every deterministic metric whose value differs, exactly (no tolerance)."""
     changes = []
-    for metric in COMPARED_METRICS:
+    for metric in COMPARED:
         base, head = base_metrics.get(metric), head_metrics.get(metric)
         if base is None and head is None:
             continue
@@ -428,14 +420,10 @@ def display_names(entries: list) -> dict:
     out = {}
     for entry in entries:
         params = entry["params"]
-        shown = [f"{n}={_text(params[n])}" for n in varying[entry["workload"]] if n in params]
+        shown = [f"{n}={param_text(params[n])}" for n in varying[entry["workload"]] if n in params]
         args = f"[{','.join(shown)}]" if shown else ""
         out[benchmark_key(entry)] = f"{entry['workload']}{args}/{entry['strategy']}/{entry['allocator']}"
     return out
-
-
-def _text(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def compare_runs(
@@ -557,7 +545,7 @@ def regression_reasons(record: dict) -> list:
     for change in record["changes"]:
         if change["kind"] != "regression":
             continue
-        if change["metric"] in CHANGE_IS_REGRESSION:
+        if regression(change["metric"]) == CHANGE:
             reasons.append(f"{change['metric']} changed {change['base']} -> {change['head']}")
         else:
             rel = change["relative"]

@@ -1,8 +1,7 @@
 """Rendering a comparison (:mod:`compare`): a terminal table, Markdown for a
-CI job summary or PR comment, JSON, and the figure of HEAD/BASE ratios; and
-the ``pinbench compare`` command, which loads two folders, compares them,
-prints one of those and exits 0 (no regression), 1 (regression) or 2 (bad
-usage or unreadable input).
+CI job summary or PR comment, JSON, and the figure of HEAD/BASE ratios
+(`pinbench compare` and `pinbench compare-branches` print them; their
+commands are in ``commands/``).
 
 The report (``pinbench report``) draws a saved comparison with
 :func:`comparison_figure`; :func:`compare.load_comparison` finds it.
@@ -10,32 +9,29 @@ The report (``pinbench report``) draws a saved comparison with
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
+import textwrap
 from pathlib import Path
 
-from . import compare as cmp
-from ..model.errors import UsageError
-from .timing import format_ns
+from rich import box
+from rich.markup import escape
+from rich.table import Table
 
-FORMATS = ("text", "markdown", "json")
+from ..model.errors import UsageError
+from . import compare as cmp
+from .console import stdout_console
+from .formatting import exact, format_ns
+from .metrics import CHANGE, regression
+
+FORMATS = ("text", "markdown", "json")  # what emit() prints
 
 
 # -- small formatting helpers --------------------------------------------------------
 
 
-def _number(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
-    return str(int(value))
-
-
 def _delta(change: dict) -> str:
-    if change["metric"] in cmp.CHANGE_IS_REGRESSION or change["delta"] is None:
+    if regression(change["metric"]) == CHANGE or change["delta"] is None:
         return "changed"
     delta = change["delta"]
     text = f"{delta:+,.4g}" if isinstance(delta, float) and not float(delta).is_integer() else f"{int(delta):+d}"
@@ -101,10 +97,6 @@ def _changed(comparison: dict) -> list:
 
 def render_text(comparison: dict, console) -> None:
     """The comparison as rich tables on ``console``."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
     v = comparison["verdict"]
     console.print(f"[bold]base[/bold] {escape(_side_text(comparison['base']))}")
     console.print(f"[bold]head[/bold] {escape(_side_text(comparison['head']))}")
@@ -132,7 +124,7 @@ def render_text(comparison: dict, console) -> None:
                     kind, "[yellow]changed[/yellow]")
                 table.add_row(
                     escape(bench["name"]) if i == 0 else "",
-                    escape(change["metric"]), _number(change["base"]), _number(change["head"]), _delta(change), mark,
+                    escape(change["metric"]), exact(change["base"]), exact(change["head"]), _delta(change), mark,
                     end_section=i == len(changes) - 1,
                 )
         console.print(table)
@@ -220,8 +212,8 @@ def render_markdown(comparison: dict) -> str:
             for change in sorted(bench["changes"], key=_kind_order):
                 mark = {"regression": "**regression**", "improvement": "better"}.get(change["kind"], "changed")
                 lines.append(
-                    f"| {_md_code(bench['name'])} | {_md(change['metric'])} | {_md(_number(change['base']))} | "
-                    f"{_md(_number(change['head']))} | {_md(_delta(change))} | {mark} |"
+                    f"| {_md_code(bench['name'])} | {_md(change['metric'])} | {_md(exact(change['base']))} | "
+                    f"{_md(exact(change['head']))} | {_md(_delta(change))} | {mark} |"
                 )
         lines.append("")
 
@@ -288,10 +280,10 @@ def comparison_figure(comparison, path) -> list:
     bootstrap interval (log scale, the threshold band shaded); counts-only
     comparisons show the exact ratios of allocations, bytes allocated and
     peak live bytes."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib loads only when a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred, as above
 
     if not isinstance(comparison, dict):
         loaded = cmp.load_comparison(comparison)
@@ -357,7 +349,7 @@ def comparison_figure(comparison, path) -> list:
         high = max(max(ratios), 1 + threshold, 1.25)
         ax.set_xscale("log")
         ax.set_xlim(low / 1.12, high * 1.12)
-        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # deferred, as above
 
         ticks = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100)
         ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if low / 1.12 <= t <= high * 1.12]))
@@ -371,8 +363,6 @@ def comparison_figure(comparison, path) -> list:
         ax.grid(axis="x", alpha=0.3)
         if n > 1 or comparison.get("timing"):
             ax.legend(loc="best", fontsize=8, framealpha=0.9)
-    import textwrap
-
     verdict = comparison["verdict"]["line"]
     verdict = verdict if len(verdict) < 300 else verdict[:297] + "..."
     if rows and comparison.get("timing") and any(p.get("ci_low") is None for _, pts in series for p in pts):
@@ -390,115 +380,12 @@ def comparison_figure(comparison, path) -> list:
     return written
 
 
-# -- pinbench compare -----------------------------------------------------------------------
-
-DESCRIPTION = """\
-Compare two results folders (BASE, then HEAD). Benchmarks are matched by
-workload, strategy, allocator and parameters. Deterministic metrics are
-compared exactly: every change is listed, and an increase in allocations,
-bytes allocated or peak live bytes, a leak, or a changed checksum is a
-regression. Timing (when both folders have pyperf.json) is the ratio
-HEAD/BASE of the mean time per task with a 95% bootstrap interval and a
-Mann-Whitney U test over pyperf's worker processes (p adjusted across the
-benchmarks): a regression only when p < --alpha (0.01) and the whole
-interval lies above 1 + --threshold. docs/comparing.md explains it all."""
-
-EPILOG = """\
-examples:
-  pinbench compare results/main results/my-branch
-  pinbench compare results/main results/my-branch --format markdown >> "$GITHUB_STEP_SUMMARY"
-  pinbench compare baselines/quick /tmp/now --strict --fail-on-change
-  pinbench compare A B --threshold 5% --format json --save
-
-exit status: 0 no regression, 1 a regression (or, with --strict, a benchmark on
-one side only; with --fail-on-change, any deterministic change), 2 bad usage or
-unreadable input (a missing folder, damaged JSON, an unknown schema version)."""
-
-
-def _threshold(text: str) -> float:
-    try:
-        return cmp.parse_threshold(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a significance level; e.g. 0.05") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is out of range; give a level between 0 and 1, e.g. 0.05")
-    return value
-
-
-def add_gate_arguments(parser) -> None:
-    """The options compare and compare-branches share."""
-    parser.add_argument(
-        "--format", choices=FORMATS, default="text",
-        help="text (a terminal table, the default), markdown (for a CI job summary or PR comment) or json",
-    )
-    parser.add_argument(
-        "--threshold", type=_threshold, default=cmp.DEFAULT_THRESHOLD, metavar="PCT",
-        help="smallest timing change that can fail, e.g. 10%% (the default) or 0.05",
-    )
-    parser.add_argument(
-        "--alpha", type=_alpha, default=cmp.DEFAULT_ALPHA, metavar="P",
-        help="significance level of the Mann-Whitney U test, after adjusting for the number of "
-        f"benchmarks (default {cmp.DEFAULT_ALPHA})",
-    )
-    parser.add_argument("--strict", action="store_true", help="fail when a benchmark is on one side only")
-    parser.add_argument(
-        "--fail-on-change", action="store_true",
-        help="fail on any change of a deterministic metric, not only on regressions (the CI baseline gate)",
-    )
-
-
-def add_parser(subparsers):
-    p = subparsers.add_parser(
-        "compare", help="compare two results folders (exit 1 on a regression)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("base", metavar="BASE", help="the results folder to compare against")
-    p.add_argument("head", metavar="HEAD", help="the results folder being judged")
-    add_gate_arguments(p)
-    p.add_argument(
-        "--save", action="store_true",
-        help=f"also write the comparison as {cmp.COMPARISON_FILE} in the HEAD folder (the report draws it)",
-    )
-    p.set_defaults(func=cmd_compare)
-    return p
-
-
 def emit(comparison: dict, fmt: str) -> None:
     """Print the comparison in ``fmt`` on stdout."""
-    import sys
-
     if fmt == "json":
         sys.stdout.write(render_json(comparison))
     elif fmt == "markdown":
         sys.stdout.write(render_markdown(comparison))
     else:
-        from .cli import _stdout_console
-
-        render_text(comparison, _stdout_console())
+        render_text(comparison, stdout_console())
     sys.stdout.flush()
-
-
-def cmd_compare(args, argv) -> int:
-    base = cmp.load_run(args.base)
-    head = cmp.load_run(args.head)
-    comparison = cmp.compare_runs(
-        base, head, threshold=args.threshold, alpha=args.alpha,
-        strict=args.strict, fail_on_change=args.fail_on_change,
-    )
-    if args.save:
-        folder = Path(args.head)
-        if folder.name == "results.json":
-            folder = folder.parent
-        try:
-            cmp.save_comparison(comparison, folder)
-        except OSError as error:
-            raise UsageError(f"cannot write {folder / cmp.COMPARISON_FILE}: {error.strerror}") from None
-    emit(comparison, args.format)
-    return cmp.exit_status(comparison)

@@ -15,6 +15,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .. import __version__
+from ..cython_core import _executor
+
 _PROBE_TIMEOUT_S = 5
 # The source of this pinbench (the repository's bench/ folder when installed
 # in editable mode, site-packages otherwise).
@@ -101,8 +104,6 @@ def git_state(source_dir=_SOURCE_DIR):
 
 def _built_with(key: str):
     try:
-        from ..cython_core import _executor
-
         return _executor.BUILT_WITH[key]
     except Exception:  # metadata must never stop a run
         return None
@@ -110,8 +111,6 @@ def _built_with(key: str):
 
 def collect() -> dict:
     """Everything a results file records about where it was measured."""
-    from .. import __version__
-
     commit, dirty = git_state()
     return {
         "cpu": cpu_model(),

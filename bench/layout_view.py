@@ -34,16 +34,10 @@ import sys
 from dataclasses import dataclass, field
 
 from .. import strategies as strategy_registry
-from ..model.layout import (
-    HANDLE_VEC,
-    IO_LEAF,
-    JOIN_HANDLE,
-    POINTER,
-    YIELD_LEAF,
-    align8,
-)
+from ..model.layout import POINTER, align8
 from ..model.errors import UsageError
 from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
+from .workloads import get_workload
 
 # Frames materialised per task view; the rest is summarised (counted only).
 MAX_FRAMES = 5000
@@ -171,6 +165,7 @@ class _Builder:
         self.child_offset = layout.fn_child_offset.tolist()
         self.boxed = layout.edge_boxed.tolist()
         self.edge_offset = layout.edge_offset.tolist()
+        self.area = layout.step_area.tolist()  # what each step's child area holds, from the layout
         self.memo = {}  # (fn, rdepth) -> (bytes, blocks, step or None)
         self.blocks = []
         self.frames = 0
@@ -236,21 +231,8 @@ class _Builder:
         return self.memo[key]
 
     def area_used(self, step: int, r: int) -> int:
-        """Bytes of the child area a step uses."""
-        op = self.op[step]
-        if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
-            first = self.edge_start[step]
-            return sum(
-                POINTER if self.boxed[e] else self.size[self.callee[e]]
-                for e in range(first, first + self.edge_count[step])
-            )
-        if op == OP_IO:
-            return IO_LEAF
-        if op == OP_YIELD:
-            return YIELD_LEAF
-        if op == OP_SPAWN and self.wait[step]:
-            return JOIN_HANDLE if self.arg[step] == 1 else HANDLE_VEC
-        return 0
+        """Bytes of the child area a step uses (the layout's step_area)."""
+        return self.area[step]
 
     # Materialising blocks and frames.
 
@@ -305,11 +287,11 @@ class _Builder:
         op = self.op[step]
         names = self.p.fn_names
         if op == OP_IO:
-            fr.parts.append(Part("io", area_start, IO_LEAF, f"io({self.arg[step]})"))
-            return area_start + IO_LEAF
+            fr.parts.append(Part("io", area_start, self.area[step], f"io({self.arg[step]})"))
+            return area_start + self.area[step]
         if op == OP_YIELD:
-            fr.parts.append(Part("yield", area_start, YIELD_LEAF, "yield_now"))
-            return area_start + YIELD_LEAF
+            fr.parts.append(Part("yield", area_start, self.area[step], "yield_now"))
+            return area_start + self.area[step]
         if op == OP_SPAWN:
             count, callee = self.arg[step], names[self.callee[self.edge_start[step]]]
             live = any(rg is not None for _, _, rg in self.children(step, r))
@@ -322,16 +304,16 @@ class _Builder:
             if not self.wait[step]:
                 return area_start
             if count == 1:
-                fr.parts.append(Part("handle", area_start, JOIN_HANDLE, "handle"))
-                return area_start + JOIN_HANDLE
-            part = Part("handles", area_start, HANDLE_VEC, f"Vec of {count} handles")
+                fr.parts.append(Part("handle", area_start, self.area[step], "handle"))
+                return area_start + self.area[step]
+            part = Part("handles", area_start, self.area[step], f"Vec of {count} handles")
             fr.parts.append(part)
             if live:
                 part.target = self.new_block(
                     "handles", 8 * count, "", (block.number, area_start),
                     f"{count} join handles of {fr.fn}",
                 )
-            return area_start + HANDLE_VEC
+            return area_start + self.area[step]
         end = area_start
         for e, g, rg in self.children(step, r):
             at = block_offset = fr.offset + self.edge_offset[e]
@@ -400,8 +382,6 @@ def task_view(program, strategy) -> TaskView:
 def views_for(workload_name: str, params: dict, strategy_names) -> list:
     """A TaskView per strategy for a workload (built-in name or .toml path)
     and typed parameters (missing ones take their defaults)."""
-    from .workloads import get_workload
-
     program = get_workload(workload_name).compile(params)
     return [task_view(program, name) for name in strategy_names]
 

@@ -7,9 +7,10 @@ run holds nothing it could show (no timing, no swept parameter...).
 
 Design rules, the same in every figure and on the HTML page:
 
-* one colour per strategy, :data:`STRATEGY_COLORS` (the Okabe-Ito palette,
+* one colour per strategy, declared on the strategy (the Okabe-Ito palette,
   safe for the common kinds of colour blindness), and one marker per strategy
-  so lines stay apart in grey too; plug-in strategies get the next colours;
+  so lines stay apart in grey too; plug-in strategies get the next free
+  colours and markers (``strategies.color_of`` / ``marker_of``);
 * units on every axis; log axes only where the values span a wide range;
 * sizes for a laptop screen: figures are 10 inches wide and the page shows
   them at about that size, fonts 8-10 pt; value labels that would not fit are
@@ -32,38 +33,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E402
 
-# -- colours, markers, style -------------------------------------------------------
+from ..strategies import color_of, marker_of  # noqa: E402
+from .formatting import count as fmt_count  # noqa: E402
+from .formatting import param_text, time_unit  # noqa: E402
+from .layout_view import view_summary  # noqa: E402
+from .workloads import WORKLOADS  # noqa: E402
 
-STRATEGY_COLORS = {
-    "always_heap": "#D55E00",  # vermillion
-    "anchor_box": "#CC79A7",  # reddish purple
-    "pinbox": "#0072B2",  # blue
-    "rc": "#009E73",  # bluish green
-}
-# Plug-in strategies, in the order they are first seen.
-EXTRA_COLORS = ("#E69F00", "#56B4E9", "#000000", "#999933", "#882255", "#44AA99")
-STRATEGY_MARKERS = {"always_heap": "o", "anchor_box": "s", "pinbox": "D", "rc": "^"}
-EXTRA_MARKERS = ("v", "P", "X", "*", "h", "<")
-_extra_seen: list = []
-
-
-def strategy_color(name: str) -> str:
-    """The colour of a strategy, the same in every figure and on the page."""
-    if name in STRATEGY_COLORS:
-        return STRATEGY_COLORS[name]
-    if name not in _extra_seen:
-        _extra_seen.append(name)
-    return EXTRA_COLORS[_extra_seen.index(name) % len(EXTRA_COLORS)]
-
-
-def strategy_marker(name: str) -> str:
-    if name in STRATEGY_MARKERS:
-        return STRATEGY_MARKERS[name]
-    strategy_color(name)
-    return EXTRA_MARKERS[_extra_seen.index(name) % len(EXTRA_MARKERS)]
-
+# -- style -------------------------------------------------------------------------
 
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -89,25 +67,9 @@ WIDTH = 10.0  # inches: the page shows figures at about 96 px per inch
 PNG_DPI = 150  # sharp enough on high-density screens, and the page stays a few MB
 NOISY_HATCH = "////"
 
-# Parameter axis labels: the name and its unit.
-PARAM_UNITS = {
-    "depth": "levels below the top",
-    "k": "children joined",
-    "tasks": "tasks",
-    "size": "bytes of locals per task",
-    "locals": "bytes per level",
-    "waits": "io waits",
-    "yields": "yields per task",
-    "items": "items",
-    "iterations": "iterations",
-    "fanout": "children per node",
-    "levels": "levels",
-    "requests": "requests",
-    "rate": "requests/s",
-}
-# Parameters that are not a size to scale against (the offered rate has
-# its own figure; a seed is not a quantity).
-NOT_SCALING = {"rate", "seed"}
+# Every built-in parameter by name, for its unit (axis labels) and whether
+# it is a size to scale against (workloads.Param).
+PARAMS = {p.name: p for workload in WORKLOADS.values() for p in workload.params}
 
 
 def new_figure(width: float, height: float, **kwargs) -> Figure:
@@ -136,10 +98,6 @@ def save_figure(fig: Figure, folder, stem: str) -> tuple:
 
 
 # -- reading a results document ----------------------------------------------------------
-
-
-def param_text(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def params_label(params: dict, names=None) -> str:
@@ -205,38 +163,6 @@ def has_latency(benches: list) -> bool:
     return any(b["metrics"].get("p50_ns") is not None for b in benches)
 
 
-# -- number formatting ----------------------------------------------------------------
-
-
-def fmt_count(value) -> str:
-    """Three significant digits, thousands separated: 9, 1.10, 1,160, 2.3M."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:#.3g}" if abs(value) >= 1 else f"{value:.2g}"
-
-
-def time_unit(max_ns: float) -> tuple:
-    """(divisor, unit) that shows ``max_ns`` with at most four digits."""
-    for scale, unit in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
-        if max_ns >= scale:
-            return scale, unit
-    return 1.0, "ns"
-
-
-def fmt_time(ns, unit=None) -> str:
-    if ns is None:
-        return "-"
-    scale, name = unit or time_unit(ns)
-    value = ns / scale
-    return f"{value:.3g} {name}"
-
-
 def _log_wanted(values) -> bool:
     positive = [v for v in values if v is not None and v > 0]
     return len(positive) >= 2 and min(v for v in values if v is not None) > 0 and max(positive) / min(positive) >= 30
@@ -264,10 +190,10 @@ def _fits(text: str, width_in: float, size: float) -> bool:
 def _strategy_handles(names, line=False) -> list:
     if line:
         return [
-            Line2D([], [], color=strategy_color(n), marker=strategy_marker(n), label=n, linewidth=1.8)
+            Line2D([], [], color=color_of(n), marker=marker_of(n), label=n, linewidth=1.8)
             for n in names
         ]
-    return [Patch(facecolor=strategy_color(n), label=n) for n in names]
+    return [Patch(facecolor=color_of(n), label=n) for n in names]
 
 
 # -- bars: allocations, memory, time per task ------------------------------------------------
@@ -337,7 +263,7 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, panel_in):
         if not xs:
             continue
         bars = ax.bar(
-            xs, ys, width * 0.92, color=strategy_color(name), edgecolor="white", linewidth=0.4,
+            xs, ys, width * 0.92, color=color_of(name), edgecolor="white", linewidth=0.4,
             yerr=errs if timing else None, error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333333"},
         )
         for bar, flag in zip(bars, noisy):
@@ -407,7 +333,7 @@ def scaling_param(benches: list):
     """The swept parameter to put on the x axis: the first whole-number
     parameter that takes at least two values (not the rate or a seed)."""
     for name in varying(benches):
-        if name in NOT_SCALING:
+        if name in PARAMS and not PARAMS[name].scaling:
             continue
         values = {b["params"].get(name) for b in benches}
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values) and len(values) >= 2:
@@ -458,7 +384,7 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
                         points.sort(key=lambda p: p[0])
                         xs = [p[0] for p in points]
                         ys = [p[1] / unit[0] for p in points]
-                        color, marker = strategy_color(name), strategy_marker(name)
+                        color, marker = color_of(name), marker_of(name)
                         if is_time:
                             errs = [(p[2]["metrics"].get("ns_per_task_stdev") or 0) / unit[0] for p in points]
                             ax.errorbar(xs, ys, yerr=errs, color=color, linestyle=style, linewidth=1.5,
@@ -486,7 +412,7 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
                 ax.set_ylim(bottom=0, top=max(values_all) * 1.1 or 1)
             if metric == "allocs_per_task":
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel(f"{x_name} ({PARAM_UNITS.get(x_name, 'value')})")
+            ax.set_xlabel(f"{x_name} ({getattr(PARAMS.get(x_name), 'unit', None) or 'value'})")
             ax.set_ylabel(ylabel.format(unit=unit[1]))
             ax.grid(True, axis="both")
         handles = _strategy_handles(names, line=True)
@@ -543,8 +469,8 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
                     m = bench["metrics"]
                     ys = [m.get(key) for key, _, _ in PERCENTILES] + [m.get("max_ns")]
                     pts = [(x, y / unit[0]) for x, y in zip(positions, ys) if y]
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=strategy_color(name),
-                            marker=strategy_marker(name), linestyle=style, linewidth=1.5, markersize=4.5)
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color_of(name),
+                            marker=marker_of(name), linestyle=style, linewidth=1.5, markersize=4.5)
                     samples.add(m.get("latency_samples"))
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -572,8 +498,6 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
 
 def _log_ticks(ax):
     """Readable plain-number ticks on a log y axis (no 10^x notation)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
@@ -604,9 +528,9 @@ def fig_server_rate(benches: list) -> Figure | None:
                 )
                 if not points:
                     continue
-                color = strategy_color(name)
+                color = color_of(name)
                 ax.plot([p[0] for p in points], [p[1] for p in points], color=color,
-                        marker=strategy_marker(name), linewidth=1.6, markersize=5)
+                        marker=marker_of(name), linewidth=1.6, markersize=5)
                 service = [p[2] for p in points if p[2]]
                 if service:
                     ax.axhline(sum(service) / len(service) / unit[0], color=color, linestyle=":", linewidth=1)
@@ -781,7 +705,7 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
             if elided[0]:
                 x = used_w
                 width = max(elided[1], 0.05 * bpi)
-                rect = Rectangle((x, y0), width, height, facecolor="#F4F4F4", edgecolor=strategy_color(view.strategy),
+                rect = Rectangle((x, y0), width, height, facecolor="#F4F4F4", edgecolor=color_of(view.strategy),
                                  linewidth=1.2, linestyle="--")
                 rect.set_gid(f"pinbench-elided-{view.strategy}-{elided[0]}-{elided[1]}")
                 ax.add_patch(rect)
@@ -802,9 +726,7 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
 
 
 def _draw_panel_title(ax, view, run_metrics, bpi):
-    from .layout_view import view_summary
-
-    color = strategy_color(view.strategy)
+    color = color_of(view.strategy)
     ax.text(0, 0.05, view.strategy, fontsize=10.5, fontweight="bold", color=color, va="top", ha="left")
     polling = "bottom-up" if view.bottom_up else "top-down"
     summary = f"{view_summary(view)}   ({polling}, {view.header_bytes} B headers)"
@@ -828,7 +750,7 @@ def _draw_panel_title(ax, view, run_metrics, bpi):
 
 
 def _draw_block(ax, view, block, bx, y0, height, bpi):
-    color = strategy_color(view.strategy)
+    color = color_of(view.strategy)
     width_in = block.size / bpi
     # The label above the block.
     word = _block_word(view, block.kind)

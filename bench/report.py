@@ -1,14 +1,12 @@
-"""`pinbench report DIR` and `pinbench explain WORKLOAD`.
+"""The report of a results folder (`pinbench report DIR`, whose command is
+``commands/report.py``).
 
-``report`` draws the figures of a results folder (:mod:`.plots`) into
+It draws the figures of a results folder (:mod:`.plots`) into
 ``DIR/figures/`` (PNG and SVG) and writes ``DIR/report.html``: one
 self-contained page (every figure embedded as a base64 data URI, inline CSS,
 no fonts, scripts or anything else from the network) with the run's
 environment and mode, a summary table, the noisy benchmarks, the figures
 grouped by workload and the exact command that reproduces the run.
-
-``explain`` prints a workload's task layout under each strategy as text
-(:mod:`.layout_view`), the same model the layout diagrams draw.
 
 Other parts of pinbench add sections to the page in one place,
 :data:`EXTRA_SECTIONS`: a section appears when its file (e.g.
@@ -18,19 +16,28 @@ draws from that file's JSON.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime
 import html
 import json
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .. import __version__
+from .. import strategies as registry
 from ..model.errors import UsageError
-from .results import atomic_write_text, read_results
+from ..strategies import color_of
+from . import formatting as fmt
+from . import plots
+from .compare_report import comparison_figure
+from .layout_view import task_view, views_for
+from .metrics import REPORTED
+from .plots import PNG_DPI
+from .results import atomic_write_text, find_problems, read_results
+from .validate.plots import fig_fidelity
+from .workloads import WORKLOADS, get_workload
 
 FIGURES_DIR = "figures"
 REPORT_FILE = "report.html"
@@ -65,27 +72,15 @@ class ExtraSection:
 #   ExtraSection("comparison.json", "Comparison with the base run", "comparison",
 #                compare_report.comparison_figure, writes_files=True),
 #   ExtraSection("validation.json", "Model against native programs", "fidelity", validate_plots.fig_fidelity),
-def _fidelity_figure(data: dict, doc: dict):
-    from .validate.plots import fig_fidelity  # matplotlib loads only when drawing
-
-    return fig_fidelity(data, doc)
-
-
-def _comparison_figure(data: dict, path):
-    from .compare_report import comparison_figure  # matplotlib loads only when drawing
-
-    return comparison_figure(data, path)
-
-
 EXTRA_SECTIONS: list = [
     ExtraSection(
-        "comparison.json", "Comparison with the base run", "comparison", _comparison_figure,
+        "comparison.json", "Comparison with the base run", "comparison", comparison_figure,
         intro="HEAD/BASE time ratio per benchmark with its 95% bootstrap interval "
         "(pinbench compare --save, or compare-branches).",
         writes_files=True,
     ),
     ExtraSection(
-        "validation.json", "Model against native programs", "fidelity", _fidelity_figure,
+        "validation.json", "Model against native programs", "fidelity", fig_fidelity,
         intro="How far the model's time differences between strategies carry over to rustc and g++ "
         "(pinbench validate --save). Bars of equal length: the difference carries over exactly.",
     ),
@@ -124,10 +119,6 @@ def layout_choice(workload: str, benches: list, strategies: list):
     parameter set that shows the most blocks while every strategy's picture
     stays legible (at most LEGIBLE_BLOCKS blocks and LEGIBLE_NESTING nested
     frames); if none is legible, the one with the fewest blocks."""
-    from . import plots
-    from .layout_view import task_view
-    from .workloads import get_workload
-
     source = benches[0].get("workload_file") or benches[0]["workload"]
     definition = get_workload(source)
     best = fallback = None
@@ -150,8 +141,6 @@ def parse_layout_flag(flag: str):
     """``chain:depth=3,borrow=10`` -> ("chain", {"depth": 3, "borrow": "10"}):
     the workload and the typed values given (the rest come from the run, or
     the defaults)."""
-    from .workloads import get_workload
-
     name, _, rest = flag.partition(":")
     name = name.strip()
     if not name:
@@ -179,8 +168,6 @@ class _Writer:
         self.written = set()
 
     def add(self, section: Section, stem: str, fig, title: str, caption: str = ""):
-        from . import plots
-
         if fig is None:
             return
         try:
@@ -205,9 +192,6 @@ def build_report(folder, layouts=None) -> Path:
     to draw layout diagrams for instead of each workload's default choice;
     parameters not given take the run's values for that workload (its first
     benchmark's), or the defaults if the run does not hold it."""
-    from . import plots
-    from .layout_view import views_for
-
     folder = Path(folder)
     doc = read_results(folder)
     writer = _Writer(folder)
@@ -243,7 +227,8 @@ def build_report(folder, layouts=None) -> Path:
                    "HDR-style: latency against 1/(1-p) on log axes, p50 to the maximum "
                    "(placed one decade past p99.9). With few samples the high percentiles "
                    "are interpolated between the largest ones.")
-        if benches[0]["workload"] == "server" and not benches[0].get("workload_file"):
+        builtin = None if benches[0].get("workload_file") else WORKLOADS.get(benches[0]["workload"])
+        if builtin is not None and builtin.open_loop:
             writer.add(section, f"{stem}-latency-vs-rate", plots.fig_server_rate(benches),
                        "Latency against offered rate",
                        "Open loop: each request's latency from its scheduled arrival. Where p99 leaves "
@@ -322,8 +307,6 @@ def _extra_section(folder: Path, doc: dict, extra: ExtraSection, writer: _Writer
 
 
 def _workload_intro(benches: list) -> str:
-    from .workloads import WORKLOADS
-
     first = benches[0]
     if first.get("workload_file"):
         return f"The program in workload file {first['workload_file']}."
@@ -444,9 +427,7 @@ def _esc(value) -> str:
 
 
 def _swatch(name: str) -> str:
-    from .plots import strategy_color
-
-    return f'<span class="swatch" style="background:{strategy_color(name)}"></span>'
+    return f'<span class="swatch" style="background:{color_of(name)}"></span>'
 
 
 def _strategy_name(name: str) -> str:
@@ -454,23 +435,17 @@ def _strategy_name(name: str) -> str:
 
 
 def _num(value) -> str:
-    from .plots import fmt_count
-
-    return "-" if value is None else _esc(fmt_count(value))
+    return "-" if value is None else _esc(fmt.count(value))
 
 
 def _time(value, noisy=False) -> str:
-    from .plots import fmt_time
-
     if value is None:
         return "-"
-    text = _esc(fmt_time(value))
+    text = _esc(fmt.duration(value))
     return f'<span class="noisy" title="noisy: spread over 10%">{text} !</span>' if noisy else text
 
 
 def _img(path: Path, alt: str) -> str:
-    from .plots import PNG_DPI
-
     data = path.read_bytes()
     width = height = None
     if data[:8] == b"\x89PNG\r\n\x1a\n":
@@ -527,13 +502,11 @@ def _environment_table(folder: Path, doc: dict) -> str:
 def _summary_table(doc: dict) -> str:
     """Per workload and parameter set: allocations, peak bytes and time per
     task under each strategy (the first allocator of each group)."""
-    from . import plots
-
     strategies = plots.strategies_of(doc)
     timed = plots.timed(doc["benchmarks"])
     sub = ["allocs", "peak B"] + (["time"] if timed else [])
     head1 = '<th class="l" rowspan="2">workload</th>' + "".join(
-        f'<th colspan="{len(sub)}" style="border-bottom:3px solid {plots.strategy_color(s)}">{_strategy_name(s)}</th>'
+        f'<th colspan="{len(sub)}" style="border-bottom:3px solid {color_of(s)}">{_strategy_name(s)}</th>'
         for s in strategies
     )
     head2 = "".join(f"<th>{x}</th>" for _ in strategies for x in sub)
@@ -564,13 +537,10 @@ def _summary_table(doc: dict) -> str:
 
 
 def _details_table(benches: list) -> str:
-    from . import plots
-
     vary = plots.varying(benches)
     timed = plots.timed(benches)
     latency = plots.has_latency(benches)
-    heads = (["parameters"] if vary else []) + ["strategy", "allocator", "allocs/task", "bytes/task",
-                                                 "peak B/task", "moved B", "refcount ops", "polls/task"]
+    heads = (["parameters"] if vary else []) + ["strategy", "allocator"] + [metric.report for metric in REPORTED]
     if timed:
         heads += ["time/task", "cv"]
     if latency:
@@ -581,13 +551,7 @@ def _details_table(benches: list) -> str:
         cells = ([f'<td class="l">{_esc(plots.params_label(b["params"], vary))}</td>'] if vary else []) + [
             f'<td class="l">{_strategy_name(b["strategy"])}</td>',
             f'<td class="l">{_esc(b["allocator"])}</td>',
-            f"<td>{_num(m.get('allocs_per_task'))}</td>",
-            f"<td>{_num(m.get('bytes_per_task'))}</td>",
-            f"<td>{_num(m.get('peak_bytes_per_task'))}</td>",
-            f"<td>{_num(m.get('moved_bytes'))}</td>",
-            f"<td>{_num(m.get('refcount_ops'))}</td>",
-            f"<td>{_num(m.get('polls_per_task'))}</td>",
-        ]
+        ] + [f"<td>{_num(m.get(metric.name))}</td>" for metric in REPORTED]
         if timed:
             cv = m.get("timing_cv")
             cells += [f"<td>{_time(m.get('ns_per_task_mean'), m.get('noisy'))}</td>",
@@ -604,8 +568,6 @@ def _details_table(benches: list) -> str:
 
 
 def _noisy_html(doc: dict) -> str:
-    from . import plots
-
     noisy = [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
     if not doc.get("timing") and not plots.timed(doc["benchmarks"]):
         return "<p>This run was not timed (<code>--counts-only</code>): the counts are exact, nothing is noisy.</p>"
@@ -655,8 +617,6 @@ def _reproduce_html(folder: Path, doc: dict) -> str:
 
 
 def _problems_html(doc: dict) -> str:
-    from .cli import find_problems
-
     problems = find_problems(doc)
     if not problems:
         return ""
@@ -665,9 +625,6 @@ def _problems_html(doc: dict) -> str:
 
 
 def render_html(folder: Path, doc: dict, sections: list) -> str:
-    from .. import __version__, strategies as registry
-    from . import plots
-
     title = f"pinbench report: {folder.resolve().name}"
     names = plots.strategies_of(doc)
     available = registry.available()
@@ -723,96 +680,3 @@ def render_html(folder: Path, doc: dict, sections: list) -> str:
     )
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
-
-
-# -- command line -------------------------------------------------------------------------------
-
-REPORT_DESCRIPTION = """\
-Draw the figures of a results folder (PNG and SVG, into DIR/figures/) and
-write DIR/report.html: one self-contained page (figures embedded, no network
-needed) with the environment, a summary, the noisy benchmarks, the figures
-by workload and the command that reproduces the run."""
-
-REPORT_EPILOG = """\
-examples:
-  pinbench report results/20240101-120000
-  pinbench report results/nightly --open
-  pinbench report DIR --layout chain:depth=3,borrow=10
-
-A layout diagram is drawn for every workload of the run, at the parameter set
-with the most blocks that still draws legibly; --layout picks the workload
-and parameters instead (repeatable). docs/report.md explains each figure.
-
-exit status: 0 ok, 2 the folder is missing or is not pinbench results, or a
-bad --layout."""
-
-EXPLAIN_DESCRIPTION = """\
-Print the memory of one task of a workload under each strategy, as the model
-lays it out at the task's largest moment: every allocation (block) with its
-size, the frames inside it at their byte offsets (inline frames nested in
-their parent), pointers to boxed children and Rc cells. The same model the
-report's layout diagrams draw."""
-
-EXPLAIN_EPILOG = """\
-examples:
-  pinbench explain chain
-  pinbench explain chain --param depth=3 --param borrow=10
-  pinbench explain server --strategy pinbox,rc
-  pinbench explain examples/echo.toml
-
-exit status: 0 ok, 2 an unknown workload, strategy or parameter."""
-
-
-def add_parsers(subparsers):
-    """Add the `report` and `explain` subcommands to an argparse subparsers object."""
-    p = subparsers.add_parser(
-        "report", help="draw figures and an HTML page for a results folder",
-        description=REPORT_DESCRIPTION, epilog=REPORT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("dir", metavar="DIR", help="a results folder written by `pinbench run`")
-    p.add_argument("--open", action="store_true", help="open report.html in the web browser afterwards")
-    p.add_argument(
-        "--layout", action="append", metavar="W[:NAME=V,...]",
-        help="draw the layout diagram of workload W at these parameters (repeatable)",
-    )
-    p.set_defaults(func=cmd_report)
-
-    p = subparsers.add_parser(
-        "explain", help="print a workload's task layout under each strategy",
-        description=EXPLAIN_DESCRIPTION, epilog=EXPLAIN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("workload", metavar="WORKLOAD", help="a workload name or a .toml workload file")
-    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
-                   help="a parameter value (repeatable; one value each)")
-    p.add_argument("-s", "--strategy", action="append", metavar="S",
-                   help="a strategy or 'all'; repeatable or a comma list (default: all)")
-    p.set_defaults(func=cmd_explain)
-
-
-def cmd_report(args, argv) -> int:
-    import webbrowser
-
-    layouts = [parse_layout_flag(flag) for flag in args.layout or []]
-    path = build_report(args.dir, layouts)
-    figures = sorted((path.parent / FIGURES_DIR).glob("*.png"))
-    print(f"report: {path} ({len(figures)} figures, PNG and SVG, in {path.parent / FIGURES_DIR})")
-    if args.open:
-        if not webbrowser.open(path.resolve().as_uri()):
-            print(f"pinbench: could not start a web browser; open {path} yourself", file=sys.stderr)
-    return 0
-
-
-def cmd_explain(args, argv) -> int:
-    from .layout_view import check_params_text, explain_text, task_view
-    from .suite import select_strategies
-    from .workloads import get_workload
-
-    workload = get_workload(args.workload)
-    params = check_params_text(workload, args.param)
-    strategies = select_strategies(args.strategy)
-    program = workload.compile(params)
-    views = [task_view(program, name) for name in strategies]
-    sys.stdout.write(explain_text(views))
-    return 0

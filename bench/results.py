@@ -14,7 +14,10 @@ import os
 import secrets
 from pathlib import Path
 
+from .. import __version__
 from ..model.errors import UsageError
+from .formatting import param_text, params_text
+from .metrics import CSV_COLUMNS
 
 SCHEMA_VERSION = 1
 # Marks a JSON document as ours, so a foreign results.json is told apart
@@ -25,44 +28,8 @@ CSV_FILE = "metrics.csv"
 PYPERF_FILE = "pyperf.json"  # pyperf's own format: `python -m pyperf stats/compare_to` read it
 
 KEY_COLUMNS = ("workload", "strategy", "allocator")
-# metrics.csv: these follow the parameter columns, in this order.
-METRIC_COLUMNS = (
-    "tasks",
-    "allocs_per_task",
-    "bytes_per_task",
-    "peak_live_bytes",
-    "peak_bytes_per_task",
-    "moved_bytes",
-    "refcount_ops",
-    "polls_per_task",
-    "root_frame_bytes",
-    "checksum",
-    "live_blocks_end",
-    "allocs",
-    "frees",
-    "bytes_allocated",
-    "peak_live_blocks",
-    "polls",
-    "ticks",
-    "live_bytes_end",
-    "ns_per_task_single",
-    # timing (pyperf: worker processes, warm-ups, calibrated loops)
-    "ns_per_task_mean",
-    "ns_per_task_stdev",
-    "ns_per_task_median",
-    "timing_values",
-    "tasks_per_second",
-    "timing_cv",
-    "noisy",
-    # latency (sampled in the executor; open-loop workloads from scheduled arrival)
-    "p50_ns",
-    "p90_ns",
-    "p99_ns",
-    "p999_ns",
-    "max_ns",
-    "latency_samples",
-    "latency_overhead",
-)
+# metrics.csv: these follow the parameter columns, in this order (metrics.py).
+METRIC_COLUMNS = CSV_COLUMNS
 # A parameter whose name is already a column (chain's `tasks` parameter
 # versus the `tasks` metric, which also counts spawned tasks) gets this prefix.
 PARAM_PREFIX = "param_"
@@ -109,8 +76,6 @@ def _fsync_dir(folder: Path):
 
 def results_document(run: dict) -> dict:
     """The results.json document for a run record (see :func:`write_results`)."""
-    from .. import __version__
-
     doc = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -186,7 +151,7 @@ def write_results(folder, run: dict) -> Path:
 
 def write_pyperf(folder, benchmarks: list) -> None:
     """pyperf's own JSON for the timed benchmarks, written atomically."""
-    import pyperf
+    import pyperf  # deferred: pyperf loads only when a run is timed
 
     if not benchmarks:
         return
@@ -250,8 +215,6 @@ def read_results(folder) -> dict:
         )
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        from .. import __version__
-
         hint = (
             "written by a newer pinbench; upgrade pinbench"
             if isinstance(version, int) and version > SCHEMA_VERSION
@@ -302,7 +265,7 @@ def results_dataframe(doc: dict):
     """The metrics.csv table of a results document (pandas DataFrame): one
     row per benchmark; workload, strategy, allocator, one column per
     parameter (empty where a workload lacks it), then METRIC_COLUMNS."""
-    import pandas as pd
+    import pandas as pd  # deferred: pandas loads only when metrics.csv is written
 
     names = param_names(doc)
     columns = list(KEY_COLUMNS) + [param_column(n) for n in names] + list(METRIC_COLUMNS)
@@ -319,3 +282,41 @@ def results_dataframe(doc: dict):
     for column in KEY_COLUMNS + METRIC_COLUMNS:
         frame[column] = frame[column].infer_objects()
     return frame
+
+
+# -- analysis of a results document ---------------------------------------------------
+
+
+def group_key(bench: dict) -> tuple:
+    return (bench["workload"], bench.get("workload_file"), tuple(sorted(bench["params"].items(), key=str)))
+
+
+def find_problems(doc: dict) -> list:
+    """Bugs visible in a results document: live blocks or bytes at the end
+    of a run (a leak), and checksums that differ within one workload and
+    parameter set (a strategy or allocator that computes something else)."""
+    problems = []
+    checksums = {}
+    for bench in doc["benchmarks"]:
+        m = bench["metrics"]
+        where = f"{bench['workload']} {params_text(bench['params'])} / {bench['strategy']} / {bench['allocator']}"
+        blocks, nbytes = m.get("live_blocks_end"), m.get("live_bytes_end")
+        if blocks or nbytes:
+            problems.append(f"{where} ended with {blocks} live blocks ({nbytes} bytes): frames leaked")
+        checksums.setdefault(group_key(bench), {}).setdefault(m.get("checksum"), []).append(
+            f"{bench['strategy']}/{bench['allocator']}"
+        )
+    for (workload, _, params), by_value in checksums.items():
+        if len(by_value) > 1:
+            detail = "; ".join(f"{value} from {', '.join(who)}" for value, who in by_value.items())
+            text = " ".join(f"{k}={param_text(v)}" for k, v in params)
+            problems.append(f"{workload} {text}: checksums differ ({detail})")
+    return problems
+
+
+def groups(doc: dict) -> list:
+    """Benchmarks grouped by workload and parameters, in document order."""
+    groups = {}
+    for bench in doc["benchmarks"]:
+        groups.setdefault(group_key(bench), []).append(bench)
+    return list(groups.values())

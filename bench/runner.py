@@ -13,32 +13,14 @@ from dataclasses import dataclass, field
 from .. import strategies
 from ..cython_core import _executor
 from ..model.errors import UsageError
+from .metrics import PER_TASK
 
 ALLOCATORS = tuple(_executor.ALLOCATORS)
-
-# Deterministic metrics: identical on every run and machine for the same
-# inputs, so the CI gate compares them exactly.
-DETERMINISTIC_METRICS = (
-    "tasks",
-    "allocs",
-    "frees",
-    "allocs_per_task",
-    "bytes_allocated",
-    "bytes_per_task",
-    "peak_live_bytes",
-    "peak_live_blocks",
-    "peak_bytes_per_task",
-    "moved_bytes",
-    "refcount_ops",
-    "polls",
-    "polls_per_task",
-    "root_frame_bytes",
-    "ticks",
-    "checksum",
-    "live_bytes_end",
-    "live_blocks_end",
-)
-
+ALLOCATOR_SUMMARIES = {
+    "system": "malloc/free from the C library",
+    "pool": "size-class free lists that recycle frames",
+    "bump": "an arena: frees are no-ops until the run ends",
+}
 
 def default_memory_limit() -> int:
     """Half of this machine's physical memory: a run that needs more stops cleanly."""
@@ -97,10 +79,8 @@ def execute(program, strategy_name: str, allocator: str, memory_limit: int | Non
 def derive_metrics(raw: dict, program, layout) -> dict:
     tasks = raw["tasks"]
     metrics = dict(raw)
-    metrics["allocs_per_task"] = raw["allocs"] / tasks
-    metrics["bytes_per_task"] = raw["bytes_allocated"] / tasks
-    metrics["peak_bytes_per_task"] = raw["peak_live_bytes"] / tasks
-    metrics["polls_per_task"] = raw["polls"] / tasks
+    for name, counter in PER_TASK.items():  # declared in metrics.py
+        metrics[name] = raw[counter] / tasks
     metrics["root_frame_bytes"] = layout.frame_size(program.entry)
     metrics["frame_bytes"] = {
         name: int(layout.fn_size[i]) for i, name in enumerate(program.fn_names)

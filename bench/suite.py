@@ -3,7 +3,7 @@
 A suite is the matrix workload x parameter values x strategy x allocator.
 The default suite runs every built-in workload at its default parameters
 under every strategy (plug-ins included) and every allocator; ``quick``
-swaps in the small parameters of :data:`QUICK_PARAMS` and, unless
+swaps in each workload's small ``quick`` parameters and, unless
 allocators are named, times only :data:`QUICK_ALLOCATOR` (for CI). Filters
 narrow the matrix and ``--param NAME=V1,V2`` flags sweep parameters::
 
@@ -20,25 +20,16 @@ import itertools
 from .. import strategies as strategy_registry
 from ..model.errors import UsageError
 from .runner import ALLOCATORS, Benchmark, check_allocator
+from .workloads import WORKLOADS, get_workload
 
 QUICK_ALLOCATOR = "system"
-from .workloads import WORKLOADS, get_workload
 
 ALL = "all"
 
-# Small parameters per workload for `pinbench run --quick` (CI): the same
-# shapes, a fraction of the tasks. Parameters not named keep their defaults.
-QUICK_PARAMS = {
-    "chain": {"tasks": 100},
-    "fanout": {"tasks": 50},
-    "spawn_many": {"tasks": 1000},
-    "yield_many": {"tasks": 100},
-    "spawn_size": {"tasks": 100},
-    "skynet": {"levels": 4},
-    "generator": {"tasks": 10},
-    "select_loop": {"iterations": 100, "tasks": 10},
-    "server": {"requests": 1000},
-}
+# Small parameters per workload for `pinbench run --quick` (CI): each
+# workload's `quick` parameters, the same shapes at a fraction of the tasks.
+# Parameters not named keep their defaults.
+QUICK_PARAMS = {name: dict(workload.quick) for name, workload in WORKLOADS.items() if workload.quick}
 
 
 def split_names(values) -> list:
@@ -168,7 +159,7 @@ def build_suite(
 
     suite = []
     for argument, workload in selected:
-        base = QUICK_PARAMS.get(argument, {}) if quick else {}
+        base = workload.quick if quick else {}
         for combo in _combinations(workload, base, sweeps):
             for strategy in strategy_names:
                 for allocator in allocator_names:

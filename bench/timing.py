@@ -87,7 +87,7 @@ def _time_runs(loops: int, spec: Spec) -> float:
 
 
 def _runner(specs_path: str | None, mode: str | None = None):
-    import pyperf
+    import pyperf  # deferred: pyperf loads only when a run is timed
 
     settings = MODES[mode] if mode else {}
     runner = pyperf.Runner(
@@ -122,16 +122,6 @@ class Timer:
         # pyperf prints each result (even with --quiet); pinbench reports its own.
         with contextlib.redirect_stdout(io.StringIO()):
             return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
-
-
-def format_ns(value) -> str:
-    """A duration in ns, in the unit that keeps three digits (terminal text)."""
-    if value is None:
-        return "-"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.3g} ns"
 
 
 def timing_metrics(benchmark) -> dict:

@@ -44,7 +44,7 @@ class Param:
 
     ``kind`` is "int" (bounded by ``minimum``..``maximum``), "bool", or
     "str" (whole value matching the regular expression ``pattern``, which
-    ``allowed`` describes in words).
+    ``allowed`` describes in words). ``unit`` labels the figures' axes.
     """
 
     name: str
@@ -55,6 +55,8 @@ class Param:
     maximum: int | None = None
     pattern: str | None = None
     allowed: str | None = None
+    unit: str | None = None  # what one unit of it is, for axis labels ("bytes per level")
+    scaling: bool = True  # False: not a size to scale against (a rate has its own figure, a seed no meaning)
 
     def allowed_text(self) -> str:
         """What values are valid, in words (for errors and listings)."""
@@ -63,6 +65,12 @@ class Param:
         if self.kind == "bool":
             return "true or false"
         return self.allowed
+
+    def allowed_short(self) -> str:
+        """The same, as briefly as `pinbench list` shows it: 0..1,000."""
+        if self.kind == "int":
+            return f"{self.minimum:,}..{self.maximum:,}"
+        return "true/false" if self.kind == "bool" else self.allowed
 
     def parse(self, workload: str, text: str):
         """The typed value of the command-line form ``text``."""
@@ -108,7 +116,14 @@ class Workload:
     values into a compiled program; ``check`` (optional) rejects
     combinations of in-range values with a UsageError; ``arrivals``
     (optional) makes it open-loop: it gives each entry task's scheduled
-    arrival in ns from the start, and timed runs spawn them then."""
+    arrival in ns from the start, and timed runs spawn them then (the report
+    then draws latency against offered rate).
+
+    ``quick``: the small parameters of `pinbench run --quick` (CI), the same
+    shape at a fraction of the tasks; ``validation``: the parameter sets
+    `pinbench validate` checks by default against native code, and
+    ``validation_quick`` the small ones of its --quick (a workload with a
+    native counterpart only)."""
 
     name: str
     summary: str
@@ -117,6 +132,9 @@ class Workload:
     build: Callable[[dict], CompiledProgram]
     check: Callable[[dict], None] | None = None
     arrivals: Callable[[dict], np.ndarray] | None = None
+    quick: dict = dataclasses.field(default_factory=dict)
+    validation: tuple = ()
+    validation_quick: dict = dataclasses.field(default_factory=dict)
 
     @property
     def open_loop(self) -> bool:
@@ -166,15 +184,16 @@ def _frame_budget(workload: str, tasks: int, frames: int, locals_bytes: int, kno
 
 
 def _tasks_param(default: int, help: str = "tasks spawned at tick 0") -> Param:
-    return Param("tasks", "int", default, help, minimum=1, maximum=10**7)
+    return Param("tasks", "int", default, help, minimum=1, maximum=10**7, unit="tasks")
 
 
 def _locals_param() -> Param:
-    return Param("locals", "int", 64, "bytes of locals per level", minimum=0, maximum=65536)
+    return Param("locals", "int", 64, "bytes of locals per level", minimum=0, maximum=65536, unit="bytes per level")
 
 
 def _depth_param(default: int) -> Param:
-    return Param("depth", "int", default, "levels below the top one", minimum=0, maximum=1000)
+    return Param("depth", "int", default, "levels below the top one", minimum=0, maximum=1000,
+                 unit="levels below the top")
 
 
 _BORROW_PARAM = Param(
@@ -332,23 +351,32 @@ _BUILT_INS = (
         "chain",
         "a task awaits level_depth, which awaits level_depth-1 ... down to "
         "level_0, which waits on io",
-        "the nested-async-fn example of the Pin design discussion (DESIGN.md allocation rules)",
+        "the nested-async-fn example of the Pin design discussion (docs/workloads.md allocation rules)",
         (
             _depth_param(8),
             _BORROW_PARAM,
-            Param("waits", "int", 1, "io waits in the leaf", minimum=0, maximum=1000),
+            Param("waits", "int", 1, "io waits in the leaf", minimum=0, maximum=1000, unit="io waits"),
             _locals_param(),
             _tasks_param(1000),
         ),
         _build_chain,
         _check_chain,
+        quick={"tasks": 100},
+        validation=(
+            {"borrow": "all"},
+            {"borrow": "none"},
+            {"borrow": "10"},
+            {"borrow": "all", "locals": 0},
+            {"borrow": "10", "locals": 0},
+        ),
+        validation_quick={"depth": 4, "tasks": 20},
     ),
     Workload(
         "fanout",
         "a task joins k children, each a chain of depth+1 levels",
         "futures::join_all over nested async fns",
         (
-            Param("k", "int", 8, "children joined by the root", minimum=1, maximum=10000),
+            Param("k", "int", 8, "children joined by the root", minimum=1, maximum=10000, unit="children joined"),
             _depth_param(2),
             _BORROW_PARAM,
             _locals_param(),
@@ -356,6 +384,9 @@ _BUILT_INS = (
         ),
         _build_fanout,
         _check_fanout,
+        quick={"tasks": 50},
+        validation=({}, {"locals": 0}),
+        validation_quick={"k": 3, "tasks": 10},
     ),
     Workload(
         "spawn_many",
@@ -363,27 +394,37 @@ _BUILT_INS = (
         "tokio benches/rt_current_thread.rs spawn_many_local",
         (_tasks_param(10000, "tasks spawned by the root task"),),
         _build_spawn_many,
+        quick={"tasks": 1000},
+        validation=({},),
+        validation_quick={"tasks": 100},
     ),
     Workload(
         "yield_many",
         "tasks that yield_now many times",
         "tokio benches/rt_current_thread.rs yield_many",
         (
-            Param("yields", "int", 100, "yield_now calls per task", minimum=0, maximum=10**6),
+            Param("yields", "int", 100, "yield_now calls per task", minimum=0, maximum=10**6, unit="yields per task"),
             _tasks_param(1000),
         ),
         _build_yield_many,
+        quick={"tasks": 100},
+        validation=({},),
+        validation_quick={"yields": 10, "tasks": 20},
     ),
     Workload(
         "spawn_size",
         "one task spawns tasks whose future holds size bytes and awaits them",
         "tokio benches/spawn_size.rs",
         (
-            Param("size", "int", 1024, "bytes of locals per spawned task", minimum=16, maximum=65536),
+            Param("size", "int", 1024, "bytes of locals per spawned task", minimum=16, maximum=65536,
+                  unit="bytes of locals per task"),
             _tasks_param(1000, "tasks spawned by the root task"),
         ),
         _build_spawn_size,
         _check_spawn_size,
+        quick={"tasks": 100},
+        validation=({},),
+        validation_quick={"size": 256, "tasks": 20},
     ),
     Workload(
         "skynet",
@@ -391,32 +432,40 @@ _BUILT_INS = (
         "ordinal and the sums flow up (499999500000 for 10^6 leaves)",
         "the skynet 1M-actor benchmark (github.com/atemerev/skynet)",
         (
-            Param("fanout", "int", 10, "children spawned per node", minimum=2, maximum=100),
-            Param("levels", "int", 6, "levels of spawning below the root", minimum=0, maximum=12),
+            Param("fanout", "int", 10, "children spawned per node", minimum=2, maximum=100, unit="children per node"),
+            Param("levels", "int", 6, "levels of spawning below the root", minimum=0, maximum=12, unit="levels"),
         ),
         _build_skynet,
         _check_skynet,
+        quick={"levels": 4},
+        validation=({},),
+        validation_quick={"fanout": 4, "levels": 3},
     ),
     Workload(
         "generator",
         "a for loop over a generator that borrows its locals across its yields (or not)",
         "the Generator/GeneratorMove proposal of the Pin design discussion",
         (
-            Param("items", "int", 1000, "items drawn from the generator", minimum=0, maximum=10**7),
+            Param("items", "int", 1000, "items drawn from the generator", minimum=0, maximum=10**7, unit="items"),
             Param("borrow", "bool", True, "whether the generator borrows across yields"),
             _tasks_param(100),
         ),
         _build_generator,
+        quick={"tasks": 10},
+        validation=({"borrow": True}, {"borrow": False}),
+        validation_quick={"items": 20, "tasks": 5},
     ),
     Workload(
         "select_loop",
         "a loop that selects between a read and a timeout, dropping the loser each time",
         "tokio::select! in a loop with a timeout (the loser re-created each iteration)",
         (
-            Param("iterations", "int", 1000, "select iterations per task", minimum=1, maximum=10**5),
+            Param("iterations", "int", 1000, "select iterations per task", minimum=1, maximum=10**5,
+                  unit="iterations"),
             _tasks_param(100),
         ),
         _build_select_loop,
+        quick={"iterations": 100, "tasks": 10},
     ),
     Workload(
         "server",
@@ -424,12 +473,14 @@ _BUILT_INS = (
         "query, write; requests arrive on a seeded Poisson schedule",
         "open-loop load generators (wrk2): latency from the scheduled arrival",
         (
-            Param("rate", "int", 100_000, "requests per second offered", minimum=1, maximum=10**8),
-            Param("requests", "int", 10_000, "requests per run", minimum=1, maximum=10**7),
-            Param("seed", "int", 1, "seed of the arrival schedule", minimum=0, maximum=2**32 - 1),
+            Param("rate", "int", 100_000, "requests per second offered", minimum=1, maximum=10**8,
+                  unit="requests/s", scaling=False),
+            Param("requests", "int", 10_000, "requests per run", minimum=1, maximum=10**7, unit="requests"),
+            Param("seed", "int", 1, "seed of the arrival schedule", minimum=0, maximum=2**32 - 1, scaling=False),
         ),
         _build_server,
         arrivals=_server_arrivals,
+        quick={"requests": 1000},
     ),
 )
 

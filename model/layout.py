@@ -13,15 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
-from .program import (
-    OP_CALL,
-    OP_GEN,
-    OP_IO,
-    OP_JOIN,
-    OP_SELECT,
-    OP_SPAWN,
-    OP_YIELD,
-)
+from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 
 TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
 BOTTOM_UP = "bottom_up"  # C++ coroutines: a finishing frame resumes its parent
@@ -59,6 +51,11 @@ class Layout:
     fn_child_offset: np.ndarray  # start of the child area
     edge_boxed: np.ndarray  # 1 when the child has its own allocation
     edge_offset: np.ndarray  # slot of the child (or its pointer) in the parent frame
+    # Bytes of its function's child area each step uses while it waits: its
+    # children side by side (inline, or a POINTER each when boxed), an io or
+    # yield leaf, a join handle or a handle Vec; 0 for work and detached
+    # spawns. A frame's child area is the largest of its steps'.
+    step_area: np.ndarray
 
     def frame_size(self, fn: int) -> int:
         return int(self.fn_size[fn])
@@ -76,6 +73,7 @@ def compute_layout(strategy, program) -> Layout:
     fn_size = np.full(n_fns, -1, dtype=np.int64)
     edge_offset = np.zeros(n_edges, dtype=np.int64)
     fn_child_offset = np.zeros(n_fns, dtype=np.int64)
+    step_area = np.zeros(len(program.step_op), dtype=np.int64)
     fn_cell_size = np.array(
         [CELL_HEADER + align8(program.fn_locals[f]) if in_cell[f] else 0 for f in range(n_fns)],
         dtype=np.int64,
@@ -117,7 +115,8 @@ def compute_layout(strategy, program) -> Layout:
         start = int(program.fn_step_start[fn])
         child_area = 0
         for step in range(start, start + int(program.fn_step_count[fn])):
-            child_area = max(child_area, step_storage(step, child_offset))
+            step_area[step] = step_storage(step, child_offset)
+            child_area = max(child_area, int(step_area[step]))
         on_stack.discard(fn)
         fn_child_offset[fn] = child_offset
         fn_size[fn] = child_offset + child_area
@@ -143,4 +142,5 @@ def compute_layout(strategy, program) -> Layout:
         fn_child_offset=fn_child_offset,
         edge_boxed=edge_boxed,
         edge_offset=edge_offset,
+        step_area=step_area,
     )

@@ -1,8 +1,11 @@
 """Strategies: policy, one small module each, found through a registry.
 
-The four built-ins are the contract of DESIGN.md; third-party packages add
-more through the ``pinbench.strategies`` entry-point group (the entry point
-names a ``Strategy`` instance or class).
+The four built-ins are the strategies docs/design.md compares (their rules
+are docs/model.md's); third-party packages add more through the
+``pinbench.strategies`` entry-point group (the entry point names a
+``Strategy`` instance or class). A built-in strategy is its module here plus
+its line in :data:`BUILTIN`; everything else (figures, tables, diagrams,
+validation) reads the registry.
 """
 
 from __future__ import annotations
@@ -43,6 +46,55 @@ def available() -> dict[str, Strategy]:
     return found
 
 
+# Colours and markers for strategies that declare none (plug-ins, or names in
+# a results folder whose plug-in is not installed here), handed out in the
+# order they are first asked for, skipping those a declared strategy uses:
+# the Okabe-Ito colours, then Paul Tol's muted ones, so that at least twelve
+# strategies stay apart.
+PALETTE = (
+    "#E69F00", "#56B4E9", "#000000", "#999933", "#882255", "#44AA99",
+    "#332288", "#88CCEE", "#117733", "#DDCC77", "#AA4499", "#661100",
+    "#D55E00", "#CC79A7", "#0072B2", "#009E73",
+)
+MARKERS = ("v", "P", "X", "*", "h", "<", ">", "p", "d", "H", "8", "o", "s", "D", "^")
+_assigned: dict = {}  # (attribute, name) -> what that strategy got
+
+
+def _declared(attribute: str) -> dict:
+    return {name: getattr(s, attribute) for name, s in BUILTIN.items() if getattr(s, attribute)}
+
+
+def _installed() -> dict:
+    """Every strategy, for its declared look; a broken plug-in must not stop a figure."""
+    try:
+        return available()
+    except UsageError:
+        return dict(BUILTIN)
+
+
+def _look(name: str, attribute: str, choices: tuple) -> str:
+    declared = _declared(attribute)
+    if name in declared:
+        return declared[name]
+    key = (attribute, name)
+    if key not in _assigned:
+        own = getattr(_installed().get(name), attribute, None)
+        given = [v for (a, _), v in _assigned.items() if a == attribute]
+        free = [c for c in choices if c not in declared.values() and c not in given]
+        _assigned[key] = own or (free[0] if free else choices[len(given) % len(choices)])
+    return _assigned[key]
+
+
+def color_of(name: str) -> str:
+    """The colour of a strategy, the same in every figure and on the page."""
+    return _look(name, "color", PALETTE)
+
+
+def marker_of(name: str) -> str:
+    """The marker of a strategy in line figures."""
+    return _look(name, "marker", MARKERS)
+
+
 def get(name: str) -> Strategy:
     strategies = available()
     if name not in strategies:
@@ -52,4 +104,7 @@ def get(name: str) -> Strategy:
     return strategies[name]
 
 
-__all__ = ["UsageError", "BOTTOM_UP", "TOP_DOWN", "Strategy", "Layout", "available", "get", "ENTRY_POINT_GROUP"]
+__all__ = [
+    "UsageError", "BOTTOM_UP", "TOP_DOWN", "Strategy", "Layout", "available", "get", "color_of", "marker_of",
+    "ENTRY_POINT_GROUP",
+]

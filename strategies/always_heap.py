@@ -12,6 +12,9 @@ class AlwaysHeap(Strategy):
     name = "always_heap"
     summary = "one heap frame per invocation, resumed bottom-up"
     origin = "C++20 coroutines (g++ -std=c++20, no heap elision)"
+    color = "#D55E00"  # vermillion (Okabe-Ito)
+    marker = "o"
+    native = "c++"  # bench/validate generates its c++ counterpart
     polling = BOTTOM_UP
     moves = False
 

@@ -12,6 +12,9 @@ class AnchorBox(Strategy):
     name = "anchor_box"
     summary = "borrowing children anchored in their own box, the rest inline"
     origin = "the Anchor<Box<G>> / Generator + GeneratorMove proposal"
+    color = "#CC79A7"  # reddish purple (Okabe-Ito)
+    marker = "s"
+    native = "rust"  # bench/validate generates its rust counterpart
 
     def box_edge(self, program, edge):
         callee = program.edge_callee[edge]

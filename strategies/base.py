@@ -26,6 +26,14 @@ class Strategy:
     origin: str = ""
     polling: str = TOP_DOWN
     moves: bool = True
+    # How it looks in every figure, table and diagram. None (a plug-in that
+    # says nothing): the registry gives it a palette colour and marker that no
+    # other strategy uses (strategies.color_of / marker_of).
+    color: str | None = None
+    marker: str | None = None
+    # The language whose native counterpart `pinbench validate` generates
+    # ("rust", "c++"), or None: the model alone.
+    native: str | None = None
 
     @property
     def header_bytes(self) -> int:

@@ -11,6 +11,9 @@ class PinBox(Strategy):
     name = "pinbox"
     summary = "the whole task inline in one allocation"
     origin = "Rust's Pin<Box<dyn Future>> (async fn, std::pin)"
+    color = "#0072B2"  # blue (Okabe-Ito)
+    marker = "D"
+    native = "rust"  # bench/validate generates its rust counterpart
 
 
 STRATEGY = PinBox()

@@ -12,6 +12,9 @@ class Rc(Strategy):
     name = "rc"
     summary = "borrowed locals in reference-counted cells, futures inline"
     origin = "futures 0.1 with Rc<RefCell<_>> instead of borrows"
+    color = "#009E73"  # bluish green (Okabe-Ito)
+    marker = "^"
+    native = "rust"  # bench/validate generates its rust counterpart
 
     def locals_in_cell(self, program, fn):
         return bool(program.fn_borrows[fn])

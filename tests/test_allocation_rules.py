@@ -6,13 +6,14 @@ docs/model.md); checksums from tests/oracle.py (an independent evaluator).
 
 import pytest
 
+from pinbench import strategies
 from pinbench.bench.runner import execute
 from pinbench.bench.workloads import get_workload
 
 from .oracle import expected_checksum
 from .rules import RULES
 
-STRATEGIES = ["always_heap", "anchor_box", "pinbox", "rc"]
+STRATEGIES = list(strategies.BUILTIN)
 ALLOCATORS = ["system", "pool", "bump"]
 EXACT = ["tasks", "allocs", "bytes_allocated", "polls", "moved_bytes", "refcount_ops", "root_frame_bytes"]
 
@@ -34,13 +35,13 @@ def check(workload, strategy, allocator="system", **params):
     return program, m
 
 
-# chain: the table of DESIGN.md, depths 0-16, several borrow patterns.
+# chain: the table of docs/workloads.md, depths 0-16, several borrow patterns.
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("depth", list(range(17)))
 @pytest.mark.parametrize("borrow", ["all", "none", "10", "01", "110"])
 def test_chain_rules(strategy, depth, borrow):
     program, m = check("chain", strategy, depth=depth, borrow=borrow, waits=1, locals=24, tasks=3)
-    # DESIGN.md's headline counts per task.
+    # docs/workloads.md's headline counts per task.
     from .rules import borrow_levels
 
     b = borrow_levels(borrow, depth)

@@ -10,23 +10,16 @@ then commit baselines/quick).
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from .conftest import pinbench as run_pinbench
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "baselines" / "quick"
+pinbench = functools.partial(run_pinbench, columns=120, timeout=600)
 UPDATE = "pinbench run --quick --counts-only --allocator all --output baselines/quick --force"
-
-
-def pinbench(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "COLUMNS": "120"},
-    )
 
 
 def test_the_baseline_is_the_output_of_the_update_command():

@@ -11,6 +11,7 @@ PINBENCH_CACHE, so nothing outside the test's folders is touched.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -22,7 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import assert_one_line_error as one_line_error
+from .conftest import pinbench as run_pinbench
+
 ROOT = Path(__file__).resolve().parents[1]
+pinbench = functools.partial(run_pinbench, timeout=600)
+# compare-branches narrates its builds on stderr: count its error lines only.
+assert_one_line_error = functools.partial(one_line_error, narrated=True)
 GIT_ID = ["-c", "user.name=pinbench test", "-c", "user.email=test@pinbench.invalid", "-c", "commit.gpgsign=false"]
 ADD_AN_ALLOCATION = '''
 
@@ -87,11 +94,6 @@ def env(tmp_path_factory):
     return {**os.environ, "PINBENCH_CACHE": str(cache), "TMPDIR": str(tmp), "COLUMNS": "100"}
 
 
-def pinbench(*args, cwd, env, timeout=600):
-    return subprocess.run([sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
 def state(repo):
     """Everything of the user's clone compare-branches must not change."""
     return {
@@ -103,14 +105,6 @@ def state(repo):
         "worktrees": git("worktree", "list", "--porcelain", cwd=repo),
         "stash": git("stash", "list", cwd=repo),
     }
-
-
-def assert_one_line_error(done, *needles):
-    errors = [line for line in done.stderr.splitlines() if line.startswith("pinbench: error:")]
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
 
 
 def no_worktrees_left(repo, env):

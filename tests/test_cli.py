@@ -9,6 +9,7 @@ folder and exit 130 (SIGINT) or 143 (SIGTERM).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import re
@@ -22,12 +23,17 @@ import pyperf
 import pytest
 
 from pinbench import strategies
-from pinbench.bench import cli, environment, results, runner, suite
+from pinbench.bench import cli, environment, metrics, results, runner, suite
 from pinbench.model.errors import UsageError
 from pinbench.bench.runner import ALLOCATORS, execute
 from pinbench.bench.workloads import WORKLOADS, get_workload
 
+from .conftest import assert_one_line_error as assert_usage_error
+from .conftest import pinbench as run_pinbench
+from .conftest import start_pinbench
+
 STRATEGIES = list(strategies.available())
+pinbench = functools.partial(run_pinbench, columns=100)  # tables 100 columns wide
 CHAIN_PARAMS = ["depth", "borrow", "waits", "locals"]
 EXPECTED_COLUMNS = (
     ["workload", "strategy", "allocator"]
@@ -45,46 +51,11 @@ EXPECTED_COLUMNS = (
 )
 
 
-def pinbench(*args, cwd, timeout=300, columns=100):
-    """The real CLI in a subprocess, its output 100 columns wide."""
-    return subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": str(columns)},
-    )
-
-
-def start_pinbench(*args, cwd):
-    return subprocess.Popen(
-        [sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def read_csv(path):
     with open(path, newline="") as file:
         reader = csv.reader(file)
         header = next(reader)
         return header, [dict(zip(header, row)) for row in reader]
-
-
-def assert_usage_error(done, *needles):
-    """Exit status 2, one non-empty stderr line naming the problem, no traceback."""
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2, done.stderr
-    assert len(lines) == 1, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    assert lines[0].startswith("pinbench: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 # -- a real quick run, shared by several tests ----------------------------------------
@@ -191,7 +162,7 @@ def test_quick_run_metrics_csv(quick_run):
     program = get_workload("chain").compile({"tasks": 100})
     assert {r["checksum"] for r in chain} == {str(execute(program, "pinbox", "system")["checksum"])}
     assert {r["checksum"] for r in spawn} == {str(sum(range(1000)))}
-    # the allocation rules of DESIGN.md for chain (D = 8, every level borrows)
+    # the allocation rules of docs/workloads.md for chain (D = 8, every level borrows)
     allocs = {r["strategy"]: r["allocs_per_task"] for r in chain}
     assert (allocs["always_heap"], allocs["anchor_box"], allocs["pinbox"], allocs["rc"]) == (
         "9.0", "9.0", "1.0", "10.0",
@@ -551,7 +522,7 @@ def test_results_round_trip_and_dataframe(tmp_path):
     assert list(frame.columns[:8]) == [
         "workload", "strategy", "allocator", "fanout", "levels", "items", "borrow", "param_tasks",
     ]
-    assert list(frame.columns[8:]) == list(results.METRIC_COLUMNS)
+    assert list(frame.columns[8:]) == list(results.METRIC_COLUMNS) == list(metrics.CSV_COLUMNS)
     header, rows = read_csv(tmp_path / "metrics.csv")
     assert header == list(frame.columns)
     assert rows[0]["checksum"] == str(2**64 - 1)  # u64 stays exact
@@ -580,6 +551,7 @@ def test_default_suite_is_every_workload_strategy_allocator():
 
 def test_quick_params_are_valid_and_used():
     assert set(suite.QUICK_PARAMS) <= set(WORKLOADS)
+    assert suite.QUICK_PARAMS == {name: w.quick for name, w in WORKLOADS.items() if w.quick}
     for name, small in suite.QUICK_PARAMS.items():
         workload = WORKLOADS[name]
         parsed = workload.parse_params({k: str(v) for k, v in small.items()})

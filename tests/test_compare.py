@@ -10,12 +10,9 @@ compare-branches merges its rounds), where the timing gate must never fire.
 from __future__ import annotations
 
 import copy
-import itertools
+import functools
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -23,27 +20,14 @@ import pytest
 from pinbench.bench import branches, compare, compare_report
 from pinbench.model.errors import UsageError
 
+from .conftest import assert_one_line_error
+from .conftest import pinbench as run_pinbench
+
+pinbench = functools.partial(run_pinbench, columns=100)
+
 SMALL = ["--quick", "-w", "yield_many,chain", "-s", "pinbox,always_heap"]
 TIMED = ["-w", "yield_many", "-s", "pinbox,always_heap", "-a", "system", "-p", "tasks=100"]
 TIMED_NAMES = {"yield_many/pinbox/system", "yield_many/always_heap/system"}
-
-
-def pinbench(*args, cwd, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "COLUMNS": "100"},
-    )
-
-
-def assert_one_line_error(done, *needles):
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
-    assert len(lines) == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    assert lines[0].startswith("pinbench: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 @pytest.fixture(scope="module")
@@ -377,13 +361,7 @@ def test_unreadable_input_is_one_line_and_exit_2(timed_runs, tmp_path, make, nee
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(tmp_path, args, needle):
-    assert_one_line_error_usage(pinbench("compare", *args, cwd=tmp_path), needle)
-
-
-def assert_one_line_error_usage(done, needle):
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2, done.stderr
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
+    assert_one_line_error(pinbench("compare", *args, cwd=tmp_path), needle)
 
 
 def test_load_comparison_rejects_a_foreign_file(tmp_path):

@@ -6,12 +6,13 @@ import pytest
 from pinbench.model import program as prog
 from pinbench.model.errors import UsageError
 from pinbench.model.program import Program
+from pinbench import strategies
 from pinbench.bench.runner import execute
 from pinbench.cython_core import _executor
 
 from .oracle import expected_checksum
 
-STRATEGIES = ["always_heap", "anchor_box", "pinbox", "rc"]
+STRATEGIES = list(strategies.BUILTIN)
 
 
 def test_op_codes_match_the_program_format():
@@ -49,8 +50,6 @@ def test_recursion_with_cancellation_frees_everything(strategy, allocator):
 
 def test_recursive_edges_are_boxed_by_inline_strategies():
     program = recursive_tree()
-    from pinbench import strategies
-
     for name in ("anchor_box", "pinbox", "rc"):
         layout = strategies.get(name).plan(program)
         for e in range(len(program.edge_callee)):
@@ -65,8 +64,6 @@ def test_a_run_over_the_memory_limit_stops_cleanly():
     with pytest.raises(UsageError, match="needs more than"):
         execute(program, "pinbox", "system", memory_limit=1 << 20)
     # The executor itself reports what it counted and freed everything.
-    from pinbench import strategies
-
     layout = strategies.get("pinbox").plan(program)
     with pytest.raises(_executor.ExecutorError) as err:
         _executor.run(program, layout, "pool", 1 << 20)

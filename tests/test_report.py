@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -26,27 +24,11 @@ from pinbench.bench.results import read_results
 from pinbench.bench.runner import execute
 from pinbench.bench.workloads import get_workload
 
-STRATEGIES = ["always_heap", "anchor_box", "pinbox", "rc"]
+from .conftest import assert_one_line_error as assert_usage_error
+from .conftest import pinbench
+
+STRATEGIES = list(strategies.BUILTIN)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def pinbench(*args, cwd, env=None, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def assert_usage_error(done, *needles):
-    """Exit status 2, exactly one stderr line naming the problem, no traceback."""
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2, done.stderr
-    assert len(lines) == 1, done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    assert lines[0].startswith("pinbench: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def assert_png(path):
@@ -355,8 +337,8 @@ def test_the_page_is_self_contained_and_complete(timed_run):
     noisy = [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
     assert (f"{len(noisy)} of {len(doc['benchmarks'])} benchmarks spread" in page) == bool(noisy)
     # One colour per strategy, the figures' own.
-    for name, color in plots.STRATEGY_COLORS.items():
-        assert f"background:{color}" in page, name
+    for name, strategy in strategies.BUILTIN.items():
+        assert f"background:{strategy.color}" in page, name
 
 
 def test_report_rewrites_figures_and_drops_stale_ones(tiny_run):
@@ -379,7 +361,7 @@ def test_a_registered_section_appears_when_its_file_is_present(tiny_run, monkeyp
     def figure(data, doc):
         fig = plots.new_figure(6, 3)
         ax = fig.add_subplot()
-        ax.bar(list(data), list(data.values()), color=plots.STRATEGY_COLORS["pinbox"])
+        ax.bar(list(data), list(data.values()), color=strategies.BUILTIN["pinbox"].color)
         ax.set_ylabel("ratio (HEAD / BASE)")
         return fig
 
@@ -434,12 +416,9 @@ def test_open_starts_the_browser_on_the_page(tiny_run, tmp_path):
 
 def test_a_saved_comparison_is_drawn_in_the_report(tmp_path):
     """`compare --save` leaves comparison.json in HEAD; the report draws it."""
-    import subprocess
-    import sys
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-                              capture_output=True, text=True)
+        return pinbench(*args, cwd=tmp_path)
 
     for name in ("base", "head"):
         done = cli("run", "--quick", "-w", "yield_many", "-s", "pinbox", "-o", tmp_path / name)

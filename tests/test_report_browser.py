@@ -23,10 +23,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import pinbench
 
 ARTIFACTS_ENV = "PINBENCH_REPORT_ARTIFACTS"
 SCREENSHOT = "report-screenshot.png"
@@ -76,16 +77,10 @@ def report_folder(tmp_path_factory):
     chosen = os.environ.get(ARTIFACTS_ENV)
     folder = Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("browser") / "run"
     folder.parent.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", "run", "--quick", "--counts-only",
-         "-w", "chain,fanout,select_loop", "-p", "depth=1,4", "-s", "all", "-o", str(folder), "--force"],
-        capture_output=True, text=True, timeout=300,
-    )
+    run = pinbench("run", "--quick", "--counts-only", "-w", "chain,fanout,select_loop", "-p", "depth=1,4",
+                   "-s", "all", "-o", folder, "--force", cwd=folder.parent)
     assert run.returncode == 0, run.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", "report", str(folder)],
-        capture_output=True, text=True, timeout=300,
-    )
+    done = pinbench("report", folder, cwd=folder.parent)
     assert done.returncode == 0, done.stderr
     return folder
 

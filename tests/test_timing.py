@@ -16,12 +16,7 @@ from pinbench.bench.timing import Spec, measure_latency
 from pinbench.bench.workloads import get_workload
 from pinbench.cython_core import _executor
 
-
-def pinbench(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
-    )
+from .conftest import pinbench
 
 
 def test_pyperf_compare_to_reads_two_pinbench_runs(tmp_path):

@@ -29,6 +29,7 @@ from pinbench.bench.validate import (
 )
 from pinbench.bench.validate import toolchain
 
+from .conftest import pinbench
 from .oracle import expected_checksum
 
 HAVE_RUSTC = toolchain.find_rustc() is not None
@@ -176,7 +177,7 @@ def test_native_counts_and_checksums_equal_the_model(results, index):
 
 @needs_compilers
 def test_the_design_table_holds_for_real_compilers(results):
-    """DESIGN.md's chain counts per task, natively: D+1, 1+B', 1, 1+B."""
+    """docs/workloads.md's chain counts per task, natively: D+1, 1+B', 1, 1+B."""
     chain = results[(results["workload"] == "chain") & (results["case"] < 9)]
     for row in chain.itertuples():
         depth = row.param_values["depth"]
@@ -349,26 +350,17 @@ def test_saved_validation_becomes_the_reports_fidelity_figure(tmp_path):
     import json
 
     folder = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", "run", "--quick", "--counts-only",
-         "-w", "chain", "-s", "pinbox", "-a", "system", "-o", str(folder)],
-        capture_output=True, text=True,
-    )
+    done = pinbench("run", "--quick", "--counts-only", "-w", "chain", "-s", "pinbox", "-a", "system", "-o", folder,
+                    cwd=tmp_path, timeout=None)
     assert done.returncode == 0, done.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", "validate", "-w", "chain", "--quick",
-         "--repeat", "1", "--save", str(folder)],
-        capture_output=True, text=True,
-    )
+    done = pinbench("validate", "-w", "chain", "--quick", "--repeat", "1", "--save", folder, cwd=tmp_path, timeout=None)
     assert done.returncode == 0, done.stderr
     saved = json.loads((folder / "validation.json").read_text())
     assert saved["format"] == "pinbench-validation"
     pairs = {row["ratio"] for row in saved["timing"]}
     assert pairs == {"always_heap/pinbox", "anchor_box/pinbox", "rc/pinbox"}
     assert all(row["model_ratio"] > 0 and row["native_ratio"] > 0 for row in saved["timing"])
-    done = subprocess.run(
-        [sys.executable, "-m", "pinbench.bench.cli", "report", str(folder)], capture_output=True, text=True
-    )
+    done = pinbench("report", folder, cwd=tmp_path, timeout=None)
     assert done.returncode == 0, done.stderr
     png = folder / "figures" / "fidelity-1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000

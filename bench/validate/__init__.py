@@ -17,65 +17,45 @@ Allocation counts and checksums must agree exactly (the exit status says
 whether they do); bytes, sizes and times are reported side by side, since
 the model's frame header is its own (docs/validation.md).
 
-The CLI adds the subcommand with ``validate.add_parser(subparsers)``; the
-parser's default ``func`` calls :func:`run_command`.
+The command line is ``commands/validate.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import itertools
 import json
+import math
 import os
-import sys
 from pathlib import Path
 
+from ... import strategies as strategy_registry
 from ...model.errors import UsageError
 from ...model.program import CompiledProgram
+from ..formatting import grouped, param_text
+from ..results import atomic_write_text
+from ..runner import execute
 from ..workloads import WORKLOADS, Workload, get_workload
 from . import cpp, rust, toolchain
 from .common import ProgramView, check_supported
 
-STRATEGIES = ("always_heap", "anchor_box", "pinbox", "rc")
+# The strategies with a native counterpart (Strategy.native), and its language.
+LANGUAGE_OF = {name: s.native for name, s in strategy_registry.BUILTIN.items() if s.native}
+STRATEGIES = tuple(LANGUAGE_OF)
 RUST_VARIANTS = rust.VARIANTS
 LANGUAGES = ("rust", "c++")
-LANGUAGE_OF = {"always_heap": "c++", "anchor_box": "rust", "pinbox": "rust", "rc": "rust"}
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 
 # Test hook: PINBENCH_VALIDATE_BREAK=rust (or c++) appends a syntax error to
 # that language's generated source, to exercise the compiler-failure path.
 BREAK_ENV = "PINBENCH_VALIDATE_BREAK"
 
-# The default cases: every workload with a native counterpart, at its
-# default parameters, chain and generator under several borrow patterns;
-# chain and fanout also without locals, where no `work` loop hides what the
-# strategies cost in time.
-DEFAULT_CASES = (
-    ("chain", {"borrow": "all"}),
-    ("chain", {"borrow": "none"}),
-    ("chain", {"borrow": "10"}),
-    ("chain", {"borrow": "all", "locals": 0}),
-    ("chain", {"borrow": "10", "locals": 0}),
-    ("fanout", {}),
-    ("fanout", {"locals": 0}),
-    ("spawn_many", {}),
-    ("yield_many", {}),
-    ("spawn_size", {}),
-    ("skynet", {}),
-    ("generator", {"borrow": True}),
-    ("generator", {"borrow": False}),
-)
-# The same shapes at small sizes (--quick): seconds, not tens of seconds.
-QUICK_PARAMS = {
-    "chain": {"depth": 4, "tasks": 20},
-    "fanout": {"k": 3, "tasks": 10},
-    "spawn_many": {"tasks": 100},
-    "yield_many": {"yields": 10, "tasks": 20},
-    "spawn_size": {"size": 256, "tasks": 20},
-    "skynet": {"fanout": 4, "levels": 3},
-    "generator": {"items": 20, "tasks": 5},
-}
+# The default cases: each built-in workload's `validation` parameter sets
+# (every workload with a native counterpart, at its default parameters;
+# chain and generator under several borrow patterns, chain and fanout also
+# without locals, where no `work` loop hides what the strategies cost in
+# time). --quick starts from each workload's `validation_quick` parameters.
+DEFAULT_CASES = tuple((name, dict(case)) for name, w in WORKLOADS.items() for case in w.validation)
 
 
 # -- cases ----------------------------------------------------------------------
@@ -114,7 +94,7 @@ def _native_workloads() -> list:
     names = []
     for name, workload in WORKLOADS.items():
         try:
-            check_supported(workload.compile(QUICK_PARAMS.get(name, {})))
+            check_supported(workload.compile(workload.validation_quick))
         except UsageError:
             continue
         names.append(name)
@@ -127,7 +107,7 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
     No ``workloads``: :data:`DEFAULT_CASES`. "all": every built-in workload
     with a native counterpart. ``params`` (``NAME=V1,V2`` strings) sweep the
     parameters of every selected workload that has them; ``quick`` starts
-    from :data:`QUICK_PARAMS` instead of the defaults.
+    from each workload's ``validation_quick`` parameters instead of the defaults.
     """
     names = _split(workloads)
     if not names:
@@ -148,11 +128,11 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
     cases = []
     for name, workload, base in resolved:
         own = {p.name for p in workload.params}
-        start = dict(QUICK_PARAMS.get(name, {})) if quick else {}
+        start = dict(workload.validation_quick) if quick else {}
         start.update(base)
         swept = [p for p in sweeps if p in own]
         for values in itertools.product(*(sweeps[p] for p in swept)):
-            raw = {k: _text(v) for k, v in start.items() if k in own}
+            raw = {k: param_text(v) for k, v in start.items() if k in own}
             raw.update(zip(swept, values))
             typed = workload.parse_params(raw)
             if (name, typed) not in cases:
@@ -160,14 +140,10 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
     return cases
 
 
-def _text(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def _params_label(workload, params: dict) -> str:
     """The parameters that differ from the workload's defaults."""
     defaults = {p.name: p.default for p in workload.params}
-    changed = [f"{k}={_text(v)}" for k, v in params.items() if defaults.get(k) != v]
+    changed = [f"{k}={param_text(v)}" for k, v in params.items() if defaults.get(k) != v]
     if not workload.params:
         return "-"
     return " ".join(changed) if changed else "defaults"
@@ -179,11 +155,10 @@ def _params_label(workload, params: dict) -> str:
 # Runs of each case per round, on both sides: the minimum over all of them
 # discards the first, cold run (page faults, allocator warm-up).
 RUNS_PER_ROUND = 2
+SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws (plots.py)
 
 
 def _model_round(program, strategy: str) -> dict:
-    from ..runner import execute
-
     runs = [execute(program, strategy, "system") for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
@@ -256,7 +231,7 @@ def validate(
     :data:`COLUMNS`); ``attrs["notes"]`` holds the skipped languages and
     anything odd the native programs reported.
     """
-    import pandas as pd
+    import pandas as pd  # deferred: pandas loads only when validating
 
     if cases is None:
         cases = list(DEFAULT_CASES)
@@ -275,7 +250,7 @@ def validate(
         else:
             name, params = case
             workload = get_workload(name)
-            typed = workload.parse_params({k: _text(v) for k, v in params.items()})
+            typed = workload.parse_params({k: param_text(v) for k, v in params.items()})
             program = workload.compile(typed)
         compiled.append((name, workload, typed, program, ProgramView.of(program)))
     views = [view for *_, view in compiled]
@@ -427,7 +402,9 @@ def disagreements(results) -> list:
     return lines
 
 
-RATIO_PAIRS = (("always_heap", "pinbox"), ("anchor_box", "pinbox"), ("rc", "pinbox"))
+# Time ratios against the reference: the whole task in one block.
+REFERENCE = "pinbox"
+RATIO_PAIRS = tuple((name, REFERENCE) for name in STRATEGIES if name != REFERENCE)
 
 
 def timing_table(results):
@@ -436,7 +413,7 @@ def timing_table(results):
     rustc natively; the others rustc against rustc). ``carry`` is the
     native ratio over the model's: 1 when the model's difference carries
     over exactly."""
-    import pandas as pd
+    import pandas as pd  # deferred: pandas loads only when validating
 
     rows = []
     for case, group in results.groupby("case", sort=True):
@@ -478,18 +455,8 @@ def speed_table(results):
 # -- text output ----------------------------------------------------------------------
 
 
-def _num(value, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    if isinstance(value, float) and not value.is_integer():
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}g}"
-    return f"{int(value):,}"
-
-
 def _pair(model, native) -> str:
-    return f"{_num(model)} / {_num(native)}"
+    return f"{grouped(model)} / {grouped(native)}"
 
 
 def _grid(headers: list, rows: list, markdown: bool) -> str:
@@ -544,8 +511,8 @@ def format_results(results, markdown: bool = False) -> str:
             _grid(
                 ["workload", "params", "ratio", "model", "native", "native ratio", "carry"],
                 [
-                    [t.workload, t.params, t.ratio, _num(t.model_ratio), t.native or "-",
-                     _num(t.native_ratio), _num(t.carry)]
+                    [t.workload, t.params, t.ratio, grouped(t.model_ratio), t.native or "-",
+                     grouped(t.native_ratio), grouped(t.carry)]
                     for t in timing.itertuples()
                 ],
                 markdown,
@@ -560,8 +527,8 @@ def format_results(results, markdown: bool = False) -> str:
             _grid(
                 ["workload", "params", "strategy", "native", "model ns/task", "native ns/task", "model/native"],
                 [
-                    [s.workload, s.params, s.strategy, s.native, _num(s.ns_per_task_model),
-                     _num(s.ns_per_task_native), _num(s.model_over_native)]
+                    [s.workload, s.params, s.strategy, s.native, grouped(s.ns_per_task_model),
+                     grouped(s.ns_per_task_native), grouped(s.model_over_native)]
                     for s in speed.itertuples()
                 ],
                 markdown,
@@ -570,78 +537,8 @@ def format_results(results, markdown: bool = False) -> str:
     return "\n".join(parts)
 
 
-# -- command line ---------------------------------------------------------------------
-
-DESCRIPTION = """\
-Generate Rust and C++20 counterparts of the workloads, compile them with the
-compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
--std=c++20: always_heap), run them with counting allocators and print their
-figures beside the model's: allocations and bytes per task, the root
-future's size_of against the model's frame size, ns per task, the checksum,
-and how far the model's time ratios between strategies carry over.
-Builds are cached (--cache-dir, $PINBENCH_CACHE, default
-~/.cache/pinbench/native). A missing compiler skips its language."""
-
-EPILOG = """\
-examples:
-  pinbench validate                    the default cases (chain x5, fanout x2,
-                                       spawn_many, yield_many, spawn_size, skynet,
-                                       generator x2)
-  pinbench validate --quick            the same shapes at small sizes
-  pinbench validate -w chain -p depth=0,3,5 -p borrow=all,none,10
-  pinbench validate -w skynet -p levels=4 --repeat 5 --format markdown
-
-exit status: 0 every allocation count and checksum agrees, 1 one disagrees,
-2 bad usage or a generated program that does not compile or run."""
-
-
-def add_parser(subparsers):
-    """Add the `validate` subcommand to an argparse subparsers object."""
-    p = subparsers.add_parser(
-        "validate",
-        help="compare the model with real Rust and C++ programs",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "-w", "--workload", action="append", metavar="W",
-        help="a workload, 'all' or a .toml workload file; repeatable or a comma list "
-        "(default: the default cases)",
-    )
-    p.add_argument(
-        "-p", "--param", action="append", metavar="NAME=V1,V2",
-        help="sweep a parameter of every selected workload that has it; repeatable",
-    )
-    p.add_argument("--quick", action="store_true", help="small sizes for every workload")
-    p.add_argument(
-        "--repeat", type=int, default=3, metavar="N",
-        help=f"rounds (each runs every case {RUNS_PER_ROUND} times in the model and natively); "
-        "times are the minimum over all runs (default 3)",
-    )
-    p.add_argument(
-        "--language", action="append", metavar="L",
-        help="rust, c++ or both (default); repeatable or a comma list",
-    )
-    p.add_argument("--cache-dir", metavar="DIR", help="where builds are cached (default: $PINBENCH_CACHE or ~/.cache/pinbench/native)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a native program may run (default 600)")
-    p.add_argument("--format", choices=("text", "markdown"), default="text", help="table format (default text)")
-    p.add_argument(
-        "--save", metavar="DIR",
-        help="also write validation.json into DIR (a results folder), where `pinbench report DIR` "
-        "draws the timing-fidelity figure",
-    )
-    p.set_defaults(func=lambda args, argv=None: run_command(args))
-    return p
-
-
 def save_results(results, folder) -> Path:
     """``validation.json`` in ``folder``: every case and the two ratio tables."""
-    import math
-
-    from ..results import atomic_write_text
-    from .plots import SAVED_FORMAT
-
     def records(frame):
         return [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
@@ -660,54 +557,3 @@ def save_results(results, folder) -> Path:
     path = folder / "validation.json"
     atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
     return path
-
-
-def run_command(args) -> int:
-    """Run `pinbench validate` from parsed arguments; 0 all agree, 1 a
-    count or checksum disagrees, 2 bad usage (printed as one line)."""
-    prog = "pinbench validate"
-    try:
-        cases = select_cases(args.workload, args.param, quick=args.quick)
-        languages = _split(args.language) or list(LANGUAGES)
-        log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
-        results = validate(
-            cases,
-            repeat=args.repeat,
-            cache_dir=args.cache_dir,
-            timeout=args.timeout,
-            languages=languages,
-            log=log,
-        )
-    except UsageError as error:  # one line, as the CLI prints every usage error
-        print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return EXIT_USAGE
-    print(format_results(results, markdown=args.format == "markdown"))
-    if args.save:
-        try:
-            path = save_results(results, args.save)
-        except OSError as error:
-            print(f"pinbench: error: cannot write {args.save}/validation.json: {error.strerror or error}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"saved {path} (pinbench report {args.save} draws it)")
-    for note in results.attrs["notes"]:
-        print(f"note: {note}")
-    problems = disagreements(results)
-    compared = int(results["native"].notna().sum())
-    if problems:
-        print(f"\n{len(problems)} disagreement{'s' if len(problems) != 1 else ''} with the model:")
-        for line in problems:
-            print(f"  {line}")
-        return EXIT_DISAGREE
-    if compared:
-        print(f"\nall {compared} native runs agree with the model on allocation counts and checksums")
-    else:
-        print("\nno native program was run (no compiler found)")
-    return EXIT_OK
-
-
-def main(argv=None) -> int:
-    """`python -m pinbench.bench.validate`: the subcommand on its own."""
-    parser = argparse.ArgumentParser(prog="pinbench")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["validate", *(sys.argv[1:] if argv is None else argv)])
-    return run_command(args)

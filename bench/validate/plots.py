@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import matplotlib
 
-from ..plots import new_figure, strategy_color
-
-SAVED_FORMAT = "pinbench-validation"
+from ...strategies import color_of
+from ..plots import new_figure
 
 
 def fig_fidelity(data: dict, doc: dict | None = None):
@@ -26,7 +25,7 @@ def fig_fidelity(data: dict, doc: dict | None = None):
     axes = fig.subplots(1, len(pairs), sharey=True, squeeze=False)[0]
     for ax, pair in zip(axes, pairs):
         first = pair.split("/")[0]
-        colour = strategy_color(first)
+        colour = color_of(first)
         by_case = {f"{r['workload']} {r['params']}".strip(): r for r in rows if r["ratio"] == pair}
         ys = list(range(len(cases)))
         for y, case in zip(ys, cases):

@@ -1,0 +1,91 @@
+"""Argument groups that several commands share, declared once."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import compare as cmp
+from ..compare_report import FORMATS
+from ..console import FORMATTER
+
+
+def add_command(subparsers, name: str, help: str, description: str, epilog: str, run):
+    """A subcommand's parser: its --help keeps the description's and the
+    examples' line breaks; parsing it selects ``run``."""
+    parser = subparsers.add_parser(name, help=help, description=description, epilog=epilog,
+                                   formatter_class=FORMATTER)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_mode_arguments(parser, quick: str, rigorous: str, counts_only: str) -> None:
+    """--quick / --rigorous (exclusive) and --counts-only: how hard to measure."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help=quick)
+    mode.add_argument("--rigorous", action="store_true", help=rigorous)
+    parser.add_argument("--counts-only", action="store_true", help=counts_only)
+
+
+def mode_of(args) -> str:
+    """"quick", "rigorous" or "default", from --quick / --rigorous."""
+    return "quick" if args.quick else "rigorous" if args.rigorous else "default"
+
+
+SUITE_HELP = {
+    "workload": "a workload name, 'all', or a .toml workload file; repeatable, or a comma list "
+    "(default: all built-in workloads)",
+    "strategy": "a strategy name or 'all'; repeatable, or a comma list (default: all)",
+    "allocator": "system, pool, bump or 'all'; repeatable, or a comma list (default: all)",
+    "param": "sweep a parameter over the given values; repeatable (every combination)",
+}
+AS_IN_RUN = dict.fromkeys(SUITE_HELP, "as in `pinbench run`")
+
+
+def add_suite_arguments(parser, helps: dict = SUITE_HELP) -> None:
+    """-w/-s/-a/-p: which workloads, strategies, allocators and parameter
+    values (``suite.build_suite`` reads them). ``helps`` names the flags a
+    command takes, with their help (default: `pinbench run`'s, all four)."""
+    flags = {"workload": ("-w", "W"), "strategy": ("-s", "S"), "allocator": ("-a", "A"), "param": ("-p", "NAME=V1,V2")}
+    for dest, (short, metavar) in flags.items():
+        if dest in helps:
+            parser.add_argument(short, f"--{dest}", action="append", metavar=metavar, help=helps[dest])
+
+
+def _threshold(text: str) -> float:
+    try:
+        return cmp.parse_threshold(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a significance level; e.g. 0.05") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is out of range; give a level between 0 and 1, e.g. 0.05")
+    return value
+
+
+def add_gate_arguments(parser) -> None:
+    """The options compare and compare-branches share: output format and
+    what fails the gate."""
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text",
+        help="text (a terminal table, the default), markdown (for a CI job summary or PR comment) or json",
+    )
+    parser.add_argument(
+        "--threshold", type=_threshold, default=cmp.DEFAULT_THRESHOLD, metavar="PCT",
+        help="smallest timing change that can fail, e.g. 10%% (the default) or 0.05",
+    )
+    parser.add_argument(
+        "--alpha", type=_alpha, default=cmp.DEFAULT_ALPHA, metavar="P",
+        help="significance level of the Mann-Whitney U test, after adjusting for the number of "
+        f"benchmarks (default {cmp.DEFAULT_ALPHA})",
+    )
+    parser.add_argument("--strict", action="store_true", help="fail when a benchmark is on one side only")
+    parser.add_argument(
+        "--fail-on-change", action="store_true",
+        help="fail on any change of a deterministic metric, not only on regressions (the CI baseline gate)",
+    )

@@ -1,0 +1,233 @@
+"""`pinbench compare-branches REF_A REF_B`: build two git refs, run them
+interleaved, compare them as `pinbench compare` does."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from ...model.errors import UsageError
+from .. import compare as cmp
+from ..branches import (
+    ARMS,
+    DEFAULT_ROUNDS,
+    BugError,
+    Repo,
+    ensure_env,
+    holds_files,
+    merge_rounds,
+    mode_flags,
+    plan_invocations,
+    run_filters,
+    run_invocation,
+    say,
+    write_arm,
+)
+from ..compare_report import emit
+from ..console import now
+from ..results import RESULTS_FILE
+from ..suite import build_suite
+from .common import AS_IN_RUN, add_command, add_gate_arguments, add_mode_arguments, add_suite_arguments, mode_of
+
+NAME = "compare-branches"
+
+DESCRIPTION = """\
+Build two git refs and compare them: each ref is built in its own git
+worktree and environment (cached per commit under ~/.cache/pinbench/envs, or
+$PINBENCH_CACHE/envs), then both arms run every benchmark of the suite in
+this one job, interleaved A B A B ... so that drift of the machine hits both
+alike; each arm's rounds are merged into OUTDIR/a and OUTDIR/b and compared
+as `pinbench compare OUTDIR/a OUTDIR/b` does (comparison.json is saved in
+OUTDIR/b). Works from any clone; your working tree, index and HEAD are never
+touched, and the temporary worktrees are always removed."""
+EPILOG = """\
+examples:
+  pinbench compare-branches main HEAD --quick
+  pinbench compare-branches origin/main my-branch -w chain,skynet -s pinbox,rc
+  pinbench compare-branches v0.1.0 HEAD --counts-only --strict
+  pinbench compare-branches "$BASE_SHA" "$HEAD_SHA" --quick --format markdown >> "$GITHUB_STEP_SUMMARY"
+
+Every invocation is the arm's own `pinbench run` with filters for one
+benchmark, so the refs must have this command line (older commits do).
+
+exit status: 0 no regression, 1 a regression (see `pinbench compare --help`),
+a crash of an arm or a bug (rounds that disagree on exact counts), 2 bad usage,
+a bad ref, a build that fails or nothing that runs, 130/143 interrupted."""
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of rounds") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} rounds is out of range; give 1 to 100")
+    return value
+
+
+def add_parser(subparsers):
+    p = add_command(subparsers, NAME, "build two git refs, run them interleaved, compare (exit 1 on a regression)",
+                    DESCRIPTION, EPILOG, run)
+    p.add_argument("ref_a", metavar="REF_A", help="the base: a branch, tag or commit")
+    p.add_argument("ref_b", metavar="REF_B", help="the head being judged")
+    add_mode_arguments(
+        p,
+        quick="the quick suite and pyperf settings (CI)",
+        rigorous="more pyperf processes and values per round",
+        counts_only="compare the exact counts only (no timing)",
+    )
+    add_suite_arguments(p, AS_IN_RUN)
+    p.add_argument(
+        "--rounds", type=_rounds, metavar="N",
+        help="times each arm runs each benchmark (default 2 with --quick, 1 with --counts-only, else 3)",
+    )
+    p.add_argument(
+        "--interleave", choices=("benchmark", "round"), default="benchmark",
+        help="benchmark (default): A B A B per benchmark; round: each arm's whole suite per round "
+        "(fewer process start-ups, drift shared only between rounds)",
+    )
+    p.add_argument("-o", "--output", metavar="OUTDIR",
+                   help="where the arms' results go (default: results/branches-<YYYYmmdd-HHMMSS>/)")
+    p.add_argument("--force", action="store_true", help="overwrite OUTDIR if it already holds arms")
+    p.add_argument("--repo", metavar="DIR", default=".", help="the git clone the refs belong to (default: here)")
+    p.add_argument("--isolated-env", action="store_true",
+                   help="install each arm with its own dependencies (downloads them) instead of sharing this "
+                   "pinbench's installed packages")
+    add_gate_arguments(p)
+    return p
+
+
+def _prepare_output(args) -> Path:
+    if args.output:
+        out = Path(args.output)
+    else:
+        out = Path("results") / ("branches-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    out = Path(os.path.abspath(out))  # the arms run in out/rounds: a relative path would move with them
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder; choose another --output")
+    held = [out / arm / RESULTS_FILE for arm in ARMS if (out / arm / RESULTS_FILE).exists()]
+    if held and not args.force:
+        raise UsageError(f"{out} already holds a comparison ({held[0]}); choose another --output or pass --force")
+    try:
+        for name in (*ARMS, "rounds"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        (out / "rounds").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create {out}: {error.strerror}") from None
+    return out
+
+
+def run(args, argv) -> int:
+    # Everything the user can get wrong is checked before anything is built.
+    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    mode = mode_of(args)
+    rounds = args.rounds or (1 if args.counts_only else DEFAULT_ROUNDS[mode])
+    repo = Repo(args.repo)
+    refs = {"a": args.ref_a, "b": args.ref_b}
+    commits = {arm: repo.resolve(ref) for arm, ref in refs.items()}
+    out = _prepare_output(args)
+
+    status = {"signal": None}
+
+    def on_term(signum, frame):
+        status["signal"] = signum
+        raise KeyboardInterrupt
+
+    saved = None
+    with contextlib.suppress(ValueError):
+        saved = signal.signal(signal.SIGTERM, on_term)
+    started = now()
+    t0 = time.perf_counter()
+    try:
+        envs = {}
+        for arm in ARMS:
+            commit = commits[arm]
+            built = next((envs[a] for a in envs if commits[a] == commit), None)
+            envs[arm] = built or ensure_env(repo, commit, refs[arm], isolated=args.isolated_env)
+        plan = plan_invocations(suite, rounds, args.interleave, out / "rounds", run_filters(args))
+        flags = mode_flags(mode, args.counts_only)
+        say(f"running {len(suite)} benchmark(s) x {rounds} round(s) x 2 arms ({len(plan)} runs, "
+             f"interleaved per {args.interleave}) into {out}")
+        crashes, bugs, reported, failed = [], [], [], {}
+        for n, inv in enumerate(plan, start=1):
+            if (inv.arm, tuple(inv.filters)) in failed:
+                continue  # that arm cannot run this benchmark: no more rounds of it
+            run_invocation(envs[inv.arm], inv, flags, out / "rounds")
+            arm_name = f"{inv.arm.upper()} ({refs[inv.arm]})"
+            note = "" if inv.status == 0 else f" exit {inv.status}: {inv.error}"
+            say(f"[{n}/{len(plan)}] {inv.what} round {inv.round_no} {arm_name} ({inv.seconds:.1f} s){note}")
+            if inv.status == 1:  # a leak or differing checksums: the comparison judges it
+                reported.append(f"{arm_name} reported a bug in {inv.what}: {inv.error}")
+            elif inv.status == 2:
+                failed[(inv.arm, tuple(inv.filters))] = inv.error
+            elif inv.status != 0:
+                crashes.append(f"{arm_name} crashed on {inv.what} (exit {inv.status}): {inv.error}")
+                failed[(inv.arm, tuple(inv.filters))] = inv.error
+        merged = {}
+        for arm in ARMS:
+            folders = [inv.folder for inv in plan
+                       if inv.arm == arm and inv.status in (0, 1) and (inv.folder / "results.json").exists()]
+            label = f"arm {arm.upper()} ({refs[arm]}, {commits[arm][:12]})"
+            if not folders:
+                reason = next((e for (a, _), e in failed.items() if a == arm), "no results")
+                raise UsageError(f"{label} ran no benchmark: {reason}")
+            try:
+                doc, timed = merge_rounds(folders, label)
+            except BugError as error:
+                bugs.append(str(error))
+                continue
+            env = doc.setdefault("environment", {})
+            env["git_commit"], env["git_dirty"] = commits[arm], False
+            doc.update(
+                command=["pinbench", *argv], complete=len(doc["benchmarks"]) == len(suite),
+                started=started, finished=now(), benchmarks_planned=len(suite),
+                branch_run={"arm": arm, "ref": refs[arm], "commit": commits[arm], "rounds": rounds,
+                            "interleave": args.interleave, "other_ref": refs["b" if arm == "a" else "a"]},
+            )
+            write_arm(out / arm, doc, timed)
+            merged[arm] = doc
+        if len(merged) < 2:
+            for line in bugs:
+                say(f"BUG: {line}")
+            return 1
+        shutil.rmtree(out / "rounds", ignore_errors=True)
+        comparison = cmp.compare_runs(
+            cmp.load_run(out / "a"), cmp.load_run(out / "b"), threshold=args.threshold, alpha=args.alpha,
+            strict=args.strict, fail_on_change=args.fail_on_change,
+        )
+        for arm in ARMS:
+            for (a, filters), error in failed.items():
+                if a == arm:
+                    comparison["warnings"].append(f"arm {arm.upper()} ({refs[arm]}) could not run "
+                                                  f"{' '.join(filters)}: {error}")
+        comparison["warnings"] += reported + [f"BUG: {line}" for line in bugs] + crashes
+        comparison["branches"] = {"refs": refs, "commits": commits, "rounds": rounds,
+                                  "interleave": args.interleave, "seconds": round(time.perf_counter() - t0, 1)}
+        cmp.save_comparison(comparison, out / "b")
+        emit(comparison, args.format)
+        say(f"{len(plan)} runs in {time.perf_counter() - t0:.0f} s; arms in {out / 'a'} and {out / 'b'}")
+        if bugs or crashes:
+            for line in bugs:
+                say(f"BUG: {line}")
+            for line in crashes:
+                say(line)
+            return 1
+        return cmp.exit_status(comparison)
+    except KeyboardInterrupt:
+        signum = status["signal"] or signal.SIGINT
+        kept = f", finished runs are in {out / 'rounds'}" if holds_files(out / "rounds") else ""
+        say(f"interrupted; the worktrees are removed{kept}")
+        return 128 + signum
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)
+        if not holds_files(out / "rounds"):  # nothing ran (a failed build): leave no empty folders
+            with contextlib.suppress(OSError):
+                (out / "rounds").rmdir()
+                out.rmdir()

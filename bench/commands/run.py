@@ -1,0 +1,336 @@
+"""`pinbench run`: build the suite, run every benchmark, write the results
+folder after each one, print the summary.
+
+Errors: every :class:`UsageError` is one line on stderr and exit status 2. An
+interrupted run (Ctrl-C or SIGTERM) keeps the benchmarks that finished and
+exits with 130 or 143. A benchmark that ends with live blocks, or strategies
+that disagree on a checksum, are bugs: reported, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ...model.errors import UsageError
+from .. import environment, runner, timing
+from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
+from ..formatting import param_text
+from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
+from ..suite import build_suite
+from ..terminal import has_timing, print_noise_warning, report_problems, summary_table, timing_summary_table
+from ..workloads import get_workload
+from .common import add_command, add_mode_arguments, add_suite_arguments, mode_of
+
+NAME = "run"
+
+RUN_DESCRIPTION = """\
+Run a suite of benchmarks: every selected workload x strategy x allocator
+(default: all of them, each workload at its default parameters; --quick uses
+small parameters). The results folder (results.json, metrics.csv) is
+rewritten after every finished benchmark, so an interrupted run keeps what
+finished, marked incomplete."""
+RUN_EPILOG = """\
+examples:
+  pinbench run --quick
+  pinbench run --workload chain,fanout --strategy pinbox --strategy rc
+  pinbench run --workload chain --param depth=1,4,16 --param borrow=all,none
+  pinbench run --workload examples/echo.toml --allocator pool --name echo
+  pinbench run --quick --output /tmp/ci-run --force
+
+--param applies to every selected workload that has the parameter; several
+--param flags run every combination. `pinbench list` shows the parameters,
+their defaults and allowed values.
+
+exit status: 0 ok, 1 a bug was found (a benchmark ended with live blocks, or
+checksums differ between strategies), 2 bad usage, 130/143 interrupted."""
+
+
+def add_parser(subparsers):
+    p = add_command(subparsers, NAME, "run benchmarks and write a results folder", RUN_DESCRIPTION, RUN_EPILOG, run)
+    add_mode_arguments(
+        p,
+        quick="small parameters, short timing (for CI)",
+        rigorous="more pyperf processes and values (for numbers you publish)",
+        counts_only="only the deterministic counts: no pyperf timing, no latency (seconds, not minutes)",
+    )
+    add_suite_arguments(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="DIR", help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
+    where.add_argument("--name", metavar="NAME", help="write to results/NAME/ instead of a timestamp")
+    p.add_argument("--force", action="store_true", help="overwrite a folder that already holds a run")
+    p.add_argument(
+        "--memory-limit", type=_memory_limit, metavar="GIB", default=None,
+        help="stop a benchmark whose live frames exceed GIB gibibytes (default: half the RAM)",
+    )
+    return p
+
+
+class _Signals:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, except inside
+    :meth:`deferred` blocks (writing the results folder), where they wait
+    until the block ends. ``status`` is 128 + the first signal's number."""
+
+    def __init__(self):
+        self.signum = None
+        self.deferring = False
+        self.pending = False
+        self._saved = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+        if self.deferring:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    def install(self):
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._saved[signum] = signal.signal(signum, self._handle)
+        except ValueError:  # not the main thread: keep Python's defaults
+            pass
+
+    def restore(self):
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    @property
+    def status(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+
+def _memory_limit(text: str) -> int:
+    try:
+        gib = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of GiB (e.g. 4 or 0.5)") from None
+    if not gib > 0 or gib > 1 << 20:
+        raise argparse.ArgumentTypeError(f"'{text}' GiB is out of range; give a size above 0")
+    return int(gib * (1 << 30))
+
+
+def _output_folder(args) -> Path:
+    """The folder of this run: --output, results/NAME, or results/<timestamp>
+    (with -2, -3... if that folder already holds a run)."""
+    if args.output:
+        return Path(args.output)
+    if args.name is not None:
+        name = args.name
+        if not name or name in (".", "..") or "/" in name or os.sep in name:
+            raise UsageError(f"--name '{name}' must be a plain folder name (no '/'); or use --output DIR")
+        return Path("results") / name
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = Path("results") / stamp
+    n = 2
+    while (folder / "results.json").exists():
+        folder = Path("results") / f"{stamp}-{n}"
+        n += 1
+    return folder
+
+
+def _prepare_folder(folder: Path, force: bool) -> bool:
+    """Check and create the output folder; True if this run created it."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} exists and is not a folder; choose another --output")
+    if (folder / RESULTS_FILE).exists():
+        if not force:
+            raise UsageError(
+                f"{folder} already holds a run ({RESULTS_FILE}); choose another --output/--name, "
+                "or pass --force to overwrite it"
+            )
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if force:  # never leave the old run's files beside the new one's
+            for name in (RESULTS_FILE, CSV_FILE, PYPERF_FILE):
+                (folder / name).unlink(missing_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the results folder {folder}: {error.strerror}") from None
+    return created
+
+
+def _label(bench, name: str, base: dict) -> str:
+    """workload[params that differ from the run's base]/strategy/allocator."""
+    changed = {k: v for k, v in bench.params.items() if base.get(k) != v}
+    args = f"[{','.join(f'{k}={param_text(v)}' for k, v in changed.items())}]" if changed else ""
+    return f"{name}{args}/{bench.strategy}/{bench.allocator}"
+
+
+class _Progress:
+    """A rich progress bar on a terminal; otherwise one line per benchmark."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.console = stderr_console()
+        self.bar = None
+        if sys.stderr.isatty():
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=24),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.task = self.bar.add_task("", total=total)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+    def starting(self, label: str):
+        if self.bar is not None:
+            width = 44
+            text = label if len(label) <= width else label[: width - 1] + "…"
+            self.bar.update(self.task, description=text.ljust(width))
+
+    def finished(self, label: str, seconds: float):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
+        else:
+            print(f"[{self.done}/{self.total}] {label} ({seconds:.2f} s)", file=sys.stderr, flush=True)
+
+
+def run(args, argv) -> int:
+    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    # Compile every program now: a bad combination fails before anything runs.
+    workloads, programs = {}, {}
+    for bench in suite:
+        workload = workloads.setdefault(bench.workload, get_workload(bench.workload))
+        key = (bench.workload, tuple(bench.params.items()))
+        if key not in programs:
+            programs[key] = workload.compile(bench.params)
+
+    folder = _output_folder(args)
+    created = _prepare_folder(folder, args.force)
+    run = {
+        "complete": False,
+        "command": [PROG] + list(argv),
+        "mode": mode_of(args),
+        "timing": not args.counts_only,
+        "started": now(),
+        "finished": None,
+        "benchmarks_planned": len(suite),
+        "environment": {},
+        "benchmarks": [],
+    }
+    finished = run["benchmarks"]
+    timed = []  # pyperf.Benchmark objects, for pyperf.json
+    signals = _Signals()
+    signals.install()
+    t0 = time.perf_counter()
+    scratch = tempfile.TemporaryDirectory(prefix="pinbench-")
+    try:
+        run["environment"] = environment.collect()
+        timer = None if args.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run["mode"])
+        # Every write happens with signals deferred, so results.json and
+        # metrics.csv always describe the same finished benchmarks and a
+        # stop needs no final write.
+        with _Progress(len(suite)) as progress:
+            for bench in suite:
+                workload = workloads[bench.workload]
+                program = programs[(bench.workload, tuple(bench.params.items()))]
+                defaults = {p.name: p.default for p in workload.params}
+                base = {**defaults, **(workload.quick if args.quick else {})}
+                label = _label(bench, workload.name, base)
+                progress.starting(label)
+                started = time.perf_counter()
+                metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit)
+                if timer is not None:
+                    spec = timing.Spec(
+                        bench.label, bench.workload, dict(bench.params), bench.strategy,
+                        bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
+                    )
+                    try:
+                        timed_benchmark = timer.time(spec)
+                    except SystemExit:
+                        # pyperf turns Ctrl-C during a worker into sys.exit(1);
+                        # it was our interrupt, and the folder keeps what finished.
+                        if signals.signum is not None:
+                            raise KeyboardInterrupt from None
+                        raise UsageError(f"pyperf could not time {bench.label}") from None
+                    metrics.update(timing.timing_metrics(timed_benchmark))
+                    metrics.update(timing.measure_latency(spec, run["mode"]))
+                record = {
+                    "workload": program.name,
+                    "strategy": bench.strategy,
+                    "allocator": bench.allocator,
+                    "params": dict(bench.params),
+                    "metrics": storable_metrics(metrics),  # not the latency samples
+                }
+                if bench.workload.endswith(".toml"):
+                    record["workload_file"] = bench.workload
+                with signals.deferred():
+                    finished.append(record)
+                    run["complete"] = len(finished) == len(suite)
+                    run["finished"] = now()
+                    if timer is not None:
+                        timed.append(timed_benchmark)
+                        write_pyperf(folder, timed)
+                    write_results(folder, run)
+                progress.finished(label, time.perf_counter() - started)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted: {_partial(folder, finished, suite, created)}", file=sys.stderr)
+        return signals.status
+    except UsageError as error:  # e.g. the memory limit: keep what finished
+        print(f"{PROG}: error: {one_line(error)} ({_partial(folder, finished, suite, created)})", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        signals.restore()
+        scratch.cleanup()
+    elapsed = time.perf_counter() - t0
+    return _report_run(folder, run, elapsed)
+
+
+def _partial(folder: Path, finished: list, suite: list, created: bool) -> str:
+    """Leave the folder consistent after a stop; say what it holds."""
+    if not finished:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        return f"0 of {len(suite)} benchmarks finished; nothing written"
+    return f"{len(finished)} of {len(suite)} benchmarks finished; partial results in {folder}"
+
+
+def _report_run(folder: Path, run: dict, elapsed: float) -> int:
+    doc = read_results(folder)  # what a user will read back, not what we hold
+    out = stdout_console()
+    out.print(summary_table(doc))
+    if has_timing(doc):
+        out.print(timing_summary_table(doc))
+        print_noise_warning(out, doc)
+    out.print(f"{len(doc['benchmarks'])} benchmarks in {elapsed:.1f} s; results in [bold]{esc(folder)}[/bold]")
+    out.print(f"full table: pinbench show {esc(folder)}")
+    return report_problems(doc)

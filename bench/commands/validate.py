@@ -1,0 +1,129 @@
+"""`pinbench validate`: the model against real Rust and C++ programs.
+
+Also ``python -m pinbench.bench.validate ARGS`` (:func:`main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ...model.errors import UsageError
+from ..validate import (
+    EXIT_DISAGREE,
+    EXIT_OK,
+    EXIT_USAGE,
+    LANGUAGES,
+    RUNS_PER_ROUND,
+    _split,
+    disagreements,
+    format_results,
+    save_results,
+    select_cases,
+    validate,
+)
+from .common import add_command, add_suite_arguments
+
+NAME = "validate"
+
+DESCRIPTION = """\
+Generate Rust and C++20 counterparts of the workloads, compile them with the
+compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
+-std=c++20: always_heap), run them with counting allocators and print their
+figures beside the model's: allocations and bytes per task, the root
+future's size_of against the model's frame size, ns per task, the checksum,
+and how far the model's time ratios between strategies carry over.
+Builds are cached (--cache-dir, $PINBENCH_CACHE, default
+~/.cache/pinbench/native). A missing compiler skips its language."""
+EPILOG = """\
+examples:
+  pinbench validate                    the default cases (chain x5, fanout x2,
+                                       spawn_many, yield_many, spawn_size, skynet,
+                                       generator x2)
+  pinbench validate --quick            the same shapes at small sizes
+  pinbench validate -w chain -p depth=0,3,5 -p borrow=all,none,10
+  pinbench validate -w skynet -p levels=4 --repeat 5 --format markdown
+
+exit status: 0 every allocation count and checksum agrees, 1 one disagrees,
+2 bad usage or a generated program that does not compile or run."""
+
+
+def add_parser(subparsers):
+    """Add the `validate` subcommand to an argparse subparsers object."""
+    p = add_command(subparsers, NAME, "compare the model with real Rust and C++ programs", DESCRIPTION, EPILOG,
+                    lambda args, argv=None: run(args))
+    add_suite_arguments(p, {
+        "workload": "a workload, 'all' or a .toml workload file; repeatable or a comma list "
+        "(default: the default cases)",
+        "param": "sweep a parameter of every selected workload that has it; repeatable",
+    })
+    p.add_argument("--quick", action="store_true", help="small sizes for every workload")
+    p.add_argument(
+        "--repeat", type=int, default=3, metavar="N",
+        help=f"rounds (each runs every case {RUNS_PER_ROUND} times in the model and natively); "
+        "times are the minimum over all runs (default 3)",
+    )
+    p.add_argument(
+        "--language", action="append", metavar="L",
+        help="rust, c++ or both (default); repeatable or a comma list",
+    )
+    p.add_argument("--cache-dir", metavar="DIR", help="where builds are cached (default: $PINBENCH_CACHE or ~/.cache/pinbench/native)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a native program may run (default 600)")
+    p.add_argument("--format", choices=("text", "markdown"), default="text", help="table format (default text)")
+    p.add_argument(
+        "--save", metavar="DIR",
+        help="also write validation.json into DIR (a results folder), where `pinbench report DIR` "
+        "draws the timing-fidelity figure",
+    )
+    return p
+
+
+def run(args, argv=None) -> int:
+    """Run `pinbench validate` from parsed arguments; 0 all agree, 1 a
+    count or checksum disagrees, 2 bad usage (printed as one line)."""
+    prog = "pinbench validate"
+    try:
+        cases = select_cases(args.workload, args.param, quick=args.quick)
+        languages = _split(args.language) or list(LANGUAGES)
+        log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
+        results = validate(
+            cases,
+            repeat=args.repeat,
+            cache_dir=args.cache_dir,
+            timeout=args.timeout,
+            languages=languages,
+            log=log,
+        )
+    except UsageError as error:  # one line, as the CLI prints every usage error
+        print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_results(results, markdown=args.format == "markdown"))
+    if args.save:
+        try:
+            path = save_results(results, args.save)
+        except OSError as error:
+            print(f"pinbench: error: cannot write {args.save}/validation.json: {error.strerror or error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"saved {path} (pinbench report {args.save} draws it)")
+    for note in results.attrs["notes"]:
+        print(f"note: {note}")
+    problems = disagreements(results)
+    compared = int(results["native"].notna().sum())
+    if problems:
+        print(f"\n{len(problems)} disagreement{'s' if len(problems) != 1 else ''} with the model:")
+        for line in problems:
+            print(f"  {line}")
+        return EXIT_DISAGREE
+    if compared:
+        print(f"\nall {compared} native runs agree with the model on allocation counts and checksums")
+    else:
+        print("\nno native program was run (no compiler found)")
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    """`python -m pinbench.bench.validate`: the subcommand on its own."""
+    parser = argparse.ArgumentParser(prog="pinbench")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["validate", *(sys.argv[1:] if argv is None else argv)])
+    return run(args)

@@ -1,0 +1,105 @@
+"""Every number and parameter as text, in one place (like pyperf's
+``_formatter``): the terminal tables, the figures, the report page, compare
+and validate all format through these functions, so a value reads the same
+wherever it is shown. Imports nothing from the rest of pinbench.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def param_text(value) -> str:
+    """A parameter value as typed on the command line: true, 4, 10."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def params_text(params: dict) -> str:
+    """``depth=4 borrow=10``."""
+    return " ".join(f"{k}={param_text(v)}" for k, v in params.items())
+
+
+def compact(value) -> str:
+    """A number short enough for a terminal table cell: 9, 1.11, 1240, 2.3M."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
+        if abs(value) >= limit:
+            return _three_digits(value / limit) + suffix
+    if float(value).is_integer():
+        return str(int(value))
+    return _three_digits(value)
+
+
+def _three_digits(value: float) -> str:
+    """Three significant digits, trailing zeros kept so columns line up."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def count(value) -> str:
+    """Three significant digits, thousands separated (figures and the
+    report page): 9, 1.10, 1,160, 2.3M."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:#.3g}" if abs(value) >= 1 else f"{value:.2g}"
+
+
+def grouped(value, digits: int = 3) -> str:
+    """Whole numbers in full with thousands separated, fractions to
+    ``digits`` significant digits (validate's tables): 1,160, 0.123."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}"
+    return f"{int(value):,}"
+
+
+def exact(value) -> str:
+    """A metric value as compared: whole numbers in full, others to four
+    significant digits (compare's tables)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(int(value))
+
+
+_TIME_UNITS = ((1e9, "s"), (1e6, "ms"), (1e3, "µs"))
+
+
+def time_unit(max_ns: float, micro: str = "µs") -> tuple:
+    """(divisor, unit) that shows ``max_ns`` with at most four digits."""
+    for scale, unit in _TIME_UNITS:
+        if max_ns >= scale:
+            return scale, (micro if unit == "µs" else unit)
+    return 1.0, "ns"
+
+
+def duration(ns, unit=None, micro: str = "µs") -> str:
+    """A duration given in ns, three significant digits, in ``unit`` (a
+    :func:`time_unit` pair) or the unit that suits it: 412 ns, 1.25 µs."""
+    if ns is None:
+        return "-"
+    scale, name = unit or time_unit(ns, micro)
+    return f"{ns / scale:.3g} {name}"
+
+
+def format_ns(value) -> str:
+    """A duration in ns for terminal text (ASCII "us")."""
+    return duration(value, micro="us")

@@ -1,0 +1,114 @@
+"""Every metric, declared once.
+
+A benchmark's metrics are a flat dict (``results.json`` stores it as is). This
+registry says, for each metric: what it is called in tables, its unit, whether
+it is deterministic (exact and identical on every run and machine, so the CI
+gate compares it exactly) or measured (timing, latency), and which change of
+it is a regression. Everything that lists metrics reads it:
+
+* ``metrics.csv``: one column per metric, in registry order
+  (:data:`CSV_COLUMNS`);
+* the deterministic set the gates compare (:data:`DETERMINISTIC`), and the
+  direction of a regression (:attr:`Metric.regression`);
+* ``pinbench show``'s counts table (:attr:`Metric.show`) and the report's
+  per-benchmark table (:attr:`Metric.report`);
+* the per-task values (:attr:`Metric.per_task_of`), derived by the runner.
+
+A new counter is the executor's raw value plus one entry here: where the
+entry stands is where its metrics.csv column stands (append new metrics at
+the end of their group, so existing columns keep their places).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Regression directions (what the gate fails on).
+INCREASE = "increase"  # more is worse: allocations, bytes, leaks
+CHANGE = "change"  # any change is wrong: a strategy that computes something else
+
+# Units: how a value reads (formatting.py turns them into text).
+COUNT, BYTES, NS, RATIO, FLAG, ID = "count", "bytes", "ns", "ratio", "flag", "id"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str  # what it is, in words
+    unit: str = COUNT
+    deterministic: bool = True
+    regression: str | None = None  # INCREASE, CHANGE, or None: a change is reported, never fails
+    per_task_of: str | None = None  # derived: this raw counter divided by the tasks run
+    show: str | None = None  # column header in `pinbench show` (None: not a column)
+    report: str | None = None  # column header in the report's "every benchmark" table
+    compare_rank: int = 99  # compare lists a benchmark's changes in this order (ties: registry order)
+    across_rounds: str | None = None  # compare-branches merges rounds: "median" or "sum" (timing: from pyperf)
+
+
+METRICS = (
+    # -- deterministic: exact counts from the executor, the same under every allocator
+    Metric("tasks", "tasks run (spawned ones included)", compare_rank=7),
+    Metric("allocs_per_task", "allocations per task", per_task_of="allocs",
+           show="allocs\n/task", report="allocs/task", compare_rank=9),
+    Metric("bytes_per_task", "bytes allocated per task", BYTES, per_task_of="bytes_allocated",
+           show="bytes\n/task", report="bytes/task", compare_rank=10),
+    Metric("peak_live_bytes", "peak live bytes", BYTES, regression=INCREASE, show="peak\nlive B", compare_rank=2),
+    Metric("peak_bytes_per_task", "peak live bytes per task", BYTES, per_task_of="peak_live_bytes",
+           report="peak B/task", compare_rank=12),
+    Metric("moved_bytes", "bytes moved (memcpy of futures)", BYTES, show="moved\nbytes", report="moved B",
+           compare_rank=3),
+    Metric("refcount_ops", "reference-count operations", show="refcnt\nops", report="refcount ops",
+           compare_rank=4),
+    Metric("polls_per_task", "polls per task", per_task_of="polls", show="polls\n/task", report="polls/task",
+           compare_rank=13),
+    Metric("root_frame_bytes", "size of the task's root frame", BYTES, compare_rank=14),
+    Metric("checksum", "the program's result", ID, regression=CHANGE, compare_rank=6),
+    Metric("live_blocks_end", "blocks still live at the end (a leak)", regression=INCREASE, compare_rank=17),
+    Metric("allocs", "allocations", regression=INCREASE, compare_rank=0),
+    Metric("frees", "frees", compare_rank=8),
+    Metric("bytes_allocated", "bytes allocated", BYTES, regression=INCREASE, compare_rank=1),
+    Metric("peak_live_blocks", "peak live blocks", compare_rank=11),
+    Metric("polls", "polls", compare_rank=5),
+    Metric("ticks", "executor ticks", compare_rank=15),
+    Metric("live_bytes_end", "bytes still live at the end (a leak)", BYTES, regression=INCREASE, compare_rank=16),
+    # -- measured: the executor's own clock
+    Metric("ns_per_task_single", "time per task of the counting run", NS, deterministic=False),
+    # -- measured: timing (pyperf: worker processes, warm-ups, calibrated loops)
+    Metric("ns_per_task_mean", "time per task (pyperf mean)", NS, deterministic=False),
+    Metric("ns_per_task_stdev", "time per task, standard deviation", NS, deterministic=False),
+    Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False),
+    Metric("timing_values", "pyperf values", deterministic=False),
+    Metric("tasks_per_second", "tasks per second", deterministic=False),
+    Metric("timing_cv", "coefficient of variation of the time", RATIO, deterministic=False),
+    Metric("noisy", "too noisy to trust", FLAG, deterministic=False),
+    # -- measured: latency (sampled in the executor; open-loop workloads from scheduled arrival)
+    Metric("p50_ns", "latency p50", NS, deterministic=False, across_rounds="median"),
+    Metric("p90_ns", "latency p90", NS, deterministic=False, across_rounds="median"),
+    Metric("p99_ns", "latency p99", NS, deterministic=False, across_rounds="median"),
+    Metric("p999_ns", "latency p99.9", NS, deterministic=False, across_rounds="median"),
+    Metric("max_ns", "latency max", NS, deterministic=False, across_rounds="median"),
+    Metric("latency_samples", "latency samples", deterministic=False, across_rounds="sum"),
+    Metric("latency_overhead", "latency sampling overhead", RATIO, deterministic=False, across_rounds="median"),
+)
+
+BY_NAME = {m.name: m for m in METRICS}
+
+# metrics.csv: these follow the parameter columns, in this order.
+CSV_COLUMNS = tuple(m.name for m in METRICS)
+# Identical on every run and machine for the same inputs: compared exactly.
+DETERMINISTIC = tuple(m.name for m in METRICS if m.deterministic)
+# The order compare lists changes in: the counts users know first.
+COMPARED = tuple(sorted(DETERMINISTIC, key=lambda name: BY_NAME[name].compare_rank))
+# Per-task values the runner derives: {derived: raw counter}.
+PER_TASK = {m.name: m.per_task_of for m in METRICS if m.per_task_of}
+# The columns of `pinbench show` and of the report's "every benchmark" table.
+SHOWN = tuple(m for m in METRICS if m.show)
+REPORTED = tuple(m for m in METRICS if m.report)
+# How compare-branches merges an arm's rounds: {name: "median" or "sum"}.
+ACROSS_ROUNDS = {m.name: m.across_rounds for m in METRICS if m.across_rounds}
+
+
+def regression(name: str) -> str | None:
+    """INCREASE, CHANGE or None for a metric (None for names not declared)."""
+    metric = BY_NAME.get(name)
+    return metric.regression if metric else None

@@ -1,0 +1,198 @@
+"""A results document as terminal tables (rich): what `pinbench run` prints
+when it ends and what `pinbench show` prints. The columns of the counts
+table are the metrics declared with a ``show`` header in metrics.py."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
+from .formatting import compact, format_ns, param_text, params_text
+from .metrics import SHOWN
+from .results import find_problems, groups
+from .timing import NOISY_CV
+
+
+def _by_strategy(doc: dict, title: str, caption: str, cell):
+    """Per workload and parameters, one column per strategy: ``cell(metrics)``
+    of the group's first benchmark under that strategy."""
+    strategy_names = list(dict.fromkeys(b["strategy"] for b in doc["benchmarks"]))
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table.add_column("workload", style="bold")
+    for name in strategy_names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for group in groups(doc):
+        cells = {}
+        for bench in group:
+            cells.setdefault(bench["strategy"], cell(bench["metrics"]))
+        first = group[0]
+        params = params_text(first["params"])
+        name = esc(first["workload"]) + (f"\n[dim]{esc(params)}[/dim]" if params else "")
+        table.add_row(name, *(cells.get(s, "") for s in strategy_names))
+    return table
+
+
+def summary_table(doc: dict):
+    """Per workload and parameters: allocations and peak live bytes per task
+    under each strategy (deterministic; identical for every allocator)."""
+    return _by_strategy(
+        doc, "allocations per task / peak live bytes per task, by strategy",
+        "(deterministic: the same under every allocator)",
+        lambda m: f"{compact(m.get('allocs_per_task'))} / {compact(m.get('peak_bytes_per_task'))}",
+    )
+
+
+def group_labels(group: list) -> list:
+    """A group's caption runs down its first column: the workload on the
+    first row, then its parameters, packed into the rows there are."""
+    first = group[0]
+    params = [esc(f"{k}={param_text(v)}") for k, v in first["params"].items()]
+    labels = [f"[bold]{esc(first['workload'])}[/bold]"]
+    slots = max(len(group) - 1, 1)
+    if len(params) <= slots:
+        labels += [f"[dim]{p}[/dim]" for p in params]
+    else:
+        per_row = -(-len(params) // slots)
+        labels += [f"[dim]{' '.join(params[i:i + per_row])}[/dim]" for i in range(0, len(params), per_row)]
+    if len(group) == 1:
+        labels = ["\n".join(labels)]
+    return labels
+
+
+def has_timing(doc: dict) -> bool:
+    return any("ns_per_task_mean" in b["metrics"] for b in doc["benchmarks"])
+
+
+def noisy_benchmarks(doc: dict) -> list:
+    return [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
+
+
+def print_noise_warning(out, doc: dict):
+    noisy = noisy_benchmarks(doc)
+    if noisy:
+        names = ", ".join(f"{b['workload']}/{b['strategy']}/{b['allocator']}" for b in noisy[:6])
+        more = f" and {len(noisy) - 6} more" if len(noisy) > 6 else ""
+        out.print(
+            f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) spread more than "
+            f"{NOISY_CV:.0%} (stdev/mean), too wide to trust: {esc(names)}{more} "
+            "(marked ! ; rerun them, with --rigorous, on a quieter machine)"
+        )
+
+
+def time_cell(m: dict) -> str:
+    if "ns_per_task_mean" not in m:
+        return "-"
+    flag = " [bold yellow]![/bold yellow]" if m.get("noisy") else ""
+    return f"{format_ns(m['ns_per_task_mean'])} ±{m.get('timing_cv', 0):.0%}{flag}"
+
+
+def timing_summary_table(doc: dict):
+    """Per workload: time per task under each strategy (mean ± cv; ! = noisy)."""
+    return _by_strategy(
+        doc, "time per task (pyperf mean ±cv), by strategy",
+        "(first allocator of each group; ! = too noisy to trust)", time_cell,
+    )
+
+
+def timing_table(doc: dict):
+    """Every benchmark's timing: pyperf's ns/task and the latency percentiles."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
+    table.add_column("workload\nparams", overflow="fold")
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("allocator", no_wrap=True)
+    table.add_column("time/task", justify="right", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("tasks/s", justify="right", no_wrap=True)
+    for header in ("p50", "p99", "max"):  # p90 and p99.9 are in metrics.csv
+        table.add_column(header, justify="right", no_wrap=True)
+    for group in groups(doc):
+        labels = group_labels(group)
+        for i, bench in enumerate(group):
+            m = bench["metrics"]
+            table.add_row(
+                labels[i] if i < len(labels) else "",
+                esc(bench["strategy"]),
+                esc(bench["allocator"]),
+                time_cell(m),
+                str(m.get("timing_values", "-")),
+                compact(m.get("tasks_per_second")),
+                format_ns(m.get("p50_ns")),
+                format_ns(m.get("p99_ns")),
+                format_ns(m.get("max_ns")),
+                end_section=i == len(group) - 1,
+            )
+    return table
+
+
+def results_table(doc: dict):
+    # Columns are one space apart (the box's divider) so that the widest
+    # rows (20-digit checksums, 6-digit byte counts) fit in 100 columns; the
+    # text columns get a second space of their own.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0, show_edge=False)
+    table.add_column("workload\nparams", overflow="fold")
+    table.add_column(" strategy", no_wrap=True)
+    table.add_column(" alloc-\n ator", no_wrap=True)
+    for metric in SHOWN:
+        table.add_column(metric.show, justify="right", no_wrap=True)
+    table.add_column("checksum", justify="right", no_wrap=True)
+    for group in groups(doc):
+        first = group[0]
+        labels = group_labels(group)
+        reference = first["metrics"].get("checksum")
+        for i, bench in enumerate(group):
+            m = bench["metrics"]
+            checksum = m.get("checksum")
+            if i == 0:
+                checksum_text = str(checksum)
+            elif checksum == reference:
+                checksum_text = "[dim]same[/dim]"
+            else:
+                checksum_text = f"[bold red]{checksum}[/bold red]"
+            leak = m.get("live_blocks_end") or m.get("live_bytes_end")
+            table.add_row(
+                labels[i] if i < len(labels) else "",
+                " " + esc(bench["strategy"]) + (" [bold red]LEAK[/bold red]" if leak else ""),
+                " " + esc(bench["allocator"]),
+                *(compact(m.get(metric.name)) for metric in SHOWN),
+                checksum_text,
+                end_section=i == len(group) - 1,
+            )
+    return table
+
+
+def header_lines(folder, doc: dict) -> list:
+    env = doc.get("environment") or {}
+    started = str(doc.get("started") or "?").replace("T", " ")
+    machine = env.get("hostname") or "?"
+    details = [x for x in (env.get("cpu"), f"{env['logical_cores']} cores" if env.get("logical_cores") else None,
+                           " ".join(x for x in (env.get("os"), env.get("kernel")) if x) or None) if x]
+    commit = env.get("git_commit")
+    commit_text = "no git checkout" if not commit else commit[:12] + (" (dirty)" if env.get("git_dirty") else "")
+    lines = [
+        f"[bold]{esc(folder)}[/bold]",
+        esc(f"mode: {doc.get('mode', '?')}  started: {started}  commit: {commit_text}"),
+        esc(
+            f"machine: {machine}" + (f" ({', '.join(details)})" if details else "")
+            + f"  pinbench {doc.get('pinbench_version', '?')}"
+        ),
+    ]
+    if not doc.get("complete"):
+        planned = doc.get("benchmarks_planned")
+        of = f" of {planned}" if planned else ""
+        lines.append(
+            f"[bold yellow]warning:[/bold yellow] this run is incomplete: "
+            f"{len(doc['benchmarks'])}{of} benchmarks finished (interrupted or stopped)"
+        )
+    return lines
+
+
+def report_problems(doc: dict) -> int:
+    problems = find_problems(doc)
+    if not problems:
+        return EXIT_OK
+    err = stderr_console()
+    err.print(f"[bold red]{PROG}: BUG[/bold red]: {len(problems)} problem(s) in these results:")
+    for problem in problems:
+        err.print(f"  - {problem}", soft_wrap=True, markup=False)
+    return EXIT_BUG
