@@ -19,6 +19,7 @@ import itertools
 
 from .. import strategies as strategy_registry
 from ..model.errors import UsageError
+from .formatting import param_text
 from .runner import ALLOCATORS, Benchmark, check_allocator
 from .workloads import WORKLOADS, get_workload
 
@@ -108,27 +109,27 @@ def parse_param_flags(flags) -> dict:
     return sweeps
 
 
-def _check_sweeps_apply(sweeps: dict, workloads: list):
-    """Every swept parameter must belong to at least one selected workload."""
+def check_sweeps_apply(sweeps: dict, workloads: list):
+    """Every swept parameter must belong to at least one of ``workloads``."""
     for name in sweeps:
-        if any(name in {p.name for p in wl.params} for _, wl in workloads):
+        if any(name in {p.name for p in wl.params} for wl in workloads):
             continue
         described = "; ".join(
-            f"{wl.name}: {', '.join(p.name for p in wl.params) or 'none'}" for _, wl in workloads
+            f"{wl.name}: {', '.join(p.name for p in wl.params) or 'none'}" for wl in workloads
         )
         raise UsageError(
             f"no selected workload has a parameter '{name}'; their parameters are {described}"
         )
 
 
-def _combinations(workload, base: dict, sweeps: dict) -> list:
+def combinations(workload, base: dict, sweeps: dict) -> list:
     """Typed, complete parameter dicts for one workload: its base values
     with every combination of the sweeps that apply to it."""
     own = {p.name for p in workload.params}
     names = [name for name in sweeps if name in own]
     combos = []
     for values in itertools.product(*(sweeps[name] for name in names)):
-        raw = {k: str(v) for k, v in base.items() if k in own}
+        raw = {k: param_text(v) for k, v in base.items() if k in own}
         raw.update(zip(names, values))
         params = workload.parse_params(raw)  # one-line UsageError on a bad value
         if params not in combos:  # "1" and "01" are the same run
@@ -155,12 +156,12 @@ def build_suite(
         allocators = [QUICK_ALLOCATOR]
     allocator_names = select_allocators(allocators)
     sweeps = params if isinstance(params, dict) else parse_param_flags(params)
-    _check_sweeps_apply(sweeps, selected)
+    check_sweeps_apply(sweeps, [workload for _, workload in selected])
 
     suite = []
     for argument, workload in selected:
         base = workload.quick if quick else {}
-        for combo in _combinations(workload, base, sweeps):
+        for combo in combinations(workload, base, sweeps):
             for strategy in strategy_names:
                 for allocator in allocator_names:
                     suite.append(Benchmark(argument, strategy, allocator, dict(combo)))

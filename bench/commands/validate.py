@@ -15,13 +15,13 @@ from ..validate import (
     EXIT_USAGE,
     LANGUAGES,
     RUNS_PER_ROUND,
-    _split,
     disagreements,
     format_results,
     save_results,
     select_cases,
     validate,
 )
+from ..suite import split_names
 from .common import add_command, add_suite_arguments
 
 NAME = "validate"
@@ -84,7 +84,7 @@ def run(args, argv=None) -> int:
     prog = "pinbench validate"
     try:
         cases = select_cases(args.workload, args.param, quick=args.quick)
-        languages = _split(args.language) or list(LANGUAGES)
+        languages = split_names(args.language) if args.language else list(LANGUAGES)
         log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
         results = validate(
             cases,

@@ -23,7 +23,6 @@ The command line is ``commands/validate.py``.
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 import json
 import math
 import os
@@ -33,6 +32,7 @@ from ... import strategies as strategy_registry
 from ...model.errors import UsageError
 from ...model.program import CompiledProgram
 from ..formatting import grouped, param_text
+from ..suite import check_sweeps_apply, combinations, parse_param_flags, split_names
 from ..results import atomic_write_text
 from ..runner import execute
 from ..workloads import WORKLOADS, Workload, get_workload
@@ -61,34 +61,6 @@ DEFAULT_CASES = tuple((name, dict(case)) for name, w in WORKLOADS.items() for ca
 # -- cases ----------------------------------------------------------------------
 
 
-def _split(values) -> list:
-    names = []
-    for value in values or []:
-        for name in str(value).split(","):
-            name = name.strip()
-            if name and name not in names:
-                names.append(name)
-    return names
-
-
-def _param_sweeps(flags) -> dict:
-    """``{"depth": ["1", "3"]}`` from ``["depth=1,3"]`` (the --param syntax of
-    `pinbench run`)."""
-    sweeps = {}
-    for flag in flags or []:
-        name, sep, values = flag.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(f"--param '{flag}' is not NAME=V1,V2,...; e.g. --param depth=1,4")
-        if name in sweeps:
-            raise UsageError(f"--param {name} is given twice; list its values in one flag: --param {name}=V1,V2")
-        items = _split([values])
-        if not items:
-            raise UsageError(f"--param {name} has no values; e.g. --param {name}=V1,V2")
-        sweeps[name] = items
-    return sweeps
-
-
 def _native_workloads() -> list:
     """Built-in workloads whose programs have a native counterpart."""
     names = []
@@ -109,7 +81,7 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
     parameters of every selected workload that has them; ``quick`` starts
     from each workload's ``validation_quick`` parameters instead of the defaults.
     """
-    names = _split(workloads)
+    names = split_names(workloads) if workloads else []
     if not names:
         bases = [(name, dict(base)) for name, base in DEFAULT_CASES]
     else:
@@ -117,24 +89,14 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
         for name in names:
             for each in _native_workloads() if name == "all" else [name]:
                 bases.append((each, {}))
-    sweeps = _param_sweeps(params)
+    sweeps = parse_param_flags(params)
     resolved = [(name, get_workload(name), base) for name, base in bases]
-    for param in sweeps:
-        if not any(param in {p.name for p in wl.params} for _, wl, _ in resolved):
-            described = "; ".join(
-                f"{wl.name}: {', '.join(p.name for p in wl.params) or 'none'}" for _, wl, _ in resolved
-            )
-            raise UsageError(f"no selected workload has a parameter '{param}'; their parameters are {described}")
+    check_sweeps_apply(sweeps, [workload for _, workload, _ in resolved])
     cases = []
     for name, workload, base in resolved:
-        own = {p.name for p in workload.params}
         start = dict(workload.validation_quick) if quick else {}
         start.update(base)
-        swept = [p for p in sweeps if p in own]
-        for values in itertools.product(*(sweeps[p] for p in swept)):
-            raw = {k: param_text(v) for k, v in start.items() if k in own}
-            raw.update(zip(swept, values))
-            typed = workload.parse_params(raw)
+        for typed in combinations(workload, start, sweeps):
             if (name, typed) not in cases:
                 cases.append((name, typed))
     return cases
@@ -273,9 +235,9 @@ def validate(
         sources["rust"] = rust.generate(views)
     if "c++" in tools:
         sources["c++"] = cpp.generate(views)
-    broken = os.environ.get(BREAK_ENV, "")
+    broken = [name.strip() for name in os.environ.get(BREAK_ENV, "").split(",")]
     for language in sources:
-        if language in _split([broken]):
+        if language in broken:
             sources[language] += "\n#error pinbench test hook: deliberately broken source\nthis is not code\n"
         if source_hook is not None:
             sources[language] = source_hook(language, sources[language])
