@@ -49,8 +49,8 @@ def available() -> dict[str, Strategy]:
 # Colours and markers for strategies that declare none (plug-ins, or names in
 # a results folder whose plug-in is not installed here), handed out in the
 # order they are first asked for, skipping those a declared strategy uses:
-# the Okabe-Ito colours, then Paul Tol's muted ones, so that at least twelve
-# strategies stay apart.
+# the Okabe-Ito colours, then Paul Tol's muted ones: sixteen strategies get
+# sixteen distinct colours (and fifteen distinct markers) before any repeats.
 PALETTE = (
     "#E69F00", "#56B4E9", "#000000", "#999933", "#882255", "#44AA99",
     "#332288", "#88CCEE", "#117733", "#DDCC77", "#AA4499", "#661100",
