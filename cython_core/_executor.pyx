@@ -51,6 +51,43 @@ cdef enum:
     F_LAUNCHING = 8   # bottom-up join/select is still starting its children
     F_WON = 16        # bottom-up select has a winner
 
+# Instruction counting (pinbench run --instructions): under valgrind's
+# callgrind, these client requests switch instrumentation and collection on
+# around the nogil loop only, so the count excludes interpreter start-up,
+# imports and setup. Outside valgrind each is a handful of instructions; a
+# core built where valgrind's headers are missing cannot count (PB_CALLGRIND 0).
+cdef extern from *:
+    """
+    #if defined(__has_include)
+    #  if __has_include(<valgrind/callgrind.h>)
+    #    include <valgrind/callgrind.h>
+    #    define PB_CALLGRIND 1
+    #  endif
+    #endif
+    #ifndef PB_CALLGRIND
+    #  define PB_CALLGRIND 0
+    #  define CALLGRIND_START_INSTRUMENTATION
+    #  define CALLGRIND_STOP_INSTRUMENTATION
+    #  define CALLGRIND_ZERO_STATS
+    #  define CALLGRIND_TOGGLE_COLLECT
+    #  define CALLGRIND_DUMP_STATS
+    #endif
+    static inline void pb_count_begin(void) {
+        CALLGRIND_START_INSTRUMENTATION;
+        CALLGRIND_ZERO_STATS;
+        CALLGRIND_TOGGLE_COLLECT;
+    }
+    /* One dump per counted run: the harness reads them in order. */
+    static inline void pb_count_end(void) {
+        CALLGRIND_TOGGLE_COLLECT;
+        CALLGRIND_DUMP_STATS;
+        CALLGRIND_STOP_INSTRUMENTATION;
+    }
+    """
+    const int PB_CALLGRIND
+    void pb_count_begin() nogil
+    void pb_count_end() nogil
+
 cdef extern from *:
     """
     #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
@@ -1063,6 +1100,7 @@ cdef extern from *:
 BUILT_WITH = {
     "cython": CYTHON_ABI.decode().replace("_", "."),
     "compiler": __VERSION__.decode(),
+    "callgrind": bool(PB_CALLGRIND),
 }
 ALLOCATORS = {"system": PB_ALLOC_SYSTEM, "pool": PB_ALLOC_POOL, "bump": PB_ALLOC_BUMP}
 OP_CODES = {"work": OP_WORK, "call": OP_CALL, "join": OP_JOIN, "select": OP_SELECT,
@@ -1099,7 +1137,7 @@ cdef const int64_t *column(object owner, str name, list keep) except NULL:
 
 def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, *,
         uint64_t latency_stride=0, uint64_t latency_capacity=0, arrivals_ns=None,
-        uint64_t stall_after_tasks=0, uint64_t stall_ns=0):
+        uint64_t stall_after_tasks=0, uint64_t stall_ns=0, bint count_instructions=False):
     """Run ``program`` (model.program.CompiledProgram) under ``layout``
     (strategies.Layout) with the named allocator; return the counters.
 
@@ -1110,6 +1148,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     the run open-loop: entry task i is spawned ``arrivals_ns[i]`` after the
     start and its latency counts from then. ``stall_after_tasks`` and
     ``stall_ns`` make the executor spin once, to test that a stall shows.
+    ``count_instructions`` brackets the loop with callgrind client requests
+    (one dump per run; see bench/instructions.py).
 
     Raises ExecutorError when the run stops early (e.g. the live bytes
     passed ``memory_limit``); every block is freed either way.
@@ -1181,9 +1221,13 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         free(ex.wheel)
         raise MemoryError("cannot set up the executor")
     with nogil:
+        if count_instructions:
+            pb_count_begin()
         start_ns = now_ns()
         execute(&ex, entry, tasks)
         end_ns = now_ns()
+        if count_instructions:
+            pb_count_end()
     reserved = ex.a.reserved(ex.a.state)
     ex.a.destroy(ex.a.state)
     for i in range(ex.wheel_size):

@@ -1,0 +1,227 @@
+"""Instructions per task: the core's loop counted under valgrind's callgrind.
+
+Time on a shared machine is noisy; an instruction count is not. The same
+binary and input execute the same instructions, so a CI gate on them can
+see a 1% change and never fires on an A/A comparison (the approach of
+iai-callgrind and CodSpeed's instrumented mode).
+
+How a count is made, and why each step:
+
+- One valgrind process runs this module as ``python -m
+  pinbench.bench.instructions SPECS OUTDIR``, with instrumentation off from
+  the start (``--instr-atstart=no``): interpreter start-up and imports run
+  at valgrind's uninstrumented speed and are never counted.
+- For each benchmark that process forks a child, which rebuilds the
+  benchmark from the spec file and runs it once with
+  ``count_instructions=True``: the executor switches instrumentation and
+  collection on around its nogil loop only, and dumps the counts when the
+  loop ends (``cython_core/_executor.pyx``). Forking from a parent that
+  never reads the spec file gives every benchmark the same starting state
+  (the C library's heap included), whatever ran before it.
+- The environment is fixed (hash seed, locale, a minimal ``PATH``) and so
+  is the simulated cache (``CACHE_GEOMETRY``), so the cycle estimate does
+  not depend on which machine's caches valgrind detects.
+
+The cycle estimate is iai-callgrind's: ``L1 hits + 5 x LL hits + 35 x RAM
+hits`` over instruction fetches and data reads and writes (see
+``estimated_cycles``). Open-loop workloads are counted closed-loop (every
+request arrives at once): a count of waiting for the clock would say
+nothing about the core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..cython_core import _executor
+from ..model.errors import UsageError
+from .timing import Spec, prepare
+
+# A fixed cache (size, associativity, line bytes): 32 KiB 8-way L1s and an
+# 8 MiB 16-way last level, a typical x86-64 core, the same on every machine.
+CACHE_GEOMETRY = ("--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64")
+VALGRIND_ARGS = (
+    "--tool=callgrind",
+    "--instr-atstart=no",
+    "--collect-atstart=no",
+    "--cache-sim=yes",
+    *CACHE_GEOMETRY,
+)
+# iai-callgrind's weights: cycles per L1 hit, last-level hit, memory access.
+L1_CYCLES, LL_CYCLES, RAM_CYCLES = 1, 5, 35
+NO_MORE_BENCHMARKS = 3  # a child's exit status: the spec file has no benchmark at this index
+
+
+def unavailable_reason() -> str | None:
+    """Why instructions cannot be counted here, or None when they can."""
+    if shutil.which("valgrind") is None:
+        return (
+            "--instructions needs valgrind, which is not installed; install it "
+            "(Debian/Ubuntu: apt-get install valgrind) or run without --instructions"
+        )
+    if not _executor.BUILT_WITH.get("callgrind"):
+        return (
+            "--instructions needs a core built with valgrind's headers (valgrind/callgrind.h), "
+            "and this one was built without them; reinstall pinbench now that valgrind is installed"
+        )
+    return None
+
+
+def check_available() -> None:
+    reason = unavailable_reason()
+    if reason:
+        raise UsageError(reason)
+
+
+def estimated_cycles(events: dict) -> int:
+    """iai-callgrind's estimate from callgrind's cache-simulation events."""
+    accesses = events["Ir"] + events["Dr"] + events["Dw"]
+    l1_misses = events["I1mr"] + events["D1mr"] + events["D1mw"]
+    ll_misses = events["ILmr"] + events["DLmr"] + events["DLmw"]
+    l1_hits = accesses - l1_misses
+    ll_hits = l1_misses - ll_misses
+    return L1_CYCLES * l1_hits + LL_CYCLES * ll_hits + RAM_CYCLES * ll_misses
+
+
+def read_callgrind_totals(path: Path) -> dict:
+    """The ``events:`` and ``totals:`` lines of a callgrind output file, as a dict."""
+    names = totals = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            elif line.startswith("totals:"):
+                totals = [int(v) for v in line.split()[1:]]
+    if names is None or totals is None:
+        raise UsageError(f"callgrind output {path} has no events/totals lines; the count failed")
+    totals += [0] * (len(names) - len(totals))  # callgrind omits trailing zeros
+    return dict(zip(names, totals))
+
+
+def _fixed_environment() -> dict:
+    """What the counting process sees: nothing that differs between machines or shells."""
+    return {
+        "PATH": os.defpath,
+        "PYTHONHASHSEED": "0",
+        "LC_ALL": "C",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+    }
+
+
+class Counter:
+    """Counts every benchmark of a run in one valgrind process.
+
+    ``count(specs)`` returns, per spec, the metrics in the registry's names;
+    ``progress(done, label)`` is called as each benchmark's count arrives.
+    """
+
+    def __init__(self, scratch: Path):
+        check_available()
+        self.scratch = Path(scratch)
+
+    def count(self, specs: list[Spec], progress=None) -> list[dict]:
+        out = self.scratch / "instructions"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        specs_path = out / "specs.json"
+        specs_path.write_text(json.dumps([asdict(s) for s in specs]))
+        command = [
+            "valgrind", *VALGRIND_ARGS, f"--callgrind-out-file={out}/callgrind.%p",
+            "--log-file=" + str(out / "valgrind.log"),
+            sys.executable, "-m", "pinbench.bench.instructions", str(specs_path), str(out),
+        ]
+        process = subprocess.Popen(command, env=_fixed_environment(), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        reported = 0
+        try:
+            while process.poll() is None:
+                time.sleep(0.2)
+                reported = self._report(out, specs, reported, progress)
+            stderr = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
+        self._report(out, specs, reported, progress)
+        if process.returncode != 0:
+            last = (stderr.strip().splitlines() or ["no message"])[-1]
+            raise UsageError(
+                f"counting instructions under valgrind failed ({last}); "
+                f"see {out / 'valgrind.log'} and run without --instructions meanwhile"
+            )
+        return [self._metrics(out, i, spec) for i, spec in enumerate(specs)]
+
+    @staticmethod
+    def _report(out: Path, specs: list, reported: int, progress) -> int:
+        while reported < len(specs) and (out / f"{reported}.json").exists():
+            if progress:
+                progress(reported + 1, specs[reported].label)
+            reported += 1
+        return reported
+
+    @staticmethod
+    def _metrics(out: Path, index: int, spec: Spec) -> dict:
+        child = json.loads((out / f"{index}.json").read_text())
+        events = read_callgrind_totals(out / f"callgrind.{child['pid']}.1")
+        return {
+            "instructions_per_task": events["Ir"] / spec.tasks,
+            "estimated_cycles_per_task": estimated_cycles(events) / spec.tasks,
+            "instructions_checksum": child["checksum"],
+        }
+
+
+# -- the counting process (runs under valgrind) --------------------------------
+
+
+def _count_one(specs_path: str, out: str, index: int) -> int:
+    """In a forked child: count benchmark ``index``; return the exit status."""
+    with open(specs_path) as f:
+        specs = json.load(f)
+    if index >= len(specs):
+        return NO_MORE_BENCHMARKS
+    spec = Spec(**specs[index])
+    _, program, layout = prepare(spec)
+    counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
+                             count_instructions=True)
+    result = {"pid": os.getpid(), "checksum": counters["checksum"]}
+    tmp = Path(out) / f"{index}.json.tmp"
+    tmp.write_text(json.dumps(result))
+    tmp.rename(Path(out) / f"{index}.json")
+    return 0
+
+
+def worker_main(specs_path: str, out: str) -> int:
+    """Fork one child per benchmark until the spec file has no more.
+
+    The parent reads nothing between forks, so each child starts from the
+    same state: its count does not depend on which benchmarks ran before.
+    """
+    index = 0
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                status = _count_one(specs_path, out, index)
+            except BaseException as exc:  # the harness reports it in one line
+                print(f"benchmark {index}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                status = 1
+            sys.stderr.flush()
+            os._exit(status)
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if status == NO_MORE_BENCHMARKS:
+            return 0
+        if status != 0:
+            return status
+        index += 1
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1], sys.argv[2]))
