@@ -1,0 +1,102 @@
+"""Instruction counts: deterministic, order-independent, and what they claim.
+
+The counts come from valgrind's callgrind (bench/instructions.py). valgrind
+is required where the suite runs in CI (.ci/run installs it); elsewhere a
+machine without it says so in the skip reason pytest prints (-rs).
+"""
+
+import os
+import shutil
+
+import pytest
+
+from pinbench.bench import instructions, runner, timing
+from pinbench.bench.errors import UsageError
+from pinbench.bench.suite import build_suite
+
+needs_valgrind = pytest.mark.skipif(
+    shutil.which("valgrind") is None and not os.environ.get("CI"),
+    reason="valgrind is not installed: instruction counts are not checked on this machine "
+    "(apt-get install valgrind; .ci/run installs it)",
+)
+
+
+def test_estimated_cycles_is_iai_callgrinds_formula():
+    # 1000 instruction fetches, 300 reads, 200 writes; 10 + 20 + 30 L1 misses,
+    # of which 2 + 3 + 4 also missed the last level.
+    events = {"Ir": 1000, "Dr": 300, "Dw": 200, "I1mr": 10, "D1mr": 20, "D1mw": 30,
+              "ILmr": 2, "DLmr": 3, "DLmw": 4}
+    l1_hits = 1500 - 60
+    ll_hits = 60 - 9
+    assert instructions.estimated_cycles(events) == l1_hits + 5 * ll_hits + 35 * 9
+
+
+def test_callgrind_totals_with_trailing_zeros_omitted(tmp_path):
+    out = tmp_path / "callgrind.1.1"
+    out.write_text("version: 1\nevents: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n"
+                   "fl= x\n0 5\ntotals: 100 20 10 3\n")
+    assert instructions.read_callgrind_totals(out) == {
+        "Ir": 100, "Dr": 20, "Dw": 10, "I1mr": 3, "D1mr": 0, "D1mw": 0,
+        "ILmr": 0, "DLmr": 0, "DLmw": 0,
+    }
+
+
+def test_a_callgrind_file_without_totals_is_one_clear_error(tmp_path):
+    out = tmp_path / "callgrind.1.1"
+    out.write_text("version: 1\n")
+    with pytest.raises(UsageError, match="no events/totals"):
+        instructions.read_callgrind_totals(out)
+
+
+def test_without_valgrind_the_reason_names_the_fix(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    reason = instructions.unavailable_reason()
+    assert "valgrind" in reason and "apt-get install valgrind" in reason
+    with pytest.raises(UsageError):
+        instructions.check_available()
+
+
+def _specs(workloads, strategies):
+    specs = []
+    for bench in build_suite(workloads=workloads, strategies=strategies, quick=True):
+        spec = timing.Spec(bench.label, bench.workload, dict(bench.params), bench.strategy,
+                           bench.allocator, 0, runner.default_memory_limit())
+        _, program, _ = timing.prepare(spec)
+        tasks = runner.execute(program, bench.strategy, bench.allocator)["tasks"]
+        specs.append(timing.Spec(**{**spec.__dict__, "tasks": tasks}))
+    return specs
+
+
+@needs_valgrind
+def test_counts_are_identical_across_processes_and_independent_of_what_ran_before(tmp_path):
+    suite = _specs(["chain", "spawn_many"], ["all"])
+    first = instructions.Counter(tmp_path / "a").count(suite)
+    second = instructions.Counter(tmp_path / "b").count(suite)
+    assert first == second
+    # The last benchmark alone, with nothing counted before it, counts the same.
+    alone = instructions.Counter(tmp_path / "c").count(suite[-1:])
+    assert alone == first[-1:]
+    # Every count is of the loop that really ran: the same checksum as a plain run.
+    for spec, metrics in zip(suite, first):
+        _, program, _ = timing.prepare(spec)
+        assert metrics["instructions_checksum"] == runner.execute(
+            program, spec.strategy, spec.allocator)["checksum"]
+        assert metrics["instructions_per_task"] > 0
+        assert metrics["estimated_cycles_per_task"] >= metrics["instructions_per_task"]
+
+
+@needs_valgrind
+def test_the_count_is_of_the_loop_only_so_it_scales_with_the_work(tmp_path):
+    """Twice the tasks, twice the instructions, within the loop's fixed setup:
+    interpreter start-up and imports (tens of millions of instructions) are
+    not in the count."""
+    small, large = (
+        timing.Spec(f"chain{n}", "chain", {"depth": 4, "tasks": n, "locals": 64},
+                    "pinbox", "system", n * 1, runner.default_memory_limit())
+        for n in (200, 400)
+    )
+    a, b = instructions.Counter(tmp_path).count([small, large])
+    total_small = a["instructions_per_task"] * 200
+    total_large = b["instructions_per_task"] * 400
+    assert 1.9 < total_large / total_small < 2.1
+    assert total_small < 5_000_000
