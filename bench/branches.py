@@ -48,7 +48,7 @@ from pathlib import Path
 from ..model.errors import UsageError
 from .compare import benchmark_key, pyperf_name
 from .formatting import param_text
-from .metrics import ACROSS_ROUNDS, COMPARED
+from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
 from .results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, atomic_write_text, read_results, results_dataframe, write_pyperf
 from .timing import timing_metrics
 
@@ -410,7 +410,10 @@ def plan_invocations(suite: list, rounds: int, interleave: str, rounds_dir: Path
 
 
 def _exact(metrics: dict) -> dict:
-    out = {name: metrics.get(name) for name in COMPARED}
+    """What must agree between an arm's rounds: the deterministic metrics
+    every round has (optional ones, the instruction counts, come from one
+    round of their own)."""
+    out = {name: metrics.get(name) for name in COMPARED if name not in OPTIONAL}
     out["frame_bytes"] = metrics.get("frame_bytes")
     return out
 
@@ -426,8 +429,10 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
     template = None
     entries = {}  # key -> [entries]
     timed = {}  # key -> pyperf.Benchmark (merged)
+    docs = []
     for folder in folders:
         doc = read_results(folder)
+        docs.append(doc)
         if template is None:
             template = doc
         suite = None
@@ -460,6 +465,10 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
                 )
         entry = json.loads(json.dumps(first))
         metrics = entry["metrics"]
+        for name in OPTIONAL:  # from the round that counted them (--instructions)
+            counted = [r["metrics"][name] for r in rounds if r["metrics"].get(name) is not None]
+            if counted:
+                metrics[name] = counted[0]
         if key in timed:
             metrics.update(timing_metrics(timed[key]))
         for name, how in ACROSS_ROUNDS.items():  # declared in metrics.py
@@ -472,6 +481,7 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
         merged.append(entry)
     doc = json.loads(json.dumps(template))
     doc["benchmarks"] = merged
+    doc["instructions"] = next((d["instructions"] for d in docs if d.get("instructions")), None)
     pyperf_benchmarks = [timed[k] for k in entries if k in timed]
     return doc, pyperf_benchmarks
 

@@ -39,13 +39,17 @@ import numpy as np
 from ..model.errors import UsageError
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
 from .formatting import param_text
-from .metrics import CHANGE, COMPARED, INCREASE, regression
+from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 
 COMPARISON_FORMAT = "pinbench-comparison"
 COMPARISON_SCHEMA_VERSION = 1
 COMPARISON_FILE = "comparison.json"
 
 DEFAULT_THRESHOLD = 0.10  # a timing change smaller than this never fails
+# An instruction count (--instructions) that grows by more than this fails.
+# Counts are exact for one binary; 1% is far above what a different heap
+# layout or path length moves them (about 0.1%), and far below a real slowdown.
+DEFAULT_INSTRUCTIONS_THRESHOLD = 0.01
 # Family-wise: the Mann-Whitney p-values of a comparison's benchmarks are
 # adjusted together (Benjamini-Hochberg), so an A/A comparison of a whole
 # suite fires with a chance below this, not once per 1/alpha benchmarks.
@@ -288,7 +292,7 @@ def smallest_p_value(n_base: int, n_head: int) -> float:
 # -- deterministic metrics -------------------------------------------------------
 
 
-def _change(metric: str, base, head) -> dict:
+def _change(metric: str, base, head, instructions_threshold: float = DEFAULT_INSTRUCTIONS_THRESHOLD) -> dict:
     kind = "change"
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, head))
     direction = regression(metric)
@@ -296,6 +300,12 @@ def _change(metric: str, base, head) -> dict:
         kind = "regression"
     elif direction == INCREASE and numbers:
         kind = "regression" if head > base else "improvement"
+    elif direction == INCREASE_BEYOND_THRESHOLD and numbers and base:
+        relative = (head - base) / base
+        if relative > instructions_threshold:
+            kind = "regression"
+        elif relative < -instructions_threshold:
+            kind = "improvement"
     elif base is None or head is None:
         kind = "change"
     change = {"metric": metric, "base": base, "head": head, "kind": kind, "delta": None, "relative": None}
@@ -305,15 +315,18 @@ def _change(metric: str, base, head) -> dict:
     return change
 
 
-def deterministic_changes(base_metrics: dict, head_metrics: dict) -> list:
-    """Every deterministic metric whose value differs, exactly (no tolerance)."""
+def deterministic_changes(base_metrics: dict, head_metrics: dict,
+                          instructions_threshold: float = DEFAULT_INSTRUCTIONS_THRESHOLD) -> list:
+    """Every deterministic metric whose value differs, exactly (no tolerance).
+    An optional metric (instruction counts) is compared only where both
+    sides have it."""
     changes = []
     for metric in COMPARED:
         base, head = base_metrics.get(metric), head_metrics.get(metric)
-        if base is None and head is None:
+        if base is None and head is None or metric in OPTIONAL and (base is None or head is None):
             continue
         if base != head:  # 1 == 1.0: a number is the same in an int or a float column
-            changes.append(_change(metric, base, head))
+            changes.append(_change(metric, base, head, instructions_threshold))
     # The frame size of every function (a dict per benchmark), one change per function.
     base_frames = base_metrics.get("frame_bytes") or {}
     head_frames = head_metrics.get("frame_bytes") or {}
@@ -433,6 +446,7 @@ def compare_runs(
     alpha: float = DEFAULT_ALPHA,
     strict: bool = False,
     fail_on_change: bool = False,
+    instructions_threshold: float = DEFAULT_INSTRUCTIONS_THRESHOLD,
 ) -> dict:
     """The comparison document of two loaded runs (:func:`load_run`).
 
@@ -442,6 +456,8 @@ def compare_runs(
         raise UsageError(f"threshold {threshold} is out of range; give a percentage like 10%")
     if not (0 < alpha < 1):
         raise UsageError(f"alpha {alpha} is out of range; give a level like 0.05")
+    if not (0 <= instructions_threshold < 10):
+        raise UsageError(f"instructions threshold {instructions_threshold} is out of range; give a percentage like 1%")
     base_entries = _unique(base["doc"]["benchmarks"])
     head_entries = _unique(head["doc"]["benchmarks"])
     timing = base["values"] is not None and head["values"] is not None
@@ -452,7 +468,7 @@ def compare_runs(
         base_entry = base_entries.get(key)
         if base_entry is None:
             continue
-        changes = deterministic_changes(base_entry["metrics"], head_entry["metrics"])
+        changes = deterministic_changes(base_entry["metrics"], head_entry["metrics"], instructions_threshold)
         record = {
             "name": names[key],
             "label": pyperf_name(head_entry),
@@ -494,6 +510,7 @@ def compare_runs(
             "bootstrap_seed": BOOTSTRAP_SEED,
             "strict": strict,
             "fail_on_change": fail_on_change,
+            "instructions_threshold": instructions_threshold,
             "statistic": "ratio of mean time per task HEAD/BASE over pyperf runs; percentile bootstrap "
                          "interval; two-sided Mann-Whitney U, Benjamini-Hochberg adjusted across benchmarks",
         },
@@ -514,6 +531,11 @@ def compare_runs(
                 "after the correction for testing them all; the timing table is for information only "
                 "(more compare-branches --rounds, or the default mode, give more runs)"
             )
+    counted = [name for name, run in (("base", base), ("head", head)) if run["doc"].get("instructions")]
+    if len(counted) == 1:
+        comparison["warnings"].append(
+            f"only the {counted[0]} run counted instructions (--instructions): they are not compared"
+        )
     if not benchmarks and (comparison["base_only"] or comparison["head_only"]):
         comparison["warnings"].append("no benchmark is in both runs: nothing was compared")
     comparison["verdict"] = verdict(comparison)
@@ -547,6 +569,9 @@ def regression_reasons(record: dict) -> list:
             continue
         if regression(change["metric"]) == CHANGE:
             reasons.append(f"{change['metric']} changed {change['base']} -> {change['head']}")
+        elif regression(change["metric"]) == INCREASE_BEYOND_THRESHOLD:
+            reasons.append(f"{change['metric']} {change['base']:,.0f} -> {change['head']:,.0f} "
+                           f"({change['relative']:+.1%})")
         else:
             rel = change["relative"]
             pct = f" ({rel:+.0%})" if rel is not None else ""

@@ -7,17 +7,24 @@ iai-callgrind and CodSpeed's instrumented mode).
 
 How a count is made, and why each step:
 
-- One valgrind process runs this module as ``python -m
-  pinbench.bench.instructions SPECS OUTDIR``, with instrumentation off from
-  the start (``--instr-atstart=no``): interpreter start-up and imports run
-  at valgrind's uninstrumented speed and are never counted.
+- One valgrind process runs :func:`worker_main`, with instrumentation off
+  from the start (``--instr-atstart=no``): interpreter start-up and imports
+  run at valgrind's uninstrumented speed and are never counted.
 - For each benchmark that process forks a child, which rebuilds the
-  benchmark from the spec file and runs it once with
+  benchmark from its own spec file and runs it once with
   ``count_instructions=True``: the executor switches instrumentation and
   collection on around its nogil loop only, and dumps the counts when the
-  loop ends (``cython_core/_executor.pyx``). Forking from a parent that
-  never reads the spec file gives every benchmark the same starting state
-  (the C library's heap included), whatever ran before it.
+  loop ends (``cython_core/_executor.pyx``).
+- Every child starts from the same state (the C library's heap included,
+  whose state decides how many instructions ``malloc`` takes): the parent
+  reads nothing between forks, runs in the scratch folder with relative
+  paths and ``-c`` (so no path of a temporary folder is in its memory), and
+  a child reads only its own benchmark's spec, and the interpreter is
+  started under one name. So a benchmark's count does not depend on what
+  ran before it, on the rest of the suite, on where the scratch folder is or
+  on how pinbench was started. It does depend, slightly, on the length of
+  the environment's path (about 0.1%, in ``malloc``); compare-branches'
+  arms live in paths of equal length.
 - The environment is fixed (hash seed, locale, a minimal ``PATH``) and so
   is the simulated cache (``CACHE_GEOMETRY``), so the cycle estimate does
   not depend on which machine's caches valgrind detects.
@@ -56,7 +63,9 @@ VALGRIND_ARGS = (
 )
 # iai-callgrind's weights: cycles per L1 hit, last-level hit, memory access.
 L1_CYCLES, LL_CYCLES, RAM_CYCLES = 1, 5, 35
-NO_MORE_BENCHMARKS = 3  # a child's exit status: the spec file has no benchmark at this index
+NO_MORE_BENCHMARKS = 3  # a child's exit status: there is no spec file for this index
+# In the scratch folder: benchmark i's spec, and its counted run's pid and checksum.
+SPEC_FILE, RESULT_FILE = "spec-{}.json", "counted-{}.json"
 
 
 def unavailable_reason() -> str | None:
@@ -72,6 +81,18 @@ def unavailable_reason() -> str | None:
             "and this one was built without them; reinstall pinbench now that valgrind is installed"
         )
     return None
+
+
+def settings() -> dict:
+    """How the counts were made, for the results' metadata."""
+    version = subprocess.run(["valgrind", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "tool": f"{version} --tool=callgrind",
+        "options": list(VALGRIND_ARGS),
+        "counted": "the executor's nogil loop only (client requests), one forked process per benchmark",
+        "estimated_cycles": f"{L1_CYCLES} x L1 hits + {LL_CYCLES} x LL hits + {RAM_CYCLES} x RAM accesses "
+                            "(instruction fetches, data reads and writes)",
+    }
 
 
 def check_available() -> None:
@@ -116,11 +137,22 @@ def _fixed_environment() -> dict:
     }
 
 
+def _interpreter() -> str:
+    """This Python, under one name however pinbench was started (the
+    ``pinbench`` script names ``python3.11``, ``python -m`` names ``python``):
+    the name is in the interpreter's memory, and so in the heap state the
+    counted loop starts from."""
+    canonical = Path(sys.prefix) / "bin" / "python3"
+    return str(canonical) if canonical.exists() else sys.executable
+
+
 class Counter:
     """Counts every benchmark of a run in one valgrind process.
 
-    ``count(specs)`` returns, per spec, the metrics in the registry's names;
-    ``progress(done, label)`` is called as each benchmark's count arrives.
+    ``count(specs)`` returns, per spec, ``(metrics, checksum)``: the metrics
+    in the registry's names, and the checksum of the counted run (the caller
+    checks it is the program it measured). ``progress(done, label)`` is
+    called as each benchmark's count arrives.
     """
 
     def __init__(self, scratch: Path):
@@ -131,14 +163,14 @@ class Counter:
         out = self.scratch / "instructions"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        specs_path = out / "specs.json"
-        specs_path.write_text(json.dumps([asdict(s) for s in specs]))
+        for index, spec in enumerate(specs):
+            (out / SPEC_FILE.format(index)).write_text(json.dumps(asdict(spec)))
         command = [
-            "valgrind", *VALGRIND_ARGS, f"--callgrind-out-file={out}/callgrind.%p",
-            "--log-file=" + str(out / "valgrind.log"),
-            sys.executable, "-m", "pinbench.bench.instructions", str(specs_path), str(out),
+            "valgrind", *VALGRIND_ARGS, "--callgrind-out-file=callgrind.%p", "--log-file=valgrind.log",
+            _interpreter(), "-c", "import sys; from pinbench.bench.instructions import worker_main; "
+            "sys.exit(worker_main())",
         ]
-        process = subprocess.Popen(command, env=_fixed_environment(), stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(command, cwd=out, env=_fixed_environment(), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         reported = 0
         try:
@@ -161,55 +193,53 @@ class Counter:
 
     @staticmethod
     def _report(out: Path, specs: list, reported: int, progress) -> int:
-        while reported < len(specs) and (out / f"{reported}.json").exists():
+        while reported < len(specs) and (out / RESULT_FILE.format(reported)).exists():
             if progress:
                 progress(reported + 1, specs[reported].label)
             reported += 1
         return reported
 
     @staticmethod
-    def _metrics(out: Path, index: int, spec: Spec) -> dict:
-        child = json.loads((out / f"{index}.json").read_text())
+    def _metrics(out: Path, index: int, spec: Spec) -> tuple:
+        child = json.loads((out / RESULT_FILE.format(index)).read_text())
         events = read_callgrind_totals(out / f"callgrind.{child['pid']}.1")
-        return {
+        metrics = {
             "instructions_per_task": events["Ir"] / spec.tasks,
             "estimated_cycles_per_task": estimated_cycles(events) / spec.tasks,
-            "instructions_checksum": child["checksum"],
         }
+        return metrics, child["checksum"]
 
 
 # -- the counting process (runs under valgrind) --------------------------------
 
 
-def _count_one(specs_path: str, out: str, index: int) -> int:
+def _count_one(index: int) -> int:
     """In a forked child: count benchmark ``index``; return the exit status."""
-    with open(specs_path) as f:
-        specs = json.load(f)
-    if index >= len(specs):
+    try:
+        with open(SPEC_FILE.format(index)) as f:
+            spec = Spec(**json.load(f))
+    except FileNotFoundError:
         return NO_MORE_BENCHMARKS
-    spec = Spec(**specs[index])
     _, program, layout = prepare(spec)
     counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
                              count_instructions=True)
-    result = {"pid": os.getpid(), "checksum": counters["checksum"]}
-    tmp = Path(out) / f"{index}.json.tmp"
-    tmp.write_text(json.dumps(result))
-    tmp.rename(Path(out) / f"{index}.json")
+    result = RESULT_FILE.format(index)
+    with open(result + ".tmp", "w") as f:
+        json.dump({"pid": os.getpid(), "checksum": counters["checksum"]}, f)
+    os.rename(result + ".tmp", result)
     return 0
 
 
-def worker_main(specs_path: str, out: str) -> int:
-    """Fork one child per benchmark until the spec file has no more.
-
-    The parent reads nothing between forks, so each child starts from the
-    same state: its count does not depend on which benchmarks ran before.
-    """
+def worker_main() -> int:
+    """In the scratch folder, under valgrind: fork one child per benchmark
+    until there is no spec file for the next index. The parent reads nothing
+    between forks, so each child starts from the same state."""
     index = 0
     while True:
         pid = os.fork()
         if pid == 0:
             try:
-                status = _count_one(specs_path, out, index)
+                status = _count_one(index)
             except BaseException as exc:  # the harness reports it in one line
                 print(f"benchmark {index}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 status = 1
@@ -222,6 +252,3 @@ def worker_main(specs_path: str, out: str) -> int:
             return status
         index += 1
 
-
-if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1], sys.argv[2]))

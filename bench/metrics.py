@@ -26,6 +26,10 @@ from dataclasses import dataclass
 # Regression directions (what the gate fails on).
 INCREASE = "increase"  # more is worse: allocations, bytes, leaks
 CHANGE = "change"  # any change is wrong: a strategy that computes something else
+# More is worse, beyond compare's --instructions-threshold: instruction
+# counts are exact for the same binary, but a change of compiler or library
+# moves them a little, and that is no regression.
+INCREASE_BEYOND_THRESHOLD = "increase beyond threshold"
 
 # Units: how a value reads (formatting.py turns them into text).
 COUNT, BYTES, NS, RATIO, FLAG, ID = "count", "bytes", "ns", "ratio", "flag", "id"
@@ -43,6 +47,7 @@ class Metric:
     report: str | None = None  # column header in the report's "every benchmark" table
     compare_rank: int = 99  # compare lists a benchmark's changes in this order (ties: registry order)
     across_rounds: str | None = None  # compare-branches merges rounds: "median" or "sum" (timing: from pyperf)
+    optional: bool = False  # only in runs that asked for it (--instructions): compared where both sides have it
 
 
 METRICS = (
@@ -89,6 +94,11 @@ METRICS = (
     Metric("max_ns", "latency max", NS, deterministic=False, across_rounds="median"),
     Metric("latency_samples", "latency samples", deterministic=False, across_rounds="sum"),
     Metric("latency_overhead", "latency sampling overhead", RATIO, deterministic=False, across_rounds="median"),
+    # -- deterministic, with --instructions: the core's loop under callgrind (bench/instructions.py)
+    Metric("instructions_per_task", "instructions per task (callgrind)", regression=INCREASE_BEYOND_THRESHOLD,
+           report="instr/task", compare_rank=18, optional=True),
+    Metric("estimated_cycles_per_task", "estimated cycles per task (L1 hits + 5 x LL hits + 35 x RAM)",
+           regression=INCREASE_BEYOND_THRESHOLD, compare_rank=19, optional=True),
 )
 
 BY_NAME = {m.name: m for m in METRICS}
@@ -104,6 +114,8 @@ PER_TASK = {m.name: m.per_task_of for m in METRICS if m.per_task_of}
 # The columns of `pinbench show` and of the report's "every benchmark" table.
 SHOWN = tuple(m for m in METRICS if m.show)
 REPORTED = tuple(m for m in METRICS if m.report)
+# Present only when a run asked for them (--instructions).
+OPTIONAL = tuple(m.name for m in METRICS if m.optional)
 # How compare-branches merges an arm's rounds: {name: "median" or "sum"}.
 ACROSS_ROUNDS = {m.name: m.across_rounds for m in METRICS if m.across_rounds}
 

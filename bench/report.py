@@ -540,7 +540,10 @@ def _details_table(benches: list) -> str:
     vary = plots.varying(benches)
     timed = plots.timed(benches)
     latency = plots.has_latency(benches)
-    heads = (["parameters"] if vary else []) + ["strategy", "allocator"] + [metric.report for metric in REPORTED]
+    # Optional metrics (instruction counts) are columns only where a run has them.
+    columns = [metric for metric in REPORTED
+               if not metric.optional or any(metric.name in b["metrics"] for b in benches)]
+    heads = (["parameters"] if vary else []) + ["strategy", "allocator"] + [metric.report for metric in columns]
     if timed:
         heads += ["time/task", "cv"]
     if latency:
@@ -551,7 +554,7 @@ def _details_table(benches: list) -> str:
         cells = ([f'<td class="l">{_esc(plots.params_label(b["params"], vary))}</td>'] if vary else []) + [
             f'<td class="l">{_strategy_name(b["strategy"])}</td>',
             f'<td class="l">{_esc(b["allocator"])}</td>',
-        ] + [f"<td>{_num(m.get(metric.name))}</td>" for metric in REPORTED]
+        ] + [f"<td>{_num(m.get(metric.name))}</td>" for metric in columns]
         if timed:
             cv = m.get("timing_cv")
             cells += [f"<td>{_time(m.get('ns_per_task_mean'), m.get('noisy'))}</td>",

@@ -84,6 +84,8 @@ def results_document(run: dict) -> dict:
         "command": list(run.get("command", [])),
         "mode": run.get("mode", "default"),
         "timing": bool(run.get("timing", False)),
+        # How instruction counts were made (--instructions), or None.
+        "instructions": run.get("instructions"),
         "started": run.get("started"),
         "finished": run.get("finished"),
         "benchmarks_planned": run.get("benchmarks_planned", len(run.get("benchmarks", []))),

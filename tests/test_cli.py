@@ -47,6 +47,7 @@ EXPECTED_COLUMNS = (
         "ns_per_task_mean", "ns_per_task_stdev", "ns_per_task_median", "timing_values",
         "tasks_per_second", "timing_cv", "noisy",
         "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_samples", "latency_overhead",
+        "instructions_per_task", "estimated_cycles_per_task",
     ]
 )
 

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from pinbench.bench import instructions, runner, timing
-from pinbench.bench.errors import UsageError
+from pinbench.model.errors import UsageError
 from pinbench.bench.suite import build_suite
 
 needs_valgrind = pytest.mark.skipif(
@@ -77,10 +77,9 @@ def test_counts_are_identical_across_processes_and_independent_of_what_ran_befor
     alone = instructions.Counter(tmp_path / "c").count(suite[-1:])
     assert alone == first[-1:]
     # Every count is of the loop that really ran: the same checksum as a plain run.
-    for spec, metrics in zip(suite, first):
+    for spec, (metrics, checksum) in zip(suite, first):
         _, program, _ = timing.prepare(spec)
-        assert metrics["instructions_checksum"] == runner.execute(
-            program, spec.strategy, spec.allocator)["checksum"]
+        assert checksum == runner.execute(program, spec.strategy, spec.allocator)["checksum"]
         assert metrics["instructions_per_task"] > 0
         assert metrics["estimated_cycles_per_task"] >= metrics["instructions_per_task"]
 
@@ -95,7 +94,7 @@ def test_the_count_is_of_the_loop_only_so_it_scales_with_the_work(tmp_path):
                     "pinbox", "system", n * 1, runner.default_memory_limit())
         for n in (200, 400)
     )
-    a, b = instructions.Counter(tmp_path).count([small, large])
+    (a, _), (b, _) = instructions.Counter(tmp_path).count([small, large])
     total_small = a["instructions_per_task"] * 200
     total_large = b["instructions_per_task"] * 400
     assert 1.9 < total_large / total_small < 2.1

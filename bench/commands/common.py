@@ -80,6 +80,11 @@ def add_gate_arguments(parser) -> None:
         help="smallest timing change that can fail, e.g. 10%% (the default) or 0.05",
     )
     parser.add_argument(
+        "--instructions-threshold", type=_threshold, default=cmp.DEFAULT_INSTRUCTIONS_THRESHOLD, metavar="PCT",
+        help="smallest increase of instructions or estimated cycles per task that fails, e.g. 1%% "
+        "(the default); compared where both runs counted them (run --instructions)",
+    )
+    parser.add_argument(
         "--alpha", type=_alpha, default=cmp.DEFAULT_ALPHA, metavar="P",
         help="significance level of the Mann-Whitney U test, after adjusting for the number of "
         f"benchmarks (default {cmp.DEFAULT_ALPHA})",

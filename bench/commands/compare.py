@@ -52,6 +52,7 @@ def run(args, argv) -> int:
     head = cmp.load_run(args.head)
     comparison = cmp.compare_runs(
         base, head, threshold=args.threshold, alpha=args.alpha,
+        instructions_threshold=args.instructions_threshold,
         strict=args.strict, fail_on_change=args.fail_on_change,
     )
     if args.save:

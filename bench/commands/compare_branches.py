@@ -14,10 +14,12 @@ from pathlib import Path
 
 from ...model.errors import UsageError
 from .. import compare as cmp
+from .. import instructions
 from ..branches import (
     ARMS,
     DEFAULT_ROUNDS,
     BugError,
+    Invocation,
     Repo,
     ensure_env,
     holds_files,
@@ -84,6 +86,11 @@ def add_parser(subparsers):
     )
     add_suite_arguments(p, AS_IN_RUN)
     p.add_argument(
+        "--instructions", action="store_true",
+        help="also count each arm's instructions per task under valgrind (once per arm, after the timed "
+        "rounds: the counts are deterministic) and fail on an increase beyond --instructions-threshold",
+    )
+    p.add_argument(
         "--rounds", type=_rounds, metavar="N",
         help="times each arm runs each benchmark (default 2 with --quick, 1 with --counts-only, else 3)",
     )
@@ -126,6 +133,8 @@ def _prepare_output(args) -> Path:
 def run(args, argv) -> int:
     # Everything the user can get wrong is checked before anything is built.
     suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    if args.instructions:
+        instructions.check_available()
     mode = mode_of(args)
     rounds = args.rounds or (1 if args.counts_only else DEFAULT_ROUNDS[mode])
     repo = Repo(args.repo)
@@ -169,6 +178,18 @@ def run(args, argv) -> int:
             elif inv.status != 0:
                 crashes.append(f"{arm_name} crashed on {inv.what} (exit {inv.status}): {inv.error}")
                 failed[(inv.arm, tuple(inv.filters))] = inv.error
+        if args.instructions:
+            # Deterministic: one count per arm, after the timing, never interleaved with it.
+            counting = [Invocation(arm, 0, out / "rounds" / f"instructions-{arm}", run_filters(args), "instructions")
+                        for arm in ARMS]
+            for inv in counting:
+                arm_name = f"{inv.arm.upper()} ({refs[inv.arm]})"
+                say(f"counting instructions of {arm_name} under valgrind")
+                run_invocation(envs[inv.arm], inv, mode_flags(mode, True) + ["--instructions"], out / "rounds")
+                if inv.status != 0:
+                    raise UsageError(f"{arm_name} could not count instructions (exit {inv.status}): {inv.error}")
+                say(f"{arm_name}: instructions counted ({inv.seconds:.1f} s)")
+            plan += counting
         merged = {}
         for arm in ARMS:
             folders = [inv.folder for inv in plan
@@ -199,6 +220,7 @@ def run(args, argv) -> int:
         shutil.rmtree(out / "rounds", ignore_errors=True)
         comparison = cmp.compare_runs(
             cmp.load_run(out / "a"), cmp.load_run(out / "b"), threshold=args.threshold, alpha=args.alpha,
+            instructions_threshold=args.instructions_threshold,
             strict=args.strict, fail_on_change=args.fail_on_change,
         )
         for arm in ARMS:

@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ...model.errors import UsageError
-from .. import environment, runner, timing
+from .. import environment, instructions, runner, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
 from ..formatting import param_text
 from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
@@ -68,6 +68,11 @@ def add_parser(subparsers):
     where.add_argument("-o", "--output", metavar="DIR", help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
     where.add_argument("--name", metavar="NAME", help="write to results/NAME/ instead of a timestamp")
     p.add_argument("--force", action="store_true", help="overwrite a folder that already holds a run")
+    p.add_argument(
+        "--instructions", action="store_true",
+        help="also count the core's instructions (and estimated cycles) per task under valgrind's "
+        "callgrind, after the timing: deterministic numbers for a CI gate (needs valgrind)",
+    )
     p.add_argument(
         "--memory-limit", type=_memory_limit, metavar="GIB", default=None,
         help="stop a benchmark whose live frames exceed GIB gibibytes (default: half the RAM)",
@@ -225,6 +230,8 @@ class _Progress:
 
 def run(args, argv) -> int:
     suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    if args.instructions:
+        instructions.check_available()  # no valgrind: one line now, before anything runs
     # Compile every program now: a bad combination fails before anything runs.
     workloads, programs = {}, {}
     for bench in suite:
@@ -240,6 +247,7 @@ def run(args, argv) -> int:
         "command": [PROG] + list(argv),
         "mode": mode_of(args),
         "timing": not args.counts_only,
+        "instructions": instructions.settings() if args.instructions else None,
         "started": now(),
         "finished": None,
         "benchmarks_planned": len(suite),
@@ -248,6 +256,7 @@ def run(args, argv) -> int:
     }
     finished = run["benchmarks"]
     timed = []  # pyperf.Benchmark objects, for pyperf.json
+    specs = []  # what the instruction count re-runs, one per finished benchmark
     signals = _Signals()
     signals.install()
     t0 = time.perf_counter()
@@ -268,11 +277,11 @@ def run(args, argv) -> int:
                 progress.starting(label)
                 started = time.perf_counter()
                 metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit)
+                spec = timing.Spec(
+                    bench.label, bench.workload, dict(bench.params), bench.strategy,
+                    bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
+                )
                 if timer is not None:
-                    spec = timing.Spec(
-                        bench.label, bench.workload, dict(bench.params), bench.strategy,
-                        bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
-                    )
                     try:
                         timed_benchmark = timer.time(spec)
                     except SystemExit:
@@ -294,13 +303,17 @@ def run(args, argv) -> int:
                     record["workload_file"] = bench.workload
                 with signals.deferred():
                     finished.append(record)
-                    run["complete"] = len(finished) == len(suite)
+                    specs.append(spec)
+                    # With --instructions the run is complete once they are counted too.
+                    run["complete"] = len(finished) == len(suite) and not args.instructions
                     run["finished"] = now()
                     if timer is not None:
                         timed.append(timed_benchmark)
                         write_pyperf(folder, timed)
                     write_results(folder, run)
                 progress.finished(label, time.perf_counter() - started)
+        if args.instructions:
+            _count_instructions(run, specs, Path(scratch.name), folder, signals)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted: {_partial(folder, finished, suite, created)}", file=sys.stderr)
         return signals.status
@@ -312,6 +325,31 @@ def run(args, argv) -> int:
         scratch.cleanup()
     elapsed = time.perf_counter() - t0
     return _report_run(folder, run, elapsed)
+
+
+def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, signals: "_Signals") -> None:
+    """After the timing, never inside it: count every benchmark's loop under
+    callgrind in one valgrind process, then add the counts to the results."""
+    finished = run["benchmarks"]
+    with _Progress(len(specs)) as progress:
+        started = time.perf_counter()
+
+        def counted(done: int, label: str):
+            progress.finished(f"instructions: {label}", time.perf_counter() - started)
+
+        progress.starting("counting instructions (valgrind)")
+        counts = instructions.Counter(scratch).count(specs, counted)
+    for record, spec, (metrics, checksum) in zip(finished, specs, counts):
+        if checksum != record["metrics"]["checksum"]:
+            raise UsageError(
+                f"the instruction count of {spec.label} ran a different program (checksum {checksum}, "
+                f"not {record['metrics']['checksum']}); this is a bug: please report it"
+            )
+        record["metrics"].update(metrics)
+    with signals.deferred():
+        run["complete"] = len(finished) == run["benchmarks_planned"]
+        run["finished"] = now()
+        write_results(folder, run)
 
 
 def _partial(folder: Path, finished: list, suite: list, created: bool) -> str:
