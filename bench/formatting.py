@@ -70,13 +70,14 @@ def grouped(value, digits: int = 3) -> str:
 
 def exact(value) -> str:
     """A metric value as compared: whole numbers in full, others to four
-    significant digits (compare's tables)."""
+    significant digits, or one decimal from 10,000 up (instructions per
+    task: 15459.1, not 1.546e+04) (compare's tables)."""
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.1f}"
     return str(int(value))
 
 

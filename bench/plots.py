@@ -206,12 +206,14 @@ def _grid(n: int):
     return cols, -(-n // cols)
 
 
-def fig_bars(doc: dict, metric: str, ylabel: str, title: str, timing: bool = False) -> Figure | None:
+def fig_bars(doc: dict, metric: str, ylabel: str, title: str, timing: bool = False,
+             per_allocator: bool = False) -> Figure | None:
     """Small multiples, one panel per workload: for each parameter set a
-    group of bars, one per strategy, each labelled with its value."""
-    groups = workload_benches(doc)
-    if timing:
-        groups = {k: v for k, v in groups.items() if timed(v)}
+    group of bars, one per strategy, each labelled with its value. Times
+    (``timing``) and other per-allocator metrics get a group per allocator;
+    exact counts are the same under every allocator."""
+    groups = {k: v for k, v in workload_benches(doc).items()
+              if any(b["metrics"].get(metric) is not None for b in v)}
     if not groups:
         return None
     names = strategies_of(doc)
@@ -223,7 +225,7 @@ def fig_bars(doc: dict, metric: str, ylabel: str, title: str, timing: bool = Fal
         for ax in axes.flat[len(groups):]:
             ax.set_visible(False)
         for ax, (workload, benches) in zip(axes.flat, groups.items()):
-            _bar_panel(ax, workload, benches, names, metric, ylabel, timing, WIDTH / cols)
+            _bar_panel(ax, workload, benches, names, metric, ylabel, timing, timing or per_allocator, WIDTH / cols)
         fig.suptitle(title, fontsize=11, fontweight="bold")
         fig.legend(
             handles=_strategy_handles(names)
@@ -233,10 +235,10 @@ def fig_bars(doc: dict, metric: str, ylabel: str, title: str, timing: bool = Fal
     return fig
 
 
-def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, panel_in):
+def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, per_allocator, panel_in):
     sets = param_sets(benches)
     allocs = allocators_of(benches)
-    shown_allocs = allocs if timing else allocs[:1]  # counts are the same under every allocator
+    shown_allocs = allocs if per_allocator else allocs[:1]  # counts are the same under every allocator
     max_groups = max(MAX_GROUPS, int(MAX_GROUPS * panel_in / (WIDTH / 3)))  # wider panels hold more
     keys = [(p, a) for p in sets for a in shown_allocs][:max_groups]
     vary = varying(benches)
@@ -321,6 +323,14 @@ def fig_time(doc: dict) -> Figure | None:
     return fig_bars(
         doc, "ns_per_task_mean", "time per task ({unit})",
         "Time per task, by strategy (pyperf mean; error bar: stdev; ! = noisy)", timing=True,
+    )
+
+
+def fig_instructions(doc: dict) -> Figure | None:
+    return fig_bars(
+        doc, "instructions_per_task", "instructions per task",
+        "Instructions per task, by strategy (callgrind: the core's loop only; exact for one binary)",
+        per_allocator=True,
     )
 
 

@@ -213,6 +213,12 @@ def build_report(folder, layouts=None) -> Path:
                    "pyperf's mean over its values; error bars one standard deviation; "
                    "hatched bars and ! mark noisy benchmarks (spread over 10%).")
 
+    if any("instructions_per_task" in b["metrics"] for b in doc["benchmarks"]):
+        writer.add(overview, "instructions-per-task", plots.fig_instructions(doc), "Instructions per task",
+                   "Instructions the core's loop executed per task under valgrind's callgrind "
+                   "(pinbench run --instructions): deterministic for one binary, so a change of 1% "
+                   "is real. One group per allocator: malloc's own instructions count too.")
+
     wanted = {}
     for flag_workload, params in layouts or []:
         wanted.setdefault(flag_workload, []).append(params)

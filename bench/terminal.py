@@ -43,6 +43,20 @@ def summary_table(doc: dict):
     )
 
 
+def has_instructions(doc: dict) -> bool:
+    return any(b["metrics"].get("instructions_per_task") is not None for b in doc["benchmarks"])
+
+
+def instructions_summary_table(doc: dict):
+    """Per workload and parameters: instructions and estimated cycles per
+    task under each strategy (--instructions; the first allocator's)."""
+    return _by_strategy(
+        doc, "instructions per task / estimated cycles per task, by strategy",
+        "(callgrind, the core's loop only: exact for one binary; see docs/comparing.md)",
+        lambda m: f"{compact(m.get('instructions_per_task'))} / {compact(m.get('estimated_cycles_per_task'))}",
+    )
+
+
 def group_labels(group: list) -> list:
     """A group's caption runs down its first column: the workload on the
     first row, then its parameters, packed into the rows there are."""

@@ -4,7 +4,9 @@ The repository is a copy of this project (the files of this checkout, so
 the code under test is the code being tested) with a few commits on top:
 a branch whose pinbox strategy boxes its first call edge (one more
 allocation per task: the gate must fail and the Markdown must name the
-benchmark), a commit that does not build, and a harmless one that is
+benchmark), a branch whose core makes one extra pass over the locals in
+`work` (the same counts, a few percent more instructions: the instruction
+gate must fail), a commit that does not build, and a harmless one that is
 interrupted while it builds. Environments are built into a private
 PINBENCH_CACHE, so nothing outside the test's folders is touched.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import assert_one_line_error as one_line_error
+from .conftest import needs_valgrind
 from .conftest import pinbench as run_pinbench
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +43,22 @@ def _box_first_edge(self, program, edge):
 
 PinBox.box_edge = _box_first_edge
 '''
+
+# The core reads the locals once more in every `work` step, into a volatile
+# sink: every count and checksum stays the same, the loop does more work.
+WORK = "    h.acc = acc\n"
+EXTRA_PASS = WORK + "    pb_extra_pass(mem, n)\n"
+IMPORT = "import numpy as np\n"
+SINK = """
+cdef extern from *:
+    \"\"\"
+    static volatile unsigned char pb_sink;
+    static void pb_extra_pass(const unsigned char *mem, long n) {
+        for (long i = 0; i < n; i++) pb_sink += mem[i];
+    }
+    \"\"\"
+    void pb_extra_pass(const unsigned char *mem, long n) nogil
+"""
 
 
 def git(*args, cwd):
@@ -72,6 +91,13 @@ def repo(tmp_path_factory):
     with open(path / "strategies" / "pinbox.py", "a") as file:
         file.write(ADD_AN_ALLOCATION)
     git("commit", "-q", "-am", "pinbox boxes its first call edge", cwd=path)
+    git("checkout", "-q", "-b", "slower", "main", cwd=path)
+    core = path / "cython_core" / "_executor.pyx"
+    text = core.read_text()
+    assert text.count(WORK) == 1, "the test's patch no longer fits the core's work()"
+    assert text.count(IMPORT) == 1, "the test's patch no longer fits the core's imports"
+    core.write_text(text.replace(WORK, EXTRA_PASS).replace(IMPORT, IMPORT + SINK))
+    git("commit", "-q", "-am", "work() reads the locals twice", cwd=path)
     git("checkout", "-q", "-b", "broken", "main", cwd=path)
     (path / "setup.py").write_text("this is not python\n")
     git("commit", "-q", "-am", "a setup.py that cannot build", cwd=path)
@@ -220,3 +246,40 @@ def test_an_interrupted_build_removes_its_worktree(repo, env, tmp_path):
     assert "interrupted" in rest and "Traceback" not in rest
     assert state(repo) == before
     no_worktrees_left(repo, env)
+
+
+INSTRUCTION_SUITE = ["--quick", "--counts-only", "--instructions", "-w", "chain,spawn_many", "-s", "pinbox,rc"]
+
+
+@needs_valgrind
+def test_instruction_counts_of_a_ref_against_itself_are_identical(repo, env, tmp_path):
+    done = pinbench("compare-branches", "main", "main", *INSTRUCTION_SUITE, "-o", tmp_path / "out",
+                    "--format", "json", cwd=repo, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert len(result["benchmarks"]) == 4
+    assert all(not b["changes"] for b in result["benchmarks"])
+    arms = [json.loads((tmp_path / "out" / arm / "results.json").read_text()) for arm in ("a", "b")]
+    counts = [[b["metrics"]["instructions_per_task"] for b in doc["benchmarks"]] for doc in arms]
+    assert counts[0] == counts[1] and all(c > 0 for c in counts[0])
+    assert arms[0]["instructions"]["tool"].startswith("valgrind")
+
+
+@needs_valgrind
+def test_a_branch_with_an_extra_pass_over_the_locals_fails_the_instruction_gate(repo, env, tmp_path):
+    done = pinbench("compare-branches", "main", "slower", *INSTRUCTION_SUITE, "-o", tmp_path / "out",
+                    "--format", "markdown", cwd=repo, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(":x: **pinbench: REGRESSION:") and "instructions_per_task" in first
+    arms = [json.loads((tmp_path / "out" / arm / "results.json").read_text()) for arm in ("a", "b")]
+    for base, head in zip(*(doc["benchmarks"] for doc in arms)):
+        # Nothing but the instructions changed: same counts, same checksum.
+        assert base["metrics"]["allocs"] == head["metrics"]["allocs"]
+        assert base["metrics"]["checksum"] == head["metrics"]["checksum"]
+        before, after = base["metrics"]["instructions_per_task"], head["metrics"]["instructions_per_task"]
+        if base["workload"] == "chain":  # 64 bytes of locals per level: the pass costs several percent
+            assert after > before * 1.01
+            name = f"chain/{base['strategy']}/system"
+            assert f"| `{name}` | instructions_per_task {before:,.0f} -> {after:,.0f} (+" in done.stdout
+            assert f"| `{name}` | instructions_per_task | {before:.1f} | {after:.1f} |" in done.stdout

@@ -5,20 +5,19 @@ is required where the suite runs in CI (.ci/run installs it); elsewhere a
 machine without it says so in the skip reason pytest prints (-rs).
 """
 
-import os
-import shutil
+import csv
+import json
+import sys
+from pathlib import Path
 
 import pytest
 
-from pinbench.bench import instructions, runner, timing
+from pinbench.bench import compare, instructions, runner, timing
 from pinbench.model.errors import UsageError
 from pinbench.bench.suite import build_suite
 
-needs_valgrind = pytest.mark.skipif(
-    shutil.which("valgrind") is None and not os.environ.get("CI"),
-    reason="valgrind is not installed: instruction counts are not checked on this machine "
-    "(apt-get install valgrind; .ci/run installs it)",
-)
+from .conftest import assert_one_line_error, needs_valgrind, pinbench
+
 
 
 def test_estimated_cycles_is_iai_callgrinds_formula():
@@ -99,3 +98,76 @@ def test_the_count_is_of_the_loop_only_so_it_scales_with_the_work(tmp_path):
     total_large = b["instructions_per_task"] * 400
     assert 1.9 < total_large / total_small < 2.1
     assert total_small < 5_000_000
+
+
+# -- the gate ---------------------------------------------------------------------
+
+
+def _run(instructions_per_task, counted=True):
+    metrics = {"allocs": 100, "checksum": 7, "live_blocks_end": 0}
+    if instructions_per_task is not None:
+        metrics.update(instructions_per_task=instructions_per_task,
+                       estimated_cycles_per_task=2 * instructions_per_task)
+    doc = {"benchmarks": [{"workload": "chain", "strategy": "pinbox", "allocator": "system",
+                           "params": {"depth": 8}, "metrics": metrics}],
+           "complete": True, "benchmarks_planned": 1, "mode": "quick", "environment": {},
+           "instructions": {"tool": "valgrind"} if counted else None}
+    return {"path": "x", "doc": doc, "values": None}
+
+
+@pytest.mark.parametrize("head, kind", [
+    (10_000, None),              # identical: no change at all
+    (10_050, "change"),          # +0.5%: listed, within the 1% threshold
+    (10_200, "regression"),      # +2%
+    (9_800, "improvement"),      # -2%
+])
+def test_instructions_fail_beyond_the_threshold_only(head, kind):
+    comparison = compare.compare_runs(_run(10_000), _run(head))
+    (bench,) = comparison["benchmarks"]
+    kinds = {c["metric"]: c["kind"] for c in bench["changes"]}
+    assert kinds.get("instructions_per_task") == kind
+    assert comparison["verdict"]["failed"] == (kind == "regression")
+    if kind == "regression":
+        assert "instructions_per_task 10,000 -> 10,200 (+2.0%)" in comparison["verdict"]["line"]
+
+
+def test_the_instructions_threshold_is_an_option():
+    assert not compare.compare_runs(_run(10_000), _run(10_200), instructions_threshold=0.05)["verdict"]["failed"]
+    assert compare.compare_runs(_run(10_000), _run(10_020), instructions_threshold=0.001)["verdict"]["failed"]
+
+
+def test_counts_on_one_side_only_are_not_compared_and_that_is_said():
+    comparison = compare.compare_runs(_run(None, counted=False), _run(10_200))
+    (bench,) = comparison["benchmarks"]
+    assert not bench["changes"] and not comparison["verdict"]["failed"]
+    assert any("only the head run counted instructions" in w for w in comparison["warnings"])
+
+
+# -- the command line ------------------------------------------------------------
+
+
+def test_instructions_without_valgrind_is_one_line_before_anything_runs(tmp_path):
+    done = pinbench("run", "--quick", "--instructions", "-w", "chain", "-o", tmp_path / "out", cwd=tmp_path,
+                    env={"PATH": str(Path(sys.executable).parent)})
+    assert_one_line_error(done, "--instructions needs valgrind", "apt-get install valgrind")
+    assert not (tmp_path / "out").exists()
+
+
+@needs_valgrind
+def test_a_run_with_instructions_stores_shows_and_draws_them(tmp_path):
+    out = tmp_path / "out"
+    done = pinbench("run", "--quick", "--counts-only", "--instructions", "-w", "spawn_many",
+                    "-s", "pinbox,always_heap", "-o", out, cwd=tmp_path, columns=120)
+    assert done.returncode == 0, done.stderr
+    assert "instructions: spawn_many" in done.stderr  # progress of the counting pass
+    assert "instructions per task / estimated cycles per task" in " ".join(done.stdout.split())
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["complete"] and doc["instructions"]["options"][0] == "--tool=callgrind"
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert all(float(r["instructions_per_task"]) > 0 for r in rows)
+    assert all(float(r["estimated_cycles_per_task"]) >= float(r["instructions_per_task"]) for r in rows)
+    shown = pinbench("show", out, cwd=tmp_path, columns=120)
+    assert shown.returncode == 0 and "instructions per task" in " ".join(shown.stdout.split())
+    assert pinbench("report", out, cwd=tmp_path).returncode == 0
+    assert (out / "figures" / "instructions-per-task.png").is_file()
+    assert "Instructions per task" in (out / "report.html").read_text()

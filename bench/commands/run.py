@@ -27,7 +27,15 @@ from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdo
 from ..formatting import param_text
 from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
 from ..suite import build_suite
-from ..terminal import has_timing, print_noise_warning, report_problems, summary_table, timing_summary_table
+from ..terminal import (
+    has_instructions,
+    has_timing,
+    instructions_summary_table,
+    print_noise_warning,
+    report_problems,
+    summary_table,
+    timing_summary_table,
+)
 from ..workloads import get_workload
 from .common import add_command, add_mode_arguments, add_suite_arguments, mode_of
 
@@ -369,6 +377,8 @@ def _report_run(folder: Path, run: dict, elapsed: float) -> int:
     if has_timing(doc):
         out.print(timing_summary_table(doc))
         print_noise_warning(out, doc)
+    if has_instructions(doc):
+        out.print(instructions_summary_table(doc))
     out.print(f"{len(doc['benchmarks'])} benchmarks in {elapsed:.1f} s; results in [bold]{esc(folder)}[/bold]")
     out.print(f"full table: pinbench show {esc(folder)}")
     return report_problems(doc)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from ..console import stdout_console
 from ..results import read_results
-from ..terminal import header_lines, has_timing, print_noise_warning, report_problems, results_table, timing_table
+from ..terminal import (
+    has_instructions,
+    has_timing,
+    header_lines,
+    instructions_summary_table,
+    print_noise_warning,
+    report_problems,
+    results_table,
+    timing_table,
+)
 from .common import add_command
 
 NAME = "show"
@@ -53,4 +62,7 @@ def run(args, argv) -> int:
         out.print(table)
         out.width = width
         print_noise_warning(out, doc)
+    if has_instructions(doc):
+        out.print()
+        out.print(instructions_summary_table(doc))
     return report_problems(doc)
