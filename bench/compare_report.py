@@ -21,7 +21,7 @@ from rich.table import Table
 from ..model.errors import UsageError
 from . import compare as cmp
 from .console import stdout_console
-from .formatting import exact, format_ns
+from .formatting import exact, format_ns, signed
 from .metrics import CHANGE, regression
 
 FORMATS = ("text", "markdown", "json")  # what emit() prints
@@ -34,7 +34,7 @@ def _delta(change: dict) -> str:
     if regression(change["metric"]) == CHANGE or change["delta"] is None:
         return "changed"
     delta = change["delta"]
-    text = f"{delta:+,.4g}" if isinstance(delta, float) and not float(delta).is_integer() else f"{int(delta):+d}"
+    text = signed(delta)
     if change["relative"] is not None:
         text += f" ({change['relative']:+.1%})"
     return text

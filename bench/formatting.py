@@ -81,6 +81,11 @@ def exact(value) -> str:
     return str(int(value))
 
 
+def signed(value) -> str:
+    """A difference as compared: :func:`exact` with its sign (+12, -0.5, +21600.3)."""
+    return ("+" if value >= 0 else "") + exact(value)
+
+
 _TIME_UNITS = ((1e9, "s"), (1e6, "ms"), (1e3, "µs"))
 
 
