@@ -39,7 +39,7 @@ EPILOG = """\
 examples:
   pinbench validate                    the default cases (chain x5, fanout x2,
                                        spawn_many, yield_many, spawn_size, skynet,
-                                       generator x2)
+                                       generator x2, select_loop, server)
   pinbench validate --quick            the same shapes at small sizes
   pinbench validate -w chain -p depth=0,3,5 -p borrow=all,none,10
   pinbench validate -w skynet -p levels=4 --repeat 5 --format markdown

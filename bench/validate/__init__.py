@@ -78,8 +78,10 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
 
     No ``workloads``: :data:`DEFAULT_CASES`. "all": every built-in workload
     with a native counterpart. ``params`` (``NAME=V1,V2`` strings) sweep the
-    parameters of every selected workload that has them; ``quick`` starts
-    from each workload's ``validation_quick`` parameters instead of the defaults.
+    parameters of every selected workload that has them; a named workload
+    starts from its first ``validation`` parameter set (select_loop: 100
+    iterations, which rustc compiles in seconds), or from its
+    ``validation_quick`` parameters with ``quick``.
     """
     names = split_names(workloads) if workloads else []
     if not names:
@@ -94,7 +96,10 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
     check_sweeps_apply(sweeps, [workload for _, workload, _ in resolved])
     cases = []
     for name, workload, base in resolved:
-        start = dict(workload.validation_quick) if quick else {}
+        if quick:
+            start = dict(workload.validation_quick)
+        else:
+            start = dict(workload.validation[0]) if workload.validation else {}
         start.update(base)
         for typed in combinations(workload, start, sweeps):
             if (name, typed) not in cases:

@@ -16,7 +16,7 @@ with counting paused. Values and the checksum follow docs/model.md.
 
 from __future__ import annotations
 
-from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
+from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from .common import Body as _Body, Function, ProgramView, comment_text
 
 VARIANT = "always_heap"
@@ -62,12 +62,29 @@ struct Pause { bool was; Pause() : was(g_on) { g_on = false; } ~Pause() { g_on =
 constexpr u32 NONE = 0xffffffffu;
 struct JoinCtl { std::coroutine_handle<> parent; u64 pending; };
 struct Slot { std::coroutine_handle<> h; u64 result; bool done; bool waited; JoinCtl* waiter; };
+// An io or yield registration: the wheel and the run queue hold its id, so a
+// coroutine destroyed while registered (a select's losing arm) cancels it.
+enum : u32 { W_FREE, W_PENDING, W_CANCELLED };
+struct Waiter { std::coroutine_handle<> h; u32 state; };
+struct QItem { std::coroutine_handle<> h; u32 waiter; };
 struct Exec {
-    std::vector<Slot> slots; std::vector<u32> free; std::deque<std::coroutine_handle<>> queue;
-    std::vector<std::vector<std::coroutine_handle<>>> wheel;
+    std::vector<Slot> slots; std::vector<u32> free; std::deque<QItem> queue;
+    std::vector<std::vector<u32>> wheel;
+    std::vector<Waiter> waiters; std::vector<u32> wfree;
     u64 tick = 0, live = 0, tasks = 0, checksum = 0;
 };
 static Exec* EX = nullptr;
+
+static void ready(std::coroutine_handle<> h) { Pause p; EX->queue.push_back(QItem{h, NONE}); }
+static u32 waiter_new(std::coroutine_handle<> h) {
+    Pause p;
+    u32 id;
+    if (!EX->wfree.empty()) { id = EX->wfree.back(); EX->wfree.pop_back(); }
+    else { EX->waiters.push_back(Waiter{}); id = (u32)(EX->waiters.size() - 1); }
+    EX->waiters[id] = Waiter{h, W_PENDING};
+    return id;
+}
+static void waiter_release(u32 id) { Pause p; EX->waiters[id].state = W_FREE; EX->wfree.push_back(id); }
 
 static void task_done(u32 id, u64 v) {
     Pause p;
@@ -77,18 +94,21 @@ static void task_done(u32 id, u64 v) {
     s.h = nullptr;
     if (s.waited) {
         s.result = v;
-        if (s.waiter && --s.waiter->pending == 0) EX->queue.push_back(s.waiter->parent);
+        if (s.waiter && --s.waiter->pending == 0) EX->queue.push_back(QItem{s.waiter->parent, NONE});
     } else {
         EX->checksum += v;
         EX->free.push_back(id);
     }
 }
 
+struct SelectCtl { std::coroutine_handle<> parent; int winner; bool launching; };
 struct task {
     struct promise_type {
         u64 value = 0;
         std::coroutine_handle<> cont;
         JoinCtl* join = nullptr;
+        SelectCtl* select = nullptr;
+        u32 arm = 0;
         u32 task_id = NONE;
         task get_return_object() noexcept {
             return task{std::coroutine_handle<promise_type>::from_promise(*this)};
@@ -107,6 +127,14 @@ struct task {
                 }
                 if (p.join) {  // one child of a join: the last one resumes the parent
                     if (--p.join->pending == 0) return p.join->parent;
+                    return std::noop_coroutine();
+                }
+                if (p.select) {  // an arm of a select: the first to finish wins
+                    SelectCtl* c = p.select;
+                    if (c->winner < 0) {
+                        c->winner = (int)p.arm;
+                        if (!c->launching) return c->parent;  // else the launcher stops
+                    }
                     return std::noop_coroutine();
                 }
                 return p.cont;  // symmetric transfer to the awaiting parent
@@ -156,21 +184,56 @@ struct join_all {
     }
 };
 
+/// select(f, g, ...): start the arms in turn until one finishes; the first to
+/// finish resumes the parent, which destroys the losers' frames (a loser
+/// suspended on io or yield cancels its registration as it goes).
+template <std::size_t N>
+struct select_any {
+    std::array<task, N> ts;
+    SelectCtl ctl{};
+    bool await_ready() noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> parent) noexcept {
+        ctl.parent = parent;
+        ctl.winner = -1;
+        ctl.launching = true;
+        bool any = false;
+        for (u32 i = 0; i < N; ++i) if (ts[i].h) { any = true; ts[i].h.promise().select = &ctl; ts[i].h.promise().arm = i; }
+        for (auto& t : ts) { if (ctl.winner >= 0) break; if (t.h) t.h.resume(); }
+        ctl.launching = false;
+        return any && ctl.winner < 0;
+    }
+    joined await_resume() noexcept {
+        joined r{0, false};
+        if (ctl.winner >= 0) { r.sum = ts[ctl.winner].h.promise().value; r.any = true; }
+        for (auto& t : ts) if (t.h) { t.h.destroy(); t.h = nullptr; }  // the winner's frame and the losers'
+        return r;
+    }
+};
+
 /// io(k): the reactor resumes this coroutine k ticks later.
 struct io_wait {
     u64 k;
+    u32 w = NONE;
     bool await_ready() noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
+        w = waiter_new(h);
         Pause p;
-        EX->wheel[(EX->tick + k) % EX->wheel.size()].push_back(h);
+        EX->wheel[(EX->tick + k) % EX->wheel.size()].push_back(w);
     }
-    void await_resume() noexcept {}
+    void await_resume() noexcept { w = NONE; }
+    ~io_wait() { if (w != NONE) EX->waiters[w].state = W_CANCELLED; }  // destroyed while waiting
 };
 /// yield_now(): back of the run queue.
 struct yield_now {
+    u32 w = NONE;
     bool await_ready() noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept { Pause p; EX->queue.push_back(h); }
-    void await_resume() noexcept {}
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+        w = waiter_new(h);
+        Pause p;
+        EX->queue.push_back(QItem{h, w});
+    }
+    void await_resume() noexcept { w = NONE; }
+    ~yield_now() { if (w != NONE) EX->waiters[w].state = W_CANCELLED; }
 };
 
 static u64 spawn(task&& t, bool waited) {
@@ -180,7 +243,7 @@ static u64 spawn(task&& t, bool waited) {
     if (!EX->free.empty()) { id = EX->free.back(); EX->free.pop_back(); EX->slots[id] = s; }
     else { EX->slots.push_back(s); id = (u32)(EX->slots.size() - 1); }
     t.h.promise().task_id = id;
-    EX->queue.push_back(t.h);
+    EX->queue.push_back(QItem{t.h, NONE});
     t.h = nullptr;
     EX->live += 1;
     EX->tasks += 1;
@@ -243,19 +306,27 @@ static inline u64 work(u8* l, u64 n, u64 acc) {
 static void run_loop() {
     for (;;) {
         while (!EX->queue.empty()) {
-            std::coroutine_handle<> h;
+            QItem item;
             {
                 Pause p;  // popping may free one of the deque's blocks
-                h = EX->queue.front();
+                item = EX->queue.front();
                 EX->queue.pop_front();
             }
-            h.resume();
+            if (item.waiter != NONE) {
+                bool cancelled = EX->waiters[item.waiter].state == W_CANCELLED;
+                waiter_release(item.waiter);
+                if (cancelled) continue;
+            }
+            item.h.resume();
         }
         if (EX->live == 0) break;
         EX->tick += 1;
         auto& bucket = EX->wheel[EX->tick % EX->wheel.size()];
         Pause p;
-        for (auto h : bucket) EX->queue.push_back(h);
+        for (u32 w : bucket) {
+            if (EX->waiters[w].state == W_CANCELLED) waiter_release(w);
+            else EX->queue.push_back(QItem{EX->waiters[w].h, w});
+        }
         bucket.clear();
     }
 }
@@ -276,6 +347,8 @@ static void run_case(int program, const char* variant, u64 entries, u64 wheel, s
         exec->slots.clear();
         exec->free.clear();
         exec->queue.clear();
+        exec->waiters.clear();
+        exec->wfree.clear();
         for (auto& b : exec->wheel) b.clear();
         exec->tick = exec->live = exec->tasks = exec->checksum = 0;
         EX = exec;
@@ -352,7 +425,7 @@ def _function(view: ProgramView, fn: Function) -> str:
                 body.add(f"acc += co_await f{edge.callee}(arg, rdepth);")
             body.add("folded = true;")
             body.close()
-        elif op == OP_JOIN:
+        elif op in (OP_JOIN, OP_SELECT):
             width = len(step.edges)
             children = []
             for i, edge in enumerate(step.edges):
@@ -365,7 +438,8 @@ def _function(view: ProgramView, fn: Function) -> str:
             # Named, not a temporary inside the co_await expression: g++ 12
             # destroys the children of a temporary join_all twice there
             # (AddressSanitizer: heap-use-after-free).
-            body.add(f"join_all<{width}> j{{{{{', '.join(children)}}}}};")
+            kind = "join_all" if op == OP_JOIN else "select_any"
+            body.add(f"{kind}<{width}> j{{{{{', '.join(children)}}}}};")
             body.add("joined r = co_await j;")
             body.add("acc += r.sum;")
             body.add("folded = folded || r.any;")

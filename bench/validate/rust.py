@@ -26,7 +26,7 @@ Values and the checksum follow docs/model.md bit for bit.
 
 from __future__ import annotations
 
-from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SPAWN, OP_WORK, OP_YIELD
+from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from .common import Body as _Body, Function, ProgramView, comment_text
 
 VARIANTS = ("pinbox", "anchor_box", "rc")
@@ -163,13 +163,15 @@ fn run_loop() {
 
 // ---- leaf futures ----
 /// io(k): pending until the reactor wakes the task k ticks later (16 bytes).
-struct Io { k: u64, due: u64 }
+/// Dropped while registered (a select's losing arm), it deregisters itself.
+struct Io { k: u32, task: u32, due: u64 }
 impl Future for Io {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let e = ex();
         if self.due == 0 {
-            self.due = e.tick + self.k;
+            self.due = e.tick + self.k as u64;
+            self.task = e.current;
             let _p = pause();
             let n = e.wheel.len() as u64;
             e.wheel[(self.due % n) as usize].push(e.current);
@@ -178,6 +180,16 @@ impl Future for Io {
             Poll::Ready(())
         } else {
             Poll::Pending
+        }
+    }
+}
+impl Drop for Io {
+    fn drop(&mut self) {
+        let e = ex();
+        if self.due != 0 && e.tick < self.due {
+            let n = e.wheel.len() as u64;
+            let bucket = &mut e.wheel[(self.due % n) as usize];
+            if let Some(at) = bucket.iter().position(|&id| id == self.task) { bucket.swap_remove(at); }
         }
     }
 }
@@ -237,6 +249,18 @@ impl<F: Future<Output = u64>> MaybeDone<F> {
             } else { true }
         }
     }
+    /// One arm of a select: poll it if still running; its value when it
+    /// finishes (it is dropped at once), None while pending or absent.
+    fn race(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<u64> {
+        unsafe {
+            let this = self.get_unchecked_mut();
+            if let MaybeDone::Fut(f) = this {
+                if let Poll::Ready(v) = Pin::new_unchecked(f).poll(cx) { *this = MaybeDone::Gone; return Some(v); }
+            }
+            None
+        }
+    }
+    fn running(&self) -> bool { matches!(self, MaybeDone::Fut(_)) }
     fn take(self: Pin<&mut Self>) -> Option<u64> {
         unsafe {
             let this = self.get_unchecked_mut();
@@ -309,6 +333,21 @@ def _child_arg(width: int, position: int) -> str:
     if width == 1:
         return "arg"
     return f"arg.wrapping_mul({width}).wrapping_add({position})"
+
+
+def _pinned_children(body: _Body, view: ProgramView, variant: str, step):
+    """``j0, j1, ...``: one ``MaybeDone`` per child of a join or select,
+    pinned in the parent's future (a recursion-skipped child is ``Gone``)."""
+    width = len(step.edges)
+    for i, edge in enumerate(step.edges):
+        child = _child_future(view, variant, edge, _child_arg(width, i))
+        if edge.back:
+            body.add(
+                f"let mut j{i} = pin!(if rdepth < {edge.limit} "
+                f"{{ MaybeDone::Fut({child}) }} else {{ MaybeDone::Gone }});"
+            )
+        else:
+            body.add(f"let mut j{i} = pin!(MaybeDone::Fut({child}));")
 
 
 def _locals(body: _Body, fn: Function, variant: str, in_cell: bool):
@@ -385,15 +424,7 @@ def _function(view: ProgramView, fn: Function, variant: str) -> str:
 
             def emit(step=step, width=width):
                 body.open("{")
-                for i, edge in enumerate(step.edges):
-                    child = _child_future(view, variant, edge, _child_arg(width, i))
-                    if edge.back:
-                        body.add(
-                            f"let mut j{i} = pin!(if rdepth < {edge.limit} "
-                            f"{{ MaybeDone::Fut({child}) }} else {{ MaybeDone::Gone }});"
-                        )
-                    else:
-                        body.add(f"let mut j{i} = pin!(MaybeDone::Fut({child}));")
+                _pinned_children(body, view, variant, step)
                 body.open("poll_fn(|cx| {")
                 body.add("let mut all = true;")
                 for i in range(width):
@@ -407,8 +438,27 @@ def _function(view: ProgramView, fn: Function, variant: str) -> str:
                 body.close()
 
             awaiting(emit)
+        elif op == OP_SELECT:
+            width = len(step.edges)
+
+            def emit(step=step, width=width):
+                # The arms side by side, polled in order until one finishes;
+                # the losers are dropped when the block ends (a pending io
+                # leaf deregisters itself from the reactor as it goes).
+                body.open("{")
+                _pinned_children(body, view, variant, step)
+                body.open("let won = poll_fn(|cx| {")
+                for i in range(width):
+                    body.add(f"if let Some(v) = j{i}.as_mut().race(cx) {{ return Poll::Ready(Some(v)); }}")
+                running = " || ".join(f"j{i}.running()" for i in range(width))
+                body.add(f"if {running} {{ Poll::Pending }} else {{ Poll::Ready(None) }}")
+                body.close("}).await;")
+                body.add("if let Some(v) = won { acc = acc.wrapping_add(v); folded = true; }")
+                body.close()
+
+            awaiting(emit)
         elif op == OP_IO:
-            awaiting(lambda step=step: body.add(f"Io {{ k: {step.arg}, due: 0 }}.await;"))
+            awaiting(lambda step=step: body.add(f"Io {{ k: {step.arg}, task: 0, due: 0 }}.await;"))
         elif op == OP_YIELD:
             awaiting(lambda: body.add("Yield(false).await;"))
         elif op == OP_SPAWN:
@@ -495,7 +545,7 @@ def _nesting(view: ProgramView) -> int:
     are not back edges; they form a DAG): rustc's type normalisation
     recurses that deep. Iterative, for chains a thousand levels deep."""
     children = [
-        [e.callee for s in fn.steps if s.op in (OP_CALL, OP_JOIN, OP_GEN) for e in s.edges if not e.back]
+        [e.callee for s in fn.steps if s.op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) for e in s.edges if not e.back]
         for fn in view.functions
     ]
     depth = [-1] * len(children)
