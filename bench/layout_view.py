@@ -5,22 +5,26 @@ From a compiled program and a strategy's :class:`~pinbench.strategies.Layout`
 this builds the task's memory **at its largest moment**: the allocations as
 a list of :class:`Block` s (the task's own allocation first, then every box,
 cell and handle vector it owns, in the order a walk from the root meets
-their pointers), each block holding its :class:`Frame` with the parts at
-their byte offsets (header, locals or the pointer to their cell, and the
-child area) and the frames stored inline nested inside it.
+their pointers), each block holding its :class:`Frame`. Sizes are the
+native ones the run counts (``Layout.fn_bytes``, docs/model.md "Native
+frame sizes"): a frame is drawn as its state (what the compiler keeps:
+parameters, locals live across the await, the state index, awaiters; and
+the pointer to its Rc cell) followed by what the step shown holds — its
+children inline, pointers to boxed ones, an io or yield leaf, join handles.
 
 Which moment: a function whose body awaits several things in turn (``work``,
 ``call(a)``, ``io``, ``call(b)``...) holds the children of only one step at a
-time, and the child area is shared between them. The view shows, for each
-function, **the step whose children occupy the most**: the most bytes
-counting everything below them (inline frames, boxes, cells, handle
-vectors), then the most blocks, and the first such step on a tie. The
-bytes of the child area that step leaves empty (another step needs them)
-are shown as ``unused``. Every child of a ``join`` or ``select`` is live at
-once, so they are all shown, side by side. For ``chain`` and ``fanout``
-every frame is live together while the leaves wait on io, so the view's
-block count and bytes are exactly the run's ``allocs_per_task`` and
-``bytes_per_task`` (the tests assert it, for every strategy).
+time. The view shows, for each function, **the step whose children occupy
+the most**: the most bytes counting everything below them (inline frames,
+boxes, cells, handle vectors), then the most blocks, then the most of the
+frame, and the first such step on a tie. Every child of a ``join`` or
+``select`` is live at once, so they are all shown, side by side. A Rust
+generator is polled inside one poll of its consumer, so the consumer's
+future never holds it (a boxed one is drawn as a block without an owner).
+For ``chain`` and ``fanout`` every frame is live together while the leaves
+wait on io, so the view's block count and bytes are exactly the run's
+``allocs_per_task`` and ``bytes_per_task`` (the tests assert it, for every
+strategy).
 
 Spawned tasks are tasks of their own (each its own allocation and its own
 view); a task's view names them in ``spawns`` but does not draw them. Deep
@@ -34,10 +38,13 @@ import sys
 from dataclasses import dataclass, field
 
 from .. import strategies as strategy_registry
-from ..model.layout import POINTER, align8
 from ..model.errors import UsageError
+from ..model.layout import HANDLE_VEC, IO_LEAF, JOIN_HANDLE, POINTER
 from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 from .workloads import get_workload
+
+YIELD_LEAF = 1  # rustc: the yield leaf is a bool
+YIELD_AWAITER = 4  # g++: yield_now's awaiter holds a waiter id
 
 # Frames materialised per task view; the rest is summarised (counted only).
 MAX_FRAMES = 5000
@@ -45,7 +52,7 @@ MAX_FRAMES = 5000
 # Part kinds, in the order a legend lists them.
 PART_KINDS = ("header", "locals", "cell_ptr", "pointer", "io", "yield", "handle", "handles", "unused")
 PART_LABELS = {
-    "header": "frame header",
+    "header": "frame state (the compiler's)",
     "locals": "locals",
     "cell_ptr": "pointer to an Rc cell",
     "pointer": "pointer to a boxed child",
@@ -160,12 +167,12 @@ class _Builder:
         self.limit = program.edge_limit.tolist()
         self.fn_start = program.fn_step_start.tolist()
         self.fn_count = program.fn_step_count.tolist()
-        self.size = layout.fn_size.tolist()
+        self.size = layout.fn_bytes.tolist()  # the native sizes, as the run counts them
+        self.bottom_up = bool(layout.bottom_up)
         self.cell = layout.fn_cell_size.tolist()
         self.child_offset = layout.fn_child_offset.tolist()
         self.boxed = layout.edge_boxed.tolist()
         self.edge_offset = layout.edge_offset.tolist()
-        self.area = layout.step_area.tolist()  # what each step's child area holds, from the layout
         self.memo = {}  # (fn, rdepth) -> (bytes, blocks, step or None)
         self.blocks = []
         self.frames = 0
@@ -230,9 +237,33 @@ class _Builder:
         self.memo[key] = (nbytes, nblocks, best)
         return self.memo[key]
 
+    def in_frame(self, op: int) -> bool:
+        """Whether a step's children are held in the frame: a Rust consumer
+        polls its generator within one poll, so the future never holds it."""
+        return not (op == OP_GEN and not self.bottom_up)
+
+    def slot(self, e: int) -> int:
+        """Bytes a child takes in its parent: its frame inline, or the pointer
+        to its box (a fat one for a Rust recursive edge)."""
+        if not self.boxed[e]:
+            return self.size[self.callee[e]]
+        return 2 * POINTER if self.back[e] and not self.bottom_up else POINTER
+
     def area_used(self, step: int, r: int) -> int:
-        """Bytes of the child area a step uses (the layout's step_area)."""
-        return self.area[step]
+        """Bytes of the frame the step's children and leaf take while it waits."""
+        op = self.op[step]
+        if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+            if not self.in_frame(op):
+                return 0
+            first = self.edge_start[step]
+            return sum(self.slot(e) for e in range(first, first + self.edge_count[step]))
+        if op == OP_IO:
+            return IO_LEAF
+        if op == OP_YIELD:
+            return YIELD_AWAITER if self.bottom_up else YIELD_LEAF
+        if op == OP_SPAWN and self.wait[step]:
+            return JOIN_HANDLE if self.arg[step] == 1 else HANDLE_VEC
+        return 0
 
     # Materialising blocks and frames.
 
@@ -252,22 +283,23 @@ class _Builder:
             self.elided_bytes += nbytes
             self.elided_blocks += nblocks
             return fr
-        header = self.layout.header_bytes
-        fr.parts.append(Part("header", base, header, "header"))
-        locals_at = base + int(self.layout.fn_locals_offset[fn])
+        # The frame's own state first (the compiler's: parameters, locals
+        # live across the await, the state index, awaiters), the children
+        # and leaf of the step shown at its end.
+        at = base
         if self.cell[fn]:
-            ptr = Part("cell_ptr", locals_at, POINTER, "-> cell")
+            ptr = Part("cell_ptr", at, POINTER, "-> cell")
             fr.parts.append(ptr)
             ptr.target = self.new_block(
-                "cell", self.cell[fn], name, (block.number, locals_at),
+                "cell", self.cell[fn], name, (block.number, at),
                 f"Rc<RefCell<[u8; {int(p.fn_locals[fn])}]>> of {name}",
             )
-        elif align8(p.fn_locals[fn]):
-            fr.parts.append(Part("locals", locals_at, align8(p.fn_locals[fn]), "locals"))
-        area_start = base + self.child_offset[fn]
-        area_end = base + self.size[fn]
+            at += POINTER
         step = self.holds(fn, r)[2]
-        used_end = area_start
+        used = self.area_used(step, r) if step is not None else 0
+        area_start = max(at, base + self.size[fn] - used)
+        if area_start > at:
+            fr.parts.append(Part("header", at, area_start - at, "state"))
         if step is not None:
             start = self.fn_start[fn]
             fr.step = step - start + 1
@@ -277,9 +309,7 @@ class _Builder:
             ]
             if len(awaiting) > 1:
                 self.choices.setdefault(name, f"step {fr.step} {fr.step_text}")
-            used_end = self.step_parts(fr, step, r, block, area_start)
-        if area_end > used_end:
-            fr.parts.append(Part("unused", used_end, area_end - used_end, "unused"))
+            self.step_parts(fr, step, r, block, area_start)
         return fr
 
     def step_parts(self, fr: Frame, step: int, r: int, block: Block, area_start: int) -> int:
@@ -287,11 +317,12 @@ class _Builder:
         op = self.op[step]
         names = self.p.fn_names
         if op == OP_IO:
-            fr.parts.append(Part("io", area_start, self.area[step], f"io({self.arg[step]})"))
-            return area_start + self.area[step]
+            fr.parts.append(Part("io", area_start, IO_LEAF, f"io({self.arg[step]})"))
+            return area_start + IO_LEAF
         if op == OP_YIELD:
-            fr.parts.append(Part("yield", area_start, self.area[step], "yield_now"))
-            return area_start + self.area[step]
+            size = self.area_used(step, r)
+            fr.parts.append(Part("yield", area_start, size, "yield_now"))
+            return area_start + size
         if op == OP_SPAWN:
             count, callee = self.arg[step], names[self.callee[self.edge_start[step]]]
             live = any(rg is not None for _, _, rg in self.children(step, r))
@@ -304,31 +335,39 @@ class _Builder:
             if not self.wait[step]:
                 return area_start
             if count == 1:
-                fr.parts.append(Part("handle", area_start, self.area[step], "handle"))
-                return area_start + self.area[step]
-            part = Part("handles", area_start, self.area[step], f"Vec of {count} handles")
+                fr.parts.append(Part("handle", area_start, JOIN_HANDLE, "handle"))
+                return area_start + JOIN_HANDLE
+            part = Part("handles", area_start, HANDLE_VEC, f"Vec of {count} handles")
             fr.parts.append(part)
             if live:
                 part.target = self.new_block(
                     "handles", 8 * count, "", (block.number, area_start),
                     f"{count} join handles of {fr.fn}",
                 )
-            return area_start + self.area[step]
+            return area_start + HANDLE_VEC
         end = area_start
         for e, g, rg in self.children(step, r):
-            at = block_offset = fr.offset + self.edge_offset[e]
+            at = end
+            if not self.in_frame(op):  # held by the poll, outside the future
+                if rg is not None and self.boxed[e]:
+                    self.box(g, rg, None)
+                elif rg is not None and self.cell[g]:
+                    self.new_block(
+                        "cell", self.cell[g], names[g], None,
+                        f"Rc<RefCell<[u8; {int(self.p.fn_locals[g])}]>> of {names[g]}",
+                    )
+                continue
             if self.boxed[e]:
-                part = Part("pointer", at, POINTER, f"-> {names[g]}")
+                part = Part("pointer", at, self.slot(e), f"-> {names[g]}")
                 fr.parts.append(part)
                 if rg is not None:
                     part.target = self.box(g, rg, (block.number, at))
                 else:
                     part.label = f"{names[g]}: past the recursion limit"
-                end = at + POINTER
             else:
-                child = self.frame(g, rg if rg is not None else r, block, block_offset)
+                child = self.frame(g, rg if rg is not None else r, block, at)
                 fr.parts.append(Part("frame", at, self.size[g], names[g], frame=child))
-                end = at + self.size[g]
+            end = at + self.slot(e)
         return end
 
     def box(self, fn: int, r: int, owner) -> Block | None:
@@ -443,7 +482,7 @@ def _frame_lines(view: TaskView, frame: Frame, depth: int, lines: list, inline: 
             continue
         text = part.label
         if part.kind == "header":
-            text = "header"
+            text = "state"
         elif part.target is not None:
             text = f"{part.label} (#{part.target.number})"
         elif part.kind in ("pointer",) and part.target is None and "recursion" not in part.label:
@@ -468,7 +507,7 @@ def explain_text(views: list, run: dict | None = None) -> str:
     for view in views:
         polling = "bottom-up" if view.bottom_up else "top-down"
         out.append(f"{view.strategy}: {view_summary(view)}")
-        out.append(f"  ({polling}, {view.header_bytes}-byte frame headers"
+        out.append(f"  ({polling}, frames sized as {'g++' if view.bottom_up else 'rustc'} lays them out"
                    f"{', futures moved into place' if view.moves else ', frames built in place'})")
         if run and view.strategy in run:
             m = run[view.strategy]

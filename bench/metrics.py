@@ -58,8 +58,8 @@ METRICS = (
     Metric("bytes_per_task", "bytes allocated per task", BYTES, per_task_of="bytes_allocated",
            show="bytes\n/task", report="bytes/task", compare_rank=10),
     Metric("peak_live_bytes", "peak live bytes", BYTES, regression=INCREASE, show="peak\nlive B", compare_rank=2),
-    Metric("peak_bytes_per_task", "peak live bytes per task", BYTES, per_task_of="peak_live_bytes",
-           report="peak B/task", compare_rank=12),
+    Metric("peak_bytes_per_task", "peak live bytes per task run (all tasks, overlapping or not)", BYTES,
+           per_task_of="peak_live_bytes", compare_rank=12),
     Metric("moved_bytes", "bytes moved (memcpy of futures)", BYTES, show="moved\nbytes", report="moved B",
            compare_rank=3),
     Metric("refcount_ops", "reference-count operations", show="refcnt\nops", report="refcount ops",
@@ -76,6 +76,11 @@ METRICS = (
     Metric("polls", "polls", compare_rank=5),
     Metric("ticks", "executor ticks", compare_rank=15),
     Metric("live_bytes_end", "bytes still live at the end (a leak)", BYTES, regression=INCREASE, compare_rank=16),
+    Metric("peak_live_tasks", "tasks live when the live bytes peaked", compare_rank=18),
+    # What a task holds: the peak's bytes over the tasks live at that moment,
+    # so tasks that never overlap are not charged for each other.
+    Metric("peak_bytes_per_live_task", "peak live bytes per task live at that moment", BYTES,
+           report="peak B/live task", compare_rank=12),
     # -- measured: the executor's own clock
     Metric("ns_per_task_single", "time per task of the counting run", NS, deterministic=False),
     # -- measured: timing (pyperf: worker processes, warm-ups, calibrated loops)

@@ -314,8 +314,8 @@ def fig_allocs(doc: dict) -> Figure | None:
 
 def fig_memory(doc: dict) -> Figure | None:
     return fig_bars(
-        doc, "peak_bytes_per_task", "peak live bytes per task (B)",
-        "Memory: peak live bytes per task, by strategy (frames, boxes, cells, handle vectors)",
+        doc, "peak_bytes_per_live_task", "peak live bytes per live task (B)",
+        "Memory: peak live bytes per task live at that moment, by strategy (frames, boxes, cells, handle vectors)",
     )
 
 

@@ -524,7 +524,7 @@ def _summary_table(doc: dict) -> str:
             for s in strategies:
                 bench = plots.pick(benches, params, s)
                 m = bench["metrics"] if bench else {}
-                cells += [_num(m.get("allocs_per_task")), _num(m.get("peak_bytes_per_task"))]
+                cells += [_num(m.get("allocs_per_task")), _num(m.get("peak_bytes_per_live_task"))]
                 if timed:
                     cells.append(_time(m.get("ns_per_task_mean"), m.get("noisy")))
             label = plots.params_label(params, vary) if vary else plots.params_label(params)
@@ -533,7 +533,7 @@ def _summary_table(doc: dict) -> str:
                 + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
             )
     note = (
-        "<p class=\"sub\">allocs = allocations per task, peak B = peak live bytes per task"
+        "<p class=\"sub\">allocs = allocations per task, peak B = peak live bytes per task live at that moment"
         + (", time = time per task (pyperf mean; ! = noisy)" if timed else "")
         + ". Counts are exact and the same under every allocator; times are for the first allocator "
         "of each row. Every value of every benchmark is in metrics.csv.</p>"

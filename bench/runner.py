@@ -81,9 +81,12 @@ def derive_metrics(raw: dict, program, layout) -> dict:
     metrics = dict(raw)
     for name, counter in PER_TASK.items():  # declared in metrics.py
         metrics[name] = raw[counter] / tasks
+    # The peak over the tasks live at that moment (metrics.py).
+    live = raw["peak_live_tasks"]
+    metrics["peak_bytes_per_live_task"] = raw["peak_live_bytes"] / live if live else 0.0
     metrics["root_frame_bytes"] = layout.frame_size(program.entry)
     metrics["frame_bytes"] = {
-        name: int(layout.fn_size[i]) for i, name in enumerate(program.fn_names)
+        name: layout.frame_size(i) for i, name in enumerate(program.fn_names)
     }
     metrics["ns_per_task_single"] = raw["elapsed_ns"] / tasks
     return metrics

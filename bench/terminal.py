@@ -34,12 +34,13 @@ def _by_strategy(doc: dict, title: str, caption: str, cell):
 
 
 def summary_table(doc: dict):
-    """Per workload and parameters: allocations and peak live bytes per task
-    under each strategy (deterministic; identical for every allocator)."""
+    """Per workload and parameters: allocations per task and the peak live
+    bytes per task live at that moment, under each strategy (deterministic;
+    identical for every allocator)."""
     return _by_strategy(
-        doc, "allocations per task / peak live bytes per task, by strategy",
+        doc, "allocations per task / peak live bytes per live task, by strategy",
         "(deterministic: the same under every allocator)",
-        lambda m: f"{compact(m.get('allocs_per_task'))} / {compact(m.get('peak_bytes_per_task'))}",
+        lambda m: f"{compact(m.get('allocs_per_task'))} / {compact(m.get('peak_bytes_per_live_task'))}",
     )
 
 

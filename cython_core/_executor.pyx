@@ -154,7 +154,8 @@ ctypedef struct Prog:
     const int64_t *edge_callee
     const int64_t *edge_back
     const int64_t *edge_limit
-    const int64_t *fn_size
+    const int64_t *fn_size        # the executor's frame (its header, every slot)
+    const int64_t *fn_bytes       # what the native frame costs: counted and moved
     const int64_t *fn_locals_offset
     const int64_t *fn_cell_size
     const int64_t *fn_child_offset
@@ -171,6 +172,7 @@ ctypedef struct Counters:
     uint64_t live_blocks
     uint64_t peak_live_bytes
     uint64_t peak_live_blocks
+    uint64_t peak_live_tasks      # tasks live when the live bytes peaked
     uint64_t moved_bytes
     uint64_t refcount_ops
     uint64_t polls
@@ -258,17 +260,19 @@ cdef inline uint64_t now_ns() noexcept nogil:
 
 # ---------------------------------------------------------------- memory
 
-cdef inline char *mem_alloc(Ex *ex, uint64_t size) noexcept nogil:
+cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
+    """Allocate ``size`` bytes; count ``counted`` (a frame: the native size)."""
     cdef char *ptr = <char *>ex.a.alloc(ex.a.state, size)
     if ptr == NULL:
         ex.error = E_OUT_OF_MEMORY
         return NULL
     ex.c.allocs += 1
-    ex.c.bytes_allocated += size
-    ex.c.live_bytes += size
+    ex.c.bytes_allocated += counted
+    ex.c.live_bytes += counted
     ex.c.live_blocks += 1
     if ex.c.live_bytes > ex.c.peak_live_bytes:
         ex.c.peak_live_bytes = ex.c.live_bytes
+        ex.c.peak_live_tasks = ex.live_tasks
         if ex.c.live_bytes > ex.memory_limit:
             ex.error = E_MEMORY_LIMIT
     if ex.c.live_blocks > ex.c.peak_live_blocks:
@@ -276,11 +280,25 @@ cdef inline char *mem_alloc(Ex *ex, uint64_t size) noexcept nogil:
     return ptr
 
 
-cdef inline void mem_free(Ex *ex, char *ptr, uint64_t size) noexcept nogil:
+cdef inline char *mem_alloc(Ex *ex, uint64_t size) noexcept nogil:
+    return mem_alloc_as(ex, size, size)
+
+
+cdef inline void mem_free_as(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil:
     ex.a.free(ex.a.state, ptr, size)
     ex.c.frees += 1
-    ex.c.live_bytes -= size
+    ex.c.live_bytes -= counted
     ex.c.live_blocks -= 1
+
+
+cdef inline void mem_free(Ex *ex, char *ptr, uint64_t size) noexcept nogil:
+    mem_free_as(ex, ptr, size, size)
+
+
+cdef inline void frame_free(Ex *ex, char *frame) noexcept nogil:
+    """Free a boxed or root frame (the executor's size; the native size counted)."""
+    cdef uint32_t fn = (<Hdr *>frame).fn
+    mem_free_as(ex, frame, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
 
 
 cdef int grow(void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil:
@@ -333,7 +351,7 @@ cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
     cdef uint64_t size = ex.p.fn_size[fn]
     cdef char *built
     if dest == NULL:
-        dest = mem_alloc(ex, size)
+        dest = mem_alloc_as(ex, size, ex.p.fn_bytes[fn])
         if dest == NULL:
             return NULL
     built = ex.staging if ex.p.moves else dest
@@ -352,7 +370,7 @@ cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
         (<BHdr *>built).task = 0
     if ex.p.moves:
         memcpy(dest, built, size)
-        ex.c.moved_bytes += size
+        ex.c.moved_bytes += ex.p.fn_bytes[fn]
     return dest
 
 
@@ -426,7 +444,7 @@ cdef inline void finish(Ex *ex, char *frame) noexcept nogil:
 cdef inline void release_child(Ex *ex, char *parent, int64_t edge, char *child) noexcept nogil:
     """A finished or dropped child: free its box, or mark its inline slot empty."""
     if ex.p.edge_boxed[edge]:
-        mem_free(ex, child, ex.p.fn_size[hdr(child).fn])
+        frame_free(ex, child)
         (<char **>(parent + ex.p.edge_offset[edge]))[0] = NULL
     else:
         hdr(child).pc = PC_DONE
@@ -572,7 +590,6 @@ cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
         if ex.lat.countdown == 0:
             ex.lat.countdown = ex.lat.stride
             t.t_ref = now_ns()
-    ex.live_tasks += 1
     ex.c.tasks += 1
     if ex.p.bottom_up:
         (<BHdr *>root).task = id
@@ -595,12 +612,16 @@ cdef inline void spin_until(uint64_t deadline) noexcept nogil:
 
 cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
                          char *waiter_frame, uint32_t waiter_task) noexcept nogil:
+    # The task is live from its root's allocation (the peak's task count).
+    ex.live_tasks += 1
     cdef char *root = construct(ex, fn, arg, rdepth, NULL)
     if root == NULL:
+        ex.live_tasks -= 1
         return NO_WAITER
     cdef uint32_t id = task_new(ex, root, handle, waiter_frame, waiter_task)
     if id == NO_WAITER:
-        mem_free(ex, root, ex.p.fn_size[fn])
+        frame_free(ex, root)
+        ex.live_tasks -= 1
         return NO_WAITER
     if ex.p.bottom_up:
         enqueue(ex, id, root, NO_WAITER)
@@ -617,7 +638,7 @@ cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
     cdef Hdr *awaiting
     if t.t_ref:
         record_latency(ex, t)
-    mem_free(ex, root, ex.p.fn_size[hdr(root).fn])
+    frame_free(ex, root)
     t.root = NULL
     if t.handle != NULL:
         t.handle[0] = value
@@ -725,7 +746,7 @@ cdef void run_generator(Ex *ex, char *frame, int64_t s) noexcept nogil:
     release_cell(ex, gen)
     g.pc = PC_DONE
     if ex.p.edge_boxed[e]:
-        mem_free(ex, gen, ex.p.fn_size[g.fn])
+        frame_free(ex, gen)
 
 
 cdef int begin_spawn(Ex *ex, uint32_t task, char *frame, int64_t s) noexcept nogil:
@@ -1022,7 +1043,7 @@ cdef void abort_all(Ex *ex) noexcept nogil:
     for i in range(ex.tasks_cap):
         if ex.tasks[i].root != NULL:
             drop(ex, ex.tasks[i].root)
-            mem_free(ex, ex.tasks[i].root, ex.p.fn_size[hdr(ex.tasks[i].root).fn])
+            frame_free(ex, ex.tasks[i].root)
             ex.tasks[i].root = NULL
     ex.live_tasks = 0
 
@@ -1171,6 +1192,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.edge_back = column(program, "edge_back", keep)
     ex.p.edge_limit = column(program, "edge_limit", keep)
     ex.p.fn_size = column(layout, "fn_size", keep)
+    ex.p.fn_bytes = column(layout, "fn_bytes", keep)
     ex.p.fn_locals_offset = column(layout, "fn_locals_offset", keep)
     ex.p.fn_cell_size = column(layout, "fn_cell_size", keep)
     ex.p.fn_child_offset = column(layout, "fn_child_offset", keep)
@@ -1243,6 +1265,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         "bytes_allocated": ex.c.bytes_allocated,
         "peak_live_bytes": ex.c.peak_live_bytes,
         "peak_live_blocks": ex.c.peak_live_blocks,
+        "peak_live_tasks": ex.c.peak_live_tasks,
         "live_bytes_end": ex.c.live_bytes,
         "live_blocks_end": ex.c.live_blocks,
         "moved_bytes": ex.c.moved_bytes,

@@ -2,7 +2,9 @@
 
 The rules are those of docs/model.md ("Frames"); every strategy shares them,
 so a strategy only decides *where* things go, never how big they are.
-The result, ``Layout``, is a set of int64 arrays the executor reads in C.
+The result, ``Layout``, is a set of int64 arrays the executor reads in C:
+its own frames (``fn_size``, the offsets), and the native size of each
+frame (``fn_bytes``, from ``native.py``), which is what it counts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
+from .native import gxx_sizes, rust_sizes
 from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 
 TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
@@ -45,7 +48,8 @@ class Layout:
     bottom_up: bool
     moves: bool
     header_bytes: int
-    fn_size: np.ndarray  # whole frame, children inline
+    fn_size: np.ndarray  # the executor's frame: its header, every slot, children inline
+    fn_bytes: np.ndarray  # the native frame's size: what a box, task or move of it counts
     fn_locals_offset: np.ndarray  # where the locals (or the cell pointer) start
     fn_cell_size: np.ndarray  # 0 when the locals are in the frame
     fn_child_offset: np.ndarray  # start of the child area
@@ -58,7 +62,8 @@ class Layout:
     step_area: np.ndarray
 
     def frame_size(self, fn: int) -> int:
-        return int(self.fn_size[fn])
+        """The bytes a run reports for a frame of ``fn``: the compiler's."""
+        return int(self.fn_bytes[fn])
 
 
 def compute_layout(strategy, program) -> Layout:
@@ -131,12 +136,15 @@ def compute_layout(strategy, program) -> Layout:
     finally:
         sys.setrecursionlimit(limit)
 
+    bottom_up = strategy.polling == BOTTOM_UP
+    fn_bytes = gxx_sizes(program) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
     return Layout(
         strategy=strategy.name,
-        bottom_up=strategy.polling == BOTTOM_UP,
+        bottom_up=bottom_up,
         moves=bool(strategy.moves),
         header_bytes=header,
         fn_size=fn_size,
+        fn_bytes=np.array(fn_bytes, dtype=np.int64),
         fn_locals_offset=np.full(n_fns, header, dtype=np.int64),
         fn_cell_size=fn_cell_size,
         fn_child_offset=fn_child_offset,

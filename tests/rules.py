@@ -3,17 +3,27 @@
 Each function returns the exact totals the model predicts for one run of a
 built-in workload under one strategy: allocations, bytes allocated, polls,
 moved bytes, refcount operations, tasks. They are derived by hand from
-docs/model.md and share no code with model/layout.py, so a test that
-compares the two can fail.
+docs/model.md (the native frame sizes for each workload's functions worked
+out one by one) and share no code with model/layout.py or
+model/native.py, so a test that compares them can fail.
 """
 
 from __future__ import annotations
 
-H = {"always_heap": 56, "anchor_box": 40, "pinbox": 40, "rc": 40}
+# Native frame sizes (docs/model.md, "Native frame sizes"), written out per
+# workload by hand. Rust: a future is 13 bytes of prefix (the captured
+# arg: u64 and rdepth: u32, a one-byte state) plus what is held across its
+# awaits; with a single await everything sits in that prefix, rounded up to
+# 8. g++: a frame starts with 81 bytes (resume and destroy pointers, the
+# 40-byte task promise, its own handle, arg, rdepth, the suspend index, two
+# flags, the initial awaiter), then the locals, acc (8-aligned), the folded
+# flag, every step's awaiters in order and the final awaiter (1 byte).
 PTR = 8
-IO_LEAF = 16
 CELL = 24
 MOVES = {"always_heap": False, "anchor_box": True, "pinbox": True, "rc": True}
+RUST_PREFIX = 13
+GXX_HEAD = 81
+IO = 16
 
 
 def a8(n):
@@ -28,21 +38,45 @@ def borrow_levels(borrow: str, depth: int) -> set[int]:
     return {i for i in range(depth + 1) if borrow[i % len(borrow)] == "1"}
 
 
+def rust_locals(strategy, locals_, borrows):
+    """What a Rust future keeps of its locals across every await, and what
+    each await adds for them: the Rc and its clone under rc, the array and
+    the reference to it when borrowed, the array alone when only worked on."""
+    if strategy == "rc" and borrows:
+        return PTR, PTR
+    if borrows and locals_:
+        return locals_ + PTR, 0
+    return locals_, 0
+
+
+def gxx_level(locals_, waits=None):
+    """A chain level's g++ frame: the leaf (waits given) or a calling level."""
+    base = a8(GXX_HEAD + locals_) + 8  # locals, acc
+    if waits is not None:
+        return a8(base + IO * waits + 1)
+    return a8(base + 1) + 3 * PTR + 8  # folded; the task, its awaiter, the result; final awaiter
+
+
 def chain_frames(strategy, depth, waits, locals_, borrows):
-    """Per-level frame size and which levels are separate allocations
-    (beyond the task's own), for one chain whose top is the task root or not."""
-    h = H[strategy]
+    """Per-level native frame sizes, level 0 (the leaf) first."""
     sizes = []
     for i in range(depth + 1):
-        in_cell = strategy == "rc" and i in borrows
-        own = h + (PTR if in_cell else a8(locals_))
+        if strategy == "always_heap":
+            sizes.append(gxx_level(locals_, waits if i == 0 else None))
+            continue
+        kept, per_await = rust_locals(strategy, locals_, i in borrows)
         if i == 0:
-            child = IO_LEAF if waits else 0
-        elif strategy == "always_heap" or (strategy == "anchor_box" and (i - 1) in borrows):
-            child = PTR
+            if waits == 0:
+                size = a8(RUST_PREFIX)  # no await: nothing is kept
+            elif waits == 1:
+                size = a8(RUST_PREFIX + 8 + 8 + kept + IO + per_await)  # arg, acc
+            else:  # several awaits share one variant's storage
+                size = a8(RUST_PREFIX + 8 + 8 + kept) + IO + per_await
         else:
-            child = sizes[i - 1]
-        sizes.append(own + child)
+            boxed = strategy == "anchor_box" and (i - 1) in borrows
+            child = PTR if boxed else sizes[i - 1]
+            size = a8(RUST_PREFIX + 8 + 8 + child + kept + per_await)  # arg, acc's temporary
+        sizes.append(size)
     return sizes
 
 
@@ -90,12 +124,23 @@ def chain(strategy, depth, borrow, waits, locals, tasks):
     }
 
 
+def join_root(strategy, slots):
+    """A function without locals whose one step joins or selects ``slots``
+    (each child's MaybeDone size under Rust; their count under g++)."""
+    if strategy == "always_heap":
+        # acc, folded; the join_all (a task each, parent handle, count), its
+        # result, a reference to it; final awaiter
+        return a8(a8(GXX_HEAD) + 8 + 1) + 8 * len(slots) + 16 + 16 + 8 + 8
+    # arg, acc, folded; each MaybeDone, a Pin<&mut> to each, the poll_fn
+    # closure's reference to each Pin
+    return a8(RUST_PREFIX + 8 + 8 + 1 + sum(slots) + 16 * len(slots))
+
+
 def fanout(strategy, k, depth, borrow, locals, tasks):
     b = borrow_levels(borrow, depth)
     one = chain_one(strategy, depth, 1, locals, b, is_root=False)
-    h = H[strategy]
-    boxed_child = strategy == "always_heap" or (strategy == "anchor_box" and depth in b)
-    root = h + k * (PTR if boxed_child else one["top_size"])
+    boxed_child = strategy == "anchor_box" and depth in b
+    root = join_root(strategy, [16 if boxed_child else one["top_size"] + 8] * k)
     allocs = 1 + k * one["allocs"]
     nbytes = root + k * one["bytes"]
     moved = (root + k * one["moved"]) if MOVES[strategy] else 0
@@ -111,10 +156,26 @@ def fanout(strategy, k, depth, borrow, locals, tasks):
     }
 
 
+def spawner(strategy, count):
+    """A function whose one step spawns ``count`` tasks and awaits them."""
+    if strategy == "always_heap":
+        # acc, folded; [Vec, loop counter] or the handle; the result, the
+        # awaiter (32); final awaiter
+        return a8(a8(GXX_HEAD) + 8 + 1) + (24 + 8 if count > 1 else 8) + 8 + 32 + 8
+    # arg, acc's temporary; [Vec, its slice iterator] and the handle
+    return a8(RUST_PREFIX + 8 + 8 + (24 + 16 if count > 1 else 0) + 8)
+
+
+def empty(strategy, locals_=0):
+    """A function that never awaits (its locals, if any, only worked on)."""
+    if strategy == "always_heap":
+        return a8(a8(GXX_HEAD + locals_) + 8 + 1)  # locals, acc, final awaiter
+    return a8(RUST_PREFIX)
+
+
 def _spawner(strategy, count, child_size):
     """A root that spawns ``count`` tasks of ``child_size`` and awaits them all."""
-    h = H[strategy]
-    root = h + (PTR if count == 1 else 24)
+    root = spawner(strategy, count)
     vec = 0 if count == 1 else 1
     return {
         "tasks": 1 + count,
@@ -128,15 +189,22 @@ def _spawner(strategy, count, child_size):
 
 
 def spawn_many(strategy, tasks):
-    return _spawner(strategy, tasks, H[strategy])
+    return _spawner(strategy, tasks, empty(strategy))
 
 
 def spawn_size(strategy, size, tasks):
-    return _spawner(strategy, tasks, H[strategy] + a8(size))
+    return _spawner(strategy, tasks, empty(strategy, size))
 
 
 def yield_many(strategy, yields, tasks):
-    size = H[strategy] + (8 if yields else 0)
+    if strategy == "always_heap":
+        size = a8(a8(GXX_HEAD) + 8 + 4 * yields + 1)  # acc, a 4-byte awaiter per yield
+    elif yields == 0:
+        size = a8(RUST_PREFIX)
+    elif yields == 1:
+        size = a8(RUST_PREFIX + 8 + 8 + 1)  # arg, acc, the yield leaf
+    else:
+        size = a8(RUST_PREFIX + 8 + 8) + 8  # the leaf in each await's own storage
     return {
         "tasks": tasks,
         "allocs": tasks,
@@ -152,7 +220,7 @@ def skynet(strategy, fanout, levels):
     internal = sum(fanout**i for i in range(levels))
     leaves = fanout**levels
     tasks = internal + leaves
-    size = H[strategy] + (PTR if fanout == 1 else 24)
+    size = spawner(strategy, fanout)
     return {
         "tasks": tasks,
         "allocs": tasks + internal,  # every internal node also has its Vec of handles
@@ -165,12 +233,23 @@ def skynet(strategy, fanout, levels):
 
 
 def generator(strategy, items, borrow, tasks):
-    h = H[strategy]
     borrows = borrow is True or borrow == "true"
     in_cell = strategy == "rc" and borrows
-    gen_size = h + (PTR if in_cell else 64)
+    if strategy == "always_heap":
+        main = a8(a8(GXX_HEAD) + 8 + 1) + 8 + 8  # acc, folded, the generator's handle, final awaiter
+        # resume, destroy, 8-byte promise, handle, arg, rdepth (+4), n, index,
+        # two flags, initial awaiter: 61; 64 bytes of locals, acc, the loop
+        # counter, co_yield's awaiter and the final one
+        gen_size = a8(61 + 64) + 8 + 8 + 2
+        gen_size = a8(gen_size)
+    else:
+        # The consumer polls the generator inside one poll: it never holds it.
+        main = a8(RUST_PREFIX)
+        kept, _ = rust_locals(strategy, 64, borrows)
+        # captured arg, rdepth, n and the state (21); arg, acc, the range,
+        # the yield leaf (16) and the locals, all in the one await's prefix
+        gen_size = a8(21 + 8 + 8 + 16 + 16 + kept)
     boxed = strategy == "always_heap" or (strategy == "anchor_box" and borrows)
-    main = h + (PTR if boxed else gen_size)
     allocs = 1 + (1 if boxed else 0) + (1 if in_cell else 0)
     nbytes = main + (gen_size if boxed else 0) + (CELL + 64 if in_cell else 0)
     return {
@@ -185,18 +264,26 @@ def generator(strategy, items, borrow, tasks):
 
 
 def select_loop(strategy, iterations, tasks):
-    h = H[strategy]
     rc = strategy == "rc"
-    read = h + (PTR if rc else 256) + IO_LEAF
-    timeout = h + IO_LEAF
-    if strategy == "always_heap":
-        read_slot, timeout_slot = PTR, PTR
-    elif strategy == "anchor_box":
-        read_slot, timeout_slot = PTR, timeout
-    else:
-        read_slot, timeout_slot = read, timeout
-    main = h + (PTR if rc else 64) + read_slot + timeout_slot
     i = iterations
+    if strategy == "always_heap":
+        read = gxx_level(256, waits=1)
+        timeout = gxx_level(0, waits=1)
+        # 64 bytes of locals, acc, folded; per select: select_any (two tasks,
+        # parent handle, winner) 32, its result 16, a reference 8; final awaiter
+        main = a8(a8(GXX_HEAD + 64) + 8 + 1) + 56 * i + 8
+    else:
+        kept, per_await = rust_locals(strategy, 256, True)
+        read = a8(RUST_PREFIX + 8 + 8 + kept + IO + per_await)
+        timeout = a8(RUST_PREFIX + 8 + 8 + IO)
+        read_slot = 16 if strategy == "anchor_box" else read + 8  # MaybeDone of the box, or of the future
+        own = read_slot + (timeout + 8) + 16 + 16  # the two MaybeDones, two Pins, the closure
+        main_kept, main_per_await = rust_locals(strategy, 64, True)
+        if i == 1:  # one await: all in the prefix (no rdepth: no later child)
+            main = a8(RUST_PREFIX + 8 + 8 + 1 + main_kept + own + main_per_await)
+        else:  # arg, acc, rdepth, folded, the locals; each select its own storage
+            tag = 1 if 3 + i <= 256 else 2
+            main = a8(12 + tag + 8 + 8 + 4 + 1 + main_kept) + own + main_per_await
     if strategy == "always_heap":
         allocs, nbytes = 1 + 2 * i, main + i * (read + timeout)
         polls = 1 + 4 * i
@@ -223,17 +310,23 @@ def select_loop(strategy, iterations, tasks):
 def server(strategy, rate, requests, seed):
     """Deterministic counts come from the closed run (every request at tick 0);
     the open-loop schedule only changes timing."""
-    h = H[strategy]
-    query = h + 128 + IO_LEAF
     if strategy == "always_heap":
-        handle = h + 1024 + max(IO_LEAF, PTR)
+        query = gxx_level(128, waits=1)
+        # 1024 bytes of locals, acc, folded; io awaiter, the call's task,
+        # awaiter and result, io awaiter; final awaiter
+        handle = a8(a8(GXX_HEAD + 1024) + 8 + 1) + IO + 24 + IO + 8
         allocs, nbytes = 2, handle + query
-    elif strategy == "rc":
-        handle = h + PTR + max(IO_LEAF, query)
-        allocs, nbytes = 2, handle + CELL + 1024
-    else:  # query does not borrow, so anchor_box keeps it inline like pinbox
-        handle = h + 1024 + max(IO_LEAF, query)
-        allocs, nbytes = 1, handle
+    else:
+        query = a8(RUST_PREFIX + 8 + 8 + 128 + IO)
+        kept, per_await = rust_locals(strategy, 1024, True)
+        # three awaits: arg, acc, rdepth, folded and the locals in the
+        # prefix; the largest await's own storage is the call's: acc's
+        # temporary and the query's future
+        handle = a8(RUST_PREFIX + 8 + 8 + 4 + 1 + kept) + 8 + query + per_await
+        if strategy == "rc":
+            allocs, nbytes = 2, handle + CELL + 1024
+        else:  # query does not borrow, so anchor_box keeps it inline like pinbox
+            allocs, nbytes = 1, handle
     return {
         "tasks": requests,
         "allocs": requests * allocs,

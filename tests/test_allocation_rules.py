@@ -138,3 +138,27 @@ def test_skynet_million_leaves_answer():
     assert m["checksum"] == 499999500000
     assert m["tasks"] == 1_111_111
     assert m["live_blocks_end"] == 0
+
+
+def test_peak_per_live_task_does_not_charge_tasks_that_never_overlap():
+    """Two spawned tasks awaited one after the other: at the peak the root and
+    one child are live, so the peak per live task is half the peak, not a
+    third (the peak over all tasks run). Frame sizes derived by hand
+    (docs/model.md, "Native frame sizes")."""
+    from pinbench.model.program import Program
+
+    p = Program("serial", tasks=1)
+    p.fn("main").spawn("leaf", count=1).spawn("leaf", count=1)
+    p.fn("leaf")
+    program = p.compile()
+    # rustc: main holds arg, rdepth (before the second spawn) in its prefix
+    # (13 + 8 + 4 -> 32) and each await's temporary and handle (16); an empty
+    # leaf is its 13-byte prefix (16). g++: main is 81 bytes, acc at 88,
+    # folded, two (handle, result, 32-byte awaiter) groups, the final
+    # awaiter: 208; the leaf 81, acc at 88, final awaiter: 104.
+    for strategy, root, leaf in (("pinbox", 48, 16), ("always_heap", 208, 104)):
+        m = execute(program, strategy, "system")
+        assert m["peak_live_bytes"] == root + leaf, strategy
+        assert m["peak_live_tasks"] == 2, strategy
+        assert m["peak_bytes_per_live_task"] == (root + leaf) / 2, strategy
+        assert m["peak_bytes_per_task"] == (root + leaf) / 3, strategy

@@ -43,7 +43,7 @@ EXPECTED_COLUMNS = (
         "tasks", "allocs_per_task", "bytes_per_task", "peak_live_bytes", "peak_bytes_per_task",
         "moved_bytes", "refcount_ops", "polls_per_task", "root_frame_bytes", "checksum",
         "live_blocks_end", "allocs", "frees", "bytes_allocated", "peak_live_blocks", "polls",
-        "ticks", "live_bytes_end", "ns_per_task_single",
+        "ticks", "live_bytes_end", "peak_live_tasks", "peak_bytes_per_live_task", "ns_per_task_single",
         "ns_per_task_mean", "ns_per_task_stdev", "ns_per_task_median", "timing_values",
         "tasks_per_second", "timing_cv", "noisy",
         "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_samples", "latency_overhead",

@@ -59,7 +59,7 @@ def test_recursive_edges_are_boxed_by_inline_strategies():
 
 def test_a_run_over_the_memory_limit_stops_cleanly():
     p = Program("big", tasks=1000)
-    p.fn("main", locals=4096).io(1)
+    p.fn("main", locals=4096).work(8).io(1)  # worked on, so held across the io
     program = p.compile()
     with pytest.raises(UsageError, match="needs more than"):
         execute(program, "pinbox", "system", memory_limit=1 << 20)

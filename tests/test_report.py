@@ -24,6 +24,7 @@ from pinbench.bench.results import read_results
 from pinbench.bench.runner import execute
 from pinbench.bench.workloads import get_workload
 
+from . import rules
 from .conftest import assert_one_line_error as assert_usage_error
 from .conftest import pinbench
 
@@ -203,11 +204,13 @@ def test_layout_model_equals_allocs_and_bytes_per_task(workload, cases, strategy
         assert view.total_bytes == metrics["bytes_per_task"], params
         if params.get("waits", 1):  # every task waits at once: the moment is the run's peak
             assert view.total_bytes == metrics["peak_bytes_per_task"], params
+            assert view.total_bytes == metrics["peak_bytes_per_live_task"], params
 
 
 def _check_frame(frame, layout, program):
-    """A frame's parts tile it exactly: header, locals (or cell pointer),
-    then the child area, with inline frames at the layout's offsets."""
+    """A frame's parts tile it exactly: the cell pointer, the state, then
+    what the step shown holds, inline frames at their parts' offsets; and
+    every frame is the size the run counts for it (the native one)."""
     at = frame.offset
     for part in frame.parts:
         assert part.offset == at, (frame.fn, part.kind, part.offset, at)
@@ -218,7 +221,7 @@ def _check_frame(frame, layout, program):
     if not frame.collapsed:
         assert at == frame.offset + frame.size, frame.fn
     fn = program.fn_index(frame.fn)
-    assert frame.size == layout.fn_size[fn]
+    assert frame.size == layout.fn_bytes[fn]
 
 
 @pytest.mark.parametrize("workload", ["chain", "fanout", "server", "generator", "select_loop",
@@ -264,24 +267,28 @@ def test_explain_prints_every_block(tmp_path):
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert "chain depth=2 borrow=10 waits=1 locals=64 tasks=1000" in text
-    assert "always_heap: 3 allocations: the task's own + 2 heap frames, 392 B" in text
-    assert "anchor_box: 2 allocations: the task's own + 1 box, 336 B" in text
-    assert "pinbox: 1 allocation, 328 B" in text
-    assert "rc: 3 allocations: the task's own + 2 Rc cells, 392 B" in text
+    # The hand-derived sizes (tests/rules.py): levels 0 and 2 borrow.
+    want = {s: rules.chain(s, depth=2, borrow="10", waits=1, locals=64, tasks=1) for s in STRATEGIES}
+    heap, anchor, pin, rc = (want[s]["bytes_allocated"] for s in ("always_heap", "anchor_box", "pinbox", "rc"))
+    assert f"always_heap: 3 allocations: the task's own + 2 heap frames, {heap:,} B" in text
+    assert f"anchor_box: 2 allocations: the task's own + 1 box, {anchor:,} B" in text
+    assert f"pinbox: 1 allocation, {pin:,} B" in text
+    assert f"rc: 3 allocations: the task's own + 2 Rc cells, {rc:,} B" in text
     assert "#2 Rc cell: locals of level_2, 88 B" in text
-    assert re.search(r"^\s+104\s+level_1 \(inline\)\s+224 B", text, re.M)  # pinbox nesting
+    sizes = rules.chain_frames("pinbox", 2, 1, 64, {0, 2})  # pinbox nesting: level_1 at the end of level_2
+    assert re.search(rf"^\s+{sizes[2] - sizes[1]}\s+level_1 \(inline\)\s+{sizes[1]} B", text, re.M)
     # The numbers are the run's.
     program = get_workload("chain").compile({"depth": 2, "borrow": "10"})
-    for strategy, blocks, nbytes in (("always_heap", 3, 392), ("anchor_box", 2, 336), ("pinbox", 1, 328), ("rc", 3, 392)):
+    for strategy, blocks in (("always_heap", 3), ("anchor_box", 2), ("pinbox", 1), ("rc", 3)):
         metrics = execute(program, strategy, "system")
-        assert (metrics["allocs_per_task"], metrics["bytes_per_task"]) == (blocks, nbytes)
+        assert (metrics["allocs_per_task"], metrics["bytes_per_task"]) == (blocks, want[strategy]["bytes_allocated"])
 
 
 def test_explain_one_strategy_and_a_step_choice(tmp_path):
     done = pinbench("explain", "server", "-s", "always_heap", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "always_heap:" in done.stdout and "pinbox:" not in done.stdout
-    assert "unused" in done.stdout  # the io leaf needs 16 B, the pointer to query 8
+    assert re.search(r"^\s+\d+\s+state\s+[\d,]+ B", done.stdout, re.M)
     assert "handle: step 3 call('query')" in done.stdout
 
 
@@ -351,7 +358,8 @@ def test_report_rewrites_figures_and_drops_stale_ones(tiny_run):
     assert not stale.exists()
     assert (out / "figures" / "chain-layout.png").is_file()
     drawn = svg_blocks(out / "figures" / "chain-layout.svg")
-    assert drawn["always_heap"] == (2, 56 + 64 + 8 + 56 + 64 + 16)
+    heap = rules.chain("always_heap", depth=1, borrow="all", waits=1, locals=64, tasks=1)
+    assert drawn["always_heap"] == (2, heap["bytes_allocated"])
     assert not list((out / "figures").glob(".*.tmp"))
 
 

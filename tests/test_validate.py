@@ -2,9 +2,9 @@
 
 The agreement tests compile one Rust program (every case, three variants)
 and one C++ program (every case) once per session, run each case once and
-assert that allocation counts and checksums equal the model's exactly, for
-every strategy. Bytes, sizes and times are only reported by the command
-(the model's frame header is its own), so they are not asserted here.
+assert that allocation counts, checksums, bytes allocated, the root frame
+and every function's frame size equal the model's exactly, for every
+strategy. Times are only reported.
 """
 
 from __future__ import annotations
@@ -169,6 +169,11 @@ def test_native_counts_and_checksums_equal_the_model(results, index):
         assert row.checksum_native == row.checksum_model, where
         assert row.tasks_native == row.tasks_model, where
         assert row.frees_native == row.allocs_native, where  # the native program leaks nothing
+        # The bytes the model reports are the compilers': every frame's size,
+        # the root's, and so every byte allocated.
+        assert list(row.fn_frames_model) == list(row.fn_frames_native), where
+        assert row.frame_model == row.size_of_native, where
+        assert row.bytes_model == row.bytes_native, where
     # And the model's checksum is the independent oracle's.
     case = ALL_CASES[index]
     if isinstance(case, tuple):
@@ -338,6 +343,8 @@ def test_cases_from_flags():
     default = select_cases()
     assert {n for n, _ in default} >= {"chain", "fanout", "spawn_many", "spawn_size", "skynet", "generator"}
     assert {p["borrow"] for n, p in default if n == "generator"} == {True, False}
+    assert dict(select_cases(["select_loop"]))["select_loop"]["iterations"] == 100  # rustc's compile time
+    assert dict(select_cases(["select_loop"], ["iterations=7"]))["select_loop"]["iterations"] == 7
     quick = dict(select_cases(["skynet"], quick=True))
     assert quick["skynet"]["levels"] < 6
 

@@ -16,6 +16,7 @@ from ..validate import (
     LANGUAGES,
     RUNS_PER_ROUND,
     disagreements,
+    fidelity_line,
     format_results,
     save_results,
     select_cases,
@@ -116,6 +117,7 @@ def run(args, argv=None) -> int:
         return EXIT_DISAGREE
     if compared:
         print(f"\nall {compared} native runs agree with the model on allocation counts and checksums")
+        print(fidelity_line(results))
     else:
         print("\nno native program was run (no compiler found)")
     return EXIT_OK

@@ -133,6 +133,7 @@ def _model_round(program, strategy: str) -> dict:
         "allocs": first["allocs"],
         "bytes": first["bytes_allocated"],
         "frame": first["root_frame_bytes"],
+        "fn_frames": list(first["frame_bytes"].values()),
         "checksum": first["checksum"],
         "stable": all(r["allocs"] == first["allocs"] and r["checksum"] == first["checksum"] for r in runs),
         "ns": [r["elapsed_ns"] for r in runs],
@@ -297,13 +298,14 @@ def validate(
                 "allocs_model": m["allocs"],
                 "bytes_model": m["bytes"],
                 "frame_model": m["frame"],
+                "fn_frames_model": m["fn_frames"],
                 "ns_model": min(m["ns"]),
                 "checksum_model": m["checksum"],
             }
             if n is None:
                 row.update(
                     tasks_native=None, allocs_native=None, frees_native=None, bytes_native=None,
-                    size_of_native=None, ns_native=None, checksum_native=None,
+                    size_of_native=None, fn_frames_native=None, ns_native=None, checksum_native=None,
                     allocs_agree=None, checksum_agree=None,
                 )
             else:
@@ -313,6 +315,7 @@ def validate(
                     frees_native=n["frees"],
                     bytes_native=n["bytes"],
                     size_of_native=n["size_of"],
+                    fn_frames_native=n["fn_sizes"],
                     ns_native=min(n["ns"]),
                     checksum_native=n["checksum"],
                     allocs_agree=n["allocs"] == m["allocs"],
@@ -349,6 +352,7 @@ COLUMNS = [
     "allocs_model", "allocs_native", "frees_native",
     "bytes_model", "bytes_native",
     "frame_model", "size_of_native",
+    "fn_frames_model", "fn_frames_native",
     "ns_model", "ns_native",
     "checksum_model", "checksum_native",
     "allocs_agree", "checksum_agree",
@@ -367,6 +371,32 @@ def disagreements(results) -> list:
         if not row.checksum_agree:
             lines.append(f"{where}: native checksum {row.checksum_native} against {row.checksum_model} in the model")
     return lines
+
+
+def byte_fidelity(results) -> dict:
+    """How close the model's bytes are to the native ones, over every
+    compared row: its two byte figures (bytes per task, root frame) and
+    every function's frame size."""
+    figures = exact = close = frames = frames_exact = 0
+    for row in results.itertuples():
+        if row.native is None:
+            continue
+        for model, native in ((row.bytes_per_task_model, row.bytes_per_task_native), (row.frame_model, row.size_of_native)):
+            figures += 1
+            exact += model == native
+            close += abs(model - native) <= 0.10 * native
+        frames += len(row.fn_frames_native)
+        frames_exact += sum(m == n for m, n in zip(row.fn_frames_model, row.fn_frames_native))
+    return {"figures": figures, "exact": exact, "within_10pct": close, "frames": frames, "frames_exact": frames_exact}
+
+
+def fidelity_line(results) -> str:
+    f = byte_fidelity(results)
+    return (
+        f"bytes: {f['exact']} of {f['figures']} byte figures (bytes per task, root frame) equal the "
+        f"native ones, {f['within_10pct']} within 10%; {f['frames_exact']} of {f['frames']} function "
+        "frame sizes equal"
+    )
 
 
 # Time ratios against the reference: the whole task in one block.

@@ -333,8 +333,9 @@ static void run_loop() {
 
 using entry_fn = void (*)(u64);
 using size_fn = u64 (*)();
+using sizes_fn = std::string (*)();
 static void run_case(int program, const char* variant, u64 entries, u64 wheel, size_fn root_size,
-                     entry_fn spawn_entries, int repeat) {
+                     sizes_fn fn_sizes, entry_fn spawn_entries, int repeat) {
     std::vector<u64> ns;
     u64 first[5] = {0, 0, 0, 0, 0};
     bool stable = true;
@@ -372,10 +373,10 @@ static void run_case(int program, const char* variant, u64 entries, u64 wheel, s
         ns_text += std::to_string(ns[i]);
     }
     std::printf("{\"program\": %d, \"variant\": \"%s\", \"allocs\": %llu, \"frees\": %llu, \"bytes\": %llu, "
-                "\"tasks\": %llu, \"checksum\": %llu, \"size_of\": %llu, \"stable\": %s, \"ns\": [%s]}\n",
+                "\"tasks\": %llu, \"checksum\": %llu, \"size_of\": %llu, \"fn_sizes\": [%s], \"stable\": %s, \"ns\": [%s]}\n",
                 program, variant, (unsigned long long)first[0], (unsigned long long)first[1],
                 (unsigned long long)first[2], (unsigned long long)first[3], (unsigned long long)first[4],
-                (unsigned long long)size_of, stable ? "true" : "false", ns_text.c_str());
+                (unsigned long long)size_of, fn_sizes().c_str(), stable ? "true" : "false", ns_text.c_str());
 }
 """
 
@@ -482,6 +483,14 @@ def _function(view: ProgramView, fn: Function) -> str:
     return "\n".join([f"// {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
 
 
+def _size_line(fn: Function, first: bool) -> str:
+    """Build ``fn``'s coroutine lazily (only its frame is allocated) and
+    append the frame's size to ``out``."""
+    make = f"gen t = g{fn.index}(0, 0, 0);" if fn.generator else f"task t = f{fn.index}(0, 0);"
+    separator = '""' if first else '", "'
+    return f"    {{ {make} }}\n    out += {separator} + std::to_string(g_last);\n"
+
+
 def _namespace(view: ProgramView, index: int) -> str:
     parts = [f"// program {index}: workload {comment_text(view.name)}", f"namespace p{index} {{"]
     parts += [_signature(fn) + ";" for fn in view.functions]
@@ -494,6 +503,12 @@ def _namespace(view: ProgramView, index: int) -> str:
         "u64 root_size() {\n"
         f"    {{ task t = f{entry}(0, 0); }}  // lazy: allocates the frame, runs nothing\n"
         "    return g_last;\n"
+        "}\n"
+        "// Every function's coroutine frame, in program order (a generator's too).\n"
+        "std::string fn_sizes() {\n"
+        "    std::string out;\n"
+        + "".join(_size_line(fn, first=i == 0) for i, fn in enumerate(view.functions))
+        + "    return out;\n"
         "}"
     )
     parts.append(f"}}  // namespace p{index}")
@@ -507,7 +522,7 @@ def generate(views: list) -> str:
     parts += [_namespace(view, index) for index, view in enumerate(views)]
     calls = [
         f"    run_case({index}, \"{VARIANT}\", {view.tasks}u, {view.max_io + 1}u, "
-        f"p{index}::root_size, p{index}::spawn_entries, repeat);"
+        f"p{index}::root_size, p{index}::fn_sizes, p{index}::spawn_entries, repeat);"
         for index, view in enumerate(views)
     ]
     parts.append(

@@ -282,7 +282,7 @@ fn work(l: &mut [u8], mut acc: u64) -> u64 {
 
 /// Run one program under one variant `repeat` times; print one JSON line.
 fn run_case(program: u32, variant: &str, entries: u64, wheel: usize, size_of: usize,
-            spawn_entries: fn(u64), repeat: u32) {
+            fn_sizes: fn() -> Vec<usize>, spawn_entries: fn(u64), repeat: u32) {
     let mut ns: Vec<u64> = Vec::new();
     let mut first: Option<(u64, u64, u64, u64, u64)> = None;
     let mut stable = true;
@@ -313,8 +313,9 @@ fn run_case(program: u32, variant: &str, entries: u64, wheel: usize, size_of: us
     drop(exec);
     let (allocs, frees, bytes, tasks, checksum) = first.unwrap();
     let ns_text: Vec<String> = ns.iter().map(|n| n.to_string()).collect();
-    println!("{{\"program\": {}, \"variant\": \"{}\", \"allocs\": {}, \"frees\": {}, \"bytes\": {}, \"tasks\": {}, \"checksum\": {}, \"size_of\": {}, \"stable\": {}, \"ns\": [{}]}}",
-             program, variant, allocs, frees, bytes, tasks, checksum, size_of, stable, ns_text.join(", "));
+    let sizes: Vec<String> = fn_sizes().iter().map(|n| n.to_string()).collect();
+    println!("{{\"program\": {}, \"variant\": \"{}\", \"allocs\": {}, \"frees\": {}, \"bytes\": {}, \"tasks\": {}, \"checksum\": {}, \"size_of\": {}, \"fn_sizes\": [{}], \"stable\": {}, \"ns\": [{}]}}",
+             program, variant, allocs, frees, bytes, tasks, checksum, size_of, sizes.join(", "), stable, ns_text.join(", "));
 }
 """
 
@@ -474,14 +475,19 @@ def _function(view: ProgramView, fn: Function, variant: str) -> str:
             elif count == 1:
 
                 def emit(edge=edge, rdepth=rdepth):
+                    body.open("{")
                     body.add(f"let h = spawn(Box::pin(f{edge.callee}(arg, {rdepth})), true);")
                     body.add("acc = acc.wrapping_add(JoinH(h).await);")
                     body.add("folded = true;")
+                    body.close()
 
                 awaiting(emit)
             else:
 
                 def emit(edge=edge, rdepth=rdepth, count=count):
+                    # In a block of its own: the handles are stored in the
+                    # future only across this step's awaits.
+                    body.open("{")
                     body.add(f"let mut hs: Vec<u64> = Vec::with_capacity({count});")
                     body.open(f"for i in 0..{count}u64 {{")
                     body.add(
@@ -492,6 +498,7 @@ def _function(view: ProgramView, fn: Function, variant: str) -> str:
                     body.add("for &h in hs.iter() { acc = acc.wrapping_add(JoinH(h).await); }")
                     body.add("folded = true;")
                     body.add("drop(hs);")
+                    body.close()
 
                 awaiting(emit)
             if edge.back:
@@ -534,7 +541,17 @@ def _module(view: ProgramView, index: int, variant: str) -> str:
         "pub fn spawn_entries(tasks: u64) {\n"
         f"    for i in 0..tasks {{ spawn(Box::pin(f{entry}(i, 0)), false); }}\n"
         "}\n"
-        f"pub fn root_size() -> usize {{ std::mem::size_of_val(&f{entry}(0, 0)) }}"
+        f"pub fn root_size() -> usize {{ std::mem::size_of_val(&f{entry}(0, 0)) }}\n"
+        "/// Every function's future, in program order (a generator's too).\n"
+        "pub fn fn_sizes() -> Vec<usize> {\n"
+        "    let _p = pause();\n"
+        "    vec!["
+        + ", ".join(
+            f"std::mem::size_of_val(&g{fn.index}(0, 0, 0))" if fn.generator
+            else f"std::mem::size_of_val(&f{fn.index}(0, 0))"
+            for fn in view.functions
+        )
+        + "]\n}"
     )
     parts.append("}")
     return "\n".join(parts)
@@ -582,7 +599,7 @@ def generate(views: list, variants=VARIANTS) -> str:
             module = f"p{index}_{variant}"
             calls.append(
                 f"    run_case({index}, \"{variant}\", {view.tasks}, {view.max_io + 1}, "
-                f"{module}::root_size(), {module}::spawn_entries, repeat);"
+                f"{module}::root_size(), {module}::fn_sizes, {module}::spawn_entries, repeat);"
             )
     parts.append(
         "fn main() {\n"

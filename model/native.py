@@ -1,0 +1,213 @@
+"""The bytes the compilers give each frame: rustc's futures, g++'s coroutine frames.
+
+The executor keeps its own frames (a header for its bookkeeping, every local,
+every child slot: ``layout.py``); what a run *reports* — bytes allocated,
+moved, live, the root frame — is what the native program would allocate for
+the same frame, computed here from the same program and the same strategy
+answers (which edges are boxed, which locals live in a cell). The rules are
+written down in docs/model.md ("Native frame sizes") and were read off
+``rustc -Zprint-type-sizes`` and g++'s debug information for the programs
+``pinbench validate`` generates; that command checks them for every function.
+
+Top-down strategies are laid out as rustc lays out an ``async fn``'s future,
+bottom-up ones as g++ 12 lays out a C++20 coroutine frame.
+"""
+
+from __future__ import annotations
+
+from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
+
+# rustc: the pieces of a future (bytes, alignment).
+U64 = (8, 8)
+U32 = (4, 4)
+BOOL = (1, 1)
+REF = (8, 8)  # &mut T, Rc<T>, Pin<Box<T>>: one pointer
+DYN_BOX = (16, 8)  # Pin<Box<dyn Future>>: data and vtable pointers
+IO = (16, 8)  # the io leaf: k, task id, deadline
+YIELD = (1, 1)  # the yield leaf: a bool
+JOIN_HANDLE = (8, 8)
+VEC = (24, 8)  # Vec<u64>: pointer, capacity, length
+SLICE_ITER = (16, 8)  # slice::Iter: two pointers
+RANGE = (16, 8)  # Range<u64>
+GEN_YIELD = (16, 8)  # the generator's yield leaf: a bool and the item
+MAYBE_DONE_TAG = 8  # MaybeDone<F> = F behind a tag, padded to F's alignment
+MAYBE_DONE_BOX = 16  # MaybeDone<Pin<Box<F>>>
+MAYBE_DONE_DYN = 24  # MaybeDone<Pin<Box<dyn Future>>>
+STATES = 3  # unresumed, returned, panicked; plus one per await
+
+# g++ 12: the frame's fixed part and its per-step fields.
+TASK_PROMISE = 40  # value, continuation, join and select controls, arm, task id
+GEN_PROMISE = 8  # the current item
+POINTER = (8, 8)
+JOIN_CONTROL = 16  # join_all / select_any: parent handle, count or winner
+WAIT_HANDLES = (32, 8)  # ids pointer, count, join control
+IO_AWAITER = (16, 8)  # k, waiter id
+YIELD_AWAITER = (4, 4)  # waiter id
+JOINED = (16, 8)  # a join's or select's result: sum, any
+
+
+def _round(n: int, align: int) -> int:
+    return (n + align - 1) // align * align
+
+
+def _steps(program, fn: int):
+    start = int(program.fn_step_start[fn])
+    for s in range(start, start + int(program.fn_step_count[fn])):
+        first = int(program.step_edge_start[s])
+        edges = list(range(first, first + int(program.step_edge_count[s])))
+        yield int(program.step_op[s]), int(program.step_arg[s]), bool(program.step_wait[s]), edges
+
+
+def _folds(steps) -> bool:
+    """Whether the function keeps a 'folded' flag (docs/model.md: value)."""
+    return any(op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) or (op == OP_SPAWN and wait) for op, _, wait, _ in steps)
+
+
+def _waits(op: int, wait: bool) -> bool:
+    """Whether a step suspends its function (an await in Rust, co_await in C++)."""
+    return op in (OP_CALL, OP_JOIN, OP_SELECT, OP_IO, OP_YIELD) or (op == OP_SPAWN and wait)
+
+
+def rust_sizes(program, edge_boxed, in_cell) -> list:
+    """``size_of`` every function's future under rustc: a state machine whose
+    variants (one per await) hold what is live across that await."""
+    n = len(program.fn_names)
+    sizes = [None] * n
+
+    def child(e: int) -> int:
+        if program.edge_back[e]:
+            return DYN_BOX[0]
+        if edge_boxed[e]:
+            return REF[0]
+        return size_of(int(program.edge_callee[e]))
+
+    def maybe_done(e: int) -> int:
+        if program.edge_back[e]:
+            return MAYBE_DONE_DYN
+        if edge_boxed[e]:
+            return MAYBE_DONE_BOX
+        return size_of(int(program.edge_callee[e])) + MAYBE_DONE_TAG
+
+    def size_of(fn: int) -> int:
+        if sizes[fn] is not None:
+            return sizes[fn]
+        steps = list(_steps(program, fn))
+        locals_, cell = int(program.fn_locals[fn]), bool(in_cell[fn])
+        generator = bool(program.fn_generator[fn])
+        borrowed = locals_ and not cell and bool(program.fn_borrows[fn])
+        # The array is live (or borrowed by `work`) across every await once
+        # a work step touches it; a borrowing function's array and its
+        # reference to it are held across every await.
+        worked = locals_ and not cell and any(op == OP_WORK and arg for op, arg, _, _ in steps)
+        kept = {"arg": U64}  # the argument: the value uses it at the end
+        if cell:
+            kept["cell"] = REF  # the Rc is dropped at the end
+        elif borrowed:
+            kept.update(locals=(locals_, 1), reference=REF)
+        elif worked:
+            kept["locals"] = (locals_, 1)
+        variants = []  # per await: (what lives in the prefix, what only this await holds)
+        if generator:
+            # for _ in 0..n { work; yield item.await }: one await in a loop.
+            variants.append(({**kept, "acc": U64, "range": RANGE}, [GEN_YIELD]))
+        folds = _folds(steps)
+        for i, (op, arg, wait, edges) in enumerate([] if generator else steps):
+            if not _waits(op, wait):
+                continue
+            later = steps[i + 1:]
+            shared = dict(kept)
+            if op in (OP_CALL, OP_SPAWN):
+                own = [U64]  # `acc.wrapping_add(x.await)`: acc's value waits in a temporary
+            else:
+                own = []
+                shared["acc"] = U64
+            if op == OP_CALL:
+                own.append((child(edges[0]), 8))
+            elif op == OP_IO:
+                own.append(IO)
+            elif op == OP_YIELD:
+                own.append(YIELD)
+            elif op in (OP_JOIN, OP_SELECT):
+                # each child's MaybeDone, the Pin<&mut> to it, the poll_fn
+                # closure's reference to each Pin
+                own += [(maybe_done(e), 8) for e in edges] + [REF] * len(edges) + [(8 * len(edges), 8)]
+            elif arg == 1:
+                own.append(JOIN_HANDLE)
+            else:
+                own += [VEC, SLICE_ITER, JOIN_HANDLE]
+            if cell:
+                own.append(REF)  # the clone of the Rc held across this await
+            if any(e for _, _, _, e in later):
+                shared["rdepth"] = U32  # a later child is built with it
+            if folds and op in (OP_IO, OP_YIELD, OP_JOIN, OP_SELECT) and not any(
+                o in (OP_CALL, OP_SPAWN) and (o == OP_CALL or w) and not program.edge_back[e[0]]
+                for o, _, w, e in later
+            ):
+                shared["folded"] = BOOL  # no later step sets it on every path
+            variants.append((shared, own))
+        tag = 1 if STATES + len(variants) <= 256 else 2
+        prefix = [U64, U32] + ([U64] if generator else []) + [(tag, tag)]
+        prefix += list({k: v for shared, _ in variants for k, v in shared.items()}.values())
+        owns = [own for _, own in variants]
+        if len(owns) < 2:  # nothing to overlap: all in the prefix
+            prefix += [field for own in owns for field in own]
+            owns = []
+        # The prefix sorted by falling alignment (no padding but the end);
+        # each variant after it by rising alignment, the variants overlapping.
+        align = max(a for _, a in prefix)
+        prefix_size = _round(sum(s for s, _ in prefix), align)
+        total = prefix_size
+        for own in owns:
+            offset = prefix_size
+            for size, a in sorted(own, key=lambda field: field[1]):
+                offset = _round(offset, a) + size
+            align = max([align] + [a for _, a in own])
+            total = max(total, offset)
+        sizes[fn] = _round(total, align)
+        return sizes[fn]
+
+    return [size_of(fn) for fn in range(n)]
+
+
+def gxx_sizes(program) -> list:
+    """The frame g++ allocates for every function's coroutine: the resume
+    and destroy pointers, the promise, copies of the parameters, the suspend
+    index, every local and every awaiter, in declaration order, none shared."""
+    out = []
+    for fn in range(len(program.fn_names)):
+        steps = list(_steps(program, fn))
+        generator = bool(program.fn_generator[fn])
+        fields = [POINTER, POINTER, (GEN_PROMISE if generator else TASK_PROMISE, 8), POINTER, U64, U32]
+        if generator:
+            fields.append(U64)  # n
+        fields += [(2, 2), BOOL, BOOL, BOOL]  # suspend index, two flags, the initial awaiter
+        if program.fn_locals[fn]:
+            fields.append((int(program.fn_locals[fn]), 1))
+        fields.append(U64)  # acc
+        if generator:
+            fields += [U64, BOOL]  # the loop counter, co_yield's awaiter
+        elif _folds(steps):
+            fields.append(BOOL)
+        for op, arg, wait, edges in [] if generator else steps:
+            if op == OP_CALL:
+                fields += [POINTER, POINTER, U64]  # the task, its awaiter, the result
+            elif op in (OP_JOIN, OP_SELECT):
+                fields += [(8 * len(edges) + JOIN_CONTROL, 8), JOINED, POINTER]  # the tasks, result, reference
+            elif op == OP_IO:
+                fields.append(IO_AWAITER)
+            elif op == OP_YIELD:
+                fields.append(YIELD_AWAITER)
+            elif op == OP_GEN:
+                fields.append(POINTER)  # the generator's handle
+            elif op == OP_SPAWN and not wait:
+                fields.append(U64)  # the loop counter
+            elif op == OP_SPAWN and arg == 1:
+                fields += [U64, U64, WAIT_HANDLES]  # the handle, the result, the awaiter
+            elif op == OP_SPAWN:
+                fields += [VEC, U64, U64, WAIT_HANDLES]  # the handles, loop counter, result, awaiter
+        fields.append(BOOL)  # the final awaiter
+        offset = 0
+        for size, a in fields:
+            offset = _round(offset, a) + size
+        out.append(_round(offset, 8))
+    return out
