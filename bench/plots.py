@@ -580,7 +580,7 @@ PART_COLORS = {
     "unused": "#FFFFFF",
 }
 _PART_WORDS = {
-    "header": "header", "locals": "locals", "io": "io", "yield": "yield",
+    "header": "state", "locals": "locals", "io": "io", "yield": "yield",
     "handle": "handle", "handles": "Vec", "unused": "unused",
 }
 MAX_DRAWN_BLOCKS = 40  # per panel; the rest is one summary block
@@ -739,7 +739,7 @@ def _draw_panel_title(ax, view, run_metrics, bpi):
     color = color_of(view.strategy)
     ax.text(0, 0.05, view.strategy, fontsize=10.5, fontweight="bold", color=color, va="top", ha="left")
     polling = "bottom-up" if view.bottom_up else "top-down"
-    summary = f"{view_summary(view)}   ({polling}, {view.header_bytes} B headers)"
+    summary = f"{view_summary(view)}   ({polling}, frames as {'g++' if view.bottom_up else 'rustc'} lays them out)"
     ax.text(1.15 * bpi, 0.06, summary, fontsize=8.5, va="top", ha="left", color="#222222")
     if run_metrics and view.strategy in run_metrics:
         m = run_metrics[view.strategy]
@@ -850,11 +850,10 @@ def _draw_layout_legend(fig):
     handles = [
         Patch(facecolor="white", edgecolor="#333333", linewidth=2.0, label="allocation (outline: strategy colour)"),
         Patch(facecolor="white", edgecolor="#555555", linewidth=0.6, label="frame (inline frames nest inside)"),
-        Patch(facecolor=PART_COLORS["header"], edgecolor="#555555", label="header / Rc counts"),
+        Patch(facecolor=PART_COLORS["header"], edgecolor="#555555", label="frame state / Rc counts"),
         Patch(facecolor=PART_COLORS["locals"], edgecolor="#555555", label="locals"),
         Patch(facecolor=PART_COLORS["pointer"], edgecolor="#555555", label="pointer (arrow: where to)"),
         Patch(facecolor=PART_COLORS["io"], edgecolor="#555555", label="leaf future / join handles"),
-        Patch(facecolor="white", edgecolor="#555555", hatch="////", label="unused (another step's child)"),
     ]
     fig.legend(handles=handles, loc="lower center", ncols=4, fontsize=7.5, bbox_to_anchor=(0.5, 0.0),
                handlelength=1.6, columnspacing=1.4)

@@ -14,8 +14,9 @@ checksum, model beside native::
     speed_table(results)    # model ns per task / native ns per task
 
 Allocation counts and checksums must agree exactly (the exit status says
-whether they do); bytes, sizes and times are reported side by side, since
-the model's frame header is its own (docs/validation.md).
+whether they do); bytes and frame sizes, which the model takes from the
+compilers' layouts (model/native.py), are reported with a summary of how
+many agree (:func:`byte_fidelity`); times are reported side by side.
 
 The command line is ``commands/validate.py``.
 """
