@@ -8,6 +8,7 @@ extensions = [
         "pinbench.cython_core._executor",
         ["cython_core/_executor.pyx"],
         include_dirs=["cython_core"],
+        depends=["cython_core/allocators.h", "cython_core/runtime.h"],
         extra_compile_args=["-O2"],
     )
 ]

@@ -32,25 +32,6 @@ cdef extern from "allocators.h" nogil:
     int PB_ALLOC_SYSTEM, PB_ALLOC_POOL, PB_ALLOC_BUMP
 
 
-# Step codes: must match model/program.py (tests/test_executor.py checks).
-cdef enum:
-    OP_WORK = 0
-    OP_CALL = 1
-    OP_JOIN = 2
-    OP_SELECT = 3
-    OP_IO = 4
-    OP_YIELD = 5
-    OP_SPAWN = 6
-    OP_GEN = 7
-
-# Header flags.
-cdef enum:
-    F_STARTED = 1     # the invocation has been entered (locals/cell set up)
-    F_ACTIVE = 2      # the current step has begun (children built, leaf registered)
-    F_FOLDED = 4      # a child value was folded into acc
-    F_LAUNCHING = 8   # bottom-up join/select is still starting its children
-    F_WON = 16        # bottom-up select has a winner
-
 # Instruction counting (pinbench run --instructions): under valgrind's
 # callgrind, these client requests switch instrumentation and collection on
 # around the nogil loop only, so the count excludes interpreter start-up,
@@ -88,168 +69,202 @@ cdef extern from *:
     void pb_count_begin() nogil
     void pb_count_end() nogil
 
-cdef extern from *:
+# The frame header, the executor's state and the two function-pointer tables
+# a generated engine shares with this module are defined in runtime.h (the
+# comments there say what each field is); Cython sees them under these names.
+cdef extern from "runtime.h" nogil:
     """
-    #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
-    #define PB_NO_WAITER 0xFFFFFFFFu
-    #define PB_FNV_PRIME 0x100000001b3ull
-    #define PB_CELL_HEADER 24           /* Rc strong, weak, RefCell flag */
+    #define PB_RUNTIME_EX_SIZE ((uint32_t)sizeof(pb_ex))
     """
+    enum:
+        OP_WORK "PB_OP_WORK"
+        OP_CALL "PB_OP_CALL"
+        OP_JOIN "PB_OP_JOIN"
+        OP_SELECT "PB_OP_SELECT"
+        OP_IO "PB_OP_IO"
+        OP_YIELD "PB_OP_YIELD"
+        OP_SPAWN "PB_OP_SPAWN"
+        OP_GEN "PB_OP_GEN"
+        F_STARTED "PB_F_STARTED"
+        F_ACTIVE "PB_F_ACTIVE"
+        F_FOLDED "PB_F_FOLDED"
+        F_LAUNCHING "PB_F_LAUNCHING"
+        F_WON "PB_F_WON"
+        W_FREE "PB_W_FREE"
+        W_PENDING "PB_W_PENDING"
+        W_QUEUED "PB_W_QUEUED"
+        W_FIRED "PB_W_FIRED"
+        W_CANCELLED "PB_W_CANCELLED"
+        E_OK "PB_E_OK"
+        E_MEMORY_LIMIT "PB_E_MEMORY_LIMIT"
+        E_OUT_OF_MEMORY "PB_E_OUT_OF_MEMORY"
+        E_DEADLOCK "PB_E_DEADLOCK"
     const uint32_t PC_DONE "PB_PC_DONE"
     const uint32_t NO_WAITER "PB_NO_WAITER"
     const uint64_t FNV_PRIME "PB_FNV_PRIME"
     const int CELL_HEADER "PB_CELL_HEADER"
+    const uint32_t RUNTIME_ABI "PB_RUNTIME_ABI"
+    const uint32_t RUNTIME_EX_SIZE "PB_RUNTIME_EX_SIZE"
 
-# Waiter states.
-cdef enum:
-    W_FREE = 0
-    W_PENDING = 1     # in the timer wheel
-    W_QUEUED = 2      # bottom-up: in the run queue, to resume its frame
-    W_FIRED = 3       # top-down: due; the leaf sees it on its next poll
-    W_CANCELLED = 4   # its leaf was dropped; whoever holds it frees it
+    ctypedef struct Hdr "pb_hdr":
+        uint32_t fn
+        uint32_t pc
+        uint32_t iter
+        uint32_t pending
+        uint32_t rdepth
+        uint32_t flags
+        uint64_t arg
+        uint64_t acc
 
-# Errors.
-cdef enum:
-    E_OK = 0
-    E_MEMORY_LIMIT = 1
-    E_OUT_OF_MEMORY = 2
-    E_DEADLOCK = 3
+    ctypedef struct BHdr "pb_bhdr":
+        Hdr h
+        char *parent
+        uint32_t slot
+        uint32_t task
 
+    ctypedef struct IoLeaf "pb_io_leaf":
+        uint32_t waiter
+        uint32_t state
+        uint64_t deadline
 
-ctypedef struct Hdr:          # 40 bytes: the top-down future's header
-    uint32_t fn
-    uint32_t pc
-    uint32_t iter
-    uint32_t pending
-    uint32_t rdepth
-    uint32_t flags
-    uint64_t arg
-    uint64_t acc
+    ctypedef struct HandleVec "pb_handle_vec":
+        uint64_t *ptr
+        uint64_t cap
+        uint64_t len
 
-ctypedef struct BHdr:         # 56 bytes: a C++ coroutine frame's header
-    Hdr h
-    char *parent
-    uint32_t slot
-    uint32_t task
+    ctypedef struct Prog "pb_prog":
+        const int64_t *fn_locals
+        const int64_t *fn_step_start
+        const int64_t *fn_step_count
+        const int64_t *step_op
+        const int64_t *step_arg
+        const int64_t *step_wait
+        const int64_t *step_edge_start
+        const int64_t *step_edge_count
+        const int64_t *edge_callee
+        const int64_t *edge_back
+        const int64_t *edge_limit
+        const int64_t *fn_size
+        const int64_t *fn_bytes
+        const int64_t *fn_locals_offset
+        const int64_t *fn_cell_size
+        const int64_t *fn_child_offset
+        const int64_t *edge_boxed
+        const int64_t *edge_offset
+        int bottom_up
+        int moves
 
-ctypedef struct IoLeaf:       # 16 bytes
-    uint32_t waiter
-    uint32_t state
-    uint64_t deadline
+    ctypedef struct Counters "pb_counters":
+        uint64_t allocs
+        uint64_t frees
+        uint64_t bytes_allocated
+        uint64_t live_bytes
+        uint64_t live_blocks
+        uint64_t peak_live_bytes
+        uint64_t peak_live_blocks
+        uint64_t peak_live_tasks
+        uint64_t moved_bytes
+        uint64_t refcount_ops
+        uint64_t polls
+        uint64_t tasks
+        uint64_t checksum
+        uint64_t ticks
 
-ctypedef struct HandleVec:    # 24 bytes: Vec<JoinHandle<u64>>
-    uint64_t *ptr
-    uint64_t cap
-    uint64_t len
+    ctypedef struct Task "pb_task":
+        char *root
+        uint64_t t_ref
+        uint64_t t_late
+        uint64_t *handle
+        char *waiter_frame
+        uint32_t waiter_task
+        uint32_t queued
+        uint32_t next_free
 
-ctypedef struct Prog:
-    const int64_t *fn_locals
-    const int64_t *fn_step_start
-    const int64_t *fn_step_count
-    const int64_t *step_op
-    const int64_t *step_arg
-    const int64_t *step_wait
-    const int64_t *step_edge_start
-    const int64_t *step_edge_count
-    const int64_t *edge_callee
-    const int64_t *edge_back
-    const int64_t *edge_limit
-    const int64_t *fn_size        # the executor's frame (its header, every slot)
-    const int64_t *fn_bytes       # what the native frame costs: counted and moved
-    const int64_t *fn_locals_offset
-    const int64_t *fn_cell_size
-    const int64_t *fn_child_offset
-    const int64_t *edge_boxed
-    const int64_t *edge_offset
-    int bottom_up
-    int moves
+    ctypedef struct Waiter "pb_waiter":
+        char *frame
+        uint32_t task
+        uint32_t state
+        uint32_t next_free
 
-ctypedef struct Counters:
-    uint64_t allocs
-    uint64_t frees
-    uint64_t bytes_allocated
-    uint64_t live_bytes
-    uint64_t live_blocks
-    uint64_t peak_live_bytes
-    uint64_t peak_live_blocks
-    uint64_t peak_live_tasks      # tasks live when the live bytes peaked
-    uint64_t moved_bytes
-    uint64_t refcount_ops
-    uint64_t polls
-    uint64_t tasks
-    uint64_t checksum
-    uint64_t ticks
+    ctypedef struct QItem "pb_qitem":
+        char *frame
+        uint32_t task
+        uint32_t waiter
 
-ctypedef struct Task:
-    char *root
-    uint64_t t_ref            # latency reference (spawn or scheduled arrival), 0: not sampled
-    uint64_t t_late           # open loop: how late it started after its scheduled arrival
-    uint64_t *handle          # where the value goes; NULL: into the checksum
-    char *waiter_frame        # the frame awaiting this task (its pending count)
-    uint32_t waiter_task
-    uint32_t queued           # top-down: already in the run queue
-    uint32_t next_free
+    ctypedef struct Bucket "pb_bucket":
+        uint32_t *ids
+        uint32_t len
+        uint32_t cap
 
-ctypedef struct Waiter:
-    char *frame
-    uint32_t task
-    uint32_t state
-    uint32_t next_free
+    ctypedef struct Latency "pb_latency":
+        uint64_t stride
+        uint64_t countdown
+        uint64_t *ns
+        uint64_t *late_ns
+        uint64_t cap
+        uint64_t len
+        uint64_t dropped
 
-ctypedef struct QItem:
-    char *frame               # bottom-up: the frame to resume
-    uint32_t task
-    uint32_t waiter           # bottom-up: NO_WAITER, or the waiter to check and free
+    ctypedef struct OpenLoop "pb_open_loop":
+        const uint64_t *arrival_ns
+        uint64_t count
+        uint64_t next
+        uint64_t start_ns
+        uint64_t stall_after_tasks
+        uint64_t stall_ns
 
-ctypedef struct Bucket:
-    uint32_t *ids
-    uint32_t len
-    uint32_t cap
+    ctypedef struct Ex "pb_ex"
 
-ctypedef struct Latency:
-    uint64_t stride           # sample every stride-th task; 0: off
-    uint64_t countdown        # tasks until the next sample (no division per task)
-    uint64_t *ns              # reference -> completion, per sample
-    uint64_t *late_ns         # scheduled arrival -> actual start (open loop), per sample
-    uint64_t cap
-    uint64_t len
-    uint64_t dropped          # samples beyond cap
+    ctypedef struct Services "pb_services":
+        char *(*mem_alloc)(Ex *ex, uint64_t size) noexcept nogil
+        void (*mem_free)(Ex *ex, char *ptr, uint64_t size) noexcept nogil
+        uint32_t (*sleep)(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept nogil
+        uint32_t (*waiter_new)(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil
+        void (*waiter_release)(Ex *ex, uint32_t id) noexcept nogil
+        void (*waiter_cancel)(Ex *ex, uint32_t id) noexcept nogil
+        int (*enqueue)(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noexcept nogil
+        void (*wake_task)(Ex *ex, uint32_t task) noexcept nogil
+        uint32_t (*spawn_task)(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
+                               char *waiter_frame, uint32_t waiter_task) noexcept nogil
+        void (*task_done)(Ex *ex, uint32_t task) noexcept nogil
 
-ctypedef struct OpenLoop:
-    const uint64_t *arrival_ns  # entry task i arrives this long after the start (sorted)
-    uint64_t count
-    uint64_t next
-    uint64_t start_ns
-    uint64_t stall_after_tasks  # tests: spin stall_ns once after this many tasks finished
-    uint64_t stall_ns
+    ctypedef struct Engine "pb_engine":
+        uint32_t abi
+        uint32_t ex_size
+        uint32_t n_fns
+        uint32_t bottom_up
+        int (*poll)(Ex *ex, uint32_t task, char *root) noexcept nogil
+        void (*run)(Ex *ex, char *frame) noexcept nogil
+        void (*drop)(Ex *ex, char *root) noexcept nogil
 
-ctypedef struct Ex:
-    Prog p
-    pb_allocator a
-    Counters c
-    Latency lat
-    OpenLoop open
-    uint64_t memory_limit
-    int error
-    char *staging             # futures are built here, then moved into place
-    # tasks
-    Task *tasks
-    uint32_t tasks_cap
-    uint32_t task_free
-    uint64_t live_tasks
-    # waiters
-    Waiter *waiters
-    uint32_t waiters_cap
-    uint32_t waiter_free
-    # run queue (ring)
-    QItem *q
-    uint64_t q_cap
-    uint64_t q_head
-    uint64_t q_len
-    # timer wheel
-    Bucket *wheel
-    uint32_t wheel_size
-    uint64_t timers_pending
+    ctypedef struct Ex "pb_ex":
+        Prog p
+        pb_allocator a
+        Counters c
+        Latency lat
+        OpenLoop open
+        uint64_t memory_limit
+        int error
+        char *staging
+        const Services *svc
+        const Engine *eng
+        Task *tasks
+        uint32_t tasks_cap
+        uint32_t task_free
+        uint64_t live_tasks
+        Waiter *waiters
+        uint32_t waiters_cap
+        uint32_t waiter_free
+        QItem *q
+        uint64_t q_cap
+        uint64_t q_head
+        uint64_t q_len
+        Bucket *wheel
+        uint32_t wheel_size
+        uint64_t timers_pending
+
+    uint64_t value_of "pb_value_of"(const Hdr *h)
+    void fold "pb_fold"(Hdr *h, uint64_t value)
 
 
 cdef inline uint64_t now_ns() noexcept nogil:
@@ -422,17 +437,6 @@ cdef inline void work(Ex *ex, char *frame, int64_t n) noexcept nogil:
     h.acc = acc
 
 
-cdef inline uint64_t value_of(Hdr *h) noexcept nogil:
-    if h.flags & F_FOLDED:
-        return h.acc
-    return h.acc + h.arg
-
-
-cdef inline void fold(Hdr *h, uint64_t value) noexcept nogil:
-    h.acc += value
-    h.flags |= F_FOLDED
-
-
 cdef inline void finish(Ex *ex, char *frame) noexcept nogil:
     """The invocation returns: its value stays in ``acc``; its cell goes."""
     cdef Hdr *h = hdr(frame)
@@ -475,12 +479,8 @@ cdef void drop(Ex *ex, char *frame) noexcept nogil:
                     release_child(ex, frame, e, child)
         elif op == OP_IO or (op == OP_YIELD and ex.p.bottom_up):
             waiter = (<IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])).waiter
-            if waiter == NO_WAITER:
-                pass                    # registration failed (the run is aborting)
-            elif ex.waiters[waiter].state == W_FIRED:
-                waiter_release(ex, waiter)
-            else:
-                ex.waiters[waiter].state = W_CANCELLED
+            if waiter != NO_WAITER:     # NO_WAITER: registration failed (the run is aborting)
+                waiter_cancel(ex, waiter)
         elif op == OP_SPAWN and ex.p.step_wait[s] and ex.p.step_arg[s] > 1:
             # Only on abort: the rules keep waiting spawns out of select arms.
             vec = <HandleVec *>(frame + ex.p.fn_child_offset[h.fn])
@@ -541,6 +541,15 @@ cdef inline void waiter_release(Ex *ex, uint32_t id) noexcept nogil:
     ex.waiters[id].state = W_FREE
     ex.waiters[id].next_free = ex.waiter_free
     ex.waiter_free = id
+
+
+cdef void waiter_cancel(Ex *ex, uint32_t id) noexcept nogil:
+    """The leaf holding the waiter is dropped: free a fired waiter now; a
+    pending or queued one is freed by whoever meets it next."""
+    if ex.waiters[id].state == W_FIRED:
+        waiter_release(ex, id)
+    else:
+        ex.waiters[id].state = W_CANCELLED
 
 
 cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept nogil:
@@ -994,6 +1003,29 @@ cdef void run_coroutine(Ex *ex, char *frame) noexcept nogil:
 
 # ---------------------------------------------------------------- the loop
 
+# Two ways to poll a frame: a generated engine (runtime.h, bench/codegen.py)
+# when the run has one, else the interpreter above. Everything else is shared.
+
+cdef inline void resume_frame(Ex *ex, char *frame) noexcept nogil:
+    if ex.eng != NULL:
+        ex.eng.run(ex, frame)
+    else:
+        run_coroutine(ex, frame)
+
+
+cdef inline int poll_root(Ex *ex, uint32_t task, char *root) noexcept nogil:
+    if ex.eng != NULL:
+        return ex.eng.poll(ex, task, root)
+    return poll(ex, task, root)
+
+
+cdef inline void drop_root(Ex *ex, char *root) noexcept nogil:
+    if ex.eng != NULL:
+        ex.eng.drop(ex, root)
+    else:
+        drop(ex, root)
+
+
 cdef void run_queue(Ex *ex) noexcept nogil:
     cdef QItem item
     cdef Task *t
@@ -1007,11 +1039,11 @@ cdef void run_queue(Ex *ex) noexcept nogil:
                     waiter_release(ex, item.waiter)
                     continue
                 waiter_release(ex, item.waiter)
-            run_coroutine(ex, item.frame)
+            resume_frame(ex, item.frame)
         else:
             t = &ex.tasks[item.task]
             t.queued = 0
-            if poll(ex, item.task, t.root):
+            if poll_root(ex, item.task, t.root):
                 task_done(ex, item.task)
 
 
@@ -1042,7 +1074,7 @@ cdef void abort_all(Ex *ex) noexcept nogil:
         ex.tasks[i].handle = NULL
     for i in range(ex.tasks_cap):
         if ex.tasks[i].root != NULL:
-            drop(ex, ex.tasks[i].root)
+            drop_root(ex, ex.tasks[i].root)
             frame_free(ex, ex.tasks[i].root)
             ex.tasks[i].root = NULL
     ex.live_tasks = 0
@@ -1158,7 +1190,8 @@ cdef const int64_t *column(object owner, str name, list keep) except NULL:
 
 def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, *,
         uint64_t latency_stride=0, uint64_t latency_capacity=0, arrivals_ns=None,
-        uint64_t stall_after_tasks=0, uint64_t stall_ns=0, bint count_instructions=False):
+        uint64_t stall_after_tasks=0, uint64_t stall_ns=0, bint count_instructions=False,
+        engine=None):
     """Run ``program`` (model.program.CompiledProgram) under ``layout``
     (strategies.Layout) with the named allocator; return the counters.
 
@@ -1171,6 +1204,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ``stall_ns`` make the executor spin once, to test that a stall shows.
     ``count_instructions`` brackets the loop with callgrind client requests
     (one dump per run; see bench/instructions.py).
+
+    ``engine`` (bench.engine.Engine, compiled for this very program and
+    layout) polls the frames with generated code instead of the
+    interpreter; the counts are the same either way.
 
     Raises ExecutorError when the run stops early (e.g. the live bytes
     passed ``memory_limit``); every block is freed either way.
@@ -1203,6 +1240,26 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     if layout.header_bytes != (sizeof(BHdr) if layout.bottom_up else sizeof(Hdr)):
         raise ValueError("layout header size does not match the executor's frame header")
     ex.memory_limit = memory_limit
+    cdef Services services
+    services.mem_alloc = mem_alloc
+    services.mem_free = mem_free
+    services.sleep = sleep
+    services.waiter_new = waiter_new
+    services.waiter_release = waiter_release
+    services.waiter_cancel = waiter_cancel
+    services.enqueue = enqueue
+    services.wake_task = wake_task
+    services.spawn_task = spawn_task
+    services.task_done = task_done
+    ex.svc = &services
+    cdef const Engine *eng = NULL
+    if engine is not None:
+        eng = <const Engine *><size_t>engine.address
+        if eng.abi != RUNTIME_ABI or eng.ex_size != RUNTIME_EX_SIZE:
+            raise ValueError("the compiled engine was built against another runtime.h; rebuild it")
+        if eng.n_fns != len(program.fn_names) or eng.bottom_up != <uint32_t>ex.p.bottom_up:
+            raise ValueError("the compiled engine was built for another program or strategy")
+        ex.eng = eng
     cdef const uint64_t[::1] arrivals
     if arrivals_ns is not None:
         arrivals_array = np.ascontiguousarray(arrivals_ns, dtype=np.uint64)

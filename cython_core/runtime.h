@@ -1,0 +1,271 @@
+/*
+ * runtime.h -- what the executor (_executor.pyx) and the generated engines
+ * (bench/codegen.py) share: the frame header, the executor's state and two
+ * tables of function pointers, in the style of allocators.h.
+ *
+ *   pb_services  the executor's bookkeeping (counting allocation, the timer
+ *                wheel, waiters, the run queue, tasks), filled in by the
+ *                executor for each run; the generated code calls it and
+ *                never touches that bookkeeping itself.
+ *   pb_engine    one compiled (program, layout): poll a task's root
+ *                (top-down), resume a coroutine until it suspends
+ *                (bottom-up), drop a root. The executor calls it instead of
+ *                its interpreter when a run is given one.
+ *
+ * Frames are the same bytes under both engines (docs/model.md, "Frames"),
+ * so every count is the same; only how a frame's steps are found differs:
+ * the interpreter reads them from the program's arrays, a generated engine
+ * has them folded into its code. PB_RUNTIME_ABI changes whenever anything
+ * here changes; a generated engine records the ABI and sizeof(pb_ex) it was
+ * built against and the executor refuses a mismatch.
+ */
+#ifndef PINBENCH_RUNTIME_H
+#define PINBENCH_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "allocators.h"
+
+#define PB_RUNTIME_ABI 1u
+
+/* Step codes: must match model/program.py (tests/test_executor.py checks). */
+enum {
+    PB_OP_WORK = 0,
+    PB_OP_CALL = 1,
+    PB_OP_JOIN = 2,
+    PB_OP_SELECT = 3,
+    PB_OP_IO = 4,
+    PB_OP_YIELD = 5,
+    PB_OP_SPAWN = 6,
+    PB_OP_GEN = 7
+};
+
+/* Header flags. */
+enum {
+    PB_F_STARTED = 1,   /* the invocation has been entered (locals/cell set up) */
+    PB_F_ACTIVE = 2,    /* the current step has begun (children built, leaf registered) */
+    PB_F_FOLDED = 4,    /* a child value was folded into acc */
+    PB_F_LAUNCHING = 8, /* bottom-up join/select is still starting its children */
+    PB_F_WON = 16       /* bottom-up select has a winner */
+};
+
+/* Waiter states. */
+enum {
+    PB_W_FREE = 0,
+    PB_W_PENDING = 1,   /* in the timer wheel */
+    PB_W_QUEUED = 2,    /* bottom-up: in the run queue, to resume its frame */
+    PB_W_FIRED = 3,     /* top-down: due; the leaf sees it on its next poll */
+    PB_W_CANCELLED = 4  /* its leaf was dropped; whoever holds it frees it */
+};
+
+/* Errors. */
+enum { PB_E_OK = 0, PB_E_MEMORY_LIMIT = 1, PB_E_OUT_OF_MEMORY = 2, PB_E_DEADLOCK = 3 };
+
+#define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
+#define PB_NO_WAITER 0xFFFFFFFFu
+#define PB_FNV_PRIME 0x100000001b3ull
+#define PB_CELL_HEADER 24           /* Rc strong, weak, RefCell flag */
+
+typedef struct pb_hdr {       /* 40 bytes: the top-down future's header */
+    uint32_t fn;
+    uint32_t pc;
+    uint32_t iter;
+    uint32_t pending;
+    uint32_t rdepth;
+    uint32_t flags;
+    uint64_t arg;
+    uint64_t acc;
+} pb_hdr;
+
+typedef struct pb_bhdr {      /* 56 bytes: a C++ coroutine frame's header */
+    pb_hdr h;
+    char *parent;
+    uint32_t slot;
+    uint32_t task;
+} pb_bhdr;
+
+typedef struct pb_io_leaf {   /* 16 bytes */
+    uint32_t waiter;
+    uint32_t state;
+    uint64_t deadline;
+} pb_io_leaf;
+
+typedef struct pb_handle_vec { /* 24 bytes: Vec<JoinHandle<u64>> */
+    uint64_t *ptr;
+    uint64_t cap;
+    uint64_t len;
+} pb_handle_vec;
+
+typedef struct pb_prog {      /* the program and layout arrays the interpreter reads */
+    const int64_t *fn_locals;
+    const int64_t *fn_step_start;
+    const int64_t *fn_step_count;
+    const int64_t *step_op;
+    const int64_t *step_arg;
+    const int64_t *step_wait;
+    const int64_t *step_edge_start;
+    const int64_t *step_edge_count;
+    const int64_t *edge_callee;
+    const int64_t *edge_back;
+    const int64_t *edge_limit;
+    const int64_t *fn_size;           /* the executor's frame (its header, every slot) */
+    const int64_t *fn_bytes;          /* what the native frame costs: counted and moved */
+    const int64_t *fn_locals_offset;
+    const int64_t *fn_cell_size;
+    const int64_t *fn_child_offset;
+    const int64_t *edge_boxed;
+    const int64_t *edge_offset;
+    int bottom_up;
+    int moves;
+} pb_prog;
+
+typedef struct pb_counters {
+    uint64_t allocs;
+    uint64_t frees;
+    uint64_t bytes_allocated;
+    uint64_t live_bytes;
+    uint64_t live_blocks;
+    uint64_t peak_live_bytes;
+    uint64_t peak_live_blocks;
+    uint64_t peak_live_tasks;         /* tasks live when the live bytes peaked */
+    uint64_t moved_bytes;
+    uint64_t refcount_ops;
+    uint64_t polls;
+    uint64_t tasks;
+    uint64_t checksum;
+    uint64_t ticks;
+} pb_counters;
+
+typedef struct pb_task {
+    char *root;
+    uint64_t t_ref;           /* latency reference (spawn or scheduled arrival), 0: not sampled */
+    uint64_t t_late;          /* open loop: how late it started after its scheduled arrival */
+    uint64_t *handle;         /* where the value goes; NULL: into the checksum */
+    char *waiter_frame;       /* the frame awaiting this task (its pending count) */
+    uint32_t waiter_task;
+    uint32_t queued;          /* top-down: already in the run queue */
+    uint32_t next_free;
+} pb_task;
+
+typedef struct pb_waiter {
+    char *frame;
+    uint32_t task;
+    uint32_t state;
+    uint32_t next_free;
+} pb_waiter;
+
+typedef struct pb_qitem {
+    char *frame;              /* bottom-up: the frame to resume */
+    uint32_t task;
+    uint32_t waiter;          /* bottom-up: PB_NO_WAITER, or the waiter to check and free */
+} pb_qitem;
+
+typedef struct pb_bucket {
+    uint32_t *ids;
+    uint32_t len;
+    uint32_t cap;
+} pb_bucket;
+
+typedef struct pb_latency {
+    uint64_t stride;          /* sample every stride-th task; 0: off */
+    uint64_t countdown;       /* tasks until the next sample (no division per task) */
+    uint64_t *ns;             /* reference -> completion, per sample */
+    uint64_t *late_ns;        /* scheduled arrival -> actual start (open loop), per sample */
+    uint64_t cap;
+    uint64_t len;
+    uint64_t dropped;         /* samples beyond cap */
+} pb_latency;
+
+typedef struct pb_open_loop {
+    const uint64_t *arrival_ns; /* entry task i arrives this long after the start (sorted) */
+    uint64_t count;
+    uint64_t next;
+    uint64_t start_ns;
+    uint64_t stall_after_tasks; /* tests: spin stall_ns once after this many tasks finished */
+    uint64_t stall_ns;
+} pb_open_loop;
+
+typedef struct pb_ex pb_ex;
+
+typedef struct pb_services {
+    char *(*mem_alloc)(pb_ex *ex, uint64_t size);          /* counted; NULL (and ex->error) on failure */
+    void (*mem_free)(pb_ex *ex, char *ptr, uint64_t size);
+    uint32_t (*sleep)(pb_ex *ex, uint32_t task, char *frame, int64_t ticks);  /* an io waiter due in ticks */
+    uint32_t (*waiter_new)(pb_ex *ex, uint32_t task, char *frame, uint32_t state);
+    void (*waiter_release)(pb_ex *ex, uint32_t id);
+    void (*waiter_cancel)(pb_ex *ex, uint32_t id);         /* its leaf is dropped */
+    int (*enqueue)(pb_ex *ex, uint32_t task, char *frame, uint32_t waiter);
+    void (*wake_task)(pb_ex *ex, uint32_t task);            /* top-down: queue the task once */
+    uint32_t (*spawn_task)(pb_ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
+                           char *waiter_frame, uint32_t waiter_task);
+    void (*task_done)(pb_ex *ex, uint32_t task);             /* the root returned (value in acc) */
+} pb_services;
+
+typedef struct pb_engine {
+    uint32_t abi;             /* PB_RUNTIME_ABI it was built against */
+    uint32_t ex_size;         /* sizeof(pb_ex) it was built against */
+    uint32_t n_fns;           /* functions of the program it was generated for */
+    uint32_t bottom_up;
+    int (*poll)(pb_ex *ex, uint32_t task, char *root);  /* top-down: 1 when the root returned */
+    void (*run)(pb_ex *ex, char *frame);                 /* bottom-up: resume until nothing is left to transfer to */
+    void (*drop)(pb_ex *ex, char *root);                 /* cancel a task's root and everything below it */
+} pb_engine;
+
+struct pb_ex {
+    pb_prog p;
+    pb_allocator a;
+    pb_counters c;
+    pb_latency lat;
+    pb_open_loop open;
+    uint64_t memory_limit;
+    int error;
+    char *staging;            /* futures are built here, then moved into place */
+    const pb_services *svc;
+    const pb_engine *eng;     /* NULL: the interpreter polls the frames */
+    /* tasks */
+    pb_task *tasks;
+    uint32_t tasks_cap;
+    uint32_t task_free;
+    uint64_t live_tasks;
+    /* waiters */
+    pb_waiter *waiters;
+    uint32_t waiters_cap;
+    uint32_t waiter_free;
+    /* run queue (ring) */
+    pb_qitem *q;
+    uint64_t q_cap;
+    uint64_t q_head;
+    uint64_t q_len;
+    /* timer wheel */
+    pb_bucket *wheel;
+    uint32_t wheel_size;
+    uint64_t timers_pending;
+};
+
+/* A generated engine exports this one symbol. */
+const pb_engine *pb_engine_get(void);
+
+/* Frame helpers the generated code shares (value rules of docs/model.md). */
+static inline uint64_t pb_value_of(const pb_hdr *h)
+{
+    return (h->flags & PB_F_FOLDED) ? h->acc : h->acc + h->arg;
+}
+
+static inline void pb_fold(pb_hdr *h, uint64_t value)
+{
+    h->acc += value;
+    h->flags |= PB_F_FOLDED;
+}
+
+#if defined(__has_attribute)
+#if __has_attribute(fallthrough)
+#define PB_FALLTHROUGH __attribute__((fallthrough))
+#endif
+#endif
+#ifndef PB_FALLTHROUGH
+#define PB_FALLTHROUGH ((void)0)
+#endif
+
+#endif /* PINBENCH_RUNTIME_H */
