@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import strategies
 from ..cython_core import _executor
+from . import engine as engines
 from ..model.errors import UsageError
 from .metrics import PER_TASK
 
@@ -55,17 +56,23 @@ def check_allocator(name: str) -> str:
     return name
 
 
-def execute(program, strategy_name: str, allocator: str, memory_limit: int | None = None) -> dict:
+def execute(program, strategy_name: str, allocator: str, memory_limit: int | None = None,
+            engine: str = engines.INTERPRETED) -> dict:
     """Run ``program`` under a strategy and allocator; return every metric.
 
-    A run that would not fit in memory stops cleanly with a UsageError.
+    ``engine`` is "interpreted" (the executor reads the program's arrays) or
+    "compiled" (generated C, built or found in the cache first; the counts
+    are the same). A run that would not fit in memory stops cleanly with a
+    UsageError.
     """
     strategy = strategies.get(strategy_name)
     check_allocator(allocator)
+    engines.check_engine(engine)
     layout = strategy.plan(program)
     limit = default_memory_limit() if memory_limit is None else memory_limit
+    compiled = engines.compiled(program, layout) if engine == engines.COMPILED else None
     try:
-        raw = _executor.run(program, layout, allocator, limit)
+        raw = _executor.run(program, layout, allocator, limit, engine=compiled)
     except _executor.ExecutorError as exc:
         if exc.kind == "memory limit":
             raise UsageError(

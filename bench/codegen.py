@@ -1,0 +1,885 @@
+"""The compiled engine's code generator: one (program, layout) -> C.
+
+Every function of the program becomes C functions with everything the
+interpreter (cython_core/_executor.pyx) reads from arrays folded in as
+constants: a poll (top-down) or resume (bottom-up) that is a ``switch`` over
+the function's steps, a drop, and for parents of bottom-up coroutines the
+code a finishing child runs. Frames are the very bytes the interpreter uses
+(the layout's sizes and offsets), built, moved, freed and counted in the
+same order, so every counter is the same under both engines (the tests
+assert it); the executor's loop, queue, timer wheel, tasks, waiters and
+allocators are called through ``pb_services`` (cython_core/runtime.h).
+
+The generated code mirrors the interpreter statement by statement: when
+one changes, so must the other (tests/test_engine.py compares them on every
+workload, strategy and allocator and on random programs).
+
+Long bodies repeat themselves (``yield_many``: a million ``yield_now``;
+``select_loop``: ``work, select(fast), work, select(slow)`` again and
+again), so a run of steps repeating with a short period is emitted once,
+as a loop over its steps' indices (the step index in the header stays the
+interpreter's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model.program import (
+    OP_CALL,
+    OP_GEN,
+    OP_IO,
+    OP_JOIN,
+    OP_SELECT,
+    OP_SPAWN,
+    OP_WORK,
+    OP_YIELD,
+)
+
+# Bump whenever the generated code changes: it is part of the cache key.
+GENERATOR_VERSION = 1
+
+# Longest period of repeating steps that is folded into a loop.
+MAX_PERIOD = 16
+
+_AWAITS_CHILDREN = (OP_CALL, OP_JOIN, OP_SELECT)
+
+
+@dataclass(frozen=True)
+class _Edge:
+    pos: int  # position among the step's callees
+    callee: int
+    back: bool
+    limit: int
+    boxed: bool
+    offset: int
+
+
+@dataclass(frozen=True)
+class _Step:
+    op: int
+    arg: int
+    wait: bool
+    edges: tuple
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Steps start .. start + period * repeats - 1 of a function, where
+    step start + i is ``steps[i % period]``."""
+
+    start: int
+    period: int
+    repeats: int
+    steps: tuple
+
+    @property
+    def end(self) -> int:
+        return self.start + self.period * self.repeats
+
+
+def fingerprint(program, layout) -> str:
+    """A hash of everything the generated code depends on."""
+    h = hashlib.sha256()
+    for name in (
+        "fn_locals", "fn_generator", "fn_step_start", "fn_step_count", "step_op", "step_arg",
+        "step_wait", "step_edge_start", "step_edge_count", "edge_callee", "edge_back", "edge_limit",
+    ):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(getattr(program, name), dtype=np.int64).tobytes())
+    h.update(f"entry={program.entry}".encode())
+    for name in (
+        "fn_size", "fn_locals_offset", "fn_cell_size", "fn_child_offset", "edge_boxed", "edge_offset",
+    ):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(getattr(layout, name), dtype=np.int64).tobytes())
+    h.update(f"bottom_up={bool(layout.bottom_up)} moves={bool(layout.moves)}".encode())
+    h.update(f"header={layout.header_bytes}".encode())
+    return h.hexdigest()
+
+
+def segments(ids: list) -> list:
+    """(start, period, repeats) covering ``ids`` in order: at each position
+    the period (up to MAX_PERIOD) whose repetition covers the most steps,
+    else a single step."""
+    n = len(ids)
+    if n == 0:
+        return []
+    arr = np.asarray(ids, dtype=np.int64)
+    # next_diff[p][j]: the first k >= j with ids[k] != ids[k + p] (n - p if none)
+    next_diff = {}
+    for p in range(1, min(MAX_PERIOD, n // 2) + 1):
+        same = arr[:-p] == arr[p:]
+        idx = np.where(~same, np.arange(n - p), n - p)
+        next_diff[p] = np.minimum.accumulate(idx[::-1])[::-1]
+    out = []
+    i = 0
+    while i < n:
+        best_p, best_r = 1, 1
+        for p, nd in next_diff.items():
+            if i + 2 * p > n:
+                break
+            repeats = (int(nd[i]) - i + p) // p
+            if repeats >= 2 and p * repeats > best_p * best_r:
+                best_p, best_r = p, repeats
+        out.append((i, best_p, best_r))
+        i += best_p * best_r
+    return out
+
+
+class _Gen:
+    def __init__(self, program, layout):
+        self.p = program
+        self.l = layout
+        self.bottom_up = bool(layout.bottom_up)
+        self.moves = bool(layout.moves)
+        self.n = len(program.fn_names)
+        self.lines: list[str] = []
+        self.arrays = {
+            name: getattr(program, name).tolist()
+            for name in ("fn_step_start", "fn_step_count", "step_op", "step_arg", "step_wait",
+                         "step_edge_start", "step_edge_count", "edge_callee", "edge_back",
+                         "edge_limit")
+        }
+        self.arrays["edge_boxed"] = layout.edge_boxed.tolist()
+        self.arrays["edge_offset"] = layout.edge_offset.tolist()
+        self.fn_steps = [self._steps(f) for f in range(self.n)]
+        self.fn_segments = [self._segments(f) for f in range(self.n)]
+        spawns = program.step_edge_start[program.step_op == OP_SPAWN]
+        spawned = set(program.edge_callee[spawns].tolist())
+        self.roots = sorted(spawned | {int(program.entry)})
+        self.generator = [bool(g) for g in program.fn_generator]
+
+    # -- the program, per function ----------------------------------------
+
+    def _steps(self, f: int) -> list:
+        """The function's steps; identical steps are one object (bodies can
+        have a million steps, mostly alike)."""
+        a = self.arrays
+        start = a["fn_step_start"][f]
+        steps, interned = [], {}
+        for s in range(start, start + a["fn_step_count"][f]):
+            first, count = a["step_edge_start"][s], a["step_edge_count"][s]
+            edges = tuple(
+                (e - first, a["edge_callee"][e], a["edge_back"][e], a["edge_limit"][e],
+                 a["edge_boxed"][e], a["edge_offset"][e])
+                for e in range(first, first + count)
+            ) if count else ()
+            sig = (a["step_op"][s], a["step_arg"][s], a["step_wait"][s], edges)
+            step = interned.get(sig)
+            if step is None:
+                step = interned[sig] = _Step(
+                    sig[0], sig[1], bool(sig[2]),
+                    tuple(_Edge(pos, callee, bool(back), limit, bool(boxed), offset)
+                          for pos, callee, back, limit, boxed, offset in edges),
+                )
+            steps.append(step)
+        return steps
+
+    def _segments(self, f: int) -> list:
+        steps = self.fn_steps[f]
+        interned: dict = {}
+        ids = [interned.setdefault(id(step), len(interned)) for step in steps]
+        return [
+            _Segment(start, period, repeats, tuple(steps[start : start + period]))
+            for start, period, repeats in segments(ids)
+        ]
+
+    def size(self, f: int) -> int:
+        return int(self.l.fn_size[f])
+
+    def cell(self, f: int) -> int:
+        return int(self.l.fn_cell_size[f])
+
+    def loff(self, f: int) -> int:
+        return int(self.l.fn_locals_offset[f])
+
+    def coff(self, f: int) -> int:
+        return int(self.l.fn_child_offset[f])
+
+    def locals8(self, f: int) -> int:
+        return (int(self.p.fn_locals[f]) + 7) & ~7
+
+    # -- emitting ----------------------------------------------------------
+
+    def emit(self, *lines: str):
+        self.lines.extend(lines)
+
+    def locals_of(self, f: int, fr: str) -> str:
+        if self.cell(f):
+            return f"(*(char **)({fr} + {self.loff(f)}) + PB_CELL_HEADER)"
+        return f"({fr} + {self.loff(f)})"
+
+    def start(self, f: int, fr: str, h: str):
+        """First entry: the cell, or zeroed locals (the interpreter's start)."""
+        self.emit(f"{h}->flags |= PB_F_STARTED;")
+        cell = self.cell(f)
+        if cell:
+            self.emit(
+                "{",
+                f"    char *cell = ex->svc->mem_alloc(ex, {cell});",
+                "    if (cell == NULL) {",
+                f"        {h}->flags &= ~(uint32_t)PB_F_STARTED;",
+                "    } else {",
+                f"        memset(cell, 0, {cell});",
+                "        ((uint64_t *)cell)[0] = 1;",
+                "        ((uint64_t *)cell)[1] = 1;",
+                f"        *(char **)({fr} + {self.loff(f)}) = cell;",
+                "    }",
+                "}",
+            )
+        elif self.locals8(f):
+            self.emit(f"memset({fr} + {self.loff(f)}, 0, {self.locals8(f)});")
+
+    def release_cell(self, f: int, fr: str, h: str):
+        cell = self.cell(f)
+        if cell:
+            self.emit(
+                f"if ({h}->flags & PB_F_STARTED) {{",
+                "    ex->c.refcount_ops += 1;",
+                f"    ex->svc->mem_free(ex, *(char **)({fr} + {self.loff(f)}), {cell});",
+                "}",
+            )
+
+    def await_begins(self, f: int):
+        if self.cell(f):
+            self.emit("ex->c.refcount_ops += 2;")
+
+    def work(self, f: int, n: int, fr: str, h: str):
+        if n <= 0:
+            return
+        self.emit(
+            "{",
+            f"    unsigned char *mem = (unsigned char *){self.locals_of(f, fr)};",
+            f"    uint64_t acc = {h}->acc;",
+            "    int64_t i;",
+            f"    for (i = 0; i < {n}; i++) {{",
+            "        unsigned char b = (unsigned char)(mem[i] + (acc & 0xff) + 1);",
+            "        mem[i] = b;",
+            "        acc = (acc ^ b) * PB_FNV_PRIME;",
+            "    }",
+            f"    {h}->acc = acc;",
+            "}",
+        )
+
+    @staticmethod
+    def rdepth(edge: _Edge, h: str = "h") -> str:
+        return f"{h}->rdepth + 1" if edge.back else f"{h}->rdepth"
+
+    @staticmethod
+    def taken(edge: _Edge, h: str = "h") -> str | None:
+        """The condition for a back edge to be taken; None: always."""
+        if not edge.back:
+            return None
+        return f"{h}->rdepth < {edge.limit}u" if edge.limit > 0 else "0 /* limit 0 */"
+
+    def child_at(self, e: _Edge, fr: str = "frame") -> str:
+        if e.boxed:
+            return f"*(char **)({fr} + {e.offset})"
+        return f"(((pb_hdr *)({fr} + {e.offset}))->pc == PB_PC_DONE ? NULL : {fr} + {e.offset})"
+
+    def empty_slot(self, e: _Edge, fr: str = "frame") -> str:
+        if e.boxed:
+            return f"*(char **)({fr} + {e.offset}) = NULL;"
+        return f"((pb_hdr *)({fr} + {e.offset}))->pc = PB_PC_DONE;"
+
+    def release_child(self, e: _Edge, child: str, fr: str = "frame"):
+        if e.boxed:
+            self.emit(
+                f"ex->svc->mem_free(ex, {child}, {self.size(e.callee)});",
+                f"*(char **)({fr} + {e.offset}) = NULL;",
+            )
+        else:
+            self.emit(f"((pb_hdr *){child})->pc = PB_PC_DONE;")
+
+    def drop_children(self, step: _Step, fr: str = "frame", var: str = "sib"):
+        """Drop every child of the step still alive (drop, select losers)."""
+        self.emit("{", f"    char *{var};")
+        for e in step.edges:
+            self.emit(f"    {var} = {self.child_at(e, fr)};", f"    if ({var} != NULL) {{")
+            self.emit(f"        d{e.callee}(ex, {var});")
+            mark = len(self.lines)
+            self.release_child(e, var, fr)
+            self.indent_from(mark, 8)
+            self.emit("    }")
+        self.emit("}")
+
+    def indent_from(self, mark: int, spaces: int):
+        pad = " " * spaces
+        self.lines[mark:] = [pad + line for line in self.lines[mark:]]
+
+    def begin_children(self, f: int, step: _Step):
+        """Construct every child of a call/join/select step (the
+        interpreter's begin_children); the caller declares ``built`` and
+        ``child``."""
+        width = len(step.edges)
+        for e in step.edges:
+            cond = self.taken(e)
+            if cond:
+                self.emit(f"if ({cond}) {{")
+            mark = len(self.lines)
+            arg = f"h->arg * {width}ULL + {e.pos}ULL"
+            dest = "NULL" if e.boxed else f"frame + {e.offset}"
+            call = f"c{e.callee}(ex, {arg}, {self.rdepth(e)}, {dest})"
+            if not e.boxed and not self.bottom_up:
+                self.emit(f"{call};", "built += 1;")
+            else:
+                self.emit(f"child = {call};")
+                if e.boxed:
+                    self.emit("if (child == NULL) {", f"    {self.empty_slot(e)}", "} else {")
+                    self.emit(f"    *(char **)(frame + {e.offset}) = child;")
+                else:
+                    self.emit("{")
+                if self.bottom_up:
+                    self.emit(
+                        "    ((pb_bhdr *)child)->parent = frame;",
+                        f"    ((pb_bhdr *)child)->slot = {e.pos};",
+                        "    ((pb_bhdr *)child)->task = ((pb_bhdr *)frame)->task;",
+                    )
+                self.emit("    built += 1;", "}")
+            if cond:
+                self.indent_from(mark, 4)
+                self.emit("} else {", f"    {self.empty_slot(e)}", "}")
+        self.emit("h->flags |= PB_F_ACTIVE;", "h->pending = (uint32_t)built;")
+        if self.cell(f):
+            self.emit("if (built)", "    ex->c.refcount_ops += 2;")
+
+    # -- steps ---------------------------------------------------------------
+
+    def step(self, f: int, step: _Step, label: str, suspend: str):
+        """The code of one step; ``suspend`` is what a pending poll returns."""
+        op = step.op
+        if op == OP_WORK:
+            self.work(f, step.arg, "frame", "h")
+        elif op in _AWAITS_CHILDREN:
+            if self.bottom_up:
+                self.bottom_up_children(f, step, label)
+            else:
+                self.top_down_children(f, step, label)
+        elif op == OP_IO:
+            self.io(f, step)
+        elif op == OP_YIELD:
+            self.yield_now(f)
+        elif op == OP_SPAWN:
+            self.spawn(f, step, suspend)
+        elif op == OP_GEN:
+            self.gen(step)
+        else:  # pragma: no cover - compile() admits no other op
+            raise ValueError(f"unknown step code {op}")
+
+    def top_down_children(self, f: int, step: _Step, label: str):
+        select = step.op == OP_SELECT
+        self.emit("{", "    char *child;", "    if (!(h->flags & PB_F_ACTIVE)) {", "        int built = 0;")
+        mark = len(self.lines)
+        self.begin_children(f, step)
+        self.indent_from(mark, 8)
+        self.emit("    }")
+        for e in step.edges:
+            self.emit(
+                f"    child = {self.child_at(e)};",
+                f"    if (child != NULL && p{e.callee}(ex, task, child)) {{",
+                "        pb_fold(h, ((pb_hdr *)child)->acc);",
+            )
+            mark = len(self.lines)
+            self.release_child(e, "child")
+            self.emit("h->pending -= 1;")
+            if select:
+                self.drop_children(step)
+                self.emit(f"goto {label};")
+            self.indent_from(mark, 8)
+            self.emit("    }")
+        self.emit("    if (h->pending)", "        return 0;")
+        if select:
+            self.emit(f"{label}:")
+        self.emit("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+
+    def bottom_up_children(self, f: int, step: _Step, label: str):
+        select = step.op == OP_SELECT
+        self.emit("if (!(h->flags & PB_F_ACTIVE)) {", "    char *child;", "    int built = 0;")
+        mark = len(self.lines)
+        self.begin_children(f, step)
+        if step.op == OP_CALL:
+            self.emit("if (built)", f"    return {self.child_at(step.edges[0])};")
+        else:
+            self.emit("h->flags |= PB_F_LAUNCHING;")
+            for e in step.edges:
+                if select:
+                    self.emit("if (h->flags & PB_F_WON)", f"    goto {label};")
+                self.emit(f"child = {self.child_at(e)};", "if (child != NULL)", "    run_co(ex, child);")
+            if select:
+                self.emit(f"{label}:")
+            self.emit("h->flags &= ~(uint32_t)PB_F_LAUNCHING;")
+            if select:
+                self.emit("if (h->flags & PB_F_WON) {")
+                inner = len(self.lines)
+                self.drop_children(step)
+                self.indent_from(inner, 4)
+                self.emit("} else if (h->pending) {", "    return NULL;", "}")
+            else:
+                self.emit("if (h->pending)", "    return NULL;")
+        self.indent_from(mark, 4)
+        self.emit("}")
+        if step.op == OP_CALL:
+            self.emit("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
+        else:
+            self.emit("h->flags &= ~(uint32_t)(PB_F_ACTIVE | PB_F_WON);")
+
+    def io(self, f: int, step: _Step):
+        self.emit(
+            "{",
+            f"    pb_io_leaf *leaf = (pb_io_leaf *)(frame + {self.coff(f)});",
+            "    if (!(h->flags & PB_F_ACTIVE)) {",
+            f"        leaf->waiter = ex->svc->sleep(ex, task, frame, {step.arg});",
+            "        h->flags |= PB_F_ACTIVE;",
+        )
+        if self.cell(f):
+            self.emit("        ex->c.refcount_ops += 2;")
+        self.emit("        return " + ("NULL;" if self.bottom_up else "0;"), "    }")
+        if not self.bottom_up:
+            self.emit(
+                "    if (ex->waiters[leaf->waiter].state != PB_W_FIRED)",
+                "        return 0;",
+                "    ex->svc->waiter_release(ex, leaf->waiter);",
+            )
+        self.emit("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+
+    def yield_now(self, f: int):
+        self.emit("if (!(h->flags & PB_F_ACTIVE)) {")
+        if self.bottom_up:
+            self.emit(
+                f"    pb_io_leaf *leaf = (pb_io_leaf *)(frame + {self.coff(f)});",
+                "    leaf->waiter = ex->svc->waiter_new(ex, task, frame, PB_W_QUEUED);",
+                "    ex->svc->enqueue(ex, task, frame, leaf->waiter);",
+                "    h->flags |= PB_F_ACTIVE;",
+            )
+            if self.cell(f):
+                self.emit("    ex->c.refcount_ops += 2;")
+            self.emit("    return NULL;")
+        else:
+            self.emit("    h->flags |= PB_F_ACTIVE;")
+            if self.cell(f):
+                self.emit("    ex->c.refcount_ops += 2;")
+            self.emit("    ex->svc->wake_task(ex, task);", "    return 0;")
+        self.emit("}", "h->flags &= ~(uint32_t)PB_F_ACTIVE;")
+
+    def spawn(self, f: int, step: _Step, suspend: str):
+        e = step.edges[0]
+        count, wait = step.arg, step.wait
+        arg = f"h->arg * {count}ULL + (uint64_t)i"
+        coff = self.coff(f)
+        spawn = f"ex->svc->spawn_task(ex, {e.callee}u, {arg}, {self.rdepth(e)}, "
+        if wait:
+            self.emit("if (!(h->flags & PB_F_ACTIVE)) {")
+        mark = len(self.lines)
+        cond = self.taken(e)
+        if cond:
+            self.emit(f"if ({cond}) {{")
+        body = len(self.lines)
+        self.emit("{", "    int64_t i;")
+        if wait:
+            self.emit("    uint64_t *handles;")
+            inner = len(self.lines)
+            if count > 1:
+                self.emit(
+                    f"pb_handle_vec *vec = (pb_handle_vec *)(frame + {coff});",
+                    f"vec->ptr = (uint64_t *)ex->svc->mem_alloc(ex, {8 * count}ULL);",
+                    "if (vec->ptr != NULL) {",
+                    f"    vec->cap = {count};",
+                    f"    vec->len = {count};",
+                    "    handles = vec->ptr;",
+                )
+            else:
+                self.emit("{", f"    handles = (uint64_t *)(frame + {coff});")
+            self.emit("    h->flags |= PB_F_ACTIVE;", f"    h->pending = {count}u;")
+            if self.cell(f):
+                self.emit("    ex->c.refcount_ops += 2;")
+            self.emit(
+                f"    for (i = 0; i < {count}; i++)",
+                f"        {spawn}&handles[i], frame, task);",
+                f"    return {suspend};",
+                "}",
+            )
+            self.indent_from(inner, 4)
+        else:
+            self.emit(f"    for (i = 0; i < {count}; i++)", f"        {spawn}NULL, NULL, task);")
+        self.emit("}")
+        if cond:
+            self.indent_from(body, 4)
+            self.emit("}")
+        if not wait:
+            return
+        self.indent_from(mark, 4)
+        if not self.bottom_up:
+            self.emit("} else if (h->pending) {", "    return 0;")
+        self.emit("} else {", "    int64_t i;")
+        if count > 1:
+            self.emit(f"    uint64_t *handles = ((pb_handle_vec *)(frame + {coff}))->ptr;")
+        else:
+            self.emit(f"    uint64_t *handles = (uint64_t *)(frame + {coff});")
+        self.emit(f"    for (i = 0; i < {count}; i++)", "        pb_fold(h, handles[i]);")
+        if count > 1:
+            self.emit(f"    ex->svc->mem_free(ex, (char *)handles, {8 * count}ULL);")
+        self.emit("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+
+    def gen(self, step: _Step):
+        """``for item in g`` over n items, synchronously (run_generator)."""
+        e = step.edges[0]
+        g, items = e.callee, step.arg
+        cond = self.taken(e)
+        if cond:
+            self.emit(f"if ({cond}) {{")
+        mark = len(self.lines)
+        dest = "NULL" if e.boxed else f"frame + {e.offset}"
+        self.emit("{", f"    char *gen = c{g}(ex, h->arg, {self.rdepth(e)}, {dest});")
+        self.emit("    if (gen != NULL) {" if e.boxed else "    {")
+        self.emit(
+            "        pb_hdr *gh = (pb_hdr *)gen;",
+            "        int64_t j;",
+            f"        for (j = 0; j < {items + 1}; j++) {{",
+            "            ex->c.polls += 1;",
+            "            if (j == 0) {",
+        )
+        inner = len(self.lines)
+        self.start(g, "gen", "gh")
+        self.indent_from(inner, 16)
+        self.emit("            }", f"            if (j == {items})", "                break;")
+        inner = len(self.lines)
+        for s in self.fn_steps[g]:
+            self.work(g, s.arg, "gen", "gh")
+        self.emit("pb_fold(h, gh->acc + gh->arg);")
+        self.indent_from(inner, 12)
+        self.emit("        }")
+        inner = len(self.lines)
+        self.release_cell(g, "gen", "gh")
+        self.emit("gh->pc = PB_PC_DONE;")
+        if e.boxed:
+            self.emit(f"ex->svc->mem_free(ex, gen, {self.size(g)});")
+        self.indent_from(inner, 8)
+        self.emit("    }", "}")
+        if cond:
+            self.indent_from(mark, 4)
+            self.emit("}")
+
+    # -- functions -----------------------------------------------------------
+
+    def case_label(self, seg: _Segment) -> str:
+        if seg.end - 1 == seg.start:
+            return f"case {seg.start}:"
+        return f"case {seg.start} ... {seg.end - 1}:"
+
+    def body(self, f: int, suspend: str):
+        """The switch over the steps, resuming at ``h->pc``."""
+        self.emit("switch (h->pc) {")
+        for n, seg in enumerate(self.fn_segments[f]):
+            self.emit(self.case_label(seg))
+            if seg.repeats == 1 and seg.period == 1:
+                mark = len(self.lines)
+                self.emit(f"if (ex->error) return {suspend};")
+                self.step(f, seg.steps[0], f"done_{n}", suspend)
+                self.emit(f"h->pc = {seg.start + 1};")
+                self.indent_from(mark, 4)
+            else:
+                self.emit("    for (;;) {")
+                if seg.period > 1:
+                    self.emit(f"        switch ((h->pc - {seg.start}u) % {seg.period}u) {{")
+                for k, step in enumerate(seg.steps):
+                    if seg.period > 1:
+                        self.emit(f"        case {k}:")
+                    mark = len(self.lines)
+                    self.emit(f"if (ex->error) return {suspend};")
+                    self.step(f, step, f"done_{n}_{k}", suspend)
+                    self.emit("h->pc++;")
+                    if seg.period > 1 and k + 1 < seg.period:
+                        self.emit("PB_FALLTHROUGH;")
+                    self.indent_from(mark, 12 if seg.period > 1 else 8)
+                if seg.period > 1:
+                    self.emit("        }")
+                self.emit(f"        if (h->pc == {seg.end}u)", "            break;", "    }")
+            self.emit("    PB_FALLTHROUGH;")
+        self.emit("default:", "    break;", "}")
+
+    def entry_fn(self, f: int):
+        """p<f> (top-down: 1 when returned) or r<f> (bottom-up: the frame to
+        transfer to): count the entry, start, run the steps, finish."""
+        if self.bottom_up:
+            signature = f"static inline char *r{f}(pb_ex *ex, char *frame)"
+            task = "    uint32_t task = ((pb_bhdr *)frame)->task;"
+            suspend, done = "NULL", "return child_finished(ex, frame);"
+        else:
+            signature = f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame)"
+            task, suspend, done = "", "0", "return 1;"
+        self.emit(signature, "{", "    pb_hdr *h = (pb_hdr *)frame;")
+        if task:
+            self.emit(task)
+        self.emit("    (void)task;", "    ex->c.polls += 1;", "    if (!(h->flags & PB_F_STARTED)) {")
+        mark = len(self.lines)
+        self.start(f, "frame", "h")
+        self.indent_from(mark, 8)
+        self.emit("    }")
+        mark = len(self.lines)
+        self.body(f, suspend)
+        self.finish(f)
+        self.emit(done)
+        self.indent_from(mark, 4)
+        self.emit("}", "")
+
+    def finish(self, f: int):
+        self.emit("h->acc = pb_value_of(h);")
+        self.release_cell(f, "frame", "h")
+        self.emit("h->pc = PB_PC_DONE;")
+
+    def drop_action(self, f: int, step: _Step) -> bool:
+        op = step.op
+        return (
+            op in _AWAITS_CHILDREN
+            or op == OP_IO
+            or (op == OP_YIELD and self.bottom_up)
+            or (op == OP_SPAWN and step.wait and step.arg > 1)
+        )
+
+    def emit_drop_action(self, f: int, step: _Step):
+        op = step.op
+        if op in _AWAITS_CHILDREN:
+            self.drop_children(step)
+        elif op in (OP_IO, OP_YIELD):
+            self.emit(
+                "{",
+                f"    uint32_t waiter = ((pb_io_leaf *)(frame + {self.coff(f)}))->waiter;",
+                "    if (waiter != PB_NO_WAITER)",
+                "        ex->svc->waiter_cancel(ex, waiter);",
+                "}",
+            )
+        else:
+            self.emit(
+                "{",
+                f"    pb_handle_vec *vec = (pb_handle_vec *)(frame + {self.coff(f)});",
+                "    ex->svc->mem_free(ex, (char *)vec->ptr, 8 * vec->cap);",
+                "}",
+            )
+
+    def per_step_switch(self, f: int, pc: str, wanted, emit_one):
+        """switch (pc) over the steps for which ``wanted(step)``, each case
+        running ``emit_one(step)`` (which must not fall through)."""
+        self.emit(f"switch ({pc}) {{")
+        for seg in self.fn_segments[f]:
+            subs = [(k, s) for k, s in enumerate(seg.steps) if wanted(s)]
+            if not subs:
+                continue
+            self.emit(self.case_label(seg))
+            if seg.period == 1:
+                mark = len(self.lines)
+                emit_one(seg.steps[0])
+                self.indent_from(mark, 4)
+            else:
+                self.emit(f"    switch (({pc} - {seg.start}u) % {seg.period}u) {{")
+                for k, s in subs:
+                    self.emit(f"    case {k}:")
+                    mark = len(self.lines)
+                    emit_one(s)
+                    self.indent_from(mark, 8)
+                self.emit("    default:", "        break;", "    }", "    break;")
+        self.emit("default:", "    break;", "}")
+
+    def drop_fn(self, f: int):
+        self.emit(
+            f"static inline void d{f}(pb_ex *ex, char *frame)",
+            "{",
+            "    pb_hdr *h = (pb_hdr *)frame;",
+            "    (void)ex;",
+            "    if (h->pc == PB_PC_DONE)",
+            "        return;",
+        )
+        mark = len(self.lines)
+        if any(self.drop_action(f, s) for seg in self.fn_segments[f] for s in seg.steps):
+            self.emit("if (h->flags & PB_F_ACTIVE) {")
+            inner = len(self.lines)
+
+            def one(step):
+                self.emit_drop_action(f, step)
+                self.emit("break;")
+
+            self.per_step_switch(f, "h->pc", lambda s: self.drop_action(f, s), one)
+            self.indent_from(inner, 4)
+            self.emit("}")
+        self.release_cell(f, "frame", "h")
+        self.emit("h->pc = PB_PC_DONE;")
+        self.indent_from(mark, 4)
+        self.emit("}", "")
+
+    def is_parent(self, f: int) -> bool:
+        return any(s.op in _AWAITS_CHILDREN for seg in self.fn_segments[f] for s in seg.steps)
+
+    def finished_in_fn(self, f: int):
+        """A child of ``f`` finished (the interpreter's child_finished)."""
+        self.emit(
+            f"static inline char *k{f}(pb_ex *ex, char *frame, char *child)",
+            "{",
+            "    pb_hdr *p = (pb_hdr *)frame;",
+            "    uint32_t slot = ((pb_bhdr *)child)->slot;",
+            "    (void)ex;",
+            "    (void)slot;",
+        )
+        mark = len(self.lines)
+
+        def one(step):
+            self.emit("pb_fold(p, ((pb_hdr *)child)->acc);")
+            if len(step.edges) == 1:
+                self.release_child(step.edges[0], "child")
+            else:
+                self.emit("switch (slot) {")
+                for e in step.edges:
+                    self.emit(f"case {e.pos}:")
+                    inner = len(self.lines)
+                    self.release_child(e, "child")
+                    self.emit("break;")
+                    self.indent_from(inner, 4)
+                self.emit("default:", "    break;", "}")
+            self.emit("p->pending -= 1;")
+            if step.op == OP_CALL:
+                self.emit("return frame;")
+            elif step.op == OP_SELECT:
+                self.emit("p->flags |= PB_F_WON;", "if (p->flags & PB_F_LAUNCHING)", "    return NULL;")
+                self.drop_children(step)
+                self.emit("return frame;")
+            else:
+                self.emit(
+                    "if (p->pending == 0 && !(p->flags & PB_F_LAUNCHING))",
+                    "    return frame;",
+                    "return NULL;",
+                )
+
+        self.per_step_switch(f, "p->pc", lambda s: s.op in _AWAITS_CHILDREN, one)
+        self.emit("return NULL;")
+        self.indent_from(mark, 4)
+        self.emit("}", "")
+
+    def construct_fn(self, f: int):
+        """Build a future for ``f`` in place or by value then moved (construct)."""
+        size = self.size(f)
+        self.emit(
+            f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest)",
+            "{",
+            "    pb_hdr *h;",
+            "    if (dest == NULL) {",
+            f"        dest = ex->svc->mem_alloc(ex, {size});",
+            "        if (dest == NULL)",
+            "            return NULL;",
+            "    }",
+            f"    h = (pb_hdr *){'ex->staging' if self.moves else 'dest'};",
+            f"    h->fn = {f};",
+            "    h->pc = 0;",
+            "    h->iter = 0;",
+            "    h->pending = 0;",
+            "    h->rdepth = rdepth;",
+            "    h->flags = 0;",
+            "    h->arg = arg;",
+            "    h->acc = 0;",
+        )
+        if self.bottom_up:
+            self.emit(
+                "    ((pb_bhdr *)h)->parent = NULL;",
+                "    ((pb_bhdr *)h)->slot = 0;",
+                "    ((pb_bhdr *)h)->task = 0;",
+            )
+        if self.moves:
+            self.emit(f"    memcpy(dest, ex->staging, {size});", f"    ex->c.moved_bytes += {size};")
+        self.emit("    return dest;", "}", "")
+
+    def dispatch(self, signature: str, cases: list, default: str):
+        """A function (or, without a signature, the rest of the open one)
+        that switches on the frame's function: cases are (fn, statement...)."""
+        frame = "b->parent" if not signature else ("root" if "root" in signature else "frame")
+        if signature:
+            self.emit(signature, "{")
+        self.emit(f"    switch (((pb_hdr *){frame})->fn) {{")
+        for f, *statements in cases:
+            self.emit(f"    case {f}:", *(f"        {line}" for line in statements))
+        self.emit("    default:", f"        {default}", "    }", "}", "")
+
+    # -- the whole file --------------------------------------------------------
+
+    def generate(self, key: str) -> str:
+        normal = [f for f in range(self.n) if not self.generator[f]]
+        mode = "bottom-up (resume)" if self.bottom_up else "top-down (poll)"
+        self.emit(
+            f"/* pinbench compiled engine: program '{self.p.name}', strategy '{self.l.strategy}',",
+            f" * {mode}. Generated by bench/codegen.py (version {GENERATOR_VERSION}); do not edit.",
+            f" * key {key} */",
+            '#include "runtime.h"',
+            "",
+        )
+        for f in range(self.n):
+            self.emit(f"/* {f}: {self.p.fn_names[f]} */")
+        self.emit("")
+        for f in normal:
+            if self.bottom_up:
+                self.emit(f"static inline char *r{f}(pb_ex *ex, char *frame);")
+                if self.is_parent(f):
+                    self.emit(f"static inline char *k{f}(pb_ex *ex, char *frame, char *child);")
+            else:
+                self.emit(f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame);")
+            self.emit(f"static inline void d{f}(pb_ex *ex, char *frame);")
+        if self.bottom_up:
+            self.emit(
+                "static void run_co(pb_ex *ex, char *frame);",
+                "static char *child_finished(pb_ex *ex, char *frame);",
+            )
+        self.emit("")
+        for f in range(self.n):
+            self.construct_fn(f)
+        for f in normal:
+            self.drop_fn(f)
+            self.entry_fn(f)
+            if self.bottom_up and self.is_parent(f):
+                self.finished_in_fn(f)
+        if self.bottom_up:
+            self.emit(
+                "static char *child_finished(pb_ex *ex, char *frame)",
+                "{",
+                "    pb_bhdr *b = (pb_bhdr *)frame;",
+                "    if (b->parent == NULL) {",
+                "        ex->svc->task_done(ex, b->task);",
+                "        return NULL;",
+                "    }",
+            )
+            self.dispatch("", [(f, f"return k{f}(ex, b->parent, frame);")
+                               for f in normal if self.is_parent(f)], "return NULL;")
+            self.dispatch("static char *resume_any(pb_ex *ex, char *frame)",
+                          [(f, f"return r{f}(ex, frame);") for f in normal], "return NULL;")
+            self.emit(
+                "static void run_co(pb_ex *ex, char *frame)",
+                "{",
+                "    while (frame != NULL)",
+                "        frame = resume_any(ex, frame);",
+                "}",
+                "",
+            )
+        else:
+            self.dispatch("static int poll_root(pb_ex *ex, uint32_t task, char *root)",
+                          [(f, f"return p{f}(ex, task, root);") for f in self.roots], "return 0;")
+        self.dispatch("static void drop_root(pb_ex *ex, char *root)",
+                      [(f, f"d{f}(ex, root);", "return;") for f in self.roots], "return;")
+        self.emit(
+            "const pb_engine *pb_engine_get(void)",
+            "{",
+            "    static const pb_engine engine = {",
+            "        PB_RUNTIME_ABI,",
+            "        (uint32_t)sizeof(pb_ex),",
+            f"        {self.n}u,",
+            f"        {1 if self.bottom_up else 0}u,",
+            f"        {'NULL' if self.bottom_up else 'poll_root'},",
+            f"        {'run_co' if self.bottom_up else 'NULL'},",
+            "        drop_root,",
+            "    };",
+            "    return &engine;",
+            "}",
+        )
+        return "\n".join(self.lines) + "\n"
+
+
+def generate(program, layout, key: str | None = None) -> str:
+    """The C source of the engine for ``program`` under ``layout``."""
+    return _Gen(program, layout).generate(key or fingerprint(program, layout))

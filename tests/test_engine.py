@@ -1,0 +1,393 @@
+"""The compiled engine (bench/codegen.py, bench/engine.py) against the interpreter.
+
+Both engines run the same frames through the same executor loop, so every
+counter must be bit-identical: for every built-in workload x strategy x
+allocator, workload files, plug-in strategies (top-down and bottom-up,
+boxing and celling everything), runs stopped by the memory limit, open-loop
+runs, and seeded random programs over every step (selects included). Then
+the cache (a hit, two concurrent builders, a corrupt entry), the build
+failure path and the generated C's warnings.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pinbench import strategies
+from pinbench.bench import codegen, engine
+from pinbench.model.errors import UsageError
+from pinbench.model.program import Program
+from pinbench.bench.runner import ALLOCATORS
+from pinbench.bench.suite import QUICK_PARAMS
+from pinbench.bench.workloads import WORKLOADS, get_workload
+from pinbench.cython_core import _executor
+from pinbench.strategies.base import BOTTOM_UP, Strategy
+
+from .test_validate import mixed_program, random_programs
+
+ROOT = Path(__file__).resolve().parents[1]
+HAVE_CC = engine.find_compiler() is not None
+pytestmark = pytest.mark.skipif(not HAVE_CC, reason="the compiled engine needs a C compiler")
+
+# Everything the executor counts (elapsed time and latency values aside).
+COUNTERS = (
+    "allocs", "frees", "bytes_allocated", "peak_live_bytes", "peak_live_blocks",
+    "live_bytes_end", "live_blocks_end", "moved_bytes", "refcount_ops", "polls", "tasks",
+    "checksum", "ticks", "allocator_reserved_end", "latency_dropped",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_cache(tmp_path_factory):
+    """One fresh cache for this module's builds (not the user's)."""
+    folder = tmp_path_factory.mktemp("pinbench-cache")
+    old = os.environ.get("PINBENCH_CACHE")
+    os.environ["PINBENCH_CACHE"] = str(folder)
+    yield folder / "engines"
+    if old is None:
+        del os.environ["PINBENCH_CACHE"]
+    else:
+        os.environ["PINBENCH_CACHE"] = old
+
+
+def counters(result) -> dict:
+    out = {name: result[name] for name in COUNTERS}
+    out["latency_samples"] = len(result["latency_ns"])
+    return out
+
+
+def run_both(program, layout, allocator="system", **kwargs):
+    """(interpreted, compiled) counters of the same run; errors are compared too."""
+    compiled = engine.compiled(program, layout)
+    results = []
+    for eng in (None, compiled):
+        try:
+            results.append(("ok", counters(_executor.run(program, layout, allocator, engine=eng, **kwargs))))
+        except _executor.ExecutorError as err:
+            results.append((err.kind, counters(err.counters)))
+    return results
+
+
+def assert_same(program, layout, allocator="system", **kwargs):
+    interpreted, compiled = run_both(program, layout, allocator, **kwargs)
+    assert compiled == interpreted, f"{program.name} under {layout.strategy}/{allocator}"
+    assert interpreted[1]["live_blocks_end"] == 0
+    return interpreted
+
+
+def build_all(programs, strategy_objects):
+    """Compile every pair at once (in parallel), as a run does."""
+    pairs = [(p, s.plan(p)) for p in programs for s in strategy_objects]
+    engine.prepare(pairs)
+    return pairs
+
+
+# -- plug-in strategies: policy only, so they compile like built-ins ---------------
+
+
+class BoxEverything(Strategy):
+    name = "box_everything"
+
+    def box_edge(self, program, edge):
+        return True
+
+
+class CellEverything(Strategy):
+    name = "cell_everything"
+
+    def locals_in_cell(self, program, fn):
+        return True
+
+
+class MovingCoroutines(Strategy):
+    """Bottom-up, but futures built by value and moved, some children inline."""
+
+    name = "moving_coroutines"
+    polling = BOTTOM_UP
+    moves = True
+
+    def box_edge(self, program, edge):
+        return bool(program.edge_back[edge]) or edge % 2 == 0
+
+    def locals_in_cell(self, program, fn):
+        return fn % 2 == 1
+
+
+PLUGINS = (BoxEverything(), CellEverything(), MovingCoroutines())
+BUILTIN = tuple(strategies.BUILTIN.values())
+
+
+def quick_programs():
+    return [wl.compile(QUICK_PARAMS.get(name, {})) for name, wl in WORKLOADS.items()]
+
+
+# -- equivalence -------------------------------------------------------------------
+
+
+def test_every_builtin_workload_strategy_and_allocator_counts_the_same():
+    pairs = build_all(quick_programs(), BUILTIN)
+    assert len(pairs) == len(WORKLOADS) * len(BUILTIN)
+    for program, layout in pairs:
+        for allocator in ALLOCATORS:
+            assert_same(program, layout, allocator)
+
+
+def test_workload_files_count_the_same():
+    wl = get_workload(str(ROOT / "examples" / "echo.toml"))
+    program = wl.compile({})
+    for program, layout in build_all([program], BUILTIN + PLUGINS):
+        assert_same(program, layout, "pool")
+
+
+def test_plugin_strategies_count_the_same():
+    programs = quick_programs() + [mixed_program()]
+    for program, layout in build_all(programs, PLUGINS):
+        assert_same(program, layout, "system")
+
+
+def random_select_programs(count: int, seed: int) -> list:
+    """Seeded random programs with selects (arms of distinct durations,
+    dropped while io is pending, nested joins inside arms), recursion with
+    limits, spawns, generators and yields; rejected candidates are skipped."""
+    rng = random.Random(seed)
+    programs = []
+    while len(programs) < count:
+        p = Program(f"rsel{len(programs)}", tasks=rng.randint(1, 3))
+        names = [f"f{i}" for i in range(rng.randint(3, 7))]
+        gens = [f"g{i}" for i in range(rng.randint(0, 1))]
+        for i, name in enumerate(names):
+            size = rng.choice([0, 8, 24])
+            fn = p.fn(name, locals=size, borrows=rng.random() < 0.5)
+            later, earlier = names[i + 1:], names[: i + 1]
+            for _ in range(rng.randint(0, 5)):
+                k = rng.random()
+                if k < 0.15 and size:
+                    fn.work(rng.randint(1, size))
+                elif k < 0.3 and later:
+                    fn.select(*rng.sample(later, min(len(later), rng.randint(2, 3))))
+                elif k < 0.4 and later:
+                    fn.call(rng.choice(later))
+                elif k < 0.5 and later:
+                    fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
+                elif k < 0.65:
+                    fn.io(rng.randint(1, 4))
+                elif k < 0.72:
+                    fn.yield_now()
+                elif k < 0.78 and gens:
+                    fn.gen(rng.choice(gens), rng.randint(0, 3))
+                elif k < 0.84 and later:
+                    fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.6)
+                elif k < 0.92:
+                    fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
+                else:
+                    fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []),
+                            limit=rng.randint(0, 2))
+        for name in gens:
+            g = p.fn(name, locals=16, borrows=rng.random() < 0.5, generator=True)
+            g.work(rng.randint(0, 16))
+        try:
+            programs.append(p.compile())
+        except UsageError:
+            continue
+    return programs
+
+
+def test_random_programs_count_the_same():
+    programs = random_programs(10) + random_select_programs(14, seed=9)
+    assert sum(1 for p in programs if 3 in p.step_op.tolist()) >= 8  # selects are there
+    for program, layout in build_all(programs, BUILTIN + PLUGINS[:1] + PLUGINS[2:]):
+        assert_same(program, layout, "pool")
+
+
+def test_a_run_stopped_by_the_memory_limit_counts_the_same():
+    p = Program("big", tasks=300)
+    p.fn("main", locals=512, borrows=True).work(8).call("mid").io(1)
+    p.fn("mid", locals=256, borrows=True).join("leaf", "leaf").work(3)
+    p.fn("leaf", locals=64).io(2)
+    program = p.compile()
+    for program, layout in build_all([program], BUILTIN):
+        interpreted, compiled = run_both(program, layout, "pool", memory_limit=40_000)
+        assert interpreted[0] == "memory limit"
+        assert compiled == interpreted
+        assert compiled[1]["live_blocks_end"] == 0
+
+
+def test_open_loop_and_latency_sampling_count_the_same():
+    wl = get_workload("server")
+    program = wl.compile({"requests": 200, "rate": 10**7})
+    arrivals = wl.arrivals(program.params)
+    for program, layout in build_all([program], BUILTIN):
+        assert_same(program, layout, "system", arrivals_ns=arrivals,
+                     latency_stride=1, latency_capacity=300)
+    chain = get_workload("chain").compile({"tasks": 100})
+    for program, layout in build_all([chain], BUILTIN):
+        assert_same(program, layout, "bump", latency_stride=7, latency_capacity=5)
+
+
+def test_long_and_deep_programs_compile_compactly():
+    """A million yields, ten thousand selects and a hundred nested levels:
+    repeating steps become one loop, so the C stays small; deep nesting
+    compiles to nested inline polls; the counts stay the same."""
+    yields = get_workload("yield_many").compile({"yields": 10**6, "tasks": 1})
+    deep = get_workload("chain").compile({"depth": 100, "tasks": 3})
+    selects = get_workload("select_loop").compile({"iterations": 10**4, "tasks": 2})
+    for program in (yields, selects):
+        source = codegen.generate(program, strategies.get("pinbox").plan(program))
+        assert len(source) < 20_000, program.name
+    for program, layout in build_all([yields, deep, selects], BUILTIN):
+        assert_same(program, layout, "pool")
+
+
+def test_step_runs_fold_into_loops():
+    assert codegen.segments([]) == []
+    assert codegen.segments([5] * 7) == [(0, 1, 7)]
+    assert codegen.segments([1, 2, 1, 3, 1, 2, 1, 3, 9]) == [(0, 4, 2), (8, 1, 1)]
+    assert codegen.segments([1, 2, 3]) == [(0, 1, 1), (1, 1, 1), (2, 1, 1)]
+
+
+def test_an_engine_for_another_program_is_refused():
+    a = get_workload("chain").compile({"depth": 2, "tasks": 2})
+    b = get_workload("chain").compile({"depth": 3, "tasks": 2})
+    layout_a = strategies.get("pinbox").plan(a)
+    with pytest.raises(ValueError, match="another program"):
+        _executor.run(b, strategies.get("pinbox").plan(b), engine=engine.compiled(a, layout_a))
+    with pytest.raises(ValueError, match="another program or strategy"):
+        _executor.run(a, strategies.get("always_heap").plan(a), engine=engine.compiled(a, layout_a))
+
+
+# -- the generated C -----------------------------------------------------------------
+
+
+def test_generated_c_compiles_without_warnings(tmp_path):
+    compiler = engine.find_compiler()
+    programs = quick_programs() + [mixed_program()] + random_select_programs(3, seed=3)
+    for i, program in enumerate(programs):
+        for strategy in BUILTIN + PLUGINS:
+            source = tmp_path / f"p{i}-{strategy.name}.c"
+            source.write_text(codegen.generate(program, strategy.plan(program)))
+            done = subprocess.run(
+                [*compiler.command, "-O2", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes",
+                 f"-I{ROOT / 'cython_core'}", "-c", str(source), "-o", str(tmp_path / "x.o")],
+                capture_output=True, text=True,
+            )
+            assert done.returncode == 0 and done.stderr == "", (source, done.stderr[:2000])
+
+
+# -- the cache -------------------------------------------------------------------------
+
+
+def small_pair(depth=3, tasks=2):
+    """A small program; the engine depends on its shape, not its task count."""
+    program = get_workload("chain").compile({"depth": depth, "tasks": tasks})
+    return program, strategies.get("rc").plan(program)
+
+
+def test_a_cached_engine_is_loaded_not_rebuilt(engine_cache, monkeypatch):
+    program, layout = small_pair(depth=4)
+    first = engine.compiled(program, layout)
+    assert first.path.parent == engine_cache and first.path.is_file()
+    assert first.path.with_suffix(".c").is_file()  # the source stays beside it
+    engine._loaded.clear()  # as in a new process
+
+    def no_build(*args):
+        raise AssertionError("rebuilt a cached engine")
+
+    monkeypatch.setattr(engine, "_build", no_build)
+    again = engine.compiled(program, layout)
+    assert again.path == first.path
+    assert run_both(program, layout)[1][1]["checksum"] == run_both(program, layout)[0][1]["checksum"]
+
+
+def test_the_key_covers_compiler_flags_and_generator(monkeypatch):
+    program, layout = small_pair()
+    source = codegen.generate(program, layout)
+    compiler = engine.find_compiler()
+    key = engine.build_key(source, compiler)
+    other_flags = engine.Compiler(compiler.command, compiler.version, ("-O1",))
+    assert engine.build_key(source, other_flags) != key
+    monkeypatch.setattr(codegen, "GENERATOR_VERSION", codegen.GENERATOR_VERSION + 1)
+    assert engine.build_key(source, compiler) != key
+
+
+def test_a_corrupt_entry_is_rebuilt(engine_cache):
+    """A file at the entry's name that is not a loadable engine (garbage, a
+    truncated library) is rebuilt. Only entries this process has not loaded
+    yet, as a new process meets them (a loaded library stays mapped)."""
+    valid = engine.compiled(*small_pair()).path.read_bytes()
+    for depth, damage in ((5, b"not a shared library"), (6, valid[:300])):
+        program, layout = small_pair(depth=depth)
+        compiler = engine.find_compiler()
+        _, key = engine._needed(program, layout, compiler)
+        path = engine_cache / f"{key}.so"
+        path.write_bytes(damage)
+        rebuilt = engine.compiled(program, layout)
+        assert rebuilt.path == path and path.stat().st_size > 1000
+        interpreted, compiled = run_both(program, layout)
+        assert compiled == interpreted
+
+
+BUILDER = textwrap.dedent(
+    """
+    import sys
+    from pinbench import strategies
+    from pinbench.bench import engine
+    from pinbench.bench.workloads import get_workload
+    from pinbench.cython_core import _executor
+    program = get_workload("fanout").compile({"k": 3, "depth": 4, "tasks": 7})
+    layout = strategies.get("anchor_box").plan(program)
+    eng = engine.compiled(program, layout)
+    print(_executor.run(program, layout, engine=eng)["checksum"], eng.path)
+    """
+)
+
+
+def test_two_processes_building_the_same_entry_at_once(tmp_path):
+    env = dict(os.environ, PINBENCH_CACHE=str(tmp_path))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", BUILDER], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outputs]
+    lines = {out.strip() for out, _ in outputs}
+    assert len(lines) == 1  # the same checksum, the same entry
+    entries = sorted(p.name for p in (tmp_path / "engines").iterdir())
+    assert len([e for e in entries if e.endswith(".so")]) == 1
+    assert not [e for e in entries if e.endswith(".tmp")]  # no half-written leftovers
+
+
+def test_a_failed_build_is_one_line_naming_the_source(monkeypatch):
+    monkeypatch.setenv(engine.BREAK_ENV, "1")
+    program, layout = small_pair(depth=7)
+    with pytest.raises(UsageError) as err:
+        engine.compiled(program, layout)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "failed to compile the generated engine" in message
+    source = message.split("generated engine ")[1].split(":")[0]
+    assert source.endswith(".c") and Path(source).is_file()
+    assert "error" in message.lower()
+
+
+def test_a_missing_compiler_is_a_clear_choice(monkeypatch):
+    monkeypatch.setenv("PINBENCH_CC", "/nonexistent/cc")
+    name, note = engine.default_engine()
+    assert name == "interpreted"
+    assert note.count("\n") == 0 and "interpreted" in note
+    with pytest.raises(UsageError, match="--engine interpreted"):
+        engine.compiled(*small_pair())
+    monkeypatch.delenv("PINBENCH_CC")
+    assert engine.default_engine() == ("compiled", None)
+
+
+def test_bad_engine_names_are_one_line():
+    with pytest.raises(UsageError, match="unknown engine 'fast'; choose one of: compiled, interpreted"):
+        engine.check_engine("fast")
