@@ -757,8 +757,13 @@ class _Gen:
         self.emit("}", "")
 
     def construct_fn(self, f: int):
-        """Build a future for ``f`` in place or by value then moved (construct)."""
-        size = self.size(f)
+        """Build a future for ``f`` in place, or by value then moved: the
+        interpreter's construct. A move writes the future's ``size`` bytes
+        into place: its new header, then the rest as the staging buffer
+        holds it (the same bytes the interpreter copies from there; writing
+        the header straight into place lets the poll that follows read it
+        without waiting for a block copy to land)."""
+        size, header = self.size(f), int(self.l.header_bytes)
         self.emit(
             f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest)",
             "{",
@@ -768,7 +773,7 @@ class _Gen:
             "        if (dest == NULL)",
             "            return NULL;",
             "    }",
-            f"    h = (pb_hdr *){'ex->staging' if self.moves else 'dest'};",
+            "    h = (pb_hdr *)dest;",
             f"    h->fn = {f};",
             "    h->pc = 0;",
             "    h->iter = 0;",
@@ -785,7 +790,9 @@ class _Gen:
                 "    ((pb_bhdr *)h)->task = 0;",
             )
         if self.moves:
-            self.emit(f"    memcpy(dest, ex->staging, {size});", f"    ex->c.moved_bytes += {size};")
+            if size > header:
+                self.emit(f"    memcpy(dest + {header}, ex->staging + {header}, {size - header});")
+            self.emit(f"    ex->c.moved_bytes += {size};")
         self.emit("    return dest;", "}", "")
 
     def dispatch(self, signature: str, cases: list, default: str):
