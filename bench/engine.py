@@ -76,10 +76,7 @@ def _runtime_dir() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _compiler(cc: str, cflags: str) -> Compiler | None:
-    command = tuple(shlex.split(cc))
-    if not command or shutil.which(command[0]) is None:
-        return None
+def _compiler(command: tuple, cflags: str) -> Compiler | None:
     try:
         done = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -95,7 +92,11 @@ def find_compiler() -> Compiler | None:
     """The C compiler (``$PINBENCH_CC``, else the one that built Python's
     extensions), or None when there is none that runs."""
     cc = os.environ.get("PINBENCH_CC") or sysconfig.get_config_var("CC") or "cc"
-    return _compiler(cc, os.environ.get("PINBENCH_CFLAGS", ""))
+    command = shlex.split(cc)
+    found = shutil.which(command[0]) if command else None
+    if found is None:
+        return None
+    return _compiler((found, *command[1:]), os.environ.get("PINBENCH_CFLAGS", ""))
 
 
 def default_engine() -> tuple[str, str | None]:
@@ -110,7 +111,11 @@ def default_engine() -> tuple[str, str | None]:
     return COMPILED, None
 
 
-def cache_root() -> Path:
+def cache_root(cache_dir=None) -> Path:
+    """Where engines are cached: ``cache_dir/engines`` (validate's
+    --cache-dir), else under $PINBENCH_CACHE, $XDG_CACHE_HOME or ~/.cache."""
+    if cache_dir:
+        return Path(cache_dir).expanduser() / "engines"
     if os.environ.get("PINBENCH_CACHE"):
         return Path(os.environ["PINBENCH_CACHE"]).expanduser() / "engines"
     base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
@@ -262,12 +267,13 @@ def compiled(program, layout) -> Engine:
     return prepare([(program, layout)])[0]
 
 
-def prepare(pairs, progress=None) -> list:
+def prepare(pairs, progress=None, cache_dir=None) -> list:
     """Engines for every (program, layout), building the missing ones in
     parallel (one compiler per core). ``progress(text)``, when given, is told
-    what is being built and when it is done."""
+    what is being built and when it is done. Engines loaded once stay
+    loaded for the process, wherever they were cached."""
     compiler = require_compiler()
-    folder = cache_root()
+    folder = cache_root(cache_dir)
     needed = [(program, layout, *_needed(program, layout, compiler)) for program, layout in pairs]
     missing = {key for _, _, _, key in needed
                if key not in _loaded and not (folder / f"{key}.so").is_file()}

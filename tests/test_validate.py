@@ -27,6 +27,7 @@ from pinbench.bench.validate import (
     timing_table,
     validate,
 )
+from pinbench.bench import engine
 from pinbench.bench.validate import toolchain
 
 from .conftest import pinbench
@@ -34,6 +35,7 @@ from .oracle import expected_checksum
 
 HAVE_RUSTC = toolchain.find_rustc() is not None
 HAVE_CXX = toolchain.find_cxx() is not None
+HAVE_CC = engine.find_compiler() is not None
 needs_compilers = pytest.mark.skipif(
     not (HAVE_RUSTC and HAVE_CXX), reason="rustc and g++ are needed to compare native programs"
 )
@@ -161,8 +163,10 @@ def results(cache_dir):
 @pytest.mark.parametrize("index", range(len(ALL_CASES)), ids=[_case_id(c) for c in ALL_CASES])
 def test_native_counts_and_checksums_equal_the_model(results, index):
     rows = results[results["case"] == index]
-    assert sorted(rows["strategy"]) == sorted(STRATEGIES)
-    for row in rows.itertuples():
+    engines = results.attrs["engines"]
+    assert sorted(rows["strategy"]) == sorted(STRATEGIES * len(engines))
+    assert sorted(rows["engine"]) == sorted(engines * len(STRATEGIES))
+    for row in rows.itertuples():  # both engines' counts against the native programs
         assert row.native == ("g++" if row.strategy == "always_heap" else "rustc")
         where = f"{row.workload} {row.params} {row.strategy}"
         assert row.allocs_native == row.allocs_model, where
@@ -210,14 +214,17 @@ def test_tables_for_the_report(results):
     assert disagreements(results) == []
     timing = timing_table(results)
     assert list(timing.columns) == [
-        "case", "workload", "params", "ratio", "model_ratio", "native", "native_ratio", "carry",
+        "case", "workload", "params", "engine", "ratio", "model_ratio", "native", "native_ratio", "carry",
     ]
-    assert len(timing) == 3 * len(ALL_CASES)
+    engines = results.attrs["engines"]
+    assert engines == (["compiled", "interpreted"] if HAVE_CC else ["interpreted"])
+    assert len(timing) == 3 * len(ALL_CASES) * len(engines)
     assert set(timing["ratio"]) == {"always_heap/pinbox", "anchor_box/pinbox", "rc/pinbox"}
     assert set(timing["native"]) == {"g++/rustc", "rustc/rustc"}
     assert (timing["model_ratio"] > 0).all() and (timing["native_ratio"] > 0).all()
     speed = speed_table(results)
-    assert len(speed) == 4 * len(ALL_CASES)
+    assert len(speed) == 4 * len(ALL_CASES) * len(engines)
+    assert set(speed["engine"]) == set(engines)
     assert (speed["model_over_native"] > 0).all()
     text = format_results(results)
     assert "agree" in text and "DIFFER" not in text
@@ -235,6 +242,8 @@ def test_a_disagreement_is_reported():
     }
     lines = disagreements(pd.DataFrame([row]))
     assert lines == ["chain defaults / rc (rustc): 11 native allocations against 10 in the model"]
+    lines = disagreements(pd.DataFrame([dict(row, engine="compiled")]))
+    assert lines == ["chain defaults / rc (rustc, compiled engine): 11 native allocations against 10 in the model"]
 
 
 # -- failures are one line, never a traceback -------------------------------------------

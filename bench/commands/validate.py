@@ -72,6 +72,11 @@ def add_parser(subparsers):
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a native program may run (default 600)")
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="table format (default text)")
     p.add_argument(
+        "--engine", action="append", metavar="E",
+        help="the model's engine(s) to time: compiled, interpreted or both; repeatable or a comma "
+        "list (default: both where a C compiler works)",
+    )
+    p.add_argument(
         "--save", metavar="DIR",
         help="also write validation.json into DIR (a results folder), where `pinbench report DIR` "
         "draws the timing-fidelity figure",
@@ -94,6 +99,7 @@ def run(args, argv=None) -> int:
             timeout=args.timeout,
             languages=languages,
             log=log,
+            engines=split_names(args.engine) if args.engine else None,
         )
     except UsageError as error:  # one line, as the CLI prints every usage error
         print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)

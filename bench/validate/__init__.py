@@ -24,6 +24,7 @@ The command line is ``commands/validate.py``.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from pathlib import Path
 from ... import strategies as strategy_registry
 from ...model.errors import UsageError
 from ...model.program import CompiledProgram
+from .. import engine as engine_registry
 from ..formatting import grouped, param_text
 from ..suite import check_sweeps_apply, combinations, parse_param_flags, split_names
 from ..results import atomic_write_text
@@ -126,8 +128,8 @@ RUNS_PER_ROUND = 2
 SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws (plots.py)
 
 
-def _model_round(program, strategy: str) -> dict:
-    runs = [execute(program, strategy, "system") for _ in range(RUNS_PER_ROUND)]
+def _model_round(program, strategy: str, engine: str) -> dict:
+    runs = [execute(program, strategy, "system", engine=engine) for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
         "tasks": first["tasks"],
@@ -183,6 +185,7 @@ def validate(
     languages=LANGUAGES,
     source_hook=None,
     log=None,
+    engines=None,
 ):
     """Run every case in the model and natively; return the result table.
 
@@ -194,7 +197,9 @@ def validate(
     (``"rust"``, ``"c++"``); a missing compiler skips its language, with a
     note in ``result.attrs["notes"]``. ``source_hook(language, source)``
     may rewrite a generated source (tests use it to break one). ``log``
-    receives progress lines.
+    receives progress lines. ``engines`` are the model's engines to time
+    (default: compiled and interpreted where a C compiler works, else
+    interpreted with a note); every row is one case, strategy and engine.
 
     Returns a pandas DataFrame, one row per case and strategy (see
     :data:`COLUMNS`); ``attrs["notes"]`` holds the skipped languages and
@@ -225,6 +230,17 @@ def validate(
     views = [view for *_, view in compiled]
 
     notes = []
+    if engines is None:
+        default, note = engine_registry.default_engine()
+        engines = [engine_registry.COMPILED, engine_registry.INTERPRETED] if note is None else [default]
+        if note:
+            notes.append(note)
+            _note(log, note)
+    engines = [engine_registry.check_engine(e) for e in engines]
+    if engine_registry.COMPILED in engines:
+        pairs = [(program, strategy_registry.get(s).plan(program))
+                 for *_, program, _ in compiled for s in STRATEGIES]
+        engine_registry.prepare(pairs, progress=lambda text: _note(log, text), cache_dir=cache_dir)
     tools = {}
     if "rust" in languages:
         tools["rust"] = toolchain.find_rustc()
@@ -274,19 +290,21 @@ def validate(
         _note(
             log,
             f"round {round_number}/{repeat}: the model ({len(compiled)} case(s) x "
-            f"{len(STRATEGIES)} strategies), then " + ", ".join(str(b) for b in binaries.values()),
+            f"{len(STRATEGIES)} strategies x {', '.join(engines)}), then "
+            + ", ".join(str(b) for b in binaries.values()),
         )
         for index, (name, workload, typed, program, view) in enumerate(compiled):
             for strategy in STRATEGIES:
-                _merge(model, (index, strategy), _model_round(program, strategy))
+                for eng in engines:
+                    _merge(model, (index, strategy, eng), _model_round(program, strategy, eng))
         for language, binary in binaries.items():
             for row in _run_native(tools[language], binary, timeout):
                 _merge(native, (row["program"], row["variant"]), row, language)
 
     rows = []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
-        for strategy in STRATEGIES:
-            m = model[index, strategy]
+        for strategy, eng in itertools.product(STRATEGIES, engines):
+            m = model[index, strategy, eng]
             language, n = native.get((index, strategy), (None, None))
             row = {
                 "case": index,
@@ -294,6 +312,7 @@ def validate(
                 "params": _params_label(workload, typed),
                 "param_values": dict(typed),
                 "strategy": strategy,
+                "engine": eng,
                 "native": tools[language].label if language else None,
                 "tasks_model": m["tasks"],
                 "allocs_model": m["allocs"],
@@ -323,12 +342,12 @@ def validate(
                     checksum_agree=n["checksum"] == m["checksum"],
                 )
                 where = f"{workload.name} {row['params']} / {strategy} ({row['native']})"
-                if n["frees"] != n["allocs"]:
+                if n["frees"] != n["allocs"] and eng == engines[0]:
                     notes.append(f"{where}: the native program freed {n['frees']} of {n['allocs']} blocks")
-                if not n["stable"]:
+                if not n["stable"] and eng == engines[0]:
                     notes.append(f"{where}: the native counts changed between runs")
             if not m["stable"]:
-                notes.append(f"{workload.name} {row['params']} / {strategy}: the model's counts changed between runs")
+                notes.append(f"{workload.name} {row['params']} / {strategy} ({eng}): the model's counts changed between runs")
                 if n["tasks"] != m["tasks"]:
                     notes.append(f"{where}: {n['tasks']} native tasks against {m['tasks']} in the model")
             rows.append(row)
@@ -344,11 +363,14 @@ def validate(
     table.attrs["notes"] = notes
     table.attrs["repeat"] = repeat
     table.attrs["compilers"] = {t.label: t.version.splitlines()[0] for t in tools.values()}
+    table.attrs["engines"] = list(engines)
+    if engine_registry.COMPILED in engines:
+        table.attrs["engine"] = engine_registry.describe(engine_registry.COMPILED)
     return table
 
 
 COLUMNS = [
-    "case", "workload", "params", "param_values", "strategy", "native",
+    "case", "workload", "params", "param_values", "strategy", "engine", "native",
     "tasks_model", "tasks_native",
     "allocs_model", "allocs_native", "frees_native",
     "bytes_model", "bytes_native",
@@ -366,7 +388,10 @@ def disagreements(results) -> list:
     for row in results.itertuples():
         if row.native is None:
             continue
-        where = f"{row.workload} {row.params} / {row.strategy} ({row.native})"
+        engine = getattr(row, "engine", None)
+        where = f"{row.workload} {row.params} / {row.strategy} ({row.native}" + (
+            f", {engine} engine)" if engine else ")"
+        )
         if not row.allocs_agree:
             lines.append(f"{where}: {row.allocs_native} native allocations against {row.allocs_model} in the model")
         if not row.checksum_agree:
@@ -414,7 +439,7 @@ def timing_table(results):
     import pandas as pd  # deferred: pandas loads only when validating
 
     rows = []
-    for case, group in results.groupby("case", sort=True):
+    for (case, engine), group in results.groupby(["case", "engine"], sort=False):
         by = {row.strategy: row for row in group.itertuples()}
         for a, b in RATIO_PAIRS:
             if a not in by or b not in by:
@@ -428,6 +453,7 @@ def timing_table(results):
                     "case": case,
                     "workload": ra.workload,
                     "params": ra.params,
+                    "engine": engine,
                     "ratio": f"{a}/{b}",
                     "model_ratio": model,
                     "native": f"{ra.native}/{rb.native}" if have else None,
@@ -436,7 +462,8 @@ def timing_table(results):
                 }
             )
     return pd.DataFrame(
-        rows, columns=["case", "workload", "params", "ratio", "model_ratio", "native", "native_ratio", "carry"]
+        rows,
+        columns=["case", "workload", "params", "engine", "ratio", "model_ratio", "native", "native_ratio", "carry"],
     )
 
 
@@ -444,7 +471,7 @@ def speed_table(results):
     """How fast the model's core runs each case against the native program
     of the same strategy: model ns per task / native ns per task."""
     table = results[
-        ["case", "workload", "params", "strategy", "native", "ns_per_task_model", "ns_per_task_native"]
+        ["case", "workload", "params", "strategy", "engine", "native", "ns_per_task_model", "ns_per_task_native"]
     ].copy()
     table["model_over_native"] = table["ns_per_task_model"] / table["ns_per_task_native"]
     return table
@@ -484,7 +511,7 @@ def format_results(results, markdown: bool = False) -> str:
             checksum += f" / {r.checksum_native}"
         rows.append(
             [
-                r.workload, r.params, r.strategy, r.native or "-",
+                r.workload, r.params, r.strategy, r.engine, r.native or "-",
                 _pair(r.allocs_per_task_model, r.allocs_per_task_native),
                 _pair(r.bytes_per_task_model, r.bytes_per_task_native),
                 _pair(r.frame_model, r.size_of_native),
@@ -496,7 +523,7 @@ def format_results(results, markdown: bool = False) -> str:
         "Model / native, per task (root frame: the model's size / the native root future's "
         "size_of, or the C++ root coroutine frame):",
         _grid(
-            ["workload", "params", "strategy", "native", "allocs/task", "bytes/task",
+            ["workload", "params", "strategy", "engine", "native", "allocs/task", "bytes/task",
              "root frame B", "ns/task", "checksum", "counts"],
             rows, markdown,
         ),
@@ -507,9 +534,9 @@ def format_results(results, markdown: bool = False) -> str:
             "",
             "Time ratios between strategies (carry = native ratio / model ratio):",
             _grid(
-                ["workload", "params", "ratio", "model", "native", "native ratio", "carry"],
+                ["workload", "params", "engine", "ratio", "model", "native", "native ratio", "carry"],
                 [
-                    [t.workload, t.params, t.ratio, grouped(t.model_ratio), t.native or "-",
+                    [t.workload, t.params, t.engine, t.ratio, grouped(t.model_ratio), t.native or "-",
                      grouped(t.native_ratio), grouped(t.carry)]
                     for t in timing.itertuples()
                 ],
@@ -523,9 +550,10 @@ def format_results(results, markdown: bool = False) -> str:
             "",
             "The model's core against the native programs (model ns/task / native ns/task):",
             _grid(
-                ["workload", "params", "strategy", "native", "model ns/task", "native ns/task", "model/native"],
+                ["workload", "params", "strategy", "engine", "native", "model ns/task", "native ns/task",
+                 "model/native"],
                 [
-                    [s.workload, s.params, s.strategy, s.native, grouped(s.ns_per_task_model),
+                    [s.workload, s.params, s.strategy, s.engine, s.native, grouped(s.ns_per_task_model),
                      grouped(s.ns_per_task_native), grouped(s.model_over_native)]
                     for s in speed.itertuples()
                 ],
@@ -550,7 +578,9 @@ def save_results(results, folder) -> Path:
         "version": 1,
         "timing": records(timing_table(results)),
         "speed": records(speed_table(results)),
-        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "native")])),
+        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "engine", "native")])),
+        "engines": results.attrs.get("engines", []),
+        "engine": results.attrs.get("engine", {}),
     }
     path = folder / "validation.json"
     atomic_write_text(path, json.dumps(doc, indent=2, default=str) + "\n")

@@ -20,13 +20,14 @@ def fig_fidelity(data: dict, doc: dict | None = None):
     if not rows:
         return None
     pairs = list(dict.fromkeys(r["ratio"] for r in rows))
-    cases = list(dict.fromkeys(f"{r['workload']} {r['params']}".strip() for r in rows))
+    label = lambda r: f"{r['workload']} {r['params']}".strip() + (f" ({r['engine']})" if r.get("engine") else "")
+    cases = list(dict.fromkeys(label(r) for r in rows))
     fig = new_figure(10.0, 1.8 + 0.42 * len(cases), layout="constrained")
     axes = fig.subplots(1, len(pairs), sharey=True, squeeze=False)[0]
     for ax, pair in zip(axes, pairs):
         first = pair.split("/")[0]
         colour = color_of(first)
-        by_case = {f"{r['workload']} {r['params']}".strip(): r for r in rows if r["ratio"] == pair}
+        by_case = {label(r): r for r in rows if r["ratio"] == pair}
         ys = list(range(len(cases)))
         for y, case in zip(ys, cases):
             if case not in by_case:
