@@ -46,6 +46,8 @@ DEFAULT_FLAGS = ("-O2",)
 LINK_FLAGS = ("-shared", "-fPIC")
 COMPILE_TIMEOUT = 600
 BREAK_ENV = "PINBENCH_ENGINE_BREAK"  # tests: append a syntax error to the generated C
+# What decides which engine a process builds or finds (pyperf's workers inherit these).
+ENVIRONMENT = ("PINBENCH_CACHE", "PINBENCH_CC", "PINBENCH_CFLAGS", "XDG_CACHE_HOME", BREAK_ENV)
 
 
 def check_engine(name: str) -> str:

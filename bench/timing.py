@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import strategies
 from ..cython_core import _executor
+from . import engine as engines
 from .workloads import get_workload
 
 # pyperf settings per run mode: processes, values per process, warm-ups,
@@ -64,25 +65,30 @@ class Spec:
     allocator: str
     tasks: int
     memory_limit: int
+    engine: str = engines.INTERPRETED
 
 
 @lru_cache(maxsize=4)
-def _prepare(workload: str, params_json: str, strategy: str):
+def _prepare(workload: str, params_json: str, strategy: str, engine: str):
     wl = get_workload(workload)
     program = wl.compile(json.loads(params_json))
-    return wl, program, strategies.get(strategy).plan(program)
+    layout = strategies.get(strategy).plan(program)
+    # The master built the engine before timing; a worker finds it in the cache.
+    compiled = engines.compiled(program, layout) if engine == engines.COMPILED else None
+    return wl, program, layout, compiled
 
 
 def prepare(spec: Spec):
-    return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy)
+    return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy, spec.engine)
 
 
 def _time_runs(loops: int, spec: Spec) -> float:
     """pyperf's time function: seconds for ``loops`` whole runs (setup excluded)."""
-    _, program, layout = prepare(spec)
+    _, program, layout, compiled = prepare(spec)
     elapsed = 0
     for _ in range(loops):
-        elapsed += _executor.run(program, layout, spec.allocator, spec.memory_limit)["elapsed_ns"]
+        elapsed += _executor.run(program, layout, spec.allocator, spec.memory_limit,
+                                 engine=compiled)["elapsed_ns"]
     return elapsed / 1e9
 
 
@@ -107,7 +113,9 @@ class Timer:
         self.specs: list[Spec] = []
         self.specs_path = str(specs_path)
         self.runner = _runner(self.specs_path, mode)
-        self.runner.parse_args(["--quiet", "--specs", self.specs_path])
+        # Workers must find the engines the master built, built the same way.
+        inherit = ",".join(engines.ENVIRONMENT)
+        self.runner.parse_args(["--quiet", "--inherit-environ", inherit, "--specs", self.specs_path])
 
     def time(self, spec: Spec):
         """Run pyperf's workers for ``spec``; return the pyperf.Benchmark.
@@ -149,7 +157,7 @@ def measure_latency(spec: Spec, mode: str) -> dict:
     from its *scheduled* arrival, so a stalled executor shows its queueing
     delay; their timed runs follow the arrival schedule.
     """
-    workload, program, layout = prepare(spec)
+    workload, program, layout, compiled = prepare(spec)
     arrivals = workload.arrivals(program.params) if workload.open_loop else None
     stride = 1 if arrivals is not None else LATENCY_STRIDE
     capacity = spec.tasks // stride + 1
@@ -158,7 +166,7 @@ def measure_latency(spec: Spec, mode: str) -> dict:
         return _executor.run(
             program, layout, spec.allocator, spec.memory_limit,
             latency_stride=stride if record else 0, latency_capacity=capacity,
-            arrivals_ns=arrivals,
+            arrivals_ns=arrivals, engine=compiled,
         )
 
     samples, late = [], []
