@@ -37,7 +37,6 @@ from pathlib import Path
 
 from . import codegen
 from ..model.errors import UsageError
-from .validate.toolchain import _first_error
 
 COMPILED, INTERPRETED = "compiled", "interpreted"
 ENGINES = (COMPILED, INTERPRETED)
@@ -214,6 +213,8 @@ def _build(source: str, key: str, compiler: Compiler, folder: Path) -> Path:
         os.unlink(tmp_name)
         raise UsageError(f"cannot run the C compiler {compiler.command[0]}: {exc.strerror}") from None
     if done.returncode != 0:
+        from .validate.toolchain import _first_error  # (the validate package imports the runner)
+
         os.unlink(tmp_name)
         log = folder / f"{key}.log"
         log.write_text(done.stdout + done.stderr)
