@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import UsageError
+from .engine import engine_of
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
 from .formatting import param_text
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
@@ -405,6 +406,18 @@ def _warnings(base: dict, head: dict, timing: bool) -> list:
     return out
 
 
+def _engine_warning(base_doc: dict, head_doc: dict) -> str | None:
+    """One line when the runs were measured with different engines: their
+    counts are the same by construction, their times are not comparable."""
+    base_engine, head_engine = engine_of(base_doc), engine_of(head_doc)
+    if base_engine == head_engine:
+        return None
+    return (
+        f"the runs used different engines (base {base_engine}, head {head_engine}): their times "
+        "measure different code, so there is no timing verdict; counts are compared exactly"
+    )
+
+
 def _same_job(base_doc: dict, head_doc: dict) -> bool:
     """Whether two results documents are the arms of one compare-branches job
     (or one and the same run)."""
@@ -461,6 +474,9 @@ def compare_runs(
     base_entries = _unique(base["doc"]["benchmarks"])
     head_entries = _unique(head["doc"]["benchmarks"])
     timing = base["values"] is not None and head["values"] is not None
+    engine_warning = _engine_warning(base["doc"], head["doc"])
+    if engine_warning:
+        timing = False  # counts only: the two times measure different code
     names = display_names(list(base_entries.values()) + list(head_entries.values()))
 
     benchmarks = []
@@ -515,7 +531,7 @@ def compare_runs(
                          "interval; two-sided Mann-Whitney U, Benjamini-Hochberg adjusted across benchmarks",
         },
         "timing": timing,
-        "warnings": _warnings(base, head, timing),
+        "warnings": ([engine_warning] if engine_warning else []) + _warnings(base, head, timing),
         "benchmarks": benchmarks,
         "base_only": one_side(base_entries, head_entries),
         "head_only": one_side(head_entries, base_entries),

@@ -298,6 +298,32 @@ def prepare(pairs, progress=None, cache_dir=None) -> list:
     return [engines[key] for _, _, _, key in needed]
 
 
+def engine_of(doc: dict) -> str:
+    """The engine a results document (or comparison side) was measured
+    with; runs from before there were two engines were interpreted."""
+    return (doc.get("engine") or {}).get("engine", INTERPRETED)
+
+
+def engine_text(doc: dict) -> str:
+    """One line for show and the report: the engine, and for compiled the
+    compiler and flags."""
+    info = doc.get("engine") or {}
+    name = info.get("engine", INTERPRETED)
+    if name == COMPILED and info.get("engine_compiler"):
+        return f"{name} ({info['engine_compiler']}, {info.get('engine_flags', '')})".replace(", )", ")")
+    return name
+
+
+def engine_argument(text: str) -> str:
+    """argparse ``type`` for --engine: one line naming the choices."""
+    import argparse
+
+    try:
+        return check_engine(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).replace("unknown engine", "invalid engine")) from None
+
+
 def describe(engine_name: str) -> dict:
     """What results metadata records about the engine of a run."""
     if engine_name != COMPILED:

@@ -32,6 +32,7 @@ from ..strategies import color_of
 from . import formatting as fmt
 from . import plots
 from .compare_report import comparison_figure
+from .engine import engine_text
 from .layout_view import task_view, views_for
 from .metrics import REPORTED
 from .plots import PNG_DPI
@@ -480,6 +481,7 @@ def _environment_table(folder: Path, doc: dict) -> str:
     rows = [
         ("results folder", str(folder)),
         ("mode", f"{doc.get('mode', '?')}" + ("" if doc.get("timing") else " (counts only, no timing)")),
+        ("engine", engine_text(doc)),
         ("benchmarks", f"{n}" + (f" of {planned} planned" if planned and planned != n else "")
          + ("" if doc.get("complete") else " — incomplete (interrupted)")),
         ("started", doc.get("started")),

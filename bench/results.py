@@ -92,6 +92,8 @@ def results_document(run: dict) -> dict:
         "environment": run.get("environment", {}),
         "benchmarks": [],
     }
+    if run.get("engine"):  # absent in runs from before the compiled engine (interpreted)
+        doc["engine"] = dict(run["engine"])
     for bench in run.get("benchmarks", []):
         entry = {
             "workload": bench["workload"],

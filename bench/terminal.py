@@ -7,6 +7,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
 from .metrics import SHOWN
@@ -187,6 +188,7 @@ def header_lines(folder, doc: dict) -> list:
     lines = [
         f"[bold]{esc(folder)}[/bold]",
         esc(f"mode: {doc.get('mode', '?')}  started: {started}  commit: {commit_text}"),
+        esc(f"engine: {engine_text(doc)}"),
         esc(
             f"machine: {machine}" + (f" ({', '.join(details)})" if details else "")
             + f"  pinbench {doc.get('pinbench_version', '?')}"

@@ -13,6 +13,19 @@ import pytest
 CLI = [sys.executable, "-m", "pinbench.bench.cli"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_engine_cache(tmp_path_factory):
+    """Compiled engines go to a cache of the test session's own (inherited
+    by the CLI subprocesses), never the user's ~/.cache."""
+    old = os.environ.get("PINBENCH_CACHE")
+    os.environ["PINBENCH_CACHE"] = str(tmp_path_factory.mktemp("pinbench-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PINBENCH_CACHE", None)
+    else:
+        os.environ["PINBENCH_CACHE"] = old
+
+
 def pinbench(*args, cwd, timeout=300, columns=None, env=None):
     """The real CLI in a subprocess; ``env`` adds to this environment,
     ``columns`` sets COLUMNS (the width of its tables and help)."""

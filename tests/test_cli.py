@@ -298,6 +298,7 @@ def test_plugin_strategy_is_listed_and_runs(tmp_path):
         (["run", "--param", "depth=1", "--param", "depth=2"], ["given twice"]),
         (["run", "--workload", "skynet", "--param", "levels=9"], ["leaves"]),
         (["run", "--memory-limit", "lots"], ["--memory-limit", "(see pinbench run --help)"]),
+        (["run", "--engine", "fast"], ["invalid engine 'fast'", "compiled, interpreted", "(see pinbench run --help)"]),
         (["run", "--bogus"], ["unrecognized arguments: --bogus", "(see pinbench run --help)"]),
         (["run", "--name", "a/b"], ["--name"]),
         (["run", "--name", "x", "--output", "y"], ["not allowed with"]),
@@ -437,8 +438,8 @@ def test_interrupted_run_keeps_what_finished(tmp_path, signum, status):
 def _run_in_process(tmp_path, monkeypatch, capsys, tamper):
     real = runner.execute
 
-    def fake(program, strategy, allocator, memory_limit=None):
-        metrics = real(program, strategy, allocator, memory_limit)
+    def fake(program, strategy, allocator, memory_limit=None, engine="interpreted"):
+        metrics = real(program, strategy, allocator, memory_limit, engine)
         tamper(strategy, allocator, metrics)
         return metrics
 

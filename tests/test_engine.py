@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pinbench import strategies
-from pinbench.bench import codegen, engine
+from pinbench.bench import codegen, compare, engine, results
 from pinbench.model.errors import UsageError
 from pinbench.model.program import Program
 from pinbench.bench.runner import ALLOCATORS
@@ -30,6 +30,7 @@ from pinbench.bench.workloads import WORKLOADS, get_workload
 from pinbench.cython_core import _executor
 from pinbench.strategies.base import BOTTOM_UP, Strategy
 
+from .conftest import pinbench
 from .test_validate import mixed_program, random_programs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,17 +45,10 @@ COUNTERS = (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def engine_cache(tmp_path_factory):
-    """One fresh cache for this module's builds (not the user's)."""
-    folder = tmp_path_factory.mktemp("pinbench-cache")
-    old = os.environ.get("PINBENCH_CACHE")
-    os.environ["PINBENCH_CACHE"] = str(folder)
-    yield folder / "engines"
-    if old is None:
-        del os.environ["PINBENCH_CACHE"]
-    else:
-        os.environ["PINBENCH_CACHE"] = old
+@pytest.fixture
+def engine_cache():
+    """The test session's own engine cache (conftest.py sets it)."""
+    return engine.cache_root()
 
 
 def counters(result) -> dict:
@@ -400,3 +394,78 @@ def test_a_missing_compiler_is_a_clear_choice(monkeypatch):
 def test_bad_engine_names_are_one_line():
     with pytest.raises(UsageError, match="unknown engine 'fast'; choose one of: compiled, interpreted"):
         engine.check_engine("fast")
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def cli_run(folder, *extra):
+    done = pinbench("run", "--quick", "--counts-only", "-w", "chain,select_loop", "-s", "pinbox,always_heap",
+                    "-a", "system", "--output", folder, *extra, cwd=folder.parent)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def engine_runs(tmp_path_factory):
+    """The same small suite, counted under each engine through the CLI."""
+    root = tmp_path_factory.mktemp("engines")
+    compiled = cli_run(root / "compiled")  # the default where a C compiler works
+    cli_run(root / "interpreted", "--engine", "interpreted")
+    return root, compiled
+
+
+def test_run_uses_the_compiled_engine_by_default_and_records_it(engine_runs):
+    root, done = engine_runs
+    doc = results.read_results(root / "compiled")
+    compiler = engine.find_compiler()
+    assert doc["engine"] == {"engine": "compiled", "engine_compiler": compiler.version, "engine_flags": "-O2"}
+    assert results.read_results(root / "interpreted")["engine"] == {"engine": "interpreted"}
+    assert "compil" in done.stderr  # the builds were shown (or found in the cache)
+    shown = pinbench("show", root / "compiled", cwd=root, columns=200)
+    assert f"engine: compiled ({compiler.version}, -O2)" in shown.stdout
+    report = pinbench("report", root / "compiled", cwd=root)
+    assert report.returncode == 0, report.stderr
+    html = (root / "compiled" / "report.html").read_text()
+    assert "compiled (" in html and "-O2" in html
+
+
+def test_compare_across_engines_compares_counts_but_gives_no_timing_verdict(engine_runs):
+    root, _ = engine_runs
+    done = pinbench("compare", root / "interpreted", root / "compiled", cwd=root, columns=200)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 of 4 benchmarks have identical deterministic metrics" in done.stdout
+    warning = [line for line in done.stdout.splitlines() if "different engines" in line]
+    assert len(warning) == 1 and "no timing verdict" in warning[0]
+    # With timings on both sides (a twofold slowdown), the engines decide
+    # whether there is a verdict at all.
+    base, head = compare.load_run(root / "interpreted"), compare.load_run(root / "compiled")
+    keys = [compare.benchmark_key(b) for b in base["doc"]["benchmarks"]]
+    base["values"] = {k: [[1e-6 * (1 + 0.01 * i) for i in range(5)] for _ in range(6)] for k in keys}
+    head["values"] = {k: [[2 * v for v in run] for run in base["values"][k]] for k in keys}
+    across = compare.compare_runs(base, head)
+    assert not across["timing"] and all(b["timing"] is None for b in across["benchmarks"])
+    assert not across["verdict"]["failed"]
+    head["doc"]["engine"] = {"engine": "interpreted"}
+    same = compare.compare_runs(base, head)
+    assert same["timing"] and same["verdict"]["timing_regressions"] == 4
+
+
+def test_a_failed_build_stops_the_run_in_one_line(tmp_path):
+    done = pinbench("run", "--quick", "--counts-only", "-w", "chain", "-s", "rc", "-a", "system",
+                    "--output", tmp_path / "out", cwd=tmp_path, env={engine.BREAK_ENV: "1"})
+    errors = [line for line in done.stderr.splitlines() if line.startswith("pinbench: error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(errors) == 1
+    assert "failed to compile the generated engine" in errors[0] and ".c:" in errors[0]
+    assert "error" in errors[0].split("generated engine")[1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_a_compiler_run_falls_back_to_interpreted_with_a_note(tmp_path):
+    done = pinbench("run", "--quick", "--counts-only", "-w", "chain", "-s", "pinbox", "-a", "system",
+                    "--output", tmp_path / "out", cwd=tmp_path, env={"PINBENCH_CC": "/nonexistent/cc"})
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "no working C compiler" in line]
+    assert len(notes) == 1 and "interpreted" in notes[0]
+    assert results.read_results(tmp_path / "out")["engine"] == {"engine": "interpreted"}

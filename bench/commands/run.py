@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ...model.errors import UsageError
+from .. import engine as engines
 from .. import environment, instructions, runner, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
 from ..formatting import param_text
@@ -80,6 +81,12 @@ def add_parser(subparsers):
         "--instructions", action="store_true",
         help="also count the core's instructions (and estimated cycles) per task under valgrind's "
         "callgrind, after the timing: deterministic numbers for a CI gate (needs valgrind)",
+    )
+    p.add_argument(
+        "--engine", type=engines.engine_argument, default=None, metavar="E",
+        help="how the core polls frames: compiled (each program and strategy turned into C and "
+        "compiled once, cached; the default where a C compiler works) or interpreted; the counts "
+        "are the same",
     )
     p.add_argument(
         "--memory-limit", type=_memory_limit, metavar="GIB", default=None,
@@ -260,6 +267,7 @@ def run(args, argv) -> int:
         "finished": None,
         "benchmarks_planned": len(suite),
         "environment": {},
+        "engine": {},
         "benchmarks": [],
     }
     finished = run["benchmarks"]
@@ -271,6 +279,8 @@ def run(args, argv) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="pinbench-")
     try:
         run["environment"] = environment.collect()
+        engine = _engine(args, suite, programs)  # built before anything is run or timed
+        run["engine"] = engines.describe(engine)
         timer = None if args.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run["mode"])
         # Every write happens with signals deferred, so results.json and
         # metrics.csv always describe the same finished benchmarks and a
@@ -284,10 +294,11 @@ def run(args, argv) -> int:
                 label = _label(bench, workload.name, base)
                 progress.starting(label)
                 started = time.perf_counter()
-                metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit)
+                metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit, engine)
                 spec = timing.Spec(
                     bench.label, bench.workload, dict(bench.params), bench.strategy,
                     bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
+                    engine,
                 )
                 if timer is not None:
                     try:
@@ -358,6 +369,28 @@ def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, sig
         run["complete"] = len(finished) == run["benchmarks_planned"]
         run["finished"] = now()
         write_results(folder, run)
+
+
+def _engine(args, suite, programs) -> str:
+    """The run's engine (--engine, else compiled where a C compiler works,
+    with a one-line note otherwise); for compiled, every program of the
+    suite under every strategy is built now, in parallel, before anything
+    is run or timed (or found in the cache)."""
+    from ... import strategies
+
+    engine, note = (args.engine, None) if args.engine else engines.default_engine()
+    if note:
+        print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    if engine == engines.COMPILED:
+        pairs = {}
+        for bench in suite:
+            key = (bench.workload, tuple(bench.params.items()))
+            if (key, bench.strategy) not in pairs:
+                program = programs[key]
+                pairs[key, bench.strategy] = (program, strategies.get(bench.strategy).plan(program))
+        engines.prepare(list(pairs.values()),
+                        progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
+    return engine
 
 
 def _partial(folder: Path, finished: list, suite: list, created: bool) -> str:
