@@ -394,6 +394,10 @@ def test_saved_validation_becomes_the_reports_fidelity_figure(tmp_path):
     pairs = {row["ratio"] for row in saved["timing"]}
     assert pairs == {"always_heap/pinbox", "anchor_box/pinbox", "rc/pinbox"}
     assert all(row["model_ratio"] > 0 and row["native_ratio"] > 0 for row in saved["timing"])
+    engines = ["compiled", "interpreted"] if HAVE_CC else ["interpreted"]
+    assert saved["engines"] == engines  # and every row says which engine it timed
+    for table in ("cases", "timing", "speed"):
+        assert sorted({row["engine"] for row in saved[table]}) == engines
     done = pinbench("report", folder, cwd=tmp_path, timeout=None)
     assert done.returncode == 0, done.stderr
     png = folder / "figures" / "fidelity-1.png"
