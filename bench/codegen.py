@@ -869,7 +869,14 @@ class _Gen:
                           [(f, f"return p{f}(ex, task, root);") for f in self.roots], "return 0;")
         self.dispatch("static void drop_root(pb_ex *ex, char *root)",
                       [(f, f"d{f}(ex, root);", "return;") for f in self.roots], "return;")
+        sizes = ", ".join(str(int(v)) for v in self.l.fn_size)
+        steps = ", ".join(str(int(v)) for v in self.p.fn_step_count)
+        cells = ", ".join(str(int(v)) for v in self.l.fn_cell_size)
         self.emit(
+            f"static const int64_t fn_size[{self.n}] = {{{sizes}}};",
+            f"static const int64_t fn_cell[{self.n}] = {{{cells}}};",
+            f"static const int64_t fn_steps[{self.n}] = {{{steps}}};",
+            "",
             "const pb_engine *pb_engine_get(void)",
             "{",
             "    static const pb_engine engine = {",
@@ -877,6 +884,10 @@ class _Gen:
             "        (uint32_t)sizeof(pb_ex),",
             f"        {self.n}u,",
             f"        {1 if self.bottom_up else 0}u,",
+            f"        {1 if self.moves else 0}u,",
+            "        fn_size,",
+            "        fn_cell,",
+            "        fn_steps,",
             f"        {'NULL' if self.bottom_up else 'poll_root'},",
             f"        {'run_co' if self.bottom_up else 'NULL'},",
             "        drop_root,",

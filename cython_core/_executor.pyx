@@ -233,6 +233,10 @@ cdef extern from "runtime.h" nogil:
         uint32_t ex_size
         uint32_t n_fns
         uint32_t bottom_up
+        uint32_t moves
+        const int64_t *fn_size
+        const int64_t *fn_cell
+        const int64_t *fn_steps
         int (*poll)(Ex *ex, uint32_t task, char *root) noexcept nogil
         void (*run)(Ex *ex, char *frame) noexcept nogil
         void (*drop)(Ex *ex, char *root) noexcept nogil
@@ -1257,7 +1261,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         eng = <const Engine *><size_t>engine.address
         if eng.abi != RUNTIME_ABI or eng.ex_size != RUNTIME_EX_SIZE:
             raise ValueError("the compiled engine was built against another runtime.h; rebuild it")
-        if eng.n_fns != len(program.fn_names) or eng.bottom_up != <uint32_t>ex.p.bottom_up:
+        if (eng.n_fns != len(program.fn_names) or eng.bottom_up != <uint32_t>ex.p.bottom_up
+                or eng.moves != <uint32_t>ex.p.moves
+                or any(eng.fn_size[i] != ex.p.fn_size[i] or eng.fn_cell[i] != ex.p.fn_cell_size[i]
+                       or eng.fn_steps[i] != ex.p.fn_step_count[i] for i in range(eng.n_fns))):
             raise ValueError("the compiled engine was built for another program or strategy")
         ex.eng = eng
     cdef const uint64_t[::1] arrivals

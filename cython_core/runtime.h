@@ -208,6 +208,10 @@ typedef struct pb_engine {
     uint32_t ex_size;         /* sizeof(pb_ex) it was built against */
     uint32_t n_fns;           /* functions of the program it was generated for */
     uint32_t bottom_up;
+    uint32_t moves;
+    const int64_t *fn_size;   /* n_fns frame sizes, cell sizes and step counts it folded in: */
+    const int64_t *fn_cell;   /* the executor refuses a program and layout that do not match */
+    const int64_t *fn_steps;
     int (*poll)(pb_ex *ex, uint32_t task, char *root);  /* top-down: 1 when the root returned */
     void (*run)(pb_ex *ex, char *frame);                 /* bottom-up: resume until nothing is left to transfer to */
     void (*drop)(pb_ex *ex, char *root);                 /* cancel a task's root and everything below it */

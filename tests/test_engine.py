@@ -263,6 +263,23 @@ def test_an_engine_for_another_program_is_refused():
         _executor.run(b, strategies.get("pinbox").plan(b), engine=engine.compiled(a, layout_a))
     with pytest.raises(ValueError, match="another program or strategy"):
         _executor.run(a, strategies.get("always_heap").plan(a), engine=engine.compiled(a, layout_a))
+    # The same number of functions, other frame sizes (locals) or steps (waits).
+    for params in ({"locals": 8}, {"waits": 2}):
+        c = get_workload("chain").compile({"depth": 2, "tasks": 2, **params})
+        with pytest.raises(ValueError, match="another program"):
+            _executor.run(c, strategies.get("pinbox").plan(c), engine=engine.compiled(a, layout_a))
+    with pytest.raises(ValueError, match="another program"):  # anchor_box boxes what pinbox inlines
+        _executor.run(a, strategies.get("anchor_box").plan(a), engine=engine.compiled(a, layout_a))
+    # Frames of the same sizes: rc keeps 8 bytes of locals in a cell (a pointer).
+    d = get_workload("chain").compile({"depth": 2, "tasks": 2, "locals": 8})
+    d_pinbox, d_rc = strategies.get("pinbox").plan(d), strategies.get("rc").plan(d)
+    assert list(d_pinbox.fn_size) == list(d_rc.fn_size)
+    with pytest.raises(ValueError, match="another program"):
+        _executor.run(d, d_rc, engine=engine.compiled(d, d_pinbox))
+    class Unmoved(Strategy):  # pinbox's sizes, built in place
+        name, moves = "unmoved", False
+    with pytest.raises(ValueError, match="another program"):
+        _executor.run(d, Unmoved().plan(d), engine=engine.compiled(d, d_pinbox))
 
 
 # -- the generated C -----------------------------------------------------------------
