@@ -366,6 +366,8 @@ def run_filters(args) -> list:
             if flag == "--workload":
                 value = ",".join(str(Path(v).resolve()) if v.endswith(".toml") else v for v in value.split(","))
             out += [flag, value]
+    if getattr(args, "engine", None):
+        out += ["--engine", args.engine]
     return out
 
 

@@ -40,7 +40,7 @@ from ..model.program import (
 )
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: frames count their native size (fn_bytes)
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -92,7 +92,8 @@ def fingerprint(program, layout) -> str:
         h.update(np.ascontiguousarray(getattr(program, name), dtype=np.int64).tobytes())
     h.update(f"entry={program.entry}".encode())
     for name in (
-        "fn_size", "fn_locals_offset", "fn_cell_size", "fn_child_offset", "edge_boxed", "edge_offset",
+        "fn_size", "fn_bytes", "fn_locals_offset", "fn_cell_size", "fn_child_offset", "edge_boxed",
+        "edge_offset",
     ):
         h.update(name.encode())
         h.update(np.ascontiguousarray(getattr(layout, name), dtype=np.int64).tobytes())
@@ -190,6 +191,10 @@ class _Gen:
 
     def size(self, f: int) -> int:
         return int(self.l.fn_size[f])
+
+    def counted(self, f: int) -> int:
+        """What a frame of ``f`` counts (allocated, live, moved): the native size."""
+        return int(self.l.fn_bytes[f])
 
     def cell(self, f: int) -> int:
         return int(self.l.fn_cell_size[f])
@@ -289,7 +294,7 @@ class _Gen:
     def release_child(self, e: _Edge, child: str, fr: str = "frame"):
         if e.boxed:
             self.emit(
-                f"ex->svc->mem_free(ex, {child}, {self.size(e.callee)});",
+                f"ex->svc->mem_free_as(ex, {child}, {self.size(e.callee)}, {self.counted(e.callee)});",
                 f"*(char **)({fr} + {e.offset}) = NULL;",
             )
         else:
@@ -556,7 +561,7 @@ class _Gen:
         self.release_cell(g, "gen", "gh")
         self.emit("gh->pc = PB_PC_DONE;")
         if e.boxed:
-            self.emit(f"ex->svc->mem_free(ex, gen, {self.size(g)});")
+            self.emit(f"ex->svc->mem_free_as(ex, gen, {self.size(g)}, {self.counted(g)});")
         self.indent_from(inner, 8)
         self.emit("    }", "}")
         if cond:
@@ -769,7 +774,7 @@ class _Gen:
             "{",
             "    pb_hdr *h;",
             "    if (dest == NULL) {",
-            f"        dest = ex->svc->mem_alloc(ex, {size});",
+            f"        dest = ex->svc->mem_alloc_as(ex, {size}, {self.counted(f)});",
             "        if (dest == NULL)",
             "            return NULL;",
             "    }",
@@ -792,7 +797,7 @@ class _Gen:
         if self.moves:
             if size > header:
                 self.emit(f"    memcpy(dest + {header}, ex->staging + {header}, {size - header});")
-            self.emit(f"    ex->c.moved_bytes += {size};")
+            self.emit(f"    ex->c.moved_bytes += {self.counted(f)};")
         self.emit("    return dest;", "}", "")
 
     def dispatch(self, signature: str, cases: list, default: str):
@@ -872,8 +877,10 @@ class _Gen:
         sizes = ", ".join(str(int(v)) for v in self.l.fn_size)
         steps = ", ".join(str(int(v)) for v in self.p.fn_step_count)
         cells = ", ".join(str(int(v)) for v in self.l.fn_cell_size)
+        counted = ", ".join(str(int(v)) for v in self.l.fn_bytes)
         self.emit(
             f"static const int64_t fn_size[{self.n}] = {{{sizes}}};",
+            f"static const int64_t fn_bytes[{self.n}] = {{{counted}}};",
             f"static const int64_t fn_cell[{self.n}] = {{{cells}}};",
             f"static const int64_t fn_steps[{self.n}] = {{{steps}}};",
             "",
@@ -886,6 +893,7 @@ class _Gen:
             f"        {1 if self.bottom_up else 0}u,",
             f"        {1 if self.moves else 0}u,",
             "        fn_size,",
+            "        fn_bytes,",
             "        fn_cell,",
             "        fn_steps,",
             f"        {'NULL' if self.bottom_up else 'poll_root'},",

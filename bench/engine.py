@@ -100,6 +100,18 @@ def find_compiler() -> Compiler | None:
     return _compiler((found, *command[1:]), os.environ.get("PINBENCH_CFLAGS", ""))
 
 
+def child_environment() -> dict:
+    """The variables a process with a fixed environment (the instruction
+    counter under valgrind) needs to find this process's engines: the same
+    cache, the same resolved compiler and flags (so the same keys)."""
+    compiler = require_compiler()
+    return {
+        "PINBENCH_CACHE": str(cache_root().parent),
+        "PINBENCH_CC": " ".join(shlex.quote(part) for part in compiler.command),
+        "PINBENCH_CFLAGS": " ".join(compiler.flags),
+    }
+
+
 def default_engine() -> tuple[str, str | None]:
     """(engine, note): compiled where a C compiler works, else interpreted
     with a one-line note saying why."""
@@ -145,7 +157,7 @@ class Engine:
     key: str
     path: Path
     address: int
-    compiler: Compiler
+    compiler: Compiler | None  # None: loaded by path (load_built)
     library: ctypes.CDLL
 
 
@@ -263,6 +275,19 @@ def require_compiler() -> Compiler:
             "set PINBENCH_CC or use --engine interpreted"
         )
     return compiler
+
+
+def load_built(path, program, layout) -> Engine:
+    """The engine in the library ``path`` (one ``compiled`` returned in
+    another process), for ``program`` under ``layout``."""
+    with _lock:
+        if str(path) in _loaded:
+            return _loaded[str(path)]
+    engine = _load(Path(path), Path(path).stem, None, program, layout)
+    if engine is None:
+        raise UsageError(f"the compiled engine {path} is missing or not for this program; rerun the command")
+    with _lock:
+        return _loaded.setdefault(str(path), engine)
 
 
 def compiled(program, layout) -> Engine:

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from ..cython_core import _executor
 from ..model.errors import UsageError
+from . import engine as engines
 from .timing import Spec, prepare
 
 # A fixed cache (size, associativity, line bytes): 32 KiB 8-way L1s and an
@@ -170,7 +171,10 @@ class Counter:
             _interpreter(), "-c", "import sys; from pinbench.bench.instructions import worker_main; "
             "sys.exit(worker_main())",
         ]
-        process = subprocess.Popen(command, cwd=out, env=_fixed_environment(), stdin=subprocess.DEVNULL,
+        env = _fixed_environment()
+        if any(spec.engine == engines.COMPILED for spec in specs):
+            env.update(engines.child_environment())  # finds the engines the run built
+        process = subprocess.Popen(command, cwd=out, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         reported = 0
         try:
@@ -220,9 +224,9 @@ def _count_one(index: int) -> int:
             spec = Spec(**json.load(f))
     except FileNotFoundError:
         return NO_MORE_BENCHMARKS
-    _, program, layout = prepare(spec)
+    _, program, layout, compiled = prepare(spec)
     counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
-                             count_instructions=True)
+                             count_instructions=True, engine=compiled)
     result = RESULT_FILE.format(index)
     with open(result + ".tmp", "w") as f:
         json.dump({"pid": os.getpid(), "checksum": counters["checksum"]}, f)

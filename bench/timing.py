@@ -66,20 +66,25 @@ class Spec:
     tasks: int
     memory_limit: int
     engine: str = engines.INTERPRETED
+    engine_library: str = ""  # compiled: the library the master built (loaded as it is)
 
 
 @lru_cache(maxsize=4)
-def _prepare(workload: str, params_json: str, strategy: str, engine: str):
+def _prepare(workload: str, params_json: str, strategy: str, engine: str, library: str):
     wl = get_workload(workload)
     program = wl.compile(json.loads(params_json))
     layout = strategies.get(strategy).plan(program)
-    # The master built the engine before timing; a worker finds it in the cache.
-    compiled = engines.compiled(program, layout) if engine == engines.COMPILED else None
+    # The master built the engine before timing; a worker loads that very
+    # library (no compiler probed, nothing built), else finds it in the cache.
+    compiled = None
+    if engine == engines.COMPILED:
+        compiled = engines.load_built(library, program, layout) if library else engines.compiled(program, layout)
     return wl, program, layout, compiled
 
 
 def prepare(spec: Spec):
-    return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy, spec.engine)
+    return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy, spec.engine,
+                    spec.engine_library)
 
 
 def _time_runs(loops: int, spec: Spec) -> float:

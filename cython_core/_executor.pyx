@@ -218,6 +218,8 @@ cdef extern from "runtime.h" nogil:
     ctypedef struct Services "pb_services":
         char *(*mem_alloc)(Ex *ex, uint64_t size) noexcept nogil
         void (*mem_free)(Ex *ex, char *ptr, uint64_t size) noexcept nogil
+        char *(*mem_alloc_as)(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil
+        void (*mem_free_as)(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil
         uint32_t (*sleep)(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept nogil
         uint32_t (*waiter_new)(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil
         void (*waiter_release)(Ex *ex, uint32_t id) noexcept nogil
@@ -235,6 +237,7 @@ cdef extern from "runtime.h" nogil:
         uint32_t bottom_up
         uint32_t moves
         const int64_t *fn_size
+        const int64_t *fn_bytes
         const int64_t *fn_cell
         const int64_t *fn_steps
         int (*poll)(Ex *ex, uint32_t task, char *root) noexcept nogil
@@ -1247,6 +1250,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     cdef Services services
     services.mem_alloc = mem_alloc
     services.mem_free = mem_free
+    services.mem_alloc_as = mem_alloc_as
+    services.mem_free_as = mem_free_as
     services.sleep = sleep
     services.waiter_new = waiter_new
     services.waiter_release = waiter_release
@@ -1263,7 +1268,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
             raise ValueError("the compiled engine was built against another runtime.h; rebuild it")
         if (eng.n_fns != len(program.fn_names) or eng.bottom_up != <uint32_t>ex.p.bottom_up
                 or eng.moves != <uint32_t>ex.p.moves
-                or any(eng.fn_size[i] != ex.p.fn_size[i] or eng.fn_cell[i] != ex.p.fn_cell_size[i]
+                or any(eng.fn_size[i] != ex.p.fn_size[i] or eng.fn_bytes[i] != ex.p.fn_bytes[i]
+                       or eng.fn_cell[i] != ex.p.fn_cell_size[i]
                        or eng.fn_steps[i] != ex.p.fn_step_count[i] for i in range(eng.n_fns))):
             raise ValueError("the compiled engine was built for another program or strategy")
         ex.eng = eng

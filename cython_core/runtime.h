@@ -192,6 +192,9 @@ typedef struct pb_ex pb_ex;
 typedef struct pb_services {
     char *(*mem_alloc)(pb_ex *ex, uint64_t size);          /* counted; NULL (and ex->error) on failure */
     void (*mem_free)(pb_ex *ex, char *ptr, uint64_t size);
+    /* a frame: size bytes allocated, counted as the native frame's bytes */
+    char *(*mem_alloc_as)(pb_ex *ex, uint64_t size, uint64_t counted);
+    void (*mem_free_as)(pb_ex *ex, char *ptr, uint64_t size, uint64_t counted);
     uint32_t (*sleep)(pb_ex *ex, uint32_t task, char *frame, int64_t ticks);  /* an io waiter due in ticks */
     uint32_t (*waiter_new)(pb_ex *ex, uint32_t task, char *frame, uint32_t state);
     void (*waiter_release)(pb_ex *ex, uint32_t id);
@@ -209,8 +212,9 @@ typedef struct pb_engine {
     uint32_t n_fns;           /* functions of the program it was generated for */
     uint32_t bottom_up;
     uint32_t moves;
-    const int64_t *fn_size;   /* n_fns frame sizes, cell sizes and step counts it folded in: */
-    const int64_t *fn_cell;   /* the executor refuses a program and layout that do not match */
+    const int64_t *fn_size;   /* n_fns frame sizes (the executor's and the counted native */
+    const int64_t *fn_bytes;  /* ones), cell sizes and step counts it folded in: the executor */
+    const int64_t *fn_cell;   /* refuses a program and layout that do not match them */
     const int64_t *fn_steps;
     int (*poll)(pb_ex *ex, uint32_t task, char *root);  /* top-down: 1 when the root returned */
     void (*run)(pb_ex *ex, char *frame);                 /* bottom-up: resume until nothing is left to transfer to */

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...model.errors import UsageError
 from .. import compare as cmp
+from .. import engine as engines
 from .. import instructions
 from ..branches import (
     ARMS,
@@ -85,6 +86,10 @@ def add_parser(subparsers):
         counts_only="compare the exact counts only (no timing)",
     )
     add_suite_arguments(p, AS_IN_RUN)
+    p.add_argument(
+        "--engine", type=engines.engine_argument, default=None, metavar="E",
+        help="the engine both arms run with, compiled or interpreted (default: each arm's own default)",
+    )
     p.add_argument(
         "--instructions", action="store_true",
         help="also count each arm's instructions per task under valgrind (once per arm, after the timed "

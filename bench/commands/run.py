@@ -279,7 +279,7 @@ def run(args, argv) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="pinbench-")
     try:
         run["environment"] = environment.collect()
-        engine = _engine(args, suite, programs)  # built before anything is run or timed
+        engine, libraries = _engine(args, suite, programs)  # built before anything is run or timed
         run["engine"] = engines.describe(engine)
         timer = None if args.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run["mode"])
         # Every write happens with signals deferred, so results.json and
@@ -298,7 +298,7 @@ def run(args, argv) -> int:
                 spec = timing.Spec(
                     bench.label, bench.workload, dict(bench.params), bench.strategy,
                     bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
-                    engine,
+                    engine, libraries.get(((bench.workload, tuple(bench.params.items())), bench.strategy), ""),
                 )
                 if timer is not None:
                     try:
@@ -371,11 +371,11 @@ def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, sig
         write_results(folder, run)
 
 
-def _engine(args, suite, programs) -> str:
+def _engine(args, suite, programs) -> tuple:
     """The run's engine (--engine, else compiled where a C compiler works,
-    with a one-line note otherwise); for compiled, every program of the
-    suite under every strategy is built now, in parallel, before anything
-    is run or timed (or found in the cache)."""
+    with a one-line note otherwise), and for compiled the library of each
+    (program, strategy): every one is built now, in parallel, before
+    anything is run or timed (or found in the cache)."""
     from ... import strategies
 
     engine, note = (args.engine, None) if args.engine else engines.default_engine()
@@ -388,9 +388,10 @@ def _engine(args, suite, programs) -> str:
             if (key, bench.strategy) not in pairs:
                 program = programs[key]
                 pairs[key, bench.strategy] = (program, strategies.get(bench.strategy).plan(program))
-        engines.prepare(list(pairs.values()),
-                        progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
-    return engine
+        built = engines.prepare(list(pairs.values()),
+                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
+        return engine, {pair: str(e.path) for pair, e in zip(pairs, built)}
+    return engine, {}
 
 
 def _partial(folder: Path, finished: list, suite: list, created: bool) -> str:
