@@ -49,7 +49,7 @@ from ..model.errors import UsageError
 from .compare import benchmark_key, pyperf_name
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
-from .results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, atomic_write_text, read_results, results_dataframe, write_pyperf
+from .results import PYPERF_FILE, RESULTS_FILE, read_results, write_document, write_pyperf, writing
 from .timing import timing_metrics
 
 ENV_MARKER = "pinbench-env.json"
@@ -518,11 +518,11 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
 
 
 def write_arm(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     if pyperf_benchmarks:
         write_pyperf(folder, pyperf_benchmarks)
-    atomic_write_text(folder / CSV_FILE, results_dataframe(doc).to_csv(index=False))
-    atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
+    write_document(folder, doc)
 
 
 def holds_files(folder: Path) -> bool:

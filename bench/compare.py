@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import UsageError
-from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
+from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results, writing
 from .formatting import param_text
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 
@@ -646,7 +646,8 @@ def exit_status(comparison: dict) -> int:
 def save_comparison(comparison: dict, folder) -> Path:
     """Write ``comparison.json`` into ``folder`` (the HEAD results folder), atomically."""
     path = Path(folder) / COMPARISON_FILE
-    atomic_write_text(path, json.dumps(comparison, indent=2) + "\n")
+    with writing(path):
+        atomic_write_text(path, json.dumps(comparison, indent=2) + "\n")
     return path
 
 
@@ -658,12 +659,9 @@ def load_comparison(path):
         path = path / COMPARISON_FILE
         if not path.exists():
             return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no comparison at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path} is not a readable comparison ({error}); run `pinbench compare --save` again") from None
+    if not path.exists():
+        raise UsageError(f"no comparison at {path}")
+    doc = load_json(path)  # unreadable, damaged or absurdly nested: one line
     if not isinstance(doc, dict) or doc.get("format") != COMPARISON_FORMAT:
         raise UsageError(f"{path} is not a pinbench comparison (no \"format\": \"{COMPARISON_FORMAT}\")")
     if doc.get("schema_version") != COMPARISON_SCHEMA_VERSION:

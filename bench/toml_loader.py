@@ -85,6 +85,11 @@ def _read(path: Path) -> dict:
     except tomllib.TOMLDecodeError as error:
         # tomllib's message ends with "(at line L, column C)".
         raise UsageError(f"{path}: TOML syntax error: {error}; fix the file") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise UsageError(
+            f"{path}: arrays or inline tables nested hundreds of levels deep; a workload file nests "
+            "four levels at most ([fn.NAME], steps, a step, a join's names): fix the file"
+        ) from None
 
 
 def _first_unknown(table: dict, allowed):

@@ -177,11 +177,14 @@ def _prepare_folder(folder: Path, force: bool) -> bool:
     created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # a read-only folder fails now, not after the run
         if force:  # never leave the old run's files beside the new one's
             for name in (RESULTS_FILE, CSV_FILE, PYPERF_FILE):
                 (folder / name).unlink(missing_ok=True)
     except OSError as error:
-        raise UsageError(f"cannot create the results folder {folder}: {error.strerror}") from None
+        raise UsageError(
+            f"cannot write into the results folder {folder}: {error.strerror}; choose another --output"
+        ) from None
     return created
 
 
