@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 
 from pinbench import strategies as strategy_registry
 from pinbench.bench import runner
-from pinbench.bench.errors import UsageError
+from pinbench.bench.metrics import DETERMINISTIC
+from pinbench.model.errors import UsageError
 from pinbench.bench.layout_view import explain_text, task_view
 from pinbench.bench.toml_loader import load_program
 
@@ -277,8 +278,7 @@ def test_random_programs_run_leak_free_with_the_oracles_checksum(tmp_path_factor
             b = runner.execute(program, name, allocator, MEMORY_LIMIT)
         except UsageError:
             continue
-        same = [m for m in runner.DETERMINISTIC_METRICS]
-        assert {m: a[m] for m in same} == {m: b[m] for m in same}, (name, allocator)
+        assert {m: a[m] for m in DETERMINISTIC} == {m: b[m] for m in DETERMINISTIC}, (name, allocator)
 
 
 def test_the_program_generator_yields_runnable_programs(tmp_path):

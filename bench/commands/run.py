@@ -83,7 +83,8 @@ def add_parser(subparsers):
     )
     p.add_argument(
         "--memory-limit", type=_memory_limit, metavar="GIB", default=None,
-        help="stop a benchmark whose live frames exceed GIB gibibytes (default: half the RAM)",
+        help="stop a benchmark when the process's memory (resident size, allocator footprint, executor "
+        "bookkeeping) would pass GIB gibibytes (default: half the RAM, at most 3/4 of what is available)",
     )
     return p
 
@@ -140,8 +141,12 @@ def _memory_limit(text: str) -> int:
         gib = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of GiB (e.g. 4 or 0.5)") from None
-    if not gib > 0 or gib > 1 << 20:
-        raise argparse.ArgumentTypeError(f"'{text}' GiB is out of range; give a size above 0")
+    machine = runner.physical_memory()
+    if not gib > 0 or gib * (1 << 30) > machine:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' GiB is out of range; give a size above 0 and at most this machine's "
+            f"{machine / 2**30:.1f} GiB of memory"
+        )
     return int(gib * (1 << 30))
 
 
