@@ -38,7 +38,7 @@ import numpy as np
 
 from ..model.errors import UsageError
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results, writing
-from .formatting import param_text
+from .formatting import param_text, parse_float
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 
 COMPARISON_FORMAT = "pinbench-comparison"
@@ -292,9 +292,23 @@ def smallest_p_value(n_base: int, n_head: int) -> float:
 # -- deterministic metrics -------------------------------------------------------
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value) -> bool:
+    return _number(value) and math.isfinite(value)
+
+
+def _same(base, head) -> bool:
+    """Equal values (1 == 1.0: a number is the same in an int or a float
+    column), NaN included: a damaged file read twice is not a change."""
+    return base == head or (_number(base) and _number(head) and math.isnan(base) and math.isnan(head))
+
+
 def _change(metric: str, base, head, instructions_threshold: float = DEFAULT_INSTRUCTIONS_THRESHOLD) -> dict:
     kind = "change"
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, head))
+    numbers = _finite(base) and _finite(head)
     direction = regression(metric)
     if direction == CHANGE:
         kind = "regression"
@@ -306,8 +320,9 @@ def _change(metric: str, base, head, instructions_threshold: float = DEFAULT_INS
             kind = "regression"
         elif relative < -instructions_threshold:
             kind = "improvement"
-    elif base is None or head is None:
-        kind = "change"
+    elif direction in (INCREASE, INCREASE_BEYOND_THRESHOLD) and base is not None and head is not None \
+            and not _finite(head):
+        kind = "regression"  # NaN or infinity where a count belongs: never "better"
     change = {"metric": metric, "base": base, "head": head, "kind": kind, "delta": None, "relative": None}
     if numbers and direction != CHANGE:
         change["delta"] = head - base
@@ -325,7 +340,7 @@ def deterministic_changes(base_metrics: dict, head_metrics: dict,
         base, head = base_metrics.get(metric), head_metrics.get(metric)
         if base is None and head is None or metric in OPTIONAL and (base is None or head is None):
             continue
-        if base != head:  # 1 == 1.0: a number is the same in an int or a float column
+        if not _same(base, head):
             changes.append(_change(metric, base, head, instructions_threshold))
     # The frame size of every function (a dict per benchmark), one change per function.
     base_frames = base_metrics.get("frame_bytes") or {}
@@ -677,7 +692,7 @@ def parse_threshold(text: str) -> float:
     raw = str(text).strip()
     percent = raw.endswith("%")
     try:
-        value = float(raw.rstrip("%").strip())
+        value = parse_float(raw.rstrip("%"))
     except ValueError:
         raise ValueError(f"'{text}' is not a threshold; give a percentage like 10% or a fraction like 0.1") from None
     if percent or value >= 1:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..model.errors import UsageError
 from ..model.program import CompiledProgram, FnBuilder, Program
+from .formatting import parse_int
 
 _WORKLOAD_KEYS = ("name", "entry", "tasks")
 _FN_KEYS = ("locals", "borrows", "generator", "steps")
@@ -114,7 +115,7 @@ def _build_program(path: Path, data: dict, overrides: dict) -> Program:
     tasks = settings.get("tasks", 1)
     if isinstance(tasks, str):
         try:
-            tasks = int(tasks)
+            tasks = parse_int(tasks)
         except ValueError:
             raise fail(f"tasks={tasks!r} must be a whole number") from None
 
