@@ -58,3 +58,25 @@ def test_skip_reasons_are_printed_by_default():
     with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as file:
         options = tomllib.load(file)["tool"]["pytest"]["ini_options"]["addopts"].split()
     assert "-rs" in options or any(o.startswith("-r") and "s" in o for o in options)
+
+
+def test_a_strategy_without_its_native_compiler_is_no_disagreement():
+    """A fresh machine without rustc: validate skips the Rust programs. Their
+    rows have no native label (None, which pandas 3 stores as NaN) and must
+    not count as disagreements with the model."""
+    import pandas as pd
+
+    from pinbench.bench.validate import COLUMNS, disagreements
+
+    def row(strategy, native):
+        values = dict.fromkeys(COLUMNS)
+        values.update(case=0, workload="chain", params="depth=4", strategy=strategy, native=native,
+                      allocs_model=5, allocs_native=5 if native else None, checksum_model=7,
+                      checksum_native=7 if native else None, allocs_agree=bool(native), checksum_agree=bool(native))
+        return values
+
+    table = pd.DataFrame([row("always_heap", "g++"), row("pinbox", None)], columns=COLUMNS)
+    assert disagreements(table) == []
+    table.loc[0, "allocs_agree"] = False
+    (line,) = disagreements(table)  # the row with a native program still counts
+    assert line.startswith("chain depth=4 / always_heap (g++): ") and "native allocations against 5" in line
