@@ -49,7 +49,7 @@ from ..model.errors import UsageError
 from .compare import benchmark_key, pyperf_name
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
-from .results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, atomic_write_text, read_results, results_dataframe, write_pyperf
+from .results import PYPERF_FILE, RESULTS_FILE, read_results, write_document, write_pyperf, writing
 from .timing import timing_metrics
 
 ENV_MARKER = "pinbench-env.json"
@@ -124,13 +124,21 @@ class Repo:
         self.top = Path(done.stdout.strip())
 
     @staticmethod
-    def _run(args, cwd, new_session=False):
+    def _env() -> dict:
         env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
         env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+        return env
+
+    @staticmethod
+    def _command(args) -> list:
+        # No hooks: a post-checkout hook must not run in our worktrees.
+        return ["git", "-c", "core.hooksPath=/dev/null", *args]
+
+    @classmethod
+    def _run(cls, args, cwd, new_session=False):
         try:
             return subprocess.run(
-                # No hooks: a post-checkout hook must not run in our worktrees.
-                ["git", "-c", "core.hooksPath=/dev/null", *args], cwd=cwd, env=env,
+                cls._command(args), cwd=cwd, env=cls._env(),
                 stdin=subprocess.DEVNULL, capture_output=True, text=True, start_new_session=new_session,
             )
         except FileNotFoundError:
@@ -157,19 +165,42 @@ class Repo:
 
     @contextlib.contextmanager
     def worktree(self, commit: str):
-        """A detached worktree of ``commit`` in a temporary folder; always removed."""
+        """A detached worktree of ``commit`` in a temporary folder; always removed.
+
+        ``git worktree add`` runs in its own session (a terminal's Ctrl-C
+        reaches this process only) and is stopped by us on an interrupt; a
+        worktree it leaves half made is "locked initializing", which takes
+        ``remove --force --force`` (a lone --force and prune keep it).
+        """
         parent = Path(tempfile.mkdtemp(prefix="pinbench-worktree-"))
         tree = parent / "tree"
         try:
-            done = self.git("worktree", "add", "--detach", str(tree), commit)
-            if done.returncode != 0:
-                raise UsageError(f"git worktree add of {commit[:12]} failed: {_last_line(done.stderr)}")
+            code, err = self._interruptible(["worktree", "add", "--detach", str(tree), commit])
+            if code != 0:
+                raise UsageError(f"git worktree add of {commit[:12]} failed: {_last_line(err)}")
             yield tree
         finally:
             with _no_interrupts():
-                self.git("worktree", "remove", "--force", str(tree), new_session=True)
+                self.git("worktree", "remove", "--force", "--force", str(tree), new_session=True)
                 shutil.rmtree(parent, ignore_errors=True)
+                for path in self.worktree_paths():  # registered, but its folder never got its .git file
+                    if Path(path).parent == parent:
+                        self.git("worktree", "unlock", path, new_session=True)
                 self.git("worktree", "prune", new_session=True)
+
+    def _interruptible(self, args) -> tuple:
+        """``(returncode, stderr)`` of a git command in its own session; on
+        Ctrl-C or SIGTERM, git and whatever it started (filters) are stopped
+        before the interrupt goes on."""
+        proc = subprocess.Popen(self._command(args), cwd=self.top, env=self._env(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            _, err = proc.communicate()
+        except BaseException:
+            _stop_group(proc, grace=2.0)
+            raise
+        return proc.returncode, err or ""
 
 
 # -- per-commit environments ---------------------------------------------------------------
@@ -489,11 +520,11 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
 
 
 def write_arm(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     if pyperf_benchmarks:
         write_pyperf(folder, pyperf_benchmarks)
-    atomic_write_text(folder / CSV_FILE, results_dataframe(doc).to_csv(index=False))
-    atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
+    write_document(folder, doc)
 
 
 def holds_files(folder: Path) -> bool:

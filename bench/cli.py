@@ -24,6 +24,7 @@ from ..model.errors import UsageError
 from ..strategies import BUILTIN
 from .commands import compare, compare_branches, explain, report, run, show, validate
 from .commands import list as list_
+from .commands.common import check_mode
 from .console import EXIT_OK, EXIT_USAGE, FORMATTER, PROG, ArgumentParser, one_line
 
 # In the order `pinbench --help` lists them.
@@ -69,6 +70,7 @@ def main(argv=None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:  # blame the subcommand, whose --help lists its options
             parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        check_mode(parser.commands[args.command], args)
     except SystemExit as stop:  # --help, --version, usage errors
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     try:

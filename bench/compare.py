@@ -38,8 +38,8 @@ import numpy as np
 
 from ..model.errors import UsageError
 from .engine import engine_of
-from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results
-from .formatting import param_text
+from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results, writing
+from .formatting import param_text, parse_float
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 
 COMPARISON_FORMAT = "pinbench-comparison"
@@ -293,9 +293,23 @@ def smallest_p_value(n_base: int, n_head: int) -> float:
 # -- deterministic metrics -------------------------------------------------------
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value) -> bool:
+    return _number(value) and math.isfinite(value)
+
+
+def _same(base, head) -> bool:
+    """Equal values (1 == 1.0: a number is the same in an int or a float
+    column), NaN included: a damaged file read twice is not a change."""
+    return base == head or (_number(base) and _number(head) and math.isnan(base) and math.isnan(head))
+
+
 def _change(metric: str, base, head, instructions_threshold: float = DEFAULT_INSTRUCTIONS_THRESHOLD) -> dict:
     kind = "change"
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, head))
+    numbers = _finite(base) and _finite(head)
     direction = regression(metric)
     if direction == CHANGE:
         kind = "regression"
@@ -307,8 +321,9 @@ def _change(metric: str, base, head, instructions_threshold: float = DEFAULT_INS
             kind = "regression"
         elif relative < -instructions_threshold:
             kind = "improvement"
-    elif base is None or head is None:
-        kind = "change"
+    elif direction in (INCREASE, INCREASE_BEYOND_THRESHOLD) and base is not None and head is not None \
+            and not _finite(head):
+        kind = "regression"  # NaN or infinity where a count belongs: never "better"
     change = {"metric": metric, "base": base, "head": head, "kind": kind, "delta": None, "relative": None}
     if numbers and direction != CHANGE:
         change["delta"] = head - base
@@ -326,7 +341,7 @@ def deterministic_changes(base_metrics: dict, head_metrics: dict,
         base, head = base_metrics.get(metric), head_metrics.get(metric)
         if base is None and head is None or metric in OPTIONAL and (base is None or head is None):
             continue
-        if base != head:  # 1 == 1.0: a number is the same in an int or a float column
+        if not _same(base, head):
             changes.append(_change(metric, base, head, instructions_threshold))
     # The frame size of every function (a dict per benchmark), one change per function.
     base_frames = base_metrics.get("frame_bytes") or {}
@@ -662,7 +677,8 @@ def exit_status(comparison: dict) -> int:
 def save_comparison(comparison: dict, folder) -> Path:
     """Write ``comparison.json`` into ``folder`` (the HEAD results folder), atomically."""
     path = Path(folder) / COMPARISON_FILE
-    atomic_write_text(path, json.dumps(comparison, indent=2) + "\n")
+    with writing(path):
+        atomic_write_text(path, json.dumps(comparison, indent=2) + "\n")
     return path
 
 
@@ -674,12 +690,9 @@ def load_comparison(path):
         path = path / COMPARISON_FILE
         if not path.exists():
             return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no comparison at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path} is not a readable comparison ({error}); run `pinbench compare --save` again") from None
+    if not path.exists():
+        raise UsageError(f"no comparison at {path}")
+    doc = load_json(path)  # unreadable, damaged or absurdly nested: one line
     if not isinstance(doc, dict) or doc.get("format") != COMPARISON_FORMAT:
         raise UsageError(f"{path} is not a pinbench comparison (no \"format\": \"{COMPARISON_FORMAT}\")")
     if doc.get("schema_version") != COMPARISON_SCHEMA_VERSION:
@@ -695,7 +708,7 @@ def parse_threshold(text: str) -> float:
     raw = str(text).strip()
     percent = raw.endswith("%")
     try:
-        value = float(raw.rstrip("%").strip())
+        value = parse_float(raw.rstrip("%"))
     except ValueError:
         raise ValueError(f"'{text}' is not a threshold; give a percentage like 10% or a fraction like 0.1") from None
     if percent or value >= 1:

@@ -29,11 +29,19 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{PROG}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here; `pinbench show DIR | head` is no error:
+        # the command's own handler (cli.main) ends it quietly, exit 0.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def stdout_console():
     # A pipe or a file gets 100 columns (rich would choose 80) unless
     # COLUMNS says otherwise; a terminal gets its own width.
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100
-    return Console(width=width, highlight=False)
+    return _Console(width=width, highlight=False)
 
 
 def stderr_console():

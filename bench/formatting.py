@@ -7,6 +7,28 @@ wherever it is shown. Imports nothing from the rest of pinbench.
 from __future__ import annotations
 
 import math
+import re
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_int(text) -> int:
+    """A whole number typed as ASCII digits (surrounding blanks allowed).
+    Python's int() also takes full-width or Arabic-Indic digits and
+    underscores ('１２', '1_000'), which no one means on a command line."""
+    raw = str(text).strip()
+    if not _WHOLE.fullmatch(raw):
+        raise ValueError(f"'{text}' is not a whole number")
+    return int(raw)
+
+
+def parse_float(text) -> float:
+    """A decimal number typed in ASCII (12, 0.5, 1e3): not '１.５', 'nan' or 'inf'."""
+    raw = str(text).strip()
+    if not _DECIMAL.fullmatch(raw):
+        raise ValueError(f"'{text}' is not a number")
+    return float(raw)
 
 
 def param_text(value) -> str:

@@ -91,11 +91,13 @@ class Frame:
     collapsed: bool = False  # past MAX_FRAMES: size only, no parts
 
     def walk(self, depth: int = 0):
-        """(frame, nesting depth) for this frame and every inline frame in it."""
-        yield self, depth
-        for part in self.parts:
-            if part.frame is not None:
-                yield from part.frame.walk(depth + 1)
+        """(frame, nesting depth) for this frame and every inline frame in it,
+        depth first in part order (a stack of our own: nesting can be deep)."""
+        stack = [(self, depth)]
+        while stack:
+            frame, d = stack.pop()
+            yield frame, d
+            stack.extend((part.frame, d + 1) for part in reversed(frame.parts) if part.frame is not None)
 
     @property
     def nesting(self) -> int:
@@ -220,10 +222,27 @@ class _Builder:
         lies below the step chosen. The step chosen holds the most bytes
         below it, then the most blocks, then fills the most of the child
         area (an io leaf, an inline child); the first on a tie; None when
-        no step holds or stores anything."""
-        key = (fn, r)
-        if key in self.memo:
-            return self.memo[key]
+        no step holds or stores anything.
+
+        Computed callees first, with a stack of our own (not Python's): a
+        chain of 10,000 functions is as fine as one of 10."""
+        stack = [(fn, r, False)]
+        while stack:
+            f, rf, ready = stack.pop()
+            if (f, rf) in self.memo:
+                continue
+            if ready:
+                self.memo[(f, rf)] = self._holds_one(f, rf)
+                continue
+            stack.append((f, rf, True))
+            for step in range(self.fn_start[f], self.fn_start[f] + self.fn_count[f]):
+                if self.op[step] in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+                    stack.extend((g, rg, False) for _, g, rg in self.children(step, rf)
+                                 if rg is not None and (g, rg) not in self.memo)
+        return self.memo[(fn, r)]
+
+    def _holds_one(self, fn: int, r: int):
+        """``holds`` of one invocation, its children's being in the memo."""
         best, best_key = None, (0, 0, 0)
         for step in range(self.fn_start[fn], self.fn_start[fn] + self.fn_count[fn]):
             nbytes, nblocks = self.step_holds(step, r)
@@ -234,8 +253,7 @@ class _Builder:
         if self.cell[fn]:
             nbytes += self.cell[fn]
             nblocks += 1
-        self.memo[key] = (nbytes, nblocks, best)
-        return self.memo[key]
+        return (nbytes, nblocks, best)
 
     def in_frame(self, op: int) -> bool:
         """Whether a step's children are held in the frame: a Rust consumer
@@ -397,7 +415,7 @@ def task_view(program, strategy) -> TaskView:
     layout = strategy.plan(program)
     builder = _Builder(program, layout, strategy.name)
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20 * len(program.fn_names) + 4 * MAX_FRAMES + 1000))
+    sys.setrecursionlimit(max(limit, 4 * MAX_FRAMES + 1000))  # frames nest at most MAX_FRAMES deep
     try:
         blocks = builder.build()
     finally:
@@ -469,17 +487,25 @@ def view_summary(view: TaskView) -> str:
 
 
 def _frame_lines(view: TaskView, frame: Frame, depth: int, lines: list, inline: bool):
-    indent = "  " * min(depth, _MAX_INDENT)
-    deep = f"[depth {depth}] " if depth > _MAX_INDENT else ""
-    what = f"{frame.fn}" + (" (inline)" if inline else "")
-    step = f"  at step {frame.step}: {frame.step_text}" if frame.step else ""
-    if frame.collapsed:
-        step = "  (not expanded: too many frames)"
-    lines.append(f"  {frame.offset:>7}  {(indent + deep + what):<{_NAME_WIDTH}} {frame.size:>7,} B{step}")
-    for part in frame.parts:
-        if part.kind == "frame":
-            _frame_lines(view, part.frame, depth + 1, lines, True)
+    """The lines of a frame and of the frames inline in it, depth first
+    with a stack of our own (inline nesting can be thousands deep)."""
+    stack = [(frame, depth, inline)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item[0], Frame):
+            frame, depth, inline = item
+            indent = "  " * min(depth, _MAX_INDENT)
+            deep = f"[depth {depth}] " if depth > _MAX_INDENT else ""
+            what = f"{frame.fn}" + (" (inline)" if inline else "")
+            step = f"  at step {frame.step}: {frame.step_text}" if frame.step else ""
+            if frame.collapsed:
+                step = "  (not expanded: too many frames)"
+            lines.append(f"  {frame.offset:>7}  {(indent + deep + what):<{_NAME_WIDTH}} {frame.size:>7,} B{step}")
+            # Parts in order; an inline frame's lines come before its next sibling's.
+            stack.extend(reversed([(part.frame, depth + 1, True) if part.kind == "frame" else (part, depth)
+                                   for part in frame.parts]))
             continue
+        part, depth = item
         text = part.label
         if part.kind == "header":
             text = "state"

@@ -104,6 +104,16 @@ METRICS = (
            report="instr/task", compare_rank=18, optional=True),
     Metric("estimated_cycles_per_task", "estimated cycles per task (L1 hits + 5 x LL hits + 35 x RAM)",
            regression=INCREASE_BEYOND_THRESHOLD, compare_rank=19, optional=True),
+    # -- measured: the real footprint beside the model's (the C library's block sizes, the
+    # machine's pages; docs/footprint.md)
+    Metric("bookkeeping_bytes_per_task", "executor bookkeeping bytes per task", BYTES, deterministic=False,
+           per_task_of="bookkeeping_peak_bytes", report="executor B/task"),
+    Metric("allocator_bytes_per_task", "allocator bytes per task (usable sizes)", BYTES, deterministic=False,
+           per_task_of="allocator_peak_bytes", report="allocator B/task"),
+    Metric("bookkeeping_peak_bytes", "executor bookkeeping at its peak", BYTES, deterministic=False),
+    Metric("allocator_peak_bytes", "allocator footprint at its peak", BYTES, deterministic=False),
+    Metric("rss_start_bytes", "resident size when the run started", BYTES, deterministic=False),
+    Metric("peak_rss_bytes", "peak resident size of the run", BYTES, deterministic=False, report="peak RSS"),
 )
 
 BY_NAME = {m.name: m for m in METRICS}

@@ -36,7 +36,7 @@ from .engine import engine_text
 from .layout_view import task_view, views_for
 from .metrics import REPORTED
 from .plots import PNG_DPI
-from .results import atomic_write_text, find_problems, read_results
+from .results import atomic_write_text, find_problems, load_json, read_results, writing
 from .validate.plots import fig_fidelity
 from .workloads import WORKLOADS, get_workload
 
@@ -276,10 +276,8 @@ def build_report(folder, layouts=None) -> Path:
     writer.remove_stale()
     page = render_html(folder, doc, sections)
     path = folder / REPORT_FILE
-    try:
+    with writing(path):
         atomic_write_text(path, page)
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
     return path
 
 
@@ -290,7 +288,7 @@ def _extra_section(folder: Path, doc: dict, extra: ExtraSection, writer: _Writer
     section = Section(_safe_stem(extra.stem), extra.title, extra.intro)
     stem = _safe_stem(extra.stem)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        data = load_json(source)
         if extra.writes_files:
             paths = [Path(p) for p in extra.figures(data, writer.dir / f"{stem}-1") or []]
             png = next((p for p in paths if p.suffix == ".png"), None)

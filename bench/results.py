@@ -9,6 +9,7 @@ describes the format for users.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,6 +38,19 @@ _FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
 
 
 # -- writing ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn a failed write under ``path`` (a read-only folder, a full disk)
+    into a one-line UsageError naming it."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(
+            f"cannot write {path}: {error.strerror or error}; check the folder's permissions and free "
+            "space, or choose another folder"
+        ) from None
 
 
 def atomic_write_text(path, text: str):
@@ -146,11 +160,16 @@ def write_results(folder, run: dict) -> Path:
     new.
     """
     folder = Path(folder)
-    doc = results_document(run)
-    csv_text = results_dataframe(doc).to_csv(index=False)
-    atomic_write_text(folder / CSV_FILE, csv_text)
-    atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
+    write_document(folder, results_document(run))
     return folder
+
+
+def write_document(folder: Path, doc: dict) -> None:
+    """``metrics.csv``, then ``results.json``, of a results document."""
+    csv_text = results_dataframe(doc).to_csv(index=False)
+    with writing(folder):
+        atomic_write_text(folder / CSV_FILE, csv_text)
+        atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
 
 
 def write_pyperf(folder, benchmarks: list) -> None:
@@ -162,8 +181,9 @@ def write_pyperf(folder, benchmarks: list) -> None:
     path = Path(folder) / PYPERF_FILE
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        pyperf.BenchmarkSuite(benchmarks).dump(str(tmp), replace=True)
-        os.replace(tmp, path)
+        with writing(path):
+            pyperf.BenchmarkSuite(benchmarks).dump(str(tmp), replace=True)
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -188,6 +208,11 @@ def load_json(path: Path):
         raise UsageError(
             f"{path} is not valid JSON (truncated or damaged? {error.msg} at line "
             f"{error.lineno}, column {error.colno}); re-run the benchmarks"
+        ) from None
+    except RecursionError:  # the C parser stops at Python's recursion limit
+        raise UsageError(
+            f"{path} nests arrays or objects hundreds of levels deep, which no file pinbench writes "
+            "does; it is damaged or not pinbench's: re-run the benchmarks"
         ) from None
 
 

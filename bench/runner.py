@@ -23,12 +23,42 @@ ALLOCATOR_SUMMARIES = {
     "bump": "an arena: frees are no-ops until the run ends",
 }
 
-def default_memory_limit() -> int:
-    """Half of this machine's physical memory: a run that needs more stops cleanly."""
+def _meminfo() -> dict:
+    """/proc/meminfo in bytes ({} where there is none)."""
+    out = {}
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        with open("/proc/meminfo") as file:
+            for line in file:
+                name, _, rest = line.partition(":")
+                parts = rest.split()
+                if parts and parts[0].isdigit():
+                    out[name] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    except OSError:
+        pass
+    return out
+
+
+def physical_memory() -> int:
+    """This machine's physical memory in bytes (8 GiB if it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 8 << 30
+
+
+def default_memory_limit() -> int:
+    """Half of this machine's physical memory, and at most three quarters of
+    what is available now (other programs' memory stays theirs): a run that
+    needs more stops cleanly instead of being killed."""
+    limit = physical_memory() // 2
+    available = _meminfo().get("MemAvailable")
+    if available:
+        limit = min(limit, available * 3 // 4)
+    return limit
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
 
 
 @dataclass(frozen=True)
@@ -75,9 +105,14 @@ def execute(program, strategy_name: str, allocator: str, memory_limit: int | Non
         raw = _executor.run(program, layout, allocator, limit, engine=compiled)
     except _executor.ExecutorError as exc:
         if exc.kind == "memory limit":
+            c = exc.counters
+            what = "its resident size" if c.get("memory_over") == "resident" else "the memory it counted"
             raise UsageError(
-                f"{program.name} under {strategy_name} needs more than {limit / 2**30:.1f} GiB "
-                "of live frames; lower its tasks or size parameters"
+                f"{program.name} under {strategy_name} needs more than the memory limit of {_gib(limit)}: "
+                f"stopped when {what} passed it (at the stop: {_gib(c.get('peak_rss_bytes', 0))} resident, "
+                f"allocator {_gib(c.get('allocator_peak_bytes', 0))}, executor bookkeeping "
+                f"{_gib(c.get('bookkeeping_peak_bytes', 0))}); lower its tasks or size parameters, "
+                "or raise --memory-limit"
             ) from None
         raise UsageError(f"{program.name} under {strategy_name} stopped: {exc.kind}") from None
     return derive_metrics(raw, program, layout)

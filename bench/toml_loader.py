@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..model.errors import UsageError
 from ..model.program import CompiledProgram, FnBuilder, Program
+from .formatting import parse_int
 
 _WORKLOAD_KEYS = ("name", "entry", "tasks")
 _FN_KEYS = ("locals", "borrows", "generator", "steps")
@@ -85,6 +86,11 @@ def _read(path: Path) -> dict:
     except tomllib.TOMLDecodeError as error:
         # tomllib's message ends with "(at line L, column C)".
         raise UsageError(f"{path}: TOML syntax error: {error}; fix the file") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise UsageError(
+            f"{path}: arrays or inline tables nested hundreds of levels deep; a workload file nests "
+            "four levels at most ([fn.NAME], steps, a step, a join's names): fix the file"
+        ) from None
 
 
 def _first_unknown(table: dict, allowed):
@@ -109,7 +115,7 @@ def _build_program(path: Path, data: dict, overrides: dict) -> Program:
     tasks = settings.get("tasks", 1)
     if isinstance(tasks, str):
         try:
-            tasks = int(tasks)
+            tasks = parse_int(tasks)
         except ValueError:
             raise fail(f"tasks={tasks!r} must be a whole number") from None
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..model.errors import UsageError
 from ..model.program import CompiledProgram, Program
+from .formatting import parse_int
 from .toml_loader import load_program
 
 # A rough ceiling on the frame memory one run may need. Each parameter has
@@ -77,7 +78,7 @@ class Param:
         value = text.strip()
         if self.kind == "int":
             try:
-                value = int(value)
+                value = parse_int(value)
             except ValueError:
                 raise self.rejected(workload, text) from None
         elif self.kind == "bool":

@@ -244,6 +244,18 @@ cdef extern from "runtime.h" nogil:
         void (*run)(Ex *ex, char *frame) noexcept nogil
         void (*drop)(Ex *ex, char *root) noexcept nogil
 
+    ctypedef struct Footprint "pb_footprint":    # see runtime.h
+        uint64_t book
+        uint64_t peak_book
+        uint64_t peak_alloc
+        uint64_t rss_start
+        uint64_t peak_rss
+        uint64_t next_check
+        uint64_t step
+        uint64_t polls_checked
+        int over
+        int sample_rss
+
     ctypedef struct Ex "pb_ex":
         Prog p
         pb_allocator a
@@ -269,6 +281,7 @@ cdef extern from "runtime.h" nogil:
         Bucket *wheel
         uint32_t wheel_size
         uint64_t timers_pending
+        Footprint fp
 
     uint64_t value_of "pb_value_of"(const Hdr *h)
     void fold "pb_fold"(Hdr *h, uint64_t value)
@@ -282,12 +295,123 @@ cdef inline uint64_t now_ns() noexcept nogil:
 
 # ---------------------------------------------------------------- memory
 
+cdef extern from *:
+    """
+    #include <fcntl.h>
+    #include <stdio.h>
+    #include <string.h>
+    #include <unistd.h>
+    #if defined(__GLIBC__)
+    #include <malloc.h>
+    #define pb_trim() malloc_trim(0)
+    #else
+    #define pb_trim() 0
+    #endif
+    /* The text of a /proc file into buf (NUL-terminated); 0 if it cannot be read. */
+    static int pb_read_proc(const char *path, char *buf, size_t size)
+    {
+        int fd = open(path, O_RDONLY);
+        ssize_t n;
+        if (fd < 0)
+            return 0;
+        n = read(fd, buf, size - 1);
+        close(fd);
+        if (n <= 0)
+            return 0;
+        buf[n] = 0;
+        return 1;
+    }
+    /* This process's resident bytes (/proc/self/statm), 0 where unknown. */
+    static uint64_t pb_resident_bytes(void)
+    {
+        char buf[128];
+        unsigned long long size = 0, resident = 0;
+        if (!pb_read_proc("/proc/self/statm", buf, sizeof buf) ||
+            sscanf(buf, "%llu %llu", &size, &resident) != 2)
+            return 0;
+        return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+    }
+    /* Restart the peak resident size (VmHWM) at the current one; 0 on success. */
+    static int pb_reset_peak_rss(void)
+    {
+        int fd = open("/proc/self/clear_refs", O_WRONLY);
+        int ok;
+        if (fd < 0)
+            return -1;
+        ok = write(fd, "5", 1) == 1;
+        close(fd);
+        return ok ? 0 : -1;
+    }
+    /* VmHWM of /proc/self/status in bytes, 0 where unknown. */
+    static uint64_t pb_peak_rss(void)
+    {
+        char buf[4096];
+        char *at;
+        unsigned long long kib = 0;
+        if (!pb_read_proc("/proc/self/status", buf, sizeof buf))
+            return 0;
+        at = strstr(buf, "VmHWM:");
+        if (at == NULL || sscanf(at + 6, "%llu", &kib) != 1)
+            return 0;
+        return (uint64_t)kib * 1024;
+    }
+    """
+    uint64_t resident_bytes "pb_resident_bytes" () nogil
+    int reset_peak_rss "pb_reset_peak_rss" () nogil
+    uint64_t read_peak_rss "pb_peak_rss" () nogil
+    int malloc_trim "pb_trim" () nogil
+
+cdef enum:
+    CHECK_POLLS = 1 << 20         # the loop reads the resident size at least this often
+    CHECK_BYTES = 16 << 20        # ... and whenever the counted footprint grew by this much
+    OVER_COUNTED = 1
+    OVER_RESIDENT = 2
+
+
+cdef void check_memory(Ex *ex, uint64_t footprint) noexcept nogil:
+    """The run grew by ``fp.step`` since the last look: read the resident
+    size; stop the run if it, or the bytes counted, passed the limit."""
+    ex.fp.next_check = footprint + ex.fp.step
+    ex.fp.polls_checked = ex.c.polls
+    if not ex.fp.sample_rss:
+        return
+    cdef uint64_t rss = resident_bytes()
+    if rss > ex.fp.peak_rss:
+        ex.fp.peak_rss = rss
+    if rss > ex.memory_limit and not ex.error:
+        ex.error = E_MEMORY_LIMIT
+        ex.fp.over = OVER_RESIDENT
+
+
+cdef inline int over_limit(Ex *ex, uint64_t more) noexcept nogil:
+    """Would ``more`` bytes take the process past the memory limit? Counted:
+    the resident size at the start, the allocator's footprint (usable sizes,
+    chunks) and the executor's bookkeeping. Sets the error if so."""
+    cdef uint64_t footprint = ex.a.reserved(ex.a.state) + ex.fp.book
+    if footprint + more > ex.fp.next_check:
+        check_memory(ex, footprint)
+    if ex.fp.rss_start + footprint + more > ex.memory_limit:
+        if not ex.error:
+            ex.error = E_MEMORY_LIMIT
+            ex.fp.over = OVER_COUNTED
+        return 1
+    return ex.error == E_MEMORY_LIMIT
+
+
 cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
     """Allocate ``size`` bytes; count ``counted`` (a frame: the native size)."""
+    if size > ex.memory_limit or (size >= ex.fp.step and over_limit(ex, size)):
+        ex.error = E_MEMORY_LIMIT      # a block that alone cannot fit: not even tried
+        ex.fp.over = OVER_COUNTED
+        return NULL
     cdef char *ptr = <char *>ex.a.alloc(ex.a.state, size)
     if ptr == NULL:
         ex.error = E_OUT_OF_MEMORY
         return NULL
+    cdef uint64_t footprint = ex.a.reserved(ex.a.state)
+    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (a compare)
+        ex.fp.peak_alloc = footprint
+        over_limit(ex, 0)
     ex.c.allocs += 1
     ex.c.bytes_allocated += counted
     ex.c.live_bytes += counted
@@ -295,8 +419,6 @@ cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept
     if ex.c.live_bytes > ex.c.peak_live_bytes:
         ex.c.peak_live_bytes = ex.c.live_bytes
         ex.c.peak_live_tasks = ex.live_tasks
-        if ex.c.live_bytes > ex.memory_limit:
-            ex.error = E_MEMORY_LIMIT
     if ex.c.live_blocks > ex.c.peak_live_blocks:
         ex.c.peak_live_blocks = ex.c.live_blocks
     return ptr
@@ -323,16 +445,25 @@ cdef inline void frame_free(Ex *ex, char *frame) noexcept nogil:
     mem_free_as(ex, frame, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
 
 
-cdef int grow(void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil:
-    """Executor bookkeeping (not charged to any strategy): double until ``need`` fits."""
+cdef int grow(Ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil:
+    """Executor bookkeeping (not charged to any strategy, but counted against
+    the memory limit): double until ``need`` fits. -1 (and the error set)
+    when it cannot."""
     cdef uint64_t new_cap = cap[0] if cap[0] else 64
     while new_cap < need:
         new_cap *= 2
+    cdef uint64_t more = (new_cap - cap[0]) * item
+    if over_limit(ex, more):
+        return -1
     cdef void *grown = realloc(array[0], new_cap * item)
     if grown == NULL:
+        ex.error = E_OUT_OF_MEMORY
         return -1
     array[0] = grown
     cap[0] = new_cap
+    ex.fp.book += more
+    if ex.fp.book > ex.fp.peak_book:
+        ex.fp.peak_book = ex.fp.book
     return 0
 
 
@@ -502,8 +633,7 @@ cdef inline int enqueue(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noe
     cdef uint64_t old_cap, i
     if ex.q_len == ex.q_cap:
         old_cap = ex.q_cap
-        if grow(<void **>&ex.q, &ex.q_cap, sizeof(QItem), ex.q_len + 1):
-            ex.error = E_OUT_OF_MEMORY
+        if grow(ex, <void **>&ex.q, &ex.q_cap, sizeof(QItem), ex.q_len + 1):
             return -1
         # unwrap the ring: move the wrapped prefix behind the old end
         for i in range(ex.q_head + ex.q_len - old_cap if ex.q_head + ex.q_len > old_cap else 0):
@@ -528,8 +658,7 @@ cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noe
     cdef uint64_t cap
     if ex.waiter_free == NO_WAITER:
         cap = ex.waiters_cap
-        if grow(<void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
-            ex.error = E_OUT_OF_MEMORY
+        if grow(ex, <void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
             return NO_WAITER
         for id in range(ex.waiters_cap, cap):
             ex.waiters[id].state = W_FREE
@@ -567,8 +696,7 @@ cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept 
     cdef Bucket *b = &ex.wheel[(ex.c.ticks + ticks) % ex.wheel_size]
     cdef uint64_t cap = b.cap
     if b.len == b.cap:
-        if grow(<void **>&b.ids, &cap, sizeof(uint32_t), b.len + 1):
-            ex.error = E_OUT_OF_MEMORY
+        if grow(ex, <void **>&b.ids, &cap, sizeof(uint32_t), b.len + 1):
             return NO_WAITER
         b.cap = <uint32_t>cap
     b.ids[b.len] = id
@@ -583,8 +711,7 @@ cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
     cdef uint64_t cap
     if ex.task_free == NO_WAITER:
         cap = ex.tasks_cap
-        if grow(<void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
-            ex.error = E_OUT_OF_MEMORY
+        if grow(ex, <void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
             return NO_WAITER
         for id in range(ex.tasks_cap, cap):
             ex.tasks[id].root = NULL
@@ -795,6 +922,8 @@ cdef int begin_spawn(Ex *ex, uint32_t task, char *frame, int64_t s) noexcept nog
         spawn_task(ex, <uint32_t>ex.p.edge_callee[e], h.arg * <uint64_t>count + <uint64_t>i,
                    h.rdepth + 1 if ex.p.edge_back[e] else h.rdepth,
                    &handles[i] if waits else NULL, frame if waits else NULL, task)
+        if ex.error:
+            break             # the run stops (memory limit): the rest are never spawned
     return waits
 
 
@@ -1135,6 +1264,8 @@ cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
                 break
     while (ex.live_tasks or (open_loop and ex.open.next < ex.open.count)) and not ex.error:
         run_queue(ex)
+        if ex.c.polls - ex.fp.polls_checked >= CHECK_POLLS:
+            check_memory(ex, ex.a.reserved(ex.a.state) + ex.fp.book)
         if open_loop:
             admit_arrivals(ex, entry, ex.q_len == 0 and ex.live_tasks == 0)
             if ex.q_len:
@@ -1193,6 +1324,19 @@ cdef const int64_t *column(object owner, str name, list keep) except NULL:
     keep.append(array)
     cdef const int64_t[::1] view = array
     return &view[0]
+
+
+cdef dict footprint_counters(Ex *ex, uint64_t peak_rss):
+    """What the run really held: the executor's bookkeeping and the
+    allocator's footprint at their peaks, and the process's peak resident
+    size during the run (VmHWM restarted at the start where the kernel
+    allows it, else the highest size sampled)."""
+    return {
+        "bookkeeping_peak_bytes": ex.fp.peak_book,
+        "allocator_peak_bytes": ex.fp.peak_alloc,
+        "rss_start_bytes": ex.fp.rss_start,
+        "peak_rss_bytes": max(peak_rss, ex.fp.peak_rss) if peak_rss else ex.fp.peak_rss,
+    }
 
 
 def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, *,
@@ -1306,6 +1450,23 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     cdef uint64_t start_ns, end_ns
     cdef uint32_t i
     max_frame = int(np.max(layout.fn_size)) if len(layout.fn_size) else 0
+    # The memory limit counts what the process holds: its resident size now
+    # (freed memory of earlier runs given back first), the allocator's
+    # footprint and the executor's bookkeeping, from the first byte.
+    ex.fp.rss_start = resident_bytes()
+    if ex.fp.rss_start > memory_limit // 4:
+        malloc_trim()             # only then: a trim makes the next run's first touches slower
+        ex.fp.rss_start = resident_bytes()
+    cdef bint hwm = reset_peak_rss() == 0
+    ex.fp.peak_rss = ex.fp.rss_start
+    ex.fp.step = CHECK_BYTES     # fixed: where the reads fall depends on the program only
+    ex.fp.sample_rss = not count_instructions
+    ex.fp.next_check = ex.fp.step
+    ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + latency.nbytes + late.nbytes
+    ex.fp.peak_book = ex.fp.book
+    if ex.fp.rss_start + ex.fp.book > memory_limit:
+        raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
+                                             **footprint_counters(&ex, 0), "memory_over": "counted"})
     ex.staging = <char *>calloc(max_frame + 64, 1)
     ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
     if ex.staging == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator]):
@@ -1320,6 +1481,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         end_ns = now_ns()
         if count_instructions:
             pb_count_end()
+    peak_rss = read_peak_rss() if hwm else 0
     reserved = ex.a.reserved(ex.a.state)
     ex.a.destroy(ex.a.state)
     for i in range(ex.wheel_size):
@@ -1349,7 +1511,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         "latency_ns": latency[:ex.lat.len],
         "late_ns": late[:ex.lat.len],
         "latency_dropped": ex.lat.dropped,
+        **footprint_counters(&ex, peak_rss),
     }
+    if ex.error == E_MEMORY_LIMIT:
+        counters["memory_over"] = "resident" if ex.fp.over == OVER_RESIDENT else "counted"
     if ex.error:
         raise ExecutorError(ERRORS[ex.error], counters)
     return counters

@@ -87,6 +87,36 @@ enum { PB_ALLOC_SYSTEM = 0, PB_ALLOC_POOL = 1, PB_ALLOC_BUMP = 2 };
 #endif
 #endif
 
+/* The bytes a block from pb__sys_alloc really takes from malloc: its usable
+ * size (malloc rounds requests up to its size classes) plus malloc's size
+ * word in front of it. Where the C library cannot say (no
+ * malloc_usable_size), glibc's rule: the request plus the size word,
+ * rounded up to 16, at least 32. */
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#define PB__USABLE(raw) malloc_usable_size(raw)
+#elif defined(__APPLE__)
+#include <malloc/malloc.h>
+#define PB__USABLE(raw) malloc_size(raw)
+#endif
+
+static inline size_t pb__sys_footprint(void *p, size_t n)
+{
+    void *raw = p;
+#if !PB_ALLOC_MALLOC_ALIGNED
+    memcpy(&raw, (char *)p - sizeof raw, sizeof raw);
+    n += PB__ALIGN;
+#endif
+#ifdef PB__USABLE
+    (void)n;
+    return PB__USABLE(raw) + sizeof(size_t);
+#else
+    (void)raw;
+    n = (n + sizeof(size_t) + 15) & ~(size_t)15;
+    return n < 32 ? 32 : n;
+#endif
+}
+
 static inline void *pb__sys_alloc(size_t n)
 {
 #if PB_ALLOC_MALLOC_ALIGNED
@@ -135,7 +165,8 @@ static inline void pb__free_chunks(pb__chunk *c)
 }
 
 /* ------------------------------------------------------------------------ */
-/* system: malloc/free, the baseline. reserved = bytes live through it.      */
+/* system: malloc/free, the baseline. reserved = what the live blocks really */
+/* take from malloc (usable sizes and malloc's size words, pb__sys_footprint). */
 
 typedef struct {
     size_t live;
@@ -147,7 +178,7 @@ static inline void *pb__system_alloc(void *state, size_t size)
     size_t n = size ? size : PB__ALIGN;
     void *p = pb__sys_alloc(n);
     if (p != NULL)
-        s->live += n;
+        s->live += pb__sys_footprint(p, n);
     return p;
 }
 
@@ -156,7 +187,7 @@ static inline void pb__system_free(void *state, void *ptr, size_t size)
     pb__system *s = (pb__system *)state;
     if (ptr == NULL)
         return;
-    s->live -= size ? size : PB__ALIGN;
+    s->live -= pb__sys_footprint(ptr, size ? size : PB__ALIGN);
     pb__sys_free(ptr);
 }
 

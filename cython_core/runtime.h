@@ -221,6 +221,22 @@ typedef struct pb_engine {
     void (*drop)(pb_ex *ex, char *root);                 /* cancel a task's root and everything below it */
 } pb_engine;
 
+/* What the run really holds, checked against the memory limit (the
+ * executor's own tables and the allocator's real footprint, and the
+ * resident size sampled as it grows); generated code never touches it. */
+typedef struct {
+    uint64_t book;            /* executor bookkeeping now: task table, waiters, run queue, wheel, staging */
+    uint64_t peak_book;
+    uint64_t peak_alloc;      /* the allocator's peak footprint (its reserved(): usable sizes, chunks) */
+    uint64_t rss_start;       /* resident bytes when the run started */
+    uint64_t peak_rss;        /* highest resident size sampled */
+    uint64_t next_check;      /* footprint at which the resident size is read next */
+    uint64_t step;            /* ... and the growth between two reads */
+    uint64_t polls_checked;   /* polls at the last read */
+    int over;                 /* why the run stopped: 1 counted bytes, 2 resident size */
+    int sample_rss;           /* 0 while instructions are counted */
+} pb_footprint;
+
 struct pb_ex {
     pb_prog p;
     pb_allocator a;
@@ -250,6 +266,7 @@ struct pb_ex {
     pb_bucket *wheel;
     uint32_t wheel_size;
     uint64_t timers_pending;
+    pb_footprint fp;
 };
 
 /* A generated engine exports this one symbol. */

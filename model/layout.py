@@ -9,7 +9,6 @@ frame (``fn_bytes``, from ``native.py``), which is what it counts.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +33,9 @@ YIELD_LEAF = 8  # state, waiter id
 JOIN_HANDLE = 8
 HANDLE_VEC = 24  # pointer, capacity, length; the handles are a heap block
 CELL_HEADER = 24  # Rc strong + weak counts, RefCell borrow flag
+# A frame beyond this (1 TiB) could never be allocated; refusing it keeps every
+# size far below 2^63, so the int64 arrays and the executor's sums never overflow.
+MAX_FRAME_BYTES = 1 << 40
 
 
 def align8(n: int) -> int:
@@ -88,13 +90,22 @@ def compute_layout(strategy, program) -> Layout:
     def slot(edge: int) -> int:
         return POINTER if edge_boxed[edge] else size_of(int(program.edge_callee[edge]))
 
-    def step_storage(step: int, child_offset: int) -> int:
+    def check_size(fn: int, size: int) -> None:
+        if size > MAX_FRAME_BYTES:
+            raise UsageError(
+                f"under strategy '{strategy.name}', a frame of '{program.fn_names[fn]}' would hold "
+                f"{size:,} bytes, beyond the {MAX_FRAME_BYTES:,} a frame may have; make the inline "
+                "nesting narrower or shallower (fewer or smaller join/call children per level)"
+            )
+
+    def step_storage(step: int, child_offset: int, fn: int) -> int:
         op = program.step_op[step]
         first = int(program.step_edge_start[step])
         edges = range(first, first + int(program.step_edge_count[step]))
         if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
             used = 0
             for e in edges:  # side by side, in order
+                check_size(fn, child_offset + used)  # before it goes into an int64
                 edge_offset[e] = child_offset + used
                 used += slot(e)
             return used
@@ -106,35 +117,56 @@ def compute_layout(strategy, program) -> Layout:
             return JOIN_HANDLE if program.step_arg[step] == 1 else HANDLE_VEC
         return 0  # work, detached spawn
 
-    def size_of(fn: int) -> int:
-        if fn_size[fn] >= 0:
-            return int(fn_size[fn])
-        if fn in on_stack:
-            raise UsageError(
-                f"strategy '{strategy.name}' stores recursive function "
-                f"'{program.fn_names[fn]}' inline in itself; box its back edges"
-            )
-        on_stack.add(fn)
+    def inline_callees(fn: int) -> list:
+        start = int(program.fn_step_start[fn])
+        out = []
+        for step in range(start, start + int(program.fn_step_count[fn])):
+            if program.step_op[step] in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+                first = int(program.step_edge_start[step])
+                for e in range(first, first + int(program.step_edge_count[step])):
+                    if not edge_boxed[e]:
+                        out.append(int(program.edge_callee[e]))
+        return out
+
+    def size_one(fn: int) -> None:
+        """The size of ``fn``, every inline callee's being known."""
         locals_part = POINTER if in_cell[fn] else align8(program.fn_locals[fn])
         child_offset = header + locals_part
         start = int(program.fn_step_start[fn])
-        child_area = 0
+        areas = []
         for step in range(start, start + int(program.fn_step_count[fn])):
-            step_area[step] = step_storage(step, child_offset)
-            child_area = max(child_area, int(step_area[step]))
-        on_stack.discard(fn)
+            areas.append(step_storage(step, child_offset, fn))
+        size = child_offset + max(areas, default=0)
+        check_size(fn, size)
+        step_area[start:start + len(areas)] = areas
         fn_child_offset[fn] = child_offset
-        fn_size[fn] = child_offset + child_area
+        fn_size[fn] = size
+
+    def size_of(fn: int) -> int:
+        # Depth first over the inline call edges, with a stack of our own:
+        # inline nesting as deep as the program's functions are many
+        # (a 10,000-function chain) is fine.
+        stack = [(fn, False)]
+        while stack:
+            f, callees_done = stack.pop()
+            if fn_size[f] >= 0:
+                continue
+            if callees_done:
+                on_stack.discard(f)
+                size_one(f)
+                continue
+            if f in on_stack:
+                raise UsageError(
+                    f"strategy '{strategy.name}' stores recursive function "
+                    f"'{program.fn_names[f]}' inline in itself; box its back edges"
+                )
+            on_stack.add(f)
+            stack.append((f, True))
+            stack.extend((g, False) for g in reversed(inline_callees(f)) if fn_size[g] < 0)
         return int(fn_size[fn])
 
-    # Deep inline nesting (chain depth 1000) recurses once per level.
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 10 * n_fns + 1000))
-    try:
-        for fn in range(n_fns):
-            size_of(fn)
-    finally:
-        sys.setrecursionlimit(limit)
+    for fn in range(n_fns):
+        size_of(fn)
 
     bottom_up = strategy.polling == BOTTOM_UP
     fn_bytes = gxx_sizes(program) if bottom_up else rust_sizes(program, edge_boxed, in_cell)

@@ -37,6 +37,7 @@ MAX_IO_TICKS = 10**6
 MAX_SPAWN_COUNT = 10**7
 MAX_GEN_ITEMS = 10**8
 MAX_RECURSION_LIMIT = 10_000
+MAX_NAME = 100  # characters of a workload or function name (it names files, axes, table rows)
 
 # Steps that always await their children. A spawn awaits them only with
 # wait, and gen runs its generator synchronously, in no ticks.
@@ -239,6 +240,13 @@ def _step_text(op, callee_names, arg, wait, limit) -> str:
     return f"{OP_NAMES[op]}({names}{limit_text})"
 
 
+def _shown(name) -> str:
+    """A name as an error message quotes it: cut short when it is long."""
+    if isinstance(name, str) and len(name) > 40:
+        return repr(name[:40] + "...") + f" ({len(name):,} characters)"
+    return repr(name)
+
+
 def _whole(value, low, high):
     """``value`` as an int if it is a whole number in [low, high], else None
     (bools are rejected: ``True`` as a count is always a mistake)."""
@@ -283,9 +291,10 @@ class _Compiler:
 
     def check_program(self):
         p = self.program
-        if not isinstance(p.name, str) or not p.name or not p.name.isprintable():
+        if not isinstance(p.name, str) or not p.name or not p.name.isprintable() or len(p.name) > MAX_NAME:
             raise UsageError(
-                f"workload name {p.name!r} is not valid; use a non-empty one-line name"
+                f"workload name {_shown(p.name)} is not valid; use a non-empty one-line name of at most "
+                f"{MAX_NAME} characters"
             )
         self.tasks = _whole(p.tasks, 1, MAX_TASKS)
         if self.tasks is None:
@@ -297,10 +306,10 @@ class _Compiler:
         self.index = {}
         for f in self.program.functions:
             name = f.name
-            if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
+            if not (isinstance(name, str) and name.isidentifier() and name.isascii() and len(name) <= MAX_NAME):
                 raise self.fail(
-                    f"function name {name!r} is not valid; use ASCII letters, "
-                    "digits and _, not starting with a digit"
+                    f"function name {_shown(name)} is not valid; use ASCII letters, "
+                    f"digits and _, not starting with a digit, at most {MAX_NAME} characters"
                 )
             if name in self.index:
                 raise self.fail(f"function '{name}' is defined twice; rename or remove one")

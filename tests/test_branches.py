@@ -28,6 +28,7 @@ import pytest
 from .conftest import assert_one_line_error as one_line_error
 from .conftest import needs_valgrind
 from .conftest import pinbench as run_pinbench
+from . import checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 pinbench = functools.partial(run_pinbench, timeout=600)
@@ -68,11 +69,10 @@ def git(*args, cwd):
 
 
 def project_files() -> list:
-    done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                          cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
+    names = checkout.project_files(ROOT)
+    if names is None:
         pytest.skip("the tests do not run from a git checkout of pinbench")
-    return [name for name in done.stdout.split("\0") if name and (ROOT / name).is_file()]
+    return names
 
 
 @pytest.fixture(scope="module")

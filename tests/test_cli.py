@@ -48,6 +48,8 @@ EXPECTED_COLUMNS = (
         "tasks_per_second", "timing_cv", "noisy",
         "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_samples", "latency_overhead",
         "instructions_per_task", "estimated_cycles_per_task",
+        "bookkeeping_bytes_per_task", "allocator_bytes_per_task", "bookkeeping_peak_bytes", "allocator_peak_bytes",
+        "rss_start_bytes", "peak_rss_bytes",
     ]
 )
 

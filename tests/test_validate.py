@@ -379,6 +379,7 @@ def test_builds_are_cached_by_source_and_compiler(tmp_path):
     assert toolchain.run_binary(first, [], 30, "g++") == ""
 
 
+@needs_compilers  # the native ratios need both (without rustc: tests/test_fresh_checkout.py)
 def test_saved_validation_becomes_the_reports_fidelity_figure(tmp_path):
     """`validate --save DIR` writes validation.json; `report DIR` draws it."""
     import json

@@ -7,6 +7,7 @@ import argparse
 from .. import compare as cmp
 from ..compare_report import FORMATS
 from ..console import FORMATTER
+from ..formatting import parse_float
 
 
 def add_command(subparsers, name: str, help: str, description: str, epilog: str, run):
@@ -24,6 +25,21 @@ def add_mode_arguments(parser, quick: str, rigorous: str, counts_only: str) -> N
     mode.add_argument("--quick", action="store_true", help=quick)
     mode.add_argument("--rigorous", action="store_true", help=rigorous)
     parser.add_argument("--counts-only", action="store_true", help=counts_only)
+
+
+def folder_argument(text: str) -> str:
+    """An -o/--output value: a folder's name, never empty (an empty one
+    would quietly mean the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' names no folder; give one, e.g. -o results/mine")
+    return text
+
+
+def check_mode(parser, args) -> None:
+    """--counts-only measures no time, so it cannot be --rigorous about it."""
+    if getattr(args, "counts_only", False) and getattr(args, "rigorous", False):
+        parser.error("argument --rigorous: not allowed with argument --counts-only (it times nothing to be "
+                     "rigorous about; drop one)")
 
 
 def mode_of(args) -> str:
@@ -60,7 +76,7 @@ def _threshold(text: str) -> float:
 
 def _alpha(text: str) -> float:
     try:
-        value = float(text)
+        value = parse_float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a significance level; e.g. 0.05") from None
     if not 0 < value < 1:

@@ -34,9 +34,18 @@ from ..branches import (
 )
 from ..compare_report import emit
 from ..console import now
+from ..formatting import parse_int
 from ..results import RESULTS_FILE
 from ..suite import build_suite
-from .common import AS_IN_RUN, add_command, add_gate_arguments, add_mode_arguments, add_suite_arguments, mode_of
+from .common import (
+    AS_IN_RUN,
+    add_command,
+    add_gate_arguments,
+    add_mode_arguments,
+    add_suite_arguments,
+    folder_argument,
+    mode_of,
+)
 
 NAME = "compare-branches"
 
@@ -66,7 +75,7 @@ a bad ref, a build that fails or nothing that runs, 130/143 interrupted."""
 
 def _rounds(text: str) -> int:
     try:
-        value = int(text)
+        value = parse_int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of rounds") from None
     if not 1 <= value <= 100:
@@ -104,7 +113,7 @@ def add_parser(subparsers):
         help="benchmark (default): A B A B per benchmark; round: each arm's whole suite per round "
         "(fewer process start-ups, drift shared only between rounds)",
     )
-    p.add_argument("-o", "--output", metavar="OUTDIR",
+    p.add_argument("-o", "--output", metavar="OUTDIR", type=folder_argument,
                    help="where the arms' results go (default: results/branches-<YYYYmmdd-HHMMSS>/)")
     p.add_argument("--force", action="store_true", help="overwrite OUTDIR if it already holds arms")
     p.add_argument("--repo", metavar="DIR", default=".", help="the git clone the refs belong to (default: here)")
@@ -126,6 +135,11 @@ def _prepare_output(args) -> Path:
     held = [out / arm / RESULTS_FILE for arm in ARMS if (out / arm / RESULTS_FILE).exists()]
     if held and not args.force:
         raise UsageError(f"{out} already holds a comparison ({held[0]}); choose another --output or pass --force")
+    if not held and out.is_dir() and any(out.iterdir()) and not args.force:
+        raise UsageError(
+            f"{out} is not empty and holds no comparison; choose another --output, or pass --force to write "
+            "into it (its a/, b/ and rounds/ are replaced)"
+        )
     try:
         for name in (*ARMS, "rounds"):
             shutil.rmtree(out / name, ignore_errors=True)

@@ -25,7 +25,7 @@ from ...model.errors import UsageError
 from .. import engine as engines
 from .. import environment, instructions, runner, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
-from ..formatting import param_text
+from ..formatting import param_text, parse_float
 from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
 from ..suite import build_suite
 from ..terminal import (
@@ -38,7 +38,7 @@ from ..terminal import (
     timing_summary_table,
 )
 from ..workloads import get_workload
-from .common import add_command, add_mode_arguments, add_suite_arguments, mode_of
+from .common import add_command, add_mode_arguments, add_suite_arguments, folder_argument, mode_of
 
 NAME = "run"
 
@@ -74,9 +74,11 @@ def add_parser(subparsers):
     )
     add_suite_arguments(p)
     where = p.add_mutually_exclusive_group()
-    where.add_argument("-o", "--output", metavar="DIR", help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
+    where.add_argument("-o", "--output", metavar="DIR", type=folder_argument,
+                       help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
     where.add_argument("--name", metavar="NAME", help="write to results/NAME/ instead of a timestamp")
-    p.add_argument("--force", action="store_true", help="overwrite a folder that already holds a run")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a folder that already holds a run, or write into a non-empty folder that holds none")
     p.add_argument(
         "--instructions", action="store_true",
         help="also count the core's instructions (and estimated cycles) per task under valgrind's "
@@ -90,7 +92,8 @@ def add_parser(subparsers):
     )
     p.add_argument(
         "--memory-limit", type=_memory_limit, metavar="GIB", default=None,
-        help="stop a benchmark whose live frames exceed GIB gibibytes (default: half the RAM)",
+        help="stop a benchmark when the process's memory (resident size, allocator footprint, executor "
+        "bookkeeping) would pass GIB gibibytes (default: half the RAM, at most 3/4 of what is available)",
     )
     return p
 
@@ -144,11 +147,15 @@ class _Signals:
 
 def _memory_limit(text: str) -> int:
     try:
-        gib = float(text)
+        gib = parse_float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of GiB (e.g. 4 or 0.5)") from None
-    if not gib > 0 or gib > 1 << 20:
-        raise argparse.ArgumentTypeError(f"'{text}' GiB is out of range; give a size above 0")
+    machine = runner.physical_memory()
+    if not gib > 0 or gib * (1 << 30) > machine:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' GiB is out of range; give a size above 0 and at most this machine's "
+            f"{machine / 2**30:.1f} GiB of memory"
+        )
     return int(gib * (1 << 30))
 
 
@@ -181,14 +188,22 @@ def _prepare_folder(folder: Path, force: bool) -> bool:
                 f"{folder} already holds a run ({RESULTS_FILE}); choose another --output/--name, "
                 "or pass --force to overwrite it"
             )
+    elif folder.is_dir() and any(folder.iterdir()) and not force:
+        raise UsageError(
+            f"{folder} is not empty and holds no pinbench run; choose another --output/--name, "
+            "or pass --force to write into it"
+        )
     created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # a read-only folder fails now, not after the run
         if force:  # never leave the old run's files beside the new one's
             for name in (RESULTS_FILE, CSV_FILE, PYPERF_FILE):
                 (folder / name).unlink(missing_ok=True)
     except OSError as error:
-        raise UsageError(f"cannot create the results folder {folder}: {error.strerror}") from None
+        raise UsageError(
+            f"cannot write into the results folder {folder}: {error.strerror}; choose another --output"
+        ) from None
     return created
 
 

@@ -382,11 +382,17 @@ COLUMNS = [
 ]  # plus the derived *_per_task_model / *_per_task_native columns
 
 
+def _has_native(label) -> bool:
+    """Whether a row has a native program: its compiler's label. A missing
+    one is None, or NaN once pandas (3 and later: a string column) holds it."""
+    return isinstance(label, str) and bool(label)
+
+
 def disagreements(results) -> list:
     """One line per row whose allocation count or checksum differs."""
     lines = []
     for row in results.itertuples():
-        if row.native is None:
+        if not _has_native(row.native):
             continue
         engine = getattr(row, "engine", None)
         where = f"{row.workload} {row.params} / {row.strategy} ({row.native}" + (
@@ -446,7 +452,7 @@ def timing_table(results):
                 continue
             ra, rb = by[a], by[b]
             model = ra.ns_per_task_model / rb.ns_per_task_model
-            have = ra.native is not None and rb.native is not None
+            have = _has_native(ra.native) and _has_native(rb.native)
             native = ra.ns_per_task_native / rb.ns_per_task_native if have else float("nan")
             rows.append(
                 {
@@ -498,7 +504,7 @@ def format_results(results, markdown: bool = False) -> str:
     """The three tables: figures side by side, time ratios, core speed."""
     rows = []
     for r in results.itertuples():
-        if r.native is None:
+        if not _has_native(r.native):
             verdict = "skipped"
         elif r.allocs_agree and r.checksum_agree:
             verdict = "agree"
@@ -507,7 +513,7 @@ def format_results(results, markdown: bool = False) -> str:
                 word for word, ok in (("ALLOCS", r.allocs_agree), ("CHECKSUM", r.checksum_agree)) if not ok
             ) + " DIFFER"
         checksum = str(r.checksum_model)
-        if r.native is not None and not r.checksum_agree:
+        if _has_native(r.native) and not r.checksum_agree:
             checksum += f" / {r.checksum_native}"
         rows.append(
             [

@@ -1,0 +1,131 @@
+"""Command-line edges: a reader that leaves early, output folders that are
+not what they seem, flags that contradict each other, numbers that only
+look like numbers, names too long to be names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import CLI, assert_one_line_error, pinbench
+
+
+@pytest.fixture(scope="module")
+def a_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edges") / "run"
+    done = pinbench("run", "--counts-only", "-w", "chain", "-s", "pinbox,rc", "-a", "system", "-o", folder,
+                    cwd=folder.parent)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.mark.parametrize("command", [["show", "RUN"], ["list"], ["compare", "RUN", "RUN"], ["explain", "chain"]])
+def test_a_reader_that_leaves_early_is_no_error(a_run, command):
+    """`pinbench show RUN | head -1`: the pipe closes before pinbench writes;
+    exit 0 and nothing on stderr."""
+    args = [str(a_run) if arg == "RUN" else arg for arg in command]
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the first write
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == "", err
+
+
+def test_output_empty_is_refused(tmp_path):
+    assert_one_line_error(pinbench("run", "--counts-only", "-w", "chain", "-o", "", cwd=tmp_path),
+                          "argument -o/--output: '' names no folder")
+    assert_one_line_error(pinbench("compare-branches", "a", "b", "--counts-only", "-o", " ", cwd=tmp_path),
+                          "argument -o/--output: ' ' names no folder")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_non_empty_folder_that_holds_no_run_needs_force(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work\n")
+    args = ["run", "--counts-only", "-w", "chain", "-s", "pinbox", "-a", "system", "-o", mine]
+    assert_one_line_error(pinbench(*args, cwd=tmp_path), f"{mine} is not empty and holds no pinbench run",
+                          "pass --force to write into it")
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]
+    done = pinbench(*args, "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (mine / "thesis.tex").read_text() == "years of work\n" and (mine / "results.json").exists()
+    # compare-branches would replace a/, b/ and rounds/ in it: the same rule
+    (mine / "a").mkdir()
+    (mine / "a" / "keep.txt").write_text("x\n")
+    done = pinbench("compare-branches", "HEAD", "HEAD", "--counts-only", "--repo", Path(__file__).parent,
+                    "-o", mine / "a", cwd=tmp_path, env={"PINBENCH_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(done, "is not empty and holds no comparison", "pass --force", narrated=True)
+    assert not (tmp_path / "cache").exists() and [p.name for p in (mine / "a").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("command", ["run", "compare-branches"])
+def test_counts_only_cannot_be_rigorous(tmp_path, command):
+    refs = ["HEAD", "HEAD"] if command == "compare-branches" else []
+    for flags in (["--counts-only", "--rigorous"], ["--rigorous", "--counts-only"]):
+        assert_one_line_error(pinbench(command, *refs, *flags, "-w", "chain", cwd=tmp_path),
+                              "argument --rigorous: not allowed with argument --counts-only")
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--counts-only", "-w", "chain", "-p", "depth=\uff11\uff12"], "depth='\uff11\uff12' is not allowed"),
+    (["run", "--counts-only", "-w", "chain", "-p", "depth=1_0"], "depth='1_0' is not allowed"),
+    (["run", "--counts-only", "-w", "chain", "-p", "depth=\u0663"], "is not allowed"),  # Arabic-Indic 3
+    (["explain", "chain", "-p", "depth=\uff13"], "is not allowed"),
+    (["run", "--counts-only", "-w", "chain", "--memory-limit", "\uff11"], "argument --memory-limit"),
+    (["run", "--counts-only", "-w", "chain", "--memory-limit", "nan"], "argument --memory-limit"),
+    (["compare-branches", "HEAD", "HEAD", "--rounds", "\uff13"], "argument --rounds"),
+    (["compare", "A", "A", "--threshold", "\uff15%"], "argument --threshold"),
+    (["compare", "A", "A", "--alpha", "0.\uff10\uff15"], "argument --alpha"),
+])
+def test_digits_other_than_ascii_are_not_numbers(tmp_path, args, needle):
+    assert_one_line_error(pinbench(*[str(tmp_path) if a == "A" else a for a in args], cwd=tmp_path), needle)
+
+
+def test_ascii_numbers_still_parse():
+    from pinbench.bench.formatting import parse_float, parse_int
+
+    assert [parse_int(t) for t in ("12", " 7 ", "-3", "+4", "0")] == [12, 7, -3, 4, 0]
+    assert [parse_float(t) for t in ("0.5", "2", ".25", "1e3", "3.")] == [0.5, 2.0, 0.25, 1000.0, 3.0]
+    for bad in ("\uff11\uff12", "1_000", "", "0x10", "1.5"):
+        with pytest.raises(ValueError):
+            parse_int(bad)
+    for bad in ("\uff11.\uff15", "nan", "inf", "1,5", "1e"):
+        with pytest.raises(ValueError):
+            parse_float(bad)
+
+
+def test_a_workload_file_override_takes_ascii_digits_only(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text("[fn.main]\nsteps = [{ io = 1 }]\n")
+    assert_one_line_error(pinbench("run", "--counts-only", "-w", path, "-p", "tasks=\uff12", cwd=tmp_path),
+                          "tasks")
+
+
+def test_compare_never_calls_a_nan_count_better(a_run, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(a_run, head)
+    doc = json.loads((head / "results.json").read_text())
+    doc["benchmarks"][0]["metrics"]["allocs"] = float("nan")
+    (head / "results.json").write_text(json.dumps(doc))  # json writes NaN as the bare token NaN
+    done = pinbench("compare", a_run, head, "--format", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # a count that became NaN fails the gate
+    (bench,) = [b for b in json.loads(done.stdout)["benchmarks"] if b["changes"]]
+    assert [(c["metric"], c["kind"]) for c in bench["changes"]] == [("allocs", "regression")]
+    text = pinbench("compare", a_run, head, cwd=tmp_path)
+    assert "better" not in text.stdout and "REGRESSION" in text.stdout
+    # NaN on both sides is the same value, not a change
+    assert pinbench("compare", head, head, cwd=tmp_path).returncode == 0
+
+
+def test_a_workload_name_of_100000_characters_is_one_short_line(tmp_path):
+    path = tmp_path / "long.toml"
+    path.write_text(f'[workload]\nname = "{"x" * 100_000}"\n\n[fn.main]\nsteps = [{{ io = 1 }}]\n')
+    for command in (["run", "--counts-only", "-w", path, "-o", tmp_path / "out"], ["explain", path]):
+        line = assert_one_line_error(pinbench(*command, cwd=tmp_path), "workload name", "at most 100 characters")
+        assert len(line) < 400
+    assert not (tmp_path / "out").exists()

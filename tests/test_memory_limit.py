@@ -1,0 +1,156 @@
+"""The memory limit holds against what the process really holds, and the
+real footprint is reported beside the model's.
+
+The executor counts its own bookkeeping (task table, io waiters, run queue,
+timer wheel, staging buffer) and the allocator's footprint (usable sizes of
+malloc'd blocks; the pool's and bump's chunks), checks the sum plus the
+resident size at the start against the limit, and reads the resident size
+as the run grows. These tests pin the counts exactly for a program whose
+tables are easy to work out, and check that a run past the limit stops in
+one line, freeing everything and keeping finished benchmarks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+
+import pytest
+
+from pinbench import strategies
+from pinbench.bench import runner
+from pinbench.model.program import Program
+from pinbench.cython_core import _executor
+
+from .conftest import pinbench
+
+TASK, QITEM, WAITER, BUCKET, IO_ID = 56, 16, 24, 16, 4  # executor structs (bytes)
+
+
+def waiting_tasks(n: int):
+    """n entry tasks, each one frame waiting one io tick: all n live at once."""
+    p = Program("waiters", tasks=n)
+    p.fn("main").io(1)
+    return p.compile()
+
+
+def run(program, strategy="pinbox", allocator="system", limit=1 << 62):
+    return _executor.run(program, strategies.get(strategy).plan(program), allocator, limit)
+
+
+def resident_after_trim() -> int:
+    """The resident size a run with a small limit starts from (it gives
+    freed memory back to the system first)."""
+    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    return run(waiting_tasks(1))["rss_start_bytes"]
+
+
+def capacity(n: int) -> int:
+    """The executor's tables start at 64 entries and double."""
+    cap = 64
+    while cap < n:
+        cap *= 2
+    return cap
+
+
+def test_bookkeeping_counts_every_table_exactly():
+    program = waiting_tasks(1000)
+    layout = strategies.get("pinbox").plan(program)
+    frame = int(layout.fn_size[0])
+    counters = run(program)
+    cap = capacity(1000)
+    wheel = (program.max_io + 1) * BUCKET
+    staging = frame + 64
+    # every task in the table and the run queue, each waits in the io waiters and one wheel bucket
+    assert counters["bookkeeping_peak_bytes"] == staging + wheel + cap * (TASK + QITEM + WAITER + IO_ID)
+    metrics = runner.derive_metrics(counters, program, layout)
+    assert metrics["bookkeeping_bytes_per_task"] == counters["bookkeeping_peak_bytes"] / 1000
+
+
+def test_the_allocator_footprint_is_its_real_block_sizes():
+    program = waiting_tasks(1000)
+    frame = int(strategies.get("pinbox").plan(program).fn_size[0])
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc_usable_size.argtypes = [ctypes.c_void_p]
+    libc.malloc_usable_size.restype = ctypes.c_size_t
+    libc.free.argtypes = [ctypes.c_void_p]
+    block = libc.malloc(frame)
+    usable = libc.malloc_usable_size(block)
+    libc.free(block)
+    assert usable >= frame
+    # system: each frame's usable size plus malloc's 8-byte size word (a block
+    # cut from a free chunk may keep a remainder too small to split off: up to
+    # 16 more; tests/c/test_allocators.c checks the sum exactly)
+    system = run(program, allocator="system")["allocator_peak_bytes"]
+    assert 1000 * (usable + 8) <= system <= 1000 * (usable + 8 + 16)
+    # pool: 1000 blocks of the 16-byte class above the frame fit one 64 KiB chunk (16-byte header)
+    assert (65536 - 16) // (-(-frame // 16) * 16) >= 1000
+    assert run(program, allocator="pool")["allocator_peak_bytes"] == 65536
+    # bump: one 1 MiB chunk
+    assert run(program, allocator="bump")["allocator_peak_bytes"] == 1 << 20
+
+
+def test_the_peak_resident_size_covers_the_frames():
+    program = waiting_tasks(200_000)
+    counters = run(program, strategy="always_heap")
+    assert counters["rss_start_bytes"] > 0
+    grown = counters["peak_rss_bytes"] - counters["rss_start_bytes"]
+    # what the run wrote to (frames and tables) became resident
+    assert grown >= counters["peak_live_bytes"]
+
+
+def test_a_run_past_the_limit_stops_with_everything_freed_and_below_the_limit():
+    p = Program("many", tasks=1)
+    p.fn("main").spawn("leaf", count=5_000_000)
+    p.fn("leaf").io(1)
+    program = p.compile()
+    limit = resident_after_trim() + (64 << 20)
+    with pytest.raises(_executor.ExecutorError) as caught:
+        run(program, limit=limit)
+    counters = caught.value.counters
+    assert caught.value.kind == "memory limit" and counters["memory_over"] == "counted"
+    assert counters["live_blocks_end"] == 0 and counters["live_bytes_end"] == 0
+    assert counters["allocs"] == counters["frees"] and 0 < counters["tasks"] < 5_000_001
+    # what it counted kept the process under the limit
+    assert counters["peak_rss_bytes"] <= limit
+
+
+def test_a_frame_larger_than_the_limit_is_never_allocated():
+    p = Program("huge", tasks=1)
+    p.fn("main", locals=1 << 20).io(1)
+    program = p.compile()
+    limit = resident_after_trim() + (512 << 10)
+    with pytest.raises(_executor.ExecutorError) as caught:
+        run(program, limit=limit)
+    assert caught.value.counters["allocs"] == 0
+
+
+def test_the_default_limit_leaves_other_programs_their_memory():
+    meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+    available = int(meminfo["MemAvailable"].split()[0]) * 1024
+    limit = runner.default_memory_limit()
+    assert 0 < limit <= runner.physical_memory() // 2 and limit <= available * 3 // 4 + (256 << 20)
+
+
+def test_the_ten_million_task_file_stops_in_one_line_keeping_finished_benchmarks(tmp_path):
+    (tmp_path / "tenm.toml").write_text('[fn.main]\nsteps = [{ spawn = "main", count = 10000000, limit = 10000 }]\n')
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    done = pinbench("run", "--counts-only", "-w", "chain,tenm.toml", "-s", "pinbox", "-a", "system",
+                    "--memory-limit", "0.5", "-o", tmp_path / "out", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    (line,) = [text for text in done.stderr.splitlines() if text.startswith("pinbench: error")]  # no progress lines
+    assert line.startswith("pinbench: error: tenm under pinbox needs more than the memory limit of 0.50 GiB")
+    assert line.endswith("(1 of 2 benchmarks finished; partial results in " + str(tmp_path / "out") + ")")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [b["workload"] for b in doc["benchmarks"]] == ["chain"] and not doc["complete"]
+    assert list(scratch.iterdir()) == []  # no scratch folder left
+
+
+def test_a_limit_beyond_the_machine_is_refused(tmp_path):
+    machine_gib = runner.physical_memory() / 2**30
+    done = pinbench("run", "--counts-only", "-w", "chain", "--memory-limit", f"{machine_gib * 2:.0f}", cwd=tmp_path)
+    assert done.returncode == 2 and "at most this machine's" in done.stderr and "Traceback" not in done.stderr
