@@ -15,6 +15,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +28,7 @@ from pinbench.cython_core import _executor
 
 from .conftest import pinbench
 
+ROOT = Path(__file__).resolve().parents[1]
 TASK, QITEM, WAITER, BUCKET, IO_ID = 56, 16, 24, 16, 4  # executor structs (bytes)
 
 
@@ -68,7 +72,22 @@ def test_bookkeeping_counts_every_table_exactly():
     assert metrics["bookkeeping_bytes_per_task"] == counters["bookkeeping_peak_bytes"] / 1000
 
 
+def in_fresh_process(check):
+    """Run ``check`` (a function of this module) in a new interpreter: what
+    malloc hands out, and the resident size a run starts from, depend on the
+    heap the process built before, which a long test session fragments."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"from tests.test_memory_limit import {check.__name__} as c; c()"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_the_allocator_footprint_is_its_real_block_sizes():
+    in_fresh_process(check_the_allocator_footprint)
+
+
+def check_the_allocator_footprint():
     program = waiting_tasks(1000)
     frame = int(strategies.get("pinbox").plan(program).fn_size[0])
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
@@ -102,6 +121,10 @@ def test_the_peak_resident_size_covers_the_frames():
 
 
 def test_a_run_past_the_limit_stops_with_everything_freed_and_below_the_limit():
+    in_fresh_process(check_a_run_past_the_limit)
+
+
+def check_a_run_past_the_limit():
     p = Program("many", tasks=1)
     p.fn("main").spawn("leaf", count=5_000_000)
     p.fn("leaf").io(1)
