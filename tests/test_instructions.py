@@ -60,7 +60,7 @@ def _specs(workloads, strategies):
     for bench in build_suite(workloads=workloads, strategies=strategies, quick=True):
         spec = timing.Spec(bench.label, bench.workload, dict(bench.params), bench.strategy,
                            bench.allocator, 0, runner.default_memory_limit())
-        _, program, _ = timing.prepare(spec)
+        _, program, _, _ = timing.prepare(spec)
         tasks = runner.execute(program, bench.strategy, bench.allocator)["tasks"]
         specs.append(timing.Spec(**{**spec.__dict__, "tasks": tasks}))
     return specs
@@ -77,7 +77,7 @@ def test_counts_are_identical_across_processes_and_independent_of_what_ran_befor
     assert alone == first[-1:]
     # Every count is of the loop that really ran: the same checksum as a plain run.
     for spec, (metrics, checksum) in zip(suite, first):
-        _, program, _ = timing.prepare(spec)
+        _, program, _, _ = timing.prepare(spec)
         assert checksum == runner.execute(program, spec.strategy, spec.allocator)["checksum"]
         assert metrics["instructions_per_task"] > 0
         assert metrics["estimated_cycles_per_task"] >= metrics["instructions_per_task"]
