@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from pinbench.bench.formatting import exact
+
 from .conftest import assert_one_line_error as one_line_error
 from .conftest import needs_valgrind
 from .conftest import pinbench as run_pinbench
@@ -283,4 +285,4 @@ def test_a_branch_with_an_extra_pass_over_the_locals_fails_the_instruction_gate(
             assert after > before * 1.01
             name = f"chain/{base['strategy']}/system"
             assert f"| `{name}` | instructions_per_task {before:,.0f} -> {after:,.0f} (+" in done.stdout
-            assert f"| `{name}` | instructions_per_task | {before:.1f} | {after:.1f} |" in done.stdout
+            assert f"| `{name}` | instructions_per_task | {exact(before)} | {exact(after)} |" in done.stdout
