@@ -28,7 +28,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 1u
+#define PB_RUNTIME_ABI 2u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
