@@ -44,6 +44,10 @@ DEFAULT_FLAGS = ("-O2",)
 # Always added: a shared library the executor can load.
 LINK_FLAGS = ("-shared", "-fPIC")
 COMPILE_TIMEOUT = 600
+# Above this many functions in one program, gcc -O2 takes minutes on the
+# generated C (a 10,000-function chain: over 8 minutes), so the default
+# engine is the interpreter; --engine compiled still compiles it.
+MAX_DEFAULT_FUNCTIONS = 256
 BREAK_ENV = "PINBENCH_ENGINE_BREAK"  # tests: append a syntax error to the generated C
 # What decides which engine a process builds or finds (pyperf's workers inherit these).
 ENVIRONMENT = ("PINBENCH_CACHE", "PINBENCH_CC", "PINBENCH_CFLAGS", "XDG_CACHE_HOME", BREAK_ENV)

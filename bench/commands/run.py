@@ -394,6 +394,11 @@ def _engine(args, suite, programs) -> tuple:
     from ... import strategies
 
     engine, note = (args.engine, None) if args.engine else engines.default_engine()
+    largest = max(programs.values(), key=lambda p: len(p.fn_names))
+    if not args.engine and engine == engines.COMPILED and len(largest.fn_names) > engines.MAX_DEFAULT_FUNCTIONS:
+        engine, note = engines.INTERPRETED, (
+            f"note: {largest.name} has {len(largest.fn_names)} functions, too many to compile quickly: "
+            "using the interpreted engine (--engine compiled compiles it anyway)")
     if note:
         print(f"{PROG}: {note}", file=sys.stderr, flush=True)
     if engine == engines.COMPILED:
