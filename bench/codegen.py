@@ -502,14 +502,18 @@ class _Gen:
             if self.cell(f):
                 self.emit("    ex->c.refcount_ops += 2;")
             self.emit(
-                f"    for (i = 0; i < {count}; i++)",
+                f"    for (i = 0; i < {count}; i++) {{",
                 f"        {spawn}&handles[i], frame, task);",
+                "        if (ex->error)",
+                "            break;  /* the run stops (memory limit): the rest are never spawned */",
+                "    }",
                 f"    return {suspend};",
                 "}",
             )
             self.indent_from(inner, 4)
         else:
-            self.emit(f"    for (i = 0; i < {count}; i++)", f"        {spawn}NULL, NULL, task);")
+            self.emit(f"    for (i = 0; i < {count}; i++) {{", f"        {spawn}NULL, NULL, task);",
+                      "        if (ex->error)", "            break;", "    }")
         self.emit("}")
         if cond:
             self.indent_from(body, 4)
