@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 
 from ..model.errors import UsageError
 from . import always_heap, anchor_box, pinbox, rc
-from .base import BOTTOM_UP, TOP_DOWN, Strategy
+from .base import BOTTOM_UP, OPTION_SEPARATOR, TOP_DOWN, Option, Strategy
 from ..model.layout import Layout
 
 ENTRY_POINT_GROUP = "pinbench.strategies"
@@ -96,15 +96,17 @@ def marker_of(name: str) -> str:
 
 
 def get(name: str) -> Strategy:
+    """A strategy by name, options included: ``fiber`` or ``fiber:stack=131072``."""
     strategies = available()
-    if name not in strategies:
+    base, sep, settings = name.partition(OPTION_SEPARATOR)
+    if base not in strategies:
         raise UsageError(
-            f"unknown strategy '{name}'; choose one of: {', '.join(strategies)}"
+            f"unknown strategy '{base}'; choose one of: {', '.join(strategies)}"
         )
-    return strategies[name]
+    return strategies[base].configured(settings) if sep else strategies[base]
 
 
 __all__ = [
-    "UsageError", "BOTTOM_UP", "TOP_DOWN", "Strategy", "Layout", "available", "get", "color_of", "marker_of",
+    "UsageError", "BOTTOM_UP", "TOP_DOWN", "Option", "Strategy", "Layout", "available", "get", "color_of", "marker_of",
     "ENTRY_POINT_GROUP",
 ]

@@ -15,7 +15,38 @@ the ``pinbench.strategies`` entry-point group.
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
+
+from ..model.errors import UsageError
 from ..model.layout import BOTTOM_UP, BOTTOM_UP_HEADER, TOP_DOWN, TOP_DOWN_HEADER, compute_layout
+
+# Between a strategy's name and each of its options on the command line:
+# ``-s fiber:stack=131072``, ``-s halo:elide_args=1`` (a comma separates strategies).
+OPTION_SEPARATOR = ":"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A whole-number knob of a strategy (a stack's size, a pool on or off)."""
+
+    name: str
+    default: int
+    minimum: int
+    maximum: int
+    help: str  # what it sets, with its unit: shown by `pinbench list` and in errors
+
+    def check(self, strategy: str, text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            value = None
+        if value is None or not self.minimum <= value <= self.maximum:
+            raise UsageError(
+                f"strategy '{strategy}': option '{self.name}' ({self.help}) must be a whole number from "
+                f"{self.minimum:,} to {self.maximum:,}, got '{text}'"
+            )
+        return value
 
 
 class Strategy:
@@ -34,6 +65,41 @@ class Strategy:
     # The language whose native counterpart `pinbench validate` generates
     # ("rust", "c++"), or None: the model alone.
     native: str | None = None
+    # Knobs a user may set as ``NAME:OPTION=VALUE`` (each with its default).
+    options: tuple = ()
+
+    def option(self, name: str) -> int:
+        """The value of one of this strategy's options (its default unless set)."""
+        return self.__dict__.get("option_values", {}).get(name, self._declared_option(name).default)
+
+    def _declared_option(self, name: str) -> Option:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        known = ", ".join(o.name for o in self.options) or "none"
+        raise UsageError(f"strategy '{self.name}' has no option '{name}'; its options: {known}")
+
+    def configured(self, settings: str) -> "Strategy":
+        """This strategy with ``settings`` ("key=value:key=value") applied. The
+        copy's name spells the values that differ from the defaults, in the
+        declared order, so a results folder tells variants apart."""
+        values = {}
+        for item in settings.split(OPTION_SEPARATOR):
+            key, eq, text = item.partition("=")
+            if not eq or not key.strip():
+                raise UsageError(
+                    f"strategy '{self.name}': '{item}' is not OPTION=VALUE; "
+                    f"write e.g. {self.name}{OPTION_SEPARATOR}"
+                    f"{self.options[0].name if self.options else 'option'}={self.options[0].default if self.options else 1}"
+                )
+            opt = self._declared_option(key.strip())
+            values[opt.name] = opt.check(self.name, text.strip())
+        variant = copy.copy(self)
+        variant.option_values = values
+        changed = [f"{o.name}={values[o.name]}" for o in self.options if values.get(o.name, o.default) != o.default]
+        variant.name = OPTION_SEPARATOR.join([self.name, *changed])
+        variant.base_name = self.name
+        return variant
 
     @property
     def header_bytes(self) -> int:

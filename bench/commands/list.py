@@ -56,11 +56,13 @@ def run(args, argv) -> int:
         table.add_row(
             esc(name),
             esc(strategy.polling.replace("_", "-")),
-            esc(strategy.summary or "-"),
+            esc(strategy.summary or "-") + "".join(
+                f"\n[dim]{esc(name)}:{esc(o.name)}={o.default}: {esc(o.help)}[/dim]" for o in strategy.options
+            ),
             esc(strategy.origin or "-") + ("" if kind == "built-in" else " [dim](plug-in)[/dim]"),
         )
     out.print(table)
-    out.print()
+    out.print("Set a strategy's option with: pinbench run --strategy NAME:OPTION=VALUE (e.g. fiber:stack=131072)\n")
 
     table = Table(title="Allocators", title_justify="left")
     table.add_column("allocator", style="bold", no_wrap=True)

@@ -1,0 +1,47 @@
+"""Strategy options: NAME:OPTION=VALUE on the command line, checked in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinbench import strategies
+from pinbench.model.errors import UsageError
+from pinbench.strategies import Option, Strategy
+
+
+class Sized(Strategy):
+    name = "sized"
+    options = (Option("stack", 2048, 16, 1 << 30, "the stack's first size, bytes"),
+               Option("pool", 0, 0, 1, "1 pools boxes"))
+
+
+def test_options_default_and_name_the_variant():
+    s = Sized()
+    assert s.option("stack") == 2048 and s.name == "sized"
+    v = s.configured("stack=4096")
+    assert v.option("stack") == 4096 and v.option("pool") == 0
+    assert v.name == "sized:stack=4096" and v.base_name == "sized" and s.option("stack") == 2048
+    # defaults are not spelled, and the declared order is the name's
+    assert s.configured("pool=1:stack=2048").name == "sized:pool=1"
+    assert s.configured("pool=1:stack=0x1000").name == "sized:stack=4096:pool=1"
+
+
+@pytest.mark.parametrize("settings, says", [
+    ("stack=0", "option 'stack' (the stack's first size, bytes) must be a whole number from 16 to"),
+    ("stack=big", "got 'big'"),
+    ("pool=2", "from 0 to 1, got '2'"),
+    ("depth=3", "strategy 'sized' has no option 'depth'; its options: stack, pool"),
+    ("stack", "'stack' is not OPTION=VALUE; write e.g. sized:stack=2048"),
+])
+def test_a_bad_option_is_one_line(settings, says):
+    with pytest.raises(UsageError) as caught:
+        Sized().configured(settings)
+    text = str(caught.value)
+    assert says in text and "\n" not in text
+
+
+def test_a_strategy_without_options_says_so():
+    with pytest.raises(UsageError, match="strategy 'pinbox' has no option 'x'; its options: none"):
+        strategies.get("pinbox:x=1")
+    with pytest.raises(UsageError, match="unknown strategy 'nope'"):
+        strategies.get("nope:x=1")
