@@ -38,9 +38,10 @@ from ..model.program import (
     OP_WORK,
     OP_YIELD,
 )
+from ..model.layout import HEAP, STACK
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 2  # 2: frames count their native size (fn_bytes)
+GENERATOR_VERSION = 3  # 2: frames count their native size (fn_bytes); 3: stacks and slabs
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -56,6 +57,7 @@ class _Edge:
     limit: int
     boxed: bool
     offset: int
+    place: int  # INLINE, BOX, STACK or OWN (model/layout.py)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def fingerprint(program, layout) -> str:
     ):
         h.update(name.encode())
         h.update(np.ascontiguousarray(getattr(layout, name), dtype=np.int64).tobytes())
-    h.update(f"bottom_up={bool(layout.bottom_up)} moves={bool(layout.moves)}".encode())
+    h.update(f"bottom_up={bool(layout.bottom_up)} moves={bool(layout.moves)} storage={layout.storage}".encode())
+    h.update(np.ascontiguousarray(layout.edge_place, dtype=np.int64).tobytes())
     h.update(f"header={layout.header_bytes}".encode())
     return h.hexdigest()
 
@@ -146,6 +149,10 @@ class _Gen:
                          "edge_limit")
         }
         self.arrays["edge_boxed"] = layout.edge_boxed.tolist()
+        self.arrays["edge_place"] = layout.edge_place.tolist()
+        # Stacks and slabs (bottom-up only): frames come from the core's
+        # frame_new/frame_release, and a growing stack may move a frame.
+        self.storage = int(layout.storage) != HEAP
         self.arrays["edge_offset"] = layout.edge_offset.tolist()
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
@@ -166,7 +173,7 @@ class _Gen:
             first, count = a["step_edge_start"][s], a["step_edge_count"][s]
             edges = tuple(
                 (e - first, a["edge_callee"][e], a["edge_back"][e], a["edge_limit"][e],
-                 a["edge_boxed"][e], a["edge_offset"][e])
+                 a["edge_boxed"][e], a["edge_offset"][e], a["edge_place"][e])
                 for e in range(first, first + count)
             ) if count else ()
             sig = (a["step_op"][s], a["step_arg"][s], a["step_wait"][s], edges)
@@ -174,8 +181,8 @@ class _Gen:
             if step is None:
                 step = interned[sig] = _Step(
                     sig[0], sig[1], bool(sig[2]),
-                    tuple(_Edge(pos, callee, bool(back), limit, bool(boxed), offset)
-                          for pos, callee, back, limit, boxed, offset in edges),
+                    tuple(_Edge(pos, callee, bool(back), limit, bool(boxed), offset, place)
+                          for pos, callee, back, limit, boxed, offset, place in edges),
                 )
             steps.append(step)
         return steps
@@ -291,10 +298,23 @@ class _Gen:
             return f"*(char **)({fr} + {e.offset}) = NULL;"
         return f"((pb_hdr *)({fr} + {e.offset}))->pc = PB_PC_DONE;"
 
+    def free_frame(self, f: int, frame: str) -> str:
+        if self.storage:
+            return f"ex->svc->frame_release(ex, {frame});"
+        return f"ex->svc->mem_free_as(ex, {frame}, {self.size(f)}, {self.counted(f)});"
+
+    def construct_call(self, e: _Edge, arg: str, dest: str) -> str:
+        """c<callee>(...): with storage, where the frame goes, and the frame
+        whose stack it is pushed on (which may move: ``frame`` follows)."""
+        call = f"c{e.callee}(ex, {arg}, {self.rdepth(e)}, {dest}"
+        if not self.storage:
+            return call + ")"
+        return call + (", PB_STACK, &frame)" if e.place == STACK else f", {e.place}, NULL)")
+
     def release_child(self, e: _Edge, child: str, fr: str = "frame"):
         if e.boxed:
             self.emit(
-                f"ex->svc->mem_free_as(ex, {child}, {self.size(e.callee)}, {self.counted(e.callee)});",
+                self.free_frame(e.callee, child),
                 f"*(char **)({fr} + {e.offset}) = NULL;",
             )
         else:
@@ -328,11 +348,13 @@ class _Gen:
             mark = len(self.lines)
             arg = f"h->arg * {width}ULL + {e.pos}ULL"
             dest = "NULL" if e.boxed else f"frame + {e.offset}"
-            call = f"c{e.callee}(ex, {arg}, {self.rdepth(e)}, {dest})"
+            call = self.construct_call(e, arg, dest)
             if not e.boxed and not self.bottom_up:
                 self.emit(f"{call};", "built += 1;")
             else:
                 self.emit(f"child = {call};")
+                if self.storage and e.place == STACK:
+                    self.emit("h = (pb_hdr *)frame;  /* the stack may have moved it */")
                 if e.boxed:
                     self.emit("if (child == NULL) {", f"    {self.empty_slot(e)}", "} else {")
                     self.emit(f"    *(char **)(frame + {e.offset}) = child;")
@@ -542,7 +564,7 @@ class _Gen:
             self.emit(f"if ({cond}) {{")
         mark = len(self.lines)
         dest = "NULL" if e.boxed else f"frame + {e.offset}"
-        self.emit("{", f"    char *gen = c{g}(ex, h->arg, {self.rdepth(e)}, {dest});")
+        self.emit("{", f"    char *gen = {self.construct_call(e, 'h->arg', dest)};")
         self.emit("    if (gen != NULL) {" if e.boxed else "    {")
         self.emit(
             "        pb_hdr *gh = (pb_hdr *)gen;",
@@ -565,7 +587,7 @@ class _Gen:
         self.release_cell(g, "gen", "gh")
         self.emit("gh->pc = PB_PC_DONE;")
         if e.boxed:
-            self.emit(f"ex->svc->mem_free_as(ex, gen, {self.size(g)}, {self.counted(g)});")
+            self.emit(self.free_frame(g, "gen"))
         self.indent_from(inner, 8)
         self.emit("    }", "}")
         if cond:
@@ -773,15 +795,32 @@ class _Gen:
         the header straight into place lets the poll that follows read it
         without waiting for a block copy to land)."""
         size, header = self.size(f), int(self.l.header_bytes)
+        if self.storage:
+            self.emit(
+                f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest, int place,",
+                "                         char **near)",
+                "{",
+                "    pb_hdr *h;",
+                "    pb_stack *st = NULL;",
+                "    if (dest == NULL) {",
+                f"        dest = ex->svc->frame_new(ex, {f}u, place, near);",
+                "        if (dest == NULL)",
+                "            return NULL;",
+                "        st = ((pb_bhdr *)dest)->stack;",
+                "    }",
+            )
+        else:
+            self.emit(
+                f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest)",
+                "{",
+                "    pb_hdr *h;",
+                "    if (dest == NULL) {",
+                f"        dest = ex->svc->mem_alloc_as(ex, {size}, {self.counted(f)});",
+                "        if (dest == NULL)",
+                "            return NULL;",
+                "    }",
+            )
         self.emit(
-            f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest)",
-            "{",
-            "    pb_hdr *h;",
-            "    if (dest == NULL) {",
-            f"        dest = ex->svc->mem_alloc_as(ex, {size}, {self.counted(f)});",
-            "        if (dest == NULL)",
-            "            return NULL;",
-            "    }",
             "    h = (pb_hdr *)dest;",
             f"    h->fn = {f};",
             "    h->pc = 0;",
@@ -798,6 +837,8 @@ class _Gen:
                 "    ((pb_bhdr *)h)->slot = 0;",
                 "    ((pb_bhdr *)h)->task = 0;",
             )
+            if self.storage:
+                self.emit("    ((pb_bhdr *)h)->stack = st;")
         if self.moves:
             if size > header:
                 self.emit(f"    memcpy(dest + {header}, ex->staging + {header}, {size - header});")
@@ -896,6 +937,7 @@ class _Gen:
             f"        {self.n}u,",
             f"        {1 if self.bottom_up else 0}u,",
             f"        {1 if self.moves else 0}u,",
+            f"        {int(self.l.storage)}u,",
             "        fn_size,",
             "        fn_bytes,",
             "        fn_cell,",

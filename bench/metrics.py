@@ -81,6 +81,18 @@ METRICS = (
     # so tasks that never overlap are not charged for each other.
     Metric("peak_bytes_per_live_task", "peak live bytes per task live at that moment", BYTES,
            report="peak B/live task", compare_rank=12),
+    # Stacks and slabs (docs/model.md, "Storage"): what a strategy holds beside
+    # what is in use, and the frames it copies. 0 where a strategy has none.
+    Metric("copied_bytes", "bytes of frames copied (a stack's growth, a suspension, a resumption)", BYTES,
+           regression=INCREASE, compare_rank=3),
+    Metric("copied_bytes_per_task", "bytes of frames copied per task", BYTES, per_task_of="copied_bytes",
+           report="copied B/task", compare_rank=12),
+    Metric("peak_reserved_bytes", "peak reserved bytes (stacks, slabs and boxes held, used or not)", BYTES,
+           regression=INCREASE, compare_rank=2),
+    Metric("reserved_bytes_per_task", "peak reserved bytes per task run", BYTES,
+           per_task_of="peak_reserved_bytes", report="reserved B/task", compare_rank=12),
+    Metric("stack_growths", "stack growths (a stack replaced by a bigger one, its used part copied)",
+           regression=INCREASE, compare_rank=4),
     # -- measured: the executor's own clock
     Metric("ns_per_task_single", "time per task of the counting run", NS, deterministic=False),
     # -- measured: timing (pyperf: worker processes, warm-ups, calibrated loops)

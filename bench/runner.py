@@ -114,6 +114,14 @@ def execute(program, strategy_name: str, allocator: str, memory_limit: int | Non
                 f"{_gib(c.get('bookkeeping_peak_bytes', 0))}); lower its tasks or size parameters, "
                 "or raise --memory-limit"
             ) from None
+        if exc.kind == "stack overflow":
+            need, base = exc.counters["stack_needed"], strategy_name.partition(":")[0]
+            bigger = 1 << (need - 1).bit_length()
+            raise UsageError(
+                f"{program.name} under {strategy_name}: a task of '{exc.counters['stack_fn']}' needs a stack of "
+                f"at least {need:,} bytes, more than the {layout.stack_bytes:,} its stack has; "
+                f"run it with -s {base}:stack={bigger}"
+            ) from None
         raise UsageError(f"{program.name} under {strategy_name} stopped: {exc.kind}") from None
     return derive_metrics(raw, program, layout)
 

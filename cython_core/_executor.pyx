@@ -98,6 +98,14 @@ cdef extern from "runtime.h" nogil:
         E_OK "PB_E_OK"
         E_MEMORY_LIMIT "PB_E_MEMORY_LIMIT"
         E_OUT_OF_MEMORY "PB_E_OUT_OF_MEMORY"
+        E_STACK_OVERFLOW "PB_E_STACK_OVERFLOW"
+        P_INLINE "PB_INLINE"
+        P_BOX "PB_BOX"
+        P_STACK "PB_STACK"
+        P_OWN "PB_OWN"
+        S_HEAP "PB_HEAP"
+        S_STACKS "PB_STACKS"
+        S_SLABS "PB_SLABS"
         E_DEADLOCK "PB_E_DEADLOCK"
     const uint32_t PC_DONE "PB_PC_DONE"
     const uint32_t NO_WAITER "PB_NO_WAITER"
@@ -116,11 +124,26 @@ cdef extern from "runtime.h" nogil:
         uint64_t arg
         uint64_t acc
 
+    ctypedef struct Slab "pb_slab":
+        Slab *next
+        Slab *prev
+        uint64_t cap
+        uint64_t used
+
+    ctypedef struct Stack "pb_stack":
+        char *first
+        uint64_t cap
+        uint64_t used
+        uint64_t counted
+        Slab *slabs
+        Slab *slab
+
     ctypedef struct BHdr "pb_bhdr":
         Hdr h
         char *parent
         uint32_t slot
         uint32_t task
+        Stack *stack
 
     ctypedef struct IoLeaf "pb_io_leaf":
         uint32_t waiter
@@ -151,8 +174,17 @@ cdef extern from "runtime.h" nogil:
         const int64_t *fn_child_offset
         const int64_t *edge_boxed
         const int64_t *edge_offset
+        const int64_t *edge_place
         int bottom_up
         int moves
+        int storage
+        int stack_grows
+        uint64_t stack_bytes
+        uint64_t stack_guard
+        uint64_t stack_extra
+        uint64_t slab_header
+        uint64_t alloc_header
+        uint64_t alloc_align
 
     ctypedef struct Counters "pb_counters":
         uint64_t allocs
@@ -169,6 +201,10 @@ cdef extern from "runtime.h" nogil:
         uint64_t tasks
         uint64_t checksum
         uint64_t ticks
+        uint64_t copied_bytes
+        uint64_t reserved_bytes
+        uint64_t peak_reserved_bytes
+        uint64_t stack_growths
 
     ctypedef struct Task "pb_task":
         char *root
@@ -229,6 +265,8 @@ cdef extern from "runtime.h" nogil:
         uint32_t (*spawn_task)(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
                                char *waiter_frame, uint32_t waiter_task) noexcept nogil
         void (*task_done)(Ex *ex, uint32_t task) noexcept nogil
+        char *(*frame_new)(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil
+        void (*frame_release)(Ex *ex, char *frame) noexcept nogil
 
     ctypedef struct Engine "pb_engine":
         uint32_t abi
@@ -236,6 +274,7 @@ cdef extern from "runtime.h" nogil:
         uint32_t n_fns
         uint32_t bottom_up
         uint32_t moves
+        uint32_t storage
         const int64_t *fn_size
         const int64_t *fn_bytes
         const int64_t *fn_cell
@@ -282,6 +321,8 @@ cdef extern from "runtime.h" nogil:
         uint32_t wheel_size
         uint64_t timers_pending
         Footprint fp
+        uint64_t overflow_need
+        uint32_t overflow_task
 
     uint64_t value_of "pb_value_of"(const Hdr *h)
     void fold "pb_fold"(Hdr *h, uint64_t value)
@@ -398,8 +439,16 @@ cdef inline int over_limit(Ex *ex, uint64_t more) noexcept nogil:
     return ex.error == E_MEMORY_LIMIT
 
 
-cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
-    """Allocate ``size`` bytes; count ``counted`` (a frame: the native size)."""
+cdef inline void live_grows(Ex *ex, uint64_t counted) noexcept nogil:
+    ex.c.live_bytes += counted
+    if ex.c.live_bytes > ex.c.peak_live_bytes:
+        ex.c.peak_live_bytes = ex.c.live_bytes
+        ex.c.peak_live_tasks = ex.live_tasks
+
+
+cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
+    """Allocate ``size`` bytes; count a block of ``counted`` bytes the
+    strategy holds (reserved), whatever of it is in use."""
     if size > ex.memory_limit or (size >= ex.fp.step and over_limit(ex, size)):
         ex.error = E_MEMORY_LIMIT      # a block that alone cannot fit: not even tried
         ex.fp.over = OVER_COUNTED
@@ -414,13 +463,28 @@ cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept
         over_limit(ex, 0)
     ex.c.allocs += 1
     ex.c.bytes_allocated += counted
-    ex.c.live_bytes += counted
     ex.c.live_blocks += 1
-    if ex.c.live_bytes > ex.c.peak_live_bytes:
-        ex.c.peak_live_bytes = ex.c.live_bytes
-        ex.c.peak_live_tasks = ex.live_tasks
     if ex.c.live_blocks > ex.c.peak_live_blocks:
         ex.c.peak_live_blocks = ex.c.live_blocks
+    ex.c.reserved_bytes += counted
+    if ex.c.reserved_bytes > ex.c.peak_reserved_bytes:
+        ex.c.peak_reserved_bytes = ex.c.reserved_bytes
+    return ptr
+
+
+cdef inline void block_free(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil:
+    ex.a.free(ex.a.state, ptr, size)
+    ex.c.frees += 1
+    ex.c.live_blocks -= 1
+    ex.c.reserved_bytes -= counted
+
+
+cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
+    """Allocate ``size`` bytes; count ``counted`` (a frame: the native size),
+    all of it in use."""
+    cdef char *ptr = block_alloc(ex, size, counted)
+    if ptr != NULL:
+        live_grows(ex, counted)
     return ptr
 
 
@@ -429,20 +493,259 @@ cdef inline char *mem_alloc(Ex *ex, uint64_t size) noexcept nogil:
 
 
 cdef inline void mem_free_as(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil:
-    ex.a.free(ex.a.state, ptr, size)
-    ex.c.frees += 1
+    block_free(ex, ptr, size, counted)
     ex.c.live_bytes -= counted
-    ex.c.live_blocks -= 1
 
 
 cdef inline void mem_free(Ex *ex, char *ptr, uint64_t size) noexcept nogil:
     mem_free_as(ex, ptr, size, size)
 
 
+# ---------------------------------------------------------------- stacks and slabs
+#
+# Storage other than the heap (docs/model.md, "Storage"): frames on a
+# contiguous stack (a task's, and one per concurrent child), fixed or
+# growing by copying, or bumped in a task's slabs. A stack's descriptor heads
+# its block; every frame on it points to it (pb_bhdr.stack). A stack holds
+# one path of calls, pushed and popped in order, so a growing stack can find
+# every frame on it, and every pointer to one, when it moves.
+
+cdef inline uint64_t round_up(uint64_t n, uint64_t align) noexcept nogil:
+    return (n + align - 1) // align * align
+
+
+cdef inline char *stack_base(Stack *st) noexcept nogil:
+    return <char *>st + sizeof(Stack)
+
+
+cdef void stack_overflow(Ex *ex, Stack *st, uint32_t fn, uint64_t need) noexcept nogil:
+    """A fixed stack cannot hold the frame: the run stops, naming whose stack."""
+    if not ex.error:
+        ex.error = E_STACK_OVERFLOW
+        ex.overflow_need = need
+        ex.overflow_task = (<Hdr *>st.first).fn if st.first != NULL else fn
+
+
+cdef void stack_moved(Ex *ex, char *lo, Stack *st) noexcept nogil:
+    """The stack at ``lo`` was copied to ``st``: point every frame on it, and
+    every pointer to one of them, at the copy."""
+    cdef char *hi = lo + sizeof(Stack) + st.used
+    cdef int64_t delta = <char *>st - lo
+    cdef char *frame = stack_base(st)
+    cdef char *end = frame + st.used
+    cdef BHdr *b
+    cdef BHdr *owner
+    cdef int64_t s, op, e, first
+    cdef char **slot
+    st.first = st.first + delta
+    while frame < end:
+        b = <BHdr *>frame
+        b.stack = st
+        if b.parent >= lo and b.parent < hi:
+            b.parent = b.parent + delta
+        elif b.parent == NULL:
+            ex.tasks[b.task].root = frame          # a task's root
+        else:                                        # a concurrent child: its owner's slot
+            owner = <BHdr *>b.parent
+            s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
+            e = ex.p.step_edge_start[s] + b.slot
+            (<char **>(b.parent + ex.p.edge_offset[e]))[0] = frame
+        if b.h.flags & F_ACTIVE:
+            s = ex.p.fn_step_start[b.h.fn] + b.h.pc
+            op = ex.p.step_op[s]
+            if op == OP_CALL or op == OP_JOIN or op == OP_SELECT or op == OP_GEN:
+                first = ex.p.step_edge_start[s]
+                for e in range(first, first + ex.p.step_edge_count[s]):
+                    if not ex.p.edge_boxed[e]:
+                        continue
+                    slot = <char **>(frame + ex.p.edge_offset[e])
+                    if slot[0] == NULL:
+                        continue
+                    if slot[0] >= lo and slot[0] < hi:
+                        slot[0] = slot[0] + delta
+                    else:
+                        (<BHdr *>slot[0]).parent = frame
+        frame += ex.p.fn_size[b.h.fn]
+
+
+cdef Stack *stack_grow(Ex *ex, Stack *old, uint64_t size, char **near) noexcept nogil:
+    """Go's newstack/copystack: a stack twice the size (doubled again until
+    the frame fits), the used part copied, the old one freed."""
+    cdef uint64_t cap = old.cap * 2
+    while old.used + size + ex.p.stack_guard > cap:
+        cap *= 2
+    cdef uint64_t counted = cap + ex.p.stack_extra
+    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + cap, counted)
+    if st == NULL:
+        return NULL
+    memcpy(st, old, sizeof(Stack) + old.used)
+    st.cap = cap
+    st.counted = counted
+    ex.c.copied_bytes += old.used
+    ex.c.stack_growths += 1
+    cdef char *lo = <char *>old
+    if old.used:
+        stack_moved(ex, lo, st)
+        if near != NULL and near[0] >= lo and near[0] < lo + sizeof(Stack) + old.used:
+            near[0] = near[0] + (<char *>st - lo)
+    block_free(ex, lo, sizeof(Stack) + old.cap, old.counted)
+    return st
+
+
+cdef char *slab_push(Ex *ex, Stack *st, uint32_t fn) noexcept nogil:
+    """Swift's StackAllocator (getSlabForAllocation): a header and the frame
+    (rounded up) bumped in the current slab; else in the next, kept slab if
+    it fits; else every slab after the current is freed and one new slab
+    takes their place (a slab's size, or the request's, or theirs summed)."""
+    cdef uint64_t size = ex.p.fn_size[fn]
+    cdef uint64_t request = round_up(size, ex.p.alloc_align)
+    cdef uint64_t need = ex.p.alloc_header + request
+    cdef Slab *slab = st.slab if st.slab != NULL else st.slabs
+    cdef Slab *after
+    cdef uint64_t cap, freed = 0
+    if slab == NULL or slab.used + need > slab.cap:
+        after = slab.next if slab != NULL else NULL
+        if after != NULL and after.used + need <= after.cap:
+            slab = after
+        else:
+            while after != NULL:
+                freed += after.cap
+                slab.next = after.next
+                block_free(ex, <char *>after, sizeof(Slab) + after.cap, ex.p.slab_header + after.cap)
+                after = slab.next
+            if freed > request:
+                request = freed
+            cap = ex.p.stack_bytes if ex.p.stack_bytes > ex.p.alloc_header + request else ex.p.alloc_header + request
+            after = <Slab *>block_alloc(ex, sizeof(Slab) + cap, ex.p.slab_header + cap)
+            if after == NULL:
+                return NULL
+            after.cap = cap
+            after.used = 0
+            after.next = NULL
+            after.prev = slab
+            if slab != NULL:
+                slab.next = after
+            else:
+                st.slabs = after
+            slab = after
+    st.slab = slab
+    cdef char *frame = <char *>slab + sizeof(Slab) + slab.used + ex.p.alloc_header
+    (<Slab **>(frame - ex.p.alloc_header))[0] = slab
+    slab.used += need
+    live_grows(ex, size)
+    (<BHdr *>frame).stack = st
+    return frame
+
+
+cdef void slab_pop(Ex *ex, Stack *st, char *frame) noexcept nogil:
+    cdef uint64_t size = ex.p.fn_size[(<Hdr *>frame).fn]
+    cdef Slab *slab = (<Slab **>(frame - ex.p.alloc_header))[0]
+    slab.used -= ex.p.alloc_header + round_up(size, ex.p.alloc_align)
+    ex.c.live_bytes -= size
+    if slab.used == 0 and slab == st.slab:
+        st.slab = slab.prev               # kept for the next allocation that needs one
+
+
+cdef char *stack_push(Ex *ex, uint32_t fn, char **near) noexcept nogil:
+    """A frame of ``fn`` on the stack (or slabs) of the frame at ``*near``,
+    which a growing stack may move (``*near`` then says where to)."""
+    cdef Stack *st = (<BHdr *>near[0]).stack
+    if ex.p.storage == S_SLABS:
+        return slab_push(ex, st, fn)
+    cdef uint64_t size = ex.p.fn_size[fn]
+    if st.used + size + ex.p.stack_guard > st.cap:
+        if not ex.p.stack_grows:
+            stack_overflow(ex, st, fn, st.used + size + ex.p.stack_guard)
+            return NULL
+        st = stack_grow(ex, st, size, near)
+        if st == NULL:
+            return NULL
+    cdef char *frame = stack_base(st) + st.used
+    st.used += size
+    live_grows(ex, size)
+    (<BHdr *>frame).stack = st
+    return frame
+
+
+cdef char *stack_new(Ex *ex, uint32_t fn) noexcept nogil:
+    """A frame of ``fn`` at the base of a stack of its own (a task's root, a
+    concurrent child): a new stack, the frame pushed on it; under slabs, the
+    task's allocation holding its root."""
+    cdef uint64_t size = ex.p.fn_size[fn]
+    cdef uint64_t cap = size if ex.p.storage == S_SLABS else ex.p.stack_bytes
+    cdef uint64_t counted = cap + ex.p.stack_extra
+    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + cap, counted)
+    if st == NULL:
+        return NULL
+    st.first = NULL
+    st.cap = cap
+    st.used = 0
+    st.counted = counted
+    st.slabs = NULL
+    st.slab = NULL
+    if ex.p.storage == S_STACKS and size + ex.p.stack_guard > cap:
+        if not ex.p.stack_grows:
+            stack_overflow(ex, st, fn, size + ex.p.stack_guard)
+            block_free(ex, <char *>st, sizeof(Stack) + cap, counted)
+            return NULL
+        st = stack_grow(ex, st, size, NULL)
+        if st == NULL:
+            return NULL
+    st.first = stack_base(st)
+    st.used = size
+    live_grows(ex, size)
+    (<BHdr *>st.first).stack = st
+    return st.first
+
+
+cdef void stack_delete(Ex *ex, Stack *st) noexcept nogil:
+    """Its base frame is done: free its slabs, then the stack (or task) itself."""
+    cdef Slab *slab = st.slabs
+    cdef Slab *after
+    while slab != NULL:
+        after = slab.next
+        block_free(ex, <char *>slab, sizeof(Slab) + slab.cap, ex.p.slab_header + slab.cap)
+        slab = after
+    ex.c.live_bytes -= ex.p.fn_size[(<Hdr *>st.first).fn]
+    block_free(ex, <char *>st, sizeof(Stack) + st.cap, st.counted)
+
+
+cdef char *frame_new(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil:
+    """Storage for a frame of ``fn`` that is not inline in its parent."""
+    cdef char *frame
+    if ex.p.storage != S_HEAP and place == P_STACK:
+        return stack_push(ex, fn, near)
+    if ex.p.storage != S_HEAP and place == P_OWN:
+        return stack_new(ex, fn)
+    frame = mem_alloc_as(ex, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
+    if frame != NULL and ex.p.bottom_up:
+        (<BHdr *>frame).stack = NULL
+    return frame
+
+
+cdef void frame_release(Ex *ex, char *frame) noexcept nogil:
+    """A boxed, pushed or base frame is done with: pop it, or free its block."""
+    cdef Stack *st = (<BHdr *>frame).stack
+    cdef uint64_t size
+    if st == NULL:
+        mem_free_as(ex, frame, ex.p.fn_size[(<Hdr *>frame).fn], ex.p.fn_bytes[(<Hdr *>frame).fn])
+    elif frame == st.first:
+        stack_delete(ex, st)
+    elif ex.p.storage == S_SLABS:
+        slab_pop(ex, st, frame)
+    else:
+        size = ex.p.fn_size[(<Hdr *>frame).fn]
+        st.used -= size
+        ex.c.live_bytes -= size
+
+
 cdef inline void frame_free(Ex *ex, char *frame) noexcept nogil:
     """Free a boxed or root frame (the executor's size; the native size counted)."""
     cdef uint32_t fn = (<Hdr *>frame).fn
-    mem_free_as(ex, frame, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
+    if ex.p.storage != S_HEAP:
+        frame_release(ex, frame)
+    else:
+        mem_free_as(ex, frame, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
 
 
 cdef int grow(Ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil:
@@ -496,17 +799,22 @@ cdef inline bint edge_taken(Ex *ex, int64_t edge, uint32_t rdepth) noexcept nogi
 
 
 cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
-                     char *dest) noexcept nogil:
+                     char *dest, int place, char **near) noexcept nogil:
     """Build a future for ``fn``: in place, or by value and moved into ``dest``.
 
-    ``dest`` NULL means a box of its own. Returns the frame, NULL on error.
+    ``dest`` NULL means storage of its own at ``place`` (frame_new; on the
+    stack of ``*near`` for P_STACK, which may move it). Returns the frame,
+    NULL on error.
     """
     cdef uint64_t size = ex.p.fn_size[fn]
     cdef char *built
+    cdef Stack *st = NULL
     if dest == NULL:
-        dest = mem_alloc_as(ex, size, ex.p.fn_bytes[fn])
+        dest = frame_new(ex, fn, place, near)
         if dest == NULL:
             return NULL
+        if ex.p.bottom_up:
+            st = (<BHdr *>dest).stack
     built = ex.staging if ex.p.moves else dest
     cdef Hdr *h = hdr(built)
     h.fn = fn
@@ -521,6 +829,7 @@ cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
         (<BHdr *>built).parent = NULL
         (<BHdr *>built).slot = 0
         (<BHdr *>built).task = 0
+        (<BHdr *>built).stack = st
     if ex.p.moves:
         memcpy(dest, built, size)
         ex.c.moved_bytes += ex.p.fn_bytes[fn]
@@ -757,7 +1066,7 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
                          char *waiter_frame, uint32_t waiter_task) noexcept nogil:
     # The task is live from its root's allocation (the peak's task count).
     ex.live_tasks += 1
-    cdef char *root = construct(ex, fn, arg, rdepth, NULL)
+    cdef char *root = construct(ex, fn, arg, rdepth, NULL, P_OWN, NULL)
     if root == NULL:
         ex.live_tasks -= 1
         return NO_WAITER
@@ -803,8 +1112,10 @@ cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
 
 # ---------------------------------------------------------------- steps shared by both modes
 
-cdef int begin_children(Ex *ex, char *frame, int64_t s) noexcept nogil:
-    """Construct every child of a call/join/select step; return how many."""
+cdef int begin_children(Ex *ex, char **at, int64_t s) noexcept nogil:
+    """Construct every child of a call/join/select step; return how many.
+    A child pushed on a growing stack may move the frame: ``*at`` follows."""
+    cdef char *frame = at[0]
     cdef Hdr *h = hdr(frame)
     cdef int64_t first = ex.p.step_edge_start[s]
     cdef int64_t count = ex.p.step_edge_count[s]
@@ -823,7 +1134,11 @@ cdef int begin_children(Ex *ex, char *frame, int64_t s) noexcept nogil:
             continue
         rdepth = h.rdepth + 1 if ex.p.edge_back[e] else h.rdepth
         child = construct(ex, <uint32_t>ex.p.edge_callee[e], h.arg * <uint64_t>count + <uint64_t>(e - first),
-                          rdepth, NULL if ex.p.edge_boxed[e] else slot)
+                          rdepth, NULL if ex.p.edge_boxed[e] else slot, <int>ex.p.edge_place[e], at)
+        if at[0] != frame:            # the stack grew and moved
+            frame = at[0]
+            h = hdr(frame)
+            slot = frame + ex.p.edge_offset[e]
         if child == NULL:
             # Leave the slot empty so a later drop does not follow garbage.
             if ex.p.edge_boxed[e]:
@@ -871,7 +1186,7 @@ cdef void run_generator(Ex *ex, char *frame, int64_t s) noexcept nogil:
     slot = frame + ex.p.edge_offset[e]
     gen = construct(ex, <uint32_t>ex.p.edge_callee[e], h.arg,
                     h.rdepth + 1 if ex.p.edge_back[e] else h.rdepth,
-                    NULL if ex.p.edge_boxed[e] else slot)
+                    NULL if ex.p.edge_boxed[e] else slot, <int>ex.p.edge_place[e], &frame)
     if gen == NULL:
         return
     g = hdr(gen)
@@ -970,7 +1285,7 @@ cdef int poll(Ex *ex, uint32_t task, char *frame) noexcept nogil:
             work(ex, frame, ex.p.step_arg[s])
         elif op == OP_CALL or op == OP_JOIN or op == OP_SELECT:
             if not (h.flags & F_ACTIVE):
-                begin_children(ex, frame, s)
+                begin_children(ex, &frame, s)     # top-down storage is the heap: it stays
             first = ex.p.step_edge_start[s]
             count = ex.p.step_edge_count[s]
             finished = 0
@@ -1050,13 +1365,14 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
             work(ex, frame, ex.p.step_arg[s])
         elif op == OP_CALL:
             if not (h.flags & F_ACTIVE):
-                if begin_children(ex, frame, s):
+                if begin_children(ex, &frame, s):
                     return child_at(ex, frame, ex.p.step_edge_start[s])
+                h = hdr(frame)      # the stack may have moved it
             # resumed by the finished child, which folded its value
             h.flags &= ~F_ACTIVE
         elif op == OP_JOIN or op == OP_SELECT:
             if not (h.flags & F_ACTIVE):
-                begin_children(ex, frame, s)
+                begin_children(ex, &frame, s)
                 h.flags |= F_LAUNCHING
                 first = ex.p.step_edge_start[s]
                 count = ex.p.step_edge_count[s]
@@ -1302,6 +1618,7 @@ ERRORS = {
     E_MEMORY_LIMIT: "memory limit",
     E_OUT_OF_MEMORY: "out of memory",
     E_DEADLOCK: "deadlock",
+    E_STACK_OVERFLOW: "stack overflow",
 }
 
 
@@ -1388,6 +1705,19 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.edge_offset = column(layout, "edge_offset", keep)
     ex.p.bottom_up = 1 if layout.bottom_up else 0
     ex.p.moves = 1 if layout.moves else 0
+    ex.p.edge_place = column(layout, "edge_place", keep)
+    ex.p.storage = layout.storage
+    ex.p.stack_grows = 1 if layout.stack_grows else 0
+    ex.p.stack_bytes = layout.stack_bytes
+    ex.p.stack_guard = layout.stack_guard
+    ex.p.stack_extra = layout.stack_extra
+    ex.p.slab_header = layout.slab_header
+    ex.p.alloc_header = layout.alloc_header
+    ex.p.alloc_align = layout.alloc_align
+    if ex.p.storage == S_SLABS and (ex.p.slab_header != sizeof(Slab) or ex.p.alloc_header < sizeof(Slab *)
+                                    or ex.p.alloc_align < 8):
+        raise ValueError("slab storage needs a 32-byte slab header, room for a pointer per allocation "
+                         "and 8-byte alignment (the executor keeps its own in them)")
     if layout.header_bytes != (sizeof(BHdr) if layout.bottom_up else sizeof(Hdr)):
         raise ValueError("layout header size does not match the executor's frame header")
     ex.memory_limit = memory_limit
@@ -1404,6 +1734,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     services.wake_task = wake_task
     services.spawn_task = spawn_task
     services.task_done = task_done
+    services.frame_new = frame_new
+    services.frame_release = frame_release
     ex.svc = &services
     cdef const Engine *eng = NULL
     if engine is not None:
@@ -1411,7 +1743,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         if eng.abi != RUNTIME_ABI or eng.ex_size != RUNTIME_EX_SIZE:
             raise ValueError("the compiled engine was built against another runtime.h; rebuild it")
         if (eng.n_fns != len(program.fn_names) or eng.bottom_up != <uint32_t>ex.p.bottom_up
-                or eng.moves != <uint32_t>ex.p.moves
+                or eng.moves != <uint32_t>ex.p.moves or eng.storage != <uint32_t>ex.p.storage
                 or any(eng.fn_size[i] != ex.p.fn_size[i] or eng.fn_bytes[i] != ex.p.fn_bytes[i]
                        or eng.fn_cell[i] != ex.p.fn_cell_size[i]
                        or eng.fn_steps[i] != ex.p.fn_step_count[i] for i in range(eng.n_fns))):
@@ -1506,6 +1838,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         "tasks": ex.c.tasks,
         "checksum": ex.c.checksum,
         "ticks": ex.c.ticks,
+        "copied_bytes": ex.c.copied_bytes,
+        "peak_reserved_bytes": ex.c.peak_reserved_bytes,
+        "stack_growths": ex.c.stack_growths,
         "elapsed_ns": end_ns - start_ns,
         "allocator_reserved_end": reserved,
         "latency_ns": latency[:ex.lat.len],
@@ -1515,6 +1850,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     }
     if ex.error == E_MEMORY_LIMIT:
         counters["memory_over"] = "resident" if ex.fp.over == OVER_RESIDENT else "counted"
+    if ex.error == E_STACK_OVERFLOW:
+        counters["stack_needed"] = ex.overflow_need
+        counters["stack_fn"] = program.fn_names[ex.overflow_task]
     if ex.error:
         raise ExecutorError(ERRORS[ex.error], counters)
     return counters

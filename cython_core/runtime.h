@@ -28,7 +28,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 2u
+#define PB_RUNTIME_ABI 3u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -61,7 +61,12 @@ enum {
 };
 
 /* Errors. */
-enum { PB_E_OK = 0, PB_E_MEMORY_LIMIT = 1, PB_E_OUT_OF_MEMORY = 2, PB_E_DEADLOCK = 3 };
+enum { PB_E_OK = 0, PB_E_MEMORY_LIMIT = 1, PB_E_OUT_OF_MEMORY = 2, PB_E_DEADLOCK = 3, PB_E_STACK_OVERFLOW = 4 };
+
+/* Where a frame lives (layout.edge_place; docs/model.md, "Storage"). */
+enum { PB_INLINE = 0, PB_BOX = 1, PB_STACK = 2, PB_OWN = 3 };
+/* How a strategy stores its non-inline frames (layout.storage). */
+enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2 };
 
 #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
 #define PB_NO_WAITER 0xFFFFFFFFu
@@ -79,12 +84,37 @@ typedef struct pb_hdr {       /* 40 bytes: the top-down future's header */
     uint64_t acc;
 } pb_hdr;
 
-typedef struct pb_bhdr {      /* 56 bytes: a C++ coroutine frame's header */
+typedef struct pb_stack pb_stack;
+
+typedef struct pb_bhdr {      /* 64 bytes: a C++ coroutine frame's header */
     pb_hdr h;
     char *parent;
     uint32_t slot;
     uint32_t task;
+    pb_stack *stack;          /* the stack or slabs it lives on; NULL: a box or inline */
 } pb_bhdr;
+
+/* A slab of a task's allocator (PB_SLABS): this header, then its usable
+ * bytes; allocations are bumped in it with stack discipline. */
+typedef struct pb_slab pb_slab;
+struct pb_slab {              /* 32 bytes */
+    pb_slab *next;
+    pb_slab *prev;
+    uint64_t cap;             /* usable bytes */
+    uint64_t used;
+};
+
+/* A stack (PB_STACKS: this descriptor heads the block, the frames follow
+ * it, contiguous) or a task's slabs (PB_SLABS: it heads the task's own
+ * allocation, the root frame follows it). Frames on it point here. */
+struct pb_stack {
+    char *first;              /* the frame at its base: a task's root or a concurrent child */
+    uint64_t cap;             /* PB_STACKS: bytes frames may use */
+    uint64_t used;            /* PB_STACKS: bytes of the frames on it */
+    uint64_t counted;         /* bytes counted for the block it heads */
+    pb_slab *slabs;           /* PB_SLABS: the first slab (NULL: none yet) */
+    pb_slab *slab;            /* PB_SLABS: the slab allocations are bumped in (NULL: none) */
+};
 
 typedef struct pb_io_leaf {   /* 16 bytes */
     uint32_t waiter;
@@ -117,8 +147,18 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     const int64_t *fn_child_offset;
     const int64_t *edge_boxed;
     const int64_t *edge_offset;
+    const int64_t *edge_place;        /* PB_INLINE, PB_BOX, PB_STACK or PB_OWN */
     int bottom_up;
     int moves;
+    /* frame storage (layout: storage and its sizes) */
+    int storage;              /* PB_HEAP, PB_STACKS or PB_SLABS */
+    int stack_grows;          /* PB_STACKS: a full stack is replaced by one twice the size, copied */
+    uint64_t stack_bytes;     /* PB_STACKS: a new stack's size; PB_SLABS: a slab's usable bytes */
+    uint64_t stack_guard;     /* PB_STACKS: bytes at the end frames may not use */
+    uint64_t stack_extra;     /* counted beyond the size: a guard page; a task object (slabs) */
+    uint64_t slab_header;     /* PB_SLABS: counted per slab before its usable bytes */
+    uint64_t alloc_header;    /* PB_SLABS: counted per allocation in a slab */
+    uint64_t alloc_align;     /* PB_SLABS: an allocation's size is rounded up to this */
 } pb_prog;
 
 typedef struct pb_counters {
@@ -136,6 +176,10 @@ typedef struct pb_counters {
     uint64_t tasks;
     uint64_t checksum;
     uint64_t ticks;
+    uint64_t copied_bytes;            /* frames copied: a stack's growth, a suspension, a resumption */
+    uint64_t reserved_bytes;          /* bytes of the blocks the strategy holds (stacks, slabs, boxes) */
+    uint64_t peak_reserved_bytes;
+    uint64_t stack_growths;
 } pb_counters;
 
 typedef struct pb_task {
@@ -204,6 +248,12 @@ typedef struct pb_services {
     uint32_t (*spawn_task)(pb_ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
                            char *waiter_frame, uint32_t waiter_task);
     void (*task_done)(pb_ex *ex, uint32_t task);             /* the root returned (value in acc) */
+    /* Frames of a layout whose storage is not PB_HEAP: a frame of fn at
+     * place (PB_BOX, PB_STACK: on *near's stack, which may move *near, or
+     * PB_OWN: a stack of its own); its pb_bhdr.stack is set, the rest is the
+     * caller's to build. NULL (and ex->error) on failure. */
+    char *(*frame_new)(pb_ex *ex, uint32_t fn, int place, char **near);
+    void (*frame_release)(pb_ex *ex, char *frame);           /* a finished or dropped frame's storage */
 } pb_services;
 
 typedef struct pb_engine {
@@ -212,6 +262,7 @@ typedef struct pb_engine {
     uint32_t n_fns;           /* functions of the program it was generated for */
     uint32_t bottom_up;
     uint32_t moves;
+    uint32_t storage;         /* PB_HEAP, or frames through frame_new/frame_release */
     const int64_t *fn_size;   /* n_fns frame sizes (the executor's and the counted native */
     const int64_t *fn_bytes;  /* ones), cell sizes and step counts it folded in: the executor */
     const int64_t *fn_cell;   /* refuses a program and layout that do not match them */
@@ -267,6 +318,9 @@ struct pb_ex {
     uint32_t wheel_size;
     uint64_t timers_pending;
     pb_footprint fp;
+    /* PB_E_STACK_OVERFLOW: the bytes the stack needed, and whose it was */
+    uint64_t overflow_need;
+    uint32_t overflow_task;
 };
 
 /* A generated engine exports this one symbol. */

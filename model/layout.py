@@ -22,10 +22,24 @@ BOTTOM_UP = "bottom_up"  # C++ coroutines: a finishing frame resumes its parent
 
 # Header sizes in bytes (docs/model.md, "Frames"): the top-down header holds the
 # state discriminant, loop counter, pending count, recursion depth, flags, the
-# argument and the running value; bottom-up adds the parent pointer and the
-# slot/task ids a finishing coroutine needs to resume its parent.
+# argument and the running value; bottom-up adds the parent pointer, the
+# slot/task ids a finishing coroutine needs to resume its parent, and the
+# stack it lives on (storage other than the heap).
 TOP_DOWN_HEADER = 40
-BOTTOM_UP_HEADER = 56
+BOTTOM_UP_HEADER = 64
+
+# Where a child frame lives (``Layout.edge_place``; docs/model.md, "Storage").
+INLINE = 0  # inside its parent's frame
+BOX = 1  # a heap block of its own (the parent keeps a pointer)
+STACK = 2  # pushed on its parent's stack or slabs (the parent keeps a pointer)
+OWN = 3  # the base of a stack (or slabs) of its own: a concurrent child
+PLACES = {"inline": INLINE, "box": BOX, "stack": STACK, "own": OWN}
+
+# How a strategy stores the frames that are not inline (``Layout.storage``).
+HEAP = 0  # each in a heap block of its own
+STACKS = 1  # on contiguous stacks: a task's, and one per concurrent child
+SLABS = 2  # bumped in a task's slabs (the task's own allocation holds its root)
+STORAGES = {"heap": HEAP, "stacks": STACKS, "slabs": SLABS}
 
 POINTER = 8
 IO_LEAF = 16  # waiter id, state, deadline
@@ -62,6 +76,17 @@ class Layout:
     # yield leaf, a join handle or a handle Vec; 0 for work and detached
     # spawns. A frame's child area is the largest of its steps'.
     step_area: np.ndarray
+    # Storage (docs/model.md, "Storage"): where each non-inline child goes and
+    # the sizes the executor follows; heap strategies leave the defaults.
+    edge_place: np.ndarray  # INLINE, BOX, STACK or OWN per edge
+    storage: int = HEAP
+    stack_grows: bool = False
+    stack_bytes: int = 0  # STACKS: a new stack's size; SLABS: a slab's usable bytes
+    stack_guard: int = 0  # STACKS: bytes at a stack's end that frames may not use
+    stack_extra: int = 0  # counted beyond the size: a guard page; a task object (SLABS)
+    slab_header: int = 0
+    alloc_header: int = 0
+    alloc_align: int = 1
 
     def frame_size(self, fn: int) -> int:
         """The bytes a run reports for a frame of ``fn``: the compiler's."""
@@ -71,9 +96,10 @@ class Layout:
 def compute_layout(strategy, program) -> Layout:
     n_fns = len(program.fn_names)
     n_edges = len(program.edge_callee)
-    edge_boxed = np.array(
-        [1 if strategy.box_edge(program, e) else 0 for e in range(n_edges)], dtype=np.int64
-    )
+    edge_place = np.array([strategy.place_edge(program, e) for e in range(n_edges)], dtype=np.int64)
+    edge_boxed = (edge_place != INLINE).astype(np.int64)
+    storage = strategy.storage_plan()
+    check_storage(strategy, program, edge_place, storage)
     in_cell = [strategy.locals_in_cell(program, f) for f in range(n_fns)]
     header = strategy.header_bytes
 
@@ -169,7 +195,10 @@ def compute_layout(strategy, program) -> Layout:
         size_of(fn)
 
     bottom_up = strategy.polling == BOTTOM_UP
-    fn_bytes = gxx_sizes(program) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
+    if storage["storage"] != HEAP:
+        fn_bytes = fn_size.copy()  # no compiler to ask: the frame counted is the model's own
+    else:
+        fn_bytes = gxx_sizes(program) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
     return Layout(
         strategy=strategy.name,
         bottom_up=bottom_up,
@@ -183,4 +212,27 @@ def compute_layout(strategy, program) -> Layout:
         edge_boxed=edge_boxed,
         edge_offset=edge_offset,
         step_area=step_area,
+        edge_place=edge_place,
+        **storage,
     )
+
+
+def check_storage(strategy, program, edge_place, storage: dict) -> None:
+    """What the executor can follow: stacks and slabs are bottom-up frames
+    built in place; a stack that grows (and so moves) holds one path of
+    calls, whose frames it can find and fix, so only plain calls go on it."""
+    kind = storage["storage"]
+    used = {int(p) for p in edge_place}
+    if kind == HEAP and used & {STACK, OWN}:
+        raise UsageError(f"strategy '{strategy.name}' puts frames on stacks but its storage is 'heap'")
+    if kind == HEAP:
+        return
+    if strategy.polling != BOTTOM_UP or strategy.moves:
+        raise UsageError(f"strategy '{strategy.name}': stacks and slabs need bottom-up resumption "
+                         "and frames built in place (polling = BOTTOM_UP, moves = False)")
+    if storage.get("stack_grows"):
+        calls = [e for s in np.flatnonzero(program.step_op == OP_CALL)
+                 for e in range(int(program.step_edge_start[s]), int(program.step_edge_start[s] + program.step_edge_count[s]))]
+        if set(np.flatnonzero(edge_place == STACK).tolist()) - set(calls) or INLINE in used:
+            raise UsageError(f"strategy '{strategy.name}': a growing stack holds plain calls only "
+                                 "(put join, select and generator children on stacks of their own)")

@@ -17,6 +17,8 @@ objects.
 
 from __future__ import annotations
 
+import functools
+
 import numbers
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -160,6 +162,11 @@ class CompiledProgram:
     max_io: int
     params: dict = field(default_factory=dict)
     _duration_rows: list = field(default_factory=list, init=False, repr=False)
+
+    @functools.cached_property
+    def edge_op(self) -> np.ndarray:
+        """The step code of each edge's step (edges are in step order)."""
+        return np.repeat(self.step_op, self.step_edge_count)
 
     def fn_index(self, name: str) -> int:
         """Index of the function called ``name`` (KeyError if none)."""

@@ -19,7 +19,10 @@ import copy
 from dataclasses import dataclass
 
 from ..model.errors import UsageError
-from ..model.layout import BOTTOM_UP, BOTTOM_UP_HEADER, TOP_DOWN, TOP_DOWN_HEADER, compute_layout
+from ..model.layout import (
+    BOTTOM_UP, BOTTOM_UP_HEADER, BOX, HEAP, INLINE, OWN, SLABS, STACK, STACKS, TOP_DOWN, TOP_DOWN_HEADER,
+    compute_layout,
+)
 
 # Between a strategy's name and each of its options on the command line:
 # ``-s fiber:stack=131072``, ``-s halo:elide_args=1`` (a comma separates strategies).
@@ -116,6 +119,21 @@ class Strategy:
     def locals_in_cell(self, program, fn: int) -> bool:
         """Whether function ``fn`` keeps its locals in a reference-counted cell."""
         return False
+
+    # -- storage (docs/model.md, "Storage"): heap strategies need none of this
+    storage: int = HEAP  # HEAP, STACKS or SLABS
+
+    def place_edge(self, program, edge: int) -> int:
+        """Where the child reached through ``edge`` lives: INLINE in its
+        parent, in a BOX of its own, pushed on its parent's STACK (or slabs),
+        or at the base of a stack of its OWN. Heap strategies answer
+        ``box_edge``."""
+        return BOX if self.box_edge(program, edge) else INLINE
+
+    def storage_plan(self) -> dict:
+        """The sizes the executor follows for STACKS or SLABS storage
+        (``Layout``'s storage fields)."""
+        return {"storage": self.storage}
 
     def plan(self, program):
         """Lay out ``program`` under this strategy (a ``Layout``)."""

@@ -349,3 +349,222 @@ RULES = {
     "select_loop": select_loop,
     "server": server,
 }
+
+
+# -- stacks and slabs (docs/model.md, "Storage") --------------------------------
+#
+# go_stack, swift_slab and fiber count the model's own frames: a 64-byte
+# header (the bottom-up state, parent link, slot, task and stack), the
+# locals (8-aligned) and the child area: the largest of its steps' -- a
+# pointer per child of a call, join, select or generator, an io leaf (16),
+# a yield leaf (8), a join handle (8) or a handle Vec (24). Each workload
+# below lists, per task, the stacks (or task allocations) it starts and the
+# frames it pushes on them, in order; the storage rules replay them.
+
+FRAME_HEAD = 64
+GO_START, GO_GUARD = 2048, 928
+FIBER_STACK, PAGE = 128 * 1024, 4096
+SLAB, SLAB_HEAD, ALLOC_HEAD = 984, 32, 16
+
+
+def frame(locals_=0, area=0):
+    return FRAME_HEAD + a8(locals_) + area
+
+
+def a16(n):
+    return (n + 15) // 16 * 16
+
+
+class Storage:
+    """The rules of one stack-based strategy, replayed over stack events."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+        self.allocs = self.bytes = self.copied = self.growths = 0
+
+    def block(self, nbytes):
+        self.allocs += 1
+        self.bytes += nbytes
+
+    def new(self, size):
+        """A stack (or task allocation) with a base frame of ``size``."""
+        if self.strategy == "swift_slab":
+            self.block(size)  # the task and its root's context: one allocation
+            return {"slabs": [], "current": None}
+        if self.strategy == "fiber":
+            self.block(FIBER_STACK + PAGE)  # the stack and its guard page
+            stack = {"cap": FIBER_STACK, "used": 0}
+        else:
+            self.block(GO_START)
+            stack = {"cap": GO_START, "used": 0}
+        self.push(stack, size)
+        return stack
+
+    def push(self, stack, size):
+        if self.strategy == "swift_slab":
+            return self._bump(stack, ALLOC_HEAD + a16(size))
+        if self.strategy == "fiber":
+            assert stack["used"] + size <= stack["cap"], "overflow"
+        elif stack["used"] + size + GO_GUARD > stack["cap"]:
+            cap = stack["cap"] * 2
+            while stack["used"] + size + GO_GUARD > cap:
+                cap *= 2
+            self.block(cap)
+            self.copied += stack["used"]
+            self.growths += 1
+            stack["cap"] = cap
+        stack["used"] += size
+        return size
+
+    def pop(self, stack, size):
+        if self.strategy == "swift_slab":
+            slab = stack["slabs"][stack["current"]]
+            slab[1] -= ALLOC_HEAD + a16(size)
+            if slab[1] == 0 and stack["current"] > 0:
+                stack["current"] -= 1
+        else:
+            stack["used"] -= size
+
+    def _bump(self, stack, need):
+        slabs, i = stack["slabs"], stack["current"]
+        if i is None and slabs:
+            i = 0
+        if i is None or slabs[i][1] + need > slabs[i][0]:
+            if i is not None and i + 1 < len(slabs) and need <= slabs[i + 1][0]:
+                i += 1
+            else:
+                freed = sum(cap for cap, _ in slabs[(i or 0) + 1:]) if i is not None else 0
+                del slabs[(i + 1 if i is not None else 0):]
+                cap = max(SLAB, ALLOC_HEAD + max(need - ALLOC_HEAD, freed))
+                self.block(SLAB_HEAD + cap)
+                slabs.append([cap, 0])
+                i = len(slabs) - 1
+        slabs[i][1] += need
+        stack["current"] = i
+
+    def totals(self, tasks, polls, root, extra_allocs=0, extra_bytes=0):
+        return {
+            "tasks": tasks,
+            "allocs": self.allocs + extra_allocs,
+            "bytes_allocated": self.bytes + extra_bytes,
+            "polls": polls,
+            "moved_bytes": 0,
+            "refcount_ops": 0,
+            "root_frame_bytes": root,
+            "copied_bytes": self.copied,
+            "stack_growths": self.growths,
+        }
+
+
+def storage_chain(strategy, depth, borrow, waits, locals, tasks):
+    levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR) for i in range(depth + 1)]
+    st = Storage(strategy)
+    for _ in range(tasks):
+        stack = st.new(levels[depth])
+        for i in range(depth - 1, -1, -1):
+            st.push(stack, levels[i])
+    return st.totals(tasks, tasks * (2 * depth + 1 + waits), levels[depth])
+
+
+def storage_fanout(strategy, k, depth, borrow, locals, tasks):
+    levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
+    root = frame(0, PTR * k)
+    st = Storage(strategy)
+    for _ in range(tasks):
+        st.new(root)
+        for _ in range(k):  # every arm on a stack (a child task) of its own
+            stack = st.new(levels[depth])
+            for i in range(depth - 1, -1, -1):
+                st.push(stack, levels[i])
+    return st.totals(tasks, tasks * 2 * (1 + k * (depth + 1)), root)
+
+
+def _storage_spawner(strategy, count, child):
+    root = frame(0, 24 if count > 1 else 8)
+    st = Storage(strategy)
+    st.new(root)
+    for _ in range(count):
+        st.new(child)
+    vec = count > 1
+    return st.totals(1 + count, 2 + count, root, 1 if vec else 0, 8 * count if vec else 0)
+
+
+def storage_spawn_many(strategy, tasks):
+    return _storage_spawner(strategy, tasks, frame())
+
+
+def storage_spawn_size(strategy, size, tasks):
+    return _storage_spawner(strategy, tasks, frame(size))
+
+
+def storage_yield_many(strategy, yields, tasks):
+    main = frame(0, 8 if yields else 0)
+    st = Storage(strategy)
+    for _ in range(tasks):
+        st.new(main)
+    return st.totals(tasks, tasks * (yields + 1), main)
+
+
+def storage_skynet(strategy, fanout, levels):
+    internal = sum(fanout**i for i in range(levels))
+    tasks = internal + fanout**levels
+    node = frame(0, 24 if fanout > 1 else 8)
+    st = Storage(strategy)
+    for _ in range(tasks):
+        st.new(node)
+    vecs = internal if fanout > 1 else 0
+    return st.totals(tasks, 2 * internal + fanout**levels, node, vecs, vecs * 8 * fanout)
+
+
+def storage_generator(strategy, items, borrow, tasks):
+    main, numbers = frame(0, PTR), frame(64)
+    st = Storage(strategy)
+    for _ in range(tasks):
+        stack = st.new(main)
+        if strategy == "swift_slab":  # a callee's context in the task's slabs
+            st.push(stack, numbers)
+            st.pop(stack, numbers)
+        else:  # a coroutine of its own (iter.Pull, a fiber)
+            st.new(numbers)
+    return st.totals(tasks, tasks * (items + 2), main)
+
+
+def storage_select_loop(strategy, iterations, tasks):
+    main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
+    st = Storage(strategy)
+    for _ in range(tasks):
+        st.new(main)
+        for _ in range(iterations):  # both arms run concurrently: each on its own
+            st.new(read)
+            st.new(timeout)
+    return st.totals(tasks, tasks * (1 + 4 * iterations), main)
+
+
+def storage_server(strategy, rate, requests, seed):
+    handle, query = frame(1024, IO), frame(128, IO)
+    st = Storage(strategy)
+    for _ in range(requests):
+        stack = st.new(handle)
+        st.push(stack, query)
+    return st.totals(requests, requests * 6, handle)
+
+
+STORAGE_RULES = {
+    "chain": storage_chain,
+    "fanout": storage_fanout,
+    "spawn_many": storage_spawn_many,
+    "spawn_size": storage_spawn_size,
+    "yield_many": storage_yield_many,
+    "skynet": storage_skynet,
+    "generator": storage_generator,
+    "select_loop": storage_select_loop,
+    "server": storage_server,
+}
+STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber")
+
+
+def expected(workload, strategy, **params):
+    """Every exact count of ``workload`` under ``strategy`` (any built-in)."""
+    if strategy in STORAGE_STRATEGIES:
+        return STORAGE_RULES[workload](strategy, **params)
+    return {**RULES[workload](strategy, **params), "copied_bytes": 0, "stack_growths": 0}

@@ -213,7 +213,8 @@ def test_a_run_stopped_by_the_memory_limit_counts_the_same():
     p.fn("mid", locals=256, borrows=True).join("leaf", "leaf").work(3)
     p.fn("leaf", locals=64).io(2)
     program = p.compile()
-    for program, layout in build_all([program], BUILTIN):
+    roomy = [s.configured("stack=4194304") if s.name == "fiber" else s for s in BUILTIN]  # 1 MiB frames
+    for program, layout in build_all([program], roomy):
         for allocator in ("system", "pool"):
             limit = resident_after_trim() + (8 << 20) + (1 << 19)
             interpreted, compiled = run_both(program, layout, allocator, memory_limit=limit)

@@ -1,0 +1,43 @@
+"""Stackful coroutines on fixed stacks: Boost.Context's protected_fixedsize_stack.
+
+Each task (and each concurrent child: join and select arms, spawned tasks,
+generators) runs on one stack of a fixed size, mapped with a guard page
+below it; calls push frames on it and nothing is ever copied. A frame that
+would not fit stops the run with one line naming the task and the size it
+needed (a real fiber would fault on its guard page).
+
+Source: boostorg/context ``include/boost/context/protected_fixedsize_stack.hpp``
+(boost-1.91.0): ``allocate()`` maps ``(pages + 1) * page_size`` bytes -- the
+requested size rounded up to whole pages, plus one guard page -- and the
+default size is ``stack_traits::default_size()``, 128 KiB since Boost 1.66.
+(The issue that asked for this strategy said 64 KiB; Boost's source says
+128 KiB, so that is the default here, and an option.)
+"""
+
+from ..model.layout import STACKS
+from .base import BOTTOM_UP, Option, Strategy
+from .stackful import call_on_stack
+
+PAGE = 4096
+
+
+class Fiber(Strategy):
+    name = "fiber"
+    summary = "one fixed stack per task and per concurrent child, a guard page below"
+    origin = "stackful coroutines (Boost.Context protected_fixedsize_stack, corosensei)"
+    color = "#000000"  # black (Okabe-Ito)
+    marker = "X"
+    polling = BOTTOM_UP  # a suspended fiber resumes where it stopped
+    moves = False
+    storage = STACKS
+    options = (Option("stack", 128 * 1024, PAGE, 1 << 30, "usable bytes of each stack, rounded up to 4 KiB pages"),)
+
+    def place_edge(self, program, edge):
+        return call_on_stack(program, edge)
+
+    def storage_plan(self):
+        usable = -(-self.option("stack") // PAGE) * PAGE
+        return {"storage": STACKS, "stack_grows": False, "stack_bytes": usable, "stack_extra": PAGE}
+
+
+STRATEGY = Fiber()
