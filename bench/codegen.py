@@ -38,7 +38,7 @@ from ..model.program import (
     OP_WORK,
     OP_YIELD,
 )
-from ..model.layout import HEAP, STACK
+from ..model.layout import BOX_ON_SUSPEND, HEAP, STACK
 
 # Bump whenever the generated code changes: it is part of the cache key.
 GENERATOR_VERSION = 3  # 2: frames count their native size (fn_bytes); 3: stacks and slabs
@@ -153,6 +153,7 @@ class _Gen:
         # Stacks and slabs (bottom-up only): frames come from the core's
         # frame_new/frame_release, and a growing stack may move a frame.
         self.storage = int(layout.storage) != HEAP
+        self.boxes_on_suspend = int(layout.storage) == BOX_ON_SUSPEND
         self.arrays["edge_offset"] = layout.edge_offset.tolist()
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
@@ -444,9 +445,9 @@ class _Gen:
                 inner = len(self.lines)
                 self.drop_children(step)
                 self.indent_from(inner, 4)
-                self.emit("} else if (h->pending) {", "    return NULL;", "}")
+                self.emit("} else if (h->pending) {", *("    " + x for x in self.suspending()), "    return NULL;", "}")
             else:
-                self.emit("if (h->pending)", "    return NULL;")
+                self.emit("if (h->pending) {", *("    " + x for x in self.suspending()), "    return NULL;", "}")
         self.indent_from(mark, 4)
         self.emit("}")
         if step.op == OP_CALL:
@@ -454,11 +455,19 @@ class _Gen:
         else:
             self.emit("h->flags &= ~(uint32_t)(PB_F_ACTIVE | PB_F_WON);")
 
+    def suspending(self, extra: str = "") -> list:
+        """.NET: a frame about to suspend moves from the thread's stack into a box."""
+        if not self.boxes_on_suspend:
+            return []
+        return ["ex->svc->suspending(ex, &frame);", "h = (pb_hdr *)frame;"] + ([extra] if extra else [])
+
     def io(self, f: int, step: _Step):
+        leaf = f"leaf = (pb_io_leaf *)(frame + {self.coff(f)});"
         self.emit(
             "{",
-            f"    pb_io_leaf *leaf = (pb_io_leaf *)(frame + {self.coff(f)});",
+            f"    pb_io_leaf *{leaf}",
             "    if (!(h->flags & PB_F_ACTIVE)) {",
+            *("        " + line for line in self.suspending(leaf)),
             f"        leaf->waiter = ex->svc->sleep(ex, task, frame, {step.arg});",
             "        h->flags |= PB_F_ACTIVE;",
         )
@@ -477,6 +486,7 @@ class _Gen:
         self.emit("if (!(h->flags & PB_F_ACTIVE)) {")
         if self.bottom_up:
             self.emit(
+                *("    " + line for line in self.suspending()),
                 f"    pb_io_leaf *leaf = (pb_io_leaf *)(frame + {self.coff(f)});",
                 "    leaf->waiter = ex->svc->waiter_new(ex, task, frame, PB_W_QUEUED);",
                 "    ex->svc->enqueue(ex, task, frame, leaf->waiter);",
@@ -507,7 +517,7 @@ class _Gen:
         body = len(self.lines)
         self.emit("{", "    int64_t i;")
         if wait:
-            self.emit("    uint64_t *handles;")
+            self.emit("    uint64_t *handles;", *("    " + line for line in self.suspending()))
             inner = len(self.lines)
             if count > 1:
                 self.emit(

@@ -106,9 +106,11 @@ cdef extern from "runtime.h" nogil:
         S_HEAP "PB_HEAP"
         S_STACKS "PB_STACKS"
         S_SLABS "PB_SLABS"
+        S_BOX_ON_SUSPEND "PB_BOX_ON_SUSPEND"
         E_DEADLOCK "PB_E_DEADLOCK"
     const uint32_t PC_DONE "PB_PC_DONE"
     const uint32_t NO_WAITER "PB_NO_WAITER"
+    const uint32_t NOT_POOLED "PB_NOT_POOLED"
     const uint64_t FNV_PRIME "PB_FNV_PRIME"
     const int CELL_HEADER "PB_CELL_HEADER"
     const uint32_t RUNTIME_ABI "PB_RUNTIME_ABI"
@@ -185,6 +187,7 @@ cdef extern from "runtime.h" nogil:
         uint64_t slab_header
         uint64_t alloc_header
         uint64_t alloc_align
+        uint64_t pool
 
     ctypedef struct Counters "pb_counters":
         uint64_t allocs
@@ -267,6 +270,7 @@ cdef extern from "runtime.h" nogil:
         void (*task_done)(Ex *ex, uint32_t task) noexcept nogil
         char *(*frame_new)(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil
         void (*frame_release)(Ex *ex, char *frame) noexcept nogil
+        void (*suspending)(Ex *ex, char **frame) noexcept nogil
 
     ctypedef struct Engine "pb_engine":
         uint32_t abi
@@ -323,6 +327,12 @@ cdef extern from "runtime.h" nogil:
         Footprint fp
         uint64_t overflow_need
         uint32_t overflow_task
+        Stack *thread
+        char **pool
+        uint32_t *pool_len
+        uint32_t pool_fns
+        uint64_t *thread_at
+        uint64_t thread_n
 
     uint64_t value_of "pb_value_of"(const Hdr *h)
     void fold "pb_fold"(Hdr *h, uint64_t value)
@@ -710,9 +720,138 @@ cdef void stack_delete(Ex *ex, Stack *st) noexcept nogil:
     block_free(ex, <char *>st, sizeof(Stack) + st.cap, st.counted)
 
 
+# .NET (PB_BOX_ON_SUSPEND): a frame runs on the thread's stack; when it first
+# really suspends it is copied into a box of its own, and so is every caller
+# awaiting it in a plain call (each suspends in turn). Finished boxes may be
+# kept per function for reuse (the pooling builder).
+
+
+
+cdef char *box_new(Ex *ex, uint32_t fn) noexcept nogil:
+    cdef uint64_t size = ex.p.fn_size[fn]
+    cdef uint32_t *kept
+    if ex.p.pool:
+        kept = &ex.pool_len[fn]
+        if kept[0] and kept[0] != NOT_POOLED:
+            kept[0] -= 1
+            live_grows(ex, size)
+            return ex.pool[fn * ex.p.pool + kept[0]]
+    return mem_alloc_as(ex, size, size)
+
+
+cdef void box_done(Ex *ex, char *box) noexcept nogil:
+    cdef uint32_t fn = (<Hdr *>box).fn
+    cdef uint64_t size = ex.p.fn_size[fn]
+    if ex.p.pool and ex.pool_len[fn] < ex.p.pool:         # NOT_POOLED is never below it
+        ex.pool[fn * ex.p.pool + ex.pool_len[fn]] = box
+        ex.pool_len[fn] += 1
+        ex.c.live_bytes -= size          # still held: reserved, not in use
+        return
+    mem_free_as(ex, box, size, size)
+
+
+cdef void pools_drain(Ex *ex) noexcept nogil:
+    """The run is over: free the boxes the pools kept."""
+    cdef int64_t fn
+    cdef uint32_t i
+    if ex.pool_len == NULL:
+        return
+    for fn in range(ex.pool_fns):
+        if ex.pool_len[fn] == NOT_POOLED:
+            continue
+        for i in range(ex.pool_len[fn]):
+            block_free(ex, ex.pool[fn * ex.p.pool + i], ex.p.fn_size[fn], ex.p.fn_size[fn])
+        ex.pool_len[fn] = 0
+
+
+cdef void relink(Ex *ex, char *frame) noexcept nogil:
+    """``frame`` was copied here: its owner's slot and its children's
+    parent links point to it now."""
+    cdef BHdr *b = <BHdr *>frame
+    cdef BHdr *owner
+    cdef int64_t s, op, e, first
+    cdef char *child
+    if b.parent != NULL:
+        owner = <BHdr *>b.parent
+        s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
+        e = ex.p.step_edge_start[s] + b.slot
+        (<char **>(b.parent + ex.p.edge_offset[e]))[0] = frame
+    if b.h.flags & F_ACTIVE:
+        s = ex.p.fn_step_start[b.h.fn] + b.h.pc
+        op = ex.p.step_op[s]
+        if op == OP_CALL or op == OP_JOIN or op == OP_SELECT:
+            first = ex.p.step_edge_start[s]
+            for e in range(first, first + ex.p.step_edge_count[s]):
+                child = (<char **>(frame + ex.p.edge_offset[e]))[0]
+                if ex.p.edge_boxed[e] and child != NULL:
+                    (<BHdr *>child).parent = frame
+
+
+cdef void suspending(Ex *ex, char **at) noexcept nogil:
+    """``*at`` is about to suspend: box it, and each caller awaiting it in a
+    plain call (a join or select suspends itself when its launch ends)."""
+    cdef char *f = at[0]
+    cdef char *box
+    cdef uint64_t size
+    cdef int64_t s
+    while f != NULL and (<BHdr *>f).stack == ex.thread:
+        size = ex.p.fn_size[(<Hdr *>f).fn]
+        box = box_new(ex, (<Hdr *>f).fn)
+        if box == NULL:
+            return                       # the run stops; the frame is dropped from the thread's stack
+        memcpy(box, f, size)
+        ex.c.copied_bytes += size
+        (<BHdr *>box).stack = NULL
+        relink(ex, box)
+        thread_pop(ex, f)
+        if f == at[0]:
+            at[0] = box
+        f = (<BHdr *>box).parent
+        if f == NULL:
+            break
+        s = ex.p.fn_step_start[(<Hdr *>f).fn] + (<Hdr *>f).pc
+        if ex.p.step_op[s] != OP_CALL:
+            break
+
+
+cdef void thread_pop(Ex *ex, char *frame) noexcept nogil:
+    """A frame leaves the thread's stack (finished, dropped or boxed). The
+    arms of a join or select all sit on it while the first ones run, so
+    one may leave from below the top: its space is taken back when the
+    frames above it have left too."""
+    cdef Stack *st = ex.thread
+    ex.c.live_bytes -= ex.p.fn_size[(<Hdr *>frame).fn]
+    (<BHdr *>frame).stack = NULL         # gone (this copy is never read again)
+    if <uint64_t>(frame - stack_base(st)) != ex.thread_at[ex.thread_n - 1]:
+        return
+    while ex.thread_n and (<BHdr *>(stack_base(st) + ex.thread_at[ex.thread_n - 1])).stack == NULL:
+        ex.thread_n -= 1
+        st.used = ex.thread_at[ex.thread_n]
+
+
+cdef char *thread_push(Ex *ex, uint32_t fn) noexcept nogil:
+    cdef Stack *st = ex.thread
+    cdef uint64_t size = ex.p.fn_size[fn]
+    if st.used + size > st.cap:
+        stack_overflow(ex, st, fn, st.used + size)
+        return NULL
+    cdef char *frame = stack_base(st) + st.used
+    ex.thread_at[ex.thread_n] = st.used
+    ex.thread_n += 1
+    st.used += size
+    live_grows(ex, size)
+    (<BHdr *>frame).stack = st
+    return frame
+
+
 cdef char *frame_new(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil:
     """Storage for a frame of ``fn`` that is not inline in its parent."""
     cdef char *frame
+    if ex.p.storage == S_BOX_ON_SUSPEND:
+        frame = thread_push(ex, fn) if place == P_STACK else box_new(ex, fn)
+        if frame != NULL and place != P_STACK:
+            (<BHdr *>frame).stack = NULL
+        return frame
     if ex.p.storage != S_HEAP and place == P_STACK:
         return stack_push(ex, fn, near)
     if ex.p.storage != S_HEAP and place == P_OWN:
@@ -727,7 +866,11 @@ cdef void frame_release(Ex *ex, char *frame) noexcept nogil:
     """A boxed, pushed or base frame is done with: pop it, or free its block."""
     cdef Stack *st = (<BHdr *>frame).stack
     cdef uint64_t size
-    if st == NULL:
+    if st == NULL and ex.p.storage == S_BOX_ON_SUSPEND:
+        box_done(ex, frame)
+    elif st == ex.thread and st != NULL:
+        thread_pop(ex, frame)
+    elif st == NULL:
         mem_free_as(ex, frame, ex.p.fn_size[(<Hdr *>frame).fn], ex.p.fn_bytes[(<Hdr *>frame).fn])
     elif frame == st.first:
         stack_delete(ex, st)
@@ -1207,8 +1350,10 @@ cdef void run_generator(Ex *ex, char *frame, int64_t s) noexcept nogil:
         frame_free(ex, gen)
 
 
-cdef int begin_spawn(Ex *ex, uint32_t task, char *frame, int64_t s) noexcept nogil:
-    """Spawn the step's tasks; return 1 if the frame must now wait for them."""
+cdef int begin_spawn(Ex *ex, uint32_t task, char **at, int64_t s) noexcept nogil:
+    """Spawn the step's tasks; return 1 if the frame must now wait for them
+    (under .NET's storage it is boxed first: ``*at`` follows)."""
+    cdef char *frame = at[0]
     cdef Hdr *h = hdr(frame)
     cdef int64_t e = ex.p.step_edge_start[s]
     cdef int64_t count = ex.p.step_arg[s]
@@ -1219,6 +1364,11 @@ cdef int begin_spawn(Ex *ex, uint32_t task, char *frame, int64_t s) noexcept nog
     cdef char *area = frame + ex.p.fn_child_offset[h.fn]
     if not edge_taken(ex, e, h.rdepth):
         return 0
+    if waits and ex.p.storage == S_BOX_ON_SUSPEND:
+        suspending(ex, at)
+        frame = at[0]
+        h = hdr(frame)
+        area = frame + ex.p.fn_child_offset[h.fn]
     if waits:
         if count > 1:
             vec = <HandleVec *>area
@@ -1323,7 +1473,7 @@ cdef int poll(Ex *ex, uint32_t task, char *frame) noexcept nogil:
             h.flags &= ~F_ACTIVE
         elif op == OP_SPAWN:
             if not (h.flags & F_ACTIVE):
-                if begin_spawn(ex, task, frame, s):
+                if begin_spawn(ex, task, &frame, s):
                     return 0
             elif h.pending:
                 return 0
@@ -1386,10 +1536,15 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
                 if h.flags & F_WON:
                     drop_siblings(ex, frame, s)
                 elif h.pending:
+                    if ex.p.storage == S_BOX_ON_SUSPEND:
+                        suspending(ex, &frame)
                     return NULL
             h.flags &= ~(F_ACTIVE | F_WON)
         elif op == OP_IO:
             if not (h.flags & F_ACTIVE):
+                if ex.p.storage == S_BOX_ON_SUSPEND:
+                    suspending(ex, &frame)
+                    h = hdr(frame)
                 leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
                 leaf.waiter = sleep(ex, task, frame, ex.p.step_arg[s])
                 h.flags |= F_ACTIVE
@@ -1398,6 +1553,9 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
             h.flags &= ~F_ACTIVE
         elif op == OP_YIELD:
             if not (h.flags & F_ACTIVE):
+                if ex.p.storage == S_BOX_ON_SUSPEND:
+                    suspending(ex, &frame)
+                    h = hdr(frame)
                 leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
                 leaf.waiter = waiter_new(ex, task, frame, W_QUEUED)
                 enqueue(ex, task, frame, leaf.waiter)
@@ -1407,7 +1565,7 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
             h.flags &= ~F_ACTIVE
         elif op == OP_SPAWN:
             if not (h.flags & F_ACTIVE):
-                if begin_spawn(ex, task, frame, s):
+                if begin_spawn(ex, task, &frame, s):
                     return NULL
             else:
                 end_spawn(ex, frame, s)
@@ -1714,6 +1872,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.slab_header = layout.slab_header
     ex.p.alloc_header = layout.alloc_header
     ex.p.alloc_align = layout.alloc_align
+    ex.p.pool = layout.pool
     if ex.p.storage == S_SLABS and (ex.p.slab_header != sizeof(Slab) or ex.p.alloc_header < sizeof(Slab *)
                                     or ex.p.alloc_align < 8):
         raise ValueError("slab storage needs a 32-byte slab header, room for a pointer per allocation "
@@ -1736,6 +1895,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     services.task_done = task_done
     services.frame_new = frame_new
     services.frame_release = frame_release
+    services.suspending = suspending
     ex.svc = &services
     cdef const Engine *eng = NULL
     if engine is not None:
@@ -1795,15 +1955,38 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.fp.sample_rss = not count_instructions
     ex.fp.next_check = ex.fp.step
     ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + latency.nbytes + late.nbytes
+    cdef uint64_t n_fns = len(program.fn_names)
+    if ex.p.storage == S_BOX_ON_SUSPEND:   # the thread's stack, and the pools' tables
+        ex.fp.book += (sizeof(Stack) + ex.p.stack_bytes + (ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t)
+                       + n_fns * (ex.p.pool * sizeof(char *) + sizeof(uint32_t)))
     ex.fp.peak_book = ex.fp.book
     if ex.fp.rss_start + ex.fp.book > memory_limit:
         raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
                                              **footprint_counters(&ex, 0), "memory_over": "counted"})
     ex.staging = <char *>calloc(max_frame + 64, 1)
     ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
-    if ex.staging == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator]):
+    if ex.p.storage == S_BOX_ON_SUSPEND:
+        ex.thread = <Stack *>malloc(sizeof(Stack) + ex.p.stack_bytes)
+        ex.pool = <char **>calloc(n_fns * ex.p.pool + 1, sizeof(char *))
+        ex.pool_len = <uint32_t *>calloc(n_fns + 1, sizeof(uint32_t))
+        ex.pool_fns = <uint32_t>n_fns
+        if ex.pool_len != NULL:
+            for i in range(n_fns):
+                if program.fn_generator[i]:
+                    ex.pool_len[i] = NOT_POOLED
+        ex.thread_at = <uint64_t *>malloc((ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t))
+        if ex.thread != NULL:
+            memset(ex.thread, 0, sizeof(Stack))
+            ex.thread.cap = ex.p.stack_bytes
+    if (ex.staging == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator])
+            or (ex.p.storage == S_BOX_ON_SUSPEND and (ex.thread == NULL or ex.pool == NULL or ex.pool_len == NULL
+                                                      or ex.thread_at == NULL))):
         free(ex.staging)
         free(ex.wheel)
+        free(ex.thread)
+        free(ex.pool)
+        free(ex.pool_len)
+        free(ex.thread_at)
         raise MemoryError("cannot set up the executor")
     with nogil:
         if count_instructions:
@@ -1813,6 +1996,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         end_ns = now_ns()
         if count_instructions:
             pb_count_end()
+        pools_drain(&ex)
     peak_rss = read_peak_rss() if hwm else 0
     reserved = ex.a.reserved(ex.a.state)
     ex.a.destroy(ex.a.state)
@@ -1820,6 +2004,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         free(ex.wheel[i].ids)
     free(ex.wheel)
     free(ex.staging)
+    free(ex.thread)
+    free(ex.pool)
+    free(ex.pool_len)
+    free(ex.thread_at)
     free(ex.tasks)
     free(ex.waiters)
     free(ex.q)

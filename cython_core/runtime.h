@@ -66,10 +66,13 @@ enum { PB_E_OK = 0, PB_E_MEMORY_LIMIT = 1, PB_E_OUT_OF_MEMORY = 2, PB_E_DEADLOCK
 /* Where a frame lives (layout.edge_place; docs/model.md, "Storage"). */
 enum { PB_INLINE = 0, PB_BOX = 1, PB_STACK = 2, PB_OWN = 3 };
 /* How a strategy stores its non-inline frames (layout.storage). */
-enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2 };
+enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2, PB_BOX_ON_SUSPEND = 3 };
 
 #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
 #define PB_NO_WAITER 0xFFFFFFFFu
+/* A pool length meaning "never pooled": a generator's frame is an iterator
+ * object, which no builder pools. */
+#define PB_NOT_POOLED 0xFFFFFFFFu
 #define PB_FNV_PRIME 0x100000001b3ull
 #define PB_CELL_HEADER 24           /* Rc strong, weak, RefCell flag */
 
@@ -159,6 +162,7 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     uint64_t slab_header;     /* PB_SLABS: counted per slab before its usable bytes */
     uint64_t alloc_header;    /* PB_SLABS: counted per allocation in a slab */
     uint64_t alloc_align;     /* PB_SLABS: an allocation's size is rounded up to this */
+    uint64_t pool;            /* PB_BOX_ON_SUSPEND: finished boxes kept per function for reuse */
 } pb_prog;
 
 typedef struct pb_counters {
@@ -254,6 +258,10 @@ typedef struct pb_services {
      * caller's to build. NULL (and ex->error) on failure. */
     char *(*frame_new)(pb_ex *ex, uint32_t fn, int place, char **near);
     void (*frame_release)(pb_ex *ex, char *frame);           /* a finished or dropped frame's storage */
+    /* PB_BOX_ON_SUSPEND: *frame is about to suspend: it (and every caller
+     * awaiting it in a plain call) moves from the thread's stack into a box;
+     * *frame follows. */
+    void (*suspending)(pb_ex *ex, char **frame);
 } pb_services;
 
 typedef struct pb_engine {
@@ -321,6 +329,13 @@ struct pb_ex {
     /* PB_E_STACK_OVERFLOW: the bytes the stack needed, and whose it was */
     uint64_t overflow_need;
     uint32_t overflow_task;
+    /* PB_BOX_ON_SUSPEND: the thread's stack, and the pools of finished boxes */
+    pb_stack *thread;
+    char **pool;              /* n_fns x prog.pool boxes */
+    uint32_t *pool_len;
+    uint32_t pool_fns;
+    uint64_t *thread_at;      /* where each frame on the thread's stack starts, bottom first */
+    uint64_t thread_n;
 };
 
 /* A generated engine exports this one symbol. */

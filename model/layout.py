@@ -39,7 +39,8 @@ PLACES = {"inline": INLINE, "box": BOX, "stack": STACK, "own": OWN}
 HEAP = 0  # each in a heap block of its own
 STACKS = 1  # on contiguous stacks: a task's, and one per concurrent child
 SLABS = 2  # bumped in a task's slabs (the task's own allocation holds its root)
-STORAGES = {"heap": HEAP, "stacks": STACKS, "slabs": SLABS}
+BOX_ON_SUSPEND = 3  # on the thread's stack until its first suspension, then a box of its own
+STORAGES = {"heap": HEAP, "stacks": STACKS, "slabs": SLABS, "box on suspend": BOX_ON_SUSPEND}
 
 POINTER = 8
 IO_LEAF = 16  # waiter id, state, deadline
@@ -87,6 +88,7 @@ class Layout:
     slab_header: int = 0
     alloc_header: int = 0
     alloc_align: int = 1
+    pool: int = 0  # BOX_ON_SUSPEND: finished boxes kept per function for reuse
 
     def frame_size(self, fn: int) -> int:
         """The bytes a run reports for a frame of ``fn``: the compiler's."""
@@ -230,6 +232,9 @@ def check_storage(strategy, program, edge_place, storage: dict) -> None:
     if strategy.polling != BOTTOM_UP or strategy.moves:
         raise UsageError(f"strategy '{strategy.name}': stacks and slabs need bottom-up resumption "
                          "and frames built in place (polling = BOTTOM_UP, moves = False)")
+    if kind == BOX_ON_SUSPEND and INLINE in used:
+        raise UsageError(f"strategy '{strategy.name}': a frame boxed when it suspends moves, so its "
+                         "children cannot be inline in it")
     if storage.get("stack_grows"):
         calls = [e for s in np.flatnonzero(program.step_op == OP_CALL)
                  for e in range(int(program.step_edge_start[s]), int(program.step_edge_start[s] + program.step_edge_count[s]))]

@@ -560,11 +560,81 @@ STORAGE_RULES = {
     "select_loop": storage_select_loop,
     "server": storage_server,
 }
-STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber")
+
+
+# dotnet: a task's root (Task.Run) and a generator (an iterator object) are
+# boxes from the start; any other frame runs on the thread's stack and is
+# boxed -- copied once -- when it first suspends, with every caller
+# awaiting it in a plain call; a frame that never suspends never allocates.
+
+
+def _dotnet(tasks, polls, root, boxed=(), extra_boxes=(), extra_allocs=0, extra_bytes=0):
+    """``boxed``: frames boxed on suspension, per task; ``extra_boxes``:
+    frames that are boxes from the start besides the root, per task."""
+    per_task_allocs = 1 + len(boxed) + len(extra_boxes)
+    per_task_bytes = root + sum(boxed) + sum(extra_boxes)
+    return {
+        "tasks": tasks[0], "allocs": tasks[1] * per_task_allocs + extra_allocs,
+        "bytes_allocated": tasks[1] * per_task_bytes + extra_bytes, "polls": polls, "moved_bytes": 0,
+        "refcount_ops": 0, "root_frame_bytes": root, "copied_bytes": tasks[1] * sum(boxed), "stack_growths": 0,
+    }
+
+
+def dotnet_chain(depth, borrow, waits, locals, tasks):
+    levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR) for i in range(depth + 1)]
+    boxed = levels[:depth] if waits else []  # the leaf's io suspends every level below the root
+    return _dotnet((tasks, tasks), tasks * (2 * depth + 1 + waits), levels[depth], boxed)
+
+
+def dotnet_fanout(k, depth, borrow, locals, tasks):
+    levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
+    return _dotnet((tasks, tasks), tasks * 2 * (1 + k * (depth + 1)), frame(0, PTR * k), levels * k)
+
+
+def _dotnet_spawner(count, child):
+    vec = count > 1
+    root = frame(0, 24 if count > 1 else 8)
+    return _dotnet((1 + count, 1), 2 + count, root, (), [child] * count, 1 if vec else 0, 8 * count if vec else 0)
+
+
+def dotnet_skynet(fanout, levels):
+    internal = sum(fanout**i for i in range(levels))
+    tasks = internal + fanout**levels
+    vecs = internal if fanout > 1 else 0
+    return _dotnet((tasks, tasks), 2 * internal + fanout**levels, frame(0, 24 if fanout > 1 else 8),
+                   extra_allocs=vecs, extra_bytes=vecs * 8 * fanout)
+
+
+def dotnet_select_loop(iterations, tasks, pool=0):
+    main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
+    both = [read, timeout] * iterations  # both arms suspend on io before either wins
+    out = _dotnet((tasks, tasks), tasks * (1 + 4 * iterations), main, both)
+    if pool and tasks == 1:  # one task: each select's arms are back in their pools before the next
+        fresh = [read, timeout] + ([read] if iterations > 1 else [])  # read_fast, timeout, read_slow
+        out["allocs"], out["bytes_allocated"] = 1 + len(fresh), main + sum(fresh)
+    return out
+
+
+DOTNET_RULES = {
+    "chain": dotnet_chain,
+    "fanout": dotnet_fanout,
+    "spawn_many": lambda tasks: _dotnet_spawner(tasks, frame()),
+    "spawn_size": lambda size, tasks: _dotnet_spawner(tasks, frame(size)),
+    "yield_many": lambda yields, tasks: _dotnet((tasks, tasks), tasks * (yields + 1), frame(0, 8 if yields else 0)),
+    "skynet": dotnet_skynet,
+    "generator": lambda items, borrow, tasks: _dotnet((tasks, tasks), tasks * (items + 2), frame(0, PTR), (),
+                                                      [frame(64)]),
+    "select_loop": dotnet_select_loop,
+    "server": lambda rate, requests, seed: _dotnet((requests, requests), requests * 6, frame(1024, IO),
+                                                   [frame(128, IO)]),
+}
+STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber", "dotnet")
 
 
 def expected(workload, strategy, **params):
     """Every exact count of ``workload`` under ``strategy`` (any built-in)."""
+    if strategy == "dotnet":
+        return DOTNET_RULES[workload](**params)
     if strategy in STORAGE_STRATEGIES:
         return STORAGE_RULES[workload](strategy, **params)
     return {**RULES[workload](strategy, **params), "copied_bytes": 0, "stack_growths": 0}

@@ -56,13 +56,14 @@ def test_chain_rules(strategy, depth, borrow):
         # a level's frame: 64 + 24 + 8 = 96 bytes; in a slab with its header: 112,
         # eight to a 984-byte slab
         per_task = 1 + (m["stack_growths"] / 3 if strategy == "go_stack" else 0) + (
-            -(-depth // (984 // 112)) if strategy == "swift_slab" else 0)
+            -(-depth // (984 // 112)) if strategy == "swift_slab" else 0) + (
+            depth if strategy == "dotnet" else 0)  # every level below the root suspends
     assert m["allocs_per_task"] == per_task
     # Every task waits on io, so all are live at once at the peak (what a
     # stack-based strategy holds beside its frames: peak_reserved_bytes).
     if strategy not in STORAGE_STRATEGIES:
         assert m["peak_live_bytes"] == m["bytes_allocated"] == m["peak_reserved_bytes"]
-    else:
+    elif strategy != "dotnet":  # dotnet: its boxes beside the copies still on the thread's stack
         assert m["peak_live_bytes"] == 3 * sum(m["frame_bytes"].values())
 
 
@@ -172,3 +173,18 @@ def test_peak_per_live_task_does_not_charge_tasks_that_never_overlap():
         assert m["peak_live_tasks"] == 2, strategy
         assert m["peak_bytes_per_live_task"] == (root + leaf) / 2, strategy
         assert m["peak_bytes_per_task"] == (root + leaf) / 3, strategy
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 7])
+def test_dotnet_pooled_boxes_are_reused(iterations):
+    """pool=2: one task's selects run one after the other, so each arm's box
+    is back in its method's pool before the next select needs one."""
+    program, parsed, m = run("select_loop", "dotnet:pool=2", iterations=iterations, tasks=1)
+    got = {k: m[k] for k in EXACT}
+    assert got == expected("select_loop", "dotnet", pool=2, **parsed)
+    assert m["frees"] == m["allocs"] and m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
+
+
+def test_dotnet_a_method_that_never_suspends_never_allocates():
+    _, _, m = run("chain", "dotnet", depth=6, waits=0, tasks=4)
+    assert m["allocs"] == 4 and m["copied_bytes"] == 0  # the task roots (Task.Run) alone
