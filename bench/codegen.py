@@ -38,7 +38,7 @@ from ..model.program import (
     OP_WORK,
     OP_YIELD,
 )
-from ..model.layout import BOX_ON_SUSPEND, HEAP, STACK
+from ..model.layout import BOX_ON_SUSPEND, CHUNKS, HEAP, STACK
 
 # Bump whenever the generated code changes: it is part of the cache key.
 GENERATOR_VERSION = 3  # 2: frames count their native size (fn_bytes); 3: stacks and slabs
@@ -153,7 +153,9 @@ class _Gen:
         # Stacks and slabs (bottom-up only): frames come from the core's
         # frame_new/frame_release, and a growing stack may move a frame.
         self.storage = int(layout.storage) != HEAP
-        self.boxes_on_suspend = int(layout.storage) == BOX_ON_SUSPEND
+        # .NET and Java: a frame about to suspend moves (boxed; frozen into a chunk)
+        self.boxes_on_suspend = int(layout.storage) in (BOX_ON_SUSPEND, CHUNKS)
+        self.chunks = int(layout.storage) == CHUNKS
         self.arrays["edge_offset"] = layout.edge_offset.tolist()
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
@@ -652,7 +654,17 @@ class _Gen:
         else:
             signature = f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame)"
             task, suspend, done = "", "0", "return 1;"
-        self.emit(signature, "{", "    pb_hdr *h = (pb_hdr *)frame;")
+        self.emit(signature, "{")
+        if self.bottom_up and self.chunks:  # frozen: thawed back onto the carrier first
+            self.emit(
+                "    if (((pb_bhdr *)frame)->stack != NULL",
+                "            && ((pb_bhdr *)frame)->stack->vthread != ((pb_bhdr *)frame)->stack) {",
+                "        frame = ex->svc->thaw(ex, frame);",
+                "        if (frame == NULL)",
+                "            return NULL;",
+                "    }",
+            )
+        self.emit("    pb_hdr *h = (pb_hdr *)frame;")
         if task:
             self.emit(task)
         self.emit("    (void)task;", "    ex->c.polls += 1;", "    if (!(h->flags & PB_F_STARTED)) {")

@@ -107,6 +107,9 @@ cdef extern from "runtime.h" nogil:
         S_STACKS "PB_STACKS"
         S_SLABS "PB_SLABS"
         S_BOX_ON_SUSPEND "PB_BOX_ON_SUSPEND"
+        S_CHUNKS "PB_CHUNKS"
+        THAW_ALL_BELOW "PB_THAW_ALL_BELOW"
+        CHUNK_METADATA "PB_CHUNK_METADATA"
         E_DEADLOCK "PB_E_DEADLOCK"
     const uint32_t PC_DONE "PB_PC_DONE"
     const uint32_t NO_WAITER "PB_NO_WAITER"
@@ -139,6 +142,8 @@ cdef extern from "runtime.h" nogil:
         uint64_t counted
         Slab *slabs
         Slab *slab
+        Stack *vthread
+        Stack *chunk
 
     ctypedef struct BHdr "pb_bhdr":
         Hdr h
@@ -271,6 +276,7 @@ cdef extern from "runtime.h" nogil:
         char *(*frame_new)(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil
         void (*frame_release)(Ex *ex, char *frame) noexcept nogil
         void (*suspending)(Ex *ex, char **frame) noexcept nogil
+        char *(*thaw)(Ex *ex, char *frame) noexcept nogil
 
     ctypedef struct Engine "pb_engine":
         uint32_t abi
@@ -764,14 +770,16 @@ cdef void pools_drain(Ex *ex) noexcept nogil:
         ex.pool_len[fn] = 0
 
 
-cdef void relink(Ex *ex, char *frame) noexcept nogil:
-    """``frame`` was copied here: its owner's slot and its children's
-    parent links point to it now."""
+cdef void relink(Ex *ex, char *old, char *frame) noexcept nogil:
+    """``old`` was copied to ``frame``: its owner's slot (or its task's
+    root) and its children's parent links point to the copy now."""
     cdef BHdr *b = <BHdr *>frame
     cdef BHdr *owner
     cdef int64_t s, op, e, first
     cdef char *child
-    if b.parent != NULL:
+    if b.parent == NULL and ex.tasks[b.task].root == old:
+        ex.tasks[b.task].root = frame
+    elif b.parent != NULL:
         owner = <BHdr *>b.parent
         s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
         e = ex.p.step_edge_start[s] + b.slot
@@ -787,7 +795,7 @@ cdef void relink(Ex *ex, char *frame) noexcept nogil:
                     (<BHdr *>child).parent = frame
 
 
-cdef void suspending(Ex *ex, char **at) noexcept nogil:
+cdef void box_suspended(Ex *ex, char **at) noexcept nogil:
     """``*at`` is about to suspend: box it, and each caller awaiting it in a
     plain call (a join or select suspends itself when its launch ends)."""
     cdef char *f = at[0]
@@ -802,7 +810,7 @@ cdef void suspending(Ex *ex, char **at) noexcept nogil:
         memcpy(box, f, size)
         ex.c.copied_bytes += size
         (<BHdr *>box).stack = NULL
-        relink(ex, box)
+        relink(ex, f, box)
         thread_pop(ex, f)
         if f == at[0]:
             at[0] = box
@@ -829,6 +837,150 @@ cdef void thread_pop(Ex *ex, char *frame) noexcept nogil:
         st.used = ex.thread_at[ex.thread_n]
 
 
+# Java's virtual threads (PB_CHUNKS): a virtual thread's frames run on the
+# carrier's stack (ex.thread); when it suspends they are frozen -- copied --
+# into its newest stack chunk if that has room, else into a new chunk of
+# exactly their size (an empty chunk too small is dropped, a non-empty one
+# stays below the new one); when it runs again its newest chunk is thawed --
+# copied back -- whole if it holds under PB_THAW_ALL_BELOW bytes, else its
+# top frame alone, the rest as calls return into them (the return barrier,
+# the same rule). A continuation descriptor (pb_stack, counted nothing: it
+# stands for Java's VirtualThread and Continuation objects) is what frames
+# on the carrier point to; frozen frames point to their chunk.
+
+cdef inline bint is_chunk(Stack *st) noexcept nogil:
+    return st != NULL and st.vthread != st
+
+
+cdef Stack *chunk_new(Ex *ex, Stack *v, uint64_t cap) noexcept nogil:
+    cdef Stack *c = <Stack *>block_alloc(ex, sizeof(Stack) + cap, cap + CHUNK_METADATA)
+    if c == NULL:
+        return NULL
+    memset(c, 0, sizeof(Stack))
+    c.cap = cap
+    c.counted = cap + CHUNK_METADATA
+    c.vthread = v
+    c.chunk = v.chunk
+    v.chunk = c
+    return c
+
+
+cdef void chunk_drop(Ex *ex, Stack *v) noexcept nogil:
+    """Free a virtual thread's newest chunk (empty): the one below is newest."""
+    cdef Stack *c = v.chunk
+    v.chunk = c.chunk
+    block_free(ex, <char *>c, sizeof(Stack) + c.cap, c.counted)
+
+
+cdef Stack *vthread_new(Ex *ex) noexcept nogil:
+    cdef Stack *v = <Stack *>calloc(1, sizeof(Stack))
+    if v == NULL:
+        ex.error = E_OUT_OF_MEMORY
+        return NULL
+    v.vthread = v
+    ex.fp.book += sizeof(Stack)
+    if ex.fp.book > ex.fp.peak_book:
+        ex.fp.peak_book = ex.fp.book
+    return v
+
+
+cdef void vthread_end(Ex *ex, Stack *v) noexcept nogil:
+    while v.chunk != NULL:
+        chunk_drop(ex, v)
+    ex.fp.book -= sizeof(Stack)
+    free(v)
+
+
+cdef inline bint same_vthread(Stack *v, char *frame) noexcept nogil:
+    cdef Stack *st = (<BHdr *>frame).stack
+    return st == v or (is_chunk(st) and st.vthread == v)
+
+
+cdef void freeze(Ex *ex, char **at) noexcept nogil:
+    """The virtual thread of ``*at`` suspends: copy its frames on the carrier
+    (``*at`` and its callers there) into its chunk, top first, each to where
+    it belongs in the chunk's order; ``*at`` follows."""
+    cdef char *f = at[0]
+    cdef Stack *v = (<BHdr *>f).stack
+    cdef uint64_t total = ex.p.fn_size[(<Hdr *>f).fn]
+    cdef char *base = f
+    cdef char *up
+    while True:
+        up = (<BHdr *>base).parent
+        if up == NULL or (<BHdr *>up).stack != v:
+            break
+        base = up
+        total += ex.p.fn_size[(<Hdr *>base).fn]
+    cdef Stack *c = v.chunk
+    if c != NULL and c.cap - c.used < total:
+        if c.used == 0:
+            chunk_drop(ex, v)        # empty and too small: dropped
+        c = NULL
+    if c == NULL:
+        c = chunk_new(ex, v, total)
+        if c == NULL:
+            return
+    ex.c.copied_bytes += total
+    cdef uint64_t end = c.used + total
+    cdef uint64_t size
+    cdef char *g = f
+    cdef char *dst
+    while True:
+        size = ex.p.fn_size[(<Hdr *>g).fn]
+        end -= size
+        dst = stack_base(c) + end
+        memcpy(dst, g, size)
+        (<BHdr *>dst).stack = c
+        relink(ex, g, dst)
+        thread_pop(ex, g)
+        live_grows(ex, size)
+        if g == f:
+            at[0] = dst
+        if g == base:
+            break
+        g = (<BHdr *>dst).parent
+    c.used += total
+
+
+cdef char *thaw(Ex *ex, char *frame) noexcept nogil:
+    """``frame`` (its virtual thread's newest chunk's top) runs again: copy
+    the whole chunk back to the carrier if it holds under the threshold,
+    else ``frame`` alone. Returns where ``frame`` is now."""
+    cdef Stack *c = (<BHdr *>frame).stack
+    cdef Stack *v = c.vthread
+    cdef uint64_t offset = 0 if c.used < THAW_ALL_BELOW else <uint64_t>(frame - stack_base(c))
+    cdef uint64_t moved = c.used - offset
+    cdef char *g = stack_base(c) + offset
+    cdef char *end = stack_base(c) + c.used
+    cdef char *dst
+    cdef char *out = NULL
+    cdef uint64_t size
+    while g < end:
+        size = ex.p.fn_size[(<Hdr *>g).fn]
+        dst = thread_push(ex, (<Hdr *>g).fn)
+        if dst == NULL:
+            return NULL              # the carrier's stack overflowed: the run stops
+        memcpy(dst, g, size)
+        (<BHdr *>dst).stack = v
+        relink(ex, g, dst)
+        ex.c.live_bytes -= size      # it left the chunk (thread_push counted it again)
+        if g == frame:
+            out = dst
+        g += size
+    c.used = offset
+    ex.c.copied_bytes += moved
+    if c.used == 0 and c.chunk != NULL:
+        chunk_drop(ex, v)            # emptied, with an older chunk below: dropped
+    return out
+
+
+cdef void suspending(Ex *ex, char **at) noexcept nogil:
+    if ex.p.storage == S_CHUNKS:
+        freeze(ex, at)
+    else:
+        box_suspended(ex, at)
+
+
 cdef char *thread_push(Ex *ex, uint32_t fn) noexcept nogil:
     cdef Stack *st = ex.thread
     cdef uint64_t size = ex.p.fn_size[fn]
@@ -844,9 +996,55 @@ cdef char *thread_push(Ex *ex, uint32_t fn) noexcept nogil:
     return frame
 
 
+cdef char *vthread_start(Ex *ex, uint32_t fn) noexcept nogil:
+    """A new virtual thread: its first frame waits frozen in a chunk of its
+    size until the thread first runs."""
+    cdef Stack *v = vthread_new(ex)
+    if v == NULL:
+        return NULL
+    cdef uint64_t size = ex.p.fn_size[fn]
+    cdef Stack *c = chunk_new(ex, v, size)
+    if c == NULL:
+        vthread_end(ex, v)
+        return NULL
+    c.used = size
+    live_grows(ex, size)
+    (<BHdr *>stack_base(c)).stack = c
+    return stack_base(c)
+
+
+cdef void loom_release(Ex *ex, char *frame, Stack *st) noexcept nogil:
+    """A frame on the carrier or in a chunk is done with (finished or
+    dropped); its virtual thread ends with its first frame."""
+    cdef Stack *v = st.vthread
+    cdef char *up = (<BHdr *>frame).parent
+    # its first frame: a task's root, or a child of another thread (a
+    # generator's frame has no parent link and is neither)
+    cdef bint first = (ex.tasks[(<BHdr *>frame).task].root == frame if up == NULL
+                       else not same_vthread(v, up))
+    cdef uint64_t size
+    if is_chunk(st):
+        size = ex.p.fn_size[(<Hdr *>frame).fn]
+        st.used -= size              # the top of its chunk
+        ex.c.live_bytes -= size
+        if st.used == 0 and st.chunk != NULL and v.chunk == st:
+            chunk_drop(ex, v)
+    else:
+        thread_pop(ex, frame)
+    if first:
+        vthread_end(ex, v)
+
+
 cdef char *frame_new(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil:
     """Storage for a frame of ``fn`` that is not inline in its parent."""
     cdef char *frame
+    if ex.p.storage == S_CHUNKS and place == P_STACK:
+        frame = thread_push(ex, fn)
+        if frame != NULL:
+            (<BHdr *>frame).stack = (<BHdr *>near[0]).stack   # its caller's virtual thread
+        return frame
+    if ex.p.storage == S_CHUNKS and place == P_OWN:
+        return vthread_start(ex, fn)
     if ex.p.storage == S_BOX_ON_SUSPEND:
         frame = thread_push(ex, fn) if place == P_STACK else box_new(ex, fn)
         if frame != NULL and place != P_STACK:
@@ -866,7 +1064,9 @@ cdef void frame_release(Ex *ex, char *frame) noexcept nogil:
     """A boxed, pushed or base frame is done with: pop it, or free its block."""
     cdef Stack *st = (<BHdr *>frame).stack
     cdef uint64_t size
-    if st == NULL and ex.p.storage == S_BOX_ON_SUSPEND:
+    if st != NULL and ex.p.storage == S_CHUNKS:
+        loom_release(ex, frame, st)
+    elif st == NULL and ex.p.storage == S_BOX_ON_SUSPEND:
         box_done(ex, frame)
     elif st == ex.thread and st != NULL:
         thread_pop(ex, frame)
@@ -1364,7 +1564,7 @@ cdef int begin_spawn(Ex *ex, uint32_t task, char **at, int64_t s) noexcept nogil
     cdef char *area = frame + ex.p.fn_child_offset[h.fn]
     if not edge_taken(ex, e, h.rdepth):
         return 0
-    if waits and ex.p.storage == S_BOX_ON_SUSPEND:
+    if waits and ex.p.storage >= S_BOX_ON_SUSPEND:
         suspending(ex, at)
         frame = at[0]
         h = hdr(frame)
@@ -1496,6 +1696,10 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
     executor. ``run_coroutine`` trampolines on it, so call depth does not grow
     the C stack.
     """
+    if ex.p.storage == S_CHUNKS and is_chunk((<BHdr *>frame).stack):
+        frame = thaw(ex, frame)          # frozen: back onto the carrier first
+        if frame == NULL:
+            return NULL
     cdef Hdr *h = hdr(frame)
     cdef uint32_t task = (<BHdr *>frame).task
     cdef int64_t base = ex.p.fn_step_start[h.fn]
@@ -1536,13 +1740,13 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
                 if h.flags & F_WON:
                     drop_siblings(ex, frame, s)
                 elif h.pending:
-                    if ex.p.storage == S_BOX_ON_SUSPEND:
+                    if ex.p.storage >= S_BOX_ON_SUSPEND:
                         suspending(ex, &frame)
                     return NULL
             h.flags &= ~(F_ACTIVE | F_WON)
         elif op == OP_IO:
             if not (h.flags & F_ACTIVE):
-                if ex.p.storage == S_BOX_ON_SUSPEND:
+                if ex.p.storage >= S_BOX_ON_SUSPEND:
                     suspending(ex, &frame)
                     h = hdr(frame)
                 leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
@@ -1553,7 +1757,7 @@ cdef char *resume(Ex *ex, char *frame) noexcept nogil:
             h.flags &= ~F_ACTIVE
         elif op == OP_YIELD:
             if not (h.flags & F_ACTIVE):
-                if ex.p.storage == S_BOX_ON_SUSPEND:
+                if ex.p.storage >= S_BOX_ON_SUSPEND:
                     suspending(ex, &frame)
                     h = hdr(frame)
                 leaf = <IoLeaf *>(frame + ex.p.fn_child_offset[h.fn])
@@ -1896,6 +2100,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     services.frame_new = frame_new
     services.frame_release = frame_release
     services.suspending = suspending
+    services.thaw = thaw
     ex.svc = &services
     cdef const Engine *eng = NULL
     if engine is not None:
@@ -1956,7 +2161,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.fp.next_check = ex.fp.step
     ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + latency.nbytes + late.nbytes
     cdef uint64_t n_fns = len(program.fn_names)
-    if ex.p.storage == S_BOX_ON_SUSPEND:   # the thread's stack, and the pools' tables
+    if ex.p.storage >= S_BOX_ON_SUSPEND:   # the thread's stack, and the pools' tables
         ex.fp.book += (sizeof(Stack) + ex.p.stack_bytes + (ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t)
                        + n_fns * (ex.p.pool * sizeof(char *) + sizeof(uint32_t)))
     ex.fp.peak_book = ex.fp.book
@@ -1965,7 +2170,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
                                              **footprint_counters(&ex, 0), "memory_over": "counted"})
     ex.staging = <char *>calloc(max_frame + 64, 1)
     ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
-    if ex.p.storage == S_BOX_ON_SUSPEND:
+    if ex.p.storage >= S_BOX_ON_SUSPEND:
         ex.thread = <Stack *>malloc(sizeof(Stack) + ex.p.stack_bytes)
         ex.pool = <char **>calloc(n_fns * ex.p.pool + 1, sizeof(char *))
         ex.pool_len = <uint32_t *>calloc(n_fns + 1, sizeof(uint32_t))
@@ -1979,7 +2184,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
             memset(ex.thread, 0, sizeof(Stack))
             ex.thread.cap = ex.p.stack_bytes
     if (ex.staging == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator])
-            or (ex.p.storage == S_BOX_ON_SUSPEND and (ex.thread == NULL or ex.pool == NULL or ex.pool_len == NULL
+            or (ex.p.storage >= S_BOX_ON_SUSPEND and (ex.thread == NULL or ex.pool == NULL or ex.pool_len == NULL
                                                       or ex.thread_at == NULL))):
         free(ex.staging)
         free(ex.wheel)

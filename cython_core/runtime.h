@@ -66,7 +66,14 @@ enum { PB_E_OK = 0, PB_E_MEMORY_LIMIT = 1, PB_E_OUT_OF_MEMORY = 2, PB_E_DEADLOCK
 /* Where a frame lives (layout.edge_place; docs/model.md, "Storage"). */
 enum { PB_INLINE = 0, PB_BOX = 1, PB_STACK = 2, PB_OWN = 3 };
 /* How a strategy stores its non-inline frames (layout.storage). */
-enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2, PB_BOX_ON_SUSPEND = 3 };
+enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2, PB_BOX_ON_SUSPEND = 3, PB_CHUNKS = 4 };
+/* PB_CHUNKS (Java's virtual threads): frames run on the carrier thread's
+ * stack; a suspending virtual thread's frames are frozen (copied) into its
+ * heap stack chunk, and thawed (copied back) when it runs again: all of
+ * the chunk under this many bytes, else its top frame, the rest as calls
+ * return into them. */
+#define PB_THAW_ALL_BELOW 4000u
+#define PB_CHUNK_METADATA 16u   /* frame::metadata_words (2) a chunk adds */
 
 #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
 #define PB_NO_WAITER 0xFFFFFFFFu
@@ -117,6 +124,10 @@ struct pb_stack {
     uint64_t counted;         /* bytes counted for the block it heads */
     pb_slab *slabs;           /* PB_SLABS: the first slab (NULL: none yet) */
     pb_slab *slab;            /* PB_SLABS: the slab allocations are bumped in (NULL: none) */
+    /* PB_CHUNKS: a virtual thread's continuation (counted 0; its frames on the
+     * carrier point here) or one of its chunks (its frozen frames point here) */
+    pb_stack *vthread;        /* a chunk: whose; a continuation: itself */
+    pb_stack *chunk;          /* a continuation: its newest chunk; a chunk: the older one below it */
 };
 
 typedef struct pb_io_leaf {   /* 16 bytes */
@@ -259,9 +270,11 @@ typedef struct pb_services {
     char *(*frame_new)(pb_ex *ex, uint32_t fn, int place, char **near);
     void (*frame_release)(pb_ex *ex, char *frame);           /* a finished or dropped frame's storage */
     /* PB_BOX_ON_SUSPEND: *frame is about to suspend: it (and every caller
-     * awaiting it in a plain call) moves from the thread's stack into a box;
-     * *frame follows. */
+     * awaiting it in a plain call) moves from the thread's stack into a box.
+     * PB_CHUNKS: its virtual thread's frames on the carrier are frozen into
+     * its chunk. *frame follows. */
     void (*suspending)(pb_ex *ex, char **frame);
+    char *(*thaw)(pb_ex *ex, char *frame);                   /* PB_CHUNKS: a frozen frame is resumed */
 } pb_services;
 
 typedef struct pb_engine {

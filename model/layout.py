@@ -40,7 +40,9 @@ HEAP = 0  # each in a heap block of its own
 STACKS = 1  # on contiguous stacks: a task's, and one per concurrent child
 SLABS = 2  # bumped in a task's slabs (the task's own allocation holds its root)
 BOX_ON_SUSPEND = 3  # on the thread's stack until its first suspension, then a box of its own
-STORAGES = {"heap": HEAP, "stacks": STACKS, "slabs": SLABS, "box on suspend": BOX_ON_SUSPEND}
+CHUNKS = 4  # on the carrier's stack while running, frozen into heap chunks while suspended
+STORAGES = {"heap": HEAP, "stacks": STACKS, "slabs": SLABS, "box on suspend": BOX_ON_SUSPEND,
+            "chunks": CHUNKS}
 
 POINTER = 8
 IO_LEAF = 16  # waiter id, state, deadline
@@ -232,9 +234,15 @@ def check_storage(strategy, program, edge_place, storage: dict) -> None:
     if strategy.polling != BOTTOM_UP or strategy.moves:
         raise UsageError(f"strategy '{strategy.name}': stacks and slabs need bottom-up resumption "
                          "and frames built in place (polling = BOTTOM_UP, moves = False)")
-    if kind == BOX_ON_SUSPEND and INLINE in used:
+    if kind in (BOX_ON_SUSPEND, CHUNKS) and INLINE in used:
         raise UsageError(f"strategy '{strategy.name}': a frame boxed when it suspends moves, so its "
                          "children cannot be inline in it")
+    if kind == CHUNKS:
+        plain = {e for s in np.flatnonzero(np.isin(program.step_op, (OP_CALL, OP_GEN)))
+                 for e in range(int(program.step_edge_start[s]), int(program.step_edge_start[s] + program.step_edge_count[s]))}
+        if set(np.flatnonzero(edge_place == STACK).tolist()) - plain:
+            raise UsageError(f"strategy '{strategy.name}': a virtual thread runs one path of calls "
+                             "(put join and select children on threads of their own)")
     if storage.get("stack_grows"):
         calls = [e for s in np.flatnonzero(program.step_op == OP_CALL)
                  for e in range(int(program.step_edge_start[s]), int(program.step_edge_start[s] + program.step_edge_count[s]))]

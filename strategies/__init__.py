@@ -13,13 +13,14 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ..model.errors import UsageError
-from . import always_heap, anchor_box, dotnet, fiber, go_stack, pinbox, rc, swift_slab
+from . import always_heap, anchor_box, dotnet, fiber, go_stack, loom, pinbox, rc, swift_slab
 from .base import BOTTOM_UP, OPTION_SEPARATOR, TOP_DOWN, Option, Strategy
 from ..model.layout import Layout
 
 ENTRY_POINT_GROUP = "pinbench.strategies"
 BUILTIN = {s.name: s for s in (always_heap.STRATEGY, anchor_box.STRATEGY, pinbox.STRATEGY, rc.STRATEGY,
-                               go_stack.STRATEGY, dotnet.STRATEGY, swift_slab.STRATEGY, fiber.STRATEGY)}
+                               go_stack.STRATEGY, loom.STRATEGY, dotnet.STRATEGY, swift_slab.STRATEGY,
+                               fiber.STRATEGY)}
 
 
 def available() -> dict[str, Strategy]:

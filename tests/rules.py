@@ -628,13 +628,205 @@ DOTNET_RULES = {
     "server": lambda rate, requests, seed: _dotnet((requests, requests), requests * 6, frame(1024, IO),
                                                    [frame(128, IO)]),
 }
-STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber", "dotnet")
+
+
+# loom: each virtual thread (a task, a join or select arm) replays its own
+# events: its first frame waits frozen in a chunk of its size; calls push
+# frames on the carrier; parking freezes the carrier's frames into the
+# newest chunk if it has room, else into a new chunk of their size (an empty
+# chunk too small is dropped first); running again thaws the newest chunk,
+# whole under 4000 bytes, else its top frame; a return into a frozen frame
+# thaws the same way. A chunk counts 16 bytes of metadata beside its frames.
+
+THAW_ALL_BELOW, CHUNK_EXTRA = 4000, 16
+
+
+class VirtualThread:
+    def __init__(self, totals, first):
+        self.t = totals
+        self.carrier = []
+        self.chunks = []  # [capacity, [frame sizes]], oldest first
+        self._new_chunk(first)
+        self.chunks[-1][1].append(first)
+        self.thaw()  # it first runs
+
+    def _new_chunk(self, cap):
+        self.t["allocs"] += 1
+        self.t["bytes"] += cap + CHUNK_EXTRA
+        self.chunks.append([cap, []])
+
+    def thaw(self):
+        cap, frames = self.chunks[-1]
+        take = frames[:] if sum(frames) < THAW_ALL_BELOW else frames[-1:]
+        del frames[len(frames) - len(take):]
+        self.carrier[:0] = take
+        self.t["copied"] += sum(take)
+        if not frames and len(self.chunks) > 1:
+            self.chunks.pop()
+
+    def call(self, size):
+        self.carrier.append(size)
+
+    def park_and_resume(self):
+        total = sum(self.carrier)
+        if self.chunks and self.chunks[-1][0] - sum(self.chunks[-1][1]) < total:
+            if not self.chunks[-1][1]:
+                self.chunks.pop()  # empty and too small
+            self._new_chunk(total)
+        elif not self.chunks:
+            self._new_chunk(total)
+        self.chunks[-1][1].extend(self.carrier)
+        self.t["copied"] += total
+        self.carrier = []
+        self.thaw()
+
+    def ret(self):
+        self.carrier.pop()
+        if not self.carrier and any(frames for _, frames in self.chunks):
+            self.thaw()  # the return barrier
+
+
+def _loom_totals():
+    return {"allocs": 0, "bytes": 0, "copied": 0}
+
+
+def _loom(t, tasks, polls, root, extra_allocs=0, extra_bytes=0):
+    return {
+        "tasks": tasks, "allocs": t["allocs"] + extra_allocs, "bytes_allocated": t["bytes"] + extra_bytes,
+        "polls": polls, "moved_bytes": 0, "refcount_ops": 0, "root_frame_bytes": root,
+        "copied_bytes": t["copied"], "stack_growths": 0,
+    }
+
+
+def _loom_path(t, levels, waits):
+    """A virtual thread running levels[-1] down to levels[0], which waits."""
+    v = VirtualThread(t, levels[-1])
+    for size in reversed(levels[:-1]):
+        v.call(size)
+    for _ in range(waits):
+        v.park_and_resume()
+    for _ in levels:
+        v.ret()
+
+
+def loom_chain(depth, borrow, waits, locals, tasks):
+    levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR) for i in range(depth + 1)]
+    t = _loom_totals()
+    for _ in range(tasks):
+        _loom_path(t, levels, waits)
+    return _loom(t, tasks, tasks * (2 * depth + 1 + waits), levels[depth])
+
+
+def _loom_parked_once(t, size, parks=1):
+    """A virtual thread of one frame that parks ``parks`` times (awaiting
+    children or a yield) before it returns."""
+    v = VirtualThread(t, size)
+    for _ in range(parks):
+        v.park_and_resume()
+    v.ret()
+
+
+def loom_fanout(k, depth, borrow, locals, tasks):
+    levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
+    root = frame(0, PTR * k)
+    t = _loom_totals()
+    for _ in range(tasks):
+        for _ in range(k):
+            _loom_path(t, levels, 1)
+        _loom_parked_once(t, root)
+    return _loom(t, tasks, tasks * 2 * (1 + k * (depth + 1)), root)
+
+
+def _loom_spawner(count, child):
+    root = frame(0, 24 if count > 1 else 8)
+    t = _loom_totals()
+    _loom_parked_once(t, root)
+    for _ in range(count):
+        _loom_parked_once(t, child, parks=0)
+    vec = count > 1
+    return _loom(t, 1 + count, 2 + count, root, 1 if vec else 0, 8 * count if vec else 0)
+
+
+def loom_skynet(fanout, levels):
+    internal = sum(fanout**i for i in range(levels))
+    tasks = internal + fanout**levels
+    node = frame(0, 24 if fanout > 1 else 8)
+    t = _loom_totals()
+    for _ in range(internal):
+        _loom_parked_once(t, node)
+    for _ in range(fanout**levels):
+        _loom_parked_once(t, node, parks=0)
+    vecs = internal if fanout > 1 else 0
+    return _loom(t, tasks, 2 * internal + fanout**levels, node, vecs, vecs * 8 * fanout)
+
+
+def loom_yield_many(yields, tasks):
+    main = frame(0, 8 if yields else 0)
+    t = _loom_totals()
+    for _ in range(tasks):
+        _loom_parked_once(t, main, parks=yields)
+    return _loom(t, tasks, tasks * (yields + 1), main)
+
+
+def loom_generator(items, borrow, tasks):
+    main = frame(0, PTR)
+    t = _loom_totals()
+    for _ in range(tasks):  # the generator's frame comes and goes on the carrier
+        _loom_parked_once(t, main, parks=0)
+    return _loom(t, tasks, tasks * (items + 2), main)
+
+
+def loom_select_loop(iterations, tasks):
+    main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
+    t = _loom_totals()
+    for _ in range(tasks):
+        _loom_parked_once(t, main, parks=iterations)  # each select parks it once
+        for i in range(iterations):  # both arms park on io; the loser is dropped frozen
+            read_wins = i % 2 == 0
+            for size, wins in ((read, read_wins), (timeout, not read_wins)):
+                v = VirtualThread(t, size)
+                v.chunks[-1][1].extend(v.carrier)  # parks: frozen ...
+                t["copied"] += size
+                v.carrier = []
+                if wins:
+                    v.thaw()  # ... and the winner runs again
+    return _loom(t, tasks, tasks * (1 + 4 * iterations), main)
+
+
+def loom_server(rate, requests, seed):
+    handle, query = frame(1024, IO), frame(128, IO)
+    t = _loom_totals()
+    for _ in range(requests):
+        v = VirtualThread(t, handle)
+        v.park_and_resume()  # io(1)
+        v.call(query)
+        v.park_and_resume()  # the query's io(2)
+        v.ret()
+        v.park_and_resume()  # io(1)
+        v.ret()
+    return _loom(t, requests, requests * 6, handle)
+
+
+LOOM_RULES = {
+    "chain": loom_chain,
+    "fanout": loom_fanout,
+    "spawn_many": lambda tasks: _loom_spawner(tasks, frame()),
+    "spawn_size": lambda size, tasks: _loom_spawner(tasks, frame(size)),
+    "yield_many": loom_yield_many,
+    "skynet": loom_skynet,
+    "generator": loom_generator,
+    "select_loop": loom_select_loop,
+    "server": loom_server,
+}
+STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber", "dotnet", "loom")
 
 
 def expected(workload, strategy, **params):
     """Every exact count of ``workload`` under ``strategy`` (any built-in)."""
     if strategy == "dotnet":
         return DOTNET_RULES[workload](**params)
+    if strategy == "loom":
+        return LOOM_RULES[workload](**params)
     if strategy in STORAGE_STRATEGIES:
         return STORAGE_RULES[workload](strategy, **params)
     return {**RULES[workload](strategy, **params), "copied_bytes": 0, "stack_growths": 0}
