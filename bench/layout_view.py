@@ -26,6 +26,14 @@ wait on io, so the view's block count and bytes are exactly the run's
 ``allocs_per_task`` and ``bytes_per_task`` (the tests assert it, for every
 strategy).
 
+Strategies that keep frames on stacks, in slabs or in chunks
+(docs/model.md, "Storage") draw them there: a goroutine's or fiber's stack
+with its frames one after another and its reserved size, a Swift task's
+allocation and its slabs (each context after a 16-byte header), a virtual
+thread's chunk with its frozen frames; .NET's boxes are its state machines,
+each copied into its box at its first suspension. A frame's pointer to the
+next frame on the same stack is a ``link``.
+
 Spawned tasks are tasks of their own (each its own allocation and its own
 view); a task's view names them in ``spawns`` but does not draw them. Deep
 or exponential trees are cut at :data:`MAX_FRAMES` frames: what lies below
@@ -39,7 +47,9 @@ from dataclasses import dataclass, field
 
 from .. import strategies as strategy_registry
 from ..model.errors import UsageError
-from ..model.layout import HANDLE_VEC, IO_LEAF, JOIN_HANDLE, POINTER
+from ..model.layout import (
+    BOX_ON_SUSPEND, CHUNKS, HANDLE_VEC, HEAP, IO_LEAF, JOIN_HANDLE, POINTER, SLABS, STACK, STACKS,
+)
 from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 from .workloads import get_workload
 
@@ -50,19 +60,22 @@ YIELD_AWAITER = 4  # g++: yield_now's awaiter holds a waiter id
 MAX_FRAMES = 5000
 
 # Part kinds, in the order a legend lists them.
-PART_KINDS = ("header", "locals", "cell_ptr", "pointer", "io", "yield", "handle", "handles", "unused")
+PART_KINDS = ("header", "locals", "cell_ptr", "pointer", "link", "io", "yield", "handle", "handles", "unused",
+              "slab_header")
 PART_LABELS = {
     "header": "frame state (the compiler's)",
     "locals": "locals",
     "cell_ptr": "pointer to an Rc cell",
     "pointer": "pointer to a boxed child",
+    "link": "pointer to the next frame on the same stack",
+    "slab_header": "slab or allocation header",
     "io": "io leaf future",
     "yield": "yield_now leaf",
     "handle": "join handle",
     "handles": "Vec of join handles",
     "unused": "unused (another step's children)",
 }
-BLOCK_KINDS = ("task", "box", "cell", "handles")
+BLOCK_KINDS = ("task", "box", "cell", "handles", "stack", "slab", "chunk")
 
 
 @dataclass(eq=False)
@@ -117,6 +130,9 @@ class Block:
     frame: Frame | None = None  # task and box blocks
     owner: tuple | None = None  # (block number, offset) of the pointer to it
     label: str = ""
+    frames: list = field(default_factory=list)  # stacks, slabs, chunks: the frames after ``frame``
+    used: int = 0  # stacks, slabs, chunks: the bytes in use (``size`` is what is reserved)
+    headers: list = field(default_factory=list)  # slabs: (offset, size) of each header
 
 
 @dataclass
@@ -135,6 +151,15 @@ class TaskView:
     elided_bytes: int = 0
     spawns: list = field(default_factory=list)  # text notes
     choices: dict = field(default_factory=dict)  # fn -> step shown, when it had a choice
+    storage: int = HEAP  # where frames that are not inline live (model/layout.py)
+    stack_grows: bool = False
+
+    @property
+    def frames_are(self) -> str:
+        """Whose frame sizes these are."""
+        if self.storage != HEAP:
+            return "frames are the model's own (header, locals, child area)"
+        return f"frames sized as {'g++' if self.bottom_up else 'rustc'} lays them out"
 
     @property
     def block_count(self) -> int:
@@ -175,6 +200,10 @@ class _Builder:
         self.child_offset = layout.fn_child_offset.tolist()
         self.boxed = layout.edge_boxed.tolist()
         self.edge_offset = layout.edge_offset.tolist()
+        self.place = layout.edge_place.tolist()
+        self.storage = int(layout.storage)
+        self.slab = {}  # SLABS: task block number -> the slab its contexts are bumped in
+        self.task_of = {}  # SLABS: slab block number -> its task's block number
         self.memo = {}  # (fn, rdepth) -> (bytes, blocks, step or None)
         self.blocks = []
         self.frames = 0
@@ -379,7 +408,9 @@ class _Builder:
                 part = Part("pointer", at, self.slot(e), f"-> {names[g]}")
                 fr.parts.append(part)
                 if rg is not None:
-                    part.target = self.box(g, rg, (block.number, at))
+                    part.target = self.box(g, rg, (block.number, at), e)
+                    if part.target is block:  # the next frame on this stack
+                        part.kind, part.target = "link", None
                 else:
                     part.label = f"{names[g]}: past the recursion limit"
             else:
@@ -388,23 +419,83 @@ class _Builder:
             end = at + self.slot(e)
         return end
 
-    def box(self, fn: int, r: int, owner) -> Block | None:
+    def box(self, fn: int, r: int, owner, edge: int | None = None) -> Block | None:
         name = self.p.fn_names[fn]
         if self.frames >= MAX_FRAMES:
             nbytes, nblocks, _ = self.holds(fn, r)
             self.elided_bytes += self.size[fn] + nbytes
             self.elided_blocks += 1 + nblocks
             return None
-        block = self.new_block("box", self.size[fn], name, owner, name)
+        pushed = edge is not None and self.place[edge] == STACK
+        if pushed and self.storage in (STACKS, CHUNKS):  # the next frame on the caller's stack or chunk
+            block = self.blocks[owner[0] - 1]
+            return self.push(block, fn, r, block.used)
+        if pushed and self.storage == SLABS:  # a context bumped in its task's slabs
+            return self.bump(fn, r, self.task_of.get(owner[0], owner[0]))
+        if self.storage in (STACKS, CHUNKS):  # a stack (a virtual thread) of its own
+            return self.base(fn, r, owner, "stack" if self.storage == STACKS else "chunk")
+        kind = "task" if self.storage == SLABS else "box"  # a child task, with slabs of its own
+        block = self.new_block(kind, self.size[fn], name, owner, name)
+        block.used = self.size[fn]
         block.frame = self.frame(fn, r, block, 0)
         return block
+
+    def base(self, fn: int, r: int, owner, kind: str) -> Block:
+        """A stack or chunk with ``fn``'s frame at its start."""
+        name = self.p.fn_names[fn]
+        block = self.new_block(kind, 0, name, owner, name)
+        block.used = self.size[fn]
+        block.frame = self.frame(fn, r, block, 0)
+        return block
+
+    def push(self, block: Block, fn: int, r: int, at: int) -> Block:
+        block.used = at + self.size[fn]
+        block.frames.append(self.frame(fn, r, block, at))
+        return block
+
+    def bump(self, fn: int, r: int, task: int) -> Block:
+        """Swift's task allocator: a 16-byte header and the context (rounded
+        up to 16) in the task's current slab, else in a new one."""
+        s = self.layout
+        need = s.alloc_header + -(-self.size[fn] // s.alloc_align) * s.alloc_align
+        slab = self.slab.get(task)
+        if slab is None or slab.used + need > slab.size:
+            slab = self.slab[task] = self.new_block("slab", s.slab_header + max(s.stack_bytes, need), "", None,
+                                                    f"slab of #{task}'s allocator")
+            self.task_of[slab.number] = task
+            slab.used = s.slab_header
+            slab.headers.append((0, s.slab_header))
+        start = slab.used
+        slab.used = start + need  # before the frames its callees bump above it
+        slab.headers.append((start, s.alloc_header))
+        slab.frames.append(self.frame(fn, r, slab, start + s.alloc_header))
+        return slab
 
     def build(self) -> list:
         entry = self.p.entry
         name = self.p.fn_names[entry]
-        root = self.new_block("task", self.size[entry], name, None, name)
-        root.frame = self.frame(entry, 0, root, 0)
+        if self.storage in (STACKS, CHUNKS):
+            self.base(entry, 0, None, "stack" if self.storage == STACKS else "chunk")
+        else:
+            root = self.new_block("task", self.size[entry], name, None, name)
+            root.used = self.size[entry]
+            root.frame = self.frame(entry, 0, root, 0)
+        for block in self.blocks:  # what a stack or chunk reserves for the frames on it
+            block.frames.sort(key=lambda frame: frame.offset)
+            if block.kind == "stack":
+                block.size = self.stack_size(block.used)
+            elif block.kind == "chunk":
+                block.size = block.used + self.layout.stack_extra  # sized exactly, and its metadata
         return self.blocks
+
+    def stack_size(self, used: int) -> int:
+        s = self.layout
+        if not s.stack_grows:
+            return s.stack_bytes + s.stack_extra  # fixed, with its guard page
+        size = s.stack_bytes
+        while used + s.stack_guard > size:  # doubled as the frames were pushed
+            size *= 2
+        return size
 
 
 def task_view(program, strategy) -> TaskView:
@@ -433,6 +524,8 @@ def task_view(program, strategy) -> TaskView:
         elided_bytes=builder.elided_bytes,
         spawns=list(dict.fromkeys(builder.spawns)),
         choices=builder.choices,
+        storage=int(layout.storage),
+        stack_grows=bool(layout.stack_grows),
     )
 
 
@@ -456,8 +549,22 @@ def _bytes(n: int) -> str:
 
 def block_title(view: TaskView, block: Block) -> str:
     """``#2 box: level_7 frame, 128 B`` and the like."""
+    used = f", {_bytes(block.used)} used"
+    if block.kind == "stack":
+        what = "stack, grown by copying" if view.stack_grows else "fixed stack and its guard page"
+        return f"#{block.number} {what}: {block.fn} at its base, {_bytes(block.size)} reserved{used}"
+    if block.kind == "chunk":
+        return (f"#{block.number} stack chunk: {block.fn}'s virtual thread frozen, "
+                f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata)")
+    if block.kind == "slab":
+        return f"#{block.number} {block.label}, {_bytes(block.size)}{used}"
+    if view.storage == BOX_ON_SUSPEND and block.kind in ("task", "box"):
+        what = "task's box" if block.kind == "task" else "box, copied in at its first suspension"
+        return f"#{block.number} {what}: {block.fn}'s state machine, {_bytes(block.size)}"
     if block.kind == "task":
         what = "task's coroutine frame" if view.bottom_up else "task's box"
+        if view.storage == SLABS:
+            what = "task's allocation with its root context"
         return f"#{block.number} {what}: {block.fn}, {_bytes(block.size)}"
     if block.kind == "box":
         what = "heap frame" if view.bottom_up else "box"
@@ -472,14 +579,21 @@ def view_summary(view: TaskView) -> str:
     kinds = view.kind_counts()
     detail = []
     words = {
-        "box": ("heap frame", "heap frames") if view.bottom_up else ("box", "boxes"),
+        "box": ("heap frame", "heap frames") if view.bottom_up and view.storage == HEAP else ("box", "boxes"),
         "cell": ("Rc cell", "Rc cells"),
         "handles": ("handle Vec", "handle Vecs"),
+        "slab": ("slab", "slabs"),
+        "stack": ("stack", "stacks"),
+        "chunk": ("chunk", "chunks"),
     }
+    first = view.blocks[0].kind if view.blocks else ""
     for kind, (one, many) in words.items():
-        if kinds.get(kind):
-            detail.append(f"{kinds[kind]} {one if kinds[kind] == 1 else many}")
-    extra = f": the task's own + {', '.join(detail)}" if detail else ""
+        count = kinds.get(kind, 0) - (1 if kind == first else 0)  # the task's own is named apart
+        if count:
+            detail.append(f"{count} {one if count == 1 else many}")
+    own = {"stack": "the task's stack", "chunk": "the task's chunk"}.get(view.blocks[0].kind if view.blocks else "",
+                                                                          "the task's own")
+    extra = f": {own} + {', '.join(detail)}" if detail else ""
     elided = (
         f" ({view.elided_blocks} blocks, {_bytes(view.elided_bytes)} not drawn)" if view.elided_blocks else ""
     )
@@ -533,7 +647,7 @@ def explain_text(views: list, run: dict | None = None) -> str:
     for view in views:
         polling = "bottom-up" if view.bottom_up else "top-down"
         out.append(f"{view.strategy}: {view_summary(view)}")
-        out.append(f"  ({polling}, frames sized as {'g++' if view.bottom_up else 'rustc'} lays them out"
+        out.append(f"  ({polling}, {view.frames_are}"
                    f"{', futures moved into place' if view.moves else ', frames built in place'})")
         if run and view.strategy in run:
             m = run[view.strategy]
@@ -545,8 +659,12 @@ def explain_text(views: list, run: dict | None = None) -> str:
         for block in view.blocks:
             owner = f"   <- #{block.owner[0]} at offset {block.owner[1]}" if block.owner else ""
             lines.append(f"  {block_title(view, block)}{owner}")
-            if block.frame is not None:
-                _frame_lines(view, block.frame, 1, lines, False)
+            headers = dict(block.headers)
+            for frame in ([block.frame] if block.frame is not None else []) + block.frames:
+                head = headers.pop(frame.offset - 16, None) if headers else None
+                if head is not None:  # a slab allocation's header
+                    lines.append(f"  {frame.offset - 16:>7}  {'    allocation header':<{_NAME_WIDTH}} {head:>7,} B")
+                _frame_lines(view, frame, 1, lines, False)
         if len(lines) > MAX_TEXT_LINES:
             more = len(lines) - MAX_TEXT_LINES
             lines = lines[:MAX_TEXT_LINES] + [f"  ... {more} more lines"]

@@ -573,6 +573,8 @@ PART_COLORS = {
     "locals": "#F1DCAE",
     "cell_ptr": "#2B2B2B",
     "pointer": "#2B2B2B",
+    "link": "#2B2B2B",
+    "slab_header": "#D9D9D9",
     "io": "#BCD6EA",
     "yield": "#BCD6EA",
     "handle": "#BCD6EA",
@@ -605,6 +607,9 @@ def _block_word(view, kind: str) -> str:
         "box": "heap frame" if view.bottom_up else "box",
         "cell": "Rc cell",
         "handles": "handle Vec",
+        "stack": "stack",
+        "slab": "slab",
+        "chunk": "stack chunk",
     }[kind]
 
 
@@ -739,7 +744,7 @@ def _draw_panel_title(ax, view, run_metrics, bpi):
     color = color_of(view.strategy)
     ax.text(0, 0.05, view.strategy, fontsize=10.5, fontweight="bold", color=color, va="top", ha="left")
     polling = "bottom-up" if view.bottom_up else "top-down"
-    summary = f"{view_summary(view)}   ({polling}, frames as {'g++' if view.bottom_up else 'rustc'} lays them out)"
+    summary = f"{view_summary(view)}   ({polling}, {view.frames_are})"
     ax.text(1.15 * bpi, 0.06, summary, fontsize=8.5, va="top", ha="left", color="#222222")
     if run_metrics and view.strategy in run_metrics:
         m = run_metrics[view.strategy]
@@ -776,8 +781,13 @@ def _draw_block(ax, view, block, bx, y0, height, bpi):
         _part_rect(ax, bx + counts, y0, block.size - counts, height, "locals", "locals", bpi, label_y=band)
     elif block.kind == "handles":
         _part_rect(ax, bx, y0, block.size, height, "handles", "handles", bpi, label_y=y0 + height - _BAND_H / 2)
-    elif block.frame is not None:
-        _draw_frame(ax, block.frame, bx, y0, y0 + height, 0, bpi, top=True)
+    else:
+        for offset, size in block.headers:  # a slab's header and its allocations'
+            _part_rect(ax, bx + offset, y0, size, height, "slab_header", "", bpi)
+        for frame in ([block.frame] if block.frame is not None else []) + block.frames:
+            _draw_frame(ax, frame, bx, y0, y0 + height, 0, bpi, top=True)
+        if block.used and block.used < block.size:  # reserved, not in use: a stack's or slab's rest
+            _part_rect(ax, bx + block.used, y0, block.size - block.used, height, "unused", "reserved", bpi)
     rect = Rectangle((bx, y0), block.size, height, facecolor="none", edgecolor=color, linewidth=2.0,
                      joinstyle="miter")
     rect.set_gid(f"pinbench-block-{view.strategy}-{block.number}-{block.size}")
@@ -854,6 +864,7 @@ def _draw_layout_legend(fig):
         Patch(facecolor=PART_COLORS["locals"], edgecolor="#555555", label="locals"),
         Patch(facecolor=PART_COLORS["pointer"], edgecolor="#555555", label="pointer (arrow: where to)"),
         Patch(facecolor=PART_COLORS["io"], edgecolor="#555555", label="leaf future / join handles"),
+        Patch(facecolor="white", edgecolor="#555555", hatch="////", label="reserved, not in use (stack, slab)"),
     ]
     fig.legend(handles=handles, loc="lower center", ncols=4, fontsize=7.5, bbox_to_anchor=(0.5, 0.0),
                handlelength=1.6, columnspacing=1.4)

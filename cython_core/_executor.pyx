@@ -108,8 +108,6 @@ cdef extern from "runtime.h" nogil:
         S_SLABS "PB_SLABS"
         S_BOX_ON_SUSPEND "PB_BOX_ON_SUSPEND"
         S_CHUNKS "PB_CHUNKS"
-        THAW_ALL_BELOW "PB_THAW_ALL_BELOW"
-        CHUNK_METADATA "PB_CHUNK_METADATA"
         E_DEADLOCK "PB_E_DEADLOCK"
     const uint32_t PC_DONE "PB_PC_DONE"
     const uint32_t NO_WAITER "PB_NO_WAITER"
@@ -193,6 +191,7 @@ cdef extern from "runtime.h" nogil:
         uint64_t alloc_header
         uint64_t alloc_align
         uint64_t pool
+        uint64_t thaw_all_below
 
     ctypedef struct Counters "pb_counters":
         uint64_t allocs
@@ -842,7 +841,7 @@ cdef void thread_pop(Ex *ex, char *frame) noexcept nogil:
 # into its newest stack chunk if that has room, else into a new chunk of
 # exactly their size (an empty chunk too small is dropped, a non-empty one
 # stays below the new one); when it runs again its newest chunk is thawed --
-# copied back -- whole if it holds under PB_THAW_ALL_BELOW bytes, else its
+# copied back -- whole if it holds under prog.thaw_all_below bytes, else its
 # top frame alone, the rest as calls return into them (the return barrier,
 # the same rule). A continuation descriptor (pb_stack, counted nothing: it
 # stands for Java's VirtualThread and Continuation objects) is what frames
@@ -853,12 +852,12 @@ cdef inline bint is_chunk(Stack *st) noexcept nogil:
 
 
 cdef Stack *chunk_new(Ex *ex, Stack *v, uint64_t cap) noexcept nogil:
-    cdef Stack *c = <Stack *>block_alloc(ex, sizeof(Stack) + cap, cap + CHUNK_METADATA)
+    cdef Stack *c = <Stack *>block_alloc(ex, sizeof(Stack) + cap, cap + ex.p.stack_extra)
     if c == NULL:
         return NULL
     memset(c, 0, sizeof(Stack))
     c.cap = cap
-    c.counted = cap + CHUNK_METADATA
+    c.counted = cap + ex.p.stack_extra
     c.vthread = v
     c.chunk = v.chunk
     v.chunk = c
@@ -948,7 +947,7 @@ cdef char *thaw(Ex *ex, char *frame) noexcept nogil:
     else ``frame`` alone. Returns where ``frame`` is now."""
     cdef Stack *c = (<BHdr *>frame).stack
     cdef Stack *v = c.vthread
-    cdef uint64_t offset = 0 if c.used < THAW_ALL_BELOW else <uint64_t>(frame - stack_base(c))
+    cdef uint64_t offset = 0 if c.used < ex.p.thaw_all_below else <uint64_t>(frame - stack_base(c))
     cdef uint64_t moved = c.used - offset
     cdef char *g = stack_base(c) + offset
     cdef char *end = stack_base(c) + c.used
@@ -2077,6 +2076,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.alloc_header = layout.alloc_header
     ex.p.alloc_align = layout.alloc_align
     ex.p.pool = layout.pool
+    ex.p.thaw_all_below = layout.thaw_all_below
     if ex.p.storage == S_SLABS and (ex.p.slab_header != sizeof(Slab) or ex.p.alloc_header < sizeof(Slab *)
                                     or ex.p.alloc_align < 8):
         raise ValueError("slab storage needs a 32-byte slab header, room for a pointer per allocation "

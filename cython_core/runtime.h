@@ -69,11 +69,9 @@ enum { PB_INLINE = 0, PB_BOX = 1, PB_STACK = 2, PB_OWN = 3 };
 enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2, PB_BOX_ON_SUSPEND = 3, PB_CHUNKS = 4 };
 /* PB_CHUNKS (Java's virtual threads): frames run on the carrier thread's
  * stack; a suspending virtual thread's frames are frozen (copied) into its
- * heap stack chunk, and thawed (copied back) when it runs again: all of
- * the chunk under this many bytes, else its top frame, the rest as calls
- * return into them. */
-#define PB_THAW_ALL_BELOW 4000u
-#define PB_CHUNK_METADATA 16u   /* frame::metadata_words (2) a chunk adds */
+ * heap stack chunk, and thawed (copied back) when it runs again: the whole
+ * chunk under prog.thaw_all_below bytes, else its top frame, the rest as
+ * calls return into them. */
 
 #define PB_PC_DONE 0xFFFFFFFFu      /* finished, dropped or never-built frame */
 #define PB_NO_WAITER 0xFFFFFFFFu
@@ -169,11 +167,12 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     int stack_grows;          /* PB_STACKS: a full stack is replaced by one twice the size, copied */
     uint64_t stack_bytes;     /* PB_STACKS: a new stack's size; PB_SLABS: a slab's usable bytes */
     uint64_t stack_guard;     /* PB_STACKS: bytes at the end frames may not use */
-    uint64_t stack_extra;     /* counted beyond the size: a guard page; a task object (slabs) */
+    uint64_t stack_extra;     /* counted beyond the size: a guard page; a chunk's metadata */
     uint64_t slab_header;     /* PB_SLABS: counted per slab before its usable bytes */
     uint64_t alloc_header;    /* PB_SLABS: counted per allocation in a slab */
     uint64_t alloc_align;     /* PB_SLABS: an allocation's size is rounded up to this */
     uint64_t pool;            /* PB_BOX_ON_SUSPEND: finished boxes kept per function for reuse */
+    uint64_t thaw_all_below;  /* PB_CHUNKS: a chunk holding fewer bytes is thawed whole */
 } pb_prog;
 
 typedef struct pb_counters {

@@ -86,11 +86,12 @@ class Layout:
     stack_grows: bool = False
     stack_bytes: int = 0  # STACKS: a new stack's size; SLABS: a slab's usable bytes
     stack_guard: int = 0  # STACKS: bytes at a stack's end that frames may not use
-    stack_extra: int = 0  # counted beyond the size: a guard page; a task object (SLABS)
+    stack_extra: int = 0  # counted beyond the size: a guard page (STACKS); a chunk's metadata (CHUNKS)
     slab_header: int = 0
     alloc_header: int = 0
     alloc_align: int = 1
     pool: int = 0  # BOX_ON_SUSPEND: finished boxes kept per function for reuse
+    thaw_all_below: int = 0  # CHUNKS: a chunk holding fewer bytes is thawed whole, else its top frame
 
     def frame_size(self, fn: int) -> int:
         """The bytes a run reports for a frame of ``fn``: the compiler's."""

@@ -26,6 +26,9 @@ from ..model.layout import CHUNKS, OWN, STACK
 from ..model.program import OP_CALL, OP_GEN
 from .base import BOTTOM_UP, Option, Strategy
 
+THAW_ALL_BELOW = 4000  # bytes: Thaw::thaw_fast's threshold of 500 words
+CHUNK_METADATA = 16  # frame::metadata_words (2) a chunk holds beside its frames
+
 
 class Loom(Strategy):
     name = "loom"
@@ -42,7 +45,8 @@ class Loom(Strategy):
         return STACK if program.edge_op[edge] in (OP_CALL, OP_GEN) else OWN
 
     def storage_plan(self):
-        return {"storage": CHUNKS, "stack_bytes": self.option("stack")}
+        return {"storage": CHUNKS, "stack_bytes": self.option("stack"), "stack_extra": CHUNK_METADATA,
+                "thaw_all_below": THAW_ALL_BELOW}
 
 
 STRATEGY = Loom()

@@ -456,6 +456,27 @@ class Storage:
         }
 
 
+def held_while_waiting(workload, strategy, **params):
+    """(blocks, bytes) one task of chain or fanout holds while its leaves
+    wait (every task at once), by the stack, slab and chunk rules."""
+    levels = [frame(params["locals"], IO if i == 0 else PTR) for i in range(params["depth"] + 1)]
+    arms = 1 if workload == "chain" else params["k"]
+    roots = [] if workload == "chain" else [frame(0, PTR * arms)]
+    if strategy == "loom":  # each thread parked: frozen in one chunk of its frames
+        held = roots + [sum(levels)] * arms
+        return len(held), sum(size + CHUNK_EXTRA for size in held)
+    st = Storage(strategy)
+    stacks = [st.new(root) for root in roots]
+    for _ in range(arms):
+        stacks.append(st.new(levels[-1]))
+        for size in reversed(levels[:-1]):
+            st.push(stacks[-1], size)
+    if strategy == "swift_slab":
+        return st.allocs, st.bytes  # the tasks and slabs, all kept
+    cap = (lambda s: FIBER_STACK + PAGE) if strategy == "fiber" else (lambda s: s["cap"])
+    return len(stacks), sum(cap(s) for s in stacks)
+
+
 def storage_chain(strategy, depth, borrow, waits, locals, tasks):
     levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR) for i in range(depth + 1)]
     st = Storage(strategy)

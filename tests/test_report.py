@@ -157,6 +157,9 @@ def test_layout_diagram_blocks_and_bytes_match_the_run(counts_run, workload):
     assert set(drawn) == set(STRATEGIES)
     for strategy in STRATEGIES:
         metrics = plots.pick(benches, params, strategy)["metrics"]
+        if strategy in rules.STORAGE_STRATEGIES and strategy != "dotnet":  # what a waiting task holds
+            assert drawn[strategy] == rules.held_while_waiting(workload, strategy, **params), strategy
+            continue
         assert drawn[strategy] == (metrics["allocs_per_task"], metrics["bytes_per_task"]), strategy
     # The chooser draws the largest case that stays legible: chain at depth 5
     # (6 blocks); fanout at depth 0, since depth 2 makes 25 blocks under always_heap.
@@ -175,6 +178,10 @@ def test_layout_diagram_counts_blocks_it_does_not_draw():
     drawn = svg_blocks(buffer)
     for view in views:
         metrics = execute(program, view.strategy, "system")
+        if view.strategy in rules.STORAGE_STRATEGIES and view.strategy != "dotnet":  # what a waiting task holds
+            params = get_workload("fanout").parse_params({"k": "30", "depth": "1"})
+            assert drawn[view.strategy] == rules.held_while_waiting("fanout", view.strategy, **params)
+            continue
         assert drawn[view.strategy] == (metrics["allocs_per_task"], metrics["bytes_per_task"])
     assert drawn["always_heap"][0] == 61 > plots.MAX_DRAWN_BLOCKS
 
@@ -200,9 +207,21 @@ def test_layout_model_equals_allocs_and_bytes_per_task(workload, cases, strategy
         program = definition.compile(params)
         view = task_view(program, strategy)
         metrics = execute(program, strategy, "system")
+        if strategy in rules.STORAGE_STRATEGIES and not params.get("waits", 1):
+            continue  # nothing waits, so nothing is boxed or frozen: the view is of a wait
+        if strategy in rules.STORAGE_STRATEGIES and strategy != "dotnet":
+            # a stack grown, a chunk replaced: the run allocated more than a
+            # task holds while it waits, which is what the view shows
+            if params.get("waits", 1):
+                held = rules.held_while_waiting(workload, strategy, **definition.parse_params(
+                    {k: str(v) for k, v in params.items()}))
+                assert (view.block_count, view.total_bytes) == held, params
+            continue
         assert view.block_count == metrics["allocs_per_task"], params
         assert view.total_bytes == metrics["bytes_per_task"], params
-        if params.get("waits", 1):  # every task waits at once: the moment is the run's peak
+        # every task waits at once: the moment is the run's peak (dotnet's peak
+        # is the instant a frame is both on the thread's stack and in its box)
+        if params.get("waits", 1) and strategy != "dotnet":
             assert view.total_bytes == metrics["peak_bytes_per_task"], params
             assert view.total_bytes == metrics["peak_bytes_per_live_task"], params
 
@@ -237,9 +256,17 @@ def test_every_frame_in_the_model_is_tiled_by_its_parts(workload):
         numbers = [b.number for b in view.blocks]
         assert numbers == list(range(1, len(numbers) + 1))
         for block in view.blocks:
-            if block.frame is not None:
+            if block.frame is not None and block.kind not in ("stack", "chunk"):
                 assert block.frame.offset == 0 and block.frame.size == block.size
-                _check_frame(block.frame, layout, program)
+            # a stack, chunk or slab: its frames one after another, inside it
+            end = block.frame.size if block.frame is not None else 0
+            for frame in ([block.frame] if block.frame is not None else []) + block.frames:
+                _check_frame(frame, layout, program)
+                if block.kind in ("stack", "chunk"):
+                    assert frame.offset == (0 if frame is block.frame else end)
+                    end = frame.offset + frame.size
+            if block.kind in ("stack", "chunk", "slab"):
+                assert end <= block.used <= block.size
             if block.owner is not None:
                 assert block.owner[0] < block.number  # the walk meets the pointer first
 
@@ -268,13 +295,23 @@ def test_explain_prints_every_block(tmp_path):
     text = done.stdout
     assert "chain depth=2 borrow=10 waits=1 locals=64 tasks=1000" in text
     # The hand-derived sizes (tests/rules.py): levels 0 and 2 borrow.
-    want = {s: rules.chain(s, depth=2, borrow="10", waits=1, locals=64, tasks=1) for s in STRATEGIES}
+    want = {s: rules.expected("chain", s, depth=2, borrow="10", waits=1, locals=64, tasks=1) for s in STRATEGIES}
     heap, anchor, pin, rc = (want[s]["bytes_allocated"] for s in ("always_heap", "anchor_box", "pinbox", "rc"))
     assert f"always_heap: 3 allocations: the task's own + 2 heap frames, {heap:,} B" in text
     assert f"anchor_box: 2 allocations: the task's own + 1 box, {anchor:,} B" in text
     assert f"pinbox: 1 allocation, {pin:,} B" in text
     assert f"rc: 3 allocations: the task's own + 2 Rc cells, {rc:,} B" in text
     assert "#2 Rc cell: locals of level_2, 88 B" in text
+    # Stacks, slabs and chunks: what a waiting task holds, by the rules.
+    held = {s: rules.held_while_waiting("chain", s, depth=2, locals=64) for s in rules.STORAGE_STRATEGIES}
+    assert f"go_stack: 1 allocation, {held['go_stack'][1]:,} B" in text
+    assert "#1 stack, grown by copying: level_2 at its base, 2,048 B reserved, 416 B used" in text
+    assert f"fiber: 1 allocation, {held['fiber'][1]:,} B" in text
+    assert f"swift_slab: 2 allocations: the task's own + 1 slab, {held['swift_slab'][1]:,} B" in text
+    assert f"loom: 1 allocation, {held['loom'][1]:,} B" in text
+    assert "#1 stack chunk: level_2's virtual thread frozen, 432 B (16 B metadata)" in text
+    assert f"dotnet: 3 allocations: the task's own + 2 boxes, {want['dotnet']['bytes_allocated']:,} B" in text
+    assert "#2 box, copied in at its first suspension: level_1's state machine, 136 B" in text
     sizes = rules.chain_frames("pinbox", 2, 1, 64, {0, 2})  # pinbox nesting: level_1 at the end of level_2
     assert re.search(rf"^\s+{sizes[2] - sizes[1]}\s+level_1 \(inline\)\s+{sizes[1]} B", text, re.M)
     # The numbers are the run's.
