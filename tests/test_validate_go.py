@@ -74,13 +74,16 @@ def test_go_runs_and_its_figures_are_recorded(tmp_path, record_property, capsys)
         assert row["goroutines"] == 2_000
         # The program ran and parked them all: a goroutine holds at least Go's starting stack.
         assert row["go_per_goroutine"] >= 0.9 * START
-        assert row["go_stack"] >= START and row["go_stack"] & (row["go_stack"] - 1) == 0
+        for stack in (row["go_stack"], row["go_warm_stack"]):
+            assert stack >= START and stack & (stack - 1) == 0
         # Every level's frame was read from the listing, and holds its array.
         assert row["go_frames"] is not None and row["go_frames"] >= (case.depth + 1) * (case.locals + 8)
         record_property(
             f"depth{case.depth}-locals{case.locals}",
-            f"model {cap} B, Go {row['go_per_goroutine']:.1f} B/goroutine ({row['go_stack']}): "
-            + ("agree" if row["agree"] else "differ"),
+            f"model {cap} B; Go cold {row['go_per_goroutine']:.1f} B/goroutine ({row['go_stack']}, "
+            + ("agree" if row["agree"] else "differ")
+            + f"), warm {row['go_warm_per_goroutine']:.1f} ({row['go_warm_stack']}, "
+            + ("agree" if row["warm_agree"] else "differ") + ")",
         )
     with capsys.disabled():
         print("\n" + go.format_table(result))
@@ -91,7 +94,7 @@ def test_the_command_prints_the_table(tmp_path):
     done = pinbench("validate", "--go", "-p", "depth=1", "-p", "locals=0", "--cache-dir", tmp_path, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "go_stack: stack bytes per goroutine" in done.stdout
-    assert "stack sizes agree" in done.stdout
+    assert "stack sizes agree: " in done.stdout
 
 
 def test_without_go_the_command_is_a_one_line_note(tmp_path):

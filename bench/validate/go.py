@@ -15,6 +15,11 @@ that rule against Debian's Go on the chain shape:
   starting the goroutines and once when every one is parked, and prints
   the difference over N (StackInuse counts whole 32 KiB spans and per-P
   caches, hence a large N and GOMAXPROCS=1); then it releases them.
+  Each case runs twice: cold, and warm (N goroutines parked and released
+  first). A goroutine parks on a channel with a sudog; when the runtime's
+  sudog caches are empty -- N goroutines parking at once empty them --
+  ``acquireSudog`` allocates one with ``mallocgc`` on the parking
+  goroutine's stack, a deeper park path than the cached one.
 - :func:`build` compiles it with ``go build -gcflags=-S`` in a cache folder
   (GOCACHE and GOPATH inside it, GOTOOLCHAIN=local), keeping the
   assembly listing, from which :func:`go_frames` reads each level's frame
@@ -51,6 +56,12 @@ GOROUTINE_BYTES = 256 << 20  # fewer goroutines when N of the model's stacks pas
 MIN_GOROUTINES = 2_000
 MODEL_TASKS = 64
 STRATEGY = "go_stack"
+# The model's goroutine starts on 2048 bytes and never shrinks. Go 1.19
+# starts goroutines on the average stack the last GC scanned (plus the
+# guard, rounded to a power of two) and halves a stack under a quarter
+# used at each GC -- the GC this program runs to read StackInuse. Both
+# are switched off, so the doubling rule is what is compared.
+GODEBUG = "adaptivestackstart=0,gcshrinkstackoff=1"
 
 MISSING = "go not found (put go on the PATH, or set GO; Debian: apt-get install golang-go): skipping the go_stack comparison"
 
@@ -156,12 +167,39 @@ func stackInuse() uint64 {
 	return m.StackInuse
 }
 
+// warmUp parks n goroutines on a channel of their own and lets them go:
+// the n sudogs they parked with return to the runtime's caches, so the
+// measured goroutines park without allocating one (acquireSudog's
+// new(sudog) runs mallocgc on the parking goroutine's stack).
+func warmUp(n int) {
+	warm := make(chan int)
+	var waiting int64
+	for i := 0; i < n; i++ {
+		go func() {
+			atomic.AddInt64(&waiting, 1)
+			<-warm
+			atomic.AddInt64(&waiting, -1)
+		}()
+	}
+	for atomic.LoadInt64(&waiting) < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(warm)
+	for atomic.LoadInt64(&waiting) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func main() {
 	runtime.GOMAXPROCS(1) // one P: one stack cache, and a goroutine runs until it parks
 	which, _ := strconv.Atoi(os.Args[1])
 	n, _ := strconv.Atoi(os.Args[2])
 	task := tasks[which]
 	before := stackInuse()
+	if len(os.Args) > 3 && os.Args[3] == "warm" {
+		warmUp(n)
+	}
 	done.Add(n)
 	for i := 0; i < n; i++ {
 		go task()
@@ -285,8 +323,11 @@ def goroutines_for(model_stack: int, cap: int = GOROUTINES) -> int:
     return max(min(cap, MIN_GOROUTINES), min(cap, GOROUTINE_BYTES // max(model_stack, 1)))
 
 
-def run_case(binary: Path, index: int, goroutines: int, timeout: float) -> dict:
-    out = toolchain.run_binary(binary, [index, goroutines], timeout, "go")
+def run_case(binary: Path, index: int, goroutines: int, timeout: float, warm: bool = False) -> dict:
+    """Case ``index`` with ``goroutines``; ``warm``: after as many parked and
+    released first (the runtime's sudog caches full)."""
+    out = toolchain.run_binary(binary, [index, goroutines, "warm" if warm else "cold"], timeout, "go",
+                               env={"GODEBUG": GODEBUG})
     fields = out.split()
     try:
         before, after, n, _sum = (int(f) for f in fields)
@@ -322,6 +363,7 @@ def compare(cases=None, *, goroutines: int = GOROUTINES, cache_dir=None, timeout
         if log:
             log(f"depth={case.depth} locals={case.locals}: {n} goroutines")
         native = run_case(binary, index, n, timeout)
+        warm = run_case(binary, index, n, timeout, warm=True)
         levels = [frames.get((index, level)) for level in range(case.depth + 1)]
         go_used = sum(levels) if None not in levels else None
         go_stack = nearest_power(native["per_goroutine"]) if native["per_goroutine"] > 0 else 0
@@ -335,30 +377,40 @@ def compare(cases=None, *, goroutines: int = GOROUTINES, cache_dir=None, timeout
             "go_per_goroutine": native["per_goroutine"],
             "go_stack": go_stack,
             "goroutines": native["goroutines"],
+            "go_warm_per_goroutine": warm["per_goroutine"],
+            "go_warm_stack": nearest_power(warm["per_goroutine"]) if warm["per_goroutine"] > 0 else 0,
             "ratio": native["per_goroutine"] / model["stack"],
             "agree": go_stack == model["stack"],
+            "warm_agree": nearest_power(warm["per_goroutine"]) == model["stack"],
             "model_growths": model["growths"],
         })
     return {"go": tool.version.splitlines()[0], "rows": rows}
 
 
 def format_table(result, markdown: bool = False) -> str:
+    """The table: per case, the model's frames and stack, Go's frames, and
+    Go's stack per goroutine, cold (every goroutine allocates the sudog it
+    parks with) and warm (the sudogs cached)."""
     from . import _grid
     from ..formatting import grouped
 
     headers = ["depth", "locals", "model frames B", "Go frames B", "model stack B", "Go B/goroutine",
-               "Go stack B", "Go/model", "stacks", "goroutines"]
+               "Go stack B", "Go/model", "stacks", "Go warm B/goroutine", "warm stack B", "warm", "goroutines"]
+    verdict = lambda ok: "agree" if ok else "DIFFER"
     rows = [
         [r["depth"], r["locals"], r["model_frames"], r["go_frames"] if r["go_frames"] is not None else "-",
-         r["model_stack"], f"{r['go_per_goroutine']:.1f}", r["go_stack"], grouped(r["ratio"]),
-         "agree" if r["agree"] else "DIFFER", r["goroutines"]]
+         r["model_stack"], f"{r['go_per_goroutine']:.1f}", r["go_stack"], grouped(r["ratio"]), verdict(r["agree"]),
+         f"{r['go_warm_per_goroutine']:.1f}", r["go_warm_stack"], verdict(r["warm_agree"]), r["goroutines"]]
         for r in result["rows"]
     ]
-    agree = sum(r["agree"] for r in result["rows"])
+    cold = sum(r["agree"] for r in result["rows"])
+    warm = sum(r["warm_agree"] for r in result["rows"])
     return "\n".join([
         f"go_stack: stack bytes per goroutine, the model beside {result['go']} (chain, parked at the leaf):",
         _grid(headers, rows, markdown),
         "",
-        f"{agree} of {len(rows)} stack sizes agree (frames: the chain's levels only; a parked goroutine's "
-        "stack also holds its task function and the runtime's park path, chanrecv1 -> chanrecv -> gopark)",
+        f"stack sizes agree: {cold} of {len(rows)} cold, {warm} of {len(rows)} warm (cold: each goroutine allocates "
+        "the sudog it parks with, mallocgc on its stack; warm: as many goroutines parked and released first). "
+        "Frames: the chain's levels only; a parked goroutine's stack also holds its task function and the "
+        "runtime's park path (chanrecv1 -> chanrecv -> gopark)",
     ])
