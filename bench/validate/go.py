@@ -63,7 +63,8 @@ STRATEGY = "go_stack"
 # are switched off, so the doubling rule is what is compared.
 GODEBUG = "adaptivestackstart=0,gcshrinkstackoff=1"
 
-MISSING = "go not found (put go on the PATH, or set GO; Debian: apt-get install golang-go): skipping the go_stack comparison"
+MISSING = ("go not found (put go on the PATH, or set GO; Debian: apt-get install golang-go): "
+           "skipping the go_stack comparison")
 
 
 def find_go() -> toolchain.Toolchain | None:
@@ -79,6 +80,8 @@ def find_go() -> toolchain.Toolchain | None:
 
 @dataclass(frozen=True)
 class Case:
+    """One chain shape: ``depth`` + 1 levels, ``locals`` bytes of array each."""
+
     depth: int
     locals: int
 
@@ -92,7 +95,8 @@ def select_cases(workloads=None, params=None, quick: bool = False) -> list:
 
     names = split_names(workloads) if workloads else ["chain"]
     if names != ["chain"]:
-        raise UsageError(f"--go compares the chain workload only, not {', '.join(n for n in names if n != 'chain') or 'all'}")
+        others = ", ".join(n for n in names if n != "chain")
+        raise UsageError(f"--go compares the chain workload only, not {others}")
     sweeps = parse_param_flags(params)
     other = [name for name in sweeps if name not in ("depth", "locals")]
     if other:
@@ -314,7 +318,6 @@ def model_case(case: Case, tasks: int = MODEL_TASKS) -> dict:
         "stack": (many["peak_reserved_bytes"] - one["peak_reserved_bytes"]) // (tasks - 1),
         "used": many["peak_live_bytes"] // tasks,
         "growths": many["stack_growths"] // tasks,
-        "frames": {name: size for name, size in many["frame_bytes"].items()},
     }
 
 
@@ -338,7 +341,9 @@ def run_case(binary: Path, index: int, goroutines: int, timeout: float, warm: bo
 
 def nearest_power(x: float) -> int:
     """The power of two nearest to ``x`` (in log terms): the stack a
-    measured per-goroutine figure stands for."""
+    measured per-goroutine figure stands for; 0 for nothing measured."""
+    if x <= 0:
+        return 0
     p = 1
     while p * 2 <= x:
         p *= 2
@@ -366,7 +371,7 @@ def compare(cases=None, *, goroutines: int = GOROUTINES, cache_dir=None, timeout
         warm = run_case(binary, index, n, timeout, warm=True)
         levels = [frames.get((index, level)) for level in range(case.depth + 1)]
         go_used = sum(levels) if None not in levels else None
-        go_stack = nearest_power(native["per_goroutine"]) if native["per_goroutine"] > 0 else 0
+        go_stack = nearest_power(native["per_goroutine"])
         rows.append({
             "depth": case.depth,
             "locals": case.locals,
@@ -378,7 +383,7 @@ def compare(cases=None, *, goroutines: int = GOROUTINES, cache_dir=None, timeout
             "go_stack": go_stack,
             "goroutines": native["goroutines"],
             "go_warm_per_goroutine": warm["per_goroutine"],
-            "go_warm_stack": nearest_power(warm["per_goroutine"]) if warm["per_goroutine"] > 0 else 0,
+            "go_warm_stack": nearest_power(warm["per_goroutine"]),
             "ratio": native["per_goroutine"] / model["stack"],
             "agree": go_stack == model["stack"],
             "warm_agree": nearest_power(warm["per_goroutine"]) == model["stack"],
