@@ -23,6 +23,7 @@ from ..validate import (
     validate,
 )
 from ..suite import split_names
+from ..validate import go
 from .common import add_command, add_suite_arguments
 
 NAME = "validate"
@@ -35,7 +36,9 @@ figures beside the model's: allocations and bytes per task, the root
 future's size_of against the model's frame size, ns per task, the checksum,
 and how far the model's time ratios between strategies carry over.
 Builds are cached (--cache-dir, $PINBENCH_CACHE, default
-~/.cache/pinbench/native). A missing compiler skips its language."""
+~/.cache/pinbench/native). A missing compiler skips its language.
+--go instead compares the go_stack strategy with Go (go build): the stack
+bytes each parked goroutine of the chain shape holds, beside the model's."""
 EPILOG = """\
 examples:
   pinbench validate                    the default cases (chain x5, fanout x2,
@@ -44,6 +47,8 @@ examples:
   pinbench validate --quick            the same shapes at small sizes
   pinbench validate -w chain -p depth=0,3,5 -p borrow=all,none,10
   pinbench validate -w skynet -p levels=4 --repeat 5 --format markdown
+  pinbench validate --go               go_stack against Go: stack bytes per
+                                       goroutine (chain, depth x locals)
 
 exit status: 0 every allocation count and checksum agrees, 1 one disagrees,
 2 bad usage or a generated program that does not compile or run."""
@@ -59,6 +64,11 @@ def add_parser(subparsers):
         "param": "sweep a parameter of every selected workload that has it; repeatable",
     })
     p.add_argument("--quick", action="store_true", help="small sizes for every workload")
+    p.add_argument(
+        "--go", action="store_true",
+        help="instead: the go_stack strategy against Go (go build): the stack each parked goroutine "
+        "holds, for chain depths and locals sizes (-p depth=... -p locals=... replace the grid)",
+    )
     p.add_argument(
         "--repeat", type=int, default=3, metavar="N",
         help=f"rounds (each runs every case {RUNS_PER_ROUND} times in the model and natively); "
@@ -88,6 +98,8 @@ def run(args, argv=None) -> int:
     """Run `pinbench validate` from parsed arguments; 0 all agree, 1 a
     count or checksum disagrees, 2 bad usage (printed as one line)."""
     prog = "pinbench validate"
+    if args.go:
+        return run_go(args, prog)
     try:
         cases = select_cases(args.workload, args.param, quick=args.quick)
         languages = split_names(args.language) if args.language else list(LANGUAGES)
@@ -126,6 +138,25 @@ def run(args, argv=None) -> int:
         print(fidelity_line(results))
     else:
         print("\nno native program was run (no compiler found)")
+    return EXIT_OK
+
+
+def run_go(args, prog) -> int:
+    """`pinbench validate --go`: 0 when Go ran (or is missing, with a note),
+    2 for bad usage or a program that does not build or run. The stack
+    sizes are reported, not gated: the model's frames are not Go's."""
+    log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
+    try:
+        cases = go.select_cases(args.workload, args.param, quick=args.quick)
+        result = go.compare(cases, cache_dir=args.cache_dir, timeout=args.timeout, log=log,
+                            goroutines=go.QUICK_GOROUTINES if args.quick else go.GOROUTINES)
+    except UsageError as error:
+        print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    if result is None:
+        print(f"note: {go.MISSING}")
+        return EXIT_OK
+    print(go.format_table(result, markdown=args.format == "markdown"))
     return EXIT_OK
 
 

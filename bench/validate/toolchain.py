@@ -168,11 +168,13 @@ def compile_cached(toolchain: Toolchain, source: str, cache_dir=None) -> Path:
     return binary
 
 
-def run_binary(binary: Path, args: list, timeout: float, label: str) -> str:
-    """The program's standard output; a crash or a timeout is a UsageError."""
+def run_binary(binary: Path, args: list, timeout: float, label: str, env=None) -> str:
+    """The program's standard output; a crash or a timeout is a UsageError.
+    ``env`` adds variables to this environment."""
     try:
         done = subprocess.run(
-            [str(binary), *map(str, args)], capture_output=True, text=True, timeout=timeout
+            [str(binary), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, **env} if env else None,
         )
     except subprocess.TimeoutExpired:
         raise UsageError(
