@@ -86,7 +86,7 @@ METRICS = (
     Metric("copied_bytes", "bytes of frames copied (a stack's growth, a suspension, a resumption)", BYTES,
            regression=INCREASE, compare_rank=3),
     Metric("copied_bytes_per_task", "bytes of frames copied per task", BYTES, per_task_of="copied_bytes",
-           report="copied B/task", compare_rank=12),
+           show="copied\nB/task", report="copied B/task", compare_rank=12),
     Metric("peak_reserved_bytes", "peak reserved bytes (stacks, slabs and boxes held, used or not)", BYTES,
            regression=INCREASE, compare_rank=2),
     Metric("reserved_bytes_per_task", "peak reserved bytes per task run", BYTES,

@@ -319,6 +319,22 @@ def fig_memory(doc: dict) -> Figure | None:
     )
 
 
+def fig_reserved(doc: dict) -> Figure | None:
+    return fig_bars(
+        doc, "reserved_bytes_per_task", "peak reserved bytes per task (B)",
+        "Memory reserved: stacks, slabs, chunks and boxes held at the peak, used or not, per task",
+    )
+
+
+def fig_copied(doc: dict) -> Figure | None:
+    if not any(b["metrics"].get("copied_bytes") for b in doc["benchmarks"]):
+        return None  # no strategy of the run copies frames
+    return fig_bars(
+        doc, "copied_bytes_per_task", "bytes copied per task (B)",
+        "Frames copied per task: a stack's growth, a box or chunk at suspension, a thaw at resumption",
+    )
+
+
 def fig_time(doc: dict) -> Figure | None:
     return fig_bars(
         doc, "ns_per_task_mean", "time per task ({unit})",

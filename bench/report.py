@@ -209,6 +209,14 @@ def build_report(folder, layouts=None) -> Path:
                "Fewer is better: each allocation is a call into the allocator and a free later.")
     writer.add(overview, "peak-memory", plots.fig_memory(doc), "Memory: peak live bytes per task",
                "The most bytes live at once (frames, boxes, cells, handle vectors), divided by the tasks.")
+    writer.add(overview, "reserved-memory", plots.fig_reserved(doc), "Memory reserved per task",
+               "What the strategy held at its peak, used or not: a goroutine's or fiber's whole stack, "
+               "a Swift task's slabs, a virtual thread's chunks, every box and cell (for heap "
+               "strategies the same as the live bytes).")
+    writer.add(overview, "copied-bytes", plots.fig_copied(doc), "Bytes copied per task",
+               "Frames copied by the strategy itself: a Go stack's used part when it grows, a .NET "
+               "state machine into its box at its first suspension, a virtual thread's frames into "
+               "its chunk when it parks and back when it runs (moves of Rust futures are moved bytes).")
     if plots.timed(doc["benchmarks"]):
         writer.add(overview, "time-per-task", plots.fig_time(doc), "Time per task",
                    "pyperf's mean over its values; error bars one standard deviation; "

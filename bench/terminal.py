@@ -15,14 +15,25 @@ from .results import find_problems, groups
 from .timing import NOISY_CV
 
 
-def _by_strategy(doc: dict, title: str, caption: str, cell):
-    """Per workload and parameters, one column per strategy: ``cell(metrics)``
-    of the group's first benchmark under that strategy."""
+# Up to this many strategies get a column each; more make a row each.
+MAX_STRATEGY_COLUMNS = 5
+
+
+def _by_strategy(doc: dict, title: str, caption: str, cell, headers: tuple):
+    """Per workload and parameters, ``cell(metrics)`` (two numbers) of the
+    group's first benchmark under each strategy: a column per strategy, or
+    with many strategies (they would not fit 100 columns) a row each."""
     strategy_names = list(dict.fromkeys(b["strategy"] for b in doc["benchmarks"]))
+    wide = len(strategy_names) <= MAX_STRATEGY_COLUMNS
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     table.add_column("workload", style="bold")
-    for name in strategy_names:
-        table.add_column(name, justify="right", no_wrap=True)
+    if wide:
+        for name in strategy_names:
+            table.add_column(name, justify="right", no_wrap=True)
+    else:
+        table.add_column("strategy", no_wrap=True)
+        for header in headers:
+            table.add_column(header, justify="right", no_wrap=True)
     for group in groups(doc):
         cells = {}
         for bench in group:
@@ -30,7 +41,16 @@ def _by_strategy(doc: dict, title: str, caption: str, cell):
         first = group[0]
         params = params_text(first["params"])
         name = esc(first["workload"]) + (f"\n[dim]{esc(params)}[/dim]" if params else "")
-        table.add_row(name, *(cells.get(s, "") for s in strategy_names))
+        if wide:
+            table.add_row(name, *(" / ".join(cells.get(s, ("", ""))) for s in strategy_names))
+            continue
+        shown = [s for s in strategy_names if s in cells]
+        labels = [esc(first["workload"]), f"[dim]{esc(params)}[/dim]" if params else ""]
+        if len(shown) == 1:
+            labels = [name]
+        for i, strategy in enumerate(shown):
+            table.add_row(labels[i] if i < len(labels) else "", esc(strategy), *cells[strategy],
+                          end_section=i == len(shown) - 1)
     return table
 
 
@@ -41,7 +61,8 @@ def summary_table(doc: dict):
     return _by_strategy(
         doc, "allocations per task / peak live bytes per live task, by strategy",
         "(deterministic: the same under every allocator)",
-        lambda m: f"{compact(m.get('allocs_per_task'))} / {compact(m.get('peak_bytes_per_live_task'))}",
+        lambda m: (compact(m.get("allocs_per_task")), compact(m.get("peak_bytes_per_live_task"))),
+        ("allocs/task", "peak B/live task"),
     )
 
 
@@ -55,7 +76,8 @@ def instructions_summary_table(doc: dict):
     return _by_strategy(
         doc, "instructions per task / estimated cycles per task, by strategy",
         "(callgrind, the core's loop only: exact for one binary; see docs/comparing.md)",
-        lambda m: f"{compact(m.get('instructions_per_task'))} / {compact(m.get('estimated_cycles_per_task'))}",
+        lambda m: (compact(m.get("instructions_per_task")), compact(m.get("estimated_cycles_per_task"))),
+        ("instructions/task", "est. cycles/task"),
     )
 
 
