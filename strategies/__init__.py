@@ -1,6 +1,6 @@
 """Strategies: policy, one small module each, found through a registry.
 
-The five built-ins are the strategies docs/design.md compares (their rules
+The built-ins are the strategies docs/design.md compares (their rules
 are docs/model.md's); third-party packages add more through the
 ``pinbench.strategies`` entry-point group (the entry point names a
 ``Strategy`` instance or class). A built-in strategy is its module here plus

@@ -99,9 +99,9 @@ def test_clang22_annotation_elides_every_awaited_call_only_with_the_branch_ratio
         late = label.startswith("server") or label.startswith("3 sequential")
         if not late:
             assert frames(native, annotated) == model["halo"]["allocs"], label
-    # By default a call site after the first await runs less often than the
-    # entry block (x 0.55, -coro-elide-branch-ratio) and keeps its heap frame:
-    # server's query (after a read) and the second and third calls.
+    # By default a call site after the first await is estimated to run less
+    # often than the threshold (-coro-elide-branch-ratio) and keeps its heap
+    # frame: server's query (after a read) and the second and third calls.
     assert frames(rows["server requests=50"][1], annotated) == rows["server requests=50"][0]["always_heap"]["allocs"]
     seq = rows["3 sequential calls tasks=2"]
     assert frames(seq[1], annotated) == seq[0]["halo"]["allocs"] + 2 * 2

@@ -14,8 +14,9 @@ model's allocations under ``always_heap`` (every frame on the heap),
   (``[[gnu::noinline]]``), so the classic pass sees no destroy and the
   annotation's rule (llvm CoroAnnotationElide.cpp) is alone at work;
   once with its defaults and once with ``-mllvm -coro-elide-branch-ratio=0``
-  (clang 20+ skips a call site whose block is less frequent than
-  0.55 × the entry's).
+  (by default clang 22 skips a call site whose block it estimates to run
+  less often than a threshold relative to the entry: every call after the
+  first suspension, here).
 
 ``python -m pinbench.bench.validate.halo`` prints the table of
 docs/validation.md ("halo"); tests/test_validate_halo.py asserts it.
