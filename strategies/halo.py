@@ -2,7 +2,7 @@
 
 The rule, as Clang implements it for a task type marked
 ``[[clang::coro_await_elidable]]`` (llvm/lib/Transforms/Coroutines/
-CoroAnnotationElide.cpp, LLVM 19+; the attributes are documented in
+CoroAnnotationElide.cpp, clang and LLVM 20+; the attributes are documented in
 clang/include/clang/Basic/AttrDocs.td): a call to a coroutine that is
 *immediately* ``co_await`` ed is made through the callee's ``.noalloc``
 variant, whose frame lives in the caller's frame instead of the heap.
