@@ -77,7 +77,9 @@ class Layout:
     # Bytes of its function's child area each step uses while it waits: its
     # children side by side (inline, or a POINTER each when boxed), an io or
     # yield leaf, a join handle or a handle Vec; 0 for work and detached
-    # spawns. A frame's child area is the largest of its steps'.
+    # spawns. A frame's child area is the largest of its steps' when its
+    # strategy shares the area between steps (``shares_child_area``), else
+    # their sum, each step's after the previous one's.
     step_area: np.ndarray
     # Storage (docs/model.md, "Storage"): where each non-inline child goes and
     # the sizes the executor follows; heap strategies leave the defaults.
@@ -107,6 +109,10 @@ def compute_layout(strategy, program) -> Layout:
     check_storage(strategy, program, edge_place, storage)
     in_cell = [strategy.locals_in_cell(program, f) for f in range(n_fns)]
     header = strategy.header_bytes
+    # Steps reuse one child area (the largest step's), or each step has its
+    # own (their sum): the one place this is decided, for the executor's
+    # frames here and for the native sizes (gxx_sizes).
+    shared = bool(strategy.shares_child_area)
 
     fn_size = np.full(n_fns, -1, dtype=np.int64)
     edge_offset = np.zeros(n_edges, dtype=np.int64)
@@ -166,8 +172,9 @@ def compute_layout(strategy, program) -> Layout:
         start = int(program.fn_step_start[fn])
         areas = []
         for step in range(start, start + int(program.fn_step_count[fn])):
-            areas.append(step_storage(step, child_offset, fn))
-        size = child_offset + max(areas, default=0)
+            before = 0 if shared else sum(areas)  # the earlier steps' areas, when not shared
+            areas.append(step_storage(step, child_offset + before, fn))
+        size = child_offset + (max(areas, default=0) if shared else sum(areas))
         check_size(fn, size)
         step_area[start:start + len(areas)] = areas
         fn_child_offset[fn] = child_offset
@@ -203,7 +210,7 @@ def compute_layout(strategy, program) -> Layout:
     if storage["storage"] != HEAP:
         fn_bytes = fn_size.copy()  # no compiler to ask: the frame counted is the model's own
     else:
-        fn_bytes = gxx_sizes(program) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
+        fn_bytes = gxx_sizes(program, edge_boxed, shared) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
     return Layout(
         strategy=strategy.name,
         bottom_up=bottom_up,

@@ -195,7 +195,33 @@ def _callees_first(program, edge_boxed) -> list:
     return order
 
 
-def gxx_sizes(program) -> list:
+def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:
+    """The counted size of every function's coroutine frame.
+
+    A frame's own part is what g++ allocates (:func:`gxx_frames`). A child
+    that is not boxed (``edge_boxed``: Clang's heap-allocation elision, the
+    ``halo`` strategy) has its frame inside its caller's, so the caller's
+    counted size adds the child's counted size (its own elided children
+    included): within a step the children side by side (a sum), and over
+    the steps their sum when each step keeps its own space (Clang gives
+    every elided call site its own alloca: ``shares_child_area`` False), or
+    the largest step's when they share one. With every edge boxed
+    (``always_heap``) this is g++'s frame alone."""
+    own = gxx_frames(program)
+    if edge_boxed is None:
+        return own
+    counted = [None] * len(program.fn_names)
+    for fn in _callees_first(program, edge_boxed):
+        areas = []
+        for op, _, _, edges in _steps(program, fn):
+            if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+                areas.append(sum(counted[int(program.edge_callee[e])] for e in edges
+                                 if not program.edge_back[e] and not edge_boxed[e]))
+        counted[fn] = own[fn] + (max(areas, default=0) if shares_child_area else sum(areas))
+    return counted
+
+
+def gxx_frames(program) -> list:
     """The frame g++ allocates for every function's coroutine: the resume
     and destroy pointers, the promise, copies of the parameters, the suspend
     index, every local and every awaiter, in declaration order, none shared."""

@@ -1,6 +1,6 @@
 """Strategies: policy, one small module each, found through a registry.
 
-The four built-ins are the strategies docs/design.md compares (their rules
+The built-ins are the strategies docs/design.md compares (their rules
 are docs/model.md's); third-party packages add more through the
 ``pinbench.strategies`` entry-point group (the entry point names a
 ``Strategy`` instance or class). A built-in strategy is its module here plus
@@ -13,14 +13,14 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ..model.errors import UsageError
-from . import always_heap, anchor_box, dotnet, fiber, go_stack, loom, pinbox, rc, swift_slab
+from . import always_heap, anchor_box, dotnet, fiber, go_stack, halo, loom, pinbox, rc, swift_slab
 from .base import BOTTOM_UP, OPTION_SEPARATOR, TOP_DOWN, Option, Strategy
 from ..model.layout import Layout
 
 ENTRY_POINT_GROUP = "pinbench.strategies"
 BUILTIN = {s.name: s for s in (always_heap.STRATEGY, anchor_box.STRATEGY, pinbox.STRATEGY, rc.STRATEGY,
-                               go_stack.STRATEGY, loom.STRATEGY, dotnet.STRATEGY, swift_slab.STRATEGY,
-                               fiber.STRATEGY)}
+                               halo.STRATEGY, go_stack.STRATEGY, loom.STRATEGY, dotnet.STRATEGY,
+                               swift_slab.STRATEGY, fiber.STRATEGY)}
 
 
 def available() -> dict[str, Strategy]:

@@ -60,6 +60,12 @@ class Strategy:
     origin: str = ""
     polling: str = TOP_DOWN
     moves: bool = True
+    # Whether a frame's steps reuse one child area (its size the largest
+    # step's: a Rust future's await variants overlap) or each step keeps its
+    # own (the sum: Clang's elided coroutine frames, one alloca per awaited
+    # call). model/layout.py reads it for the executor's frames and for the
+    # native sizes.
+    shares_child_area: bool = True
     # How it looks in every figure, table and diagram. None (a plug-in that
     # says nothing): the registry gives it a palette colour and marker that no
     # other strategy uses (strategies.color_of / marker_of).

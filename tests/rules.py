@@ -20,7 +20,7 @@ from __future__ import annotations
 # flag, every step's awaiters in order and the final awaiter (1 byte).
 PTR = 8
 CELL = 24
-MOVES = {"always_heap": False, "anchor_box": True, "pinbox": True, "rc": True}
+MOVES = {"always_heap": False, "anchor_box": True, "pinbox": True, "rc": True, "halo": False}
 RUST_PREFIX = 13
 GXX_HEAD = 81
 IO = 16
@@ -338,16 +338,94 @@ def server(strategy, rate, requests, seed):
     }
 
 
+# -- halo: g++'s frames, the directly awaited ones inside their caller's ----------
+#
+# docs/workloads.md ("halo"): a `call` child's frame is elided into its
+# caller's, each call site its own space (sum over the steps); join and
+# select children are elided only with elide_args=1; spawned tasks and
+# generators keep heap frames. The frames are always_heap's (the g++ sizes
+# above); what changes is which of them are allocations, and the counted
+# root frame, which holds everything elided into it. Frames are built in
+# place (nothing moves) and resumed bottom-up: polls are always_heap's.
+# Peak live bytes: every task of these workloads is live at once at its
+# peak, with all its frames (an elided frame is live as long as its host).
+
+
+def halo_chain(elide, depth, borrow, waits, locals, tasks):
+    frames = chain_frames("always_heap", depth, waits, locals, borrow_levels(borrow, depth))
+    task = sum(frames)  # every level inside level_D's frame: one block
+    return {
+        "tasks": tasks, "allocs": tasks, "bytes_allocated": tasks * task,
+        "polls": tasks * (2 * depth + 1 + waits), "moved_bytes": 0, "refcount_ops": 0,
+        "root_frame_bytes": task, "peak_live_bytes": tasks * task,
+    }
+
+
+def halo_fanout(elide, k, depth, borrow, locals, tasks):
+    chain_bytes = sum(chain_frames("always_heap", depth, 1, locals, borrow_levels(borrow, depth)))
+    root = join_root("always_heap", [0] * k)  # the g++ join root: its k task handles
+    task = root + k * chain_bytes
+    return {
+        "tasks": tasks,
+        "allocs": tasks * (1 if elide else 1 + k),  # each joined chain one block, or all in the root
+        "bytes_allocated": tasks * task,
+        "polls": tasks * 2 * (1 + k * (depth + 1)),
+        "moved_bytes": 0, "refcount_ops": 0,
+        "root_frame_bytes": task if elide else root,
+        "peak_live_bytes": tasks * task,
+    }
+
+
+def halo_select_loop(elide, iterations, tasks):
+    if not elide:  # the arms are heap frames: always_heap's counts
+        return select_loop("always_heap", iterations, tasks)
+    read, timeout = gxx_level(256, waits=1), gxx_level(0, waits=1)
+    main = a8(a8(GXX_HEAD + 64) + 8 + 1) + 56 * iterations + 8
+    task = main + iterations * (read + timeout)  # every select's two arms, each in its own space
+    return {
+        "tasks": tasks, "allocs": tasks, "bytes_allocated": tasks * task,
+        "polls": tasks * (1 + 4 * iterations), "moved_bytes": 0, "refcount_ops": 0,
+        "root_frame_bytes": task, "peak_live_bytes": tasks * task,
+    }
+
+
+def halo_server(elide, rate, requests, seed):
+    query = gxx_level(128, waits=1)
+    handle = a8(a8(GXX_HEAD + 1024) + 8 + 1) + IO + 24 + IO + 8
+    return {
+        "tasks": requests, "allocs": requests, "bytes_allocated": requests * (handle + query),
+        "polls": requests * 6, "moved_bytes": 0, "refcount_ops": 0,
+        "root_frame_bytes": handle + query, "peak_live_bytes": requests * (handle + query),
+    }
+
+
+def halo_as_always_heap(general):
+    """A workload without call, join or select edges: nothing is elided, so
+    halo counts exactly what always_heap counts."""
+    def rule(elide, **params):
+        return general("always_heap", **params)
+    return rule
+
+
+def _with_halo(general, halo_rule):
+    def rule(strategy, **params):
+        base, _, settings = strategy.partition(":")
+        if base == "halo":
+            return halo_rule(settings == "elide_args=1", **params)
+        return general(strategy, **params)
+    return rule
+
+
 RULES = {
-    "chain": chain,
-    "fanout": fanout,
-    "spawn_many": spawn_many,
-    "spawn_size": spawn_size,
-    "yield_many": yield_many,
-    "skynet": skynet,
-    "generator": generator,
-    "select_loop": select_loop,
-    "server": server,
+    "chain": _with_halo(chain, halo_chain),
+    "fanout": _with_halo(fanout, halo_fanout),
+    "spawn_many": _with_halo(spawn_many, halo_as_always_heap(spawn_many)),
+    "spawn_size": _with_halo(spawn_size, halo_as_always_heap(spawn_size)),
+    "yield_many": _with_halo(yield_many, halo_as_always_heap(yield_many)),
+    "skynet": _with_halo(skynet, halo_as_always_heap(skynet)),
+    "generator": _with_halo(generator, halo_as_always_heap(generator)),
+    "select_loop": _with_halo(select_loop, halo_select_loop),
+    "server": _with_halo(server, halo_server),
 }
 
 

@@ -77,14 +77,15 @@ def test_depth_1000_built_ins_explain_and_report(tmp_path, workload):
 
 
 def test_chain_depth_1000_explains_every_strategy_exactly(tmp_path):
-    # D+1, 1+B', 1, 1+B allocations (README), D = 1000, every level borrowing.
+    # D+1, 1+B', 1, 1+B, 1 allocations (README), D = 1000, every level borrowing.
     done = pinbench("explain", "chain", "--param", "depth=1000", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     heads = [line.split(",")[0] for line in done.stdout.splitlines() if line and not line.startswith(" ")]
     assert heads[2:] == ["always_heap: 1001 allocations: the task's own + 1000 heap frames",
                          "anchor_box: 1001 allocations: the task's own + 1000 boxes",
                          "pinbox: 1 allocation",
-                         "rc: 1002 allocations: the task's own + 1001 Rc cells"]
+                         "rc: 1002 allocations: the task's own + 1001 Rc cells",
+                         "halo: 1 allocation"]
 
 
 def test_a_join_tree_whose_frame_fits_is_sized_exactly_and_one_that_cannot_is_refused(tmp_path):

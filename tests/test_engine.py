@@ -116,7 +116,8 @@ class MovingCoroutines(Strategy):
 
 
 PLUGINS = (BoxEverything(), CellEverything(), MovingCoroutines())
-BUILTIN = tuple(strategies.BUILTIN.values())
+# Every built-in, and halo with join and select children elided too (inline bottom-up children).
+BUILTIN = tuple(strategies.BUILTIN.values()) + (strategies.get("halo:elide_args=1"),)
 
 
 def quick_programs():

@@ -45,3 +45,14 @@ def test_a_strategy_without_options_says_so():
         strategies.get("pinbox:x=1")
     with pytest.raises(UsageError, match="unknown strategy 'nope'"):
         strategies.get("nope:x=1")
+
+
+def test_halo_elide_args_is_an_option_and_a_bad_value_is_one_line_from_the_cli(tmp_path):
+    from .conftest import assert_one_line_error, pinbench
+
+    assert strategies.get("halo").option("elide_args") == 0
+    assert strategies.get("halo:elide_args=1").name == "halo:elide_args=1"
+    assert strategies.get("halo:elide_args=0").name == "halo"
+    done = pinbench("run", "--quick", "--counts-only", "-w", "chain", "-s", "halo:elide_args=2",
+                    "-o", tmp_path / "out", cwd=tmp_path)
+    assert_one_line_error(done, "strategy 'halo': option 'elide_args'", "from 0 to 1, got '2'")

@@ -515,10 +515,29 @@ def _namespace(view: ProgramView, index: int) -> str:
     return "\n".join(parts)
 
 
-def generate(views: list) -> str:
+# The task type as Clang's heap-allocation elision wants it (clang 19+):
+# a call to a coroutine returning it that is immediately co_await-ed may
+# have its frame placed in the caller's (the ``halo`` strategy).
+ELIDABLE_TASK = "struct [[clang::coro_await_elidable]] task {"
+# Destructors the optimiser cannot see into: the classic CoroElide pass
+# elides a frame only where it sees the frame destroyed, so this leaves
+# coro_await_elidable's rule alone at work (docs/validation.md, "halo").
+OPAQUE_DESTROY = (("    ~task() { if (h) h.destroy(); }", "    [[gnu::noinline]] ~task() { if (h) h.destroy(); }"),
+                  ("    ~gen() { if (h) h.destroy(); }", "    [[gnu::noinline]] ~gen() { if (h) h.destroy(); }"))
+
+
+def generate(views: list, elidable: bool = False, opaque_destroy: bool = False) -> str:
     """One C++20 source holding every program; ``main`` runs them all
-    (``argv[1]``: repetitions) and prints one JSON line per program."""
-    parts = [RUNTIME]
+    (``argv[1]``: repetitions) and prints one JSON line per program.
+    ``elidable`` marks the task type ``[[clang::coro_await_elidable]]``;
+    ``opaque_destroy`` keeps the optimiser from seeing a frame destroyed."""
+    runtime = RUNTIME
+    if elidable:
+        runtime = runtime.replace("\nstruct task {", "\n" + ELIDABLE_TASK, 1)
+    if opaque_destroy:
+        for plain, opaque in OPAQUE_DESTROY:
+            runtime = runtime.replace(plain, opaque, 1)
+    parts = [runtime]
     parts += [_namespace(view, index) for index, view in enumerate(views)]
     calls = [
         f"    run_case({index}, \"{VARIANT}\", {view.tasks}u, {view.max_io + 1}u, "
