@@ -153,6 +153,7 @@ class TaskView:
     choices: dict = field(default_factory=dict)  # fn -> step shown, when it had a choice
     storage: int = HEAP  # where frames that are not inline live (model/layout.py)
     stack_grows: bool = False
+    stack_usable: int = 0  # a fixed stack's bytes for frames
 
     @property
     def frames_are(self) -> str:
@@ -526,6 +527,7 @@ def task_view(program, strategy) -> TaskView:
         choices=builder.choices,
         storage=int(layout.storage),
         stack_grows=bool(layout.stack_grows),
+        stack_usable=int(layout.stack_bytes),
     )
 
 
@@ -552,7 +554,8 @@ def block_title(view: TaskView, block: Block) -> str:
     used = f", {_bytes(block.used)} used"
     if block.kind == "stack":
         what = "stack, grown by copying" if view.stack_grows else "fixed stack and its guard page"
-        return f"#{block.number} {what}: {block.fn} at its base, {_bytes(block.size)} reserved{used}"
+        over = "" if view.stack_grows or block.used <= view.stack_usable else " (more than it holds: a run stops)"
+        return f"#{block.number} {what}: {block.fn} at its base, {_bytes(block.size)} reserved{used}{over}"
     if block.kind == "chunk":
         return (f"#{block.number} stack chunk: {block.fn}'s virtual thread frozen, "
                 f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata)")

@@ -20,9 +20,10 @@ MAX_STRATEGY_COLUMNS = 5
 
 
 def _by_strategy(doc: dict, title: str, caption: str, cell, headers: tuple):
-    """Per workload and parameters, ``cell(metrics)`` (two numbers) of the
-    group's first benchmark under each strategy: a column per strategy, or
-    with many strategies (they would not fit 100 columns) a row each."""
+    """Per workload and parameters, ``cell(metrics)`` (a tuple of texts, one
+    per header) of the group's first benchmark under each strategy: a
+    column per strategy, or with many strategies (they would not fit 100
+    columns) a row each."""
     strategy_names = list(dict.fromkeys(b["strategy"] for b in doc["benchmarks"]))
     wide = len(strategy_names) <= MAX_STRATEGY_COLUMNS
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
@@ -129,7 +130,7 @@ def timing_summary_table(doc: dict):
     """Per workload: time per task under each strategy (mean ± cv; ! = noisy)."""
     return _by_strategy(
         doc, "time per task (pyperf mean ±cv), by strategy",
-        "(first allocator of each group; ! = too noisy to trust)", time_cell,
+        "(first allocator of each group; ! = too noisy to trust)", lambda m: (time_cell(m),), ("time/task",),
     )
 
 

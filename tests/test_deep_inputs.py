@@ -69,8 +69,10 @@ def test_a_10000_function_chain_has_exact_sizes_and_explain_and_report_work(tmp_
 def test_depth_1000_built_ins_explain_and_report(tmp_path, workload):
     done = pinbench("explain", workload, "--param", "depth=1000", cwd=tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    # a thousand frames of 136 bytes do not fit a fiber's default 128 KiB stack
+    every = ",".join(s if s != "fiber" else "fiber:stack=262144" for s in strategies.BUILTIN)
     run = pinbench("run", "--counts-only", "-w", workload, "-p", "depth=1000", "-p", "tasks=2",
-                   "-s", "all", "-a", "system", "-o", tmp_path / "out", cwd=tmp_path)
+                   "-s", every, "-a", "system", "-o", tmp_path / "out", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     report = pinbench("report", tmp_path / "out", cwd=tmp_path)
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-3000:]
@@ -85,7 +87,15 @@ def test_chain_depth_1000_explains_every_strategy_exactly(tmp_path):
                          "anchor_box: 1001 allocations: the task's own + 1000 boxes",
                          "pinbox: 1 allocation",
                          "rc: 1002 allocations: the task's own + 1001 Rc cells",
-                         "halo: 1 allocation"]
+                         "halo: 1 allocation",
+                         # 1001 frames of 136 bytes (the leaf's 144) on one stack, in one chunk,
+                         # 1000 boxed, or 6 to a 984-byte slab (160 with a header)
+                         "go_stack: 1 allocation", "loom: 1 allocation",
+                         "dotnet: 1001 allocations: the task's own + 1000 boxes",
+                         "swift_slab: 168 allocations: the task's own + 167 slabs", "fiber: 1 allocation"]
+    assert "#1 stack, grown by copying: level_1000 at its base, 262,144 B reserved, 136,144 B used" in done.stdout
+    assert ("#1 fixed stack and its guard page: level_1000 at its base, 135,168 B reserved, 136,144 B used "
+            "(more than it holds: a run stops)") in done.stdout
 
 
 def test_a_join_tree_whose_frame_fits_is_sized_exactly_and_one_that_cannot_is_refused(tmp_path):

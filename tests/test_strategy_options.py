@@ -8,6 +8,8 @@ from pinbench import strategies
 from pinbench.model.errors import UsageError
 from pinbench.strategies import Option, Strategy
 
+from .conftest import assert_one_line_error, pinbench
+
 
 class Sized(Strategy):
     name = "sized"
@@ -40,6 +42,20 @@ def test_a_bad_option_is_one_line(settings, says):
     assert says in text and "\n" not in text
 
 
+def test_a_fiber_whose_frames_overflow_its_stack_stops_in_one_line(tmp_path):
+    """1001 frames of 136 bytes (64-byte header, 64 of locals, a pointer)
+    need 136,136 bytes with the leaf's io leaf: more than 128 KiB; the
+    message names the task, what it needed at the frame that did not fit,
+    and the option that gives it more."""
+    done = pinbench("run", "--counts-only", "-w", "chain", "-p", "depth=1000", "-p", "tasks=2",
+                    "-s", "fiber", "-a", "system", "--engine", "interpreted", "-o", tmp_path / "out", cwd=tmp_path)
+    assert_one_line_error(done, "chain under fiber: a task of 'level_1000' needs a stack of at least "
+                          "131,104 bytes, more than the 131,072 its stack has; run it with -s fiber:stack=262144")
+    ok = pinbench("run", "--counts-only", "-w", "chain", "-p", "depth=1000", "-p", "tasks=2",
+                  "-s", "fiber:stack=262144", "-a", "system", "-o", tmp_path / "out2", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+
+
 def test_a_strategy_without_options_says_so():
     with pytest.raises(UsageError, match="strategy 'pinbox' has no option 'x'; its options: none"):
         strategies.get("pinbox:x=1")
@@ -48,7 +64,6 @@ def test_a_strategy_without_options_says_so():
 
 
 def test_halo_elide_args_is_an_option_and_a_bad_value_is_one_line_from_the_cli(tmp_path):
-    from .conftest import assert_one_line_error, pinbench
 
     assert strategies.get("halo").option("elide_args") == 0
     assert strategies.get("halo:elide_args=1").name == "halo:elide_args=1"
