@@ -24,11 +24,11 @@ slabHeaderSize() - 8`` = 984; slab header 32), ``Task.cpp``
 
 from ..model.layout import SLABS, STACK
 from ..model.program import OP_GEN
-from .base import BOTTOM_UP, Strategy
+from .base import BOTTOM_UP, Option, Strategy
 from .stackful import call_on_stack
 
-SLAB_CAPACITY = 984
 SLAB_HEADER = 32
+SLAB_BYTES = 1016  # SlabCapacity (984) and the header: a malloc of 1016 bytes
 ALLOCATION_HEADER = 16
 ALIGNMENT = 16
 
@@ -42,6 +42,9 @@ class SwiftSlab(Strategy):
     polling = BOTTOM_UP  # an async function resumes its caller's continuation
     moves = False
     storage = SLABS
+    # The smallest slab holds its header and one allocation of 16 bytes.
+    options = (Option("slab", SLAB_BYTES, SLAB_HEADER + 32, 1 << 30,
+                      "bytes of a slab, its 32-byte header included (Swift: 1016)"),)
 
     def place_edge(self, program, edge):
         # A generator's context comes from the task's allocator like a
@@ -49,7 +52,7 @@ class SwiftSlab(Strategy):
         return STACK if program.edge_op[edge] == OP_GEN else call_on_stack(program, edge)
 
     def storage_plan(self):
-        return {"storage": SLABS, "stack_bytes": SLAB_CAPACITY, "slab_header": SLAB_HEADER,
+        return {"storage": SLABS, "stack_bytes": self.option("slab") - SLAB_HEADER, "slab_header": SLAB_HEADER,
                 "alloc_header": ALLOCATION_HEADER, "alloc_align": ALIGNMENT}
 
 

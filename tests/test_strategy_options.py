@@ -56,6 +56,29 @@ def test_a_fiber_whose_frames_overflow_its_stack_stops_in_one_line(tmp_path):
     assert ok.returncode == 0, ok.stderr[-2000:]
 
 
+@pytest.mark.parametrize("spec, says", [
+    ("go_stack:start=0", "option 'start' (bytes of a new goroutine's stack (Go: 2048)) must be a whole number from 2,048"),
+    ("fiber:stack=0", "option 'stack' (usable bytes of each stack, rounded up to 4 KiB pages) must be a whole number "
+                      "from 4,096"),
+    ("swift_slab:slab=16", "option 'slab' (bytes of a slab, its 32-byte header included (Swift: 1016)) must be a "
+                           "whole number from 64"),
+    ("dotnet:pool=-1", "option 'pool'"),
+    ("loom:stack=1k", "got '1k'"),
+])
+def test_a_storage_option_out_of_range_is_one_line_exit_2(tmp_path, spec, says):
+    done = pinbench("run", "--counts-only", "-w", "chain", "-s", spec, "-o", tmp_path / "out", cwd=tmp_path)
+    assert_one_line_error(done, says)
+
+
+def test_the_ten_strategies_look_different_in_every_figure():
+    names = list(strategies.BUILTIN)
+    assert len(names) == 10
+    assert len({strategies.color_of(n) for n in names}) == 10
+    assert len({strategies.marker_of(n) for n in names}) == 10
+    # a variant is a strategy of its own in the figures: a colour no built-in has
+    assert strategies.color_of("fiber:stack=262144") not in {strategies.color_of(n) for n in names}
+
+
 def test_a_strategy_without_options_says_so():
     with pytest.raises(UsageError, match="strategy 'pinbox' has no option 'x'; its options: none"):
         strategies.get("pinbox:x=1")
