@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import statistics
 import sys
 from dataclasses import asdict, dataclass
@@ -122,13 +123,22 @@ class Timer:
         inherit = ",".join(engines.ENVIRONMENT)
         self.runner.parse_args(["--quiet", "--inherit-environ", inherit, "--specs", self.specs_path])
 
-    def time(self, spec: Spec):
+    def time(self, spec: Spec, seconds_per_run: float | None = None):
         """Run pyperf's workers for ``spec``; return the pyperf.Benchmark.
 
         Benchmarks are timed in the order given; the spec file the workers
         read grows by one each time, so a worker finds its benchmark at the
         index pyperf gives it.
+
+        ``seconds_per_run`` (the counting run's time): in quick mode the loops
+        per value come from it -- the power of two that makes a value last
+        ``min_time``, as pyperf's calibration picks -- so pyperf starts one
+        worker instead of a calibration process and a worker (the quick suite
+        spends most of its time starting processes). Other modes calibrate.
         """
+        if self.mode == "quick" and seconds_per_run:
+            wanted = MODES["quick"]["min_time"] / seconds_per_run
+            self.runner.args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
         self.specs.append(spec)
         with open(self.specs_path, "w") as f:
             json.dump([asdict(s) for s in self.specs], f)

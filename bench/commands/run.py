@@ -317,7 +317,7 @@ def run(args, argv) -> int:
                 )
                 if timer is not None:
                     try:
-                        timed_benchmark = timer.time(spec)
+                        timed_benchmark = timer.time(spec, metrics["elapsed_ns"] / 1e9)
                     except SystemExit:
                         # pyperf turns Ctrl-C during a worker into sys.exit(1);
                         # it was our interrupt, and the folder keeps what finished.
