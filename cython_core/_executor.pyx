@@ -541,45 +541,47 @@ cdef void stack_overflow(Ex *ex, Stack *st, uint32_t fn, uint64_t need) noexcept
         ex.overflow_task = (<Hdr *>st.first).fn if st.first != NULL else fn
 
 
+cdef void relink(Ex *ex, char *old, char *frame) noexcept nogil:
+    """``old`` was copied to ``frame``: its owner's slot (or its task's
+    root) and its children's parent links point to the copy now."""
+    cdef BHdr *b = <BHdr *>frame
+    cdef BHdr *owner
+    cdef int64_t s, op, e, first
+    cdef char *child
+    if b.parent == NULL and ex.tasks[b.task].root == old:
+        ex.tasks[b.task].root = frame
+    elif b.parent != NULL:
+        owner = <BHdr *>b.parent
+        s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
+        e = ex.p.step_edge_start[s] + b.slot
+        (<char **>(b.parent + ex.p.edge_offset[e]))[0] = frame
+    if b.h.flags & F_ACTIVE:
+        s = ex.p.fn_step_start[b.h.fn] + b.h.pc
+        op = ex.p.step_op[s]
+        if op == OP_CALL or op == OP_JOIN or op == OP_SELECT:
+            first = ex.p.step_edge_start[s]
+            for e in range(first, first + ex.p.step_edge_count[s]):
+                child = (<char **>(frame + ex.p.edge_offset[e]))[0]
+                if ex.p.edge_boxed[e] and child != NULL:
+                    (<BHdr *>child).parent = frame
+
+
 cdef void stack_moved(Ex *ex, char *lo, Stack *st) noexcept nogil:
     """The stack at ``lo`` was copied to ``st``: point every frame on it, and
-    every pointer to one of them, at the copy."""
+    every pointer to one of them, at the copy (base first, so a frame's
+    parent on the stack is already in place when the frame is relinked)."""
     cdef char *hi = lo + sizeof(Stack) + st.used
     cdef int64_t delta = <char *>st - lo
     cdef char *frame = stack_base(st)
     cdef char *end = frame + st.used
     cdef BHdr *b
-    cdef BHdr *owner
-    cdef int64_t s, op, e, first
-    cdef char **slot
     st.first = st.first + delta
     while frame < end:
         b = <BHdr *>frame
         b.stack = st
         if b.parent >= lo and b.parent < hi:
             b.parent = b.parent + delta
-        elif b.parent == NULL:
-            ex.tasks[b.task].root = frame          # a task's root
-        else:                                        # a concurrent child: its owner's slot
-            owner = <BHdr *>b.parent
-            s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
-            e = ex.p.step_edge_start[s] + b.slot
-            (<char **>(b.parent + ex.p.edge_offset[e]))[0] = frame
-        if b.h.flags & F_ACTIVE:
-            s = ex.p.fn_step_start[b.h.fn] + b.h.pc
-            op = ex.p.step_op[s]
-            if op == OP_CALL or op == OP_JOIN or op == OP_SELECT or op == OP_GEN:
-                first = ex.p.step_edge_start[s]
-                for e in range(first, first + ex.p.step_edge_count[s]):
-                    if not ex.p.edge_boxed[e]:
-                        continue
-                    slot = <char **>(frame + ex.p.edge_offset[e])
-                    if slot[0] == NULL:
-                        continue
-                    if slot[0] >= lo and slot[0] < hi:
-                        slot[0] = slot[0] + delta
-                    else:
-                        (<BHdr *>slot[0]).parent = frame
+        relink(ex, frame - delta, frame)
         frame += ex.p.fn_size[b.h.fn]
 
 
@@ -767,31 +769,6 @@ cdef void pools_drain(Ex *ex) noexcept nogil:
         for i in range(ex.pool_len[fn]):
             block_free(ex, ex.pool[fn * ex.p.pool + i], ex.p.fn_size[fn], ex.p.fn_size[fn])
         ex.pool_len[fn] = 0
-
-
-cdef void relink(Ex *ex, char *old, char *frame) noexcept nogil:
-    """``old`` was copied to ``frame``: its owner's slot (or its task's
-    root) and its children's parent links point to the copy now."""
-    cdef BHdr *b = <BHdr *>frame
-    cdef BHdr *owner
-    cdef int64_t s, op, e, first
-    cdef char *child
-    if b.parent == NULL and ex.tasks[b.task].root == old:
-        ex.tasks[b.task].root = frame
-    elif b.parent != NULL:
-        owner = <BHdr *>b.parent
-        s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
-        e = ex.p.step_edge_start[s] + b.slot
-        (<char **>(b.parent + ex.p.edge_offset[e]))[0] = frame
-    if b.h.flags & F_ACTIVE:
-        s = ex.p.fn_step_start[b.h.fn] + b.h.pc
-        op = ex.p.step_op[s]
-        if op == OP_CALL or op == OP_JOIN or op == OP_SELECT:
-            first = ex.p.step_edge_start[s]
-            for e in range(first, first + ex.p.step_edge_count[s]):
-                child = (<char **>(frame + ex.p.edge_offset[e]))[0]
-                if ex.p.edge_boxed[e] and child != NULL:
-                    (<BHdr *>child).parent = frame
 
 
 cdef void box_suspended(Ex *ex, char **at) noexcept nogil:
