@@ -106,6 +106,8 @@ def results_document(run: dict) -> dict:
         "environment": run.get("environment", {}),
         "benchmarks": [],
     }
+    if run.get("skipped"):  # benchmarks of a suite the user did not name that did not fit
+        doc["skipped"] = [dict(s) for s in run["skipped"]]
     if run.get("engine"):  # absent in runs from before the compiled engine (interpreted)
         doc["engine"] = dict(run["engine"])
     for bench in run.get("benchmarks", []):

@@ -86,6 +86,13 @@ def check_allocator(name: str) -> str:
     return name
 
 
+class DoesNotFit(UsageError):
+    """The run stopped: it needs more memory than the limit, or a fixed
+    stack cannot hold its frames. A finding about the strategy at that
+    scale as much as an error: a suite the user did not name (the default
+    one, or 'all') skips it with a note (bench/commands/run.py)."""
+
+
 def execute(program, strategy_name: str, allocator: str, memory_limit: int | None = None,
             engine: str = engines.INTERPRETED) -> dict:
     """Run ``program`` under a strategy and allocator; return every metric.
@@ -107,7 +114,7 @@ def execute(program, strategy_name: str, allocator: str, memory_limit: int | Non
         if exc.kind == "memory limit":
             c = exc.counters
             what = "its resident size" if c.get("memory_over") == "resident" else "the memory it counted"
-            raise UsageError(
+            raise DoesNotFit(
                 f"{program.name} under {strategy_name} needs more than the memory limit of {_gib(limit)}: "
                 f"stopped when {what} passed it (at the stop: {_gib(c.get('peak_rss_bytes', 0))} resident, "
                 f"allocator {_gib(c.get('allocator_peak_bytes', 0))}, executor bookkeeping "
@@ -117,7 +124,7 @@ def execute(program, strategy_name: str, allocator: str, memory_limit: int | Non
         if exc.kind == "stack overflow":
             need, base = exc.counters["stack_needed"], strategy_name.partition(":")[0]
             bigger = 1 << (need - 1).bit_length()
-            raise UsageError(
+            raise DoesNotFit(
                 f"{program.name} under {strategy_name}: a task of '{exc.counters['stack_fn']}' needs a stack of "
                 f"at least {need:,} bytes, more than the {layout.stack_bytes:,} its stack has; "
                 f"run it with -s {base}:stack={bigger}"

@@ -217,6 +217,10 @@ def header_lines(folder, doc: dict) -> list:
             + f"  pinbench {doc.get('pinbench_version', '?')}"
         ),
     ]
+    skipped = doc.get("skipped") or []
+    if skipped:
+        names = ", ".join(s["benchmark"] for s in skipped[:4]) + (f" and {len(skipped) - 4} more" if len(skipped) > 4 else "")
+        lines.append(esc(f"note: {len(skipped)} benchmark(s) skipped, as they do not fit: {names}"))
     if not doc.get("complete"):
         planned = doc.get("benchmarks_planned")
         of = f" of {planned}" if planned else ""

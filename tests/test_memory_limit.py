@@ -157,6 +157,25 @@ def test_the_default_limit_leaves_other_programs_their_memory():
     assert 0 < limit <= runner.physical_memory() // 2 and limit <= available * 3 // 4 + (256 << 20)
 
 
+def test_a_suite_left_to_pinbench_skips_what_does_not_fit_and_runs_the_rest(tmp_path):
+    """Strategies not named (every one): the ten-million-task file does not
+    fit under any of them, and is skipped with a note; chain runs; the run
+    is complete. Naming both workload and strategy makes it an error
+    (the next test)."""
+    (tmp_path / "tenm.toml").write_text('[fn.main]\nsteps = [{ spawn = "main", count = 10000000, limit = 10000 }]\n')
+    done = pinbench("run", "--counts-only", "-w", "chain,tenm.toml", "-a", "system", "--memory-limit", "0.25",
+                    "-o", tmp_path / "out", cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    n = len(strategies.BUILTIN)
+    assert [b["workload"] for b in doc["benchmarks"]] == ["chain"] * n and doc["complete"]
+    assert [s["benchmark"].split("/")[1] for s in doc["skipped"]] == list(strategies.BUILTIN)
+    assert all("needs more than the memory limit of 0.25 GiB" in s["reason"] for s in doc["skipped"])
+    assert done.stdout.count("skipped: tenm under ") == n
+    shown = pinbench("show", tmp_path / "out", cwd=tmp_path)
+    assert f"note: {n} benchmark(s) skipped, as they do not fit: tenm/always_heap/system" in shown.stdout
+
+
 def test_the_ten_million_task_file_stops_in_one_line_keeping_finished_benchmarks(tmp_path):
     (tmp_path / "tenm.toml").write_text('[fn.main]\nsteps = [{ spawn = "main", count = 10000000, limit = 10000 }]\n')
     scratch = tmp_path / "tmp"

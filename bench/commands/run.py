@@ -27,7 +27,7 @@ from .. import environment, instructions, runner, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
 from ..formatting import param_text, parse_float
 from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
-from ..suite import build_suite
+from ..suite import ALL, build_suite
 from ..terminal import (
     has_instructions,
     has_timing,
@@ -257,6 +257,14 @@ class _Progress:
         else:
             print(f"[{self.done}/{self.total}] {label} ({seconds:.2f} s)", file=sys.stderr, flush=True)
 
+    def skipped(self, label: str, reason: str):
+        """It did not fit: said now (and again in the summary), never lost."""
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
+        self.console.print(f"[{self.done}/{self.total}] {esc(label)} skipped: {esc(reason)}", soft_wrap=True,
+                           markup=False)
+
 
 def run(args, argv) -> int:
     suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
@@ -284,8 +292,13 @@ def run(args, argv) -> int:
         "environment": {},
         "engine": {},
         "benchmarks": [],
+        "skipped": [],
     }
     finished = run["benchmarks"]
+    # A benchmark the user named (its workload and strategy both, not
+    # through 'all' or a default) that does not fit stops the run; one from
+    # a suite they left to pinbench is skipped with a note, and the rest run.
+    named = all(values and not any(ALL in v.split(",") for v in values) for values in (args.workload, args.strategy))
     timed = []  # pyperf.Benchmark objects, for pyperf.json
     specs = []  # what the instruction count re-runs, one per finished benchmark
     signals = _Signals()
@@ -309,7 +322,17 @@ def run(args, argv) -> int:
                 label = _label(bench, workload.name, base)
                 progress.starting(label)
                 started = time.perf_counter()
-                metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit, engine)
+                try:
+                    metrics = runner.execute(program, bench.strategy, bench.allocator, args.memory_limit, engine)
+                except runner.DoesNotFit as exc:
+                    if named:
+                        raise
+                    with signals.deferred():
+                        run["skipped"].append({"benchmark": label, "reason": one_line(exc)})
+                        run["complete"] = _all_done(run) and not args.instructions
+                        write_results(folder, run)
+                    progress.skipped(label, one_line(exc))
+                    continue
                 spec = timing.Spec(
                     bench.label, bench.workload, dict(bench.params), bench.strategy,
                     bench.allocator, metrics["tasks"], args.memory_limit or runner.default_memory_limit(),
@@ -339,7 +362,7 @@ def run(args, argv) -> int:
                     finished.append(record)
                     specs.append(spec)
                     # With --instructions the run is complete once they are counted too.
-                    run["complete"] = len(finished) == len(suite) and not args.instructions
+                    run["complete"] = _all_done(run) and not args.instructions
                     run["finished"] = now()
                     if timer is not None:
                         timed.append(timed_benchmark)
@@ -381,9 +404,14 @@ def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, sig
             )
         record["metrics"].update(metrics)
     with signals.deferred():
-        run["complete"] = len(finished) == run["benchmarks_planned"]
+        run["complete"] = _all_done(run)
         run["finished"] = now()
         write_results(folder, run)
+
+
+def _all_done(run: dict) -> bool:
+    """Every planned benchmark finished, or was skipped because it does not fit."""
+    return len(run["benchmarks"]) + len(run["skipped"]) == run["benchmarks_planned"]
 
 
 def _engine(args, suite, programs) -> tuple:
@@ -433,6 +461,8 @@ def _report_run(folder: Path, run: dict, elapsed: float) -> int:
         print_noise_warning(out, doc)
     if has_instructions(doc):
         out.print(instructions_summary_table(doc))
+    for skipped in doc.get("skipped", []):
+        out.print(f"[bold yellow]skipped:[/bold yellow] {esc(skipped['reason'])}", soft_wrap=True)
     out.print(f"{len(doc['benchmarks'])} benchmarks in {elapsed:.1f} s; results in [bold]{esc(folder)}[/bold]")
     out.print(f"full table: pinbench show {esc(folder)}")
     return report_problems(doc)
