@@ -114,7 +114,10 @@ def execute(program, strategy_name: str, allocator: str, memory_limit: int | Non
         if exc.kind == "memory limit":
             c = exc.counters
             what = "its resident size" if c.get("memory_over") == "resident" else "the memory it counted"
-            raise DoesNotFit(
+            # Refused before it started: the limit is below what the process
+            # already holds, so nothing can run (an error of the run, not a finding).
+            error = UsageError if c.get("refused_at_start") else DoesNotFit
+            raise error(
                 f"{program.name} under {strategy_name} needs more than the memory limit of {_gib(limit)}: "
                 f"stopped when {what} passed it (at the stop: {_gib(c.get('peak_rss_bytes', 0))} resident, "
                 f"allocator {_gib(c.get('allocator_peak_bytes', 0))}, executor bookkeeping "

@@ -2144,7 +2144,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.fp.peak_book = ex.fp.book
     if ex.fp.rss_start + ex.fp.book > memory_limit:
         raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
-                                             **footprint_counters(&ex, 0), "memory_over": "counted"})
+                                             **footprint_counters(&ex, 0), "memory_over": "counted",
+                                             "refused_at_start": True})
     ex.staging = <char *>calloc(max_frame + 64, 1)
     ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
     if ex.p.storage >= S_BOX_ON_SUSPEND:

@@ -369,6 +369,8 @@ def run(args, argv) -> int:
                         write_pyperf(folder, timed)
                     write_results(folder, run)
                 progress.finished(label, time.perf_counter() - started)
+        if run["skipped"] and not finished:  # nothing fits: no result, and the reason why
+            raise runner.DoesNotFit(run["skipped"][0]["reason"])
         if args.instructions:
             _count_instructions(run, specs, Path(scratch.name), folder, signals)
     except KeyboardInterrupt:
