@@ -39,8 +39,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,10 +223,9 @@ func main() {
 # -- building ------------------------------------------------------------------
 
 
-def _env(folder: Path) -> dict:
-    """go's caches inside the build folder's parent: works as root, offline,
+def _env(root: Path) -> dict:
+    """go's caches inside the native build cache: works as root, offline,
     and never touches ~/go or ~/.cache/go-build."""
-    root = folder.parent
     return {
         **os.environ,
         "GOCACHE": str(root / "go-build"),
@@ -242,45 +239,10 @@ def _env(folder: Path) -> dict:
 
 def build(tool: toolchain.Toolchain, source: str, cache_dir=None) -> tuple:
     """``(executable, assembly listing)`` for ``source``, built now or found
-    in the cache (``<cache>/go-<hash>/``, like the Rust and C++ builds)."""
-    root = toolchain.cache_root(cache_dir)
-    folder = root / f"go-{toolchain.build_key(tool, source)}"
-    binary, listing = folder / "prog", folder / "build.log"
-    if binary.is_file() and os.access(binary, os.X_OK) and listing.is_file():
-        return binary, listing.read_text()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create the native build folder {folder}: {exc.strerror}; "
-            f"choose another with --cache-dir or {toolchain.CACHE_ENV}"
-        ) from None
-    source_path = folder / tool.source_name
-    source_path.write_text(source)
-    fd, tmp_name = tempfile.mkstemp(prefix="prog-", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        done = subprocess.run(
-            [tool.path, *tool.flags, "-o", str(tmp), str(source_path)],
-            capture_output=True, text=True, timeout=toolchain.COMPILE_TIMEOUT, cwd=folder, env=_env(folder),
-        )
-    except subprocess.TimeoutExpired:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"go did not finish building {source_path} within {toolchain.COMPILE_TIMEOUT} s") from None
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot run {tool.path}: {exc.strerror}") from None
-    if done.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        (folder / "compile.log").write_text(done.stdout + done.stderr)
-        raise UsageError(
-            f"go failed to build the generated program {source_path}: "
-            f"{toolchain._first_error(done.stderr + done.stdout)} (full log: {folder / 'compile.log'})"
-        )
-    listing.write_text(done.stderr + done.stdout)
-    os.replace(tmp, binary)
-    return binary, listing.read_text()
+    in the cache (``<cache>/go-<hash>/``, as the Rust and C++ builds are)."""
+    env = _env(toolchain.cache_root(cache_dir))
+    binary = toolchain.compile_cached(tool, source, cache_dir, env=env, log_name="build.log")
+    return binary, (binary.parent / "build.log").read_text()
 
 
 FRAME_LINE = re.compile(r"^main\.c(\d+)_(level(\d+)|task) STEXT.*?\blocals=0x([0-9a-f]+)", re.M)

@@ -40,7 +40,8 @@ class Toolchain:
     source_name: str
 
     def command(self, source: Path, output: Path) -> list:
-        return [self.path, *self.flags, str(source), "-o", str(output)]
+        # The output before the source: rustc, g++ and `go build` all take it there.
+        return [self.path, *self.flags, "-o", str(output), str(source)]
 
 
 RUST_FLAGS = ("--edition", "2021", "-O", "-C", "panic=abort")
@@ -116,16 +117,20 @@ def _first_error(output: str) -> str:
     return lines[0] if lines else "no output"
 
 
-def compile_cached(toolchain: Toolchain, source: str, cache_dir=None) -> Path:
+def compile_cached(toolchain: Toolchain, source: str, cache_dir=None, *, env=None, log_name=None) -> Path:
     """The executable for ``source``, compiled now or found in the cache.
 
     The source is written next to the executable (``main.rs`` /
     ``main.cpp``) so a failing build can be read and rebuilt by hand.
+    ``env`` is the compiler's whole environment (None: this one);
+    ``log_name`` keeps what a successful build printed beside the
+    executable (Go's assembly listing), and a cached build without it is
+    built again.
     """
     root = cache_root(cache_dir)
     folder = root / f"{toolchain.language.replace('+', 'x')}-{build_key(toolchain, source)}"
     binary = folder / "prog"
-    if binary.is_file() and os.access(binary, os.X_OK):
+    if binary.is_file() and os.access(binary, os.X_OK) and (log_name is None or (folder / log_name).is_file()):
         return binary
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -148,6 +153,7 @@ def compile_cached(toolchain: Toolchain, source: str, cache_dir=None) -> Path:
             text=True,
             timeout=COMPILE_TIMEOUT,
             cwd=folder,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         tmp.unlink(missing_ok=True)
@@ -164,6 +170,8 @@ def compile_cached(toolchain: Toolchain, source: str, cache_dir=None) -> Path:
             f"{toolchain.label} failed to compile the generated program {source_path}: "
             f"{_first_error(done.stderr + done.stdout)} (full log: {folder / 'compile.log'})"
         )
+    if log_name is not None:
+        (folder / log_name).write_text(done.stderr + done.stdout)
     os.replace(tmp, binary)
     return binary
 
