@@ -245,15 +245,10 @@ def check_storage(strategy, program, edge_place, storage: dict) -> None:
     if kind in (BOX_ON_SUSPEND, CHUNKS) and INLINE in used:
         raise UsageError(f"strategy '{strategy.name}': a frame boxed when it suspends moves, so its "
                          "children cannot be inline in it")
-    if kind == CHUNKS:
-        plain = {e for s in np.flatnonzero(np.isin(program.step_op, (OP_CALL, OP_GEN)))
-                 for e in range(int(program.step_edge_start[s]), int(program.step_edge_start[s] + program.step_edge_count[s]))}
-        if set(np.flatnonzero(edge_place == STACK).tolist()) - plain:
-            raise UsageError(f"strategy '{strategy.name}': a virtual thread runs one path of calls "
-                             "(put join and select children on threads of their own)")
-    if storage.get("stack_grows"):
-        calls = [e for s in np.flatnonzero(program.step_op == OP_CALL)
-                 for e in range(int(program.step_edge_start[s]), int(program.step_edge_start[s] + program.step_edge_count[s]))]
-        if set(np.flatnonzero(edge_place == STACK).tolist()) - set(calls) or INLINE in used:
-            raise UsageError(f"strategy '{strategy.name}': a growing stack holds plain calls only "
-                                 "(put join, select and generator children on stacks of their own)")
+    pushed_ops = program.edge_op[edge_place == STACK]  # what each frame pushed on a stack is
+    if kind == CHUNKS and not np.isin(pushed_ops, (OP_CALL, OP_GEN)).all():
+        raise UsageError(f"strategy '{strategy.name}': a virtual thread runs one path of calls "
+                         "(put join and select children on threads of their own)")
+    if storage.get("stack_grows") and (not (pushed_ops == OP_CALL).all() or INLINE in used):
+        raise UsageError(f"strategy '{strategy.name}': a growing stack holds plain calls only "
+                         "(put join, select and generator children on stacks of their own)")

@@ -94,3 +94,30 @@ def test_halo_elide_args_is_an_option_and_a_bad_value_is_one_line_from_the_cli(t
     done = pinbench("run", "--quick", "--counts-only", "-w", "chain", "-s", "halo:elide_args=2",
                     "-o", tmp_path / "out", cwd=tmp_path)
     assert_one_line_error(done, "strategy 'halo': option 'elide_args'", "from 0 to 1, got '2'")
+
+
+def test_a_placement_the_executor_cannot_follow_is_refused_in_one_line():
+    """A growing stack, or a virtual thread, holds one path of calls: a
+    plug-in that pushes a join's arms on it is refused when it is planned."""
+    from pinbench.bench.workloads import get_workload
+    from pinbench.model.layout import STACK
+    from pinbench.strategies.go_stack import GoStack
+    from pinbench.strategies.loom import Loom
+
+    class PushAllGo(GoStack):
+        name = "push_all_go"
+
+        def place_edge(self, program, edge):
+            return STACK
+
+    class PushAllLoom(Loom):
+        name = "push_all_loom"
+
+        def place_edge(self, program, edge):
+            return STACK
+
+    program = get_workload("fanout").compile({})
+    with pytest.raises(UsageError, match="a growing stack holds plain calls only"):
+        PushAllGo().plan(program)
+    with pytest.raises(UsageError, match="a virtual thread runs one path of calls"):
+        PushAllLoom().plan(program)
