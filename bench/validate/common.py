@@ -122,11 +122,6 @@ def check_supported(program: CompiledProgram):
                 )
 
 
-def comment_text(text: str) -> str:
-    """``text`` safe inside a one-line // comment in Rust and C++."""
-    return "".join(c if c.isalnum() or c in "_-.:=,() " else "?" for c in str(text))[:120]
-
-
 class Body:
     """Lines of one generated function body (Rust or C++), indented by block."""
 

@@ -27,7 +27,8 @@ Values and the checksum follow docs/model.md bit for bit.
 from __future__ import annotations
 
 from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
-from .common import Body as _Body, Function, ProgramView, comment_text
+from ..escape import comment_text
+from .common import Body as _Body, Function, ProgramView
 
 VARIANTS = ("pinbox", "anchor_box", "rc")
 
