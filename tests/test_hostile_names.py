@@ -20,7 +20,8 @@ import pytest
 from pinbench import strategies
 from pinbench.bench import codegen, engine
 from pinbench.bench.escape import MAX_COMMENT, comment_text
-from pinbench.bench.validate import _run_native, cpp, rust, toolchain
+from pinbench.bench.validate import _run_native, toolchain
+from pinbench.bench.validate.backend import BACKENDS, missing_note
 from pinbench.bench.validate.common import ProgramView
 from pinbench.cython_core import _executor
 from pinbench.model.program import Program
@@ -99,44 +100,46 @@ def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_pa
     assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
 
 
-def hostile_views():
-    """One program per hostile name, its functions renamed with the others."""
-    base = ProgramView.of(small_program("plain"))
-    views = []
+def hostile_cases(program):
+    """One case per hostile name, its functions renamed with the others,
+    each under every layout the backend's strategies give the program."""
+    base = ProgramView.of(program)
+    cases = []
     for i, name in enumerate(HOSTILE_NAMES):
         functions = tuple(
             dataclasses.replace(fn, name=HOSTILE_NAMES[(i + k + 1) % len(HOSTILE_NAMES)])
             for k, fn in enumerate(base.functions)
         )
-        views.append(dataclasses.replace(base, name=name, functions=functions))
-    return base, views
+        cases.append(dataclasses.replace(base, name=name, functions=functions))
+    return base, cases
 
 
-@pytest.mark.parametrize(
-    "language, generate, find",
-    [("c++", cpp.generate, toolchain.find_cxx), ("rust", rust.generate, toolchain.find_rustc)],
-)
-def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effect(
-    language, generate, find, tmp_path, monkeypatch
-):
-    tool = find()
+@pytest.mark.parametrize("language", list(BACKENDS))
+def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effect(language, tmp_path, monkeypatch):
+    backend = BACKENDS[language]
+    tool = backend.find()
     if tool is None:
-        pytest.skip(toolchain.missing_message(language))
+        pytest.skip(missing_note(backend, []))
     monkeypatch.chdir(tmp_path)
-    base, views = hostile_views()
-    binary = toolchain.compile_cached(tool, generate(views), tmp_path / "cache")
+    program = small_program("plain")
+    layouts = [
+        layout for layout in (s.plan(program) for s in strategies.available().values()) if backend.expresses(layout)
+    ]
+    assert layouts, f"no strategy's layout has a {language} counterpart"
+    base, views = hostile_cases(program)
+    binary = toolchain.compile_cached(tool, backend.generate([(v, layouts) for v in views]), tmp_path / "cache")
     rows = _run_native(tool, binary, timeout=120)
-    plain = _run_native(tool, toolchain.compile_cached(tool, generate([base]), tmp_path / "cache"), timeout=120)
-    by_variant = {row["variant"]: row for row in plain}
-    assert {row["program"] for row in rows} == set(range(len(views)))
+    plain_binary = toolchain.compile_cached(tool, backend.generate([(base, layouts)]), tmp_path / "cache")
+    by_variant = {row["variant"]: row for row in _run_native(tool, plain_binary, timeout=120)}
+    assert {(row["program"], row["variant"]) for row in rows} == {
+        (p, v) for p in range(len(views)) for v in range(len(layouts))
+    }
     for row in rows:
         expected = by_variant[row["variant"]]
-        for field in ("checksum", "allocs", "bytes"):
-            if field in expected:
-                assert row[field] == expected[field], (HOSTILE_NAMES[row["program"]], row["variant"], field)
+        for field in ("checksum", "allocs", "bytes", "size_of"):
+            assert row[field] == expected[field], (HOSTILE_NAMES[row["program"]], row["variant"], field)
     assert set(p.name for p in tmp_path.iterdir()) == {"cache"}
     assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
-    shutil.rmtree(tmp_path / "cache")
 
 
 def test_a_workload_file_whose_name_carries_code_runs_as_data(tmp_path):
