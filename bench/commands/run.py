@@ -424,24 +424,25 @@ def _engine(args, suite, programs) -> tuple:
     from ... import strategies
 
     engine, note = (args.engine, None) if args.engine else engines.default_engine()
-    largest = max(programs.values(), key=lambda p: len(p.fn_names))
-    if not args.engine and engine == engines.COMPILED and len(largest.fn_names) > engines.MAX_DEFAULT_FUNCTIONS:
-        engine, note = engines.INTERPRETED, (
-            f"note: {largest.name} has {len(largest.fn_names)} functions, too many to compile quickly: "
-            "using the interpreted engine (--engine compiled compiles it anyway)")
     if note:
         print(f"{PROG}: {note}", file=sys.stderr, flush=True)
-    if engine == engines.COMPILED:
-        pairs = {}
-        for bench in suite:
-            key = (bench.workload, tuple(bench.params.items()))
-            if (key, bench.strategy) not in pairs:
-                program = programs[key]
-                pairs[key, bench.strategy] = (program, strategies.get(bench.strategy).plan(program))
+    if engine != engines.COMPILED:
+        return engine, {}
+    pairs = {}
+    for bench in suite:
+        key = (bench.workload, tuple(bench.params.items()))
+        if (key, bench.strategy) not in pairs:
+            program = programs[key]
+            pairs[key, bench.strategy] = (program, strategies.get(bench.strategy).plan(program))
+    try:
         built = engines.prepare(list(pairs.values()),
-                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
-        return engine, {pair: str(e.path) for pair, e in zip(pairs, built)}
-    return engine, {}
+                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True),
+                                max_source=None if args.engine else engines.MAX_DEFAULT_SOURCE)
+    except engines.TooLarge as large:
+        print(f"{PROG}: note: {large}: using the interpreted engine (--engine compiled compiles it anyway)",
+              file=sys.stderr, flush=True)
+        return engines.INTERPRETED, {}
+    return engine, {pair: str(e.path) for pair, e in zip(pairs, built)}
 
 
 def _partial(folder: Path, finished: list, suite: list, created: bool) -> str:
