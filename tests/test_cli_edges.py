@@ -34,6 +34,52 @@ def test_a_reader_that_leaves_early_is_no_error(a_run, command):
     assert proc.wait(timeout=120) == 0 and err == "", err
 
 
+def test_a_reader_that_leaves_early_keeps_the_exit_status(a_run, tmp_path):
+    """`pinbench compare BASE HEAD | head -1` on a regression still exits 1."""
+    head = tmp_path / "head"
+    shutil.copytree(a_run, head)
+    doc = json.loads((head / "results.json").read_text())
+    doc["benchmarks"][0]["metrics"]["allocs"] += 1
+    (head / "results.json").write_text(json.dumps(doc))
+    proc = subprocess.Popen([*CLI, "compare", str(a_run), str(head)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1 and err == "", err
+
+
+def test_a_run_whose_output_is_closed_still_writes_its_results(tmp_path):
+    """`pinbench run ... 2>&1 | head -1`: the reader leaves at the first
+    progress line; the run goes on, writes every benchmark and exits 0."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen([*CLI, "run", "--counts-only", "-w", "chain", "-s", "pinbox,rc", "-a", "system,pool",
+                             "--engine", "interpreted", "-o", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 0
+    doc = json.loads((folder / "results.json").read_text())
+    assert doc["complete"] and len(doc["benchmarks"]) == 4
+
+
+@pytest.mark.parametrize("command", [["show", "RUN"], ["compare", "RUN", "RUN"], ["list"]])
+def test_a_full_output_device_is_one_line(a_run, command):
+    args = [str(a_run) if arg == "RUN" else arg for arg in command]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*CLI, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    done.stdout = ""  # it went to /dev/full
+    assert_one_line_error(done, "cannot write to standard output", "No space left on device")
+
+
+@pytest.mark.parametrize("command", [["show", "RUN"], ["compare", "RUN", "RUN"], ["list"], ["explain", "chain"],
+                                     ["run", "--help"]])
+def test_an_ascii_only_output_encoding_is_no_error(a_run, command):
+    """PYTHONIOENCODING=ascii: characters ASCII lacks (×, µ, …, box lines) become '?'."""
+    args = [str(a_run) if arg == "RUN" else arg for arg in command]
+    done = pinbench(*args, cwd=a_run.parent, env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip()
+
+
 def test_output_empty_is_refused(tmp_path):
     assert_one_line_error(pinbench("run", "--counts-only", "-w", "chain", "-o", "", cwd=tmp_path),
                           "argument -o/--output: '' names no folder")
