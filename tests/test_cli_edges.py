@@ -175,3 +175,82 @@ def test_a_workload_name_of_100000_characters_is_one_short_line(tmp_path):
         line = assert_one_line_error(pinbench(*command, cwd=tmp_path), "workload name", "at most 100 characters")
         assert len(line) < 400
     assert not (tmp_path / "out").exists()
+
+
+# -- --force replaces a run only with a whole one ------------------------------------------
+
+
+FORCED = ["run", "--counts-only", "-w", "chain", "-a", "system", "--engine", "interpreted"]
+
+
+@pytest.fixture
+def old_run(tmp_path, monkeypatch):
+    """A run with what later commands add to its folder: a saved
+    comparison, figures and a report."""
+    from pinbench.bench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "out"
+    assert main([*FORCED, "-s", "pinbox", "-o", str(folder)]) == 0
+    (folder / "comparison.json").write_text("{}")
+    (folder / "figures").mkdir()
+    (folder / "figures" / "old.png").write_bytes(b"png")
+    (folder / "report.html").write_text("<html>")
+    return folder, (folder / "results.json").read_text()
+
+
+def siblings(folder: Path) -> list:
+    return sorted(p.name for p in folder.parent.iterdir() if p != folder)
+
+
+def test_force_replaces_the_whole_old_run(old_run, capsys):
+    from pinbench.bench.cli import main
+
+    folder, _ = old_run
+    before = siblings(folder)
+    assert main([*FORCED, "-s", "rc", "-o", str(folder), "--force"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.csv", "results.json"]  # nothing stale
+    doc = json.loads((folder / "results.json").read_text())
+    assert doc["complete"] and {b["strategy"] for b in doc["benchmarks"]} == {"rc"}
+    assert siblings(folder) == before  # no staging or old folder left beside it
+
+
+def test_force_keeps_the_old_run_when_the_new_one_fails_to_build(old_run, capsys, monkeypatch):
+    from pinbench.bench import engine
+    from pinbench.bench.cli import main
+
+    if engine.find_compiler() is None:
+        pytest.skip("needs a C compiler")
+    folder, text = old_run
+    before = siblings(folder)
+    monkeypatch.setenv(engine.BREAK_ENV, "1")
+    args = [a if a != "interpreted" else "compiled" for a in FORCED]
+    assert main([*args, "-s", "rc", "-o", str(folder), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "failed to compile" in err and f"{folder} still holds the previous run" in err, err
+    assert (folder / "results.json").read_text() == text and (folder / "comparison.json").exists()
+    assert siblings(folder) == before
+
+
+def test_force_interrupted_keeps_the_old_run_and_what_finished(old_run, capsys, monkeypatch):
+    from pinbench.bench import runner
+    from pinbench.bench.cli import main
+
+    folder, text = old_run
+    before = siblings(folder)
+    execute, calls = runner.execute, []
+
+    def interrupted_on_the_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "execute", interrupted_on_the_second)
+    assert main([*FORCED, "-s", "rc,pinbox", "-o", str(folder), "--force"]) == 130
+    err = capsys.readouterr().err
+    assert (folder / "results.json").read_text() == text and (folder / "comparison.json").exists()
+    [partial] = [folder.parent / name for name in siblings(folder) if name not in before]
+    assert f"1 of 2 benchmarks finished; partial results in {partial}; {folder} still holds" in err, err
+    doc = json.loads((partial / "results.json").read_text())
+    assert doc["complete"] is False and len(doc["benchmarks"]) == 1
