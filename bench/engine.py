@@ -500,15 +500,17 @@ def prepare(pairs, progress=None, cache_dir=None, max_source: int | None = None)
     Ctrl-C or SIGTERM kills every running compiler's process group at once."""
     compiler = require_compiler()
     folder = cache_root(cache_dir)
-    needed = [(program, layout, *_needed(program, layout, compiler)) for program, layout in pairs]
-    todo = {key: (program, layout, source) for program, layout, source, key in needed
-            if key not in _loaded and not (folder / f"{key}.so").is_file()}
-    total = sum(len(source) for _, _, source in todo.values())
-    if max_source is not None and total > max_source:
-        program, layout, source = max(todo.values(), key=lambda item: len(item[2]))
-        raise TooLarge(f"the generated C still to compile is {total / 1e6:.0f} MB ({program.name} under "
-                       f"{layout.strategy}: {len(source) / 1e6:.1f} MB), more than {max_source / 1e6:.0f} MB "
-                       "compile in a few minutes")
+    needed, todo = [], {}
+    for program, layout in pairs:
+        source, key = _needed(program, layout, compiler)
+        needed.append((program, layout, source, key))
+        if key not in _loaded and not (folder / f"{key}.so").is_file():
+            todo[key] = len(source)
+        # Stop at the bound: a program of 10,000 functions would generate 400 MB.
+        if max_source is not None and sum(todo.values()) > max_source:
+            raise TooLarge(f"the generated C still to compile passes {max_source / 1e6:.0f} MB ({program.name} "
+                           f"under {layout.strategy}: {len(source) / 1e6:.1f} MB), more than compiles in a few "
+                           "minutes")
     missing = set(todo)
     unique = list({key: (program, layout, source, key)
                    for program, layout, source, key in needed}.values())
