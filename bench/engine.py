@@ -110,15 +110,24 @@ def _compiler(command: tuple, cflags: str) -> Compiler | None:
     if done.returncode != 0:
         return None
     version = (done.stdout.strip().splitlines() or [command[0]])[0]
-    flags = tuple(shlex.split(cflags)) if cflags else DEFAULT_FLAGS
+    flags = tuple(_words("PINBENCH_CFLAGS", cflags)) if cflags else DEFAULT_FLAGS
     return Compiler(command, version, flags)
+
+
+def _words(variable: str, text: str) -> list:
+    """``text`` split as a shell would (quotes group words); a quote left
+    open is a one-line UsageError naming the variable."""
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"${variable} is not valid shell words ({error}): {text}; fix its quoting") from None
 
 
 def find_compiler() -> Compiler | None:
     """The C compiler (``$PINBENCH_CC``, else the one that built Python's
     extensions), or None when there is none that runs."""
     cc = os.environ.get("PINBENCH_CC") or sysconfig.get_config_var("CC") or "cc"
-    command = shlex.split(cc)
+    command = _words("PINBENCH_CC", cc)
     found = shutil.which(command[0]) if command else None
     if found is None:
         return None

@@ -254,3 +254,15 @@ def test_force_interrupted_keeps_the_old_run_and_what_finished(old_run, capsys, 
     assert f"1 of 2 benchmarks finished; partial results in {partial}; {folder} still holds" in err, err
     doc = json.loads((partial / "results.json").read_text())
     assert doc["complete"] is False and len(doc["benchmarks"]) == 1
+
+
+@pytest.mark.parametrize("variable, value", [("PINBENCH_CC", 'gcc "-m64'), ("PINBENCH_CFLAGS", "-O2 '-g")])
+def test_an_unbalanced_quote_in_the_compiler_variables_is_one_line(tmp_path, monkeypatch, capsys, variable, value):
+    from pinbench.bench.cli import main
+
+    monkeypatch.setenv(variable, value)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--counts-only", "-w", "chain", "-s", "pinbox", "-a", "system", "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"${variable} is not valid shell words" in err and "quoting" in err, err
+    assert not (tmp_path / "out").exists()
