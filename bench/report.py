@@ -641,6 +641,19 @@ def _problems_html(doc: dict) -> str:
     return f'<div class="bug"><b>These results show a bug:</b><ul>{items}</ul></div>'
 
 
+def _skipped_html(doc: dict) -> str:
+    """The benchmarks of the suite that did not fit and were skipped (a
+    finding about a strategy at that scale): said above the summary, as
+    `pinbench run` and `show` say it, so no figure is read as complete."""
+    skipped = doc.get("skipped") or []
+    if not skipped:
+        return ""
+    items = "".join(f"<li><code>{_esc(s['benchmark'])}</code>: {_esc(s['reason'])}</li>" for s in skipped)
+    return (f'<div class="warning" id="skipped"><p>{len(skipped)} benchmark{"s" if len(skipped) != 1 else ""} '
+            f"of this run's suite did not fit and {'were' if len(skipped) != 1 else 'was'} skipped; the "
+            f"figures and tables leave {'them' if len(skipped) != 1 else 'it'} out:</p><ul>{items}</ul></div>")
+
+
 def render_html(folder: Path, doc: dict, sections: list) -> str:
     title = f"pinbench report: {folder.resolve().name}"
     names = plots.strategies_of(doc)
@@ -673,6 +686,7 @@ def render_html(folder: Path, doc: dict, sections: list) -> str:
         f'<div class="legend">{legend}</div>',
         f"<nav>{nav}</nav>",
         '<h2 id="summary">Summary</h2>',
+        _skipped_html(doc),
         _summary_table(doc),
     ]
     for section in sections:

@@ -142,8 +142,20 @@ class Strategy:
         return {"storage": self.storage}
 
     def plan(self, program):
-        """Lay out ``program`` under this strategy (a ``Layout``)."""
-        return compute_layout(self, program)
+        """Lay out ``program`` under this strategy (a ``Layout``). A plug-in
+        whose rules raise is a one-line UsageError naming it (a built-in's
+        would be a bug of pinbench: its traceback stays)."""
+        try:
+            return compute_layout(self, program)
+        except UsageError:
+            raise
+        except Exception as exc:
+            if type(self).__module__.startswith(f"{__package__}."):
+                raise
+            raise UsageError(
+                f"strategy plug-in '{self.name}' ({type(self).__module__}) failed to lay out {program.name}: "
+                f"{type(exc).__name__}: {exc}; fix or uninstall that package"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<strategy {self.name}>"

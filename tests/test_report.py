@@ -476,3 +476,17 @@ def test_a_saved_comparison_is_drawn_in_the_report(tmp_path):
     png = tmp_path / "head" / "figures" / "comparison-1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "Comparison with the base run" in (tmp_path / "head" / "report.html").read_text()
+
+
+def test_the_page_names_the_skipped_benchmarks(tiny_run):
+    """A benchmark that did not fit is said above the summary (it was missing from the page)."""
+    doc = read_results(tiny_run)
+    page = report.render_html(tiny_run, doc, [])
+    assert 'id="skipped"' not in page
+    doc["skipped"] = [{"benchmark": "skynet/fiber/system", "reason": "needs more than <1 GiB> of stacks"},
+                      {"benchmark": "skynet/loom/bump", "reason": "too big"}]
+    page = report.render_html(tiny_run, doc, [])
+    summary = page.split('<h2 id="summary">')[1].split("<h2")[0]
+    assert "2 benchmarks of this run's suite did not fit and were skipped" in summary
+    assert "<code>skynet/fiber/system</code>: needs more than &lt;1 GiB&gt; of stacks" in summary
+    assert "<code>skynet/loom/bump</code>: too big" in summary
