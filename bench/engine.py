@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import codegen
+from . import cache, codegen
 from ..model.errors import UsageError
 
 COMPILED, INTERPRETED = "compiled", "interpreted"
@@ -140,7 +140,7 @@ def child_environment() -> dict:
     cache, the same resolved compiler and flags (so the same keys)."""
     compiler = require_compiler()
     return {
-        "PINBENCH_CACHE": str(cache_root().parent),
+        cache.ENV: str(cache.cache_root()),
         "PINBENCH_CC": " ".join(shlex.quote(part) for part in compiler.command),
         "PINBENCH_CFLAGS": " ".join(compiler.flags),
     }
@@ -159,17 +159,8 @@ def default_engine() -> tuple[str, str | None]:
 
 
 def cache_root(cache_dir=None) -> Path:
-    """Where engines are cached: ``cache_dir/engines`` (validate's
-    --cache-dir), else under $PINBENCH_CACHE, $XDG_CACHE_HOME or ~/.cache."""
-    if cache_dir:
-        root = Path(cache_dir).expanduser() / "engines"
-    elif os.environ.get("PINBENCH_CACHE"):
-        root = Path(os.environ["PINBENCH_CACHE"]).expanduser() / "engines"
-    else:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "pinbench" / "engines"
-    # Absolute: the libraries' paths go to processes that start elsewhere
-    # (the instruction counter runs in its scratch folder).
-    return Path(os.path.abspath(root))
+    """Where engines are cached (bench/cache.py: ``<root>/engines``)."""
+    return cache.cache_root(cache.ENGINES, cache_dir)
 
 
 @lru_cache(maxsize=1)

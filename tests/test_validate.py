@@ -14,6 +14,8 @@ import random
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from pinbench.model.errors import UsageError
@@ -358,12 +360,27 @@ def test_cases_from_flags():
     assert quick["skynet"]["levels"] < 6
 
 
-def test_cache_folder_choice(monkeypatch, tmp_path):
+def test_one_cache_root_for_every_build(monkeypatch, tmp_path):
+    """Engines, native programs and branch environments live under one
+    root, chosen by one rule (bench/cache.py)."""
+    from pinbench.bench import branches, cache
+
+    def folders():
+        return engine.cache_root(), toolchain.cache_root(), branches.cache_root(cache.ENVS)
+
     monkeypatch.delenv("PINBENCH_CACHE", raising=False)
-    assert toolchain.cache_root().parts[-3:] == (".cache", "pinbench", "native")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    home = Path("~/.cache/pinbench").expanduser()
+    assert folders() == (home / "engines", home / "native", home / "envs")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert folders() == tuple(tmp_path / "xdg" / "pinbench" / k for k in ("engines", "native", "envs"))
     monkeypatch.setenv("PINBENCH_CACHE", str(tmp_path / "env"))
-    assert toolchain.cache_root() == tmp_path / "env"
-    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag"
+    assert folders() == tuple(tmp_path / "env" / k for k in ("engines", "native", "envs"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PINBENCH_CACHE", "relative")  # absolute, for processes started elsewhere
+    assert toolchain.cache_root() == tmp_path / "relative" / "native"
+    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag" / "native"
+    assert engine.cache_root(tmp_path / "flag") == tmp_path / "flag" / "engines"
 
 
 @pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to compile")

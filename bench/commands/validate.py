@@ -37,8 +37,8 @@ compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
 figures beside the model's: allocations and bytes per task, the root
 future's size_of against the model's frame size, ns per task, the checksum,
 and how far the model's time ratios between strategies carry over.
-Builds are cached (--cache-dir, $PINBENCH_CACHE, default
-~/.cache/pinbench/native). A missing compiler skips its language.
+Builds are cached under native/ in pinbench's cache (--cache-dir,
+$PINBENCH_CACHE, $XDG_CACHE_HOME/pinbench or ~/.cache/pinbench). A missing compiler skips its language.
 --go instead compares the go_stack strategy with Go (go build): the stack
 bytes each parked goroutine of the chain shape holds, beside the model's."""
 EPILOG = """\
@@ -80,7 +80,8 @@ def add_parser(subparsers):
         "--language", action="append", metavar="L",
         help=f"{' or '.join(LANGUAGES)}; repeatable or a comma list (default: every one whose compiler is here)",
     )
-    p.add_argument("--cache-dir", metavar="DIR", help="where builds are cached (default: $PINBENCH_CACHE or ~/.cache/pinbench/native)")
+    p.add_argument("--cache-dir", metavar="DIR", help="pinbench's cache folder for these builds (default: $PINBENCH_CACHE, "
+                   "$XDG_CACHE_HOME/pinbench or ~/.cache/pinbench)")
     p.add_argument("--timeout", type=_timeout, default=600.0, metavar="S",
                    help="seconds a native program may run (default 600)")
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="table format (default text)")
