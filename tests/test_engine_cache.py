@@ -325,3 +325,19 @@ def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how, vi
         assert process.returncode == 128 + signal.SIGTERM
         assert "pinbench: interrupted: 0 of 1 benchmarks finished" in process.stderr.read()
         assert not (tmp_path / "out").exists()
+
+
+def test_no_writable_folder_at_all_is_one_line(tmp_path, cache, monkeypatch):
+    """The cache and the temporary folder both full: an error of one line, no traceback."""
+    import errno
+
+    from pinbench.model.errors import UsageError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(engine.tempfile, "TemporaryDirectory", full)
+    with pytest.raises(UsageError) as error:
+        engine.compiled(*pair(64))
+    message = str(error.value)
+    assert "\n" not in message and "neither the cache" in message and "No space left on device" in message
