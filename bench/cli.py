@@ -82,5 +82,6 @@ def main(argv=None) -> int:
             print(f"{PROG}: interrupted", file=sys.stderr)
             return 128 + signal.SIGINT
 
+
 if __name__ == "__main__":
     sys.exit(main())

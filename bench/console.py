@@ -13,6 +13,8 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
+from ..model.errors import UsageError
+
 PROG = "pinbench"
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
 # Every command's help keeps its own line breaks (descriptions, examples).
@@ -78,8 +80,6 @@ class _Output:
                 pass
             if isinstance(error, BrokenPipeError) or self._name == "stderr":  # nowhere to say it
                 return len(args[0]) if args else None
-            from ..model.errors import UsageError
-
             raise UsageError(f"cannot write to standard output: {error.strerror or error}; free space on "
                              "that device or send the output elsewhere") from None
 

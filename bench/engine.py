@@ -414,7 +414,14 @@ def _get(program, layout, compiler: Compiler, folder: Path, source: str, key: st
             _remove_entry(path)
             path = _build(source, key, compiler, folder, compilers)
         except OSError as error:
-            path = _build(source, key, compiler, _fallback_folder(folder, error), compilers)
+            try:
+                path = _build(source, key, compiler, _fallback_folder(folder, error), compilers)
+            except OSError as again:
+                raise UsageError(
+                    f"cannot build the compiled engine: neither the cache {folder} ({error.strerror or error}) "
+                    f"nor a temporary folder ({again.strerror or again}) can be written; free some space, "
+                    "set PINBENCH_CACHE to a writable folder, or use --engine interpreted"
+                ) from None
         engine = _load(path, key, compiler, program, layout)
         if engine is None:
             raise UsageError(

@@ -20,7 +20,7 @@ from ..model.errors import UsageError
 from .formatting import param_text, params_text
 from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
-from .shapes import COUNT, FLAG, NUMBER, SCALAR, TEXT, DictOf, Fields, Kind, ListOf, OneOf, Opt, is_number, mismatch
+from .shapes import ANY_NUMBER, COUNT, FLAG, SCALAR, TEXT, DictOf, Fields, Kind, ListOf, OneOf, Opt, is_number, mismatch
 
 SCHEMA_VERSION = 1
 # Marks a JSON document as ours, so a foreign results.json is told apart
@@ -44,7 +44,7 @@ _FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
 PARAM_VALUE = Kind("a string, number or true/false", lambda v: isinstance(v, (str, bool)) or is_number(v))
 BENCHMARK_SHAPE = Fields(
     required={"workload": TEXT, "strategy": TEXT, "allocator": TEXT, "params": DictOf(PARAM_VALUE),
-              "metrics": Fields(optional={m.name: Opt(FLAG if m.unit == metrics_registry.FLAG else NUMBER)
+              "metrics": Fields(optional={m.name: Opt(FLAG if m.unit == metrics_registry.FLAG else ANY_NUMBER)
                                           for m in metrics_registry.METRICS})},
     optional={"workload_file": TEXT},
 )

@@ -41,6 +41,9 @@ TEXT = Kind("a string", lambda v: isinstance(v, str))
 FLAG = Kind("true or false", lambda v: isinstance(v, bool))
 COUNT = Kind("a whole number of 0 or more", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
 NUMBER = Kind("a finite number", is_number)
+# Also NaN and infinities, which JSON from Python may hold (a count that
+# became NaN is a change compare reports, not a damaged file).
+ANY_NUMBER = Kind("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
 SCALAR = Kind("a string, number, true, false or null",
               lambda v: v is None or isinstance(v, (str, bool)) or is_number(v))
 

@@ -205,6 +205,23 @@ def test_a_full_cache_falls_back_and_leaves_no_partial_file(tmp_path, cache, cap
         assert_falls_back(capsys, program, layout, full / "engines")
 
 
+def test_a_full_cache_falls_back_without_root(tmp_path, cache, capsys, monkeypatch):
+    """The same where no tmpfs can be mounted: every write into the cache
+    fails as a full disk does (ENOSPC), the compiler's included."""
+    import errno
+    import pathlib
+
+    write_text = pathlib.Path.write_text
+
+    def full(path, *args, **kwargs):
+        if str(path).startswith(str(cache)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    assert_falls_back(capsys, *pair(56), cache)
+
+
 # -- bounded builds ---------------------------------------------------------------------
 
 
@@ -269,17 +286,22 @@ def compilers_of(pid: int) -> list:
     return found
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
-def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how):
+@pytest.mark.parametrize("how, via", [("SIGTERM", "engine"), ("SIGINT", "engine"), ("SIGTERM", "run")])
+def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how, via):
     """A build gcc needs minutes for (a join of 10,000 children): the
     signal ends the process within seconds (the target is 2 s; the bound
-    is generous for a busy machine) and no compiler outlives it."""
+    is generous for a busy machine) and no compiler outlives it; through
+    the engine alone (SIGTERM unhandled) and through `pinbench run`
+    (which handles it: exit 143, the run says it was interrupted)."""
     workload = wide_join(tmp_path, 10_000)
     cache_dir = tmp_path / "pinbench-stop-test"
-    process = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, str(workload)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
+    command = [sys.executable, "-c", SLOW_BUILD, str(workload)] if via == "engine" else \
+        [*CLI, "run", "--counts-only", "-w", str(workload), "-s", "always_heap", "-a", "system",
+         "--engine", "compiled", "-o", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                                env={**os.environ, "PINBENCH_CACHE": str(cache_dir)})
-    assert process.stdout.readline().strip() == "building"
+    if via == "engine":
+        assert process.stdout.readline().strip() == "building"
     deadline = time.monotonic() + 60
     while not compilers_of(process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -299,3 +321,23 @@ def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how):
     time.sleep(0.2)
     assert compilers_of(process.pid) == [], "a compiler outlived the build"
     assert not list((cache_dir / "engines").glob("*.so")) and leftovers(cache_dir / "engines") == []
+    if via == "run":
+        assert process.returncode == 128 + signal.SIGTERM
+        assert "pinbench: interrupted: 0 of 1 benchmarks finished" in process.stderr.read()
+        assert not (tmp_path / "out").exists()
+
+
+def test_no_writable_folder_at_all_is_one_line(tmp_path, cache, monkeypatch):
+    """The cache and the temporary folder both full: an error of one line, no traceback."""
+    import errno
+
+    from pinbench.model.errors import UsageError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(engine.tempfile, "TemporaryDirectory", full)
+    with pytest.raises(UsageError) as error:
+        engine.compiled(*pair(64))
+    message = str(error.value)
+    assert "\n" not in message and "neither the cache" in message and "No space left on device" in message

@@ -97,15 +97,15 @@ def runs(tmp_path_factory):
 
 
 def answers(capsys, argv, statuses=(0, 1)) -> int:
-    """Run a command in-process: a status it may give, or one line and
-    exit 2; an exception escaping it fails the test."""
+    """Run a command in-process: a status it may give, or one line naming
+    the file and exit 2; an exception escaping it fails the test."""
     capsys.readouterr()
     status = main(argv)
     err = capsys.readouterr().err
     if status == 2:
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("pinbench: error: "), err
-        assert "damaged" in lines[0] or "not" in lines[0], lines[0]
+        assert RESULTS_FILE in lines[0], lines[0]
     else:
         assert status in statuses, (status, err)
     return status
@@ -167,7 +167,7 @@ def test_the_mutations_reach_every_field(runs):
     ("environment", ["Linux"], "environment should be an object"),
     ("skipped", [1, 2], "skipped[0] should be an object"),
     ("params", {"depth": {"nested": 1}}, "benchmarks[0].params.depth should be a string, number or true/false"),
-    ("metrics", {"allocs": "many"}, "benchmarks[0].metrics.allocs should be a finite number"),
+    ("metrics", {"allocs": "many"}, "benchmarks[0].metrics.allocs should be a number"),
 ])
 @pytest.mark.parametrize("command", ["show", "compare", "report"])
 def test_fields_of_the_wrong_type_are_one_line(runs, tmp_path, capsys, field, value, needle, command):
