@@ -426,6 +426,9 @@ RULES = {
     "generator": _with_halo(generator, halo_as_always_heap(generator)),
     "select_loop": _with_halo(select_loop, halo_select_loop),
     "server": _with_halo(server, halo_server),
+    # million's one function is a chain's lone leaf without locals: it waits on io once.
+    "million": lambda strategy, tasks: RULES["chain"](strategy, depth=0, borrow="none", waits=1, locals=0,
+                                                      tasks=tasks),
 }
 
 
@@ -658,6 +661,7 @@ STORAGE_RULES = {
     "generator": storage_generator,
     "select_loop": storage_select_loop,
     "server": storage_server,
+    "million": lambda strategy, tasks: storage_chain(strategy, 0, "none", 1, 0, tasks),
 }
 
 
@@ -726,6 +730,7 @@ DOTNET_RULES = {
     "select_loop": dotnet_select_loop,
     "server": lambda rate, requests, seed: _dotnet((requests, requests), requests * 6, frame(1024, IO),
                                                    [frame(128, IO)]),
+    "million": lambda tasks: dotnet_chain(0, "none", 1, 0, tasks),
 }
 
 
@@ -916,6 +921,7 @@ LOOM_RULES = {
     "generator": loom_generator,
     "select_loop": loom_select_loop,
     "server": loom_server,
+    "million": lambda tasks: loom_chain(0, "none", 1, 0, tasks),
 }
 STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber", "dotnet", "loom")
 
@@ -929,3 +935,4 @@ def expected(workload, strategy, **params):
     if strategy in STORAGE_STRATEGIES:
         return STORAGE_RULES[workload](strategy, **params)
     return {**RULES[workload](strategy, **params), "copied_bytes": 0, "stack_growths": 0}
+
