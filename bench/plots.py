@@ -609,9 +609,10 @@ _PART_WORDS = {
 }
 MAX_DRAWN_BLOCKS = 40  # per panel; the rest is one summary block
 # A reserved part (a stack's or slab's bytes not in use) longer than this
-# many times the widest panel's bytes without them is drawn cut to that
-# length, with a break mark and its bytes written in it: a fiber's 132 KiB
-# stack would otherwise leave every heap strategy a sliver.
+# many times the widest panel's bytes without them is drawn cut, with a
+# break mark and its bytes written in it: a panel's cut parts share that
+# length between them. A fiber's 132 KiB stack (or nine of them, a fanout's)
+# would otherwise leave every heap strategy a sliver.
 RESERVED_CUT = 4
 MAX_DRAWN_NESTING = 14  # inline frames deeper than this are drawn collapsed
 
@@ -683,7 +684,11 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
         elided = (view.elided_blocks + len(rest), view.elided_bytes + sum(b.size for b in rest))
         drawn.append((view, blocks, elided))
     cut = RESERVED_CUT * max(sum(_in_use(b) for b in blocks) + elided[1] for _, blocks, elided in drawn)
-    widths = {id(b): _drawn_size(b, cut) for _, blocks, _ in drawn for b in blocks}
+    widths = {}
+    for _, blocks, _ in drawn:
+        long = {id(b) for b in blocks if b.size - _in_use(b) > cut}
+        for b in blocks:
+            widths[id(b)] = _in_use(b) + cut / len(long) if id(b) in long else b.size
     # Bytes per inch: the widest panel (its blocks plus the gaps) fills the width.
     bpi = 1.0
     for view, blocks, elided in drawn:
@@ -798,11 +803,6 @@ def _draw_panel_title(ax, view, run_metrics, bpi):
 def _in_use(block) -> int:
     """A block's bytes without its reserved part (a stack's or slab's rest)."""
     return block.used if block.used and block.used < block.size else block.size
-
-
-def _drawn_size(block, cut: float) -> float:
-    """How many bytes wide a block is drawn: its size, its reserved part cut to ``cut``."""
-    return min(block.size, _in_use(block) + cut)
 
 
 def _draw_block(ax, view, block, bx, y0, height, bpi, drawn):

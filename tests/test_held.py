@@ -156,3 +156,28 @@ def test_layout_diagram_cuts_a_fiber_stack_so_heap_frames_stay_readable():
     reserved = rules.FIBER_STACK + rules.PAGE - used
     assert f"<!-- reserved {reserved:,} B, not to scale -->" in svg
     assert f"cuts a reserved part over {plots.RESERVED_CUT * sum(frames):,} B" in svg
+
+
+def test_a_panels_cut_stacks_share_the_cut_length():
+    """fanout k=2: the fiber panel's three stacks (the root's, an arm's
+    each) are cut to a third of the length each, so the panel is no wider
+    than one cut stack would be."""
+    import io
+
+    from pinbench.bench import plots
+    from pinbench.bench.layout_view import task_view
+    from pinbench.bench.workloads import get_workload
+
+    program = get_workload("fanout").compile({"k": 2, "depth": 0, "locals": 0})
+    views = [task_view(program, s) for s in ("pinbox", "fiber")]
+    buffer = io.StringIO()
+    plots.fig_layout(views).savefig(buffer, format="svg")
+    widths = _block_widths(buffer.getvalue())
+    pinbox = rules.expected("fanout", "pinbox", k=2, depth=0, borrow="all", locals=0, tasks=1)["bytes_allocated"]
+    points_per_byte = widths[f"pinbench-block-pinbox-1-{pinbox}"] / pinbox
+    stack = rules.FIBER_STACK + rules.PAGE
+    root, arm = rules.frame(0, 2 * rules.PTR), rules.frame(0, rules.IO)
+    cut = plots.RESERVED_CUT * max(pinbox, root + 2 * arm)  # the widest panel without reserved parts
+    for number, used in ((1, root), (2, arm), (3, arm)):
+        want = (used + cut / 3) * points_per_byte
+        assert widths[f"pinbench-block-fiber-{number}-{stack}"] == pytest.approx(want, rel=1e-3), number
