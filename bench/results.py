@@ -348,6 +348,8 @@ def find_problems(doc: dict) -> list:
         blocks, nbytes = m.get("live_blocks_end"), m.get("live_bytes_end")
         if blocks or nbytes:
             problems.append(f"{where} ended with {blocks} live blocks ({nbytes} bytes): frames leaked")
+        if m.get("runtime_live_end"):
+            problems.append(f"{where} ended with {m['runtime_live_end']} bytes of runtime task objects live: leaked")
         checksums.setdefault(group_key(bench), {}).setdefault(m.get("checksum"), []).append(
             f"{bench['strategy']}/{bench['allocator']}"
         )

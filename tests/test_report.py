@@ -95,7 +95,7 @@ def tiny_run(tmp_path_factory):
 def test_counts_only_run_draws_every_figure_it_can(counts_run):
     out, done = counts_run
     assert stems(out) == sorted([
-        "allocs-per-task", "peak-memory", "reserved-memory", "copied-bytes",
+        "held-memory", "frames-in-use", "allocs-per-task", "copied-bytes",
         "chain-scaling", "fanout-scaling",
         "chain-layout", "fanout-layout", "server-layout",
     ])
@@ -109,7 +109,7 @@ def test_counts_only_run_draws_every_figure_it_can(counts_run):
 def test_timed_run_draws_time_and_latency_figures(timed_run):
     out, _ = timed_run
     assert stems(out) == sorted([
-        "allocs-per-task", "peak-memory", "reserved-memory", "copied-bytes", "time-per-task",
+        "held-memory", "frames-in-use", "allocs-per-task", "copied-bytes", "time-per-task",
         "chain-scaling", "chain-latency", "chain-layout",
         "server-latency", "server-latency-vs-rate", "server-layout",
     ])
