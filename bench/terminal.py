@@ -205,13 +205,18 @@ def results_table(doc: dict):
 
 
 def header_lines(folder, doc: dict) -> list:
-    env = doc.get("environment") or {}
+    environment = doc.get("environment") or {}
+
+    def env(key):  # any JSON scalar may stand there (results.RUN_SHAPE): shown as text
+        value = environment.get(key)
+        return None if value is None or value == "" or value is False else str(value)
+
     started = str(doc.get("started") or "?").replace("T", " ")
-    machine = env.get("hostname") or "?"
-    details = [x for x in (env.get("cpu"), f"{env['logical_cores']} cores" if env.get("logical_cores") else None,
-                           " ".join(x for x in (env.get("os"), env.get("kernel")) if x) or None) if x]
-    commit = env.get("git_commit")
-    commit_text = "no git checkout" if not commit else commit[:12] + (" (dirty)" if env.get("git_dirty") else "")
+    machine = env("hostname") or "?"
+    details = [x for x in (env("cpu"), f"{env('logical_cores')} cores" if env("logical_cores") else None,
+                           " ".join(x for x in (env("os"), env("kernel")) if x) or None) if x]
+    commit = env("git_commit")
+    commit_text = "no git checkout" if not commit else commit[:12] + (" (dirty)" if env("git_dirty") else "")
     lines = [
         f"[bold]{esc(folder)}[/bold]",
         esc(f"mode: {doc.get('mode', '?')}  started: {started}  commit: {commit_text}"),
