@@ -38,7 +38,8 @@ import numpy as np
 
 from ..model.errors import UsageError
 from .engine import engine_of
-from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results, writing
+from .environment import MACHINE_KEYS
+from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, machine_of, read_results, writing
 from .formatting import param_text, parse_float
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 from .shapes import FLAG, NUMBER, TEXT, Fields, ListOf, Opt, mismatch
@@ -376,7 +377,6 @@ def _side(run: dict) -> dict:
     }
 
 
-MACHINE_KEYS = ("hostname", "cpu", "logical_cores", "machine", "os")
 TOOLCHAIN_KEYS = ("python", "python_implementation", "compiler", "numpy", "cython")
 
 
@@ -495,7 +495,7 @@ def compare_runs(
         timing = False  # counts only: the two times measure different code
     names = display_names(list(base_entries.values()) + list(head_entries.values()))
 
-    benchmarks = []
+    benchmarks, elsewhere = [], []
     for key, head_entry in head_entries.items():
         base_entry = base_entries.get(key)
         if base_entry is None:
@@ -513,7 +513,11 @@ def compare_runs(
         }
         if timing:
             bvals, hvals = base["values"].get(key), head["values"].get(key)
-            if bvals and hvals:
+            # Times compare within one machine only (a merged run's benchmarks
+            # each keep their own); counts compare whatever the machine.
+            if bvals and hvals and machine_of(base["doc"], base_entry) != machine_of(head["doc"], head_entry):
+                elsewhere.append(names[key])
+            elif bvals and hvals:
                 record["timing"] = raw_timing_statistics(bvals, hvals)
         benchmarks.append(record)
     tested = [b["timing"] for b in benchmarks if b["timing"] and b["timing"]["p_value"] is not None]
@@ -552,6 +556,11 @@ def compare_runs(
         "base_only": one_side(base_entries, head_entries),
         "head_only": one_side(head_entries, base_entries),
     }
+    if elsewhere:
+        comparison["warnings"].append(
+            f"{len(elsewhere)} benchmark(s) ran on different machines in base and head ({elsewhere[0]}"
+            f"{', ...' if len(elsewhere) > 1 else ''}): no timing verdict for them; their counts are compared exactly"
+        )
     timed = [b["timing"] for b in benchmarks if b["timing"]]
     if timed:
         best = min(smallest_p_value(t["n_base"], t["n_head"]) for t in timed) * max(len(tested), 1)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..model.errors import UsageError
+from .environment import MACHINE_KEYS
 from .formatting import param_text, params_text
 from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
@@ -37,6 +38,13 @@ METRIC_COLUMNS = CSV_COLUMNS
 # versus the `tasks` metric, which also counts spawned tasks) gets this prefix.
 PARAM_PREFIX = "param_"
 _FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
+# Optional keys of a run, kept as they are: which suite it ran (docs/scaling.md),
+# which shard of it (run --shard), which shards a merged run holds (merge).
+RUN_EXTRAS = ("suite", "shard", "merged")
+# Optional keys of a benchmark entry: the workload file it came from, its wall
+# time in seconds (what --balance reads), its case's position in a sharded
+# suite, and, in a merged run, the machine it ran on (environment.MACHINE_KEYS).
+ENTRY_EXTRAS = ("workload_file", "seconds", "case", "machine")
 
 
 # What every command may read of a results document (bench/shapes.py): a
@@ -133,6 +141,9 @@ def results_document(run: dict) -> dict:
         doc["skipped"] = [dict(s) for s in run["skipped"]]
     if run.get("engine"):  # absent in runs from before the compiled engine (interpreted)
         doc["engine"] = dict(run["engine"])
+    for key in RUN_EXTRAS:
+        if run.get(key) is not None:
+            doc[key] = run[key]
     for bench in run.get("benchmarks", []):
         entry = {
             "workload": bench["workload"],
@@ -141,8 +152,9 @@ def results_document(run: dict) -> dict:
             "params": dict(bench.get("params", {})),
             "metrics": storable_metrics(bench["metrics"]),
         }
-        if bench.get("workload_file"):
-            entry["workload_file"] = bench["workload_file"]
+        for key in ENTRY_EXTRAS:
+            if bench.get(key) is not None:
+                entry[key] = bench[key]
         doc["benchmarks"].append(entry)
     return doc
 
@@ -359,6 +371,13 @@ def find_problems(doc: dict) -> list:
             text = " ".join(f"{k}={param_text(v)}" for k, v in params)
             problems.append(f"{workload} {text}: checksums differ ({detail})")
     return problems
+
+
+def machine_of(doc: dict, entry: dict) -> dict:
+    """The machine a benchmark ran on (:data:`environment.MACHINE_KEYS`):
+    its own in a merged run, where each shard's benchmarks keep theirs,
+    else the run's."""
+    return entry.get("machine") or {key: (doc.get("environment") or {}).get(key) for key in MACHINE_KEYS}
 
 
 def groups(doc: dict) -> list:

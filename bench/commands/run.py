@@ -24,11 +24,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ...model.errors import UsageError
 from .. import engine as engines
-from .. import environment, instructions, runner, timing
+from .. import environment, instructions, runner, shard, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
 from ..formatting import param_text, parse_float
 from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
-from ..suite import ALL, build_suite
+from ..suite import ALL, build_suite, selection_text
 from ..terminal import (
     has_instructions,
     has_timing,
@@ -39,7 +39,14 @@ from ..terminal import (
     timing_summary_table,
 )
 from ..workloads import get_workload
-from .common import add_command, add_mode_arguments, add_suite_arguments, folder_argument, mode_of
+from .common import (
+    add_command,
+    add_mode_arguments,
+    add_shard_arguments,
+    add_suite_arguments,
+    folder_argument,
+    mode_of,
+)
 
 NAME = "run"
 # A run replacing another (--force) is written into a sibling folder named
@@ -59,6 +66,7 @@ examples:
   pinbench run --workload chain --param depth=1,4,16 --param borrow=all,none
   pinbench run --workload examples/echo.toml --allocator pool --name echo
   pinbench run --quick --output /tmp/ci-run --force
+  pinbench run --quick --shard 2/4 --output shard-2     # then: pinbench merge shard-* -o merged
 
 --param applies to every selected workload that has the parameter; several
 --param flags run every combination. `pinbench list` shows the parameters,
@@ -77,6 +85,7 @@ def add_parser(subparsers):
         counts_only="only the deterministic counts: no pyperf timing, no latency (seconds, not minutes)",
     )
     add_suite_arguments(p)
+    add_shard_arguments(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", metavar="DIR", type=folder_argument,
                        help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
@@ -295,7 +304,9 @@ class _Progress:
 
 
 def run(args, argv) -> int:
-    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    chosen, shard_record = shard.apply(whole, args.shard, args.balance)
+    suite = [bench for _, bench in chosen]
     if args.instructions:
         instructions.check_available()  # no valgrind: one line now, before anything runs
     # Compile every program now: a bad combination fails before anything runs.
@@ -321,6 +332,19 @@ def run(args, argv) -> int:
         "engine": {},
         "benchmarks": [],
         "skipped": [],
+        # Which suite this is, whatever part of it ran: merge checks shards
+        # against each other by it, the history keys its series by it.
+        "suite": {
+            "selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
+            "digest": shard.suite_digest(whole),
+            "benchmarks": len(whole),
+        },
+        "shard": shard_record and {
+            **shard_record,
+            # What else must agree between the shards of one sweep.
+            "options": {"counts_only": args.counts_only, "instructions": args.instructions,
+                        "memory_limit": args.memory_limit},
+        },
     }
     finished = run["benchmarks"]
     # A benchmark the user named (its workload and strategy both, not
@@ -342,7 +366,7 @@ def run(args, argv) -> int:
         # metrics.csv always describe the same finished benchmarks and a
         # stop needs no final write.
         with _Progress(len(suite)) as progress:
-            for bench in suite:
+            for position, bench in chosen:
                 workload = workloads[bench.workload]
                 program = programs[(bench.workload, tuple(bench.params.items()))]
                 defaults = {p.name: p.default for p in workload.params}
@@ -383,6 +407,8 @@ def run(args, argv) -> int:
                     "allocator": bench.allocator,
                     "params": dict(bench.params),
                     "metrics": storable_metrics(metrics),  # not the latency samples
+                    "seconds": round(time.perf_counter() - started, 3),  # what --balance reads
+                    "case": position,  # None unless sharded
                 }
                 if bench.workload.endswith(".toml"):
                     record["workload_file"] = bench.workload
@@ -399,7 +425,11 @@ def run(args, argv) -> int:
                 progress.finished(label, time.perf_counter() - started)
         if run["skipped"] and not finished:  # nothing fits: no result, and the reason why
             raise runner.DoesNotFit(run["skipped"][0]["reason"])
-        if args.instructions:
+        if not suite:  # an empty shard is still a shard: merge counts it
+            with signals.deferred():
+                run["complete"], run["finished"] = True, now()
+                write_results(folder, run)
+        elif args.instructions:
             _count_instructions(run, specs, Path(scratch.name), folder, signals)
         if folder != destination:
             with signals.deferred():
@@ -416,6 +446,10 @@ def run(args, argv) -> int:
         signals.restore()
         scratch.cleanup()
     elapsed = time.perf_counter() - t0
+    if not suite:  # more shards than cases: this one is empty, and merge needs to see it
+        print(f"{PROG}: shard {args.shard[0]}/{args.shard[1]} holds none of the suite's "
+              f"{shard_record['suite_cases']} cases; wrote an empty shard to {folder}", file=sys.stderr)
+        return 0
     return _report_run(folder, run, elapsed)
 
 
