@@ -95,22 +95,27 @@ def read_pyperf_values(path) -> dict:
     (calibration runs, which hold only warm-ups, are left out).
 
     A damaged or foreign file is a one-line UsageError."""
+    return {bench.get_name(): [[float(v) for v in run.values] for run in bench.get_runs() if run.values]
+            for bench in load_pyperf_suite(path)}
+
+
+def load_pyperf_suite(path):
+    """A pyperf.json file as pyperf reads it (``pyperf.BenchmarkSuite``);
+    a damaged or foreign file is a one-line UsageError."""
     import pyperf  # deferred: pyperf loads only when timing is read
 
     path = Path(path)
     load_json(path)  # a damaged file fails here with one clear line, not inside pyperf
     try:
         suite = pyperf.BenchmarkSuite.load(str(path))
-        values = {}
-        for bench in suite:
-            runs = [[float(v) for v in run.values] for run in bench.get_runs() if run.values]
-            values[bench.get_name()] = runs
+        for bench in suite:  # a foreign document fails here or in the load
+            bench.get_name(), bench.get_runs()
     except Exception as error:  # pyperf raises many kinds on a foreign document
         raise UsageError(
             f"{path} is not a pyperf benchmark file ({type(error).__name__}: {error}); "
             "give a folder a `pinbench run` wrote"
         ) from None
-    return values
+    return suite
 
 
 def load_run(folder) -> dict:

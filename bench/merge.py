@@ -105,8 +105,6 @@ def _short(value) -> str:
 def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
     """``(results document, pyperf benchmarks)`` of the shards in
     ``folders``, benchmarks in the suite's order."""
-    import pyperf  # deferred: loaded only when shards are merged
-
     if not folders:
         raise UsageError("no shard folders given")
     docs = [_read_shard(folder) for folder in folders]
@@ -115,8 +113,7 @@ def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
     for folder, doc in zip(folders, docs):
         timings = {}
         if (Path(folder) / PYPERF_FILE).exists():
-            cmp.read_pyperf_values(Path(folder) / PYPERF_FILE)  # a damaged file: one line
-            timings = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(Path(folder) / PYPERF_FILE))}
+            timings = {b.get_name(): b for b in cmp.load_pyperf_suite(Path(folder) / PYPERF_FILE)}
         for order, entry in enumerate(doc["benchmarks"]):
             key = cmp.benchmark_key(entry)
             if key in where:
