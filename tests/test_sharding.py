@@ -118,6 +118,8 @@ def test_bad_shard_arguments_are_one_line(tmp_path):
     assert_one_line_error(pinbench("run", *SMALL, "--shard", "3/2", cwd=tmp_path), "--shard", "the shard must be 1 to 2")
     assert_one_line_error(pinbench("compare-branches", "main", "HEAD", "--shard", "x", cwd=tmp_path), "is not K/N")
     assert_one_line_error(pinbench("run", *SMALL, "--balance", tmp_path, cwd=tmp_path), "--balance only balances")
+    assert_one_line_error(pinbench("compare-branches", "main", "HEAD", *SMALL, "--shard", "1/2", "--interleave",
+                                   "round", cwd=tmp_path), "--interleave round", "not one shard")
 
 
 def test_the_partition_keeps_cases_whole_is_deterministic_and_balances_costs():

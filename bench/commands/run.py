@@ -310,8 +310,9 @@ def run(args, argv) -> int:
     if args.instructions:
         instructions.check_available()  # no valgrind: one line now, before anything runs
     # Compile every program now: a bad combination fails before anything runs.
+    # Those of the whole suite, even in a shard: every shard then fails alike.
     workloads, programs = {}, {}
-    for bench in suite:
+    for bench in whole:
         workload = workloads.setdefault(bench.workload, get_workload(bench.workload))
         key = (bench.workload, tuple(bench.params.items()))
         if key not in programs:
@@ -486,8 +487,9 @@ def _all_done(run: dict) -> bool:
 def _engine(args, suite, programs) -> tuple:
     """The run's engine (--engine, else compiled where a C compiler works,
     with a one-line note otherwise), and for compiled the library of each
-    (program, strategy): every one is built now, in parallel, before
-    anything is run or timed (or found in the cache)."""
+    (program, strategy) of ``suite``: every one is built now, in parallel,
+    before anything is run or timed (or found in the cache). ``programs``
+    holds the whole suite's even in a shard; only ``suite``'s are built."""
     from ... import strategies
 
     engine, note = (args.engine, None) if args.engine else engines.default_engine()
