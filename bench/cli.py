@@ -45,7 +45,7 @@ examples:
   pinbench compare BASE HEAD          what changed between two runs (exit 1 on a regression)
   pinbench compare-branches main HEAD --quick   build, run interleaved and compare two git refs
   pinbench merge shard-1 shard-2 -o merged      join the shards of a sweep (run --shard K/N)
-  pinbench history add merged                   keep runs in a database; history show/report: change points
+  pinbench history add merged                   keep runs in SQLite; `history show`: change points
 
 exit status: 0 ok, 1 a bug was found (leak, checksum mismatch), 2 bad usage,
 130/143 interrupted by SIGINT/SIGTERM."""

@@ -26,15 +26,8 @@ from pathlib import Path
 
 from ..model.errors import UsageError
 from . import compare as cmp
-from .results import (
-    PYPERF_FILE,
-    RESULTS_FILE,
-    machine_of,
-    read_results,
-    write_document,
-    write_pyperf,
-    writing,
-)
+from .branches import write_arm as write_run  # one results folder: pyperf.json, metrics.csv, results.json
+from .results import PYPERF_FILE, RESULTS_FILE, machine_of, read_results, writing
 
 ARMS = ("a", "b")  # compare-branches' output: OUTDIR/a (base), OUTDIR/b (head)
 
@@ -144,14 +137,6 @@ def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
         merged["skipped"] = skipped
     pyperf_benchmarks = [timed[cmp.benchmark_key(e)] for _, e in entries if cmp.benchmark_key(e) in timed]
     return merged, pyperf_benchmarks
-
-
-def write_run(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
-    """pyperf.json (when timed), metrics.csv and results.json of one run."""
-    with writing(folder):
-        folder.mkdir(parents=True, exist_ok=True)
-    write_pyperf(folder, pyperf_benchmarks)
-    write_document(folder, doc)
 
 
 def merge_comparisons(folders: list, partial: bool = False) -> tuple[dict, dict]:
