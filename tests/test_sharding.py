@@ -76,6 +76,10 @@ def test_the_merged_shards_equal_the_unsharded_run_on_every_exact_count(sweep, t
     assert gate.returncode == 0, gate.stdout
     shown = pinbench("show", tmp_path / "merged", cwd=tmp_path)
     assert shown.returncode == 0 and "skynet" in shown.stdout
+    assert f"merged: {SHARDS} of {SHARDS} shards, run on 1 machine(s)" in shown.stdout
+    doc = json.loads((sweep / "shard-1" / "results.json").read_text())
+    assert f"shard 1/{SHARDS}: {doc['shard']['cases']} of the suite's 4 cases" in \
+        pinbench("show", sweep / "shard-1", cwd=tmp_path).stdout
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".merged")]  # no staging folder left
 
 
@@ -105,6 +109,7 @@ def test_merge_refuses_shards_that_do_not_fit_together(sweep, tmp_path):
     assert done.returncode == 0 and "missing shard(s) 2: incomplete" in done.stdout
     doc = json.loads((out / "results.json").read_text())
     assert not doc["complete"] and doc["merged"]["missing"] == [2]
+    assert f"merged: 2 of {SHARDS} shards, missing 2," in pinbench("show", out, cwd=tmp_path).stdout
     assert pinbench("merge", one, three, "-o", out, "--partial", cwd=tmp_path).returncode == 2  # no --force
     compared = pinbench("compare", sweep / "whole", out, "--format", "json", cwd=tmp_path)
     assert any("the head run is incomplete" in w for w in json.loads(compared.stdout)["warnings"])
