@@ -162,10 +162,12 @@ def judge(staged: Path, saved: list) -> dict:
         strict=settings["strict"], fail_on_change=settings["fail_on_change"],
     )
     branches = [c.get("branches") or {} for c in saved]
-    for notes in branches:
-        comparison["warnings"] += notes.get("notes", [])
+    info = {}  # refs, commits, rounds...: the same in every shard (an empty one records fewer)
+    for shard in branches:
+        comparison["warnings"] += shard.get("notes", [])
+        info.update({k: v for k, v in shard.items() if k not in ("notes", "failed", "seconds")})
     comparison["branches"] = {
-        **{k: v for k, v in branches[0].items() if k not in ("notes", "failed", "seconds")},
+        **info,
         "seconds": round(sum(b.get("seconds", 0) for b in branches), 1),
         "failed": any(b.get("failed") for b in branches),
     }
