@@ -104,6 +104,10 @@ def test_merge_refuses_shards_that_do_not_fit_together(sweep, tmp_path):
         with pytest.raises(UsageError, match=f"not shards of one sweep: their {what} differs"):
             merge.merge_runs([one, two, odd])
     assert_one_line_error(pinbench("merge", one, two, odd, "-o", out, cwd=tmp_path), "their suite differs")
+    damaged = tmp_path / "damaged"
+    shutil.copytree(three, damaged)
+    (damaged / "results.json").write_text((three / "results.json").read_text()[:100])
+    assert_one_line_error(pinbench("merge", one, two, damaged, "-o", out, cwd=tmp_path), "is not valid JSON")
     assert not out.exists() and not list(tmp_path.glob(".out.*"))  # a refusal writes nothing
     done = pinbench("merge", one, three, "-o", out, "--partial", cwd=tmp_path)
     assert done.returncode == 0 and "missing shard(s) 2: incomplete" in done.stdout
