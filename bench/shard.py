@@ -12,10 +12,10 @@ far (ties: the lower shard, then the earlier case): the classic greedy
 
 The cost of a case is what its benchmarks took in a previous run
 (``--balance RUN``: each benchmark's ``seconds`` in that run's
-results.json), else the number of its benchmarks. The count is an honest
-default for timed runs, where pyperf's fixed budget per benchmark
-(processes x values x minimum time) dominates; a previous run is better
-when cases differ in size (docs/scaling.md has the figures).
+results.json), else the number of its benchmarks. The count needs no
+earlier run and does well while benchmarks cost about the same (pyperf's
+fixed budget per benchmark); a previous run is the better guide when one
+case is much bigger than the rest (docs/scaling.md has the figures).
 """
 
 from __future__ import annotations
