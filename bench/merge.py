@@ -27,7 +27,7 @@ from pathlib import Path
 from ..model.errors import UsageError
 from . import compare as cmp
 from .branches import write_arm as write_run  # one results folder: pyperf.json, metrics.csv, results.json
-from .results import PYPERF_FILE, RESULTS_FILE, machine_of, read_results, writing
+from .results import PYPERF_FILE, RESULTS_FILE, machine_of, read_results, replace_folder, writing
 
 ARMS = ("a", "b")  # compare-branches' output: OUTDIR/a (base), OUTDIR/b (head)
 
@@ -46,6 +46,13 @@ MEASURED_AGREEMENT = (
     ("engine", lambda doc: doc.get("engine")),
     ("instruction settings", lambda doc: doc.get("instructions")),
 )
+
+
+HINTS = {
+    # The default engine falls back to the interpreter when a job has too
+    # much C left to compile (engine.MAX_DEFAULT_SOURCE), which depends on its cache.
+    "engine": "; run every shard with the same --engine",
+}
 
 
 def is_comparison(folder) -> bool:
@@ -71,7 +78,7 @@ def _check_shards(folders: list, docs: list, partial: bool) -> list:
                 if value(doc) != value(first_doc):
                     raise UsageError(
                         f"{folder} and {first} are not shards of one sweep: their {what} differs "
-                        f"({_short(value(doc))} vs {_short(value(first_doc))})"
+                        f"({_short(value(doc))} vs {_short(value(first_doc))}){HINTS.get(what, '')}"
                     )
     seen = {}
     for folder, doc in zip(folders, docs):
@@ -178,8 +185,8 @@ def judge(staged: Path, saved: list) -> dict:
 @contextlib.contextmanager
 def staging(out: Path, force: bool):
     """A hidden folder beside ``out`` to write into; renamed to ``out`` when
-    the block ends well (with ``force`` replacing what was there), removed
-    otherwise."""
+    the block ends well (with ``force`` replacing what was there,
+    :func:`results.replace_folder`), removed otherwise."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder; choose another -o")
@@ -192,13 +199,10 @@ def staging(out: Path, force: bool):
         yield staged
         with writing(out):
             os.chmod(staged, 0o777 & ~_umask())  # mkdtemp's 0700 is for the half-written folder only
-            old = None
             if out.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-                os.replace(out, old / "run")
-            os.replace(staged, out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                replace_folder(out, staged)
+            else:
+                os.replace(staged, out)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
 

@@ -13,6 +13,8 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 from .. import __version__
@@ -21,7 +23,22 @@ from .environment import MACHINE_KEYS
 from .formatting import param_text, params_text
 from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
-from .shapes import ANY_NUMBER, COUNT, FLAG, SCALAR, TEXT, DictOf, Fields, Kind, ListOf, OneOf, Opt, is_number, mismatch
+from .shapes import (
+    ANY_NUMBER,
+    COUNT,
+    FLAG,
+    NUMBER,
+    SCALAR,
+    TEXT,
+    DictOf,
+    Fields,
+    Kind,
+    ListOf,
+    OneOf,
+    Opt,
+    is_number,
+    mismatch,
+)
 
 SCHEMA_VERSION = 1
 # Marks a JSON document as ours, so a foreign results.json is told apart
@@ -54,7 +71,7 @@ BENCHMARK_SHAPE = Fields(
     required={"workload": TEXT, "strategy": TEXT, "allocator": TEXT, "params": DictOf(PARAM_VALUE),
               "metrics": Fields(optional={m.name: Opt(FLAG if m.unit == metrics_registry.FLAG else ANY_NUMBER)
                                           for m in metrics_registry.METRICS})},
-    optional={"workload_file": TEXT},
+    optional={"workload_file": TEXT, "seconds": NUMBER, "case": Opt(COUNT), "machine": DictOf(SCALAR)},
 )
 RUN_SHAPE = Fields(
     required={"benchmarks": ListOf(BENCHMARK_SHAPE)},
@@ -64,6 +81,11 @@ RUN_SHAPE = Fields(
         "started": Opt(TEXT), "finished": Opt(TEXT), "benchmarks_planned": COUNT,
         "environment": DictOf(SCALAR), "engine": DictOf(TEXT),
         "skipped": ListOf(Fields(required={"benchmark": TEXT, "reason": TEXT})),
+        "suite": Fields(optional={"selection": TEXT, "digest": TEXT, "benchmarks": COUNT}),
+        "shard": Fields(required={"index": COUNT, "count": COUNT},
+                        optional={"cases": COUNT, "suite_cases": COUNT, "balance": TEXT, "options": DictOf(SCALAR)}),
+        "merged": Fields(optional={"shards": COUNT, "present": ListOf(COUNT), "missing": ListOf(COUNT),
+                                   "machines": COUNT}),
     },
 )
 
@@ -103,6 +125,25 @@ def atomic_write_text(path, text: str):
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def replace_folder(folder: Path, staging: Path) -> None:
+    """Put the complete new folder ``staging`` in the place of ``folder``
+    (a run, a merged run or comparison): every file of the old one goes with
+    it. Two renames, so at every moment one of them is whole on disk (the
+    old one under a hidden name for an instant)."""
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    try:
+        os.replace(folder, old)
+        os.replace(staging, folder)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            if not folder.exists():
+                os.replace(old, folder)
+        raise UsageError(
+            f"cannot replace {folder} with the new one: {error.strerror}; the new one is in {staging}"
+        ) from None
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _fsync_dir(folder: Path):

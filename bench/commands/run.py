@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import datetime
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -27,7 +26,16 @@ from .. import engine as engines
 from .. import environment, instructions, runner, shard, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
 from ..formatting import param_text, parse_float
-from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
+from ..results import (
+    CSV_FILE,
+    PYPERF_FILE,
+    RESULTS_FILE,
+    read_results,
+    replace_folder,
+    storable_metrics,
+    write_pyperf,
+    write_results,
+)
 from ..suite import ALL, build_suite, selection_text
 from ..terminal import (
     has_instructions,
@@ -196,7 +204,7 @@ def _prepare_folder(folder: Path, force: bool) -> tuple[Path, bool]:
     """Check the output folder; return (where this run writes, whether this
     run created that folder). A folder that holds a run is replaced only
     when the new run is complete (--force): until then the new run writes
-    into a sibling staging folder (see :func:`_replace`)."""
+    into a sibling staging folder (see :func:`results.replace_folder`)."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder; choose another --output")
     replacing = (folder / RESULTS_FILE).exists()
@@ -223,25 +231,6 @@ def _prepare_folder(folder: Path, force: bool) -> tuple[Path, bool]:
             f"cannot write into the results folder {folder}: {error.strerror}; choose another --output"
         ) from None
     return target, created
-
-
-def _replace(folder: Path, staging: Path) -> None:
-    """Put the complete new run ``staging`` in the place of the old run in
-    ``folder``: every file of the old run (comparison.json, figures, the
-    report) goes with it. Two renames, so at every moment one of the runs
-    is whole on disk (the old one under a hidden name for an instant)."""
-    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-    try:
-        os.replace(folder, old)
-        os.replace(staging, folder)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            if not folder.exists():
-                os.replace(old, folder)
-        raise UsageError(
-            f"cannot replace {folder} with the new run: {error.strerror}; the new run is in {staging}"
-        ) from None
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _label(bench, name: str, base: dict) -> str:
@@ -434,7 +423,7 @@ def run(args, argv) -> int:
             _count_instructions(run, specs, Path(scratch.name), folder, signals)
         if folder != destination:
             with signals.deferred():
-                _replace(destination, folder)
+                replace_folder(destination, folder)
             folder = destination
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted: {_partial(folder, destination, finished, suite, created)}", file=sys.stderr)
