@@ -161,13 +161,12 @@ def run(args, argv) -> int:
         raise UsageError("--interleave round runs each arm's whole suite per round, not one shard of it; "
                          "drop it (--shard runs benchmark by benchmark)")
     # What the arms' results record of the sweep, for merge (as `run --shard` does).
-    sweep = {
-        "suite": {"selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
-                  "digest": shard.suite_digest(whole), "benchmarks": len(whole)},
-        "shard": shard_record and {**shard_record, "options": {
+    sweep = {"suite": {"selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
+                       "digest": shard.suite_digest(whole), "benchmarks": len(whole)}}
+    if shard_record:
+        sweep["shard"] = {**shard_record, "options": {
             "counts_only": args.counts_only, "instructions": args.instructions, "rounds": args.rounds,
-            "interleave": args.interleave, "engine": args.engine}},
-    }
+            "interleave": args.interleave, "engine": args.engine}}
     cases = {shard.case_key(bench.workload, bench.params): position for position, bench in chosen}
     if args.instructions:
         instructions.check_available()
