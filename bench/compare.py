@@ -38,7 +38,8 @@ import numpy as np
 
 from ..model.errors import UsageError
 from .engine import engine_of
-from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results, writing
+from .environment import MACHINE_KEYS
+from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, machine_of, read_results, writing
 from .formatting import param_text, parse_float
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 from .shapes import FLAG, NUMBER, TEXT, Fields, ListOf, Opt, mismatch
@@ -94,22 +95,27 @@ def read_pyperf_values(path) -> dict:
     (calibration runs, which hold only warm-ups, are left out).
 
     A damaged or foreign file is a one-line UsageError."""
+    return {bench.get_name(): [[float(v) for v in run.values] for run in bench.get_runs() if run.values]
+            for bench in load_pyperf_suite(path)}
+
+
+def load_pyperf_suite(path):
+    """A pyperf.json file as pyperf reads it (``pyperf.BenchmarkSuite``);
+    a damaged or foreign file is a one-line UsageError."""
     import pyperf  # deferred: pyperf loads only when timing is read
 
     path = Path(path)
     load_json(path)  # a damaged file fails here with one clear line, not inside pyperf
     try:
         suite = pyperf.BenchmarkSuite.load(str(path))
-        values = {}
-        for bench in suite:
-            runs = [[float(v) for v in run.values] for run in bench.get_runs() if run.values]
-            values[bench.get_name()] = runs
+        for bench in suite:  # a foreign document fails here or in the load
+            bench.get_name(), bench.get_runs()
     except Exception as error:  # pyperf raises many kinds on a foreign document
         raise UsageError(
             f"{path} is not a pyperf benchmark file ({type(error).__name__}: {error}); "
             "give a folder a `pinbench run` wrote"
         ) from None
-    return values
+    return suite
 
 
 def load_run(folder) -> dict:
@@ -376,7 +382,6 @@ def _side(run: dict) -> dict:
     }
 
 
-MACHINE_KEYS = ("hostname", "cpu", "logical_cores", "machine", "os")
 TOOLCHAIN_KEYS = ("python", "python_implementation", "compiler", "numpy", "cython")
 
 
@@ -495,7 +500,7 @@ def compare_runs(
         timing = False  # counts only: the two times measure different code
     names = display_names(list(base_entries.values()) + list(head_entries.values()))
 
-    benchmarks = []
+    benchmarks, elsewhere = [], []
     for key, head_entry in head_entries.items():
         base_entry = base_entries.get(key)
         if base_entry is None:
@@ -513,7 +518,11 @@ def compare_runs(
         }
         if timing:
             bvals, hvals = base["values"].get(key), head["values"].get(key)
-            if bvals and hvals:
+            # Times compare within one machine only (a merged run's benchmarks
+            # each keep their own); counts compare whatever the machine.
+            if bvals and hvals and machine_of(base["doc"], base_entry) != machine_of(head["doc"], head_entry):
+                elsewhere.append(names[key])
+            elif bvals and hvals:
                 record["timing"] = raw_timing_statistics(bvals, hvals)
         benchmarks.append(record)
     tested = [b["timing"] for b in benchmarks if b["timing"] and b["timing"]["p_value"] is not None]
@@ -552,6 +561,11 @@ def compare_runs(
         "base_only": one_side(base_entries, head_entries),
         "head_only": one_side(head_entries, base_entries),
     }
+    if elsewhere:
+        comparison["warnings"].append(
+            f"{len(elsewhere)} benchmark(s) ran on different machines in base and head ({elsewhere[0]}"
+            f"{', ...' if len(elsewhere) > 1 else ''}): no timing verdict for them; their counts are compared exactly"
+        )
     timed = [b["timing"] for b in benchmarks if b["timing"]]
     if timed:
         best = min(smallest_p_value(t["n_base"], t["n_head"]) for t in timed) * max(len(tested), 1)

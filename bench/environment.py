@@ -19,6 +19,9 @@ from .. import __version__
 from ..cython_core import _executor
 
 _PROBE_TIMEOUT_S = 5
+# What makes two measurements "the same machine": timings compare only
+# within one (counts and instruction counts compare across any).
+MACHINE_KEYS = ("hostname", "cpu", "logical_cores", "machine", "os")
 # The source of this pinbench (the repository's bench/ folder when installed
 # in editable mode, site-packages otherwise).
 _SOURCE_DIR = Path(__file__).resolve().parent

@@ -930,3 +930,38 @@ def _draw_layout_legend(fig):
     ]
     fig.legend(handles=handles, loc="lower center", ncols=4, fontsize=7.5, bbox_to_anchor=(0.5, 0.0),
                handlelength=1.6, columnspacing=1.4)
+
+
+# -- the history ---------------------------------------------------------------------------
+
+MAX_HISTORY_PANELS = 24  # a page of small multiples; `history report -b` narrows the rest
+
+
+def fig_history(series_list: list, metric: str, label: str) -> Figure:
+    """One panel per series (``history.Series``): the metric over the runs
+    in date order, each change point a dashed line between the last run at
+    the old level and the first at the new one, labelled with its size.
+    Series with change points come first; at most MAX_HISTORY_PANELS."""
+    shown = sorted(series_list, key=lambda s: (not s.changes, s.benchmark))[:MAX_HISTORY_PANELS]
+    cols = 1 if len(shown) == 1 else 2
+    rows = -(-len(shown) // cols)
+    fig = new_figure(WIDTH, rows * 2.2 + 0.6, layout="constrained")
+    with matplotlib.rc_context(STYLE):
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax in axes.flat[len(shown):]:
+            ax.set_visible(False)
+        for ax, one in zip(axes.flat, shown):
+            xs = list(range(len(one.values)))
+            ax.plot(xs, one.values, marker="o", markersize=3, linewidth=1, color="#0072B2")
+            for change in one.changes:
+                ax.axvline(change.index - 0.5, color="#D55E00", linestyle="--", linewidth=1)
+                size = f"{change.size:+.1%}" if change.size is not None else "changed"
+                ax.annotate(size, (change.index - 0.5, 1), xycoords=("data", "axes fraction"),
+                            ha="left", va="top", fontsize=7, color="#D55E00")
+            ax.set_title(textwrap.shorten(one.benchmark, 70), fontsize=8, loc="left")
+            ax.set_xticks(xs[:: max(1, len(xs) // 8)])
+            ax.set_xticklabels([one.commits[i][:7] for i in xs[:: max(1, len(xs) // 8)]], rotation=30, fontsize=6)
+            ax.set_ylabel(label, fontsize=7)
+        fig.suptitle(f"{label} over the history ({len(shown)} of {len(series_list)} series; "
+                     "dashed: change points)", fontsize=10, fontweight="bold")
+    return fig

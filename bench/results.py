@@ -13,14 +13,32 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 from .. import __version__
 from ..model.errors import UsageError
+from .environment import MACHINE_KEYS
 from .formatting import param_text, params_text
 from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
-from .shapes import ANY_NUMBER, COUNT, FLAG, SCALAR, TEXT, DictOf, Fields, Kind, ListOf, OneOf, Opt, is_number, mismatch
+from .shapes import (
+    ANY_NUMBER,
+    COUNT,
+    FLAG,
+    NUMBER,
+    SCALAR,
+    TEXT,
+    DictOf,
+    Fields,
+    Kind,
+    ListOf,
+    OneOf,
+    Opt,
+    is_number,
+    mismatch,
+)
 
 SCHEMA_VERSION = 1
 # Marks a JSON document as ours, so a foreign results.json is told apart
@@ -37,6 +55,13 @@ METRIC_COLUMNS = CSV_COLUMNS
 # versus the `tasks` metric, which also counts spawned tasks) gets this prefix.
 PARAM_PREFIX = "param_"
 _FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
+# Optional keys of a run, kept as they are: which suite it ran (docs/scaling.md),
+# which shard of it (run --shard), which shards a merged run holds (merge).
+RUN_EXTRAS = ("suite", "shard", "merged")
+# Optional keys of a benchmark entry: the workload file it came from, its wall
+# time in seconds (what --balance reads), its case's position in a sharded
+# suite, and, in a merged run, the machine it ran on (environment.MACHINE_KEYS).
+ENTRY_EXTRAS = ("workload_file", "seconds", "case", "machine")
 
 
 # What every command may read of a results document (bench/shapes.py): a
@@ -46,7 +71,7 @@ BENCHMARK_SHAPE = Fields(
     required={"workload": TEXT, "strategy": TEXT, "allocator": TEXT, "params": DictOf(PARAM_VALUE),
               "metrics": Fields(optional={m.name: Opt(FLAG if m.unit == metrics_registry.FLAG else ANY_NUMBER)
                                           for m in metrics_registry.METRICS})},
-    optional={"workload_file": TEXT},
+    optional={"workload_file": TEXT, "seconds": NUMBER, "case": Opt(COUNT), "machine": DictOf(SCALAR)},
 )
 RUN_SHAPE = Fields(
     required={"benchmarks": ListOf(BENCHMARK_SHAPE)},
@@ -56,6 +81,11 @@ RUN_SHAPE = Fields(
         "started": Opt(TEXT), "finished": Opt(TEXT), "benchmarks_planned": COUNT,
         "environment": DictOf(SCALAR), "engine": DictOf(TEXT),
         "skipped": ListOf(Fields(required={"benchmark": TEXT, "reason": TEXT})),
+        "suite": Fields(optional={"selection": TEXT, "digest": TEXT, "benchmarks": COUNT}),
+        "shard": Fields(required={"index": COUNT, "count": COUNT},
+                        optional={"cases": COUNT, "suite_cases": COUNT, "balance": TEXT, "options": DictOf(SCALAR)}),
+        "merged": Fields(optional={"shards": COUNT, "present": ListOf(COUNT), "missing": ListOf(COUNT),
+                                   "machines": COUNT}),
     },
 )
 
@@ -97,6 +127,25 @@ def atomic_write_text(path, text: str):
     _fsync_dir(path.parent)
 
 
+def replace_folder(folder: Path, staging: Path) -> None:
+    """Put the complete new folder ``staging`` in the place of ``folder``
+    (a run, a merged run or comparison): every file of the old one goes with
+    it. Two renames, so at every moment one of them is whole on disk (the
+    old one under a hidden name for an instant)."""
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    try:
+        os.replace(folder, old)
+        os.replace(staging, folder)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            if not folder.exists():
+                os.replace(old, folder)
+        raise UsageError(
+            f"cannot replace {folder} with the new one: {error.strerror}; the new one is in {staging}"
+        ) from None
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _fsync_dir(folder: Path):
     """Make the rename itself durable (best effort: not every OS allows it)."""
     try:
@@ -133,6 +182,9 @@ def results_document(run: dict) -> dict:
         doc["skipped"] = [dict(s) for s in run["skipped"]]
     if run.get("engine"):  # absent in runs from before the compiled engine (interpreted)
         doc["engine"] = dict(run["engine"])
+    for key in RUN_EXTRAS:
+        if run.get(key) is not None:
+            doc[key] = run[key]
     for bench in run.get("benchmarks", []):
         entry = {
             "workload": bench["workload"],
@@ -141,8 +193,9 @@ def results_document(run: dict) -> dict:
             "params": dict(bench.get("params", {})),
             "metrics": storable_metrics(bench["metrics"]),
         }
-        if bench.get("workload_file"):
-            entry["workload_file"] = bench["workload_file"]
+        for key in ENTRY_EXTRAS:
+            if bench.get(key) is not None:
+                entry[key] = bench[key]
         doc["benchmarks"].append(entry)
     return doc
 
@@ -359,6 +412,13 @@ def find_problems(doc: dict) -> list:
             text = " ".join(f"{k}={param_text(v)}" for k, v in params)
             problems.append(f"{workload} {text}: checksums differ ({detail})")
     return problems
+
+
+def machine_of(doc: dict, entry: dict) -> dict:
+    """The machine a benchmark ran on (:data:`environment.MACHINE_KEYS`):
+    its own in a merged run, where each shard's benchmarks keep theirs,
+    else the run's."""
+    return entry.get("machine") or {key: (doc.get("environment") or {}).get(key) for key in MACHINE_KEYS}
 
 
 def groups(doc: dict) -> list:

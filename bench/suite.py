@@ -172,3 +172,14 @@ def build_suite(
                 for allocator in allocator_names:
                     suite.append(Benchmark(argument, strategy, allocator, dict(combo)))
     return suite
+
+
+def selection_text(workloads=None, strategies=None, allocators=None, params=None) -> str:
+    """The suite flags as one canonical line (``-w chain -s all -a all``),
+    the same however they were spelled: the history keys its series by it,
+    so runs of one selection stay one series as the registry grows."""
+    parts = [f"-w {','.join(split_names(workloads))}", f"-s {','.join(split_names(strategies))}",
+             f"-a {','.join(split_names(allocators))}"]
+    sweeps = params if isinstance(params, dict) else parse_param_flags(params)
+    parts += [f"-p {name}={','.join(values)}" for name, values in sweeps.items()]
+    return " ".join(parts)

@@ -226,6 +226,15 @@ def header_lines(folder, doc: dict) -> list:
             + f"  pinbench {doc.get('pinbench_version', '?')}"
         ),
     ]
+    shard = doc.get("shard")
+    if shard:
+        lines.append(esc(f"shard {shard['index']}/{shard['count']}: {shard['cases']} of the suite's "
+                         f"{shard['suite_cases']} cases (pinbench merge joins the shards)"))
+    merged = doc.get("merged")
+    if merged:  # each benchmark keeps its own machine; the line above is the first shard's
+        missing = f", missing {', '.join(map(str, merged['missing']))}" if merged["missing"] else ""
+        lines.append(esc(f"merged: {len(merged['present'])} of {merged['shards']} shards{missing}, "
+                         f"run on {merged['machines']} machine(s)"))
     skipped = doc.get("skipped") or []
     if skipped:
         names = ", ".join(s["benchmark"] for s in skipped[:4]) + (f" and {len(skipped) - 4} more" if len(skipped) > 4 else "")
@@ -235,7 +244,8 @@ def header_lines(folder, doc: dict) -> list:
         of = f" of {planned}" if planned else ""
         lines.append(
             f"[bold yellow]warning:[/bold yellow] this run is incomplete: "
-            f"{len(doc['benchmarks'])}{of} benchmarks finished (interrupted or stopped)"
+            f"{len(doc['benchmarks'])}{of} benchmarks finished "
+            + ("(a partial merge)" if merged and merged["missing"] else "(interrupted or stopped)")
         )
     return lines
 

@@ -286,3 +286,27 @@ def test_a_branch_with_an_extra_pass_over_the_locals_fails_the_instruction_gate(
             name = f"chain/{base['strategy']}/system"
             assert f"| `{name}` | instructions_per_task {before:,.0f} -> {after:,.0f} (+" in done.stdout
             assert f"| `{name}` | instructions_per_task | {exact(before)} | {exact(after)} |" in done.stdout
+
+
+def test_sharded_comparisons_merge_into_one_verdict(repo, env, tmp_path):
+    """compare-branches --shard K/N in N jobs, then merge: the verdict of the
+    whole comparison (the regression is in one shard only), one exit status."""
+    folders = []
+    for k in (1, 2, 3):  # two cases in three shards: one shard is empty
+        out = tmp_path / f"cmp-{k}"
+        done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only", "-w", "chain,yield_many",
+                        "-s", "pinbox,always_heap", "--shard", f"{k}/3", "-o", out, "--format", "json",
+                        cwd=repo, env=env)
+        assert done.returncode in (0, 1), done.stderr[-3000:]
+        folders.append(out)
+    done = pinbench("merge", *folders, "-o", tmp_path / "merged", "--format", "json", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    merged = json.loads(done.stdout)
+    assert merged["verdict"]["regressions"] == 1 and len(merged["benchmarks"]) == 4
+    assert [b["name"] for b in merged["benchmarks"] if b["status"] == "regression"] == ["chain/pinbox/system"]
+    assert json.loads((tmp_path / "merged" / "b" / "comparison.json").read_text())["verdict"] == merged["verdict"]
+    for arm in ("a", "b"):
+        doc = json.loads((tmp_path / "merged" / arm / "results.json").read_text())
+        assert doc["complete"] and doc["merged"]["present"] == [1, 2, 3]
+    one_line_error(pinbench("merge", *folders[:2], "-o", tmp_path / "partial", cwd=tmp_path, env=env),
+                   "shard(s) 3/3 missing")

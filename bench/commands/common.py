@@ -8,6 +8,7 @@ from .. import compare as cmp
 from ..compare_report import FORMATS
 from ..console import FORMATTER
 from ..formatting import parse_float
+from ..shard import shard_argument
 
 
 def add_command(subparsers, name: str, help: str, description: str, epilog: str, run):
@@ -65,6 +66,20 @@ def add_suite_arguments(parser, helps: dict = SUITE_HELP) -> None:
     for dest, (short, metavar) in flags.items():
         if dest in helps:
             parser.add_argument(short, f"--{dest}", action="append", metavar=metavar, help=helps[dest])
+
+
+def add_shard_arguments(parser) -> None:
+    """--shard K/N and --balance RUN: run one shard of the suite (bench/shard.py)."""
+    parser.add_argument(
+        "--shard", type=shard_argument, metavar="K/N",
+        help="run shard K of N of the suite: whole cases (a workload with its parameters, all its strategies "
+        "and allocators), balanced by cost; `pinbench merge` joins the shards (docs/scaling.md)",
+    )
+    parser.add_argument(
+        "--balance", metavar="RUN",
+        help="balance the shards by what each case took in this earlier run's folder (default: by the "
+        "number of benchmarks); every shard must be given the same RUN",
+    )
 
 
 def _threshold(text: str) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ...model.errors import UsageError
 from .. import compare as cmp
 from .. import engine as engines
-from .. import instructions
+from .. import environment, instructions, shard
 from ..branches import (
     ARMS,
     DEFAULT_ROUNDS,
@@ -35,13 +35,14 @@ from ..branches import (
 from ..compare_report import emit
 from ..console import now
 from ..formatting import parse_int
-from ..results import RESULTS_FILE
-from ..suite import build_suite
+from ..results import RESULTS_FILE, results_document
+from ..suite import build_suite, selection_text
 from .common import (
     AS_IN_RUN,
     add_command,
     add_gate_arguments,
     add_mode_arguments,
+    add_shard_arguments,
     add_suite_arguments,
     folder_argument,
     mode_of,
@@ -64,6 +65,7 @@ examples:
   pinbench compare-branches origin/main my-branch -w chain,skynet -s pinbox,rc
   pinbench compare-branches v0.1.0 HEAD --counts-only --strict
   pinbench compare-branches "$BASE_SHA" "$HEAD_SHA" --quick --format markdown >> "$GITHUB_STEP_SUMMARY"
+  pinbench compare-branches main HEAD --quick --shard 1/4 -o cmp-1   # then: pinbench merge cmp-* -o cmp
 
 Every invocation is the arm's own `pinbench run` with filters for one
 benchmark, so the refs must have this command line (older commits do).
@@ -95,6 +97,7 @@ def add_parser(subparsers):
         counts_only="compare the exact counts only (no timing)",
     )
     add_suite_arguments(p, AS_IN_RUN)
+    add_shard_arguments(p)
     p.add_argument(
         "--engine", type=engines.engine_argument, default=None, metavar="E",
         help="the engine both arms run with, compiled or interpreted (default: each arm's own default)",
@@ -151,7 +154,20 @@ def _prepare_output(args) -> Path:
 
 def run(args, argv) -> int:
     # Everything the user can get wrong is checked before anything is built.
-    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    chosen, shard_record = shard.apply(whole, args.shard, args.balance)
+    suite = [bench for _, bench in chosen]
+    if shard_record and args.interleave == "round":
+        raise UsageError("--interleave round runs each arm's whole suite per round, not one shard of it; "
+                         "drop it (--shard runs benchmark by benchmark)")
+    # What the arms' results record of the sweep, for merge (as `run --shard` does).
+    sweep = {"suite": {"selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
+                       "digest": shard.suite_digest(whole), "benchmarks": len(whole)}}
+    if shard_record:
+        sweep["shard"] = {**shard_record, "options": {
+            "counts_only": args.counts_only, "instructions": args.instructions, "rounds": args.rounds,
+            "interleave": args.interleave, "engine": args.engine}}
+    cases = {shard.case_key(bench.workload, bench.params): position for position, bench in chosen}
     if args.instructions:
         instructions.check_available()
     mode = mode_of(args)
@@ -160,6 +176,8 @@ def run(args, argv) -> int:
     refs = {"a": args.ref_a, "b": args.ref_b}
     commits = {arm: repo.resolve(ref) for arm, ref in refs.items()}
     out = _prepare_output(args)
+    if not suite:  # more shards than cases: an empty shard, which merge must still see
+        return _empty_shard(out, args, argv, refs, commits, sweep)
 
     status = {"signal": None}
 
@@ -224,7 +242,11 @@ def run(args, argv) -> int:
                 continue
             env = doc.setdefault("environment", {})
             env["git_commit"], env["git_dirty"] = commits[arm], False
+            for entry in doc["benchmarks"]:
+                entry["case"] = cases.get(shard.case_key(entry.get("workload_file") or entry["workload"],
+                                                         entry["params"])) if shard_record else None
             doc.update(
+                **sweep,
                 command=["pinbench", *argv], complete=len(doc["benchmarks"]) == len(suite),
                 started=started, finished=now(), benchmarks_planned=len(suite),
                 branch_run={"arm": arm, "ref": refs[arm], "commit": commits[arm], "rounds": rounds,
@@ -242,14 +264,15 @@ def run(args, argv) -> int:
             instructions_threshold=args.instructions_threshold,
             strict=args.strict, fail_on_change=args.fail_on_change,
         )
-        for arm in ARMS:
-            for (a, filters), error in failed.items():
-                if a == arm:
-                    comparison["warnings"].append(f"arm {arm.upper()} ({refs[arm]}) could not run "
-                                                  f"{' '.join(filters)}: {error}")
-        comparison["warnings"] += reported + [f"BUG: {line}" for line in bugs] + crashes
+        # What went wrong in the arms: warnings here, and kept apart so that
+        # merging shards (pinbench merge) keeps them and their failure.
+        notes = [f"arm {a.upper()} ({refs[a]}) could not run {' '.join(filters)}: {error}"
+                 for arm in ARMS for (a, filters), error in failed.items() if a == arm]
+        notes += reported + [f"BUG: {line}" for line in bugs] + crashes
+        comparison["warnings"] += notes
         comparison["branches"] = {"refs": refs, "commits": commits, "rounds": rounds,
-                                  "interleave": args.interleave, "seconds": round(time.perf_counter() - t0, 1)}
+                                  "interleave": args.interleave, "seconds": round(time.perf_counter() - t0, 1),
+                                  "notes": notes, "failed": bool(bugs or crashes)}
         cmp.save_comparison(comparison, out / "b")
         emit(comparison, args.format)
         say(f"{len(plan)} runs in {time.perf_counter() - t0:.0f} s; arms in {out / 'a'} and {out / 'b'}")
@@ -272,3 +295,24 @@ def run(args, argv) -> int:
             with contextlib.suppress(OSError):
                 (out / "rounds").rmdir()
                 out.rmdir()
+
+
+def _empty_shard(out: Path, args, argv, refs: dict, commits: dict, sweep: dict) -> int:
+    """Arms with no benchmark and their (empty) comparison: nothing to build or run."""
+    stamp = now()
+    for arm in ARMS:
+        env = dict(environment.collect(), git_commit=commits[arm], git_dirty=False)
+        doc = results_document({
+            "complete": True, "command": ["pinbench", *argv], "mode": mode_of(args), "timing": not args.counts_only,
+            "started": stamp, "finished": stamp, "benchmarks_planned": 0, "environment": env, **sweep,
+        })
+        write_arm(out / arm, doc, [])
+    shutil.rmtree(out / "rounds", ignore_errors=True)
+    comparison = cmp.compare_runs(cmp.load_run(out / "a"), cmp.load_run(out / "b"), threshold=args.threshold,
+                                  alpha=args.alpha, instructions_threshold=args.instructions_threshold,
+                                  strict=args.strict, fail_on_change=args.fail_on_change)
+    comparison["branches"] = {"refs": refs, "commits": commits, "seconds": 0.0, "notes": [], "failed": False}
+    cmp.save_comparison(comparison, out / "b")
+    say(f"shard {args.shard[0]}/{args.shard[1]} holds none of the suite's {sweep['shard']['suite_cases']} "
+        f"cases; wrote an empty shard to {out}")
+    return 0

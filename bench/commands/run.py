@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import datetime
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -24,11 +23,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ...model.errors import UsageError
 from .. import engine as engines
-from .. import environment, instructions, runner, timing
+from .. import environment, instructions, runner, shard, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
 from ..formatting import param_text, parse_float
-from ..results import CSV_FILE, PYPERF_FILE, RESULTS_FILE, read_results, storable_metrics, write_pyperf, write_results
-from ..suite import ALL, build_suite
+from ..results import (
+    CSV_FILE,
+    PYPERF_FILE,
+    RESULTS_FILE,
+    read_results,
+    replace_folder,
+    storable_metrics,
+    write_pyperf,
+    write_results,
+)
+from ..suite import ALL, build_suite, selection_text
 from ..terminal import (
     has_instructions,
     has_timing,
@@ -39,7 +47,14 @@ from ..terminal import (
     timing_summary_table,
 )
 from ..workloads import get_workload
-from .common import add_command, add_mode_arguments, add_suite_arguments, folder_argument, mode_of
+from .common import (
+    add_command,
+    add_mode_arguments,
+    add_shard_arguments,
+    add_suite_arguments,
+    folder_argument,
+    mode_of,
+)
 
 NAME = "run"
 # A run replacing another (--force) is written into a sibling folder named
@@ -59,6 +74,7 @@ examples:
   pinbench run --workload chain --param depth=1,4,16 --param borrow=all,none
   pinbench run --workload examples/echo.toml --allocator pool --name echo
   pinbench run --quick --output /tmp/ci-run --force
+  pinbench run --quick --shard 2/4 --output shard-2     # then: pinbench merge shard-* -o merged
 
 --param applies to every selected workload that has the parameter; several
 --param flags run every combination. `pinbench list` shows the parameters,
@@ -77,6 +93,7 @@ def add_parser(subparsers):
         counts_only="only the deterministic counts: no pyperf timing, no latency (seconds, not minutes)",
     )
     add_suite_arguments(p)
+    add_shard_arguments(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", metavar="DIR", type=folder_argument,
                        help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
@@ -187,7 +204,7 @@ def _prepare_folder(folder: Path, force: bool) -> tuple[Path, bool]:
     """Check the output folder; return (where this run writes, whether this
     run created that folder). A folder that holds a run is replaced only
     when the new run is complete (--force): until then the new run writes
-    into a sibling staging folder (see :func:`_replace`)."""
+    into a sibling staging folder (see :func:`results.replace_folder`)."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder; choose another --output")
     replacing = (folder / RESULTS_FILE).exists()
@@ -214,25 +231,6 @@ def _prepare_folder(folder: Path, force: bool) -> tuple[Path, bool]:
             f"cannot write into the results folder {folder}: {error.strerror}; choose another --output"
         ) from None
     return target, created
-
-
-def _replace(folder: Path, staging: Path) -> None:
-    """Put the complete new run ``staging`` in the place of the old run in
-    ``folder``: every file of the old run (comparison.json, figures, the
-    report) goes with it. Two renames, so at every moment one of the runs
-    is whole on disk (the old one under a hidden name for an instant)."""
-    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-    try:
-        os.replace(folder, old)
-        os.replace(staging, folder)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            if not folder.exists():
-                os.replace(old, folder)
-        raise UsageError(
-            f"cannot replace {folder} with the new run: {error.strerror}; the new run is in {staging}"
-        ) from None
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _label(bench, name: str, base: dict) -> str:
@@ -295,12 +293,15 @@ class _Progress:
 
 
 def run(args, argv) -> int:
-    suite = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    chosen, shard_record = shard.apply(whole, args.shard, args.balance)
+    suite = [bench for _, bench in chosen]
     if args.instructions:
         instructions.check_available()  # no valgrind: one line now, before anything runs
     # Compile every program now: a bad combination fails before anything runs.
+    # Those of the whole suite, even in a shard: every shard then fails alike.
     workloads, programs = {}, {}
-    for bench in suite:
+    for bench in whole:
         workload = workloads.setdefault(bench.workload, get_workload(bench.workload))
         key = (bench.workload, tuple(bench.params.items()))
         if key not in programs:
@@ -321,6 +322,19 @@ def run(args, argv) -> int:
         "engine": {},
         "benchmarks": [],
         "skipped": [],
+        # Which suite this is, whatever part of it ran: merge checks shards
+        # against each other by it, the history keys its series by it.
+        "suite": {
+            "selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
+            "digest": shard.suite_digest(whole),
+            "benchmarks": len(whole),
+        },
+        "shard": shard_record and {
+            **shard_record,
+            # What else must agree between the shards of one sweep.
+            "options": {"counts_only": args.counts_only, "instructions": args.instructions,
+                        "memory_limit": args.memory_limit},
+        },
     }
     finished = run["benchmarks"]
     # A benchmark the user named (its workload and strategy both, not
@@ -342,7 +356,7 @@ def run(args, argv) -> int:
         # metrics.csv always describe the same finished benchmarks and a
         # stop needs no final write.
         with _Progress(len(suite)) as progress:
-            for bench in suite:
+            for position, bench in chosen:
                 workload = workloads[bench.workload]
                 program = programs[(bench.workload, tuple(bench.params.items()))]
                 defaults = {p.name: p.default for p in workload.params}
@@ -383,6 +397,8 @@ def run(args, argv) -> int:
                     "allocator": bench.allocator,
                     "params": dict(bench.params),
                     "metrics": storable_metrics(metrics),  # not the latency samples
+                    "seconds": round(time.perf_counter() - started, 3),  # what --balance reads
+                    "case": position,  # None unless sharded
                 }
                 if bench.workload.endswith(".toml"):
                     record["workload_file"] = bench.workload
@@ -399,11 +415,15 @@ def run(args, argv) -> int:
                 progress.finished(label, time.perf_counter() - started)
         if run["skipped"] and not finished:  # nothing fits: no result, and the reason why
             raise runner.DoesNotFit(run["skipped"][0]["reason"])
-        if args.instructions:
+        if not suite:  # an empty shard is still a shard: merge counts it
+            with signals.deferred():
+                run["complete"], run["finished"] = True, now()
+                write_results(folder, run)
+        elif args.instructions:
             _count_instructions(run, specs, Path(scratch.name), folder, signals)
         if folder != destination:
             with signals.deferred():
-                _replace(destination, folder)
+                replace_folder(destination, folder)
             folder = destination
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted: {_partial(folder, destination, finished, suite, created)}", file=sys.stderr)
@@ -416,6 +436,10 @@ def run(args, argv) -> int:
         signals.restore()
         scratch.cleanup()
     elapsed = time.perf_counter() - t0
+    if not suite:  # more shards than cases: this one is empty, and merge needs to see it
+        print(f"{PROG}: shard {args.shard[0]}/{args.shard[1]} holds none of the suite's "
+              f"{shard_record['suite_cases']} cases; wrote an empty shard to {folder}", file=sys.stderr)
+        return 0
     return _report_run(folder, run, elapsed)
 
 
@@ -452,8 +476,9 @@ def _all_done(run: dict) -> bool:
 def _engine(args, suite, programs) -> tuple:
     """The run's engine (--engine, else compiled where a C compiler works,
     with a one-line note otherwise), and for compiled the library of each
-    (program, strategy): every one is built now, in parallel, before
-    anything is run or timed (or found in the cache)."""
+    (program, strategy) of ``suite``: every one is built now, in parallel,
+    before anything is run or timed (or found in the cache). ``programs``
+    holds the whole suite's even in a shard; only ``suite``'s are built."""
     from ... import strategies
 
     engine, note = (args.engine, None) if args.engine else engines.default_engine()
