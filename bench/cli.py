@@ -22,13 +22,13 @@ import textwrap
 from .. import __version__
 from ..model.errors import UsageError
 from ..strategies import BUILTIN
-from .commands import compare, compare_branches, explain, report, run, show, validate
+from .commands import compare, compare_branches, explain, import_rust, report, run, show, validate
 from .commands import list as list_
 from .commands.common import check_mode
 from .console import EXIT_OK, EXIT_USAGE, FORMATTER, PROG, ArgumentParser, one_line
 
 # In the order `pinbench --help` lists them.
-COMMANDS = (list_, run, show, report, explain, validate, compare, compare_branches)
+COMMANDS = (list_, run, show, report, explain, import_rust, validate, compare, compare_branches)
 
 MAIN_DESCRIPTION = textwrap.fill(
     "What does each way of storing async state machines cost? pinbench runs async workloads under "
@@ -44,6 +44,7 @@ examples:
   pinbench show results/<timestamp>   the results as a table
   pinbench report results/<timestamp> figures and an HTML page (--open to view it)
   pinbench explain chain              one task's memory under each strategy
+  pinbench import rust CRATE          a Rust crate's futures as a workload file
   pinbench compare BASE HEAD          what changed between two runs (exit 1 on a regression)
   pinbench compare-branches main HEAD --quick   build, run interleaved and compare two git refs
 
