@@ -302,3 +302,31 @@ def test_long_and_odd_names_become_valid_function_names(tmp_path):
 def test_unknown_root(capsys, tmp_path):
     err = _fails(capsys, tmp_path, FIXTURES / "small-sizes.txt", "--root", "no::such")
     assert "no async fn or block 'no::such'" in err
+
+
+def small_rustc_sizes() -> dict:
+    """rustc's sizes in the saved fixture, by the path the importer shows."""
+    return {display(m.group(1)): int(m.group(2))
+            for m in _RUSTC_TYPE.finditer((FIXTURES / "small-sizes.txt").read_text())}
+
+
+def test_explain_answers_on_the_imported_workload(capsys, tmp_path):
+    _, out = run_import(tmp_path, FIXTURES / "small-sizes.txt")
+    capsys.readouterr()
+    assert main(["explain", str(out), "-s", "pinbox"]) == 0
+    text = capsys.readouterr().out
+    assert "Imported from rustc's type sizes" in text
+    assert f"top  {small_rustc_sizes()['top']:,} bytes" in text  # the root's tree, rustc's size
+    assert "`s`, 24 bytes wasted" in text  # top's String argument, stored twice
+    assert "Box here" in text
+
+
+def test_report_answers_on_a_run_of_the_imported_workload(tmp_path, capsys):
+    _, out = run_import(tmp_path, FIXTURES / "small-sizes.txt")
+    results = tmp_path / "run"
+    assert main(["run", "--workload", str(out), "--counts-only", "-s", "pinbox", "-a", "system",
+                 "--output", str(results)]) == 0
+    assert main(["report", str(results)]) == 0
+    page = (results / "report.html").read_text()
+    assert "Imported from rustc&#x27;s type sizes" in page or "Imported from rustc's type sizes" in page
+    assert f"top  {small_rustc_sizes()['top']:,} bytes" in page
