@@ -178,7 +178,7 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
     # Callees first, with a stack of our own: then every size_of above finds
     # its inline children in `sizes` and recurses one level at most, however
     # deep the nesting (a chain of 10,000 functions).
-    for fn in _callees_first(program, edge_boxed):
+    for fn in callees_first(program, edge_boxed):
         size_of(fn)
     return [size_of(fn) for fn in range(n)]
 
@@ -223,7 +223,7 @@ def check_imported(program) -> None:
             )
 
 
-def _callees_first(program, edge_boxed) -> list:
+def callees_first(program, edge_boxed) -> list:
     """Every function, each after the functions it holds inline (its
     callees over edges that are neither back edges nor boxed)."""
     order, done = [], set()
@@ -260,7 +260,7 @@ def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:
     if edge_boxed is None:
         return own
     counted = [None] * len(program.fn_names)
-    for fn in _callees_first(program, edge_boxed):
+    for fn in callees_first(program, edge_boxed):
         areas = []
         for op, _, _, edges in _steps(program, fn):
             if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):

@@ -13,6 +13,7 @@ from ..toml_loader import load_program
 from .common import add_command
 
 NAME = "import"
+MAX_ROOTS_SHOWN = 4  # columns of the every-strategy table: the biggest roots
 
 DESCRIPTION = """\
 Read the layout rustc gives every async fn body and async block of a Rust
@@ -67,7 +68,9 @@ def run(args, argv) -> int:
     load_program(output)
     print(f"imported {len(bodies)} futures, {len(roots)} root(s), from {args.path} into {output}\n")
     sys.stdout.write(questions.report(compiled, args.max_future_bytes))
-    sys.stdout.write(questions.strategies_text(compiled))
+    biggest = sorted(roots, key=lambda r: -r.size)[:MAX_ROOTS_SHOWN]
+    per_root = [(root.path, workload.build_program(bodies, [root], root.name)[0].compile()) for root in biggest]
+    sys.stdout.write(questions.strategies_text(per_root))
     return 0
 
 

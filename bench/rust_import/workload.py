@@ -97,10 +97,29 @@ def _edges(body):
             yield (i, j), child
 
 
+def postorder(bodies: dict, order: list, back: set) -> list:
+    """The bodies, each after every body it awaits (back edges left out)."""
+    done, out = set(), []
+    for first in order:
+        stack = [(first.key, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in done:
+                continue
+            if expanded:
+                done.add(key)
+                out.append(bodies[key])
+                continue
+            stack.append((key, True))
+            stack.extend((c, False) for i, a in enumerate(bodies[key].awaits) for j, (c, _) in enumerate(a.children)
+                         if (key, i, j) not in back and c not in done)
+    return out
+
+
 def durations(bodies: dict, order: list, back: set) -> dict:
     """Ticks per body (docs/model.md "Durations") with every leaf wait one tick."""
     ticks = {}
-    for body in reversed(order):
+    for body in postorder(bodies, order, back):
         total = 0
         for i, a in enumerate(body.awaits):
             if a.kind == "leaf":
