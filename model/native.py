@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .errors import UsageError
 from .rust_frame import frame_size, holder_layout
+from .program import postorder
 from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 
 # rustc: the pieces of a future (bytes, alignment).
@@ -226,22 +227,11 @@ def check_imported(program) -> None:
 def callees_first(program, edge_boxed) -> list:
     """Every function, each after the functions it holds inline (its
     callees over edges that are neither back edges nor boxed)."""
-    order, done = [], set()
-    for root in range(len(program.fn_names)):
-        stack = [(root, False)]
-        while stack:
-            fn, expanded = stack.pop()
-            if fn in done:
-                continue
-            if expanded:
-                done.add(fn)
-                order.append(fn)
-                continue
-            stack.append((fn, True))
-            for _, _, _, edges in _steps(program, fn):
-                stack.extend((int(program.edge_callee[e]), False) for e in edges
-                             if not program.edge_back[e] and not edge_boxed[e] and int(program.edge_callee[e]) not in done)
-    return order
+    def inline(fn):
+        return [int(program.edge_callee[e]) for _, _, _, edges in _steps(program, fn) for e in edges
+                if not program.edge_back[e] and not edge_boxed[e]]
+
+    return postorder(range(len(program.fn_names)), inline)
 
 
 def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:

@@ -597,6 +597,26 @@ class _Compiler:
                     finisher[ticks] = g
 
 
+def postorder(starts, children) -> list:
+    """Every node reachable from ``starts``, each after all of its
+    ``children(node)`` (which must not form a cycle): the order to compute
+    anything bottom-up. Iterative, so a chain of any depth is fine."""
+    order, done = [], set()
+    for start in starts:
+        stack = [(start, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in done:
+                continue
+            if expanded:
+                done.add(node)
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node) if child not in done)
+    return order
+
+
 class _Walk:
     """Plain-list view of a compiled program for the analyses that depend on
     the recursion depth (Python lists index far faster than numpy arrays)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from ...model.errors import UsageError
-from ...model.program import MAX_LOCALS, MAX_NAME, Program
+from ...model.program import MAX_LOCALS, MAX_NAME, Program, postorder
 from ...model.rust_frame import frame_to_table
 from ..validate.common import comment_text
 
@@ -97,29 +97,14 @@ def _edges(body):
             yield (i, j), child
 
 
-def postorder(bodies: dict, order: list, back: set) -> list:
-    """The bodies, each after every body it awaits (back edges left out)."""
-    done, out = set(), []
-    for first in order:
-        stack = [(first.key, False)]
-        while stack:
-            key, expanded = stack.pop()
-            if key in done:
-                continue
-            if expanded:
-                done.add(key)
-                out.append(bodies[key])
-                continue
-            stack.append((key, True))
-            stack.extend((c, False) for i, a in enumerate(bodies[key].awaits) for j, (c, _) in enumerate(a.children)
-                         if (key, i, j) not in back and c not in done)
-    return out
-
-
 def durations(bodies: dict, order: list, back: set) -> dict:
     """Ticks per body (docs/model.md "Durations") with every leaf wait one tick."""
+    def awaited(key):
+        return [c for i, a in enumerate(bodies[key].awaits) for j, (c, _) in enumerate(a.children)
+                if (key, i, j) not in back]
+
     ticks = {}
-    for body in postorder(bodies, order, back):
+    for body in (bodies[key] for key in postorder([b.key for b in order], awaited)):
         total = 0
         for i, a in enumerate(body.awaits):
             if a.kind == "leaf":
