@@ -29,6 +29,10 @@ from .sizes import Coroutine, Sizes, is_coroutine
 
 _PATH_PREFIXES = ("std::pin::", "core::pin::", "std::boxed::", "alloc::boxed::")
 _MACROS = re.compile(r"PollFn<\{closure@.*/macros/(join|select|try_join)\.rs:")
+# Combinators that hold a fixed number of children inline (futures' Join,
+# Join3..5, TryJoin.., Select, TrySelect; a crate's own of the same names).
+# JoinAll, SelectAll and the like keep theirs on the heap: leaves here.
+_COMBINATOR = re.compile(r"(Try)?(Join|Select)\d?")
 
 
 @dataclass
@@ -157,7 +161,7 @@ def _classify(variant, sizes: Sizes, coroutines: dict, source: str) -> Await:
             return Await("call", type_, awaitee.size, [(_known(inner[0], coroutines, source), True)], Holder(), others)
         return Await("leaf", type_, awaitee.size, locals=others)  # Box<dyn Future>: what is behind is unknown
     last = base.rsplit("::", 1)[-1]
-    if ("Join" in last or "Select" in last) and args:
+    if _COMBINATOR.fullmatch(last) and args:
         children = [child(a) for a in args]
         if children and all(children):
             kind = "select" if "Select" in last else "join"
