@@ -21,6 +21,9 @@ ENTRY_POINT_GROUP = "pinbench.strategies"
 BUILTIN = {s.name: s for s in (always_heap.STRATEGY, anchor_box.STRATEGY, pinbox.STRATEGY, rc.STRATEGY,
                                halo.STRATEGY, go_stack.STRATEGY, loom.STRATEGY, dotnet.STRATEGY,
                                swift_slab.STRATEGY, fiber.STRATEGY)}
+# What the others' times are divided by where pinbench gives ratios (validate's
+# model and native time ratios): the whole task in one allocation.
+TIME_REFERENCE = pinbox.STRATEGY.name
 
 
 def available() -> dict[str, Strategy]:

@@ -78,3 +78,22 @@ def test_a_broken_plugin_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(strategies.UsageError, match="broken.*failed to load"):
         strategies.available()
+
+
+def test_a_plugin_naming_a_native_backend_is_validated_with_no_code_of_its_own(plugin_path, monkeypatch):
+    """The Rust backend writes whatever layout it is given: a plug-in that
+    boxes every child and says `native = "rust"` gets a Rust counterpart
+    whose allocations, bytes and checksum agree with the model's."""
+    from pinbench.bench.validate import disagreements, toolchain, validate
+
+    if toolchain.find_rustc() is None:
+        pytest.skip("rustc is not installed")
+    (plugin_path / "pinbench_test_plugin.py").write_text(PLUGIN + "\nSTRATEGY.native = 'rust'\n")
+    monkeypatch.delitem(sys.modules, "pinbench_test_plugin", raising=False)  # an earlier test imported it
+    results = validate([("chain", {"depth": 3, "tasks": 4})], repeat=1, engines=["interpreted"],
+                       cache_dir=plugin_path / "cache")
+    row = results[results["strategy"] == "box_everything"].iloc[0]
+    assert row["native"] == "rustc"
+    assert row["allocs_native"] == row["allocs_model"] == 4 * 4  # the task and its three boxed children
+    assert row["bytes_native"] == row["bytes_model"]
+    assert disagreements(results) == []

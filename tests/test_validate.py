@@ -297,8 +297,8 @@ def test_a_missing_toolchain_is_skipped_with_a_clear_message(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert "rustc not found" in done.stdout and "skipping the Rust programs" in done.stdout
-    assert "g++ not found" in done.stdout and "skipping the C++ program" in done.stdout
+    assert "rustc not found" in done.stdout and "skipping the rust counterparts" in done.stdout
+    assert "g++ not found" in done.stdout and "skipping the c++ counterparts" in done.stdout
     assert "no native program was run" in done.stdout
 
 

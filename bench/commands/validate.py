@@ -76,7 +76,8 @@ def add_parser(subparsers):
     )
     p.add_argument(
         "--language", action="append", metavar="L",
-        help="rust, c++ or both (default); repeatable or a comma list",
+        help=f"only these native backends: {', '.join(LANGUAGES)}; repeatable or a comma list "
+        "(default: every backend)",
     )
     p.add_argument("--cache-dir", metavar="DIR", help="where builds are cached (default: $PINBENCH_CACHE or ~/.cache/pinbench/native)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a native program may run (default 600)")

@@ -1,10 +1,11 @@
 """`pinbench validate`: the model's figures beside real compilers' figures.
 
-For each workload, the compiled program is turned into native programs
-(:mod:`.rust`: one Rust variant per Rust-style strategy, ``pinbox``,
-``anchor_box`` and ``rc``; :mod:`.cpp`: a C++20 coroutine program for
-``always_heap``), compiled with ``rustc -O`` and ``g++ -O2 -std=c++20`` into
-a cache folder (:mod:`.toolchain`) and run with counting allocators. The
+For each workload, the compiled program is turned into native programs by
+the backends (:mod:`.backend`: :mod:`.rust` writes the program once per
+layout a strategy gives it, :mod:`.cpp` a C++20 coroutine program), one for
+every strategy that names a backend as its ``native`` counterpart, compiled
+(``rustc -O``, ``g++ -O2 -std=c++20``) into a cache folder
+(:mod:`.toolchain`) and run with counting allocators. The
 result is one row per workload case and strategy: allocations, bytes, the
 root future's size against the model's root frame, ns per task and the
 checksum, model beside native::
@@ -39,14 +40,31 @@ from ..suite import check_sweeps_apply, combinations, parse_param_flags, split_n
 from ..results import atomic_write_text
 from ..runner import execute
 from ..workloads import WORKLOADS, Workload, get_workload
-from . import cpp, rust, toolchain
+from . import toolchain
+from .backend import BACKENDS, missing_note
 from .common import ProgramView, check_supported
 
-# The strategies with a native counterpart (Strategy.native), and its language.
-LANGUAGE_OF = {name: s.native for name, s in strategy_registry.BUILTIN.items() if s.native}
-STRATEGIES = tuple(LANGUAGE_OF)
-RUST_VARIANTS = rust.VARIANTS
-LANGUAGES = ("rust", "c++")
+LANGUAGES = tuple(BACKENDS)
+
+
+def counterparts() -> dict:
+    """``{strategy name: Backend}``: every strategy (plug-ins too) that
+    names a backend as its native counterpart."""
+    mapped = {}
+    for name, strategy in strategy_registry.available().items():
+        if strategy.native is None:
+            continue
+        if strategy.native not in BACKENDS:
+            raise UsageError(
+                f"strategy '{name}' names the native backend '{strategy.native}', which does not exist; "
+                f"choose one of: {', '.join(BACKENDS)}"
+            )
+        mapped[name] = BACKENDS[strategy.native]
+    return mapped
+
+
+# The built-in strategies validate compares (the tests and the ratio tables name them).
+STRATEGIES = tuple(name for name, s in strategy_registry.BUILTIN.items() if s.native)
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 
 # Test hook: PINBENCH_VALIDATE_BREAK=rust (or c++) appends a syntax error to
@@ -213,8 +231,8 @@ def validate(
         raise UsageError(f"--repeat {repeat} must be at least 1")
     languages = tuple(languages)
     for language in languages:
-        if language not in LANGUAGES:
-            raise UsageError(f"unknown language '{language}'; choose from {', '.join(LANGUAGES)}")
+        if language not in BACKENDS:
+            raise UsageError(f"unknown language '{language}'; choose from {', '.join(BACKENDS)}")
 
     compiled = []
     for case in cases:
@@ -227,9 +245,10 @@ def validate(
             typed = workload.parse_params({k: param_text(v) for k, v in params.items()})
             program = workload.compile(typed)
         compiled.append((name, workload, typed, program, ProgramView.of(program)))
-    views = [view for *_, view in compiled]
 
     notes = []
+    mapped = counterparts()
+    validated = tuple(mapped)
     if engines is None:
         default, note = engine_registry.default_engine()
         engines = [engine_registry.COMPILED, engine_registry.INTERPRETED] if note is None else [default]
@@ -239,25 +258,37 @@ def validate(
     engines = [engine_registry.check_engine(e) for e in engines]
     if engine_registry.COMPILED in engines:
         pairs = [(program, strategy_registry.get(s).plan(program))
-                 for *_, program, _ in compiled for s in STRATEGIES]
+                 for *_, program, _ in compiled for s in validated]
         engine_registry.prepare(pairs, progress=lambda text: _note(log, text), cache_dir=cache_dir)
     tools = {}
-    if "rust" in languages:
-        tools["rust"] = toolchain.find_rustc()
-    if "c++" in languages:
-        tools["c++"] = toolchain.find_cxx()
-    for language, tool in list(tools.items()):
-        if tool is None:
-            message = toolchain.missing_message(language)
+    for language in languages:
+        backend = BACKENDS[language]
+        tools[language] = backend.find()
+        if tools[language] is None:
+            message = missing_note(backend, [s for s, b in mapped.items() if b is backend])
             notes.append(message)
             _note(log, message)
             del tools[language]
 
-    sources = {}
-    if "rust" in tools:
-        sources["rust"] = rust.generate(views)
-    if "c++" in tools:
-        sources["c++"] = cpp.generate(views)
+    # Each backend's program: every case, once per layout of a strategy it
+    # is the counterpart of; `variants` says whose layout each one was.
+    variants, sources = {}, {}
+    for language in tools:
+        backend = BACKENDS[language]
+        backend_cases = []
+        for index, (name, workload, typed, program, view) in enumerate(compiled):
+            layouts = []
+            for strategy in (s for s, b in mapped.items() if b is backend):
+                layout = strategy_registry.get(strategy).plan(program)
+                if not backend.expresses(layout):
+                    message = f"{name} / {strategy}: its layout has no {language} counterpart; not validated"
+                    notes.append(message)
+                    _note(log, message)
+                    continue
+                variants[language, index, len(layouts)] = strategy
+                layouts.append(layout)
+            backend_cases.append((view, layouts))
+        sources[language] = backend.generate(backend_cases)
     broken = [name.strip() for name in os.environ.get(BREAK_ENV, "").split(",")]
     for language in sources:
         if language in broken:
@@ -265,9 +296,9 @@ def validate(
         if source_hook is not None:
             sources[language] = source_hook(language, sources[language])
 
-    # Compile both languages at once (each compiler is its own process),
-    # then time the model and each native program one after the other, so
-    # no measurement shares the CPU with a compiler or with another.
+    # Compile every backend's program at once (each compiler is its own
+    # process), then time the model and each native program one after the
+    # other, so no measurement shares the CPU with a compiler or another.
     binaries = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         futures = {}
@@ -290,20 +321,26 @@ def validate(
         _note(
             log,
             f"round {round_number}/{repeat}: the model ({len(compiled)} case(s) x "
-            f"{len(STRATEGIES)} strategies x {', '.join(engines)}), then "
+            f"{len(validated)} strategies x {', '.join(engines)}), then "
             + ", ".join(str(b) for b in binaries.values()),
         )
         for index, (name, workload, typed, program, view) in enumerate(compiled):
-            for strategy in STRATEGIES:
+            for strategy in validated:
                 for eng in engines:
                     _merge(model, (index, strategy, eng), _model_round(program, strategy, eng))
         for language, binary in binaries.items():
             for row in _run_native(tools[language], binary, timeout):
-                _merge(native, (row["program"], row["variant"]), row, language)
+                strategy = variants.get((language, row.get("program"), row.get("variant")))
+                if strategy is None:
+                    raise UsageError(
+                        f"the {tools[language].label} program {binary} printed a row for no case: "
+                        f"program {row.get('program')!r}, variant {row.get('variant')!r}"
+                    )
+                _merge(native, (row["program"], strategy), row, language)
 
     rows = []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
-        for strategy, eng in itertools.product(STRATEGIES, engines):
+        for strategy, eng in itertools.product(validated, engines):
             m = model[index, strategy, eng]
             language, n = native.get((index, strategy), (None, None))
             row = {
@@ -431,9 +468,7 @@ def fidelity_line(results) -> str:
     )
 
 
-# Time ratios against the reference: the whole task in one block.
-REFERENCE = "pinbox"
-RATIO_PAIRS = tuple((name, REFERENCE) for name in STRATEGIES if name != REFERENCE)
+REFERENCE = strategy_registry.TIME_REFERENCE
 
 
 def timing_table(results):
@@ -447,8 +482,8 @@ def timing_table(results):
     rows = []
     for (case, engine), group in results.groupby(["case", "engine"], sort=False):
         by = {row.strategy: row for row in group.itertuples()}
-        for a, b in RATIO_PAIRS:
-            if a not in by or b not in by:
+        for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
+            if b not in by:
                 continue
             ra, rb = by[a], by[b]
             model = ra.ns_per_task_model / rb.ns_per_task_model

@@ -32,6 +32,7 @@ SUPPORTED_TEXT = "work, call, join, select, io, yield_now, spawn, gen"
 
 @dataclass(frozen=True)
 class Edge:
+    index: int  # the program's edge number: what the layout's per-edge facts are indexed by
     callee: int
     back: bool
     limit: int  # -1 unless back
@@ -84,6 +85,7 @@ class ProgramView:
                 first = int(program.step_edge_start[s])
                 edges = tuple(
                     Edge(
+                        e,
                         int(program.edge_callee[e]),
                         bool(program.edge_back[e]),
                         int(program.edge_limit[e]),
@@ -120,11 +122,6 @@ def check_supported(program: CompiledProgram):
                     f"generated Rust and C++ programs do not implement (they support "
                     f"{SUPPORTED_TEXT}); validate other workloads"
                 )
-
-
-def comment_text(text: str) -> str:
-    """``text`` safe inside a one-line // comment in Rust and C++."""
-    return "".join(c if c.isalnum() or c in "_-.:=,() " else "?" for c in str(text))[:120]
 
 
 class Body:

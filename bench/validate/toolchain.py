@@ -80,15 +80,6 @@ def find_cxx() -> Toolchain | None:
     return Toolchain("c++", "g++", path, version, CXX_FLAGS, "main.cpp")
 
 
-def missing_message(language: str) -> str:
-    if language == "rust":
-        return (
-            "rustc not found (set RUSTC or put rustc on the PATH): skipping the Rust programs "
-            "(pinbox, anchor_box, rc)"
-        )
-    return "g++ not found (set CXX or put g++ on the PATH): skipping the C++ program (always_heap)"
-
-
 def cache_root(cache_dir=None) -> Path:
     if cache_dir:
         return Path(cache_dir).expanduser()

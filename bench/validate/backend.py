@@ -1,0 +1,56 @@
+"""Native backends: the languages whose real programs the model is checked against.
+
+A backend is one :class:`Backend` entry in :data:`BACKENDS`. It declares
+
+- ``name``: what ``--language`` selects and a strategy's ``native`` names;
+- ``find``: its toolchain on this machine (:class:`toolchain.Toolchain`), or
+  None; ``tool`` and ``missing``: the compiler's name and how to make it
+  found, said in the note that skips the backend when it is not there;
+- ``expresses(layout)``: whether its programs can be that layout's
+  counterpart at all (the layout's facts, never a strategy's name);
+- ``generate(cases)``: one source for ``[(ProgramView, [Layout, ...])]``
+  whose program, run with the repetitions as its argument, prints one JSON
+  line per program and layout: ``program`` and ``variant`` (the indexes),
+  ``allocs``, ``frees``, ``bytes``, ``tasks``, ``checksum``, ``size_of``
+  (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``.
+
+Everything else (finding which strategy maps to which backend, compiling
+into the cache, running, reading the rows, the tables) is shared, in
+:mod:`bench.validate` and :mod:`.toolchain`. Adding a backend is its module
+and its line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import cpp, rust, toolchain
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    find: Callable  # () -> Toolchain | None
+    tool: str  # the compiler's name, for the note when it is missing
+    missing: str  # how to make it found
+    expresses: Callable  # (Layout) -> bool
+    generate: Callable  # ([(ProgramView, [Layout])]) -> str
+
+
+BACKENDS = {
+    backend.name: backend
+    for backend in (
+        Backend("rust", toolchain.find_rustc, "rustc", "set RUSTC or put rustc on the PATH",
+                rust.expresses, rust.generate),
+        Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH", cpp.expresses, cpp.generate),
+    )
+}
+
+
+def missing_note(backend: Backend, strategies: list) -> str:
+    """The note that skips a backend whose toolchain is not here."""
+    return (
+        f"{backend.tool} not found ({backend.missing}): skipping the {backend.name} "
+        f"counterparts ({', '.join(strategies) or 'none selected'})"
+    )

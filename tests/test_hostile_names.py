@@ -1,0 +1,158 @@
+"""Workload files are data: no name reaches generated code as code.
+
+Every generator (the compiled engine's C, validate's C++ and Rust) is run on
+the names of tests/hostile_names.py, under every strategy or variant, in a
+folder of the test's own; the programs are built and run; the names must
+change nothing but comment text, and no file may appear that the program did
+not create. Go's validation program is generated from the built-in chain
+alone (case numbers, never a name), so it has no name to escape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import urllib.parse
+
+import pytest
+
+from pinbench import strategies
+from pinbench.bench import codegen, engine
+from pinbench.bench.escape import MAX_COMMENT, comment_text
+from pinbench.bench.validate import _run_native, toolchain
+from pinbench.bench.validate.backend import BACKENDS, missing_note
+from pinbench.bench.validate.common import ProgramView
+from pinbench.cython_core import _executor
+from pinbench.model.program import Program
+
+from .hostile_names import HOSTILE_NAMES, PAYLOAD_FILE
+
+STRATEGIES = sorted(strategies.available())
+CC = engine.find_compiler()
+
+
+def test_the_corpus_is_large_and_distinct():
+    assert len(set(HOSTILE_NAMES)) == len(HOSTILE_NAMES) >= 50
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_comment_text_keeps_only_inert_characters_and_can_be_decoded(name):
+    text = comment_text(name)
+    assert text.isascii() and text.isprintable()
+    for dangerous in ("*", "/", "\\", "?", '"', "`"):
+        assert dangerous not in text
+    assert len(text) <= MAX_COMMENT
+    if not text.endswith("..."):  # a name cut for length cannot be decoded whole
+        assert urllib.parse.unquote(text, errors="surrogatepass") == name
+
+
+def small_program(name: str):
+    """A task that borrows across an await of a child that waits: every
+    strategy stores something, and the name is the user's."""
+    p = Program("plain", tasks=3)
+    p.fn("main", locals=32, borrows=True).work(16).call("leaf").work(16)
+    p.fn("leaf", locals=8).work(8).io(1)
+    return dataclasses.replace(p.compile(), name=name)
+
+
+def without_comments(source: str) -> str:
+    """The tokens a C compiler sees: comments removed by its own lexer (with
+    trigraphs on, as in ISO C), includes and macros left as written."""
+    done = subprocess.run(
+        [CC.command[0], "-fpreprocessed", "-trigraphs", "-dD", "-E", "-P", "-x", "c", "-"],
+        input=source.encode("utf-8", "surrogatepass"), capture_output=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout.decode()
+
+
+@pytest.mark.skipif(CC is None, reason="the compiled engine needs a C compiler")
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_engine_source_is_the_same_code_whatever_the_name(strategy):
+    plain = small_program("plain")
+    layout = strategies.get(strategy).plan(plain)
+    expected = without_comments(codegen.generate(plain, layout, key="k"))
+    for name in HOSTILE_NAMES:
+        source = codegen.generate(small_program(name), layout, key="k")
+        assert without_comments(source) == expected, repr(name)
+
+
+@pytest.mark.skipif(CC is None, reason="the compiled engine needs a C compiler")
+def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_path, monkeypatch):
+    """Each name once, the strategies taking turns: built, loaded and run in
+    this process (a constructor would run at load), counting exactly what
+    the plainly named program counts."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PINBENCH_CACHE", str(tmp_path / "cache"))
+    plain = small_program("plain")
+    expected = {}
+    for i, name in enumerate(HOSTILE_NAMES):
+        strategy = STRATEGIES[i % len(STRATEGIES)]
+        layout = strategies.get(strategy).plan(plain)
+        program = small_program(name)
+        result = _executor.run(program, layout, "system", engine=engine.compiled(program, layout))
+        if strategy not in expected:
+            expected[strategy] = _executor.run(plain, layout, "system")
+        for counter in ("checksum", "allocs", "peak_live_bytes", "polls", "live_blocks_end"):
+            assert result[counter] == expected[strategy][counter], (repr(name), strategy, counter)
+    assert set(p.name for p in tmp_path.iterdir()) == {"cache"}
+    assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
+
+
+def hostile_cases(program):
+    """One case per hostile name, its functions renamed with the others,
+    each under every layout the backend's strategies give the program."""
+    base = ProgramView.of(program)
+    cases = []
+    for i, name in enumerate(HOSTILE_NAMES):
+        functions = tuple(
+            dataclasses.replace(fn, name=HOSTILE_NAMES[(i + k + 1) % len(HOSTILE_NAMES)])
+            for k, fn in enumerate(base.functions)
+        )
+        cases.append(dataclasses.replace(base, name=name, functions=functions))
+    return base, cases
+
+
+@pytest.mark.parametrize("language", list(BACKENDS))
+def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effect(language, tmp_path, monkeypatch):
+    backend = BACKENDS[language]
+    tool = backend.find()
+    if tool is None:
+        pytest.skip(missing_note(backend, []))
+    monkeypatch.chdir(tmp_path)
+    program = small_program("plain")
+    layouts = [
+        layout for layout in (s.plan(program) for s in strategies.available().values()) if backend.expresses(layout)
+    ]
+    assert layouts, f"no strategy's layout has a {language} counterpart"
+    base, views = hostile_cases(program)
+    binary = toolchain.compile_cached(tool, backend.generate([(v, layouts) for v in views]), tmp_path / "cache")
+    rows = _run_native(tool, binary, timeout=120)
+    plain_binary = toolchain.compile_cached(tool, backend.generate([(base, layouts)]), tmp_path / "cache")
+    by_variant = {row["variant"]: row for row in _run_native(tool, plain_binary, timeout=120)}
+    assert {(row["program"], row["variant"]) for row in rows} == {
+        (p, v) for p in range(len(views)) for v in range(len(layouts))
+    }
+    for row in rows:
+        expected = by_variant[row["variant"]]
+        for field in ("checksum", "allocs", "bytes", "size_of"):
+            assert row[field] == expected[field], (HOSTILE_NAMES[row["program"]], row["variant"], field)
+    assert set(p.name for p in tmp_path.iterdir()) == {"cache"}
+    assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
+
+
+def test_a_workload_file_whose_name_carries_code_runs_as_data(tmp_path):
+    """The reported attack, end to end through the CLI: the name closes the
+    engine's comment and defines a constructor that would create a file."""
+    from .conftest import pinbench
+
+    payload = next(n for n in HOSTILE_NAMES if "constructor" in n)
+    quoted = payload.replace("\\", "\\\\").replace('"', '\\"')
+    (tmp_path / "evil.toml").write_text(
+        f'[workload]\nname = "{quoted}"\n\n[fn.main]\nlocals = 16\nsteps = [{{ work = 8 }}, {{ io = 1 }}]\n'
+    )
+    done = pinbench("run", "-w", "evil.toml", "--counts-only", "-s", "all", "-o", "out",
+                    cwd=tmp_path, env={"PINBENCH_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
