@@ -26,6 +26,7 @@ from pinbench.model.program import OP_CALL, OP_IO, OP_JOIN, OP_SELECT
 from pinbench.strategies import BUILTIN, get
 
 from .conftest import in_ci
+from .hostile_names import HOSTILE_NAMES, PAYLOAD_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rust_import"
 REGISTRY = Path("/usr/share/cargo/registry")  # Debian's packaged crates (librust-*-dev)
@@ -105,8 +106,10 @@ def tokio(tokio_sizes, tmp_path_factory):
 
 
 def assert_rustc_sizes(program, rustc):
-    """Under pinbox every imported future's counted bytes and alignment are rustc's."""
+    """Under pinbox every imported future's counted bytes, and the alignment
+    the model lays it out with, are rustc's."""
     layout = compute_layout(get("pinbox"), program)
+    model_align = questions.Sizer(program).aligns
     by_path = {}
     for key, value in rustc.items():
         by_path.setdefault(display(key), set()).add(value)
@@ -114,7 +117,7 @@ def assert_rustc_sizes(program, rustc):
     for fn, frame in enumerate(program.fn_native):
         if frame is None or frame.path not in by_path:
             continue
-        assert (int(layout.fn_bytes[fn]), frame.align) in by_path[frame.path], frame.path
+        assert (int(layout.fn_bytes[fn]), model_align[fn]) in by_path[frame.path], frame.path
         checked += 1
     # every async body rustc printed is in the workload
     assert checked == len({display(k) for k in rustc}), sorted(by_path)
@@ -350,3 +353,26 @@ def test_report_answers_on_a_run_of_the_imported_workload(tmp_path, capsys):
     page = (results / "report.html").read_text()
     assert "Imported from rustc&#x27;s type sizes" in page or "Imported from rustc's type sizes" in page
     assert f"top  {small_rustc_sizes()['top']:,} bytes" in page
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_rust_names_stay_data(name, tmp_path, monkeypatch):
+    """A crate's names reach the workload file as TOML strings and comments
+    only: whatever rustc's path for an async fn holds, the file loads back
+    with that exact path, valid function names and nothing executed. A name
+    that breaks the sizes file's lines is refused in one line instead."""
+    monkeypatch.chdir(tmp_path)
+    text = (FIXTURES / "small-sizes.txt").read_text().replace("async fn body of top()", f"async fn body of {name}()")
+    sizes = tmp_path / "sizes.txt"
+    sizes.write_text(text, encoding="utf-8", errors="surrogatepass")
+    out = tmp_path / "hostile.toml"
+    code = main(["import", "rust", str(sizes), "--output", str(out)])
+    assert code in (0, 2)
+    assert not (tmp_path / PAYLOAD_FILE).exists()
+    if code == 2:
+        assert not out.exists()
+        return
+    program = load_program(out)
+    paths = {f.path for f in program.fn_native if f is not None}
+    assert (name if name.strip() else "{async fn body of " + name + "()}") in paths
+    assert all(n.isidentifier() and n.isascii() and len(n) <= 100 for n in program.fn_names)

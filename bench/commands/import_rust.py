@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ...model.errors import UsageError
 from ..rust_import import questions, sizes, toolchain, tree, workload
+from ..results import atomic_write_text, writing
 from ..toml_loader import load_program
 from .common import add_command
 
@@ -62,10 +61,10 @@ def run(args, argv) -> int:
         raise UsageError(f"{output} exists; pass --force to overwrite it or --output another file")
     program, toml_text = workload.build_program(bodies, roots, workload.workload_name(name))
     compiled = program.compile()
-    write_atomically(output, toml_text)
-    # What we wrote must load back into the same program (and its sizes
-    # must be rustc's: the loader checks every imported function).
-    load_program(output)
+    # What we write must load back (the loader also checks every imported
+    # size against rustc's) before it takes the output's name.
+    with writing(output):
+        atomic_write_text(output, toml_text, check=lambda tmp: _loads_back(tmp, output))
     print(f"imported {len(bodies)} futures, {len(roots)} root(s), from {args.path} into {output}\n")
     sys.stdout.write(questions.report(compiled, args.max_future_bytes))
     biggest = sorted(roots, key=lambda r: -r.size)[:MAX_ROOTS_SHOWN]
@@ -74,14 +73,10 @@ def run(args, argv) -> int:
     return 0
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write-then-rename: a reader never sees half a file, an error leaves none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _loads_back(tmp, output) -> None:
+    """The file about to become ``output`` loads into the same program, its
+    sizes rustc's; if not (a bug of ours), say so under the name the user asked for."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        load_program(tmp)
+    except UsageError as error:
+        raise UsageError(f"{str(error).replace(str(tmp), str(output))} (nothing was written)") from None

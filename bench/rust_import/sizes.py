@@ -84,7 +84,10 @@ def parse(text: str, source: str) -> Sizes:
     offset = 0
     awaitees = typed = 0
     seen_any = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" alone (and a "\r" before it): a name may hold any
+    # other character str.splitlines() would also split at.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.startswith(PREFIX):
             continue  # cargo's and rustc's own messages between the records
         seen_any = True

@@ -92,11 +92,14 @@ def split_args(type_: str) -> tuple:
 
 
 def readable(key: str) -> str:
+    """``a::b`` for ``{async fn body of a::b()}``, ``async block@FILE:L:C`` for a block."""
     if key.startswith("{async fn body of "):
-        return key[len("{async fn body of "):-1].removesuffix("()")
-    if key.startswith("{async block@"):
-        return "async block@" + key[len("{async block@"):-1].split(": ")[0]
-    return key
+        shown = key[len("{async fn body of "):-1].removesuffix("()")
+    elif key.startswith("{async block@"):
+        shown = "async block@" + key[len("{async block@"):-1].split(": ")[0]
+    else:
+        shown = key
+    return shown if shown.strip() else key  # a blank name: rustc's whole type name
 
 
 def build(sizes: Sizes, source: str) -> dict:

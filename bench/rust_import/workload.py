@@ -12,17 +12,27 @@ frames count.
 
 from __future__ import annotations
 
-import json
 
 from ...model.errors import UsageError
 from ...model.program import MAX_LOCALS, MAX_NAME, Program, postorder
 from ...model.rust_frame import frame_to_table
-from ..validate.common import comment_text
+from ..escape import comment_text
 
 
 def toml_string(text: str) -> str:
-    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's."""
-    return json.dumps(text, ensure_ascii=False)
+    """``text`` as a TOML basic string: a quote, a backslash and every
+    control character escaped (TOML forbids them raw, DEL included); any
+    other character as it is (an escaped surrogate pair is not TOML)."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
 
 ENTRY = "tasks"  # the synthetic entry when several roots are imported: it spawns each once
 
@@ -191,5 +201,7 @@ def _toml_value(value) -> str:
 
 
 def workload_name(text: str) -> str:
-    name = " ".join(text.split())[:MAX_NAME]
+    """The crate's or file's name as a workload name: one printable line of
+    at most MAX_NAME characters (model/program.py's rule)."""
+    name = "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))[:MAX_NAME]
     return name or "imported"
