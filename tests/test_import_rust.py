@@ -36,8 +36,9 @@ HAVE_TOKIO = REGISTRY.is_dir() and any(p.name.startswith("tokio-1") for p in REG
 needs_cargo = pytest.mark.skipif(not HAVE_CARGO and not in_ci(), reason="cargo is not installed")
 needs_tokio = pytest.mark.skipif(not (HAVE_CARGO and HAVE_TOKIO) and not in_ci(),
                                  reason="Debian's librust-tokio-dev is not installed (.ci/run installs it)")
-_RUSTC_TYPE = re.compile(r"^print-type-size type: `(\{async (?:fn body of |block@).*)`: (\d+) bytes, alignment: (\d+) bytes$",
-                         re.M)
+_RUSTC_TYPE = re.compile(
+    r"^print-type-size type: `(\{async (?:fn body of |block@|closure body@).*)`: (\d+) bytes, alignment: (\d+) bytes$",
+    re.M)
 
 
 def rustc_output(crate: Path, target: Path) -> str:
@@ -62,6 +63,8 @@ def display(key: str) -> str:
     """rustc's type name as the importer shows it (the RustFrame's path)."""
     if key.startswith("{async fn body of "):
         return key[len("{async fn body of "):-1].removesuffix("()")
+    if key.startswith("{async closure body@"):
+        return "async closure@" + key[len("{async closure body@"):-1].split(": ")[0]
     return "async block@" + key[len("{async block@"):-1].split(": ")[0]
 
 
@@ -130,6 +133,8 @@ def test_plain_crate_sizes_equal_rustc(plain):
     ops = {program.step_op[s] for s in range(len(program.step_op))}
     assert {OP_CALL, OP_JOIN, OP_SELECT, OP_IO} <= ops  # nested calls, join, select and leaf waits
     assert program.edge_pinned.any()  # top's Box::pin(mid(2))
+    paths = {f.path for f in program.fn_native if f is not None}
+    assert any(p.startswith("async closure@") for p in paths) and any(p.startswith("async block@") for p in paths)
 
 
 @needs_tokio

@@ -56,7 +56,7 @@ def run(args, argv) -> int:
     parsed = sizes.parse(text, args.path)
     bodies = tree.build(parsed, args.path)
     roots = workload.pick_roots(bodies, args.root or [], args.path)
-    output = Path(args.output or f"{tree._identifier(name)}.toml")
+    output = Path(args.output or f"{tree.identifier(name)}.toml")
     if output.exists() and not args.force:
         raise UsageError(f"{output} exists; pass --force to overwrite it or --output another file")
     program, toml_text = workload.build_program(bodies, roots, workload.workload_name(name))

@@ -72,8 +72,13 @@ class Sizes:
     awaitees: int
 
 
+# How rustc names the futures an async fn, an async block and an async
+# closure compile to.
+COROUTINE_PREFIXES = ("{async fn body of ", "{async block@", "{async closure body@")
+
+
 def is_coroutine(name: str) -> bool:
-    return name.startswith("{async fn body of ") or name.startswith("{async block@")
+    return name.startswith(COROUTINE_PREFIXES)
 
 
 def parse(text: str, source: str) -> Sizes:

@@ -95,8 +95,9 @@ def readable(key: str) -> str:
     """``a::b`` for ``{async fn body of a::b()}``, ``async block@FILE:L:C`` for a block."""
     if key.startswith("{async fn body of "):
         shown = key[len("{async fn body of "):-1].removesuffix("()")
-    elif key.startswith("{async block@"):
-        shown = "async block@" + key[len("{async block@"):-1].split(": ")[0]
+    elif key.startswith(("{async block@", "{async closure body@")):
+        kind, _, where = key[1:-1].partition("@")
+        shown = kind.removesuffix(" body") + "@" + where.split(": ")[0]
     else:
         shown = key
     return shown if shown.strip() else key  # a blank name: rustc's whole type name
@@ -328,25 +329,26 @@ def _name(bodies: dict) -> None:
     taken = set()
     for body in bodies.values():
         words = re.sub(r"<.*", "", body.path) if not body.leaf else "leaf_" + body.path.rsplit("::", 1)[-1]
-        if body.path.startswith("async block@"):
-            words = "block_" + body.path[len("async block@"):].rsplit("/", 1)[-1]
+        if body.path.startswith(("async block@", "async closure@")):
+            kind, _, where = body.path.partition("@")
+            words = kind.split()[-1] + "_" + where.rsplit("/", 1)[-1]
         parts = [p for p in re.split(r"::", words) if p]
         name = None
         for n in range(1, len(parts) + 1):  # the shortest unique tail of the path
-            candidate = _identifier("_".join(parts[-n:]))
+            candidate = identifier("_".join(parts[-n:]))
             if candidate not in taken:
                 name = candidate
                 break
         if name is None:
-            base, i = _identifier("_".join(parts)), 2
+            base, i = identifier("_".join(parts)), 2
             while f"{base}_{i}" in taken:
                 i += 1
-            name = _identifier(f"{base}_{i}")
+            name = identifier(f"{base}_{i}")
         taken.add(name)
         body.name = name
 
 
-def _identifier(text: str) -> str:
+def identifier(text: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or "body"
     if name[0].isdigit():
         name = "f_" + name

@@ -44,13 +44,14 @@ def roots_of(bodies: dict) -> list:
 
 
 def pick_roots(bodies: dict, wanted: list, source: str) -> list:
-    """``--root`` names: a body's path, its workload name, or for a block FILE:LINE:COL."""
+    """``--root`` names: a body's path, its workload name, or for a block
+    (or an async closure) FILE:LINE:COL."""
     if not wanted:
         return roots_of(bodies)
     picked = []
     for name in wanted:
         match = [b for b in bodies.values() if not b.leaf and name in (
-            b.path, b.name, b.path.removeprefix("async block@"), b.key)]
+            b.path, b.name, b.path.partition("@")[2], b.key)]
         if not match:
             raise UsageError(f"{source}: no async fn or block '{name}'; --root takes a path such as "
                              "app::serve or a block's FILE:LINE:COL (the summary lists them)")
