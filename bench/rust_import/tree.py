@@ -249,16 +249,21 @@ def _largest(co: Coroutine) -> str:
     return f"await {index + 1} ({states[index].name}, {end[index]:,} bytes): {held}"
 
 
-def _align_of(f, sizes: Sizes) -> int:
-    """A field's alignment: printed, or its type's, else the largest power of
-    two (up to 8) dividing both its size and its offset."""
+def _align_of(f, sizes: Sizes, cap: int) -> int:
+    """A field's alignment: printed (rustc prints it where it caused
+    padding, in any state holding the field), or its type's, else the
+    largest power of two up to ``cap`` (8) that divides both its size and
+    its offset. Above 8 a guess is more often wrong than right (a byte
+    array at a 64-byte offset), so a local more aligned than 8 whose
+    alignment rustc never printed (a pinned `Sleep`) is taken for 8: the
+    one case where a prediction can be off (docs/import.md)."""
     if f.align:
         return f.align
     if f.type and normalize(f.type) in sizes.types:
         return sizes.types[normalize(f.type)][1]
     if f.type and f.type in sizes.types:
         return sizes.types[f.type][1]
-    a = 8
+    a = cap
     while a > 1 and (f.size % a or f.offset % a):
         a //= 2
     return a
@@ -278,6 +283,10 @@ def _frame(co: Coroutine, awaits: list, sizes: Sizes) -> RustFrame:
         for f in v.fields:
             key = (f.name, f.offset, f.size) if f.name != "__awaitee" and not any(f is h for h in holders) else id(f)
             seen.setdefault(key, []).append((v.name, f))
+    for uses in seen.values():  # an alignment printed in one state holds in all
+        printed = max((f.align or 0) for _, f in uses)
+        for _, f in uses:
+            f.align = f.align or printed or None
     multi_end = max([f.offset + f.size for uses in seen.values() for _, f in uses
                      if len(uses) > 1 or f.kind == "upvar"], default=0)
     # The tag sits where no state has a field, after the shared fields.
@@ -288,20 +297,26 @@ def _frame(co: Coroutine, awaits: list, sizes: Sizes) -> RustFrame:
             tag_at = max(tag_at, end)
     prefix_end = tag_at + co.tag
     prefix_fields = {k: uses[0][1] for k, uses in seen.items() if uses[0][1].offset < prefix_end}
-    prefix_align = max([1] + [_align_of(f, sizes) for f in prefix_fields.values()])
+    prefix_align = max([1] + [_align_of(f, sizes, min(8, co.align)) for f in prefix_fields.values()])
     own = [[f for f in v.fields if f.offset >= prefix_end] for v in suspends]
     used = sum(1 for fields in own if fields)
+    # The future is as aligned as its most aligned field: if no field
+    # holding children is that aligned, one of the others is, whether or
+    # not rustc printed its alignment.
+    held_align = max([1] + [_align_of(h, sizes, min(8, co.align)) for h in holders if h is not None])
+    fixed_align = co.align if held_align < co.align else 1
     if used < 2:
-        fixed = [(f.size, _align_of(f, sizes)) for f in (uses[0][1] for uses in seen.values())
+        fixed = [(f.size, _align_of(f, sizes, min(8, co.align))) for f in (uses[0][1] for uses in seen.values())
                  if not any(f is h for h in holders)]
         fixed.append((co.tag, co.tag))
         awaits_ = tuple(AwaitFrame((), a.holder) if a.holder else None for a in awaits)
         return RustFrame(readable(co.name), co.size, co.align, True, tuple(fixed), 0,
-                         max([1] + [a for _, a in fixed]), awaits_)
+                         max([fixed_align] + [a for _, a in fixed]), awaits_)
+    prefix_align = _prefix_align(prefix_end, prefix_align, own, sizes, co.align)
     prefix_size = round_up(prefix_end, prefix_align)
-    floor, base_align, frames = prefix_size, prefix_align, []
+    floor, base_align, frames = prefix_size, max(prefix_align, fixed_align), []
     for fields, a, h in zip(own, awaits, holders):
-        rest = [(f.size, _align_of(f, sizes)) for f in fields if f is not h]
+        rest = [(f.size, _align_of(f, sizes, min(8, co.align))) for f in fields if f is not h]
         base_align = max([base_align] + [al for _, al in rest])
         if a.holder is None or h is None or h not in fields:
             floor = max([floor] + [f.offset + f.size for f in fields])
@@ -310,6 +325,24 @@ def _frame(co: Coroutine, awaits: list, sizes: Sizes) -> RustFrame:
             frames.append(AwaitFrame(tuple(rest), a.holder))
     return RustFrame(readable(co.name), co.size, co.align, False, (prefix_size, prefix_align), floor, base_align,
                      tuple(frames))
+
+
+def _prefix_align(prefix_end: int, known: int, own: list, sizes: Sizes, limit: int) -> int:
+    """The prefix's alignment: at least its fields' known ones, and as much
+    as the states' own fields show. Each state's first own field sits at the
+    prefix's size rounded up to that field's alignment, so a prefix holding
+    a local aligned to more than 8 whose alignment rustc never printed (a
+    pinned `Sleep`, a `#[repr(align(32))]` array) is found from where the
+    fields after it begin: the smallest alignment that places every state's
+    first field where rustc put it."""
+    firsts = [min(fields, key=lambda f: f.offset) for fields in own if fields]
+    align = known
+    while align <= limit:
+        size = round_up(prefix_end, align)
+        if all(round_up(size, _align_of(f, sizes, min(8, limit))) == f.offset for f in firsts):
+            return align
+        align *= 2
+    return known  # no alignment explains it: keep what the fields say
 
 
 def _holder_field(variant, await_: Await):
