@@ -19,6 +19,7 @@ import pytest
 from pinbench.bench.cli import main
 from pinbench.bench.runner import execute
 from pinbench.bench.rust_import import questions
+from pinbench.bench.rust_import.source_edit import box_call
 from pinbench.bench.toml_loader import load_program
 from pinbench.model.errors import UsageError
 from pinbench.model.layout import compute_layout
@@ -181,16 +182,6 @@ def test_every_strategy_lays_out_the_import(plain):
         assert (layout.fn_bytes > 0).all(), name
 
 
-def _apply_box(source: str, parent: str, child: str, occurrence: int) -> str:
-    """Source with the ``occurrence``-th call of ``child`` in ``parent``'s body boxed."""
-    start = re.search(rf"async fn {parent}\b", source).start()
-    end = source.index("\n}\n", start)
-    body = source[start:end]
-    call = list(re.finditer(rf"\b{child}\(([^()]*)\)", body))[occurrence]
-    body = body[:call.start()] + f"Box::pin({call.group(0)})" + body[call.end():]
-    return source[:start] + body + source[end:]
-
-
 def source_name(program, fn: int) -> str:
     """The Rust name of an imported async fn: its path's last part, no generics."""
     return re.sub(r"<.*", "", program.fn_native[fn].path).rsplit("::", 1)[-1]
@@ -215,7 +206,7 @@ def check_box_advice(program, crate_dir: Path, limit: int, target: Path, tmp_pat
         child = int(program.edge_callee[e])
         earlier = [x for x, _ in questions.edges_of(program, parent)
                    if x < e and source_name(program, int(program.edge_callee[x])) == source_name(program, child)]
-        source = _apply_box(source, source_name(program, parent), source_name(program, child), len(earlier))
+        source = box_call(source, source_name(program, parent), source_name(program, child), len(earlier))
     main_rs.write_text(source)
     rebuilt = {display(k): size for k, (size, _) in rustc_futures(crate, target).items()}
     compared = 0

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from pinbench.bench.rust_import import questions, sizes, tree, workload
+from pinbench.bench.rust_import.source_edit import box_call
 
 PRELUDE = """
 use std::future::Future; use std::pin::Pin; use std::task::{Context, Poll};
@@ -72,15 +72,6 @@ def rustc_sizes(source: str, folder: Path) -> str:
     return done.stdout
 
 
-def boxed_source(source: str, parent: str, child: str, occurrence: int) -> str:
-    start = re.search(rf"pub async fn {parent}\(", source).start()
-    end = source.index("\n}", start)
-    body = source[start:end]
-    call = list(re.finditer(rf"{child}\(acc\)", body))[occurrence]
-    body = body[:call.start()] + f"Box::pin({child}(acc))" + body[call.end():]
-    return source[:start] + body + source[end:]
-
-
 def check(seed: int, folder: Path) -> tuple:
     """(sizes compared, mismatches) for one random program."""
     source = program(random.Random(seed))
@@ -100,7 +91,7 @@ def check(seed: int, folder: Path) -> tuple:
         parent, child = compiled.fn_native[parent_fn].path, compiled.fn_native[int(compiled.edge_callee[e])].path
         earlier = sum(1 for x, _ in questions.edges_of(compiled, parent_fn)
                       if x < e and compiled.edge_callee[x] == compiled.edge_callee[e])
-        rebuilt = sizes.parse(rustc_sizes(boxed_source(source, parent, child, earlier), folder), "boxed")
+        rebuilt = sizes.parse(rustc_sizes(box_call(source, parent, child, earlier), folder), "boxed")
         real = {tree.readable(name): size for name, (size, _) in rebuilt.types.items() if sizes.is_coroutine(name)}
         for fn, frame in enumerate(compiled.fn_native):
             if frame is None or frame.path not in real:
