@@ -70,6 +70,7 @@ class Sizes:
     coroutines: list  # in file order
     awaitee_types: int  # awaitees printed with their type (0: a toolchain too old)
     awaitees: int
+    tuples: dict | None = None  # tuple types by bytes, filled on first use (tree.py)
 
 
 # How rustc names the futures an async fn, an async block and an async

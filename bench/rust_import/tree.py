@@ -177,9 +177,7 @@ def _classify(variant, sizes: Sizes, coroutines: dict, source: str) -> Await:
         # tokio's join!/select!: the futures live in a tuple local beside
         # the PollFn; rustc prints the tuple's type (inside a MaybeUninit).
         tuple_field = next((f for f in variant.fields if f.name == "futures" and f.size > 8), None)
-        for name, (size, align) in _tuples(sizes):
-            if tuple_field is None or size != tuple_field.size:
-                continue
+        for name, size in _tuples(sizes).get(tuple_field.size if tuple_field else -1, ()):
             children = [child(a) for a in split_args(name)[1]]
             if children and all(children):
                 kind = "select" if macro.group(1) == "select" else "join"
@@ -190,10 +188,15 @@ def _classify(variant, sizes: Sizes, coroutines: dict, source: str) -> Await:
     return Await("leaf", type_, awaitee.size, locals=others)
 
 
-def _tuples(sizes: Sizes):
-    for name, value in sizes.types.items():
-        if name.startswith("std::mem::MaybeUninit<(") and name.endswith(")>"):
-            yield name[len("std::mem::MaybeUninit<"):-1], value
+def _tuples(sizes: Sizes) -> dict:
+    """Every tuple type rustc printed (inside a MaybeUninit), by its bytes:
+    built once per import, so matching each macro's tuple is a lookup."""
+    if sizes.tuples is None:
+        sizes.tuples = {}
+        for name, (size, _) in sizes.types.items():
+            if name.startswith("std::mem::MaybeUninit<(") and name.endswith(")>"):
+                sizes.tuples.setdefault(size, []).append((name[len("std::mem::MaybeUninit<"):-1], size))
+    return sizes.tuples
 
 
 def _combinator(kind, type_, size, children, wrap, sizes, others, tuple_field=None):
