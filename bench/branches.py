@@ -46,6 +46,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..model.errors import UsageError
+from .cache import ENVS, cache_root
 from .compare import benchmark_key, pyperf_name
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
@@ -62,14 +63,6 @@ _CHILD_ENV_DROP = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"
 
 class BugError(Exception):
     """Something only a bug explains (rounds of one arm disagree on exact counts)."""
-
-
-def cache_root() -> Path:
-    """Where built environments live: $PINBENCH_CACHE, else ~/.cache/pinbench."""
-    root = os.environ.get("PINBENCH_CACHE")
-    if root:
-        return Path(root).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pinbench"
 
 
 def say(message: str) -> None:
@@ -260,7 +253,7 @@ def _env_ok(env: ArmEnv, wanted: dict) -> bool:
 def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> ArmEnv:
     """The environment of ``commit``: reused when cached and working, else
     built from a temporary worktree (which is removed right after)."""
-    root = cache_root() / "envs"
+    root = cache_root(ENVS)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:

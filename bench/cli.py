@@ -13,8 +13,6 @@ on stderr and exit status 2, never a traceback. An interrupted command
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import sys
 import textwrap
@@ -25,7 +23,7 @@ from ..strategies import BUILTIN
 from .commands import compare, compare_branches, explain, import_rust, report, run, show, validate
 from .commands import list as list_
 from .commands.common import check_mode
-from .console import EXIT_OK, EXIT_USAGE, FORMATTER, PROG, ArgumentParser, one_line
+from .console import EXIT_USAGE, FORMATTER, PROG, ArgumentParser, guarded_output, one_line
 
 # In the order `pinbench --help` lists them.
 COMMANDS = (list_, run, show, report, explain, import_rust, validate, compare, compare_branches)
@@ -66,28 +64,24 @@ def build_parser() -> ArgumentParser:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if extra:  # blame the subcommand, whose --help lists its options
-            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
-        check_mode(parser.commands[args.command], args)
-    except SystemExit as stop:  # --help, --version, usage errors
-        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    try:
-        return args.func(args, argv)
-    except UsageError as error:
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
-    except BrokenPipeError:
-        # `pinbench show DIR | head`: the reader left; say nothing more.
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    # A reader that leaves (`| head -1`) silences the output, not the status.
+    with guarded_output():
+        parser = build_parser()
+        try:
+            args, extra = parser.parse_known_args(argv)
+            if extra:  # blame the subcommand, whose --help lists its options
+                parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+            check_mode(parser.commands[args.command], args)
+        except SystemExit as stop:  # --help, --version, usage errors
+            return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+        try:
+            return args.func(args, argv)
+        except UsageError as error:
+            print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from .engine import engine_of
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, read_results, writing
 from .formatting import param_text, parse_float
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
+from .shapes import FLAG, NUMBER, TEXT, Fields, ListOf, Opt, mismatch
 
 COMPARISON_FORMAT = "pinbench-comparison"
 COMPARISON_SCHEMA_VERSION = 1
@@ -700,7 +701,33 @@ def load_comparison(path):
             f"{path} has comparison schema_version {doc.get('schema_version')!r}; this pinbench reads "
             f"{COMPARISON_SCHEMA_VERSION} only"
         )
+    check_comparison(doc, path)
     return doc
+
+
+# What the figure reads of a saved comparison (bench/shapes.py): a field of
+# another type is one line naming it.
+COMPARISON_SHAPE = Fields(
+    required={
+        "benchmarks": ListOf(Fields(required={
+            "name": TEXT,
+            "changes": ListOf(Fields(required={"metric": TEXT, "kind": TEXT, "base": Opt(NUMBER),
+                                               "head": Opt(NUMBER)})),
+            "timing": Opt(Fields(optional={"ratio": Opt(NUMBER), "ci_low": Opt(NUMBER), "ci_high": Opt(NUMBER),
+                                           "regression": FLAG, "improvement": FLAG})),
+        })),
+        "settings": Fields(required={"threshold": NUMBER, "confidence": NUMBER}),
+        "verdict": Fields(required={"line": TEXT}),
+    },
+    optional={"timing": FLAG},
+)
+
+
+def check_comparison(doc, where) -> None:
+    """A one-line UsageError unless ``doc`` is shaped like a comparison."""
+    problem = mismatch(doc, COMPARISON_SHAPE)
+    if problem:
+        raise UsageError(f"{where} is damaged: {problem}; save the comparison again (pinbench compare --save)")
 
 
 def parse_threshold(text: str) -> float:

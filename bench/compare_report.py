@@ -290,6 +290,7 @@ def comparison_figure(comparison, path) -> list:
         if loaded is None:
             raise UsageError(f"no {cmp.COMPARISON_FILE} in {comparison}")
         comparison = loaded
+    cmp.check_comparison(comparison, "the comparison")  # e.g. a comparison.json the report read
     path = Path(path)
     stem = path.with_suffix("") if path.suffix.lower() in (".png", ".svg") else path
     benchmarks = comparison["benchmarks"]

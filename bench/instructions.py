@@ -127,6 +127,15 @@ def read_callgrind_totals(path: Path) -> dict:
     return dict(zip(names, totals))
 
 
+def _valgrind() -> str:
+    """valgrind as the user's PATH finds it: the counting process's own
+    PATH is fixed (below) and would miss one in /usr/local/bin or ~/bin."""
+    found = shutil.which("valgrind")
+    if found is None:
+        check_available()  # says how to install it
+    return found
+
+
 def _fixed_environment() -> dict:
     """What the counting process sees: nothing that differs between machines or shells."""
     return {
@@ -167,7 +176,7 @@ class Counter:
         for index, spec in enumerate(specs):
             (out / SPEC_FILE.format(index)).write_text(json.dumps(asdict(spec)))
         command = [
-            "valgrind", *VALGRIND_ARGS, "--callgrind-out-file=callgrind.%p", "--log-file=valgrind.log",
+            _valgrind(), *VALGRIND_ARGS, "--callgrind-out-file=callgrind.%p", "--log-file=valgrind.log",
             _interpreter(), "-c", "import sys; from pinbench.bench.instructions import worker_main; "
             "sys.exit(worker_main())",
         ]

@@ -48,21 +48,26 @@ class Metric:
     compare_rank: int = 99  # compare lists a benchmark's changes in this order (ties: registry order)
     across_rounds: str | None = None  # compare-branches merges rounds: "median" or "sum" (timing: from pyperf)
     optional: bool = False  # only in runs that asked for it (--instructions): compared where both sides have it
+    show_rank: int = 99  # `pinbench show` orders its columns by this (ties: registry order)
 
 
 METRICS = (
     # -- deterministic: exact counts from the executor, the same under every allocator
     Metric("tasks", "tasks run (spawned ones included)", compare_rank=7),
     Metric("allocs_per_task", "allocations per task", per_task_of="allocs",
-           show="allocs\n/task", report="allocs/task", compare_rank=9),
-    Metric("bytes_per_task", "bytes allocated per task", BYTES, per_task_of="bytes_allocated",
-           show="bytes\n/task", report="bytes/task", compare_rank=10),
-    Metric("peak_live_bytes", "peak live bytes", BYTES, regression=INCREASE, show="peak\nlive B", compare_rank=2),
+           show="allocs\n/task", report="allocs/task", compare_rank=9, show_rank=1),
+    # Every block ever allocated, summed: a goroutine's 2 KiB stack and the
+    # 4 and 8 KiB it grew into count 14 KiB, though it holds 8 KiB at the end.
+    Metric("bytes_per_task", "bytes allocated per task, summed over every block (each stack a goroutine "
+           "grew into, every chunk, slab and box)", BYTES, per_task_of="bytes_allocated",
+           show="alloc\nB/task", report="allocated B/task (summed)", compare_rank=10, show_rank=2),
+    Metric("peak_live_bytes", "peak bytes of frames in use (not what stacks and slabs hold)", BYTES,
+           regression=INCREASE, compare_rank=2),
     Metric("peak_bytes_per_task", "peak live bytes per task run (all tasks, overlapping or not)", BYTES,
            per_task_of="peak_live_bytes", compare_rank=12),
     Metric("moved_bytes", "bytes moved (memcpy of futures)", BYTES, show="moved\nbytes", report="moved B",
            compare_rank=3),
-    Metric("refcount_ops", "reference-count operations", show="refcnt\nops", report="refcount ops",
+    Metric("refcount_ops", "reference-count operations", report="refcount ops",
            compare_rank=4),
     Metric("polls_per_task", "polls per task", per_task_of="polls", show="polls\n/task", report="polls/task",
            compare_rank=13),
@@ -79,8 +84,8 @@ METRICS = (
     Metric("peak_live_tasks", "tasks live when the live bytes peaked", compare_rank=18),
     # What a task holds: the peak's bytes over the tasks live at that moment,
     # so tasks that never overlap are not charged for each other.
-    Metric("peak_bytes_per_live_task", "peak live bytes per task live at that moment", BYTES,
-           report="peak B/live task", compare_rank=12),
+    Metric("peak_bytes_per_live_task", "peak bytes of frames in use per task live at that moment", BYTES,
+           show="in use\nB/live", report="frames in use B/live task", compare_rank=12, show_rank=3),
     # Stacks and slabs (docs/model.md, "Storage"): what a strategy holds beside
     # what is in use, and the frames it copies. 0 where a strategy has none.
     Metric("copied_bytes", "bytes of frames copied (a stack's growth, a suspension, a resumption)", BYTES,
@@ -93,6 +98,22 @@ METRICS = (
            per_task_of="peak_reserved_bytes", report="reserved B/task", compare_rank=12),
     Metric("stack_growths", "stack growths (a stack replaced by a bigger one, its used part copied)",
            regression=INCREASE, compare_rank=4),
+    # What a task holds (docs/model.md, "Held memory"): its strategy's blocks,
+    # used or not, and the runtime's own task objects beside them (a
+    # goroutine's g, tokio's task cell, a VirtualThread, a box's Task fields;
+    # each strategy's module cites its source). The headline of every table.
+    Metric("runtime_bytes", "bytes of the runtime's own task objects created (a g, a task cell, a VirtualThread...)",
+           BYTES, regression=INCREASE, compare_rank=3),
+    Metric("runtime_bytes_per_task", "the runtime's own task objects per task run", BYTES,
+           per_task_of="runtime_bytes", report="runtime B/task", compare_rank=12),
+    Metric("peak_held_bytes", "peak held bytes: stacks, slabs, chunks and boxes, used or not, and the "
+           "runtime's task objects", BYTES, regression=INCREASE, compare_rank=2),
+    Metric("peak_held_tasks", "tasks live when the held bytes peaked", compare_rank=18),
+    Metric("held_bytes_per_live_task", "held bytes per task live at their peak (stacks, slabs, chunks and boxes, "
+           "used or not, and the runtime's task objects)", BYTES, show="held B\n/live",
+           report="held B/live task", compare_rank=12, show_rank=0),
+    Metric("runtime_live_end", "bytes of runtime task objects still live at the end (a leak)", BYTES,
+           regression=INCREASE, compare_rank=17),
     # -- measured: the executor's own clock
     Metric("ns_per_task_single", "time per task of the counting run", NS, deterministic=False),
     # -- measured: timing (pyperf: worker processes, warm-ups, calibrated loops)
@@ -139,7 +160,12 @@ COMPARED = tuple(sorted(DETERMINISTIC, key=lambda name: BY_NAME[name].compare_ra
 # Per-task values the runner derives: {derived: raw counter}.
 PER_TASK = {m.name: m.per_task_of for m in METRICS if m.per_task_of}
 # The columns of `pinbench show` and of the report's "every benchmark" table.
-SHOWN = tuple(m for m in METRICS if m.show)
+# The headline of run's and show's summary and of the report's: what a live
+# task holds first (its blocks used or not, and its runtime objects), then
+# the frames in use in them (a fiber's few hundred bytes in its 132 KiB
+# stack), then its allocations.
+SUMMARY = ("held_bytes_per_live_task", "peak_bytes_per_live_task", "allocs_per_task")
+SHOWN = tuple(sorted((m for m in METRICS if m.show), key=lambda m: m.show_rank))
 REPORTED = tuple(m for m in METRICS if m.report)
 # Present only when a run asked for them (--instructions).
 OPTIONAL = tuple(m.name for m in METRICS if m.optional)

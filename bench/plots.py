@@ -249,7 +249,7 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, per_allocat
         peak = max((b["metrics"].get(metric) or 0) for b in benches)
         unit = time_unit(peak)
     scale = unit[0] if unit else 1.0
-    top = 0.0
+    top, drawn = 0.0, []
     rotate = (panel_in - 0.8) / max(n_bars, 1) < 0.32  # inches per bar: room for a level label?
     for i, name in enumerate(names):
         xs, ys, errs, noisy = [], [], [], []
@@ -281,8 +281,14 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, per_allocat
                 va="bottom", fontsize=6.5 if rotate else 7, rotation=90 if rotate else 0,
             )
         top = max(top, max(y + e for y, e in zip(ys, errs)))
-    ax.set_ylim(0, top * (1.32 if rotate else 1.18) or 1)
-    if metric == "allocs_per_task":
+        drawn += ys
+    if not timing and _log_wanted(drawn):  # a fiber's 132 KiB beside a few hundred bytes: every bar readable
+        ax.set_yscale("log")
+        ax.set_ylim(min(drawn) / 2, top * (8 if rotate else 4))
+        ylabel = ylabel + ", log scale"
+    else:
+        ax.set_ylim(0, top * (1.32 if rotate else 1.18) or 1)
+    if metric == "allocs_per_task" and ax.get_yscale() == "linear":
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xticks(range(len(keys)))
     if len(keys) == 1 and not vary:
@@ -312,17 +318,17 @@ def fig_allocs(doc: dict) -> Figure | None:
     )
 
 
-def fig_memory(doc: dict) -> Figure | None:
+def fig_held(doc: dict) -> Figure | None:
     return fig_bars(
-        doc, "peak_bytes_per_live_task", "peak live bytes per live task (B)",
-        "Memory: peak live bytes per task live at that moment, by strategy (frames, boxes, cells, handle vectors)",
+        doc, "held_bytes_per_live_task", "held bytes per live task (B)",
+        "Memory held per live task: stacks, slabs, chunks and boxes, used or not, and the runtime's task objects",
     )
 
 
-def fig_reserved(doc: dict) -> Figure | None:
+def fig_frames_in_use(doc: dict) -> Figure | None:
     return fig_bars(
-        doc, "reserved_bytes_per_task", "peak reserved bytes per task (B)",
-        "Memory reserved: stacks, slabs, chunks and boxes held at the peak, used or not, per task",
+        doc, "peak_bytes_per_live_task", "frames in use per live task (B)",
+        "Frames in use per live task (not what stacks and slabs hold): frames, boxes, cells, handle vectors",
     )
 
 
@@ -602,6 +608,12 @@ _PART_WORDS = {
     "handle": "handle", "handles": "Vec", "unused": "unused",
 }
 MAX_DRAWN_BLOCKS = 40  # per panel; the rest is one summary block
+# A reserved part (a stack's or slab's bytes not in use) longer than this
+# many times the widest panel's bytes without them is drawn cut, with a
+# break mark and its bytes written in it: a panel's cut parts share that
+# length between them. A fiber's 132 KiB stack (or nine of them, a fanout's)
+# would otherwise leave every heap strategy a sliver.
+RESERVED_CUT = 4
 MAX_DRAWN_NESTING = 14  # inline frames deeper than this are drawn collapsed
 
 # Geometry, in inches.
@@ -671,11 +683,17 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
         rest = view.blocks[MAX_DRAWN_BLOCKS:]
         elided = (view.elided_blocks + len(rest), view.elided_bytes + sum(b.size for b in rest))
         drawn.append((view, blocks, elided))
+    cut = RESERVED_CUT * max(sum(_in_use(b) for b in blocks) + elided[1] for _, blocks, elided in drawn)
+    widths = {}
+    for _, blocks, _ in drawn:
+        long = {id(b) for b in blocks if b.size - _in_use(b) > cut}
+        for b in blocks:
+            widths[id(b)] = _in_use(b) + cut / len(long) if id(b) in long else b.size
     # Bytes per inch: the widest panel (its blocks plus the gaps) fills the width.
     bpi = 1.0
     for view, blocks, elided in drawn:
         n = len(blocks) + (1 if elided[0] else 0)
-        total = sum(b.size for b in blocks) + elided[1]
+        total = sum(widths[id(b)] for b in blocks) + elided[1]
         bpi = max(bpi, total / max(axes_w - (n - 1) * _GAP_IN, axes_w * 0.3))
     gap = _GAP_IN * bpi
 
@@ -686,7 +704,7 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
         where = {}
         for block in blocks:
             where[block.number] = x
-            x += block.size + gap
+            x += widths[id(block)] + gap
         height = max([_nesting(b) for b in blocks] or [1]) * _STRIP_H + _BAND_H
         arrows = []
         for block in blocks:
@@ -718,9 +736,11 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
             f"{first.workload} {params_label(first.params)}".strip()
         )
         fig.text(_L_MARGIN / WIDTH, 1 - 0.2 / fig_h, heading, fontsize=11, fontweight="bold", va="top")
+        cut_any = any(widths[id(b)] < b.size for _, blocks, _ in drawn for b in blocks)
         fig.text(
             _L_MARGIN / WIDTH, 1 - 0.42 / fig_h,
-            "one task's memory at its largest moment; widths in bytes on one scale in every panel",
+            "one task's memory at its largest moment; widths in bytes on one scale in every panel"
+            + (f"; ≈ cuts a reserved part over {cut:,} B (its bytes written in it)" if cut_any else ""),
             fontsize=8.5, color="#444444", va="top",
         )
         for view, blocks, elided, where, height, arrows, levels, panel_h, used_w, step in plans:
@@ -732,7 +752,7 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
             _draw_panel_title(ax, view, run_metrics, bpi)
             y0 = _TITLE_H + _BLOCK_LABEL_H
             for block in blocks:
-                _draw_block(ax, view, block, where[block.number], y0, height, bpi)
+                _draw_block(ax, view, block, where[block.number], y0, height, bpi, widths[id(block)])
             if elided[0]:
                 x = used_w
                 width = max(elided[1], 0.05 * bpi)
@@ -780,12 +800,18 @@ def _draw_panel_title(ax, view, run_metrics, bpi):
                 ha="left", color="#666666")
 
 
-def _draw_block(ax, view, block, bx, y0, height, bpi):
+def _in_use(block) -> int:
+    """A block's bytes without its reserved part (a stack's or slab's rest)."""
+    return block.used if block.used and block.used < block.size else block.size
+
+
+def _draw_block(ax, view, block, bx, y0, height, bpi, drawn):
     color = color_of(view.strategy)
-    width_in = block.size / bpi
+    width_in = drawn / bpi
     # The label above the block.
     word = _block_word(view, block.kind)
-    for text in (f"#{block.number} {word} · {block.size:,} B", f"#{block.number} · {block.size:,} B",
+    cut = " (cut ≈)" if drawn < block.size else ""
+    for text in (f"#{block.number} {word} · {block.size:,} B{cut}", f"#{block.number} · {block.size:,} B{cut}",
                  f"#{block.number}"):
         if _fits(text, width_in + _GAP_IN * 0.6, 7.5):
             ax.text(bx, y0 - 0.035, text, fontsize=7.5, va="bottom", ha="left", color="#111111")
@@ -803,8 +829,8 @@ def _draw_block(ax, view, block, bx, y0, height, bpi):
         for frame in ([block.frame] if block.frame is not None else []) + block.frames:
             _draw_frame(ax, frame, bx, y0, y0 + height, 0, bpi, top=True)
         if block.used and block.used < block.size:  # reserved, not in use: a stack's or slab's rest
-            _part_rect(ax, bx + block.used, y0, block.size - block.used, height, "unused", "reserved", bpi)
-    rect = Rectangle((bx, y0), block.size, height, facecolor="none", edgecolor=color, linewidth=2.0,
+            _reserved_part(ax, bx + block.used, y0, block.size - block.used, drawn - block.used, height, bpi)
+    rect = Rectangle((bx, y0), drawn, height, facecolor="none", edgecolor=color, linewidth=2.0,
                      joinstyle="miter")
     rect.set_gid(f"pinbench-block-{view.strategy}-{block.number}-{block.size}")
     ax.add_patch(rect)
@@ -834,6 +860,26 @@ def _draw_frame(ax, frame, bx, y, yb, depth, bpi, top=False):
             # their labels sit in line, in the band at the bottom.
             _part_rect(ax, bx + part.offset, band_y, part.size, yb - band_y, part.kind,
                        _PART_WORDS.get(part.kind, ""), bpi, label_y=yb - _BAND_H / 2)
+
+
+def _reserved_part(ax, x, y, size, drawn, height, bpi):
+    """A reserved part, ``drawn`` bytes wide: whole, or cut with a break
+    mark (a white gap between two slanted strokes) and its true bytes."""
+    _part_rect(ax, x, y, drawn, height, "unused", "reserved" if drawn >= size else "", bpi)
+    if drawn >= size:
+        return
+    mid, half = x + drawn / 2, 0.05 * bpi
+    ax.add_patch(Rectangle((mid - half, y - 0.03), 2 * half, height + 0.06, facecolor="white", edgecolor="none",
+                           zorder=3))
+    for side in (-half, half):
+        ax.add_line(Line2D([mid + side - 0.03 * bpi, mid + side + 0.03 * bpi], [y + height + 0.05, y - 0.05],
+                           color="#222222", linewidth=1.2, zorder=4))
+    text = f"reserved {size:,} B, not to scale"
+    for anchor, ha in ((mid - half - 0.12 * bpi, "right"), (mid + half + 0.12 * bpi, "left")):
+        if _fits(text, drawn / 2 / bpi - 0.15, 7):
+            ax.text(anchor, y + height / 2, text, fontsize=7, ha=ha, va="center", color="#111111", zorder=5,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
+            break
 
 
 def _part_rect(ax, x, y, size, height, kind, word, bpi, label_y=None):

@@ -34,7 +34,7 @@ from . import plots
 from .compare_report import comparison_figure
 from .engine import engine_text
 from .layout_view import task_view, views_for
-from .metrics import REPORTED
+from .metrics import REPORTED, SUMMARY
 from .plots import PNG_DPI
 from .results import atomic_write_text, find_problems, load_json, read_results, writing
 from .rust_import import questions
@@ -206,15 +206,19 @@ def build_report(folder, layouts=None) -> Path:
     by_workload = plots.workload_benches(doc)
 
     overview = Section("overview", "Overview: the strategies side by side", nav="overview")
+    writer.add(overview, "held-memory", plots.fig_held(doc), "Memory held per live task",
+               "What a live task holds at the peak: its strategy's blocks, used or not (a goroutine's or "
+               "fiber's whole stack, a Swift task's slabs, a virtual thread's chunks, every box and cell), "
+               "and the runtime's own task objects beside them (a goroutine's g, tokio's task cell, a "
+               "VirtualThread, a .NET box's Task fields, a Swift AsyncTask), divided by the tasks live "
+               "then. This is what a process of that runtime needs per task.")
+    writer.add(overview, "frames-in-use", plots.fig_frames_in_use(doc), "Frames in use per live task",
+               "Only the part of the held memory that frames occupy (frames, boxes, cells, handle "
+               "vectors) at its peak, divided by the tasks live then: a fiber's few hundred bytes of "
+               "frames sit in its 132 KiB stack. Not what a task holds: see the figure above.")
     writer.add(overview, "allocs-per-task", plots.fig_allocs(doc), "Allocations per task",
                "Exact allocation counts per task (every task the run started, spawned ones included). "
                "Fewer is better: each allocation is a call into the allocator and a free later.")
-    writer.add(overview, "peak-memory", plots.fig_memory(doc), "Memory: peak live bytes per task",
-               "The most bytes live at once (frames, boxes, cells, handle vectors), divided by the tasks.")
-    writer.add(overview, "reserved-memory", plots.fig_reserved(doc), "Memory reserved per task",
-               "What the strategy held at its peak, used or not: a goroutine's or fiber's whole stack, "
-               "a Swift task's slabs, a virtual thread's chunks, every box and cell (for heap "
-               "strategies the same as the live bytes).")
     writer.add(overview, "copied-bytes", plots.fig_copied(doc), "Bytes copied per task",
                "Frames copied by the strategy itself: a Go stack's used part when it grows, a .NET "
                "state machine into its box at its first suspension, a virtual thread's frames into "
@@ -538,7 +542,7 @@ def _summary_table(doc: dict) -> str:
     task under each strategy (the first allocator of each group)."""
     strategies = plots.strategies_of(doc)
     timed = plots.timed(doc["benchmarks"])
-    sub = ["allocs", "peak B"] + (["time"] if timed else [])
+    sub = ["held B", "in use B", "allocs"] + (["time"] if timed else [])
     head1 = '<th class="l" rowspan="2">workload</th>' + "".join(
         f'<th colspan="{len(sub)}" style="border-bottom:3px solid {color_of(s)}">{_strategy_name(s)}</th>'
         for s in strategies
@@ -552,7 +556,7 @@ def _summary_table(doc: dict) -> str:
             for s in strategies:
                 bench = plots.pick(benches, params, s)
                 m = bench["metrics"] if bench else {}
-                cells += [_num(m.get("allocs_per_task")), _num(m.get("peak_bytes_per_live_task"))]
+                cells += [_num(m.get(name)) for name in SUMMARY]
                 if timed:
                     cells.append(_time(m.get("ns_per_task_mean"), m.get("noisy")))
             label = plots.params_label(params, vary) if vary else plots.params_label(params)
@@ -561,7 +565,9 @@ def _summary_table(doc: dict) -> str:
                 + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
             )
     note = (
-        "<p class=\"sub\">allocs = allocations per task, peak B = peak live bytes per task live at that moment"
+        "<p class=\"sub\">held B = bytes a live task holds at the peak (stacks, slabs, chunks and boxes, "
+        "used or not, and the runtime's task objects), in use B = the bytes of its frames in use in them, "
+        "allocs = allocations per task"
         + (", time = time per task (pyperf mean; ! = noisy)" if timed else "")
         + ". Counts are exact and the same under every allocator; times are for the first allocator "
         "of each row. Every value of every benchmark is in metrics.csv.</p>"
@@ -661,6 +667,19 @@ def _problems_html(doc: dict) -> str:
     return f'<div class="bug"><b>These results show a bug:</b><ul>{items}</ul></div>'
 
 
+def _skipped_html(doc: dict) -> str:
+    """The benchmarks of the suite that did not fit and were skipped (a
+    finding about a strategy at that scale): said above the summary, as
+    `pinbench run` and `show` say it, so no figure is read as complete."""
+    skipped = doc.get("skipped") or []
+    if not skipped:
+        return ""
+    items = "".join(f"<li><code>{_esc(s['benchmark'])}</code>: {_esc(s['reason'])}</li>" for s in skipped)
+    return (f'<div class="warning" id="skipped"><p>{len(skipped)} benchmark{"s" if len(skipped) != 1 else ""} '
+            f"of this run's suite did not fit and {'were' if len(skipped) != 1 else 'was'} skipped; the "
+            f"figures and tables leave {'them' if len(skipped) != 1 else 'it'} out:</p><ul>{items}</ul></div>")
+
+
 def render_html(folder: Path, doc: dict, sections: list) -> str:
     title = f"pinbench report: {folder.resolve().name}"
     names = plots.strategies_of(doc)
@@ -693,6 +712,7 @@ def render_html(folder: Path, doc: dict, sections: list) -> str:
         f'<div class="legend">{legend}</div>',
         f"<nav>{nav}</nav>",
         '<h2 id="summary">Summary</h2>',
+        _skipped_html(doc),
         _summary_table(doc),
     ]
     for section in sections:

@@ -18,7 +18,9 @@ from pathlib import Path
 from .. import __version__
 from ..model.errors import UsageError
 from .formatting import param_text, params_text
+from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
+from .shapes import ANY_NUMBER, COUNT, FLAG, SCALAR, TEXT, DictOf, Fields, Kind, ListOf, OneOf, Opt, is_number, mismatch
 
 SCHEMA_VERSION = 1
 # Marks a JSON document as ours, so a foreign results.json is told apart
@@ -35,6 +37,27 @@ METRIC_COLUMNS = CSV_COLUMNS
 # versus the `tasks` metric, which also counts spawned tasks) gets this prefix.
 PARAM_PREFIX = "param_"
 _FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
+
+
+# What every command may read of a results document (bench/shapes.py): a
+# field of another type is one line naming it, never a traceback.
+PARAM_VALUE = Kind("a string, number or true/false", lambda v: isinstance(v, (str, bool)) or is_number(v))
+BENCHMARK_SHAPE = Fields(
+    required={"workload": TEXT, "strategy": TEXT, "allocator": TEXT, "params": DictOf(PARAM_VALUE),
+              "metrics": Fields(optional={m.name: Opt(FLAG if m.unit == metrics_registry.FLAG else ANY_NUMBER)
+                                          for m in metrics_registry.METRICS})},
+    optional={"workload_file": TEXT},
+)
+RUN_SHAPE = Fields(
+    required={"benchmarks": ListOf(BENCHMARK_SHAPE)},
+    optional={
+        "pinbench_version": TEXT, "complete": FLAG, "command": ListOf(TEXT), "mode": TEXT, "timing": FLAG,
+        "instructions": Opt(DictOf(OneOf("a string, number or list", (SCALAR, ListOf(SCALAR))))),
+        "started": Opt(TEXT), "finished": Opt(TEXT), "benchmarks_planned": COUNT,
+        "environment": DictOf(SCALAR), "engine": DictOf(TEXT),
+        "skipped": ListOf(Fields(required={"benchmark": TEXT, "reason": TEXT})),
+    },
+)
 
 
 # -- writing ----------------------------------------------------------------
@@ -264,18 +287,9 @@ def read_results(folder) -> dict:
 
 
 def _check_document(path: Path, doc: dict):
-    benchmarks = doc.get("benchmarks")
-    if not isinstance(benchmarks, list):
-        raise UsageError(f"{path} is damaged: \"benchmarks\" is not a list")
-    for i, bench in enumerate(benchmarks):
-        if not isinstance(bench, dict):
-            raise UsageError(f"{path} is damaged: benchmark {i} is not an object")
-        for key in KEY_COLUMNS:
-            if not isinstance(bench.get(key), str):
-                raise UsageError(f"{path} is damaged: benchmark {i} has no {key} name")
-        for key in ("params", "metrics"):
-            if not isinstance(bench.get(key), dict):
-                raise UsageError(f"{path} is damaged: benchmark {i} has no {key} object")
+    problem = mismatch(doc, RUN_SHAPE)
+    if problem:
+        raise UsageError(f"{path} is damaged: {problem}; re-run the benchmarks")
 
 
 # -- the table ----------------------------------------------------------------
@@ -338,6 +352,8 @@ def find_problems(doc: dict) -> list:
         blocks, nbytes = m.get("live_blocks_end"), m.get("live_bytes_end")
         if blocks or nbytes:
             problems.append(f"{where} ended with {blocks} live blocks ({nbytes} bytes): frames leaked")
+        if m.get("runtime_live_end"):
+            problems.append(f"{where} ended with {m['runtime_live_end']} bytes of runtime task objects live: leaked")
         checksums.setdefault(group_key(bench), {}).setdefault(m.get("checksum"), []).append(
             f"{bench['strategy']}/{bench['allocator']}"
         )

@@ -144,6 +144,8 @@ def derive_metrics(raw: dict, program, layout) -> dict:
     # The peak over the tasks live at that moment (metrics.py).
     live = raw["peak_live_tasks"]
     metrics["peak_bytes_per_live_task"] = raw["peak_live_bytes"] / live if live else 0.0
+    held = raw["peak_held_tasks"]  # the same for what the strategy holds (metrics.py)
+    metrics["held_bytes_per_live_task"] = raw["peak_held_bytes"] / held if held else 0.0
     metrics["root_frame_bytes"] = layout.frame_size(program.entry)
     metrics["frame_bytes"] = {
         name: layout.frame_size(i) for i, name in enumerate(program.fn_names)

@@ -72,10 +72,16 @@ def select_workloads(values=None) -> list:
 
 
 def select_strategies(values=None) -> list:
-    """Strategy names (plug-ins included) for the strategy flags."""
-    names = _expand(split_names(values), list(strategy_registry.available()))
-    for name in names:
-        strategy_registry.get(name)  # unknown -> UsageError listing the valid ones
+    """Strategy names (plug-ins included) for the strategy flags, each as
+    its strategy spells it: options in their declared order and values in
+    decimal, defaults left out (``fiber:stack=0x40000`` is
+    ``fiber:stack=262144``, ``fiber:stack=131072`` is ``fiber``), so one
+    benchmark has one name in every results folder and comparison."""
+    names = []
+    for name in _expand(split_names(values), list(strategy_registry.available())):
+        canonical = strategy_registry.get(name).name  # unknown -> UsageError listing the valid ones
+        if canonical not in names:
+            names.append(canonical)
     return names
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
-from .metrics import SHOWN
+from .metrics import SHOWN, SUMMARY
 from .results import find_problems, groups
 from .timing import NOISY_CV
 
@@ -43,7 +43,7 @@ def _by_strategy(doc: dict, title: str, caption: str, cell, headers: tuple):
         params = params_text(first["params"])
         name = esc(first["workload"]) + (f"\n[dim]{esc(params)}[/dim]" if params else "")
         if wide:
-            table.add_row(name, *(" / ".join(cells.get(s, ("", ""))) for s in strategy_names))
+            table.add_row(name, *(" / ".join(cells.get(s, ("",) * len(headers))) for s in strategy_names))
             continue
         shown = [s for s in strategy_names if s in cells]
         labels = [esc(first["workload"]), f"[dim]{esc(params)}[/dim]" if params else ""]
@@ -55,15 +55,19 @@ def _by_strategy(doc: dict, title: str, caption: str, cell, headers: tuple):
     return table
 
 
+SUMMARY_HEADERS = ("held B/live task", "frames in use B/live task", "allocs/task")  # metrics.SUMMARY's
+
+
 def summary_table(doc: dict):
-    """Per workload and parameters: allocations per task and the peak live
-    bytes per task live at that moment, under each strategy (deterministic;
-    identical for every allocator)."""
+    """Per workload and parameters, under each strategy: the bytes a live
+    task holds, the bytes of its frames in use, its allocations
+    (deterministic; identical for every allocator)."""
     return _by_strategy(
-        doc, "allocations per task / peak live bytes per live task, by strategy",
-        "(deterministic: the same under every allocator)",
-        lambda m: (compact(m.get("allocs_per_task")), compact(m.get("peak_bytes_per_live_task"))),
-        ("allocs/task", "peak B/live task"),
+        doc, "held bytes per live task / frames in use per live task / allocations per task, by strategy",
+        "(held: stacks, slabs, chunks and boxes, used or not, and the runtime's task objects; "
+        "frames in use: the part of them frames occupy; deterministic: the same under every allocator)",
+        lambda m: tuple(compact(m.get(name)) for name in SUMMARY),
+        SUMMARY_HEADERS,
     )
 
 

@@ -333,6 +333,14 @@ def _build_select_loop(p: dict) -> CompiledProgram:
     return program.compile()
 
 
+def _build_million(p: dict) -> CompiledProgram:
+    # Every task starts at tick 0 and sleeps one tick: all are alive at
+    # once, holding nothing but what their runtime gives an idle task.
+    program = Program("million", entry="main", tasks=p["tasks"])
+    program.fn("main").io(1)
+    return program.compile()
+
+
 def _build_server(p: dict) -> CompiledProgram:
     # read (io) -> parse the request while holding a borrow of the buffer
     # across the query's await -> query (io) -> write (io).
@@ -473,6 +481,17 @@ _BUILT_INS = (
         # selects: 9 s, the default 1000: over the 600 s build timeout).
         validation=({"iterations": 100},),
         validation_quick={"iterations": 10, "tasks": 10},
+    ),
+    Workload(
+        "million",
+        "tasks that each wait on a timer of their own, then finish: all alive at once",
+        "how much memory do a million concurrent tasks need? (pkolaczk.github.io/memory-consumption-of-async)",
+        # 10^4 by default: a million fibers of 132 KiB stacks need 126 GiB, and
+        # every stack-based strategy at 10^6 takes more than half of 24 GiB;
+        # -p tasks=1000000 asks the question itself (docs/workloads.md).
+        (_tasks_param(10_000, "tasks spawned at tick 0, each sleeping one tick"),),
+        _build_million,
+        quick={"tasks": 1000},
     ),
     Workload(
         "server",

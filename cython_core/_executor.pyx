@@ -142,6 +142,7 @@ cdef extern from "runtime.h" nogil:
         Slab *slab
         Stack *vthread
         Stack *chunk
+        uint64_t runtime
 
     ctypedef struct BHdr "pb_bhdr":
         Hdr h
@@ -192,6 +193,10 @@ cdef extern from "runtime.h" nogil:
         uint64_t alloc_align
         uint64_t pool
         uint64_t thaw_all_below
+        const int64_t *fn_runtime
+        int runtime_inside
+        uint64_t chunk_object
+        uint64_t chunk_bitmap
 
     ctypedef struct Counters "pb_counters":
         uint64_t allocs
@@ -212,6 +217,10 @@ cdef extern from "runtime.h" nogil:
         uint64_t reserved_bytes
         uint64_t peak_reserved_bytes
         uint64_t stack_growths
+        uint64_t runtime_bytes
+        uint64_t runtime_live
+        uint64_t peak_held_bytes
+        uint64_t peak_held_tasks
 
     ctypedef struct Task "pb_task":
         char *root
@@ -461,6 +470,39 @@ cdef inline void live_grows(Ex *ex, uint64_t counted) noexcept nogil:
         ex.c.peak_live_tasks = ex.live_tasks
 
 
+cdef inline void held_grew(Ex *ex) noexcept nogil:
+    """What the strategy holds (its blocks, used or not, and the runtime's
+    task objects beside them) grew: a new peak records the tasks live now."""
+    cdef uint64_t held = ex.c.reserved_bytes + ex.c.runtime_live
+    if held > ex.c.peak_held_bytes:
+        ex.c.peak_held_bytes = held
+        ex.c.peak_held_tasks = ex.live_tasks
+
+
+cdef inline void runtime_grows(Ex *ex, uint64_t n) noexcept nogil:
+    """The runtime created its own object of ``n`` bytes for a task, a
+    thread, a box or a chunk (strategies/<name>.py cites each). Objects
+    inside the strategy's blocks (a fiber's control block at the top of its
+    stack) are held already and counted only as created."""
+    ex.c.runtime_bytes += n
+    if not ex.p.runtime_inside:
+        ex.c.runtime_live += n
+        held_grew(ex)
+
+
+cdef inline void runtime_shrinks(Ex *ex, uint64_t n) noexcept nogil:
+    if not ex.p.runtime_inside:
+        ex.c.runtime_live -= n
+
+
+cdef inline uint64_t chunk_runtime(Ex *ex, uint64_t counted) noexcept nogil:
+    """A stack chunk's object beside its frames and metadata: its header
+    and fields, and its GC bitmap (8 bytes per ``chunk_bitmap`` bytes)."""
+    if ex.p.chunk_bitmap == 0:
+        return ex.p.chunk_object
+    return ex.p.chunk_object + 8 * ((counted + ex.p.chunk_bitmap - 1) // ex.p.chunk_bitmap)
+
+
 cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
     """Allocate ``size`` bytes; count a block of ``counted`` bytes the
     strategy holds (reserved), whatever of it is in use."""
@@ -484,6 +526,7 @@ cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept 
     ex.c.reserved_bytes += counted
     if ex.c.reserved_bytes > ex.c.peak_reserved_bytes:
         ex.c.peak_reserved_bytes = ex.c.reserved_bytes
+    held_grew(ex)
     return ptr
 
 
@@ -712,6 +755,8 @@ cdef char *stack_new(Ex *ex, uint32_t fn) noexcept nogil:
     st.used = size
     live_grows(ex, size)
     (<BHdr *>st.first).stack = st
+    st.runtime = ex.p.fn_runtime[fn]     # a goroutine's g, a Swift task's AsyncTask, a fiber's control block
+    runtime_grows(ex, st.runtime)
     return st.first
 
 
@@ -724,6 +769,7 @@ cdef void stack_delete(Ex *ex, Stack *st) noexcept nogil:
         block_free(ex, <char *>slab, sizeof(Slab) + slab.cap, ex.p.slab_header + slab.cap)
         slab = after
     ex.c.live_bytes -= ex.p.fn_size[(<Hdr *>st.first).fn]
+    runtime_shrinks(ex, st.runtime)
     block_free(ex, <char *>st, sizeof(Stack) + st.cap, st.counted)
 
 
@@ -743,7 +789,10 @@ cdef char *box_new(Ex *ex, uint32_t fn) noexcept nogil:
             kept[0] -= 1
             live_grows(ex, size)
             return ex.pool[fn * ex.p.pool + kept[0]]
-    return mem_alloc_as(ex, size, size)
+    cdef char *box = mem_alloc_as(ex, size, size)
+    if box != NULL:
+        runtime_grows(ex, ex.p.fn_runtime[fn])   # the box's object header and Task fields
+    return box
 
 
 cdef void box_done(Ex *ex, char *box) noexcept nogil:
@@ -754,6 +803,7 @@ cdef void box_done(Ex *ex, char *box) noexcept nogil:
         ex.pool_len[fn] += 1
         ex.c.live_bytes -= size          # still held: reserved, not in use
         return
+    runtime_shrinks(ex, ex.p.fn_runtime[fn])
     mem_free_as(ex, box, size, size)
 
 
@@ -767,6 +817,7 @@ cdef void pools_drain(Ex *ex) noexcept nogil:
         if ex.pool_len[fn] == NOT_POOLED:
             continue
         for i in range(ex.pool_len[fn]):
+            runtime_shrinks(ex, ex.p.fn_runtime[fn])
             block_free(ex, ex.pool[fn * ex.p.pool + i], ex.p.fn_size[fn], ex.p.fn_size[fn])
         ex.pool_len[fn] = 0
 
@@ -838,6 +889,8 @@ cdef Stack *chunk_new(Ex *ex, Stack *v, uint64_t cap) noexcept nogil:
     c.vthread = v
     c.chunk = v.chunk
     v.chunk = c
+    c.runtime = chunk_runtime(ex, c.counted)
+    runtime_grows(ex, c.runtime)
     return c
 
 
@@ -845,6 +898,7 @@ cdef void chunk_drop(Ex *ex, Stack *v) noexcept nogil:
     """Free a virtual thread's newest chunk (empty): the one below is newest."""
     cdef Stack *c = v.chunk
     v.chunk = c.chunk
+    runtime_shrinks(ex, c.runtime)
     block_free(ex, <char *>c, sizeof(Stack) + c.cap, c.counted)
 
 
@@ -863,6 +917,7 @@ cdef Stack *vthread_new(Ex *ex) noexcept nogil:
 cdef void vthread_end(Ex *ex, Stack *v) noexcept nogil:
     while v.chunk != NULL:
         chunk_drop(ex, v)
+    runtime_shrinks(ex, v.runtime)
     ex.fp.book -= sizeof(Stack)
     free(v)
 
@@ -978,6 +1033,8 @@ cdef char *vthread_start(Ex *ex, uint32_t fn) noexcept nogil:
     cdef Stack *v = vthread_new(ex)
     if v == NULL:
         return NULL
+    v.runtime = ex.p.fn_runtime[fn]      # the VirtualThread and Continuation objects
+    runtime_grows(ex, v.runtime)
     cdef uint64_t size = ex.p.fn_size[fn]
     cdef Stack *c = chunk_new(ex, v, size)
     if c == NULL:
@@ -1394,6 +1451,8 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
         frame_free(ex, root)
         ex.live_tasks -= 1
         return NO_WAITER
+    if ex.p.storage == S_HEAP:           # tokio's task cell around the root future (other storages: stack_new...)
+        runtime_grows(ex, ex.p.fn_runtime[fn])
     if ex.p.bottom_up:
         enqueue(ex, id, root, NO_WAITER)
     else:
@@ -1409,6 +1468,8 @@ cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
     cdef Hdr *awaiting
     if t.t_ref:
         record_latency(ex, t)
+    if ex.p.storage == S_HEAP:
+        runtime_shrinks(ex, ex.p.fn_runtime[hdr(root).fn])
     frame_free(ex, root)
     t.root = NULL
     if t.handle != NULL:
@@ -2054,6 +2115,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.alloc_align = layout.alloc_align
     ex.p.pool = layout.pool
     ex.p.thaw_all_below = layout.thaw_all_below
+    ex.p.fn_runtime = column(layout, "fn_runtime", keep)
+    ex.p.runtime_inside = 1 if layout.runtime_inside else 0
+    ex.p.chunk_object = layout.chunk_object
+    ex.p.chunk_bitmap = layout.chunk_bitmap
     if ex.p.storage == S_SLABS and (ex.p.slab_header != sizeof(Slab) or ex.p.alloc_header < sizeof(Slab *)
                                     or ex.p.alloc_align < 8):
         raise ValueError("slab storage needs a 32-byte slab header, room for a pointer per allocation "
@@ -2212,6 +2277,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         "copied_bytes": ex.c.copied_bytes,
         "peak_reserved_bytes": ex.c.peak_reserved_bytes,
         "stack_growths": ex.c.stack_growths,
+        "runtime_bytes": ex.c.runtime_bytes,
+        "runtime_live_end": ex.c.runtime_live,
+        "peak_held_bytes": ex.c.peak_held_bytes,
+        "peak_held_tasks": ex.c.peak_held_tasks,
         "elapsed_ns": end_ns - start_ns,
         "allocator_reserved_end": reserved,
         "latency_ns": latency[:ex.lat.len],

@@ -28,7 +28,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 3u
+#define PB_RUNTIME_ABI 4u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -126,6 +126,7 @@ struct pb_stack {
      * carrier point here) or one of its chunks (its frozen frames point here) */
     pb_stack *vthread;        /* a chunk: whose; a continuation: itself */
     pb_stack *chunk;          /* a continuation: its newest chunk; a chunk: the older one below it */
+    uint64_t runtime;         /* the runtime's own object bytes that came with it (held while it lives) */
 };
 
 typedef struct pb_io_leaf {   /* 16 bytes */
@@ -173,6 +174,11 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     uint64_t alloc_align;     /* PB_SLABS: an allocation's size is rounded up to this */
     uint64_t pool;            /* PB_BOX_ON_SUSPEND: finished boxes kept per function for reuse */
     uint64_t thaw_all_below;  /* PB_CHUNKS: a chunk holding fewer bytes is thawed whole */
+    /* the runtime's own task objects (strategies/<name>.py cites each) */
+    const int64_t *fn_runtime;  /* bytes beside a frame of fn that starts a task, thread or box */
+    int runtime_inside;         /* 1: they sit inside the strategy's blocks (held already) */
+    uint64_t chunk_object;      /* PB_CHUNKS: a chunk object's header and fields */
+    uint64_t chunk_bitmap;      /* PB_CHUNKS: 8 bytes of GC bitmap per this many chunk bytes (0: none) */
 } pb_prog;
 
 typedef struct pb_counters {
@@ -194,6 +200,10 @@ typedef struct pb_counters {
     uint64_t reserved_bytes;          /* bytes of the blocks the strategy holds (stacks, slabs, boxes) */
     uint64_t peak_reserved_bytes;
     uint64_t stack_growths;
+    uint64_t runtime_bytes;           /* the runtime's task objects created (fn_runtime, chunk objects) */
+    uint64_t runtime_live;            /* ... of them live now */
+    uint64_t peak_held_bytes;         /* the peak of reserved bytes plus live runtime objects outside them */
+    uint64_t peak_held_tasks;         /* tasks live when the held bytes peaked */
 } pb_counters;
 
 typedef struct pb_task {

@@ -94,6 +94,17 @@ class Layout:
     alloc_align: int = 1
     pool: int = 0  # BOX_ON_SUSPEND: finished boxes kept per function for reuse
     thaw_all_below: int = 0  # CHUNKS: a chunk holding fewer bytes is thawed whole, else its top frame
+    # The runtime's own task objects (docs/model.md, "The runtimes' task
+    # objects"; each strategy's module cites its source): the bytes that come
+    # with a frame of each function when it starts a task (heap storage), a
+    # stack, slabs or virtual thread of its own, or a box; ``runtime_inside``
+    # when they sit inside the strategy's own blocks (counted there already);
+    # a stack chunk's object header and fields, and its GC bitmap's 8 bytes
+    # per ``chunk_bitmap`` bytes (CHUNKS).
+    fn_runtime: np.ndarray | None = None
+    runtime_inside: bool = False
+    chunk_object: int = 0
+    chunk_bitmap: int = 0
 
     def frame_size(self, fn: int) -> int:
         """The bytes a run reports for a frame of ``fn``: the compiler's."""
@@ -211,6 +222,7 @@ def compute_layout(strategy, program) -> Layout:
         fn_bytes = fn_size.copy()  # no compiler to ask: the frame counted is the model's own
     else:
         fn_bytes = gxx_sizes(program, edge_boxed, shared) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
+    fn_runtime = [strategy.runtime_bytes(program, f, int(fn_bytes[f])) for f in range(n_fns)]
     return Layout(
         strategy=strategy.name,
         bottom_up=bottom_up,
@@ -225,6 +237,7 @@ def compute_layout(strategy, program) -> Layout:
         edge_offset=edge_offset,
         step_area=step_area,
         edge_place=edge_place,
+        fn_runtime=np.array(fn_runtime, dtype=np.int64),
         **storage,
     )
 

@@ -32,14 +32,20 @@ def available() -> dict[str, Strategy]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in found:
             continue  # a plug-in cannot shadow a built-in
+        if not _selectable(ep.name):
+            raise UsageError(
+                f"strategy plug-in '{ep.name}' ({ep.value}) has a name -s cannot select (no "
+                f"'{OPTION_SEPARATOR}', ',' or spaces, and not 'all'); rename its entry point or uninstall "
+                "that package"
+            )
         try:
             obj = ep.load()
+            strategy = obj() if isinstance(obj, type) else obj
         except Exception as exc:  # a broken plug-in must not break the tool
             raise UsageError(
-                f"strategy plug-in '{ep.name}' ({ep.value}) failed to load: {exc}; "
+                f"strategy plug-in '{ep.name}' ({ep.value}) failed to load: {type(exc).__name__}: {exc}; "
                 "fix or uninstall that package"
             ) from None
-        strategy = obj() if isinstance(obj, type) else obj
         if not isinstance(strategy, Strategy):
             raise UsageError(
                 f"strategy plug-in '{ep.name}' ({ep.value}) is not a pinbench Strategy; "
@@ -49,6 +55,13 @@ def available() -> dict[str, Strategy]:
             strategy.name = ep.name
         found[ep.name] = strategy
     return found
+
+
+def _selectable(name: str) -> bool:
+    """Whether ``-s NAME`` can name it: a comma separates strategies and
+    OPTION_SEPARATOR its options; 'all' means every strategy."""
+    return bool(name) and name != "all" and not any(c in name for c in (OPTION_SEPARATOR, ",")) \
+        and not any(c.isspace() for c in name)
 
 
 # Colours and markers for strategies that declare none (plug-ins, or names in

@@ -3,6 +3,10 @@
 g++ allocates one coroutine frame per invocation; a suspended leaf is resumed
 directly and a finished child resumes its parent (symmetric transfer), so a
 wake costs the same at any depth. Frames are constructed in place: no moves.
+
+A C++ coroutine has no runtime task object beyond its frame: the task
+type's state (the promise, the continuation, the handle) is in the frame
+g++ allocates, which is counted; ``runtime_bytes_per_task`` is 0.
 """
 
 from .base import BOTTOM_UP, Strategy

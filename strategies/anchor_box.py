@@ -6,9 +6,10 @@ Box before its first poll; movable children stay inline in their parent.
 """
 
 from .base import Strategy, source_boxed
+from .tokio_task import TokioTask
 
 
-class AnchorBox(Strategy):
+class AnchorBox(TokioTask, Strategy):  # tasks run on tokio (its task cell)
     name = "anchor_box"
     summary = "borrowing children anchored in their own box, the rest inline"
     origin = "the Anchor<Box<G>> / Generator + GeneratorMove proposal"

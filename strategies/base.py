@@ -149,9 +149,32 @@ class Strategy:
         (``Layout``'s storage fields)."""
         return {"storage": self.storage}
 
+    # -- the runtime's own task objects (docs/model.md, "The runtimes' task
+    # objects"): what the runtime allocates beside the frames, cited in each
+    # strategy's module. Counted as ``runtime_bytes_per_task`` and in the
+    # held bytes.
+    def runtime_bytes(self, program, fn: int, frame_bytes: int) -> int:
+        """Bytes of the runtime's own object that come with a frame of
+        ``fn`` (native size ``frame_bytes``) when it starts a task (heap
+        storage), a stack, slabs or virtual thread of its own, or a box:
+        none unless a strategy says so."""
+        return 0
+
     def plan(self, program):
-        """Lay out ``program`` under this strategy (a ``Layout``)."""
-        return compute_layout(self, program)
+        """Lay out ``program`` under this strategy (a ``Layout``). A plug-in
+        whose rules raise is a one-line UsageError naming it (a built-in's
+        would be a bug of pinbench: its traceback stays)."""
+        try:
+            return compute_layout(self, program)
+        except UsageError:
+            raise
+        except Exception as exc:
+            if type(self).__module__.startswith(f"{__package__}."):
+                raise
+            raise UsageError(
+                f"strategy plug-in '{self.name}' ({type(self).__module__}) failed to lay out {program.name}: "
+                f"{type(exc).__name__}: {exc}; fix or uninstall that package"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<strategy {self.name}>"

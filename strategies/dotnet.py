@@ -11,9 +11,16 @@ finished box is kept (up to N per method) for the next invocation, as
 ``PoolingAsyncValueTaskMethodBuilder`` does (it keeps one per thread and
 one per core for each state-machine type).
 
-The box counts the model's frame (its 64-byte header stands for the box's
-task fields; .NET adds an object header and the Task fields, about 64
-bytes by the research in docs/model.md, which are not counted).
+The box counts the model's frame as the state machine. The runtime's own
+bytes per box are counted beside it (``runtime_bytes_per_task``): the
+object header (the sync block index and the MethodTable pointer, 16
+bytes); ``Task``'s fields (``m_taskId`` and ``m_stateFlags``, 4 bytes each;
+``m_action``, ``m_stateObject``, ``m_taskScheduler``,
+``m_continuationObject`` and ``m_contingentProperties``, 8 each: 48);
+``Task<ulong>``'s ``m_result`` (8); the box's ``_moveNextAction`` and
+``Context`` (8 each): 88 bytes (dotnet/runtime ``Task.cs``, ``Future.cs``,
+``AsyncTaskMethodBuilderT.cs``, commit ``00b781c6``). A generator is an
+iterator object: its header alone (16) beside the frame.
 ``Task<T>`` methods would also allocate a result task on synchronous
 completion unless the value is cached (TaskCache: bool, int in [-1, 9),
 default values); ValueTask avoids it, and that is what the model counts.
@@ -28,6 +35,13 @@ stateMachine``, reused while ``taskField`` is that box) and
 from ..model.layout import BOX, BOX_ON_SUSPEND, OWN, STACK
 from ..model.program import OP_GEN, OP_SPAWN
 from .base import BOTTOM_UP, Option, Strategy
+
+OBJECT_HEADER = 16  # the sync block index and the MethodTable pointer
+TASK_FIELDS = 2 * 4 + 5 * 8  # m_taskId, m_stateFlags; m_action, m_stateObject, m_taskScheduler,
+# m_continuationObject, m_contingentProperties
+RESULT = 8  # Task<ulong>.m_result
+BOX_FIELDS = 2 * 8  # AsyncStateMachineBox: _moveNextAction, Context (StateMachine is the frame)
+BOX = OBJECT_HEADER + TASK_FIELDS + RESULT + BOX_FIELDS  # 88 bytes beside the state machine
 
 
 class Dotnet(Strategy):
@@ -49,6 +63,10 @@ class Dotnet(Strategy):
         if op == OP_GEN:
             return BOX  # an iterator object
         return OWN if op == OP_SPAWN else STACK
+
+    def runtime_bytes(self, program, fn, frame_bytes):
+        # per box allocated (a pooled box reused allocates none)
+        return OBJECT_HEADER if program.fn_generator[fn] else BOX
 
     def storage_plan(self):
         return {"storage": BOX_ON_SUSPEND, "pool": self.option("pool"), "stack_bytes": self.option("stack")}

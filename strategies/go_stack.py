@@ -16,6 +16,15 @@ Source: golang/go ``src/runtime/stack.go`` (Go 1.19.8: ``newstack``:
 ``copystack`` copies ``old.hi - gp.sched.sp``, the used part;
 ``stackGuard`` = 928 on linux/amd64), ``src/runtime/proc.go`` (``newproc1``:
 ``malg(stackMin)``, ``stackMin`` = 2048).
+
+The runtime's own object per goroutine is its ``g`` (``src/runtime/
+runtime2.go``, ``type g struct``): 392 bytes on 64-bit platforms
+(``src/runtime/sizeof_test.go``: ``{runtime.G{}, 240, 392}``), allocated by
+``malg``'s ``new(g)`` from the 416-byte size class (``src/runtime/
+sizeclasses.go``, class 23), all read in Debian's golang-1.19-go (Go
+1.19.8, /usr/lib/go-1.19). A g is never freed (a dead one waits on the
+scheduler's free list for the next goroutine); the model counts it while
+its goroutine lives.
 """
 
 from ..model.layout import STACKS
@@ -23,6 +32,7 @@ from .base import BOTTOM_UP, Option, Strategy
 from .stackful import call_on_stack
 
 STACK_GUARD = 928  # stackGuard on linux/amd64: bytes a frame may not use
+G_BYTES = 416  # a goroutine's g: 392 bytes, in mallocgc's 416-byte size class
 
 
 class GoStack(Strategy):
@@ -38,6 +48,9 @@ class GoStack(Strategy):
 
     def place_edge(self, program, edge):
         return call_on_stack(program, edge)
+
+    def runtime_bytes(self, program, fn, frame_bytes):
+        return G_BYTES  # every goroutine: a task's, a join or select arm's, a spawned one's
 
     def storage_plan(self):
         return {"storage": STACKS, "stack_grows": True, "stack_bytes": self.option("start"),

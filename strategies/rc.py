@@ -6,9 +6,10 @@ each await clones the Rc for the awaited future and drops the clone after.
 """
 
 from .base import Strategy
+from .tokio_task import TokioTask
 
 
-class Rc(Strategy):
+class Rc(TokioTask, Strategy):  # tasks run on tokio (its task cell)
     name = "rc"
     summary = "borrowed locals in reference-counted cells, futures inline"
     origin = "futures 0.1 with Rc<RefCell<_>> instead of borrows"

@@ -11,8 +11,15 @@ larger still). Freed contexts pop in order; emptied slabs are kept and
 reused until the task ends. Concurrent children (join and select arms,
 spawned tasks) are child tasks, each with its own allocation and slabs;
 a generator's context is bumped like a callee's.
-The AsyncTask object itself is not counted (its size is the runtime's
-business; the model counts the root's context in the task's allocation).
+The task's allocation also holds the ``AsyncTask`` object and, for a task
+with a result, its future fragment; the model counts them as the
+runtime's own bytes (``runtime_bytes_per_task``): ``AsyncTask`` is 24
+words, 192 bytes (``include/swift/ABI/Task.h``: ``static_assert(sizeof(
+AsyncTask) == NumWords_AsyncTask * sizeof(void*))``, ``NumWords_AsyncTask
+= 24`` in ``include/swift/ABI/MetadataValues.h``), the ``FutureFragment``
+24 (its wait queue, result type and error) and the result 8: 224 bytes a
+task. A child task (``async let``, a group's) also has a 16-byte
+``ChildFragment``, which the model does not tell apart and leaves out.
 
 Source: swiftlang/swift ``stdlib/public/runtime/StackAllocator.h``
 (``getSlabForAllocation``, ``Allocation``: 16-byte header, alignment 16),
@@ -31,6 +38,10 @@ SLAB_HEADER = 32
 SLAB_BYTES = 1016  # SlabCapacity (984) and the header: a malloc of 1016 bytes
 ALLOCATION_HEADER = 16
 ALIGNMENT = 16
+ASYNC_TASK = 24 * 8  # NumWords_AsyncTask
+FUTURE_FRAGMENT = 3 * 8  # waitQueue, resultType, error
+RESULT = 8  # the u64 result after the fragment
+TASK_OBJECT = ASYNC_TASK + FUTURE_FRAGMENT + RESULT
 
 
 class SwiftSlab(Strategy):
@@ -50,6 +61,9 @@ class SwiftSlab(Strategy):
         # A generator's context comes from the task's allocator like a
         # callee's: it is popped before its consumer goes on.
         return STACK if program.edge_op[edge] == OP_GEN else call_on_stack(program, edge)
+
+    def runtime_bytes(self, program, fn, frame_bytes):
+        return TASK_OBJECT  # every task: a root, a join or select arm's child task, a spawned one
 
     def storage_plan(self):
         return {"storage": SLABS, "stack_bytes": self.option("slab") - SLAB_HEADER, "slab_header": SLAB_HEADER,

@@ -426,6 +426,9 @@ RULES = {
     "generator": _with_halo(generator, halo_as_always_heap(generator)),
     "select_loop": _with_halo(select_loop, halo_select_loop),
     "server": _with_halo(server, halo_server),
+    # million's one function is a chain's lone leaf without locals: it waits on io once.
+    "million": lambda strategy, tasks: RULES["chain"](strategy, depth=0, borrow="none", waits=1, locals=0,
+                                                      tasks=tasks),
 }
 
 
@@ -658,6 +661,7 @@ STORAGE_RULES = {
     "generator": storage_generator,
     "select_loop": storage_select_loop,
     "server": storage_server,
+    "million": lambda strategy, tasks: storage_chain(strategy, 0, "none", 1, 0, tasks),
 }
 
 
@@ -726,6 +730,7 @@ DOTNET_RULES = {
     "select_loop": dotnet_select_loop,
     "server": lambda rate, requests, seed: _dotnet((requests, requests), requests * 6, frame(1024, IO),
                                                    [frame(128, IO)]),
+    "million": lambda tasks: dotnet_chain(0, "none", 1, 0, tasks),
 }
 
 
@@ -916,6 +921,7 @@ LOOM_RULES = {
     "generator": loom_generator,
     "select_loop": loom_select_loop,
     "server": loom_server,
+    "million": lambda tasks: loom_chain(0, "none", 1, 0, tasks),
 }
 STORAGE_STRATEGIES = ("go_stack", "swift_slab", "fiber", "dotnet", "loom")
 
@@ -929,3 +935,62 @@ def expected(workload, strategy, **params):
     if strategy in STORAGE_STRATEGIES:
         return STORAGE_RULES[workload](strategy, **params)
     return {**RULES[workload](strategy, **params), "copied_bytes": 0, "stack_growths": 0}
+
+
+# -- what a task holds: its blocks and its runtime's own objects ------------------
+#
+# Each runtime's task object, read from its source (the versions are those
+# docs/model.md names, "The runtimes' task objects"), written out here
+# without looking at strategies/*.py:
+G = 416  # Go 1.19.8: runtime.G is 392 bytes (sizeof_test.go), malloc'd in the 416-byte class
+TOKIO_HEADER, TOKIO_CORE_FIELDS, TOKIO_TRAILER = 32, 8 + 8, 16 + 16  # tokio 1.24.2 task/core.rs
+VIRTUAL_THREAD = 168 + 48 + 24 + 16  # VirtualThread, VThreadContinuation, helpers (JDK 25, jcmd)
+STACK_CHUNK = 12 + 4 * 4 + 4 + 1 + 8 + 4  # header; parent, size, sp, argsize; cont, flags, pc, maxThawingSize
+DOTNET_BOX = 16 + (4 + 4 + 5 * 8) + 8 + 8 + 8  # header; Task; m_result; _moveNextAction, Context
+DOTNET_ITERATOR = 16  # an iterator object's header
+SWIFT_TASK = 24 * 8 + 3 * 8 + 8  # AsyncTask (24 words), FutureFragment, a u64 result
+FIBER_CONTROL = 256 + 64  # Boost's 32-byte record, placed at a 256-byte boundary, 64 bytes above the frames
+
+
+def tokio_extra(future):
+    """A tokio task cell's bytes beyond its future: Stage<T> adds a word
+    to the future, and holds at least Finished's 32 bytes."""
+    stage = max(a8(future) + 8, 32)
+    return TOKIO_HEADER + TOKIO_CORE_FIELDS + stage + TOKIO_TRAILER - future
+
+
+def chunk_object(counted):
+    """A stack chunk's object beside its ``counted`` bytes (frames and
+    metadata): its header and fields, and a GC bitmap of one bit per
+    4-byte narrow oop, in whole 8-byte words."""
+    return a8(STACK_CHUNK) + 8 * -(-counted // 256)
+
+
+def held(workload, strategy, **params):
+    """(runtime bytes per task, held bytes per live task) for a workload
+    whose tasks are all alive at once, parked at their leaf: million, or a
+    chain with one wait whose stack does not grow."""
+    if workload == "million":
+        workload, params = "chain", {"depth": 0, "borrow": "none", "waits": 1, "locals": 0,
+                                     "tasks": params["tasks"]}
+    assert workload == "chain" and params["waits"] == 1
+    tasks, depth = params["tasks"], params["depth"]
+    totals = expected("chain", strategy, **params)
+    per_task = totals["bytes_allocated"] // tasks  # every block a parked chain allocated is still held
+    levels = [frame(params["locals"], IO if i == 0 else PTR) for i in range(depth + 1)]
+    base = strategy.partition(":")[0]
+    if base in ("always_heap", "halo"):  # a C++ coroutine's task is its frames
+        return 0, per_task
+    if base in ("pinbox", "anchor_box", "rc"):  # tokio's cell around the root future
+        extra = tokio_extra(totals["root_frame_bytes"])
+        return extra, per_task + extra
+    if base == "dotnet":  # the root's box and a box per level below, each with its Task fields
+        return DOTNET_BOX * (depth + 1), sum(levels) + DOTNET_BOX * (depth + 1)
+    if base == "loom":  # the root's first chunk, then (deeper) one chunk of the parked chain
+        first, parked = levels[-1] + CHUNK_EXTRA, sum(levels) + CHUNK_EXTRA
+        chunks = [first] if depth == 0 else [first, parked]
+        return VIRTUAL_THREAD + sum(chunk_object(c) for c in chunks), parked + chunk_object(parked) + VIRTUAL_THREAD
+    _, nbytes = held_while_waiting("chain", strategy, **params)
+    extra = {"go_stack": G, "swift_slab": SWIFT_TASK, "fiber": FIBER_CONTROL}[base]
+    inside = base == "fiber"  # the fiber's control block is in its mapping, held already
+    return extra, nbytes + (0 if inside else extra)

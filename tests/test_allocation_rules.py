@@ -113,6 +113,8 @@ def test_pinbox_is_one_block_of_root_size_and_always_heap_the_sum_of_frames():
         ("select_loop", {"iterations": 11, "tasks": 3}),
         ("server", {"requests": 1}),
         ("server", {"requests": 40, "rate": 5000}),
+        ("million", {"tasks": 1}),
+        ("million", {"tasks": 300}),
     ],
 )
 def test_workload_rules(workload, params, strategy):
@@ -129,6 +131,7 @@ SMALL = {
     "generator": {"items": 9, "tasks": 4},
     "select_loop": {"iterations": 9, "tasks": 3},
     "server": {"requests": 30},
+    "million": {"tasks": 40},
 }
 
 

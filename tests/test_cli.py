@@ -45,6 +45,8 @@ EXPECTED_COLUMNS = (
         "live_blocks_end", "allocs", "frees", "bytes_allocated", "peak_live_blocks", "polls",
         "ticks", "live_bytes_end", "peak_live_tasks", "peak_bytes_per_live_task",
         "copied_bytes", "copied_bytes_per_task", "peak_reserved_bytes", "reserved_bytes_per_task", "stack_growths",
+        "runtime_bytes", "runtime_bytes_per_task", "peak_held_bytes", "peak_held_tasks", "held_bytes_per_live_task",
+        "runtime_live_end",
         "ns_per_task_single",
         "ns_per_task_mean", "ns_per_task_stdev", "ns_per_task_median", "timing_values",
         "tasks_per_second", "timing_cv", "noisy",

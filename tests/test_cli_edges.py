@@ -34,6 +34,52 @@ def test_a_reader_that_leaves_early_is_no_error(a_run, command):
     assert proc.wait(timeout=120) == 0 and err == "", err
 
 
+def test_a_reader_that_leaves_early_keeps_the_exit_status(a_run, tmp_path):
+    """`pinbench compare BASE HEAD | head -1` on a regression still exits 1."""
+    head = tmp_path / "head"
+    shutil.copytree(a_run, head)
+    doc = json.loads((head / "results.json").read_text())
+    doc["benchmarks"][0]["metrics"]["allocs"] += 1
+    (head / "results.json").write_text(json.dumps(doc))
+    proc = subprocess.Popen([*CLI, "compare", str(a_run), str(head)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1 and err == "", err
+
+
+def test_a_run_whose_output_is_closed_still_writes_its_results(tmp_path):
+    """`pinbench run ... 2>&1 | head -1`: the reader leaves at the first
+    progress line; the run goes on, writes every benchmark and exits 0."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen([*CLI, "run", "--counts-only", "-w", "chain", "-s", "pinbox,rc", "-a", "system,pool",
+                             "--engine", "interpreted", "-o", str(folder)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 0
+    doc = json.loads((folder / "results.json").read_text())
+    assert doc["complete"] and len(doc["benchmarks"]) == 4
+
+
+@pytest.mark.parametrize("command", [["show", "RUN"], ["compare", "RUN", "RUN"], ["list"]])
+def test_a_full_output_device_is_one_line(a_run, command):
+    args = [str(a_run) if arg == "RUN" else arg for arg in command]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*CLI, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    done.stdout = ""  # it went to /dev/full
+    assert_one_line_error(done, "cannot write to standard output", "No space left on device")
+
+
+@pytest.mark.parametrize("command", [["show", "RUN"], ["compare", "RUN", "RUN"], ["list"], ["explain", "chain"],
+                                     ["run", "--help"]])
+def test_an_ascii_only_output_encoding_is_no_error(a_run, command):
+    """PYTHONIOENCODING=ascii: characters ASCII lacks (×, µ, …, box lines) become '?'."""
+    args = [str(a_run) if arg == "RUN" else arg for arg in command]
+    done = pinbench(*args, cwd=a_run.parent, env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip()
+
+
 def test_output_empty_is_refused(tmp_path):
     assert_one_line_error(pinbench("run", "--counts-only", "-w", "chain", "-o", "", cwd=tmp_path),
                           "argument -o/--output: '' names no folder")
@@ -128,4 +174,95 @@ def test_a_workload_name_of_100000_characters_is_one_short_line(tmp_path):
     for command in (["run", "--counts-only", "-w", path, "-o", tmp_path / "out"], ["explain", path]):
         line = assert_one_line_error(pinbench(*command, cwd=tmp_path), "workload name", "at most 100 characters")
         assert len(line) < 400
+    assert not (tmp_path / "out").exists()
+
+
+# -- --force replaces a run only with a whole one ------------------------------------------
+
+
+FORCED = ["run", "--counts-only", "-w", "chain", "-a", "system", "--engine", "interpreted"]
+
+
+@pytest.fixture
+def old_run(tmp_path, monkeypatch):
+    """A run with what later commands add to its folder: a saved
+    comparison, figures and a report."""
+    from pinbench.bench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "out"
+    assert main([*FORCED, "-s", "pinbox", "-o", str(folder)]) == 0
+    (folder / "comparison.json").write_text("{}")
+    (folder / "figures").mkdir()
+    (folder / "figures" / "old.png").write_bytes(b"png")
+    (folder / "report.html").write_text("<html>")
+    return folder, (folder / "results.json").read_text()
+
+
+def siblings(folder: Path) -> list:
+    return sorted(p.name for p in folder.parent.iterdir() if p != folder)
+
+
+def test_force_replaces_the_whole_old_run(old_run, capsys):
+    from pinbench.bench.cli import main
+
+    folder, _ = old_run
+    before = siblings(folder)
+    assert main([*FORCED, "-s", "rc", "-o", str(folder), "--force"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.csv", "results.json"]  # nothing stale
+    doc = json.loads((folder / "results.json").read_text())
+    assert doc["complete"] and {b["strategy"] for b in doc["benchmarks"]} == {"rc"}
+    assert siblings(folder) == before  # no staging or old folder left beside it
+
+
+def test_force_keeps_the_old_run_when_the_new_one_fails_to_build(old_run, capsys, monkeypatch):
+    from pinbench.bench import engine
+    from pinbench.bench.cli import main
+
+    if engine.find_compiler() is None:
+        pytest.skip("needs a C compiler")
+    folder, text = old_run
+    before = siblings(folder)
+    monkeypatch.setenv(engine.BREAK_ENV, "1")
+    args = [a if a != "interpreted" else "compiled" for a in FORCED]
+    assert main([*args, "-s", "rc", "-o", str(folder), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "failed to compile" in err and f"{folder} still holds the previous run" in err, err
+    assert (folder / "results.json").read_text() == text and (folder / "comparison.json").exists()
+    assert siblings(folder) == before
+
+
+def test_force_interrupted_keeps_the_old_run_and_what_finished(old_run, capsys, monkeypatch):
+    from pinbench.bench import runner
+    from pinbench.bench.cli import main
+
+    folder, text = old_run
+    before = siblings(folder)
+    execute, calls = runner.execute, []
+
+    def interrupted_on_the_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "execute", interrupted_on_the_second)
+    assert main([*FORCED, "-s", "rc,pinbox", "-o", str(folder), "--force"]) == 130
+    err = capsys.readouterr().err
+    assert (folder / "results.json").read_text() == text and (folder / "comparison.json").exists()
+    [partial] = [folder.parent / name for name in siblings(folder) if name not in before]
+    assert f"1 of 2 benchmarks finished; partial results in {partial}; {folder} still holds" in err, err
+    doc = json.loads((partial / "results.json").read_text())
+    assert doc["complete"] is False and len(doc["benchmarks"]) == 1
+
+
+@pytest.mark.parametrize("variable, value", [("PINBENCH_CC", 'gcc "-m64'), ("PINBENCH_CFLAGS", "-O2 '-g")])
+def test_an_unbalanced_quote_in_the_compiler_variables_is_one_line(tmp_path, monkeypatch, capsys, variable, value):
+    from pinbench.bench.cli import main
+
+    monkeypatch.setenv(variable, value)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--counts-only", "-w", "chain", "-s", "pinbox", "-a", "system", "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"${variable} is not valid shell words" in err and "quoting" in err, err
     assert not (tmp_path / "out").exists()

@@ -43,6 +43,7 @@ COUNTERS = (
     "allocs", "frees", "bytes_allocated", "peak_live_bytes", "peak_live_blocks",
     "live_bytes_end", "live_blocks_end", "moved_bytes", "refcount_ops", "polls", "tasks",
     "checksum", "ticks", "allocator_reserved_end", "latency_dropped",
+    "runtime_bytes", "runtime_live_end", "peak_held_bytes", "peak_held_tasks",
 )
 
 

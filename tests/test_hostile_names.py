@@ -11,7 +11,6 @@ alone (case numbers, never a name), so it has no name to escape.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 import urllib.parse
 

@@ -7,6 +7,8 @@ machine without it says so in the skip reason pytest prints (-rs).
 
 import csv
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from pinbench.bench import compare, instructions, runner, timing
 from pinbench.model.errors import UsageError
 from pinbench.bench.suite import build_suite
 
-from .conftest import assert_one_line_error, needs_valgrind, pinbench
+from .conftest import assert_one_line_error, in_ci, needs_valgrind, pinbench
 
 
 
@@ -176,3 +178,29 @@ def test_a_run_with_instructions_stores_shows_and_draws_them(tmp_path):
     assert pinbench("report", out, cwd=tmp_path).returncode == 0
     assert (out / "figures" / "instructions-per-task.png").is_file()
     assert "Instructions per task" in (out / "report.html").read_text()
+
+
+@needs_valgrind
+def test_valgrind_from_the_users_path_and_a_relative_engine_cache(tmp_path, monkeypatch, capsys):
+    """The counting process runs with a fixed PATH and in a scratch folder:
+    valgrind is the one the user's PATH finds (here a wrapper that leaves a
+    mark), and a relative PINBENCH_CACHE still leads it to the run's engines."""
+    from pinbench.bench import engine
+    from pinbench.bench.cli import main
+
+    if engine.find_compiler() is None and not in_ci():
+        pytest.skip("the compiled engine needs a C compiler")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "valgrind"
+    wrapper.write_text(f"#!/bin/sh\ncase \"$*\" in *--tool=callgrind*) touch {tmp_path / 'ran'};; esac\n"
+                       f"exec {shutil.which('valgrind')} \"$@\"\n")  # marks the counting run, not --version
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PINBENCH_CACHE", "relative-cache")
+    assert main(["run", "--counts-only", "--instructions", "-w", "chain", "-p", "depth=1", "-p", "tasks=2",
+                 "-s", "pinbox", "-a", "system", "--engine", "compiled", "-o", "out"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "ran").exists()
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["complete"] and doc["benchmarks"][0]["metrics"]["instructions_per_task"] > 0

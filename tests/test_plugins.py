@@ -97,3 +97,70 @@ def test_a_plugin_naming_a_native_backend_is_validated_with_no_code_of_its_own(p
     assert row["allocs_native"] == row["allocs_model"] == 4 * 4  # the task and its three boxed children
     assert row["bytes_native"] == row["bytes_model"]
     assert disagreements(results) == []
+
+
+def install(tmp_path, monkeypatch, name: str, source: str, module: str = "pinbench_odd_plugin") -> None:
+    """A plug-in distribution whose entry point ``name`` is ``module``'s
+    STRATEGY (a module name of its own per test: Python keeps what it imported)."""
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+    dist = tmp_path / f"{module}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[pinbench.strategies]\n{name} = {module}:STRATEGY\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def one_line_run(capsys, *needles):
+    """A default-suite run (in-process) stops with one error line naming
+    the plug-in (after the built-ins' benchmarks, when only laying out a
+    program under it fails); returns the run's progress lines."""
+    from pinbench.bench.cli import main
+
+    assert main(["run", "--counts-only", "-w", "chain", "-a", "system", "--engine", "interpreted",
+                 "-o", "unused"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    errors = [line for line in lines if not line.startswith("[")]  # not a progress line
+    assert len(errors) == 1 and errors[0].startswith("pinbench: error: strategy plug-in "), lines
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return lines[:-1]
+
+
+@pytest.mark.parametrize("name", ["x:y", "a,b", "all"])
+def test_a_plugin_whose_name_cannot_be_selected_is_one_line(tmp_path, monkeypatch, capsys, name):
+    """`x:y` would read as strategy x with option y: every default run
+    failed on a strategy it could not find."""
+    install(tmp_path, monkeypatch, name, PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    assert one_line_run(capsys, f"'{name}'", "rename its entry point") == []
+    assert not (tmp_path / "unused").exists()
+
+
+def test_a_plugin_that_raises_when_made_is_one_line(tmp_path, monkeypatch, capsys):
+    install(tmp_path, monkeypatch, "raiser", """
+        from pinbench.strategies import Strategy
+
+        class Raiser(Strategy):
+            def __init__(self):
+                raise RuntimeError("no configuration file")
+
+        STRATEGY = Raiser
+    """, module="pinbench_raising_plugin")
+    monkeypatch.chdir(tmp_path)
+    one_line_run(capsys, "'raiser'", "failed to load: RuntimeError: no configuration file")
+
+
+def test_a_plugin_whose_rules_raise_is_one_line(tmp_path, monkeypatch, capsys):
+    install(tmp_path, monkeypatch, "raiser", """
+        from pinbench.strategies import Strategy
+
+        class Raiser(Strategy):
+            name = "raiser"
+
+            def box_edge(self, program, edge):
+                return {}[edge]
+
+        STRATEGY = Raiser()
+    """, module="pinbench_bad_rules_plugin")
+    monkeypatch.chdir(tmp_path)
+    one_line_run(capsys, "'raiser' (pinbench_bad_rules_plugin) failed to lay out chain: KeyError: 0")

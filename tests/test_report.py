@@ -95,7 +95,7 @@ def tiny_run(tmp_path_factory):
 def test_counts_only_run_draws_every_figure_it_can(counts_run):
     out, done = counts_run
     assert stems(out) == sorted([
-        "allocs-per-task", "peak-memory", "reserved-memory", "copied-bytes",
+        "held-memory", "frames-in-use", "allocs-per-task", "copied-bytes",
         "chain-scaling", "fanout-scaling",
         "chain-layout", "fanout-layout", "server-layout",
     ])
@@ -109,7 +109,7 @@ def test_counts_only_run_draws_every_figure_it_can(counts_run):
 def test_timed_run_draws_time_and_latency_figures(timed_run):
     out, _ = timed_run
     assert stems(out) == sorted([
-        "allocs-per-task", "peak-memory", "reserved-memory", "copied-bytes", "time-per-task",
+        "held-memory", "frames-in-use", "allocs-per-task", "copied-bytes", "time-per-task",
         "chain-scaling", "chain-latency", "chain-layout",
         "server-latency", "server-latency-vs-rate", "server-layout",
     ])
@@ -476,3 +476,17 @@ def test_a_saved_comparison_is_drawn_in_the_report(tmp_path):
     png = tmp_path / "head" / "figures" / "comparison-1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "Comparison with the base run" in (tmp_path / "head" / "report.html").read_text()
+
+
+def test_the_page_names_the_skipped_benchmarks(tiny_run):
+    """A benchmark that did not fit is said above the summary (it was missing from the page)."""
+    doc = read_results(tiny_run)
+    page = report.render_html(tiny_run, doc, [])
+    assert 'id="skipped"' not in page
+    doc["skipped"] = [{"benchmark": "skynet/fiber/system", "reason": "needs more than <1 GiB> of stacks"},
+                      {"benchmark": "skynet/loom/bump", "reason": "too big"}]
+    page = report.render_html(tiny_run, doc, [])
+    summary = page.split('<h2 id="summary">')[1].split("<h2")[0]
+    assert "2 benchmarks of this run's suite did not fit and were skipped" in summary
+    assert "<code>skynet/fiber/system</code>: needs more than &lt;1 GiB&gt; of stacks" in summary
+    assert "<code>skynet/loom/bump</code>: too big" in summary

@@ -121,3 +121,15 @@ def test_a_placement_the_executor_cannot_follow_is_refused_in_one_line():
         PushAllGo().plan(program)
     with pytest.raises(UsageError, match="a virtual thread runs one path of calls"):
         PushAllLoom().plan(program)
+
+
+def test_spellings_of_the_same_options_are_one_benchmark():
+    """A results folder names a variant one way, however it was typed:
+    options in decimal, defaults left out; two spellings are one benchmark."""
+    from pinbench.bench.suite import build_suite
+
+    def names(strategy_flag):
+        return [bench.strategy for bench in build_suite(["chain"], [strategy_flag], ["system"])]
+
+    assert names("fiber:stack=0x40000") == names("fiber:stack=262144") == ["fiber:stack=262144"]
+    assert names("fiber:stack=131072,fiber,fiber:stack=0x20000") == ["fiber"]

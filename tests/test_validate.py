@@ -14,6 +14,8 @@ import random
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from pinbench.model.errors import UsageError
@@ -358,12 +360,27 @@ def test_cases_from_flags():
     assert quick["skynet"]["levels"] < 6
 
 
-def test_cache_folder_choice(monkeypatch, tmp_path):
+def test_one_cache_root_for_every_build(monkeypatch, tmp_path):
+    """Engines, native programs and branch environments live under one
+    root, chosen by one rule (bench/cache.py)."""
+    from pinbench.bench import branches, cache
+
+    def folders():
+        return engine.cache_root(), toolchain.cache_root(), branches.cache_root(cache.ENVS)
+
     monkeypatch.delenv("PINBENCH_CACHE", raising=False)
-    assert toolchain.cache_root().parts[-3:] == (".cache", "pinbench", "native")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    home = Path("~/.cache/pinbench").expanduser()
+    assert folders() == (home / "engines", home / "native", home / "envs")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert folders() == tuple(tmp_path / "xdg" / "pinbench" / k for k in ("engines", "native", "envs"))
     monkeypatch.setenv("PINBENCH_CACHE", str(tmp_path / "env"))
-    assert toolchain.cache_root() == tmp_path / "env"
-    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag"
+    assert folders() == tuple(tmp_path / "env" / k for k in ("engines", "native", "envs"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PINBENCH_CACHE", "relative")  # absolute, for processes started elsewhere
+    assert toolchain.cache_root() == tmp_path / "relative" / "native"
+    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag" / "native"
+    assert engine.cache_root(tmp_path / "flag") == tmp_path / "flag" / "engines"
 
 
 @pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to compile")
@@ -404,3 +421,50 @@ def test_saved_validation_becomes_the_reports_fidelity_figure(tmp_path):
     png = folder / "figures" / "fidelity-1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "Model against native programs" in (folder / "report.html").read_text()
+
+
+# -- one language, and bad numbers ---------------------------------------------------------
+
+
+@pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to run one language alone")
+def test_one_language_alone_reports_no_disagreement(tmp_path, capsys):
+    """--language c++ leaves the Rust strategies without a native row:
+    that is no disagreement (it was a TypeError and exit 1)."""
+    from pinbench.bench.cli import main
+
+    status = main(["validate", "-w", "chain", "-p", "depth=1", "-p", "tasks=2", "--repeat", "1",
+                   "--language", "c++", "--engine", "interpreted", "--cache-dir", str(tmp_path)])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert "native runs agree with the model" in out.out and "bytes:" in out.out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds"),
+    (["--timeout", "inf"], "argument --timeout: 'inf' is not a number of seconds"),
+    (["--timeout", "0"], "argument --timeout: '0' is out of range"),
+    (["--repeat", "0"], "argument --repeat: '0' is out of range; give 1 to 100"),
+    (["--repeat", "1000000000"], "argument --repeat: '1000000000' is out of range; give 1 to 100"),
+    (["--repeat", "two"], "argument --repeat: 'two' is not a whole number"),
+    (["--language", "both"], "unknown language 'both'"),
+    (["--engine", "both"], "unknown engine 'both'"),
+])
+def test_bad_numbers_and_names_are_one_line(capsys, args, needle):
+    from pinbench.bench.cli import main
+
+    assert main(["validate", "-w", "chain", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pinbench: error: ") and needle in err, err
+
+
+def test_help_offers_only_values_that_work(capsys):
+    """Every value --help names for --language and --engine is accepted."""
+    from pinbench.bench.cli import main
+    from pinbench.bench.validate import LANGUAGES
+
+    assert main(["validate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    language = text.split("--language L ")[1].split(";")[0]
+    assert language == " or ".join(LANGUAGES)
+    engines = text.split("--engine E ")[1].split(";")[0]
+    assert engines.endswith(" or ".join(engine.ENGINES))

@@ -66,7 +66,7 @@ def one_line_error(call, *fragments) -> str:
 def test_registry_order_and_descriptions():
     assert list(WORKLOADS) == [
         "chain", "fanout", "spawn_many", "yield_many", "spawn_size", "skynet", "generator",
-        "select_loop", "server",
+        "select_loop", "million", "server",
     ]
     for name, workload in WORKLOADS.items():
         assert workload.name == name
@@ -89,6 +89,7 @@ def test_parameters_and_defaults():
         "skynet": {"fanout": 10, "levels": 6},
         "generator": {"items": 1000, "borrow": True, "tasks": 100},
         "select_loop": {"iterations": 1000, "tasks": 100},
+        "million": {"tasks": 10000},
         "server": {"rate": 100000, "requests": 10000, "seed": 1},
     }
     ranges = {
@@ -253,6 +254,13 @@ def test_fanout_shape():
 
 
 # -- tokio's benchmarks and skynet -------------------------------------------------
+
+
+def test_million_shape():
+    c = build("million", tasks=123)
+    assert c.fn_names == ("main",)
+    assert (c.entry, c.tasks) == (0, 123)  # every task spawned at tick 0
+    assert body(c, "main") == ([OP_IO], [1])  # each sleeps one tick on a timer of its own
 
 
 def test_spawn_many_shape():

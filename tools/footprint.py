@@ -4,6 +4,7 @@ memory limit does with the 10-million-task file.
 
     python tools/footprint.py            # the table (16 runs, a few minutes, ~5 GiB free needed)
     python tools/footprint.py --limit    # only the --memory-limit 2 run of the 10-million-task file
+    python tools/footprint.py --million  # the million workload at 10^6 under every strategy (10 runs)
 
 Each figure is one `pinbench run --counts-only` in a fresh process (so the
 peak resident size is that benchmark's alone); the metrics come from its
@@ -61,6 +62,30 @@ def table() -> None:
                           flush=True)
 
 
+def million() -> None:
+    """What a million idle tasks hold under every built-in strategy, each
+    in a fresh process: the model's held bytes (blocks and the runtime's
+    task objects) beside what this process really needed."""
+    from pinbench.strategies import BUILTIN  # the package, installed: only this table needs it
+
+    print("| strategy | held B/task | of which runtime objects | allocator B/task | executor B/task "
+          "| peak RSS | RSS growth B/task |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for strategy in BUILTIN:
+            out = Path(scratch) / strategy
+            code, err, rss = pinbench("run", "--counts-only", "-w", "million", "-p", "tasks=1000000",
+                                      "-s", strategy, "-a", "system", "-o", str(out))
+            if code != 0:
+                print(f"| {strategy} | {err.strip().splitlines()[-1]} |||||")
+                continue
+            m = json.loads((out / "results.json").read_text())["benchmarks"][0]["metrics"]
+            growth = (m["peak_rss_bytes"] - m["rss_start_bytes"]) / m["tasks"]
+            print(f"| {strategy} | {m['held_bytes_per_live_task']:,.0f} | {m['runtime_bytes_per_task']:,.0f} "
+                  f"| {m['allocator_bytes_per_task']:,.1f} | {m['bookkeeping_bytes_per_task']:.1f} "
+                  f"| {rss / 2**30:.2f} GiB | {growth:,.1f} |", flush=True)
+
+
 def limit() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "tenm.toml"
@@ -74,6 +99,8 @@ def limit() -> None:
 if __name__ == "__main__":
     if "--limit" in sys.argv[1:]:
         limit()
+    elif "--million" in sys.argv[1:]:
+        million()
     else:
         table()
         limit()

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import datetime
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -41,6 +42,9 @@ from ..workloads import get_workload
 from .common import add_command, add_mode_arguments, add_suite_arguments, folder_argument, mode_of
 
 NAME = "run"
+# A run replacing another (--force) is written into a sibling folder named
+# .<name>.<STAGING>-<random> until it is complete.
+STAGING = "pinbench-new"
 
 RUN_DESCRIPTION = """\
 Run a suite of benchmarks: every selected workload x strategy x allocator
@@ -78,7 +82,8 @@ def add_parser(subparsers):
                        help="the results folder (default: results/<YYYYmmdd-HHMMSS>/)")
     where.add_argument("--name", metavar="NAME", help="write to results/NAME/ instead of a timestamp")
     p.add_argument("--force", action="store_true",
-                   help="overwrite a folder that already holds a run, or write into a non-empty folder that holds none")
+                   help="replace a folder that already holds a run (the whole folder, once the new run is "
+                   "complete), or write into a non-empty folder that holds none")
     p.add_argument(
         "--instructions", action="store_true",
         help="also count the core's instructions (and estimated cycles) per task under valgrind's "
@@ -178,33 +183,56 @@ def _output_folder(args) -> Path:
     return folder
 
 
-def _prepare_folder(folder: Path, force: bool) -> bool:
-    """Check and create the output folder; True if this run created it."""
+def _prepare_folder(folder: Path, force: bool) -> tuple[Path, bool]:
+    """Check the output folder; return (where this run writes, whether this
+    run created that folder). A folder that holds a run is replaced only
+    when the new run is complete (--force): until then the new run writes
+    into a sibling staging folder (see :func:`_replace`)."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder; choose another --output")
-    if (folder / RESULTS_FILE).exists():
-        if not force:
-            raise UsageError(
-                f"{folder} already holds a run ({RESULTS_FILE}); choose another --output/--name, "
-                "or pass --force to overwrite it"
-            )
-    elif folder.is_dir() and any(folder.iterdir()) and not force:
+    replacing = (folder / RESULTS_FILE).exists()
+    if replacing and not force:
+        raise UsageError(
+            f"{folder} already holds a run ({RESULTS_FILE}); choose another --output/--name, "
+            "or pass --force to overwrite it"
+        )
+    if not replacing and folder.is_dir() and any(folder.iterdir()) and not force:
         raise UsageError(
             f"{folder} is not empty and holds no pinbench run; choose another --output/--name, "
             "or pass --force to write into it"
         )
-    created = not folder.exists()
+    created = replacing or not folder.exists()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()  # a read-only folder fails now, not after the run
-        if force:  # never leave the old run's files beside the new one's
-            for name in (RESULTS_FILE, CSV_FILE, PYPERF_FILE):
-                (folder / name).unlink(missing_ok=True)
+        if replacing:
+            target = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{STAGING}-", dir=folder.parent))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder
+            tempfile.TemporaryFile(dir=folder).close()  # a read-only folder fails now, not after the run
     except OSError as error:
         raise UsageError(
             f"cannot write into the results folder {folder}: {error.strerror}; choose another --output"
         ) from None
-    return created
+    return target, created
+
+
+def _replace(folder: Path, staging: Path) -> None:
+    """Put the complete new run ``staging`` in the place of the old run in
+    ``folder``: every file of the old run (comparison.json, figures, the
+    report) goes with it. Two renames, so at every moment one of the runs
+    is whole on disk (the old one under a hidden name for an instant)."""
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    try:
+        os.replace(folder, old)
+        os.replace(staging, folder)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            if not folder.exists():
+                os.replace(old, folder)
+        raise UsageError(
+            f"cannot replace {folder} with the new run: {error.strerror}; the new run is in {staging}"
+        ) from None
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _label(bench, name: str, base: dict) -> str:
@@ -278,8 +306,8 @@ def run(args, argv) -> int:
         if key not in programs:
             programs[key] = workload.compile(bench.params)
 
-    folder = _output_folder(args)
-    created = _prepare_folder(folder, args.force)
+    destination = _output_folder(args)
+    folder, created = _prepare_folder(destination, args.force)  # folder: where this run writes
     run = {
         "complete": False,
         "command": [PROG] + list(argv),
@@ -373,11 +401,16 @@ def run(args, argv) -> int:
             raise runner.DoesNotFit(run["skipped"][0]["reason"])
         if args.instructions:
             _count_instructions(run, specs, Path(scratch.name), folder, signals)
+        if folder != destination:
+            with signals.deferred():
+                _replace(destination, folder)
+            folder = destination
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted: {_partial(folder, finished, suite, created)}", file=sys.stderr)
+        print(f"{PROG}: interrupted: {_partial(folder, destination, finished, suite, created)}", file=sys.stderr)
         return signals.status
     except UsageError as error:  # e.g. the memory limit: keep what finished
-        print(f"{PROG}: error: {one_line(error)} ({_partial(folder, finished, suite, created)})", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(error)} ({_partial(folder, destination, finished, suite, created)})",
+              file=sys.stderr)
         return EXIT_USAGE
     finally:
         signals.restore()
@@ -424,34 +457,37 @@ def _engine(args, suite, programs) -> tuple:
     from ... import strategies
 
     engine, note = (args.engine, None) if args.engine else engines.default_engine()
-    largest = max(programs.values(), key=lambda p: len(p.fn_names))
-    if not args.engine and engine == engines.COMPILED and len(largest.fn_names) > engines.MAX_DEFAULT_FUNCTIONS:
-        engine, note = engines.INTERPRETED, (
-            f"note: {largest.name} has {len(largest.fn_names)} functions, too many to compile quickly: "
-            "using the interpreted engine (--engine compiled compiles it anyway)")
     if note:
         print(f"{PROG}: {note}", file=sys.stderr, flush=True)
-    if engine == engines.COMPILED:
-        pairs = {}
-        for bench in suite:
-            key = (bench.workload, tuple(bench.params.items()))
-            if (key, bench.strategy) not in pairs:
-                program = programs[key]
-                pairs[key, bench.strategy] = (program, strategies.get(bench.strategy).plan(program))
+    if engine != engines.COMPILED:
+        return engine, {}
+    pairs = {}
+    for bench in suite:
+        key = (bench.workload, tuple(bench.params.items()))
+        if (key, bench.strategy) not in pairs:
+            program = programs[key]
+            pairs[key, bench.strategy] = (program, strategies.get(bench.strategy).plan(program))
+    try:
         built = engines.prepare(list(pairs.values()),
-                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
-        return engine, {pair: str(e.path) for pair, e in zip(pairs, built)}
-    return engine, {}
+                                progress=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True),
+                                max_source=None if args.engine else engines.MAX_DEFAULT_SOURCE)
+    except engines.TooLarge as large:
+        print(f"{PROG}: note: {large}: using the interpreted engine (--engine compiled compiles it anyway)",
+              file=sys.stderr, flush=True)
+        return engines.INTERPRETED, {}
+    return engine, {pair: str(e.path) for pair, e in zip(pairs, built)}
 
 
-def _partial(folder: Path, finished: list, suite: list, created: bool) -> str:
-    """Leave the folder consistent after a stop; say what it holds."""
+def _partial(folder: Path, destination: Path, finished: list, suite: list, created: bool) -> str:
+    """Leave the folder consistent after a stop; say what it holds (and,
+    for a run that was to replace another, that the old run is intact)."""
+    kept = f"; {destination} still holds the previous run" if folder != destination else ""
     if not finished:
         if created:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only if empty
-        return f"0 of {len(suite)} benchmarks finished; nothing written"
-    return f"{len(finished)} of {len(suite)} benchmarks finished; partial results in {folder}"
+        return f"0 of {len(suite)} benchmarks finished; nothing written{kept}"
+    return f"{len(finished)} of {len(suite)} benchmarks finished; partial results in {folder}{kept}"
 
 
 def _report_run(folder: Path, run: dict, elapsed: float) -> int:

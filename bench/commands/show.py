@@ -52,8 +52,10 @@ def run(args, argv) -> int:
     out.print(table)
     out.width = width
     out.print(
-        "[dim]/task: per task the run started (spawned ones included); M = 10^6; "
-        "exact values in metrics.csv[/dim]"
+        "[dim]held: stacks, slabs, chunks and boxes, used or not, and the runtime's task objects; "
+        "in use: the frames in them; /live: per task live at their peak; /task: per task the run "
+        "started (spawned ones included); alloc B: every block allocated, summed (each stack a "
+        "goroutine grew into counts); M = 10^6; exact values in metrics.csv[/dim]"
     )
     if has_timing(doc):
         out.print()

@@ -14,6 +14,7 @@ from ..validate import (
     EXIT_OK,
     EXIT_USAGE,
     LANGUAGES,
+    MAX_REPEAT,
     RUNS_PER_ROUND,
     disagreements,
     fidelity_line,
@@ -22,6 +23,7 @@ from ..validate import (
     select_cases,
     validate,
 )
+from ..formatting import parse_float
 from ..suite import split_names
 from ..validate import go
 from .common import add_command, add_suite_arguments
@@ -35,8 +37,8 @@ compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
 figures beside the model's: allocations and bytes per task, the root
 future's size_of against the model's frame size, ns per task, the checksum,
 and how far the model's time ratios between strategies carry over.
-Builds are cached (--cache-dir, $PINBENCH_CACHE, default
-~/.cache/pinbench/native). A missing compiler skips its language.
+Builds are cached under native/ in pinbench's cache (--cache-dir,
+$PINBENCH_CACHE, $XDG_CACHE_HOME/pinbench or ~/.cache/pinbench). A missing compiler skips its language.
 --go instead compares the go_stack strategy with Go (go build): the stack
 bytes each parked goroutine of the chain shape holds, beside the model's."""
 EPILOG = """\
@@ -70,22 +72,23 @@ def add_parser(subparsers):
         "holds, for chain depths and locals sizes (-p depth=... -p locals=... replace the grid)",
     )
     p.add_argument(
-        "--repeat", type=int, default=3, metavar="N",
+        "--repeat", type=_repeat, default=3, metavar="N",
         help=f"rounds (each runs every case {RUNS_PER_ROUND} times in the model and natively); "
         "times are the minimum over all runs (default 3)",
     )
     p.add_argument(
         "--language", action="append", metavar="L",
-        help=f"only these native backends: {', '.join(LANGUAGES)}; repeatable or a comma list "
-        "(default: every backend)",
+        help=f"{' or '.join(LANGUAGES)}; repeatable or a comma list (default: every one whose compiler is here)",
     )
-    p.add_argument("--cache-dir", metavar="DIR", help="where builds are cached (default: $PINBENCH_CACHE or ~/.cache/pinbench/native)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="seconds a native program may run (default 600)")
+    p.add_argument("--cache-dir", metavar="DIR", help="pinbench's cache folder for these builds (default: $PINBENCH_CACHE, "
+                   "$XDG_CACHE_HOME/pinbench or ~/.cache/pinbench)")
+    p.add_argument("--timeout", type=_timeout, default=600.0, metavar="S",
+                   help="seconds a native program may run (default 600)")
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="table format (default text)")
     p.add_argument(
         "--engine", action="append", metavar="E",
-        help="the model's engine(s) to time: compiled, interpreted or both; repeatable or a comma "
-        "list (default: both where a C compiler works)",
+        help="the model's engine(s) to time: compiled or interpreted; repeatable or a comma "
+        "list (default: each of them where a C compiler works)",
     )
     p.add_argument(
         "--save", metavar="DIR",
@@ -93,6 +96,26 @@ def add_parser(subparsers):
         "draws the timing-fidelity figure",
     )
     return p
+
+
+def _repeat(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of rounds, e.g. 3") from None
+    if not 1 <= value <= MAX_REPEAT:
+        raise argparse.ArgumentTypeError(f"'{text}' is out of range; give 1 to {MAX_REPEAT} rounds")
+    return value
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = parse_float(text)  # not 'nan' or 'inf'
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds, e.g. 600") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is out of range; give a number of seconds above 0")
+    return value
 
 
 def run(args, argv=None) -> int:

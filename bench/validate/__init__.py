@@ -65,6 +65,8 @@ def counterparts() -> dict:
 
 # The built-in strategies validate compares (the tests and the ratio tables name them).
 STRATEGIES = tuple(name for name, s in strategy_registry.BUILTIN.items() if s.native)
+# Rounds of --repeat: each runs every case natively; a hundred already take hours.
+MAX_REPEAT = 100
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 
 # Test hook: PINBENCH_VALIDATE_BREAK=rust (or c++) appends a syntax error to
@@ -227,8 +229,8 @@ def validate(
 
     if cases is None:
         cases = list(DEFAULT_CASES)
-    if repeat < 1:
-        raise UsageError(f"--repeat {repeat} must be at least 1")
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise UsageError(f"--repeat {repeat} is out of range; give 1 to {MAX_REPEAT} rounds")
     languages = tuple(languages)
     for language in languages:
         if language not in BACKENDS:
@@ -448,7 +450,7 @@ def byte_fidelity(results) -> dict:
     every function's frame size."""
     figures = exact = close = frames = frames_exact = 0
     for row in results.itertuples():
-        if row.native is None:
+        if not _has_native(row.native):  # a language skipped or not selected
             continue
         for model, native in ((row.bytes_per_task_model, row.bytes_per_task_native), (row.frame_model, row.size_of_native)):
             figures += 1

@@ -3,8 +3,7 @@
 A build is cached under ``<cache>/<language>-<hash>/`` where the hash covers
 the source, the compiler's version text and the flags, so a new compiler
 or a changed generator rebuilds and an unchanged one does not. The cache
-folder is ``--cache-dir``, else ``$PINBENCH_CACHE``, else
-``~/.cache/pinbench/native``.
+folder is ``native/`` under pinbench's cache (bench/cache.py).
 
 Every failure the user can meet (a compiler error, a crash, a timeout) is a
 one-line :class:`UsageError` naming the generated source, never a traceback.
@@ -22,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...model.errors import UsageError
+from .. import cache
 
-CACHE_ENV = "PINBENCH_CACHE"
-DEFAULT_CACHE = Path("~/.cache/pinbench/native")
 COMPILE_TIMEOUT = 600  # seconds; rustc -O on a few hundred functions takes seconds
 
 
@@ -81,11 +79,8 @@ def find_cxx() -> Toolchain | None:
 
 
 def cache_root(cache_dir=None) -> Path:
-    if cache_dir:
-        return Path(cache_dir).expanduser()
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return DEFAULT_CACHE.expanduser()
+    """Where native programs are cached (bench/cache.py: ``<root>/native``)."""
+    return cache.cache_root(cache.NATIVE, cache_dir)
 
 
 def build_key(toolchain: Toolchain, source: str) -> str:
@@ -128,7 +123,7 @@ def compile_cached(toolchain: Toolchain, source: str, cache_dir=None, *, env=Non
     except OSError as exc:
         raise UsageError(
             f"cannot create the native build folder {folder}: {exc.strerror}; "
-            f"choose another with --cache-dir or {CACHE_ENV}"
+            f"choose another with --cache-dir or {cache.ENV}"
         ) from None
     source_path = folder / toolchain.source_name
     source_path.write_text(source)
