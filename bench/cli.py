@@ -20,13 +20,13 @@ import textwrap
 from .. import __version__
 from ..model.errors import UsageError
 from ..strategies import BUILTIN
-from .commands import compare, compare_branches, explain, history, merge, report, run, show, validate
+from .commands import compare, compare_branches, explain, history, import_rust, merge, report, run, show, validate
 from .commands import list as list_
 from .commands.common import check_mode
 from .console import EXIT_USAGE, FORMATTER, PROG, ArgumentParser, guarded_output, one_line
 
 # In the order `pinbench --help` lists them.
-COMMANDS = (list_, run, show, report, explain, validate, compare, compare_branches, merge, history)
+COMMANDS = (list_, run, show, report, explain, import_rust, validate, compare, compare_branches, merge, history)
 
 MAIN_DESCRIPTION = textwrap.fill(
     "What does each way of storing async state machines cost? pinbench runs async workloads under "
@@ -42,6 +42,7 @@ examples:
   pinbench show results/<timestamp>   the results as a table
   pinbench report results/<timestamp> figures and an HTML page (--open to view it)
   pinbench explain chain              one task's memory under each strategy
+  pinbench import rust CRATE          a Rust crate's futures as a workload file
   pinbench compare BASE HEAD          what changed between two runs (exit 1 on a regression)
   pinbench compare-branches main HEAD --quick   build, run interleaved and compare two git refs
   pinbench merge shard-1 shard-2 -o merged      join the shards of a sweep (run --shard K/N)

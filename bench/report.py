@@ -37,6 +37,8 @@ from .layout_view import task_view, views_for
 from .metrics import REPORTED, SUMMARY
 from .plots import PNG_DPI
 from .results import atomic_write_text, find_problems, load_json, read_results, writing
+from .rust_import import questions
+from .toml_loader import load_program
 from .validate.plots import fig_fidelity
 from .workloads import WORKLOADS, get_workload
 
@@ -269,6 +271,7 @@ def build_report(folder, layouts=None) -> Path:
             writer.add(section, f"{stem}-layout{suffix}", plots.fig_layout(views, run or None),
                        f"Layout of one task: {plots.params_label(params)}", _layout_caption(views, run))
         section.html_blocks.append(_details_table(benches))
+        section.html_blocks.append(_imported_html(benches[0]))
         sections.append(section)
 
     if wanted:  # --layout for workloads the run does not hold
@@ -321,6 +324,23 @@ def _extra_section(folder: Path, doc: dict, extra: ExtraSection, writer: _Writer
     for i, (caption, fig) in enumerate(pairs):
         writer.add(section, f"{stem}-{i + 1}", fig, caption or extra.title, "")
     return section
+
+
+def _imported_html(bench: dict) -> str:
+    """For a workload imported from rustc (pinbench import rust): its biggest
+    futures, captures stored twice and where to box, as on the terminal."""
+    path = bench.get("workload_file")
+    if not path:
+        return ""
+    try:
+        program = load_program(path)
+    except UsageError:
+        return ""  # the file moved or changed: the layout diagram's note says so
+    text = questions.report(program)
+    if not text:
+        return ""
+    return ("<h3>Imported from rustc's type sizes</h3>"
+            f"<pre class=\"imported\">{html.escape(text)}</pre>")
 
 
 def _workload_intro(benches: list) -> str:

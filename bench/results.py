@@ -106,9 +106,11 @@ def writing(path):
         ) from None
 
 
-def atomic_write_text(path, text: str):
+def atomic_write_text(path, text: str, check=None):
     """Replace ``path`` with ``text`` atomically (same-folder temporary file,
-    flush + fsync, ``os.replace``); the temporary file never outlives a failure."""
+    flush + fsync, ``os.replace``); the temporary file never outlives a failure.
+    ``check(temporary path)``, if given, may refuse the text by raising
+    before it takes ``path``'s name."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -117,6 +119,8 @@ def atomic_write_text(path, text: str):
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
+        if check is not None:
+            check(tmp)
         os.replace(tmp, path)
     except BaseException:  # KeyboardInterrupt included: leave no temporary file
         try:

@@ -36,17 +36,19 @@ import tomllib
 from pathlib import Path
 
 from ..model.errors import UsageError
+from ..model.native import check_imported
 from ..model.program import CompiledProgram, FnBuilder, Program
+from ..model.rust_frame import frame_from_table
 from .formatting import parse_int
 
 _WORKLOAD_KEYS = ("name", "entry", "tasks")
-_FN_KEYS = ("locals", "borrows", "generator", "steps")
+_FN_KEYS = ("locals", "borrows", "generator", "steps", "rust")
 # Step kind -> the optional keys a step of that kind may carry.
 _STEP_KEYS = {
     "work": (),
-    "call": ("limit",),
-    "join": ("limit",),
-    "select": (),
+    "call": ("limit", "boxed"),
+    "join": ("limit", "boxed"),
+    "select": ("boxed",),
     "io": (),
     "spawn": ("count", "wait", "limit"),
     "gen": ("items",),
@@ -64,7 +66,9 @@ def load_program(path, overrides=None) -> CompiledProgram:
     path = Path(path)
     program = _build_program(path, _read(path), overrides or {})
     try:
-        return program.compile()
+        compiled = program.compile()
+        check_imported(compiled)  # rustc's sizes, when the file was imported from rustc
+        return compiled
     except UsageError as error:
         raise UsageError(f"{path}: {error}") from None
 
@@ -132,11 +136,18 @@ def _build_program(path: Path, data: dict, overrides: dict) -> Program:
             raise fail(
                 f"function '{name}': unknown key '{key}'; allowed: {', '.join(_FN_KEYS)}"
             )
+        native = None
+        if "rust" in table:
+            try:
+                native = frame_from_table(table["rust"])
+            except ValueError as error:
+                raise fail(f"function '{name}': {error}; re-import it or fix the file") from None
         builder = program.fn(
             name,
             locals=table.get("locals", 0),
             borrows=table.get("borrows", False),
             generator=table.get("generator", False),
+            native=native,
         )
         steps = table.get("steps", [])
         if not isinstance(steps, list):
@@ -145,7 +156,15 @@ def _build_program(path: Path, data: dict, overrides: dict) -> Program:
             problem = _add_step(builder, step)
             if problem:
                 raise fail(f"function '{name}' step {number}: {problem}")
+        if native is not None and len(native.awaits) != len(steps):
+            raise fail(f"function '{name}': rust.awaits has {len(native.awaits)} entries for {len(steps)} steps; "
+                       "give one per step")
     return program
+
+
+def _flags(value) -> tuple:
+    """A join's or select's ``boxed`` array (compile() checks its values)."""
+    return tuple(value) if isinstance(value, list) else (value,)
 
 
 def _add_step(builder: FnBuilder, step) -> str | None:
@@ -180,11 +199,11 @@ def _add_step(builder: FnBuilder, step) -> str | None:
     elif kind == "io":
         builder.io(value)
     elif kind == "call":
-        builder.call(value, limit=step.get("limit"))
+        builder.call(value, limit=step.get("limit"), boxed=step.get("boxed", False))
     elif kind == "join":
-        builder.join(*value, limit=step.get("limit"))
+        builder.join(*value, limit=step.get("limit"), boxed=_flags(step.get("boxed", [])))
     elif kind == "select":
-        builder.select(*value)
+        builder.select(*value, boxed=_flags(step.get("boxed", [])))
     elif kind == "spawn":
         builder.spawn(
             value, count=step.get("count", 1), wait=step.get("wait", True), limit=step.get("limit")

@@ -15,6 +15,9 @@ bottom-up ones as g++ 12 lays out a C++20 coroutine frame.
 
 from __future__ import annotations
 
+from .errors import UsageError
+from .rust_frame import frame_size, holder_layout
+from .program import postorder
 from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 
 # rustc: the pieces of a future (bytes, alignment).
@@ -70,9 +73,13 @@ def _waits(op: int, wait: bool) -> bool:
 
 def rust_sizes(program, edge_boxed, in_cell) -> list:
     """``size_of`` every function's future under rustc: a state machine whose
-    variants (one per await) hold what is live across that await."""
+    variants (one per await) hold what is live across that await. A function
+    imported from rustc (``program.fn_native``) is sized by rustc's own
+    layout of it instead (:func:`imported_size`)."""
     n = len(program.fn_names)
     sizes = [None] * n
+    aligns = [8] * n  # the generated programs' futures are 8-aligned
+    native = program.fn_native or (None,) * n
 
     def child(e: int) -> int:
         if program.edge_back[e]:
@@ -90,6 +97,9 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
 
     def size_of(fn: int) -> int:
         if sizes[fn] is not None:
+            return sizes[fn]
+        if native[fn] is not None:
+            sizes[fn], aligns[fn] = imported_size(program, fn, native[fn], edge_boxed, size_of, aligns)
             return sizes[fn]
         steps = list(_steps(program, fn))
         locals_, cell = int(program.fn_locals[fn]), bool(in_cell[fn])
@@ -169,30 +179,59 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
     # Callees first, with a stack of our own: then every size_of above finds
     # its inline children in `sizes` and recurses one level at most, however
     # deep the nesting (a chain of 10,000 functions).
-    for fn in _callees_first(program, edge_boxed):
+    for fn in callees_first(program, edge_boxed):
         size_of(fn)
     return [size_of(fn) for fn in range(n)]
 
 
-def _callees_first(program, edge_boxed) -> list:
+def imported_size(program, fn: int, frame, edge_boxed, size_of, aligns) -> tuple:
+    """(size, alignment) of an imported function's future: rustc's fields
+    for it (``frame``, a ``RustFrame``) with each await's holder laid out
+    from its children as this layout places them (model/rust_frame.py)."""
+    holders = {}
+    for index, (_, _, _, edges) in enumerate(_steps(program, fn)):
+        if frame.awaits[index] is None:
+            continue
+        children = []
+        for e in edges:
+            callee = int(program.edge_callee[e])
+            if edge_boxed[e]:  # back edges too: rustc's recursion is a Pin<Box<F>>
+                children.append((*REF, True))
+            else:
+                children.append((size_of(callee), aligns[callee], False))
+        holders[index] = holder_layout(frame.awaits[index].holder, children)
+    return frame_size(frame, holders)
+
+
+def source_sizes(program) -> list:
+    """rust_sizes with only the edges the source itself boxes boxed (its
+    recursion and its ``Box::pin``): what rustc compiled."""
+    boxed = program.edge_back | (program.edge_pinned if program.edge_pinned is not None else 0)
+    return rust_sizes(program, boxed, [False] * len(program.fn_names))
+
+
+def check_imported(program) -> None:
+    """Every imported function's size, recomputed from rustc's fields, must
+    be the size rustc printed: the layout rules reproduce rustc exactly."""
+    if not program.fn_native or not any(program.fn_native):
+        return
+    for fn, size in enumerate(source_sizes(program)):
+        frame = program.fn_native[fn]
+        if frame is not None and size != frame.size:
+            raise UsageError(
+                f"function '{program.fn_names[fn]}' ({frame.path}): its rust fields lay out to {size:,} bytes, "
+                f"not the {frame.size:,} rustc printed; re-import it with pinbench import rust"
+            )
+
+
+def callees_first(program, edge_boxed) -> list:
     """Every function, each after the functions it holds inline (its
     callees over edges that are neither back edges nor boxed)."""
-    order, done = [], set()
-    for root in range(len(program.fn_names)):
-        stack = [(root, False)]
-        while stack:
-            fn, expanded = stack.pop()
-            if fn in done:
-                continue
-            if expanded:
-                done.add(fn)
-                order.append(fn)
-                continue
-            stack.append((fn, True))
-            for _, _, _, edges in _steps(program, fn):
-                stack.extend((int(program.edge_callee[e]), False) for e in edges
-                             if not program.edge_back[e] and not edge_boxed[e] and int(program.edge_callee[e]) not in done)
-    return order
+    def inline(fn):
+        return [int(program.edge_callee[e]) for _, _, _, edges in _steps(program, fn) for e in edges
+                if not program.edge_back[e] and not edge_boxed[e]]
+
+    return postorder(range(len(program.fn_names)), inline)
 
 
 def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:
@@ -211,7 +250,7 @@ def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:
     if edge_boxed is None:
         return own
     counted = [None] * len(program.fn_names)
-    for fn in _callees_first(program, edge_boxed):
+    for fn in callees_first(program, edge_boxed):
         areas = []
         for op, _, _, edges in _steps(program, fn):
             if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):

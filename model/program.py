@@ -55,6 +55,7 @@ class _Step(NamedTuple):
     arg: object = 0  # work n, io k, spawn count, gen n
     wait: object = False
     limit: object = None
+    boxed: tuple = ()  # per callee: the source boxes it (Box::pin), so every heap strategy does
 
 
 _YIELD_STEP = _Step(OP_YIELD)  # immutable, so every yield_now can share it
@@ -65,11 +66,12 @@ class FnBuilder:
     builder so a body reads as one chain. A callee is a function name or
     the FnBuilder itself; names may refer to functions defined later."""
 
-    def __init__(self, name, locals, borrows, generator):
+    def __init__(self, name, locals, borrows, generator, native=None):
         self.name = name
         self.locals = locals
         self.borrows = borrows
         self.generator = generator
+        self.native = native  # a model.rust_frame.RustFrame: rustc's own layout (imported programs)
         self.steps: list[_Step] = []
 
     def _add(self, step: _Step) -> FnBuilder:
@@ -80,18 +82,20 @@ class FnBuilder:
         """Read-modify-write the first ``n`` bytes of the locals."""
         return self._add(_Step(OP_WORK, arg=n))
 
-    def call(self, f, limit=None) -> FnBuilder:
-        """Await one invocation of ``f``; ``limit`` bounds a recursive edge."""
-        return self._add(_Step(OP_CALL, (f,), limit=limit))
+    def call(self, f, limit=None, boxed=False) -> FnBuilder:
+        """Await one invocation of ``f``; ``limit`` bounds a recursive edge;
+        ``boxed``: the source boxes the child (``Box::pin``)."""
+        return self._add(_Step(OP_CALL, (f,), limit=limit, boxed=(boxed,)))
 
-    def join(self, *fs, limit=None) -> FnBuilder:
+    def join(self, *fs, limit=None, boxed=()) -> FnBuilder:
         """Await all of ``fs`` concurrently; ``limit`` applies to those
-        callees whose edge is recursive (a back edge)."""
-        return self._add(_Step(OP_JOIN, fs, limit=limit))
+        callees whose edge is recursive (a back edge); ``boxed``: per callee,
+        whether the source boxes it."""
+        return self._add(_Step(OP_JOIN, fs, limit=limit, boxed=tuple(boxed)))
 
-    def select(self, *fs) -> FnBuilder:
+    def select(self, *fs, boxed=()) -> FnBuilder:
         """Await the first of ``fs`` to finish and cancel the others."""
-        return self._add(_Step(OP_SELECT, fs))
+        return self._add(_Step(OP_SELECT, fs, boxed=tuple(boxed)))
 
     def io(self, k=1) -> FnBuilder:
         """Wait ``k`` ticks for the reactor."""
@@ -120,9 +124,10 @@ class Program:
         self.tasks = tasks
         self.functions: list[FnBuilder] = []
 
-    def fn(self, name, locals=0, borrows=False, generator=False) -> FnBuilder:
-        """Define a function and return its builder."""
-        builder = FnBuilder(name, locals, borrows, generator)
+    def fn(self, name, locals=0, borrows=False, generator=False, native=None) -> FnBuilder:
+        """Define a function and return its builder; ``native`` is rustc's
+        layout of it (a ``RustFrame``, for programs imported from rustc)."""
+        builder = FnBuilder(name, locals, borrows, generator, native)
         self.functions.append(builder)
         return builder
 
@@ -160,6 +165,12 @@ class CompiledProgram:
     edge_back: np.ndarray
     edge_limit: np.ndarray
     max_io: int
+    # Edges whose child the source itself boxes (Box::pin in an imported
+    # crate): every heap strategy boxes them, as it boxes back edges.
+    edge_pinned: np.ndarray = None
+    # Per function, rustc's own layout (model/rust_frame.py) or None; all
+    # None for programs that were not imported from rustc.
+    fn_native: tuple = None
     params: dict = field(default_factory=dict)
     _duration_rows: list = field(default_factory=list, init=False, repr=False)
 
@@ -401,6 +412,8 @@ class _Compiler:
             return f"limit must be a whole number from 0 to {MAX_RECURSION_LIMIT}"
         if op in (OP_JOIN, OP_SELECT) and not step.callees:
             return "it has no callees; name at least one function"
+        if step.boxed and (len(step.boxed) != len(step.callees) or not all(map(_is_bool, step.boxed))):
+            return f"boxed={list(step.boxed)!r} must be true or false for each of its {len(step.callees)} callee(s)"
         return None
 
     def callee_problem(self, step: _Step, callee):
@@ -494,7 +507,7 @@ class _Compiler:
         functions = self.program.functions
         fn_step_start, fn_step_count = [], []
         step_op, step_arg, step_wait, step_edge_start, step_edge_count = [], [], [], [], []
-        edge_callee, edge_back, edge_limit = [], [], []
+        edge_callee, edge_back, edge_limit, edge_pinned = [], [], [], []
         for f, fn in enumerate(functions):
             fn_step_start.append(len(step_op))
             fn_step_count.append(len(fn.steps))
@@ -505,7 +518,8 @@ class _Compiler:
                 step_wait.append(int(step.op == OP_SPAWN and bool(step.wait)))
                 step_edge_start.append(len(edge_callee))
                 step_edge_count.append(len(step.callees))
-                for _ in step.callees:
+                for i, _ in enumerate(step.callees):
+                    edge_pinned.append(int(bool(step.boxed[i])) if i < len(step.boxed) else 0)
                     back = self.back[f][e]
                     edge_callee.append(self.edges[f][e])
                     edge_back.append(int(back))
@@ -536,6 +550,8 @@ class _Compiler:
             edge_back=array(edge_back),
             edge_limit=array(edge_limit),
             max_io=max(io_ticks, default=0),
+            edge_pinned=array(edge_pinned),
+            fn_native=tuple(fn.native for fn in functions),
         )
 
     # -- select rules -------------------------------------------------------
@@ -579,6 +595,26 @@ class _Compiler:
                             "durations differ"
                         )
                     finisher[ticks] = g
+
+
+def postorder(starts, children) -> list:
+    """Every node reachable from ``starts``, each after all of its
+    ``children(node)`` (which must not form a cycle): the order to compute
+    anything bottom-up. Iterative, so a chain of any depth is fine."""
+    order, done = [], set()
+    for start in starts:
+        stack = [(start, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in done:
+                continue
+            if expanded:
+                done.add(node)
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node) if child not in done)
+    return order
 
 
 class _Walk:

@@ -5,7 +5,7 @@ locals across an await cannot move once resumed, so it is anchored in its own
 Box before its first poll; movable children stay inline in their parent.
 """
 
-from .base import Strategy
+from .base import Strategy, source_boxed
 from .tokio_task import TokioTask
 
 
@@ -19,7 +19,7 @@ class AnchorBox(TokioTask, Strategy):  # tasks run on tokio (its task cell)
 
     def box_edge(self, program, edge):
         callee = program.edge_callee[edge]
-        return bool(program.edge_back[edge] or program.fn_borrows[callee])
+        return source_boxed(program, edge) or bool(program.fn_borrows[callee])
 
 
 STRATEGY = AnchorBox()

@@ -52,6 +52,13 @@ class Option:
         return value
 
 
+def source_boxed(program, edge: int) -> bool:
+    """Whether a heap strategy must box ``edge`` whatever its own rule: a
+    back edge, or a child the imported source boxes itself (``Box::pin``)."""
+    pinned = program.edge_pinned
+    return bool(program.edge_back[edge] or (pinned is not None and len(pinned) and pinned[edge]))
+
+
 class Strategy:
     """Base class: override the class attributes and the two edge/locals rules."""
 
@@ -118,9 +125,10 @@ class Strategy:
         """Whether the child reached through ``edge`` lives in its own box.
 
         Recursive (back) edges must be boxed by every strategy: an inline
-        frame cannot contain itself (rustc demands ``Box::pin`` there).
+        frame cannot contain itself (rustc demands ``Box::pin`` there); so is
+        a child the source itself boxes (:func:`source_boxed`).
         """
-        return bool(program.edge_back[edge])
+        return source_boxed(program, edge)
 
     def locals_in_cell(self, program, fn: int) -> bool:
         """Whether function ``fn`` keeps its locals in a reference-counted cell."""

@@ -33,7 +33,7 @@ promise and handle are in them): ``runtime_bytes_per_task`` is 0.
 import numpy as np
 
 from ..model.program import OP_CALL, OP_JOIN, OP_SELECT
-from .base import BOTTOM_UP, Option, Strategy
+from .base import BOTTOM_UP, Option, Strategy, source_boxed
 
 
 class Halo(Strategy):
@@ -48,7 +48,7 @@ class Halo(Strategy):
     options = (Option("elide_args", 0, 0, 1, "1 also elides join and select children (coro_await_elidable_argument)"),)
 
     def box_edge(self, program, edge):
-        if program.edge_back[edge]:
+        if source_boxed(program, edge):
             return True
         step = int(np.searchsorted(program.step_edge_start, edge, side="right")) - 1
         op = int(program.step_op[step])

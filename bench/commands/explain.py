@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..layout_view import check_params_text, explain_text, task_view
+from ..rust_import import questions
 from ..suite import select_strategies
 from ..workloads import get_workload
 from .common import add_command
@@ -23,6 +24,8 @@ examples:
   pinbench explain chain --param depth=3 --param borrow=10
   pinbench explain server --strategy pinbox,rc
   pinbench explain examples/echo.toml
+  pinbench explain crate.toml       (imported by pinbench import rust: also rustc's
+                                    sizes, captures stored twice and where to box)
 
 exit status: 0 ok, 2 an unknown workload, strategy or parameter."""
 
@@ -45,4 +48,6 @@ def run(args, argv) -> int:
     program = workload.compile(params)
     views = [task_view(program, name) for name in strategies]
     sys.stdout.write(explain_text(views))
+    if program.fn_native and any(program.fn_native):  # imported by `pinbench import rust`
+        sys.stdout.write("\nImported from rustc's type sizes:\n" + questions.report(program))
     return 0
