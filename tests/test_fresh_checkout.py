@@ -80,3 +80,21 @@ def test_a_strategy_without_its_native_compiler_is_no_disagreement():
     table.loc[0, "allocs_agree"] = False
     (line,) = disagreements(table)  # the row with a native program still counts
     assert line.startswith("chain depth=4 / always_heap (g++): ") and "native allocations against 5" in line
+
+
+def test_every_source_package_is_installed():
+    """A non-editable `pip install .` (the README's commands, CI) installs
+    only the packages pyproject lists: every folder of the source tree
+    holding an __init__.py must be one of them (bench/rust_import was not)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with open(root / "pyproject.toml", "rb") as file:
+        setuptools = tomllib.load(file)["tool"]["setuptools"]
+    found = set()
+    for package, folder in setuptools["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(root / folder).parts
+            found.add(".".join((package, *relative)))
+    assert found == set(setuptools["packages"])
