@@ -28,6 +28,7 @@ from ..model.errors import UsageError
 from . import compare as cmp
 from .branches import write_arm as write_run  # one results folder: pyperf.json, metrics.csv, results.json
 from .results import PYPERF_FILE, RESULTS_FILE, machine_of, read_results, replace_folder, writing
+from .shapes import COUNT, Fields, mismatch
 
 ARMS = ("a", "b")  # compare-branches' output: OUTDIR/a (base), OUTDIR/b (head)
 
@@ -60,10 +61,19 @@ def is_comparison(folder) -> bool:
     return all((Path(folder) / arm / RESULTS_FILE).is_file() for arm in ARMS)
 
 
+# What merge reads of a shard beyond any run's fields (results.RUN_SHAPE).
+SHARD_SHAPE = Fields(required={"shard": Fields(required={"index": COUNT, "count": COUNT})})
+
+
 def _read_shard(folder) -> dict:
     doc = read_results(folder)
-    if not isinstance(doc.get("shard"), dict) or not isinstance(doc["shard"].get("count"), int):
+    if "shard" not in doc:
         raise UsageError(f"{folder} is not a shard (its run had no --shard K/N); merge joins the shards of one sweep")
+    problem = mismatch(doc, SHARD_SHAPE)
+    if problem is None and not 1 <= doc["shard"]["index"] <= doc["shard"]["count"]:
+        problem = f"shard.index {doc['shard']['index']} is not within 1 to shard.count {doc['shard']['count']}"
+    if problem:
+        raise UsageError(f"{Path(folder) / RESULTS_FILE} is damaged: {problem}; re-run the shard")
     return doc
 
 
@@ -72,13 +82,15 @@ def _check_shards(folders: list, docs: list, partial: bool) -> list:
     different sweeps and shards given twice."""
     measured = [(folder, doc) for folder, doc in zip(folders, docs) if doc["benchmarks"]]
     for group, rules in ((list(zip(folders, docs)), AGREEMENT), (measured, MEASURED_AGREEMENT)):
+        if not group:
+            continue
+        first, reference = group[0]
         for folder, doc in group[1:]:
-            first, first_doc = group[0]
             for what, value in rules:
-                if value(doc) != value(first_doc):
+                if value(doc) != value(reference):
                     raise UsageError(
                         f"{folder} and {first} are not shards of one sweep: their {what} differs "
-                        f"({_short(value(doc))} vs {_short(value(first_doc))}){HINTS.get(what, '')}"
+                        f"({_short(value(doc))} vs {_short(value(reference))}){HINTS.get(what, '')}"
                     )
     seen = {}
     for folder, doc in zip(folders, docs):
@@ -87,7 +99,7 @@ def _check_shards(folders: list, docs: list, partial: bool) -> list:
             raise UsageError(f"{seen[index]} and {folder} are both shard {index}/{doc['shard']['count']}: "
                              "the shards overlap; give each shard once")
         seen[index] = folder
-    count = first_doc["shard"]["count"]
+    count = docs[0]["shard"]["count"]  # the same in every shard (AGREEMENT)
     missing = [k for k in range(1, count + 1) if k not in seen]
     if missing and not partial:
         raise UsageError(

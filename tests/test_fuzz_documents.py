@@ -129,6 +129,39 @@ def test_damaged_results_are_one_line_in_show_and_compare(runs, tmp_path_factory
     answers(capsys, ["compare", str(folder), str(base), "--format", "markdown"])
 
 
+@pytest.fixture(scope="module")
+def shard(tmp_path_factory):
+    """The one shard of a sweep split in one: what merge and history read."""
+    folder = tmp_path_factory.mktemp("shard") / "1"
+    assert main(["run", "--counts-only", "-w", "chain", "-s", "pinbox,rc", "-a", "system",
+                 "--engine", "interpreted", "--shard", "1/1", "-o", str(folder)]) == 0
+    return folder
+
+
+def one_line_or(capsys, argv, statuses=(0,)) -> None:
+    """A status the command may give, or one error line and exit 2 (which
+    need not name results.json: a damaged shard may disagree with itself)."""
+    capsys.readouterr()
+    status = main(argv)
+    err = capsys.readouterr().err
+    if status == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("pinbench: error: "), err
+    else:
+        assert status in statuses, (status, err)
+
+
+@SOME
+@given(data=st.data())
+def test_damaged_results_are_one_line_in_merge_and_history(shard, tmp_path_factory, capsys, data):
+    doc = data.draw(damaged(json.loads((shard / RESULTS_FILE).read_text())))
+    folder = written(tmp_path_factory, shard, RESULTS_FILE, doc)
+    scratch = tmp_path_factory.mktemp("out")
+    one_line_or(capsys, ["merge", str(folder), "-o", str(scratch / "merged")])
+    one_line_or(capsys, ["history", "add", str(folder), "--db", str(scratch / "history.sqlite")])
+    one_line_or(capsys, ["history", "show", "--db", str(scratch / "history.sqlite")], statuses=(0, 1))
+
+
 @FEW
 @given(data=st.data())
 def test_damaged_results_are_one_line_in_the_report(runs, tmp_path_factory, capsys, data):
