@@ -254,6 +254,7 @@ INSTRUCTION_SUITE = ["--quick", "--counts-only", "--instructions", "-w", "chain,
 
 
 @needs_valgrind
+@pytest.mark.native
 def test_instruction_counts_of_a_ref_against_itself_are_identical(repo, env, tmp_path):
     done = pinbench("compare-branches", "main", "main", *INSTRUCTION_SUITE, "-o", tmp_path / "out",
                     "--format", "json", cwd=repo, env=env)
@@ -268,6 +269,7 @@ def test_instruction_counts_of_a_ref_against_itself_are_identical(repo, env, tmp
 
 
 @needs_valgrind
+@pytest.mark.native
 def test_a_branch_with_an_extra_pass_over_the_locals_fails_the_instruction_gate(repo, env, tmp_path):
     # "slower" patches the interpreter's work(); the compiled engine's is generated.
     done = pinbench("compare-branches", "main", "slower", *INSTRUCTION_SUITE, "--engine", "interpreted",

@@ -113,6 +113,7 @@ def hostile_cases(program):
     return base, cases
 
 
+@pytest.mark.native
 @pytest.mark.parametrize("language", list(BACKENDS))
 def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effect(language, tmp_path, monkeypatch):
     backend = BACKENDS[language]

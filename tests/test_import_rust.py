@@ -29,6 +29,8 @@ from pinbench.strategies import BUILTIN, get
 from .conftest import in_ci
 from .hostile_names import HOSTILE_NAMES, PAYLOAD_FILE
 
+pytestmark = pytest.mark.native  # runs cargo and rustc
+
 FIXTURES = Path(__file__).parent / "fixtures" / "rust_import"
 REGISTRY = Path("/usr/share/cargo/registry")  # Debian's packaged crates (librust-*-dev)
 HAVE_CARGO = shutil.which("cargo") is not None

@@ -20,6 +20,8 @@ from pinbench.bench.suite import build_suite
 
 from .conftest import assert_one_line_error, in_ci, needs_valgrind, pinbench
 
+pytestmark = pytest.mark.native  # counts under valgrind
+
 
 
 def test_estimated_cycles_is_iai_callgrinds_formula():

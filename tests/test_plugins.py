@@ -80,6 +80,7 @@ def test_a_broken_plugin_is_one_clear_error(tmp_path, monkeypatch):
         strategies.available()
 
 
+@pytest.mark.native
 def test_a_plugin_naming_a_native_backend_is_validated_with_no_code_of_its_own(plugin_path, monkeypatch):
     """The Rust backend writes whatever layout it is given: a plug-in that
     boxes every child and says `native = "rust"` gets a Rust counterpart

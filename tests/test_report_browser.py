@@ -31,6 +31,8 @@ import pytest
 
 from .conftest import pinbench
 
+pytestmark = pytest.mark.browser  # loads the report in Chromium
+
 ARTIFACTS_ENV = "PINBENCH_REPORT_ARTIFACTS"
 SCREENSHOT = "report-screenshot.png"
 

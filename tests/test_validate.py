@@ -35,6 +35,8 @@ from pinbench.bench.validate import toolchain
 from .conftest import pinbench
 from .oracle import expected_checksum
 
+pytestmark = pytest.mark.native  # builds and runs rustc, g++ programs
+
 HAVE_RUSTC = toolchain.find_rustc() is not None
 HAVE_CXX = toolchain.find_cxx() is not None
 HAVE_CC = engine.find_compiler() is not None

@@ -19,6 +19,8 @@ from pinbench.bench.validate import go
 
 from .conftest import assert_one_line_error, in_ci, pinbench
 
+pytestmark = pytest.mark.native  # builds Go programs
+
 HEAD, START, GUARD = 64, 2048, 928  # the model's frame header; Go's stackMin and stackGuard
 
 

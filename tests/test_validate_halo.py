@@ -19,6 +19,8 @@ from pinbench.bench.validate import halo
 
 from .conftest import in_ci
 
+pytestmark = pytest.mark.native  # builds with clang 19 and clang 22
+
 needs_clang = pytest.mark.skipif(
     shutil.which("clang++-19") is None and not in_ci(),
     reason="clang++-19 is not installed: halo is not checked against Clang on this machine "
