@@ -36,6 +36,8 @@ Change points:
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,24 +77,38 @@ MIN_SEGMENT = 3
 
 @contextlib.contextmanager
 def database(path, create: bool = False):
-    """An open connection to the history at ``path`` (created when
-    ``create``), committed when the block ends well; every problem is one line."""
+    """An open connection to the history at ``path``: writable and created
+    when missing with ``create`` (history add), else read-only, so reading
+    needs no write permission and never writes into a file that is not a
+    history. Committed when the block ends well; every problem is one line."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path} is not a file; give --db the history database's file")
     if not create and not path.is_file():
         raise UsageError(f"no history database at {path}; `pinbench history add RUN` makes one (or pass --db)")
+    if create and path.is_file() and not os.access(path, os.W_OK):
+        raise UsageError(f"{path} is read-only; history add writes into it (make it writable or choose another --db)")
     try:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path)
+            db = sqlite3.connect(path)
+        else:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except (OSError, sqlite3.Error) as error:
-        raise UsageError(f"cannot open the history database {path}: {error}") from None
+        raise UsageError(
+            f"cannot open the history database {path}: {error}; check that its folder exists and is writable, "
+            "or choose another --db"
+        ) from None
     try:
         with db:  # one transaction: a failed add leaves the database as it was
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise UsageError(f"{path} has history schema {version}; this pinbench reads {SCHEMA_VERSION} only")
-            db.execute(SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if create:
+                db.execute(SCHEMA)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise UsageError(f"{path} is not a pinbench history database; `pinbench history add RUN` makes one")
             yield db
     except sqlite3.Error as error:
         raise UsageError(f"{path} is not a pinbench history database ({error})") from None
@@ -210,11 +226,24 @@ def series(db_path, metric: str, benchmark: str | None = None) -> list:
         one = found.setdefault(key, Series(*key))
         one.dates.append(date)
         one.commits.append(commit)
-        one.values.append(int(value) if isinstance(value, str) else value)
+        one.values.append(_stored_value(db_path, name, value))
     for one in found.values():
         indices = exact_changes(one.values) if exact else timing_changes(one.values)
         one.changes = [_change_point(one, i, exact, indices) for i in indices]
     return list(found.values())
+
+
+def _stored_value(db_path, benchmark: str, value):
+    """A value as add stored it: a number, or an integer too large for
+    SQLite as its decimal text; anything else means the file was damaged."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+        return value
+    raise UsageError(
+        f"{db_path} is damaged: {benchmark} has the value {value!r:.40}, not a number; "
+        "rebuild the history with pinbench history add"
+    )
 
 
 def exact_changes(values: list) -> list:

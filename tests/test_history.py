@@ -152,3 +152,39 @@ def test_bad_history_input_is_one_line(counts_run, tmp_path):
     assert_one_line_error(pinbench("history", "show", "--metric", "nonsense", "--db", db, cwd=tmp_path),
                           "the history has no nonsense", "allocs")
     assert_one_line_error(pinbench("history", "add", tmp_path, "--db", db, cwd=tmp_path), "has no results.json")
+
+
+def test_a_history_that_cannot_be_written_or_was_damaged_is_one_line(counts_run, tmp_path):
+    """Found by an adversarial pass: each of these was a traceback, or wrote
+    into a file that was not a history."""
+    import os
+    import stat
+
+    db = tmp_path / "h.sqlite"
+    assert pinbench("history", "add", counts_run, "--db", db, cwd=tmp_path).returncode == 0
+    show = ("history", "show", "--metric", "allocs_per_task", "--db")
+    # The figure's folder is a file.
+    (tmp_path / "afile").write_text("x")
+    assert_one_line_error(pinbench("history", "report", "--metric", "allocs_per_task", "--db", db,
+                                   "-o", tmp_path / "afile", cwd=tmp_path), "cannot write", "afile")
+    # A read-only history is read (show and report need no write permission); add says why it cannot.
+    db.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    try:
+        shown = pinbench(*show, db, cwd=tmp_path)
+        assert shown.returncode == 0 and "change point(s) of allocs_per_task" in shown.stdout, shown.stderr
+        if os.geteuid() != 0:  # root writes read-only files anyway
+            assert_one_line_error(pinbench("history", "add", counts_run, "--db", db, cwd=tmp_path), "read-only")
+    finally:
+        db.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    # Another program's SQLite database is not read, and not written into.
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    before = other.read_bytes()
+    assert_one_line_error(pinbench(*show, other, cwd=tmp_path), "is not a pinbench history database")
+    assert other.read_bytes() == before
+    # A folder where the file should be.
+    assert_one_line_error(pinbench(*show, tmp_path, cwd=tmp_path), "is not a file")
+    # A value that is not a number (edited by hand, another tool).
+    with sqlite3.connect(db) as edit:
+        edit.execute("UPDATE measurements SET value = 'abc' WHERE metric = 'allocs_per_task'")
+    assert_one_line_error(pinbench(*show, db, cwd=tmp_path), "is damaged", "not a number")

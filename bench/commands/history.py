@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import history
+from ..results import writing
 from ..console import esc, stdout_console
 from ..formatting import exact
 from ..metrics import BY_NAME, ID
@@ -68,8 +69,9 @@ def run(args, argv) -> int:
         from .. import plots  # deferred: matplotlib loads only when drawing
 
         label = BY_NAME[args.metric].label if args.metric in BY_NAME else args.metric
-        paths = plots.save_figure(plots.fig_history(found, args.metric, label), Path(args.output),
-                                  f"history-{args.metric}")
+        with writing(args.output):
+            paths = plots.save_figure(plots.fig_history(found, args.metric, label), Path(args.output),
+                                      f"history-{args.metric}")
         out.print(f"figure: {esc(paths[0])}", soft_wrap=True)
     else:
         for one in found:
