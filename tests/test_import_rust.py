@@ -374,3 +374,35 @@ def test_hostile_rust_names_stay_data(name, tmp_path, monkeypatch):
     paths = {f.path for f in program.fn_native if f is not None}
     assert (name if name.strip() else "{async fn body of " + name + "()}") in paths
     assert all(n.isidentifier() and n.isascii() and len(n) <= 100 for n in program.fn_names)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "folder"])
+def test_force_replaces_a_workload_file_only(capsys, tmp_path, kind):
+    """--force once turned /dev/full into a regular file: an output that
+    exists and is not a regular file is refused, whatever --force says."""
+    out = tmp_path / "out.toml"
+    target = tmp_path / "target.toml"
+    target.write_text("kept")
+    {"symlink": lambda: out.symlink_to(target), "fifo": lambda: os.mkfifo(out), "folder": out.mkdir}[kind]()
+    code = main(["import", "rust", str(FIXTURES / "small-sizes.txt"), "--output", str(out), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is not a regular file" in err, err
+    assert target.read_text() == "kept" and (out.is_symlink() or out.is_fifo() or out.is_dir())
+
+
+@needs_cargo
+def test_a_future_too_big_for_a_fiber_is_imported_and_said_not_to_fit(capsys, tmp_path):
+    """A 200,000-byte future (the case the importer exists for) does not fit
+    a fiber's 128 KiB stack: the import succeeds and its table says so."""
+    source = tmp_path / "big.rs"
+    source.write_text(
+        "async fn leaf() {}\n"
+        "async fn top() -> u8 { let b = [7u8; 200000]; leaf().await; b[99] }\n"
+        "fn main() { let _ = top(); }\n"
+    )
+    out = tmp_path / "big.toml"
+    assert main(["import", "rust", str(source), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    fiber = next(line for line in printed.splitlines() if line.strip().startswith("fiber"))
+    assert "does not fit" in fiber
+    assert "note: fiber:" in printed and out.is_file()

@@ -57,6 +57,9 @@ def run(args, argv) -> int:
     bodies = tree.build(parsed, args.path)
     roots = workload.pick_roots(bodies, args.root or [], args.path)
     output = Path(args.output or f"{tree.identifier(name)}.toml")
+    if output.is_symlink() or (output.exists() and not output.is_file()):
+        # --force replaces a workload file, never a folder, a device, a pipe or a link
+        raise UsageError(f"{output} exists and is not a regular file; choose another --output")
     if output.exists() and not args.force:
         raise UsageError(f"{output} exists; pass --force to overwrite it or --output another file")
     program, toml_text = workload.build_program(bodies, roots, workload.workload_name(name))

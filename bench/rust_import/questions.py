@@ -17,8 +17,10 @@ import itertools
 
 import numpy as np
 
+from ...model.errors import UsageError
 from ...model.native import callees_first, imported_size, rust_sizes
 from ...strategies import BUILTIN
+from ..console import one_line
 from ..formatting import grouped
 from ..metrics import BY_NAME
 from ...model.program import OP_CALL, OP_JOIN, OP_SELECT
@@ -276,14 +278,20 @@ def strategies_text(per_root: list) -> str:
     lines = ["", f"The same trees under every strategy ({allocs.label} / {size.label}; "
                  "pinbench explain draws each layout):"]
     header = ["strategy"] + [label_ for label_, _ in per_root]
-    rows = [header]
+    rows, notes = [header], []
     for name in BUILTIN:
         row = [name]
         for _, program in per_root:
-            metrics = execute(program, name, "system")
+            try:
+                metrics = execute(program, name, "system")
+            except UsageError as error:  # a task this strategy cannot hold (a fiber's fixed stack)
+                row.append("does not fit")
+                notes.append(f"{name}: {one_line(error)}")
+                continue
             row.append(f"{grouped(metrics[allocs.name], 0)} / {grouped(metrics[size.name], 0)}")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines += ["  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
               for r in rows]
+    lines += [f"  note: {note}" for note in dict.fromkeys(notes)]
     return "\n".join(lines) + "\n"
