@@ -195,15 +195,28 @@ def judge(staged: Path, saved: list) -> dict:
 
 
 @contextlib.contextmanager
-def staging(out: Path, force: bool):
+def staging(out: Path, force: bool, inputs=()):
     """A hidden folder beside ``out`` to write into; renamed to ``out`` when
     the block ends well (with ``force`` replacing what was there,
-    :func:`results.replace_folder`), removed otherwise."""
+    :func:`results.replace_folder`), removed otherwise. ``force`` replaces
+    only a folder that holds a run or a comparison, and never one of the
+    ``inputs``, a folder above them or the current folder."""
     out = Path(out)
+    if out.is_symlink():
+        raise UsageError(f"{out} is a link; give -o a folder's own path")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder; choose another -o")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"{out} is not empty; choose another -o, or pass --force to replace it")
+    where = out.resolve()
+    for folder in [*inputs, Path.cwd()]:
+        inside = Path(folder).resolve()
+        if where == inside or where in inside.parents:
+            what = "the current folder" if folder == Path.cwd() else f"the shard {folder}"
+            raise UsageError(f"-o {out} would replace {what}, or a folder holding it; choose another -o")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(f"{out} is not empty; choose another -o, or pass --force to replace it")
+        if not ((out / RESULTS_FILE).is_file() or is_comparison(out)):
+            raise UsageError(f"{out} holds no pinbench run or comparison, so --force leaves it alone; choose another -o")
     with writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

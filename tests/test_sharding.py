@@ -14,6 +14,8 @@ import json
 import shutil
 import subprocess
 
+from pathlib import Path
+
 import pytest
 
 from pinbench.bench import compare, merge, shard
@@ -117,6 +119,33 @@ def test_merge_refuses_shards_that_do_not_fit_together(sweep, tmp_path):
     assert pinbench("merge", one, three, "-o", out, "--partial", cwd=tmp_path).returncode == 2  # no --force
     compared = pinbench("compare", sweep / "whole", out, "--format", "json", cwd=tmp_path)
     assert any("the head run is incomplete" in w for w in json.loads(compared.stdout)["warnings"])
+
+
+def test_merge_force_replaces_only_a_merged_run_never_its_inputs(sweep, tmp_path):
+    """Found by an adversarial pass: --force replaced an input shard, wiped
+    a folder of unrelated files, and named staging folders that did not exist."""
+    one, two, three = shards(sweep)
+    copies = []
+    for shard in (one, two, three):
+        shutil.copytree(shard, tmp_path / shard.name)
+        copies.append(tmp_path / shard.name)
+    before = (copies[0] / "results.json").read_bytes()
+    for out, needle in ((copies[0], "would replace the shard"), (tmp_path, "would replace the shard"),
+                        (Path("."), "would replace")):
+        assert_one_line_error(pinbench("merge", *copies, "-o", out, "--force", cwd=tmp_path), needle)
+    assert (copies[0] / "results.json").read_bytes() == before
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "keep.txt").write_text("mine")
+    assert_one_line_error(pinbench("merge", *copies, "-o", notes, "--force", cwd=tmp_path), "holds no pinbench run")
+    assert (notes / "keep.txt").read_text() == "mine"
+    (tmp_path / "link").symlink_to(notes)
+    assert_one_line_error(pinbench("merge", *copies, "-o", tmp_path / "link", "--force", cwd=tmp_path), "is a link")
+    merged = tmp_path / "merged"
+    assert pinbench("merge", *copies, "-o", merged, cwd=tmp_path).returncode == 0
+    again = pinbench("merge", *copies, "-o", merged, "--force", cwd=tmp_path)  # a merged run is replaced
+    assert again.returncode == 0, again.stderr
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or old folder left
 
 
 def test_bad_shard_arguments_are_one_line(tmp_path):

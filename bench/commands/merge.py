@@ -53,14 +53,14 @@ def run(args, argv) -> int:
     out = Path(args.output)
     if all(merge.is_comparison(folder) for folder in args.folders):
         arms, saved = merge.merge_comparisons(args.folders, args.partial)
-        with merge.staging(out, args.force) as staged:
+        with merge.staging(out, args.force, args.folders) as staged:
             for arm, (doc, timed) in arms.items():
                 merge.write_run(staged / arm, doc, timed)
             comparison = merge.judge(staged, saved)
         emit(comparison, args.format)
         return 1 if comparison["branches"]["failed"] else cmp.exit_status(comparison)
     doc, timed = merge.merge_runs(args.folders, args.partial)
-    with merge.staging(out, args.force) as staged:
+    with merge.staging(out, args.force, args.folders) as staged:
         merge.write_run(staged, doc, timed)
     info = doc["merged"]
     missing = f"; missing shard(s) {', '.join(map(str, info['missing']))}: incomplete" if info["missing"] else ""
