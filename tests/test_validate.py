@@ -306,6 +306,16 @@ def test_a_missing_toolchain_is_skipped_with_a_clear_message(tmp_path):
     assert "no native program was run" in done.stdout
 
 
+def test_a_named_language_without_its_compiler_is_one_line(tmp_path):
+    """By default a missing compiler skips its language; named with
+    --language, the user asked for it: one line, exit 2."""
+    done = _run_cli(["-w", "spawn_many", "-p", "tasks=3", "--language", "rust", "--cache-dir", str(tmp_path)],
+                    path=str(tmp_path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "pinbench: error: --language rust needs rustc, which is not found; set RUSTC or put rustc on the PATH"]
+
+
 def test_a_missing_toolchain_in_process(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("RUSTC", raising=False)

@@ -26,6 +26,7 @@ from ..validate import (
 from ..formatting import parse_float
 from ..suite import split_names
 from ..validate import go
+from ..validate.backend import BACKENDS
 from .common import add_command, add_suite_arguments
 
 NAME = "validate"
@@ -127,6 +128,12 @@ def run(args, argv=None) -> int:
     try:
         cases = select_cases(args.workload, args.param, quick=args.quick)
         languages = split_names(args.language) if args.language else list(LANGUAGES)
+        if args.language:  # named: its compiler is needed, not skipped with a note as by default
+            for language in languages:
+                backend = BACKENDS.get(language)
+                if backend is not None and backend.find() is None:
+                    raise UsageError(f"--language {language} needs {backend.tool}, which is not found; "
+                                     f"{backend.missing}")
         log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
         results = validate(
             cases,
