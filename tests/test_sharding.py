@@ -143,6 +143,12 @@ def test_merge_force_replaces_only_a_merged_run_never_its_inputs(sweep, tmp_path
     assert_one_line_error(pinbench("merge", *copies, "-o", tmp_path / "link", "--force", cwd=tmp_path), "is a link")
     merged = tmp_path / "merged"
     assert pinbench("merge", *copies, "-o", merged, cwd=tmp_path).returncode == 0
+    doc = json.loads((copies[1] / "results.json").read_text())
+    doc["complete"] = False  # an interrupted shard
+    (copies[1] / "results.json").write_text(json.dumps(doc))
+    partial = pinbench("merge", *copies, "-o", tmp_path / "partial", cwd=tmp_path)
+    assert partial.returncode == 0 and "a shard's run was incomplete, so is the merged one" in partial.stdout
+    assert json.loads((tmp_path / "partial" / "results.json").read_text())["complete"] is False
     again = pinbench("merge", *copies, "-o", merged, "--force", cwd=tmp_path)  # a merged run is replaced
     assert again.returncode == 0, again.stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or old folder left

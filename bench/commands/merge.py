@@ -63,7 +63,12 @@ def run(args, argv) -> int:
     with merge.staging(out, args.force, args.folders) as staged:
         merge.write_run(staged, doc, timed)
     info = doc["merged"]
-    missing = f"; missing shard(s) {', '.join(map(str, info['missing']))}: incomplete" if info["missing"] else ""
+    if info["missing"]:
+        missing = f"; missing shard(s) {', '.join(map(str, info['missing']))}: incomplete"
+    elif not doc["complete"]:
+        missing = "; a shard's run was incomplete, so is the merged one"
+    else:
+        missing = ""
     stdout_console().print(
         f"{len(doc['benchmarks'])} benchmarks from {len(info['present'])} of {info['shards']} shards "
         f"({info['machines']} machine(s)) merged into {out}{missing}", soft_wrap=True, markup=False)
