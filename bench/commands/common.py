@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import compare as cmp
+from .. import statistics
 from ..compare_report import FORMATS
 from ..console import FORMATTER
 from ..formatting import parse_float
@@ -107,7 +108,7 @@ def add_gate_arguments(parser) -> None:
         help="text (a terminal table, the default), markdown (for a CI job summary or PR comment) or json",
     )
     parser.add_argument(
-        "--threshold", type=_threshold, default=cmp.DEFAULT_THRESHOLD, metavar="PCT",
+        "--threshold", type=_threshold, default=statistics.DEFAULT_THRESHOLD, metavar="PCT",
         help="smallest timing change that can fail, e.g. 10%% (the default) or 0.05",
     )
     parser.add_argument(
@@ -116,9 +117,9 @@ def add_gate_arguments(parser) -> None:
         "(the default); compared where both runs counted them (run --instructions)",
     )
     parser.add_argument(
-        "--alpha", type=_alpha, default=cmp.DEFAULT_ALPHA, metavar="P",
+        "--alpha", type=_alpha, default=statistics.DEFAULT_ALPHA, metavar="P",
         help="significance level of the Mann-Whitney U test, after adjusting for the number of "
-        f"benchmarks (default {cmp.DEFAULT_ALPHA})",
+        f"benchmarks (default {statistics.DEFAULT_ALPHA})",
     )
     parser.add_argument("--strict", action="store_true", help="fail when a benchmark is on one side only")
     parser.add_argument(
