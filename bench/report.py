@@ -226,8 +226,10 @@ def build_report(folder, layouts=None) -> Path:
                "its chunk when it parks and back when it runs (moves of Rust futures are moved bytes).")
     if plots.timed(doc["benchmarks"]):
         writer.add(overview, "time-per-task", plots.fig_time(doc), "Time per task",
-                   "pyperf's mean over its values; error bars one standard deviation; "
-                   "hatched bars and ! mark noisy benchmarks (spread over 10%).")
+                   "One row per strategy, the fastest on top; each dot is the median of pyperf's values "
+                   "divided by the fastest's, the line through it the median's "
+                   f"{CONFIDENCE:.0%} bootstrap interval. A hollow dot is too noisy to trust: its interval "
+                   f"is wider than ±{TRUST_WITHIN:.0%}. With several allocators each has its own marker.")
 
     if any("instructions_per_task" in b["metrics"] for b in doc["benchmarks"]):
         writer.add(overview, "instructions-per-task", plots.fig_instructions(doc), "Instructions per task",
