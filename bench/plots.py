@@ -260,7 +260,9 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
     n_bars = len(keys) * len(names)
     width = 0.8 / len(names)
     top, drawn = 0.0, []
-    rotate = (panel_in - 0.8) / max(n_bars, 1) < 0.32  # inches per bar: room for a level label?
+    pitch = (panel_in - 0.8) / max(n_bars, 1)  # inches per bar
+    rotate = pitch < 0.32  # room for a level label?
+    labelled = pitch >= 6.5 / 72 * 1.2  # room for a rotated one? else none: the tables hold the values
     for i, name in enumerate(names):
         xs, ys = [], []
         for g, (params, alloc) in enumerate(keys):
@@ -273,7 +275,7 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
         if not xs:
             continue
         ax.bar(xs, ys, width * 0.92, color=color_of(name), edgecolor="white", linewidth=0.4)
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys) if labelled else ():
             ax.annotate(
                 fmt_count(y), (x, y), xytext=(0, 2), textcoords="offset points", ha="center",
                 va="bottom", fontsize=6.5 if rotate else 7, rotation=90 if rotate else 0,
@@ -282,10 +284,10 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
         drawn += ys
     if _log_wanted(drawn):  # a fiber's 132 KiB beside a few hundred bytes: every bar readable
         ax.set_yscale("log")
-        ax.set_ylim(min(drawn) / 2, top * (8 if rotate else 4))
+        ax.set_ylim(min(drawn) / 2, top * ((8 if rotate else 4) if labelled else 1.5))
         ylabel = ylabel + ", log scale"
     else:
-        ax.set_ylim(0, top * (1.32 if rotate else 1.18) or 1)
+        ax.set_ylim(0, top * ((1.32 if rotate else 1.18) if labelled else 1.05) or 1)
     if metric == "allocs_per_task" and ax.get_yscale() == "linear":
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xticks(range(len(keys)))
@@ -304,8 +306,9 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
     ax.tick_params(axis="x", length=0)
     ax.set_title(workload, loc="left", fontweight="bold")
     more = len(sets) * len(shown_allocs) - len(keys)
-    if more > 0:
-        ax.set_title(f"+{more} more sets in the tables", loc="right", fontsize=7, color="#666666")
+    notes = ([f"+{more} more sets"] if more > 0 else []) + ([] if labelled else ["values"])
+    if notes:
+        ax.set_title(" and ".join(notes) + " in the tables", loc="right", fontsize=7, color="#666666")
     ax.set_ylabel(ylabel)
 
 

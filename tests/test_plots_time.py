@@ -126,3 +126,30 @@ def test_every_overview_legend_fits_inside_the_canvas(draw):
     assert fig.legends
     for legend in fig.legends:
         assert inside(fig, legend.get_window_extent(canvas.get_renderer()))
+
+
+def swept_doc(sets: int) -> dict:
+    """One workload, ``sets`` parameter sets, ten strategies."""
+    doc = constructed_doc()
+    benchmarks = []
+    for t in range(sets):
+        for b in doc["benchmarks"]:
+            if b["workload"] == "chain" and b["allocator"] == "system":
+                benchmarks.append({**b, "params": {"tasks": 10 + t}})
+    return {"benchmarks": benchmarks}
+
+
+@pytest.mark.parametrize("sets, labelled", [(2, True), (6, True), (10, False)])
+def test_bar_value_labels_only_where_they_fit(sets, labelled):
+    """20 or 60 bars in a panel: each labelled, no label over another. 100: a
+    label would not fit beside its neighbours', so none is drawn and the
+    panel says where the values are."""
+    fig = plots.fig_held(swept_doc(sets))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    labels = [t for t in ax.texts if t.get_text()]
+    assert len(labels) == (sets * len(STRATEGIES) if labelled else 0)
+    boxes = [t.get_window_extent(canvas.get_renderer()) for t in labels]
+    assert not overlapping(boxes)
+    assert ("values in the tables" in ax.get_title(loc="right")) == (not labelled)
