@@ -7,6 +7,7 @@ Expected outlier counts come from fences computed here by hand, from the
 sorted sample's ranks, not from the code under test.
 """
 
+import os
 import random
 import statistics as py_statistics
 
@@ -14,9 +15,13 @@ import numpy as np
 import pyperf
 import pytest
 
+from pinbench.bench import environment
 from pinbench.bench import statistics as stats
 from pinbench.bench import timing
+from pinbench.model.errors import UsageError
 from pinbench.bench.timing import Spec, Timer, sample_until_trusted, timing_metrics
+
+from .conftest import assert_one_line_error, pinbench
 
 
 def tight(n=30, seed=1):
@@ -188,3 +193,40 @@ def test_timer_adds_workers_runs_to_the_same_benchmark(tmp_path, monkeypatch):
     assert bench.get_nvalue() == 3 * len(runs)
     assert timer.more_seconds > 0
     assert timing_metrics(bench)["noisy"] is True
+
+
+# -- CPU affinity -----------------------------------------------------------------
+
+
+def test_workers_go_to_the_last_cpu_where_there_are_two_or_more(monkeypatch):
+    monkeypatch.delenv(environment.AFFINITY_ENV, raising=False)
+    monkeypatch.setattr(environment, "_isolated_cpus", lambda: "")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert environment.worker_cpus() == "3"
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert environment.worker_cpus() == "1"  # this 2-core machine: CPU 0 left to the rest
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5})
+    assert environment.worker_cpus() is None  # one CPU: nothing to choose
+    monkeypatch.setattr(environment, "_isolated_cpus", lambda: "2-3")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert environment.worker_cpus() is None  # pyperf pins to the isolated CPUs itself
+
+
+def test_affinity_can_be_chosen_or_turned_off(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setenv(environment.AFFINITY_ENV, "none")
+    assert environment.worker_cpus() is None
+    monkeypatch.setenv(environment.AFFINITY_ENV, "0,2-3")
+    assert environment.worker_cpus() == "0,2-3"
+    for bad in ("7", "1-0", "x", "1,,2"):
+        monkeypatch.setenv(environment.AFFINITY_ENV, bad)
+        with pytest.raises(UsageError, match="PINBENCH_AFFINITY"):
+            environment.worker_cpus()
+
+
+def test_a_bad_affinity_is_one_line_and_exit_2(tmp_path):
+    cpus = sorted(os.sched_getaffinity(0))
+    done = pinbench("run", "--quick", "-w", "chain", "-s", "pinbox", "-o", tmp_path / "out", cwd=tmp_path,
+                    env={environment.AFFINITY_ENV: str(cpus[-1] + 1)})
+    assert_one_line_error(done, "PINBENCH_AFFINITY", "none", narrated=True)  # after the engine build lines
+    assert not (tmp_path / "out").exists()
