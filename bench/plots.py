@@ -572,7 +572,8 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
             for (key, alloc), style in zip(series_seen, _LINESTYLES * 4):
                 text = params_label(dict(zip(others, key))) if others else ""
                 text = " ".join(t for t in (text, alloc or "") if t)
-                handles.append(Line2D([], [], color="#444444", linestyle=style, label=text))
+                if text:  # the counts' series of one allocator names nothing
+                    handles.append(Line2D([], [], color="#444444", linestyle=style, label=text))
         if timed(benches):
             handles.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="white",
                                   linestyle="none", label=f"hollow: {BY_NAME['noisy'].label}"))

@@ -153,3 +153,22 @@ def test_bar_value_labels_only_where_they_fit(sets, labelled):
     boxes = [t.get_window_extent(canvas.get_renderer()) for t in labels]
     assert not overlapping(boxes)
     assert ("values in the tables" in ax.get_title(loc="right")) == (not labelled)
+
+
+def test_the_scaling_legend_fits_and_names_every_series():
+    """Ten strategies, two allocators and the noise entry: inside the
+    canvas, and no entry without a name."""
+    benchmarks = []
+    for depth in (1, 2, 4):
+        for b in constructed_doc()["benchmarks"]:
+            if b["workload"] == "chain" and b["allocator"] in ("system", "pool"):
+                benchmarks.append({**b, "params": {"depth": depth},
+                                   "metrics": {**b["metrics"], "bytes_per_task": 100 * depth}})
+    fig = plots.fig_scaling("chain", benchmarks)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    (legend,) = fig.legends
+    assert inside(fig, legend.get_window_extent(canvas.get_renderer()))
+    names = [t.get_text() for t in legend.get_texts()]
+    assert all(names) and names[:len(STRATEGIES)] == STRATEGIES
+    assert {"system", "pool"} <= set(names)
