@@ -354,11 +354,15 @@ def time_point(metrics: dict):
     """(median, low, high, noisy) in ns: the median and its bootstrap
     interval; results from before the interval give the mean and no
     interval (low = high = the value). None if not timed."""
-    median = metrics.get("ns_per_task_median") or metrics.get("ns_per_task_mean")
-    if not median:
+    def positive(value):  # a hand-edited file may hold anything the shape allows: NaN, inf, 0, -1
+        return value if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else None
+
+    median = positive(metrics.get("ns_per_task_median")) or positive(metrics.get("ns_per_task_mean"))
+    if median is None:
         return None
-    low = metrics.get("ns_per_task_ci_low") or median
-    high = metrics.get("ns_per_task_ci_high") or median
+    low, high = positive(metrics.get("ns_per_task_ci_low")), positive(metrics.get("ns_per_task_ci_high"))
+    low = low if low is not None and low <= median else median
+    high = high if high is not None and high >= median else median
     return median, low, high, bool(metrics.get("noisy"))
 
 

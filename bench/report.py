@@ -496,9 +496,9 @@ def _outliers(m: dict) -> str:
     """Outliers by Tukey's fences, mild and severe (criterion's classes)."""
     if m.get("outliers_high_mild") is None:
         return "-"
-    mild = m.get("outliers_low_mild", 0) + m.get("outliers_high_mild", 0)
-    severe = m.get("outliers_low_severe", 0) + m.get("outliers_high_severe", 0)
-    return ", ".join(f"{n} {kind}" for n, kind in ((mild, "mild"), (severe, "severe")) if n) or "0"
+    mild = (m.get("outliers_low_mild") or 0) + (m.get("outliers_high_mild") or 0)
+    severe = (m.get("outliers_low_severe") or 0) + (m.get("outliers_high_severe") or 0)
+    return ", ".join(f"{n:g} {kind}" for n, kind in ((mild, "mild"), (severe, "severe")) if n) or "0"
 
 
 def _img(path: Path, alt: str) -> str:
