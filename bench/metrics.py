@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .statistics import CONFIDENCE, MILD_FENCE, SEVERE_FENCE, TRUST_WITHIN
+
 # Regression directions (what the gate fails on).
 INCREASE = "increase"  # more is worse: allocations, bytes, leaks
 CHANGE = "change"  # any change is wrong: a strategy that computes something else
@@ -123,7 +125,20 @@ METRICS = (
     Metric("timing_values", "pyperf values", deterministic=False),
     Metric("tasks_per_second", "tasks per second", deterministic=False),
     Metric("timing_cv", "coefficient of variation of the time", RATIO, deterministic=False),
-    Metric("noisy", "too noisy to trust", FLAG, deterministic=False),
+    Metric("noisy", f"too noisy to trust (the {CONFIDENCE:.0%} interval of the median is wider than "
+           f"±{TRUST_WITHIN:.0%})", FLAG, deterministic=False),
+    # -- measured: trust (bench/statistics.py): the bootstrap interval of the median, outliers by Tukey's fences
+    Metric("ns_per_task_ci_low", f"time per task, low end of the {CONFIDENCE:.0%} bootstrap interval of the median",
+           NS, deterministic=False),
+    Metric("ns_per_task_ci_high", f"time per task, high end of the {CONFIDENCE:.0%} bootstrap interval of the "
+           "median", NS, deterministic=False),
+    Metric("timing_within", "the interval's wider side, relative to the median", RATIO, deterministic=False),
+    Metric("outliers_low_severe", f"values below Q1 - {SEVERE_FENCE:g} IQR (severe outliers)", deterministic=False),
+    Metric("outliers_low_mild", f"values below Q1 - {MILD_FENCE:g} IQR, not severe (mild outliers)",
+           deterministic=False),
+    Metric("outliers_high_mild", f"values above Q3 + {MILD_FENCE:g} IQR, not severe (mild outliers)",
+           deterministic=False),
+    Metric("outliers_high_severe", f"values above Q3 + {SEVERE_FENCE:g} IQR (severe outliers)", deterministic=False),
     # -- measured: latency (sampled in the executor; open-loop workloads from scheduled arrival)
     Metric("p50_ns", "latency p50", NS, deterministic=False, across_rounds="median"),
     Metric("p90_ns", "latency p90", NS, deterministic=False, across_rounds="median"),

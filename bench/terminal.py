@@ -12,7 +12,7 @@ from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
 from .metrics import SHOWN, SUMMARY
 from .results import find_problems, groups
-from .timing import NOISY_CV
+from .statistics import CONFIDENCE, TRUST_WITHIN
 
 
 # Up to this many strategies get a column each; more make a row each.
@@ -117,23 +117,27 @@ def print_noise_warning(out, doc: dict):
         names = ", ".join(f"{b['workload']}/{b['strategy']}/{b['allocator']}" for b in noisy[:6])
         more = f" and {len(noisy) - 6} more" if len(noisy) > 6 else ""
         out.print(
-            f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) spread more than "
-            f"{NOISY_CV:.0%} (stdev/mean), too wide to trust: {esc(names)}{more} "
+            f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) too noisy to trust (the "
+            f"{CONFIDENCE:.0%} interval of the median wider than ±{TRUST_WITHIN:.0%}): {esc(names)}{more} "
             "(marked ! ; rerun them, with --rigorous, on a quieter machine)"
         )
 
 
 def time_cell(m: dict) -> str:
+    """The median time per task, ± the wider side of its confidence interval
+    (results from before the interval: the mean ± stdev/mean), ! if noisy."""
     if "ns_per_task_mean" not in m:
         return "-"
     flag = " [bold yellow]![/bold yellow]" if m.get("noisy") else ""
-    return f"{format_ns(m['ns_per_task_mean'])} ±{m.get('timing_cv', 0):.0%}{flag}"
+    if m.get("timing_within") is None:
+        return f"{format_ns(m['ns_per_task_mean'])} ±{m.get('timing_cv', 0):.0%}{flag}"
+    return f"{format_ns(m['ns_per_task_median'])} ±{m['timing_within']:.0%}{flag}"
 
 
 def timing_summary_table(doc: dict):
-    """Per workload: time per task under each strategy (mean ± cv; ! = noisy)."""
+    """Per workload: time per task under each strategy (median ± interval; ! = noisy)."""
     return _by_strategy(
-        doc, "time per task (pyperf mean ±cv), by strategy",
+        doc, f"time per task (median ±{CONFIDENCE:.0%} interval), by strategy",
         "(first allocator of each group; ! = too noisy to trust)", lambda m: (time_cell(m),), ("time/task",),
     )
 

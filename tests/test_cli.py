@@ -24,6 +24,7 @@ import pytest
 
 from pinbench import strategies
 from pinbench.bench import cli, environment, metrics, results, runner, suite
+from pinbench.bench import statistics as trust_statistics
 from pinbench.model.errors import UsageError
 from pinbench.bench.runner import ALLOCATORS, execute
 from pinbench.bench.workloads import WORKLOADS, get_workload
@@ -50,6 +51,8 @@ EXPECTED_COLUMNS = (
         "ns_per_task_single",
         "ns_per_task_mean", "ns_per_task_stdev", "ns_per_task_median", "timing_values",
         "tasks_per_second", "timing_cv", "noisy",
+        "ns_per_task_ci_low", "ns_per_task_ci_high", "timing_within",
+        "outliers_low_severe", "outliers_low_mild", "outliers_high_mild", "outliers_high_severe",
         "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_samples", "latency_overhead",
         "instructions_per_task", "estimated_cycles_per_task",
         "bookkeeping_bytes_per_task", "allocator_bytes_per_task", "bookkeeping_peak_bytes", "allocator_peak_bytes",
@@ -136,7 +139,13 @@ def test_quick_run_times_every_benchmark_with_pyperf(quick_run):
         assert m["ns_per_task_mean"] == pytest.approx(statistics.fmean(values) * 1e9)
         assert m["ns_per_task_stdev"] == pytest.approx(statistics.stdev(values) * 1e9)
         assert m["tasks_per_second"] == pytest.approx(1e9 / m["ns_per_task_mean"])
-        assert m["noisy"] == (m["timing_cv"] > 0.10)
+        # Trusted: the median's bootstrap interval (over every value, extra
+        # workers' included) within 5% of the median on both sides.
+        median, low, high = trust_statistics.median_interval(values)
+        assert (m["ns_per_task_median"], m["ns_per_task_ci_low"], m["ns_per_task_ci_high"]) == pytest.approx(
+            (median * 1e9, low * 1e9, high * 1e9))
+        assert m["ns_per_task_median"] == pytest.approx(statistics.median(values) * 1e9)
+        assert m["noisy"] == (not (low >= 0.95 * median and high <= 1.05 * median))
         assert 0 < m["p50_ns"] <= m["p90_ns"] <= m["p99_ns"] <= m["p999_ns"] <= m["max_ns"]
         # every 16th task is sampled: chain spawns 100, spawn_many 1001
         assert m["latency_samples"] == -(-m["tasks"] // 16)
