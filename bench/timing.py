@@ -33,12 +33,18 @@ from . import engine as engines
 from .workloads import get_workload
 
 # pyperf settings per run mode: processes, values per process, warm-ups,
-# minimum time per value (s). Quick is for CI; rigorous for numbers you publish.
+# minimum time per value (s). Quick is for CI; default for the default suite
+# (10 values a benchmark, from 2 processes, in about 2 s: bench/suite.py);
+# rigorous for numbers you publish.
 MODES = {
     "quick": {"processes": 1, "values": 3, "warmups": 1, "min_time": 0.01},
-    "default": {"processes": 3, "values": 5, "warmups": 1, "min_time": 0.05},
+    "default": {"processes": 2, "values": 5, "warmups": 1, "min_time": 0.05},
     "rigorous": {"processes": 12, "values": 10, "warmups": 2, "min_time": 0.1},
 }
+
+# Modes whose loops per value pyperf calibrates in a process of its own;
+# the others take them from the counting run (see Timer.time).
+CALIBRATED = ("rigorous",)
 
 # Sample one task in this many (closed-loop workloads): two clock reads per
 # sampled task keep the overhead near 1% even for tasks of ~100 ns.
@@ -130,14 +136,15 @@ class Timer:
         read grows by one each time, so a worker finds its benchmark at the
         index pyperf gives it.
 
-        ``seconds_per_run`` (the counting run's time): in quick mode the loops
-        per value come from it -- the power of two that makes a value last
-        ``min_time``, as pyperf's calibration picks -- so pyperf starts one
-        worker instead of a calibration process and a worker (the quick suite
-        spends most of its time starting processes). Other modes calibrate.
+        ``seconds_per_run`` (the counting run's time): outside
+        :data:`CALIBRATED` modes the loops per value come from it -- the
+        power of two that makes a value last ``min_time``, as pyperf's
+        calibration picks -- so pyperf starts no calibration process (the
+        quick and default suites spend most of their time starting
+        processes). Rigorous calibrates.
         """
-        if self.mode == "quick" and seconds_per_run:
-            wanted = MODES["quick"]["min_time"] / seconds_per_run
+        if self.mode not in CALIBRATED and seconds_per_run:
+            wanted = MODES[self.mode]["min_time"] / seconds_per_run
             self.runner.args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
         self.specs.append(spec)
         with open(self.specs_path, "w") as f:
