@@ -33,12 +33,10 @@ from . import engine as engines
 from .workloads import get_workload
 
 # pyperf settings per run mode: processes, values per process, warm-ups,
-# minimum time per value (s). Quick is for CI; default for the default suite
-# (10 values a benchmark, from 2 processes, in about 2 s: bench/suite.py);
-# rigorous for numbers you publish.
+# minimum time per value (s). Quick is for CI; rigorous for numbers you publish.
 MODES = {
     "quick": {"processes": 1, "values": 3, "warmups": 1, "min_time": 0.01},
-    "default": {"processes": 2, "values": 5, "warmups": 1, "min_time": 0.05},
+    "default": {"processes": 3, "values": 5, "warmups": 1, "min_time": 0.05},
     "rigorous": {"processes": 12, "values": 10, "warmups": 2, "min_time": 0.1},
 }
 
