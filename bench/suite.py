@@ -48,6 +48,10 @@ class Suite:
     params: dict  # {workload: {parameter: value}}: what differs from its defaults
     allocators: tuple  # allocator names, or (ALL,)
     mode: str
+    # The modes in which its selection line (selection_text) names no suite:
+    # those whose runs meant this suite before suites had names, so their
+    # history series go on.
+    unnamed_in: tuple = ()
 
 
 # Small parameters per workload for `pinbench run --quick` (CI): each
@@ -63,9 +67,9 @@ SUITES = {
     "default": Suite("default", "every workload and strategy under the system allocator (a first run of minutes)",
                      FIRST_RUN_PARAMS, (QUICK_ALLOCATOR,), "default"),
     "quick": Suite("quick", "the default suite at small parameters and short timing (CI)",
-                   QUICK_PARAMS, (QUICK_ALLOCATOR,), "quick"),
+                   QUICK_PARAMS, (QUICK_ALLOCATOR,), "quick", unnamed_in=("quick",)),
     "full": Suite("full", "every workload, strategy and allocator at the default parameters (the exhaustive "
-                  "cross product)", {}, (ALL,), "default"),
+                  "cross product)", {}, (ALL,), "default", unnamed_in=("default", "rigorous")),
 }
 DEFAULT_SUITE = "default"
 
@@ -243,14 +247,15 @@ def build_suite(
     return suite
 
 
-def selection_text(workloads=None, strategies=None, allocators=None, params=None, suite: str | None = None) -> str:
-    """The suite flags as one canonical line (``--suite quick -w chain -s
+def selection_text(workloads=None, strategies=None, allocators=None, params=None, suite: str | None = None,
+                   mode: str | None = None) -> str:
+    """The suite flags as one canonical line (``--suite default -w chain -s
     all -a all``), the same however they were spelled: the history keys its
-    series by it (with the mode), so runs of one selection stay one series
-    as the registry grows. The full suite's line names no suite: it was the
-    default before suites had names, and its series go on."""
-    name = get_suite(suite).name
-    parts = [] if name == "full" else [f"--suite {name}"]
+    series by it with the run's ``mode`` (default: the suite's), so runs of
+    one selection stay one series as the registry grows. The line names no
+    suite in a mode the suite is :attr:`Suite.unnamed_in`."""
+    chosen = get_suite(suite)
+    parts = [] if (mode or chosen.mode) in chosen.unnamed_in else [f"--suite {chosen.name}"]
     parts += [f"-w {','.join(split_names(workloads))}", f"-s {','.join(split_names(strategies))}",
              f"-a {','.join(split_names(allocators))}"]
     sweeps = params if isinstance(params, dict) else parse_param_flags(params)

@@ -649,11 +649,14 @@ def test_full_suite_is_every_workload_strategy_allocator():
         suite.build_suite(suite="nope")
 
 
-def test_selection_text_names_the_suite_except_the_full_one():
-    """The history keys its series by it: the full suite keeps the line the
-    default suite had before suites had names, so its series go on."""
+def test_selection_text_names_the_suite_where_its_mode_does_not():
+    """The history keys its series by the mode and this line: the full and
+    quick suites in their own modes keep the lines they had before suites
+    had names (their series go on); the rest name their suite."""
     assert suite.selection_text(suite="full") == "-w all -s all -a all"
-    assert suite.selection_text(["chain"], suite="quick") == "--suite quick -w chain -s all -a all"
+    assert suite.selection_text(suite="full", mode="rigorous") == "-w all -s all -a all"
+    assert suite.selection_text(["chain"], suite="quick") == "-w chain -s all -a all"
+    assert suite.selection_text(suite="quick", mode="rigorous") == "--suite quick -w all -s all -a all"
     assert suite.selection_text(params=["depth=1,2"]) == "--suite default -w all -s all -a all -p depth=1,2"
 
 

@@ -166,7 +166,7 @@ def run(args, argv) -> int:
     # What the arms' results record of the sweep, for merge (as `run --shard` does).
     sweep = {"suite": {"name": chosen_suite.name,
                        "selection": selection_text(args.workload, args.strategy, args.allocator, args.param,
-                                                   chosen_suite.name),
+                                                   chosen_suite.name, mode_of(args)),
                        "digest": shard.suite_digest(whole), "benchmarks": len(whole)}}
     if shard_record:
         sweep["shard"] = {**shard_record, "options": {

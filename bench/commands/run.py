@@ -343,7 +343,7 @@ def run(args, argv) -> int:
         "suite": {
             "name": chosen_suite.name,
             "selection": selection_text(args.workload, args.strategy, args.allocator, args.param,
-                                        chosen_suite.name),
+                                        chosen_suite.name, mode_of(args)),
             "digest": shard.suite_digest(whole),
             "benchmarks": len(whole),
         },
