@@ -85,7 +85,7 @@ def test_list_names_every_workload_strategy_and_allocator(tmp_path):
     done = pinbench("list", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    for name in list(WORKLOADS) + STRATEGIES + list(ALLOCATORS):
+    for name in list(WORKLOADS) + STRATEGIES + list(ALLOCATORS) + list(suite.SUITES):
         assert re.search(rf"\b{name}\b", done.stdout), name
     # parameters with their defaults and ranges
     assert "depth=8 (0..1,000)" in done.stdout
