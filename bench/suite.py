@@ -73,10 +73,13 @@ SUITES = {
 }
 DEFAULT_SUITE = "default"
 
-# What one timed benchmark takes, in seconds, by timing mode, measured (a
-# run's seconds per benchmark, README "Suites"): `pinbench run` multiplies it
-# out before it starts, unless an earlier run's durations are given (--balance).
-SECONDS_PER_BENCHMARK = {"quick": 0.7, "default": 2.5, "rigorous": 25.0}
+# What one timed benchmark takes, in seconds, by timing mode, on an idle
+# 2-core machine: the CPU time (user + sys, children included) of a cold
+# `pinbench run` of the default suite, and of `--quick`, less their engines'
+# compiling, per benchmark (README "Suites"; wall time on a shared machine
+# is longer). `pinbench run` multiplies it out before it starts, unless an
+# earlier run's durations are given (--balance).
+SECONDS_PER_BENCHMARK = {"quick": 0.3, "default": 1.5, "rigorous": 25.0}
 
 
 def get_suite(name: str | None) -> Suite:

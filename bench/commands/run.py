@@ -463,12 +463,18 @@ def run(args, argv) -> int:
     return _report_run(folder, run, elapsed)
 
 
+# A run expected to take less than this many seconds is not forecast.
+FORECAST_FROM = 60
+
+
 def _say_expected(name: str, suite: list, mode: str, balance) -> None:
-    """Before a timed run starts: how long it should take, from each
-    benchmark's declared cost in this mode, or the durations of the
-    ``--balance`` run (the estimate shards are balanced by)."""
+    """Before a timed run of a minute or more starts: how long it should
+    take, from each benchmark's declared cost in this mode, or the
+    durations of the ``--balance`` run (the estimate shards are balanced by)."""
     each = SECONDS_PER_BENCHMARK[mode]
     expected = shard.estimated_seconds(suite, each, shard.known_costs(balance))
+    if expected < FORECAST_FROM:
+        return
     source = f"from the durations in {balance}" if balance else f"{each:g} s a benchmark in {mode} mode"
     print(f"{PROG}: suite {name}: {len(suite)} benchmarks, expected to take about {duration_text(expected)} "
           f"({source}), plus compiling the engines not yet cached", file=sys.stderr, flush=True)
