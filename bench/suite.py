@@ -77,9 +77,10 @@ DEFAULT_SUITE = "default"
 # 2-core machine: the CPU time (user + sys, children included) of a cold
 # `pinbench run` of the default suite, and of `--quick`, less their engines'
 # compiling, per benchmark (README "Suites"; wall time on a shared machine
-# is longer). `pinbench run` multiplies it out before it starts, unless an
-# earlier run's durations are given (--balance).
-SECONDS_PER_BENCHMARK = {"quick": 0.3, "default": 1.5, "rigorous": 25.0}
+# is longer; rigorous: `pinbench run --rigorous -w chain,spawn_many -s
+# pinbox`, 22 s of CPU for its 2). `pinbench run` multiplies it out before it
+# starts, unless an earlier run's durations are given (--balance).
+SECONDS_PER_BENCHMARK = {"quick": 0.3, "default": 1.5, "rigorous": 11.0}
 
 
 def get_suite(name: str | None) -> Suite:
