@@ -51,13 +51,14 @@ class Metric:
     across_rounds: str | None = None  # compare-branches merges rounds: "median" or "sum" (timing: from pyperf)
     optional: bool = False  # only in runs that asked for it (--instructions): compared where both sides have it
     show_rank: int = 99  # `pinbench show` orders its columns by this (ties: registry order)
+    headline: str | None = None  # column header in `pinbench run`'s headline table (None: not in it)
 
 
 METRICS = (
     # -- deterministic: exact counts from the executor, the same under every allocator
     Metric("tasks", "tasks run (spawned ones included)", compare_rank=7),
     Metric("allocs_per_task", "allocations per task", per_task_of="allocs",
-           show="allocs\n/task", report="allocs/task", compare_rank=9, show_rank=1),
+           show="allocs\n/task", report="allocs/task", compare_rank=9, show_rank=1, headline="allocs\n/task"),
     # Every block ever allocated, summed: a goroutine's 2 KiB stack and the
     # 4 and 8 KiB it grew into count 14 KiB, though it holds 8 KiB at the end.
     Metric("bytes_per_task", "bytes allocated per task, summed over every block (each stack a goroutine "
@@ -113,7 +114,7 @@ METRICS = (
     Metric("peak_held_tasks", "tasks live when the held bytes peaked", compare_rank=18),
     Metric("held_bytes_per_live_task", "held bytes per task live at their peak (stacks, slabs, chunks and boxes, "
            "used or not, and the runtime's task objects)", BYTES, show="held B\n/live",
-           report="held B/live task", compare_rank=12, show_rank=0),
+           report="held B/live task", compare_rank=12, show_rank=0, headline="held B\n/live task"),
     Metric("runtime_live_end", "bytes of runtime task objects still live at the end (a leak)", BYTES,
            regression=INCREASE, compare_rank=17),
     # -- measured: the executor's own clock
@@ -121,7 +122,7 @@ METRICS = (
     # -- measured: timing (pyperf: worker processes, warm-ups, calibrated loops)
     Metric("ns_per_task_mean", "time per task (pyperf mean)", NS, deterministic=False),
     Metric("ns_per_task_stdev", "time per task, standard deviation", NS, deterministic=False),
-    Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False),
+    Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False, headline="time\n/task"),
     Metric("timing_values", "pyperf values", deterministic=False),
     Metric("tasks_per_second", "tasks per second", deterministic=False),
     Metric("timing_cv", "coefficient of variation of the time", RATIO, deterministic=False),
@@ -182,6 +183,11 @@ PER_TASK = {m.name: m.per_task_of for m in METRICS if m.per_task_of}
 SUMMARY = ("held_bytes_per_live_task", "peak_bytes_per_live_task", "allocs_per_task")
 SHOWN = tuple(sorted((m for m in METRICS if m.show), key=lambda m: m.show_rank))
 REPORTED = tuple(m for m in METRICS if m.report)
+# The headline of `pinbench run` (the mission's question in one table): per
+# workload, each strategy's held bytes (they lead), allocations and time per
+# task, each beside its ratio to the best strategy's; in show's column order,
+# time last.
+HEADLINE = tuple(sorted((m for m in METRICS if m.headline), key=lambda m: m.show_rank))
 # Present only when a run asked for them (--instructions).
 OPTIONAL = tuple(m.name for m in METRICS if m.optional)
 # How compare-branches merges an arm's rounds: {name: "median" or "sum"}.

@@ -49,6 +49,10 @@ MODES = {
     "rigorous": {"processes": 12, "values": 10, "warmups": 2, "min_time": 0.1},
 }
 
+# Modes whose loops per value pyperf calibrates in a process of its own;
+# the others take them from the counting run (see Timer.time).
+CALIBRATED = ("rigorous",)
+
 # Sample one task in this many (closed-loop workloads): two clock reads per
 # sampled task keep the overhead near 1% even for tasks of ~100 ns.
 LATENCY_STRIDE = 16
@@ -165,19 +169,20 @@ class Timer:
         read grows by one each time, so a worker finds its benchmark at the
         index pyperf gives it.
 
-        ``seconds_per_run`` (the counting run's time): in quick mode the loops
-        per value come from it -- the power of two that makes a value last
-        ``min_time``, as pyperf's calibration picks -- so pyperf starts one
-        worker instead of a calibration process and a worker (the quick suite
-        spends most of its time starting processes). Other modes calibrate.
+        ``seconds_per_run`` (the counting run's time): outside
+        :data:`CALIBRATED` modes the loops per value come from it -- the
+        power of two that makes a value last ``min_time``, as pyperf's
+        calibration picks -- so pyperf starts no calibration process (the
+        quick and default suites spend most of their time starting
+        processes). Rigorous calibrates.
 
         Where the values are not trusted yet, more workers add to them
         (:func:`sample_until_trusted`, within ``MORE_SECONDS`` and
         ``MORE_SHARE``); their runs join the returned benchmark.
         """
         args = self.runner.args
-        if self.mode == "quick" and seconds_per_run:
-            wanted = MODES["quick"]["min_time"] / seconds_per_run
+        if self.mode not in CALIBRATED and seconds_per_run:
+            wanted = MODES[self.mode]["min_time"] / seconds_per_run
             args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
         started = time.monotonic()
         benchmark = self._bench(spec)
