@@ -58,6 +58,7 @@ class Loom(Strategy):
     polling = BOTTOM_UP  # a virtual thread resumes where it parked
     moves = False  # freezes and thaws are counted as copied_bytes
     storage = CHUNKS
+    native = "java"  # bench/validate parks its java counterpart's virtual threads and counts their chunks
     options = (Option("stack", 1 << 20, 4096, 1 << 30, "bytes of the carrier thread's stack"),)
 
     def place_edge(self, program, edge):

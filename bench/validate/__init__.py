@@ -160,6 +160,8 @@ def _model_round(program, strategy: str, engine: str) -> dict:
         "checksum": first["checksum"],
         "stable": all(r["allocs"] == first["allocs"] and r["checksum"] == first["checksum"] for r in runs),
         "ns": [r["elapsed_ns"] for r in runs],
+        # What held-memory backends compare against (common.Held's model counterparts).
+        "run": {k: first[k] for k in ("peak_live_blocks", "peak_held_tasks", "held_bytes_per_live_task")},
     }
 
 
@@ -280,7 +282,13 @@ def validate(
         backend_cases = []
         for index, (name, workload, typed, program, view) in enumerate(compiled):
             layouts = []
-            for strategy in (s for s, b in mapped.items() if b is backend):
+            mine = [s for s, b in mapped.items() if b is backend]
+            if mine and not backend.supports(view):
+                message = f"{name} / {', '.join(mine)}: the {language} programs do not express its steps; not validated"
+                notes.append(message)
+                _note(log, message)
+                mine = []
+            for strategy in mine:
                 layout = strategy_registry.get(strategy).plan(program)
                 if not backend.expresses(layout):
                     message = f"{name} / {strategy}: its layout has no {language} counterpart; not validated"
@@ -306,7 +314,7 @@ def validate(
         futures = {}
         for language, source in sources.items():
             _note(log, f"compiling the {language} program with {tools[language].label}")
-            futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir)
+            futures[language] = pool.submit(BACKENDS[language].build, tools[language], source, cache_dir)
         errors = []
         for language, future in futures.items():
             try:
@@ -338,13 +346,21 @@ def validate(
                         f"the {tools[language].label} program {binary} printed a row for no case: "
                         f"program {row.get('program')!r}, variant {row.get('variant')!r}"
                     )
+                if BACKENDS[language].held:  # one measured round per row: stable unless rounds differ
+                    row = {**row, "stable": True, "ns": [row["ns"]]}
                 _merge(native, (row["program"], strategy), row, language)
 
-    rows = []
+    rows, held = [], []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
         for strategy, eng in itertools.product(validated, engines):
             m = model[index, strategy, eng]
             language, n = native.get((index, strategy), (None, None))
+            if language is not None and BACKENDS[language].held:
+                if eng == engines[0]:  # the counts are the same under every engine
+                    layout = strategy_registry.get(strategy).plan(program)
+                    held += _held_rows(BACKENDS[language], tools[language].label, index, workload,
+                                       _params_label(workload, typed), strategy, m["run"], layout, n)
+                language, n = None, None  # no counting-allocator figures to compare
             row = {
                 "case": index,
                 "workload": workload.name,
@@ -400,12 +416,29 @@ def validate(
     table["ns_per_task_model"] = table["ns_model"] / table["tasks_model"]
     table["ns_per_task_native"] = table["ns_native"].astype("float") / tasks_native
     table.attrs["notes"] = notes
+    table.attrs["held"] = held
     table.attrs["repeat"] = repeat
     table.attrs["compilers"] = {t.label: t.version.splitlines()[0] for t in tools.values()}
     table.attrs["engines"] = list(engines)
     if engine_registry.COMPILED in engines:
         table.attrs["engine"] = engine_registry.describe(engine_registry.COMPILED)
     return table
+
+
+def _held_rows(backend, label, index, workload, params, strategy, run, layout, native) -> list:
+    """One row per held-memory figure of a case: the model's per task
+    beside the native per task, and whether it is within the tolerance."""
+    rows = []
+    for figure in backend.held:
+        model = float(figure.model(run, layout))
+        value = native[figure.field] / native["tasks"]
+        rows.append({
+            "case": index, "workload": workload.name, "params": params, "strategy": strategy, "native": label,
+            "figure": figure.label, "model": model, "native_value": value, "tolerance": figure.tolerance,
+            "agree": abs(model - value) <= figure.tolerance * abs(value),
+            "tasks": native["tasks"], "detail": native.get("detail", ""),
+        })
+    return rows
 
 
 COLUMNS = [
@@ -441,6 +474,11 @@ def disagreements(results) -> list:
             lines.append(f"{where}: {row.allocs_native} native allocations against {row.allocs_model} in the model")
         if not row.checksum_agree:
             lines.append(f"{where}: native checksum {row.checksum_native} against {row.checksum_model} in the model")
+    for h in results.attrs.get("held", []):
+        if not h["agree"]:
+            bound = "exactly" if not h["tolerance"] else f"within {h['tolerance']:.0%}"
+            lines.append(f"{h['workload']} {h['params']} / {h['strategy']} ({h['native']}): {h['figure']} per task "
+                         f"{grouped(h['native_value'])} native against {grouped(h['model'])} in the model, not {bound}")
     return lines
 
 
@@ -482,8 +520,9 @@ def timing_table(results):
     import pandas as pd  # deferred: pandas loads only when validating
 
     rows = []
+    held = {h["strategy"] for h in results.attrs.get("held", [])}  # measured parked, not timed
     for (case, engine), group in results.groupby(["case", "engine"], sort=False):
-        by = {row.strategy: row for row in group.itertuples()}
+        by = {row.strategy: row for row in group.itertuples() if row.strategy not in held}
         for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
             if b not in by:
                 continue
@@ -562,6 +601,11 @@ def format_results(results, markdown: bool = False) -> str:
                 checksum, verdict,
             ]
         )
+    held = results.attrs.get("held", [])
+    measured = {h["strategy"] for h in held}
+    for row in rows:
+        if row[2] in measured and row[-1] == "skipped":
+            row[-1] = "held memory below"
     parts = [
         "Model / native, per task (root frame: the model's size / the native root future's "
         "size_of, or the C++ root coroutine frame):",
@@ -571,6 +615,18 @@ def format_results(results, markdown: bool = False) -> str:
             rows, markdown,
         ),
     ]
+    if held:
+        parts += [
+            "",
+            "Held memory per parked task, model / native (tolerance: exact, or within the percentage of the native):",
+            _grid(
+                ["workload", "params", "strategy", "native", "figure", "model / native", "tolerance", "held", "native detail"],
+                [[h["workload"], h["params"], h["strategy"], h["native"], h["figure"],
+                  _pair(h["model"], h["native_value"]), "exact" if not h["tolerance"] else f"±{h['tolerance']:.0%}",
+                  "agree" if h["agree"] else "DIFFER", h["detail"] or "-"] for h in held],
+                markdown,
+            ),
+        ]
     timing = timing_table(results)
     if len(timing):
         parts += [
@@ -621,6 +677,7 @@ def save_results(results, folder) -> Path:
         "version": 1,
         "timing": records(timing_table(results)),
         "speed": records(speed_table(results)),
+        "held": results.attrs.get("held", []),
         "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "engine", "native")])),
         "engines": results.attrs.get("engines", []),
         "engine": results.attrs.get("engine", {}),

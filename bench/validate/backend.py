@@ -14,6 +14,19 @@ A backend is one :class:`Backend` entry in :data:`BACKENDS`. It declares
   ``allocs``, ``frees``, ``bytes``, ``tasks``, ``checksum``, ``size_of``
   (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``.
 
+A backend that measures what parked tasks hold rather than what they
+allocate (Java's stack chunks, Boost's fiber stacks) also declares
+
+- ``held``: its :class:`~.common.Held` figures: the fields its rows carry
+  (totals over the row's ``tasks``), each with the model's counterpart and
+  its tolerance; its rows then carry ``program``, ``variant``, ``tasks``,
+  ``ns``, those fields and a ``detail`` text, and are compared in their
+  own table (``result.attrs["held"]``);
+- ``supports(view)``: whether its generator can write that program (a
+  program it cannot is skipped with a note);
+- ``build(toolchain, source, cache_dir)``: its executable, when compiling
+  is not one compiler call (default :func:`.toolchain.compile_cached`).
+
 Everything else (finding which strategy maps to which backend, compiling
 into the cache, running, reading the rows, the tables) is shared, in
 :mod:`bench.validate` and :mod:`.toolchain`. Adding a backend is its module
@@ -25,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import cpp, rust, toolchain
+from . import boost, cpp, java, rust, toolchain
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,9 @@ class Backend:
     missing: str  # how to make it found
     expresses: Callable  # (Layout) -> bool
     generate: Callable  # ([(ProgramView, [Layout])]) -> str
+    held: tuple = ()  # of common.Held: figures of held memory, not counting-allocator rows
+    supports: Callable = lambda view: True  # (ProgramView) -> bool
+    build: Callable = toolchain.compile_cached  # (Toolchain, source, cache_dir) -> executable
 
 
 BACKENDS = {
@@ -44,6 +60,10 @@ BACKENDS = {
         Backend("rust", toolchain.find_rustc, "rustc", "set RUSTC or put rustc on the PATH",
                 rust.expresses, rust.generate),
         Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH", cpp.expresses, cpp.generate),
+        Backend("java", java.find, "javac and a JDK 21+", java.MISSING, java.expresses, java.generate,
+                java.HELD, java.supports, java.build),
+        Backend("boost", boost.find, "g++ with Boost.Context", boost.MISSING, boost.expresses, boost.generate,
+                boost.HELD, boost.supports),
     )
 }
 
