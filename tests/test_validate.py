@@ -480,3 +480,17 @@ def test_help_offers_only_values_that_work(capsys):
     assert language == " or ".join(LANGUAGES)
     engines = text.split("--engine E ")[1].split(";")[0]
     assert engines.endswith(" or ".join(engine.ENGINES))
+
+
+def test_held_figures_compare_after_their_class():
+    from pinbench.bench.validate.backend import Held, nearest_power
+
+    assert [nearest_power(x) for x in (0, 1, 2047, 2048, 2075.9, 2896, 2897, 4097.6)] == [0, 1, 2048, 2048, 2048,
+                                                                                         2048, 4096, 4096]
+    stack = Held("reserved", "reserved_bytes_per_task", classify=nearest_power)
+    assert stack.agrees(2048 + 2048 / 64, 2075.9) and not stack.agrees(2048, 4096.0)
+    assert stack.classes(2080.0, 4097.6) == (2048, 4096)
+    chunks = Held("blocks", "blocks_per_task", tolerance=0.10)
+    assert chunks.agrees(110, 100) and not chunks.agrees(111, 100)
+    with pytest.raises(ValueError, match="not one of reserved, blocks"):
+        Held("rss", "peak_rss_bytes")

@@ -41,7 +41,7 @@ from ..results import atomic_write_text
 from ..runner import execute
 from ..workloads import WORKLOADS, Workload, get_workload
 from . import toolchain
-from .backend import BACKENDS, missing_note
+from .backend import BACKENDS, HELD_FIGURES, missing_note
 from .common import ProgramView, check_supported
 
 LANGUAGES = tuple(BACKENDS)
@@ -148,10 +148,21 @@ RUNS_PER_ROUND = 2
 SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws (plots.py)
 
 
+# The model's per-task metrics some backend's held figures are compared with.
+HELD_METRICS = sorted({held.model for backend in BACKENDS.values() for held in backend.held})
+
+
+def _derived(run: dict) -> dict:
+    """Per-task figures a held figure may name beside the run's metrics:
+    the blocks (stacks, chunks) held per task when the most were held."""
+    return {"blocks_per_live_task": run["peak_live_blocks"] / max(run["peak_held_tasks"], 1)}
+
+
 def _model_round(program, strategy: str, engine: str) -> dict:
     runs = [execute(program, strategy, "system", engine=engine) for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
+        "held": {name: {**first, **_derived(first)}[name] for name in HELD_METRICS},
         "tasks": first["tasks"],
         "allocs": first["allocs"],
         "bytes": first["bytes_allocated"],
@@ -160,8 +171,6 @@ def _model_round(program, strategy: str, engine: str) -> dict:
         "checksum": first["checksum"],
         "stable": all(r["allocs"] == first["allocs"] and r["checksum"] == first["checksum"] for r in runs),
         "ns": [r["elapsed_ns"] for r in runs],
-        # What held-memory backends compare against (common.Held's model counterparts).
-        "run": {k: first[k] for k in ("peak_live_blocks", "peak_held_tasks", "held_bytes_per_live_task")},
     }
 
 
@@ -195,7 +204,7 @@ def _merge(table: dict, key, figures: dict, language=None):
         if name in figures and figures[name] != kept[name]:
             kept["stable"] = False
     kept["stable"] = kept["stable"] and figures["stable"]
-    kept["ns"] = list(kept["ns"]) + list(figures["ns"])
+    kept["ns"] = list(kept.get("ns", [])) + list(figures.get("ns", []))
 
 
 def validate(
@@ -284,7 +293,7 @@ def validate(
             layouts = []
             mine = [s for s, b in mapped.items() if b is backend]
             if mine and not backend.supports(view):
-                message = f"{name} / {', '.join(mine)}: the {language} programs do not express its steps; not validated"
+                message = f"{name} / {', '.join(mine)}: the {language} program does not express its steps; not validated"
                 notes.append(message)
                 _note(log, message)
                 mine = []
@@ -314,7 +323,12 @@ def validate(
         futures = {}
         for language, source in sources.items():
             _note(log, f"compiling the {language} program with {tools[language].label}")
-            futures[language] = pool.submit(BACKENDS[language].build, tools[language], source, cache_dir)
+            build_env = BACKENDS[language].build_env
+            env = build_env(toolchain.cache_root(cache_dir)) if build_env else None
+            if BACKENDS[language].build is not None:
+                futures[language] = pool.submit(BACKENDS[language].build, tools[language], source, cache_dir)
+            else:
+                futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir, env=env)
         errors = []
         for language, future in futures.items():
             try:
@@ -346,21 +360,13 @@ def validate(
                         f"the {tools[language].label} program {binary} printed a row for no case: "
                         f"program {row.get('program')!r}, variant {row.get('variant')!r}"
                     )
-                if BACKENDS[language].held:  # one measured round per row: stable unless rounds differ
-                    row = {**row, "stable": True, "ns": [row["ns"]]}
                 _merge(native, (row["program"], strategy), row, language)
 
-    rows, held = [], []
+    rows = []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
         for strategy, eng in itertools.product(validated, engines):
             m = model[index, strategy, eng]
             language, n = native.get((index, strategy), (None, None))
-            if language is not None and BACKENDS[language].held:
-                if eng == engines[0]:  # the counts are the same under every engine
-                    layout = strategy_registry.get(strategy).plan(program)
-                    held += _held_rows(BACKENDS[language], tools[language].label, index, workload,
-                                       _params_label(workload, typed), strategy, m["run"], layout, n)
-                language, n = None, None  # no counting-allocator figures to compare
             row = {
                 "case": index,
                 "workload": workload.name,
@@ -377,13 +383,22 @@ def validate(
                 "ns_model": min(m["ns"]),
                 "checksum_model": m["checksum"],
             }
-            if n is None:
+            backend = BACKENDS[language] if language else None
+            for figure in HELD_FIGURES:
+                row[f"{figure}_model"] = row[f"{figure}_native"] = row[f"{figure}_agree"] = None
+            if n is not None and n.get("detail") and eng == engines[0]:
+                notes.append(f"{workload.name} {row['params']} / {strategy} ({row['native']}): {n['detail']}")
+            for held in backend.held if n is not None else ():
+                row[f"{held.figure}_model"] = m["held"][held.model]
+                row[f"{held.figure}_native"] = n[held.figure]
+                row[f"{held.figure}_agree"] = held.agrees(m["held"][held.model], n[held.figure])
+            if n is None or not backend.counts:
                 row.update(
                     tasks_native=None, allocs_native=None, frees_native=None, bytes_native=None,
                     size_of_native=None, fn_frames_native=None, ns_native=None, checksum_native=None,
                     allocs_agree=None, checksum_agree=None,
                 )
-            else:
+            if n is not None and backend.counts:
                 row.update(
                     tasks_native=n["tasks"],
                     allocs_native=n["allocs"],
@@ -399,8 +414,9 @@ def validate(
                 where = f"{workload.name} {row['params']} / {strategy} ({row['native']})"
                 if n["frees"] != n["allocs"] and eng == engines[0]:
                     notes.append(f"{where}: the native program freed {n['frees']} of {n['allocs']} blocks")
-                if not n["stable"] and eng == engines[0]:
-                    notes.append(f"{where}: the native counts changed between runs")
+            if n is not None and not n["stable"] and eng == engines[0]:
+                notes.append(f"{workload.name} {row['params']} / {strategy} ({row['native']}): "
+                             "the native counts changed between runs")
             if not m["stable"]:
                 notes.append(f"{workload.name} {row['params']} / {strategy} ({eng}): the model's counts changed between runs")
                 if n["tasks"] != m["tasks"]:
@@ -416,29 +432,12 @@ def validate(
     table["ns_per_task_model"] = table["ns_model"] / table["tasks_model"]
     table["ns_per_task_native"] = table["ns_native"].astype("float") / tasks_native
     table.attrs["notes"] = notes
-    table.attrs["held"] = held
     table.attrs["repeat"] = repeat
     table.attrs["compilers"] = {t.label: t.version.splitlines()[0] for t in tools.values()}
     table.attrs["engines"] = list(engines)
     if engine_registry.COMPILED in engines:
         table.attrs["engine"] = engine_registry.describe(engine_registry.COMPILED)
     return table
-
-
-def _held_rows(backend, label, index, workload, params, strategy, run, layout, native) -> list:
-    """One row per held-memory figure of a case: the model's per task
-    beside the native per task, and whether it is within the tolerance."""
-    rows = []
-    for figure in backend.held:
-        model = float(figure.model(run, layout))
-        value = native[figure.field] / native["tasks"]
-        rows.append({
-            "case": index, "workload": workload.name, "params": params, "strategy": strategy, "native": label,
-            "figure": figure.label, "model": model, "native_value": value, "tolerance": figure.tolerance,
-            "agree": abs(model - value) <= figure.tolerance * abs(value),
-            "tasks": native["tasks"], "detail": native.get("detail", ""),
-        })
-    return rows
 
 
 COLUMNS = [
@@ -451,6 +450,7 @@ COLUMNS = [
     "ns_model", "ns_native",
     "checksum_model", "checksum_native",
     "allocs_agree", "checksum_agree",
+    *(f"{figure}_{side}" for figure in HELD_FIGURES for side in ("model", "native", "agree")),
 ]  # plus the derived *_per_task_model / *_per_task_native columns
 
 
@@ -460,8 +460,22 @@ def _has_native(label) -> bool:
     return isinstance(label, str) and bool(label)
 
 
+def _backend_of(label):
+    """The backend whose compiler has this label, or None."""
+    for backend in BACKENDS.values():
+        if backend.tool == label:
+            return backend
+    return None
+
+
+def _compared(value) -> bool:
+    """Whether a row's agree flag was compared at all (None or NaN: not)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def disagreements(results) -> list:
-    """One line per row whose allocation count or checksum differs."""
+    """One line per row whose allocation count or checksum differs, or
+    whose gated held figure (backend.Held.gate) does."""
     lines = []
     for row in results.itertuples():
         if not _has_native(row.native):
@@ -470,16 +484,27 @@ def disagreements(results) -> list:
         where = f"{row.workload} {row.params} / {row.strategy} ({row.native}" + (
             f", {engine} engine)" if engine else ")"
         )
-        if not row.allocs_agree:
+        if _compared(row.allocs_agree) and not row.allocs_agree:
             lines.append(f"{where}: {row.allocs_native} native allocations against {row.allocs_model} in the model")
-        if not row.checksum_agree:
+        if _compared(row.checksum_agree) and not row.checksum_agree:
             lines.append(f"{where}: native checksum {row.checksum_native} against {row.checksum_model} in the model")
-    for h in results.attrs.get("held", []):
-        if not h["agree"]:
-            bound = "exactly" if not h["tolerance"] else f"within {h['tolerance']:.0%}"
-            lines.append(f"{h['workload']} {h['params']} / {h['strategy']} ({h['native']}): {h['figure']} per task "
-                         f"{grouped(h['native_value'])} native against {grouped(h['model'])} in the model, not {bound}")
+        backend = _backend_of(row.native)
+        for held in backend.held if backend else ():
+            agree = getattr(row, f"{held.figure}_agree")
+            if held.gate and _compared(agree) and not agree:
+                lines.append(f"{where}: {held.figure} {grouped(getattr(row, held.figure + '_native'))} native "
+                             f"against {grouped(getattr(row, held.figure + '_model'))} in the model")
     return lines
+
+
+def held_agreement(results) -> dict:
+    """``{figure: (agree, compared)}`` over the rows with held figures."""
+    out = {}
+    for figure in HELD_FIGURES:
+        flags = [v for v in results[f"{figure}_agree"] if _compared(v)]
+        if flags:
+            out[figure] = (sum(bool(v) for v in flags), len(flags))
+    return out
 
 
 def byte_fidelity(results) -> dict:
@@ -488,8 +513,8 @@ def byte_fidelity(results) -> dict:
     every function's frame size."""
     figures = exact = close = frames = frames_exact = 0
     for row in results.itertuples():
-        if not _has_native(row.native):  # a language skipped or not selected
-            continue
+        if not _has_native(row.native) or not isinstance(row.fn_frames_native, list):
+            continue  # a language skipped or not selected, or one without counts
         for model, native in ((row.bytes_per_task_model, row.bytes_per_task_native), (row.frame_model, row.size_of_native)):
             figures += 1
             exact += model == native
@@ -520,9 +545,10 @@ def timing_table(results):
     import pandas as pd  # deferred: pandas loads only when validating
 
     rows = []
-    held = {h["strategy"] for h in results.attrs.get("held", [])}  # measured parked, not timed
     for (case, engine), group in results.groupby(["case", "engine"], sort=False):
-        by = {row.strategy: row for row in group.itertuples() if row.strategy not in held}
+        # A strategy measured parked (held memory only) has no native time to compare.
+        by = {row.strategy: row for row in group.itertuples()
+              if getattr(_backend_of(row.native), "counts", True)}
         for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
             if b not in by:
                 continue
@@ -582,6 +608,8 @@ def format_results(results, markdown: bool = False) -> str:
     for r in results.itertuples():
         if not _has_native(r.native):
             verdict = "skipped"
+        elif not _compared(r.allocs_agree):
+            verdict = "held only"
         elif r.allocs_agree and r.checksum_agree:
             verdict = "agree"
         else:
@@ -589,7 +617,7 @@ def format_results(results, markdown: bool = False) -> str:
                 word for word, ok in (("ALLOCS", r.allocs_agree), ("CHECKSUM", r.checksum_agree)) if not ok
             ) + " DIFFER"
         checksum = str(r.checksum_model)
-        if _has_native(r.native) and not r.checksum_agree:
+        if _has_native(r.native) and _compared(r.checksum_agree) and not r.checksum_agree:
             checksum += f" / {r.checksum_native}"
         rows.append(
             [
@@ -601,11 +629,6 @@ def format_results(results, markdown: bool = False) -> str:
                 checksum, verdict,
             ]
         )
-    held = results.attrs.get("held", [])
-    measured = {h["strategy"] for h in held}
-    for row in rows:
-        if row[2] in measured and row[-1] == "skipped":
-            row[-1] = "held memory below"
     parts = [
         "Model / native, per task (root frame: the model's size / the native root future's "
         "size_of, or the C++ root coroutine frame):",
@@ -615,17 +638,17 @@ def format_results(results, markdown: bool = False) -> str:
             rows, markdown,
         ),
     ]
+    held = _held_rows(results)
     if held:
         parts += [
             "",
-            "Held memory per parked task, model / native (tolerance: exact, or within the percentage of the native):",
-            _grid(
-                ["workload", "params", "strategy", "native", "figure", "model / native", "tolerance", "held", "native detail"],
-                [[h["workload"], h["params"], h["strategy"], h["native"], h["figure"],
-                  _pair(h["model"], h["native_value"]), "exact" if not h["tolerance"] else f"±{h['tolerance']:.0%}",
-                  "agree" if h["agree"] else "DIFFER", h["detail"] or "-"] for h in held],
-                markdown,
-            ),
+            "Held memory per parked task, model / native (class: what is compared, e.g. a stack's "
+            "size class, the nearest power of two):",
+            _grid(["workload", "params", "strategy", "engine", "native", "figure", "model", "native",
+                   "class", "held"], held, markdown),
+        ]
+        parts += [
+            f"{figure}: {agree} of {compared} agree" for figure, (agree, compared) in held_agreement(results).items()
         ]
     timing = timing_table(results)
     if len(timing):
@@ -643,7 +666,7 @@ def format_results(results, markdown: bool = False) -> str:
             ),
         ]
     speed = speed_table(results)
-    speed = speed[speed["native"].notna()]
+    speed = speed[speed["ns_per_task_native"].notna()]
     if len(speed):
         parts += [
             "",
@@ -662,6 +685,19 @@ def format_results(results, markdown: bool = False) -> str:
     return "\n".join(parts)
 
 
+def _held_rows(results) -> list:
+    rows = []
+    for r in results.itertuples():
+        backend = _backend_of(r.native) if _has_native(r.native) else None
+        for held in backend.held if backend else ():
+            model, native = getattr(r, f"{held.figure}_model"), getattr(r, f"{held.figure}_native")
+            cm, cn = held.classes(model, native)
+            rows.append([r.workload, r.params, r.strategy, r.engine, r.native, held.figure, grouped(model),
+                         grouped(native), _pair(cm, cn),
+                         "agree" if getattr(r, f"{held.figure}_agree") else "DIFFER"])
+    return rows
+
+
 def save_results(results, folder) -> Path:
     """``validation.json`` in ``folder``: every case and the two ratio tables."""
     def records(frame):
@@ -677,7 +713,6 @@ def save_results(results, folder) -> Path:
         "version": 1,
         "timing": records(timing_table(results)),
         "speed": records(speed_table(results)),
-        "held": results.attrs.get("held", []),
         "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "engine", "native")])),
         "engines": results.attrs.get("engines", []),
         "engine": results.attrs.get("engine", {}),

