@@ -424,6 +424,8 @@ def validate(
             rows.append(row)
 
     table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("checksum_model", "checksum_native"):  # 64-bit values: never through a float
+        table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
     table["allocs_per_task_native"] = table["allocs_native"].astype("float") / tasks_native
@@ -544,11 +546,11 @@ def timing_table(results):
     over exactly."""
     import pandas as pd  # deferred: pandas loads only when validating
 
-    rows = []
+    rows, mapped = [], counterparts()
     for (case, engine), group in results.groupby(["case", "engine"], sort=False):
         # A strategy measured parked (held memory only) has no native time to compare.
         by = {row.strategy: row for row in group.itertuples()
-              if getattr(_backend_of(row.native), "counts", True)}
+              if row.strategy not in mapped or mapped[row.strategy].counts}
         for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
             if b not in by:
                 continue
@@ -577,8 +579,10 @@ def timing_table(results):
 
 def speed_table(results):
     """How fast the model's core runs each case against the native program
-    of the same strategy: model ns per task / native ns per task."""
-    table = results[
+    of the same strategy: model ns per task / native ns per task (not
+    for strategies measured parked: their programs are not timed)."""
+    untimed = [name for name, backend in counterparts().items() if not backend.counts]
+    table = results[~results["strategy"].isin(untimed)][
         ["case", "workload", "params", "strategy", "engine", "native", "ns_per_task_model", "ns_per_task_native"]
     ].copy()
     table["model_over_native"] = table["ns_per_task_model"] / table["ns_per_task_native"]

