@@ -394,7 +394,7 @@ def validate(
                 row[f"{held.figure}_agree"] = held.agrees(m["held"][held.model], n[held.figure])
             if n is None or not backend.counts:
                 row.update(
-                    tasks_native=None, allocs_native=None, frees_native=None, bytes_native=None,
+                    tasks_native=n["tasks"] if n is not None else None, allocs_native=None, frees_native=None, bytes_native=None,
                     size_of_native=None, fn_frames_native=None, ns_native=None, checksum_native=None,
                     allocs_agree=None, checksum_agree=None,
                 )
@@ -651,7 +651,7 @@ def format_results(results, markdown: bool = False) -> str:
             _grid(["workload", "params", "strategy", "engine", "native", "figure", "model", "native",
                    "class", "held"], held, markdown),
         ]
-        parts += [
+        parts += [""] + [
             f"{figure}: {agree} of {compared} agree" for figure, (agree, compared) in held_agreement(results).items()
         ]
     timing = timing_table(results)
@@ -717,7 +717,8 @@ def save_results(results, folder) -> Path:
         "version": 1,
         "timing": records(timing_table(results)),
         "speed": records(speed_table(results)),
-        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "engine", "native")])),
+        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in (
+            "case", "workload", "params", "strategy", "engine", "native", *(f"{f}_agree" for f in HELD_FIGURES))])),
         "engines": results.attrs.get("engines", []),
         "engine": results.attrs.get("engine", {}),
     }

@@ -47,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import boost, cpp, java, rust, toolchain
+from . import boost, cpp, go, java, rust, toolchain
 
 # What a held figure in a native row is, per parked task (the row's key).
 HELD_FIGURES = {
@@ -114,6 +114,10 @@ BACKENDS = {
         Backend("rust", toolchain.find_rustc, "rustc", "set RUSTC or put rustc on the PATH",
                 rust.expresses, rust.generate),
         Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH", cpp.expresses, cpp.generate),
+        # Go's figure is the stack each parked goroutine holds (go.py), as a size class.
+        Backend("go", go.find_go, "go", go.MISSING, go.expresses, go.generate,
+                held=(Held("reserved", "reserved_bytes_per_task", classify=nearest_power),),
+                counts=False, build_env=go.build_env),
         # Parked virtual threads: their stack chunks exactly; what they hold with the
         # runtime's objects reported (the model's frames are not HotSpot's: docs/validation.md).
         Backend("java", java.find, java.LABEL, java.MISSING, java.expresses, java.generate,
