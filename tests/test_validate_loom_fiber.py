@@ -89,6 +89,29 @@ def test_a_parked_virtual_thread_holds_one_chunk_and_jdk25s_objects(results, rec
                         f"({row.held_model / row.held_native - 1:+.1%}); StackChunk {chunk} B")
 
 
+def _stack_part(chunk: int) -> int:
+    """S for a StackChunk of ``chunk`` bytes laid out as the chunk rule says:
+    a 48-byte object (header and fields), S bytes of stack (frames and 16
+    of metadata), and a GC bitmap of a bit per 4-byte narrow oop, 8 bytes
+    per 256 of stack; None when no S gives ``chunk``."""
+    fits = [s for s in range(0, chunk) if 48 + s + 8 * -(-s // 256) == chunk]
+    return fits[0] if len(fits) == 1 else None
+
+
+def test_jdk25s_chunks_are_laid_out_as_the_chunk_rule_says(results):
+    require("java")
+    parts = {}
+    for (depth, locals_), row in zip(GRID, rows(results, "loom")):
+        note = next(n for n in results.attrs["notes"] if n.startswith(f"chain {row.params} / loom (java)"))
+        chunk = int(note.split("StackChunk ")[1].split(",")[0])
+        parts[depth, locals_] = _stack_part(chunk)
+        assert parts[depth, locals_] is not None and parts[depth, locals_] % 8 == 0, (depth, locals_, chunk)
+    # Without locals a level is C2's smallest frame: its return address, saved
+    # frame pointer and one spilled word, 16-aligned (32 bytes; the -S listing
+    # of the generated methods says "[sp+0x20] (sp of caller)").
+    assert parts[8, 0] - parts[0, 0] == 8 * 32
+
+
 def test_the_table_and_the_exit_status(results):
     if results is None:
         require("java")
