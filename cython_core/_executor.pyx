@@ -137,6 +137,7 @@ cdef extern from "runtime.h" nogil:
         char *first
         uint64_t cap
         uint64_t used
+        uint64_t depth
         uint64_t counted
         Slab *slabs
         Slab *slab
@@ -187,6 +188,10 @@ cdef extern from "runtime.h" nogil:
         int stack_grows
         uint64_t stack_bytes
         uint64_t stack_guard
+        uint64_t stack_base
+        uint64_t stack_scale
+        const int64_t *fn_stack_check
+        const int64_t *fn_stack_need
         uint64_t stack_extra
         uint64_t slab_header
         uint64_t alloc_header
@@ -628,27 +633,27 @@ cdef void stack_moved(Ex *ex, char *lo, Stack *st) noexcept nogil:
         frame += ex.p.fn_size[b.h.fn]
 
 
-cdef Stack *stack_grow(Ex *ex, Stack *old, uint64_t size, char **near) noexcept nogil:
+cdef Stack *stack_grow(Ex *ex, Stack *old, uint32_t fn, char **near) noexcept nogil:
     """Go's newstack/copystack: a stack twice the size (doubled again until
-    the frame fits), the used part copied, the old one freed."""
+    what the function needs fits), the used part copied, the old one freed."""
     cdef uint64_t cap = old.cap * 2
-    while old.used + size + ex.p.stack_guard > cap:
+    while old.depth + <uint64_t>ex.p.fn_stack_need[fn] + ex.p.stack_guard > cap:
         cap *= 2
     cdef uint64_t counted = cap + ex.p.stack_extra
-    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + cap, counted)
+    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + cap * ex.p.stack_scale, counted)
     if st == NULL:
         return NULL
     memcpy(st, old, sizeof(Stack) + old.used)
     st.cap = cap
     st.counted = counted
-    ex.c.copied_bytes += old.used
+    ex.c.copied_bytes += old.depth
     ex.c.stack_growths += 1
     cdef char *lo = <char *>old
     if old.used:
         stack_moved(ex, lo, st)
         if near != NULL and near[0] >= lo and near[0] < lo + sizeof(Stack) + old.used:
             near[0] = near[0] + (<char *>st - lo)
-    block_free(ex, lo, sizeof(Stack) + old.cap, old.counted)
+    block_free(ex, lo, sizeof(Stack) + old.cap * ex.p.stack_scale, old.counted)
     return st
 
 
@@ -713,16 +718,18 @@ cdef char *stack_push(Ex *ex, uint32_t fn, char **near) noexcept nogil:
     if ex.p.storage == S_SLABS:
         return slab_push(ex, st, fn)
     cdef uint64_t size = ex.p.fn_size[fn]
-    if st.used + size + ex.p.stack_guard > st.cap:
+    cdef uint64_t check = st.depth + <uint64_t>ex.p.fn_stack_check[fn] + ex.p.stack_guard
+    if check > st.cap:
         if not ex.p.stack_grows:
-            stack_overflow(ex, st, fn, st.used + size + ex.p.stack_guard)
+            stack_overflow(ex, st, fn, check)
             return NULL
-        st = stack_grow(ex, st, size, near)
+        st = stack_grow(ex, st, fn, near)
         if st == NULL:
             return NULL
     cdef char *frame = stack_base(st) + st.used
     st.used += size
-    live_grows(ex, size)
+    st.depth += ex.p.fn_bytes[fn]
+    live_grows(ex, ex.p.fn_bytes[fn])
     (<BHdr *>frame).stack = st
     return frame
 
@@ -733,26 +740,34 @@ cdef char *stack_new(Ex *ex, uint32_t fn) noexcept nogil:
     task's allocation holding its root."""
     cdef uint64_t size = ex.p.fn_size[fn]
     cdef uint64_t cap = size if ex.p.storage == S_SLABS else ex.p.stack_bytes
+    cdef uint64_t real = cap if ex.p.storage == S_SLABS else cap * ex.p.stack_scale
     cdef uint64_t counted = cap + ex.p.stack_extra
-    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + cap, counted)
+    cdef uint64_t check
+    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + real, counted)
     if st == NULL:
         return NULL
     st.first = NULL
     st.cap = cap
     st.used = 0
+    st.depth = 0
     st.counted = counted
     st.slabs = NULL
     st.slab = NULL
-    if ex.p.storage == S_STACKS and size + ex.p.stack_guard > cap:
-        if not ex.p.stack_grows:
-            stack_overflow(ex, st, fn, size + ex.p.stack_guard)
-            block_free(ex, <char *>st, sizeof(Stack) + cap, counted)
-            return NULL
-        st = stack_grow(ex, st, size, NULL)
-        if st == NULL:
-            return NULL
+    if ex.p.storage == S_STACKS:
+        st.depth = ex.p.stack_base
+        check = st.depth + <uint64_t>ex.p.fn_stack_check[fn] + ex.p.stack_guard
+        if check > cap:
+            if not ex.p.stack_grows:
+                stack_overflow(ex, st, fn, check)
+                block_free(ex, <char *>st, sizeof(Stack) + real, counted)
+                return NULL
+            st = stack_grow(ex, st, fn, NULL)
+            if st == NULL:
+                return NULL
+        size = ex.p.fn_bytes[fn]          # what the frame counts (fn_size: what it takes here)
+        st.depth += size
     st.first = stack_base(st)
-    st.used = size
+    st.used = ex.p.fn_size[fn]
     live_grows(ex, size)
     (<BHdr *>st.first).stack = st
     st.runtime = ex.p.fn_runtime[fn]     # a goroutine's g, a Swift task's AsyncTask, a fiber's control block
@@ -768,9 +783,11 @@ cdef void stack_delete(Ex *ex, Stack *st) noexcept nogil:
         after = slab.next
         block_free(ex, <char *>slab, sizeof(Slab) + slab.cap, ex.p.slab_header + slab.cap)
         slab = after
-    ex.c.live_bytes -= ex.p.fn_size[(<Hdr *>st.first).fn]
+    cdef uint32_t fn = (<Hdr *>st.first).fn
+    ex.c.live_bytes -= ex.p.fn_bytes[fn] if ex.p.storage == S_STACKS else ex.p.fn_size[fn]
     runtime_shrinks(ex, st.runtime)
-    block_free(ex, <char *>st, sizeof(Stack) + st.cap, st.counted)
+    block_free(ex, <char *>st, sizeof(Stack) + (st.cap * ex.p.stack_scale if ex.p.storage == S_STACKS else st.cap),
+               st.counted)
 
 
 # .NET (PB_BOX_ON_SUSPEND): a frame runs on the thread's stack; when it first
@@ -1110,8 +1127,9 @@ cdef void frame_release(Ex *ex, char *frame) noexcept nogil:
     elif ex.p.storage == S_SLABS:
         slab_pop(ex, st, frame)
     else:
-        size = ex.p.fn_size[(<Hdr *>frame).fn]
-        st.used -= size
+        st.used -= ex.p.fn_size[(<Hdr *>frame).fn]
+        size = ex.p.fn_bytes[(<Hdr *>frame).fn]
+        st.depth -= size
         ex.c.live_bytes -= size
 
 
@@ -2109,6 +2127,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.stack_grows = 1 if layout.stack_grows else 0
     ex.p.stack_bytes = layout.stack_bytes
     ex.p.stack_guard = layout.stack_guard
+    ex.p.stack_base = layout.stack_base
+    ex.p.stack_scale = layout.stack_scale
+    ex.p.fn_stack_check = column(layout, "fn_stack_check", keep)
+    ex.p.fn_stack_need = column(layout, "fn_stack_need", keep)
     ex.p.stack_extra = layout.stack_extra
     ex.p.slab_header = layout.slab_header
     ex.p.alloc_header = layout.alloc_header
