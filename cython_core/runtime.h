@@ -28,7 +28,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 4u
+#define PB_RUNTIME_ABI 5u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -333,11 +333,13 @@ struct pb_ex {
     pb_task *tasks;
     uint32_t tasks_cap;
     uint32_t task_free;
+    uint32_t task_top;        /* ids below it have been handed out (the rest are untouched) */
     uint64_t live_tasks;
     /* waiters */
     pb_waiter *waiters;
     uint32_t waiters_cap;
     uint32_t waiter_free;
+    uint32_t waiter_top;      /* ids below it have been handed out */
     /* run queue (ring) */
     pb_qitem *q;
     uint64_t q_cap;
