@@ -455,8 +455,9 @@ cdef void check_memory(Ex *ex, uint64_t footprint) noexcept nogil:
 
 cdef inline int over_limit(Ex *ex, uint64_t more) noexcept nogil:
     """Would ``more`` bytes take the process past the memory limit? Counted:
-    the resident size at the start, the allocator's footprint (usable sizes,
-    chunks) and the executor's bookkeeping. Sets the error if so."""
+    the resident size at the start, the allocator's footprint (malloc's
+    chunks; the pool's and bump's chunks) and the executor's bookkeeping.
+    Sets the error if so."""
     cdef uint64_t footprint = pb_reserved(&ex.a) + ex.fp.book
     if footprint + more > ex.fp.next_check:
         check_memory(ex, footprint)

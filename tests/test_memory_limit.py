@@ -2,7 +2,7 @@
 real footprint is reported beside the model's.
 
 The executor counts its own bookkeeping (task table, io waiters, run queue,
-timer wheel, staging buffer) and the allocator's footprint (usable sizes of
+timer wheel, staging buffer) and the allocator's footprint (the chunks of
 malloc'd blocks; the pool's and bump's chunks), checks the sum plus the
 resident size at the start against the limit, and reads the resident size
 as the run grows. These tests pin the counts exactly for a program whose
@@ -71,6 +71,30 @@ def test_bookkeeping_counts_every_table_exactly():
     assert counters["bookkeeping_peak_bytes"] == staging + wheel + cap * (TASK + QITEM + WAITER + IO_ID)
     metrics = runner.derive_metrics(counters, program, layout)
     assert metrics["bookkeeping_bytes_per_task"] == counters["bookkeeping_peak_bytes"] / 1000
+
+
+def test_tables_kept_from_the_run_before_are_counted_and_change_no_count():
+    """A run leaves its task table, io waiters and run queue for the next
+    one (as the native programs keep theirs across a case's rounds): the
+    next run holds them from its start, so its bookkeeping peak is the
+    same as the first run's (the tables grew to the same capacity), and
+    every count is the same."""
+    _executor.drop_kept_tables()
+    program = waiting_tasks(1000)
+    first, second = run(program), run(program)
+    assert second["bookkeeping_peak_bytes"] == first["bookkeeping_peak_bytes"]
+    deterministic = {k: v for k, v in first.items() if k not in ("elapsed_ns", "rss_start_bytes", "peak_rss_bytes",
+                                                                  "latency_ns", "late_ns")}
+    assert {k: second[k] for k in deterministic} == deterministic
+    # A smaller program after it holds the kept 1024-entry tables, where a
+    # first run grows its own to 64 entries; every count is a first run's.
+    small = waiting_tasks(10)
+    after = run(small)
+    _executor.drop_kept_tables()
+    fresh = run(small)
+    assert after["bookkeeping_peak_bytes"] == fresh["bookkeeping_peak_bytes"] + (1024 - 64) * (TASK + QITEM + WAITER)
+    assert after["live_blocks_end"] == fresh["live_blocks_end"] == 0
+    assert after["checksum"] == fresh["checksum"] and after["allocs"] == fresh["allocs"]
 
 
 def in_fresh_process(check):
