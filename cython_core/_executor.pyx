@@ -2373,10 +2373,16 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         ex.fp.book += (sizeof(Stack) + ex.p.stack_bytes + (ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t)
                        + n_fns * (ex.p.pool * sizeof(char *) + sizeof(uint32_t)))
     take_kept(&ex)
-    ex.fp.book += kept_bytes(ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap)
+    cdef uint64_t held_over = kept_bytes(ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap)
+    if ex.fp.rss_start + ex.fp.book + held_over > memory_limit:
+        free(ex.tasks)            # kept tables never make a run refused: this one starts without them
+        free(ex.waiters)
+        free(ex.q)
+        ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap = NULL, 0, NULL, 0, NULL, 0
+        held_over = 0
+    ex.fp.book += held_over
     ex.fp.peak_book = ex.fp.book
     if ex.fp.rss_start + ex.fp.book > memory_limit:
-        give_back(&ex)
         raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
                                              **footprint_counters(&ex, 0), "memory_over": "counted",
                                              "refused_at_start": True})

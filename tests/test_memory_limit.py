@@ -97,6 +97,18 @@ def test_tables_kept_from_the_run_before_are_counted_and_change_no_count():
     assert after["checksum"] == fresh["checksum"] and after["allocs"] == fresh["allocs"]
 
 
+def test_kept_tables_never_make_a_run_refused():
+    """Tables a big run left (1.5 MiB for 16,384 tasks) would pass a tight
+    limit a small run fits in: the small run starts without them."""
+    _executor.drop_kept_tables()
+    run(waiting_tasks(16384))
+    limit = resident_after_trim() + 600_000
+    run(waiting_tasks(16384))
+    counters = run(waiting_tasks(1), limit=limit)
+    assert counters["live_blocks_end"] == 0
+    assert counters["bookkeeping_peak_bytes"] < 600_000
+
+
 def in_fresh_process(check):
     """Run ``check`` (a function of this module) in a new interpreter: what
     malloc hands out, and the resident size a run starts from, depend on the
