@@ -12,7 +12,11 @@ A backend is one :class:`Backend` entry in :data:`BACKENDS`. It declares
   whose program, run with the repetitions as its argument, prints one JSON
   line per program and layout: ``program`` and ``variant`` (the indexes),
   ``allocs``, ``frees``, ``bytes``, ``tasks``, ``checksum``, ``size_of``
-  (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``.
+  (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``;
+- optionally ``variant(layout)``: a key for what its program and build
+  depend on beyond the program (layouts with different keys are separate
+  programs: ``generate(cases, key)``), and ``flags(key)``: the compiler
+  flags that key adds.
 
 Everything else (finding which strategy maps to which backend, compiling
 into the cache, running, reading the rows, the tables) is shared, in
@@ -25,7 +29,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import cpp, rust, toolchain
+from . import clang, cpp, rust, toolchain
+
+
+def _one_variant(layout) -> tuple:
+    return ()
+
+
+def _no_flags(key) -> tuple:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -35,15 +47,20 @@ class Backend:
     tool: str  # the compiler's name, for the note when it is missing
     missing: str  # how to make it found
     expresses: Callable  # (Layout) -> bool
-    generate: Callable  # ([(ProgramView, [Layout])]) -> str
+    generate: Callable  # ([(ProgramView, [Layout])], key) -> str
+    variant: Callable = _one_variant  # (Layout) -> hashable key
+    flags: Callable = _no_flags  # (key) -> extra compiler flags
 
 
 BACKENDS = {
     backend.name: backend
     for backend in (
         Backend("rust", toolchain.find_rustc, "rustc", "set RUSTC or put rustc on the PATH",
-                rust.expresses, rust.generate),
-        Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH", cpp.expresses, cpp.generate),
+                rust.expresses, lambda cases, key=(): rust.generate(cases)),
+        Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH",
+                cpp.expresses, lambda cases, key=(): cpp.generate(cases)),
+        Backend("clang", clang.find, "clang 22", "pip install ziglang (the test extras)",
+                clang.expresses, clang.generate, clang.variant, clang.flags),
     )
 }
 
