@@ -316,7 +316,6 @@ def gxx_frames(program) -> list:
 CLANG_TASK_HEAD = 16 + TASK_PROMISE  # resume, destroy, the promise
 CLANG_GEN_HEAD = 16 + GEN_PROMISE
 CLANG_WIDE = 16  # an array of 16 bytes or more is 16-aligned (x86-64 psABI)
-UNROLLED = 8  # a work loop over at most this many bytes is unrolled: each byte an SSA value
 JOIN_TASKS = (16, 8)  # join_all / select_any beyond their task array: the control
 
 
@@ -419,8 +418,7 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
         fields = [U64, U64, U64]  # arg, n, the loop counter
         worked = max([arg for op, arg, _, _ in steps if op == OP_WORK] or [0])
         if worked:
-            fields.append(U64)  # acc
-            fields += [BOOL] * worked if worked <= UNROLLED else [_locals_field(program, fn)]
+            fields += [U64, _locals_field(program, fn)]  # acc, the locals
         return fields + [BOOL, BOOL]  # the suspend index, co_yield's awaiter
     # Allocas: each await's awaiter objects. Allocas whose lifetimes do not
     # overlap share a slot (CoroFrame.cpp, addFieldForAllocas with
@@ -448,13 +446,13 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
             slots.append([(field, index)])
     fields = [slot[0][0] for slot in slots]
     suspends = [i for i, (op, _, wait, _) in enumerate(steps) if _waits(op, wait)]
-    # The locals: in memory when a work loop is not unrolled and runs after a suspension.
-    if program.fn_locals[fn] and any(op == OP_WORK and arg > UNROLLED and suspends and i > suspends[0]
-                                     for i, (op, arg, _, _) in enumerate(steps)):
+    # The locals: in the frame once a work step uses them (the opaque work
+    # loop takes their address) and the function suspends at all.
+    if program.fn_locals[fn] and suspends and any(op == OP_WORK and arg for op, arg, _, _ in steps):
         fields.append(_locals_field(program, fn))
     fields.append(U64)  # arg
     # acc: each value of it that lives across a suspension is a spill of
-    # its own (a work's result also keeps a byte of it); a constant is not.
+    # its own; the constant 0 before anything changed it is not.
     acc, spilled = None, set()
     folded = "false"  # or "true", or the step that made it unknown
     flags = set()
@@ -467,16 +465,16 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
                 spilled.add(acc)
             if folded not in ("false", "true"):
                 flags.add(folded)
-        if op == OP_WORK and arg and not (acc is None and arg <= UNROLLED):
+        if op == OP_WORK and arg:
             acc = ("work", index)
-        elif op in (OP_CALL, OP_JOIN, OP_SELECT) or (op == OP_SPAWN and wait):
+        elif op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) or (op == OP_SPAWN and wait):
             acc = ("result", index)
         unknown = any(program.edge_back[e] for e in edges)
         if op == OP_CALL or (op == OP_SPAWN and wait):
             folded = "true" if not unknown else folded if folded == "true" else index
         elif op in (OP_JOIN, OP_SELECT, OP_GEN) and folded != "true":
             folded = index
-    fields += [U64] * len(spilled) + [BOOL] * sum(kind == "work" for kind, _ in spilled)
+    fields += [U64] * len(spilled)
     if rdepth and not constant:
         fields.append(U32)
     fields += [BOOL] * len(flags)
@@ -496,14 +494,23 @@ def clang_sizes(program, edge_boxed) -> list:
     """The counted size of every function's clang frame: its own fields and,
     each as an alloca of its own (CoroAnnotationElide.cpp gives an elided
     call its frame's size and alignment, and no lifetime, so no two share
-    a slot), the frames of the children elided into it (not ``edge_boxed``)."""
+    a slot), the frames of the children elided into it (not ``edge_boxed``).
+
+    Two sizes of one frame: what ``operator new`` is asked for (coro.size,
+    the frame type's alloc size: its end rounded up to 8, the largest ABI
+    alignment of its element types; a generator's to its fields' largest
+    alignment) and what an elided call's alloca holds (the ``.noalloc``
+    variant's dereferenceable bytes: the end rounded up to the largest
+    field alignment, 16 with a 16-aligned array)."""
     constant = constant_rdepth(program)
-    counted, aligns = [None] * len(program.fn_names), [8] * len(program.fn_names)
+    n = len(program.fn_names)
+    counted, inner = [None] * n, [None] * n  # heap size; (alloca size, alignment)
     for fn in callees_first(program, edge_boxed):
         fields = clang_frame_fields(program, fn, constant[fn])
-        fields += [(counted[c], aligns[c]) for _, _, _, edges in _steps(program, fn) for e in edges
+        fields += [inner[c] for _, _, _, edges in _steps(program, fn) for e in edges
                    if not program.edge_back[e] and not edge_boxed[e] for c in [int(program.edge_callee[e])]]
         head = CLANG_GEN_HEAD if program.fn_generator[fn] else CLANG_TASK_HEAD
         end, align = struct_layout(head, fields)
-        counted[fn], aligns[fn] = _round(end, align), align
+        inner[fn] = (_round(end, align), align)
+        counted[fn] = _round(end, align if program.fn_generator[fn] else 8)
     return counted

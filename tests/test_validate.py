@@ -22,6 +22,7 @@ from pinbench.model.errors import UsageError
 from pinbench.model.program import Program
 from pinbench.bench.validate import (
     STRATEGIES,
+    counterparts,
     disagreements,
     format_results,
     select_cases,
@@ -160,7 +161,11 @@ def cache_dir(tmp_path_factory):
 def results(cache_dir):
     if not (HAVE_RUSTC and HAVE_CXX):
         pytest.skip("rustc and g++ are needed to compare native programs")
-    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir)
+    # clang's counterparts (halo, always_heap:clang=1): tests/test_validate_clang.py
+    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir, languages=("rust", "c++"))
+
+
+NATIVE_LABEL = {"rust": "rustc", "c++": "g++"}
 
 
 @needs_compilers
@@ -170,8 +175,12 @@ def test_native_counts_and_checksums_equal_the_model(results, index):
     engines = results.attrs["engines"]
     assert sorted(rows["strategy"]) == sorted(STRATEGIES * len(engines))
     assert sorted(rows["engine"]) == sorted(engines * len(STRATEGIES))
+    mapped = counterparts()
     for row in rows.itertuples():  # both engines' counts against the native programs
-        assert row.native == ("g++" if row.strategy == "always_heap" else "rustc")
+        if mapped[row.strategy].name not in NATIVE_LABEL:
+            assert not isinstance(row.native, str), row.strategy  # not selected here
+            continue
+        assert row.native == NATIVE_LABEL[mapped[row.strategy].name]
         where = f"{row.workload} {row.params} {row.strategy}"
         assert row.allocs_native == row.allocs_model, where
         assert row.checksum_native == row.checksum_model, where
@@ -222,13 +231,17 @@ def test_tables_for_the_report(results):
     ]
     engines = results.attrs["engines"]
     assert engines == (["compiled", "interpreted"] if HAVE_CC else ["interpreted"])
-    assert len(timing) == 3 * len(ALL_CASES) * len(engines)
+    assert len(timing) == (len(STRATEGIES) - 1) * len(ALL_CASES) * len(engines)
+    assert (timing["model_ratio"] > 0).all()
+    timing = timing[timing["native"].notna()]  # clang's are not selected here
     assert set(timing["ratio"]) == {"always_heap/pinbox", "anchor_box/pinbox", "rc/pinbox"}
     assert set(timing["native"]) == {"g++/rustc", "rustc/rustc"}
-    assert (timing["model_ratio"] > 0).all() and (timing["native_ratio"] > 0).all()
+    assert (timing["native_ratio"] > 0).all()
     speed = speed_table(results)
-    assert len(speed) == 4 * len(ALL_CASES) * len(engines)
+    assert len(speed) == len(STRATEGIES) * len(ALL_CASES) * len(engines)
     assert set(speed["engine"]) == set(engines)
+    speed = speed[speed["native"].notna()]
+    assert len(speed) == 4 * len(ALL_CASES) * len(engines)
     assert (speed["model_over_native"] > 0).all()
     text = format_results(results)
     assert "agree" in text and "DIFFER" not in text
@@ -260,6 +273,7 @@ def _run_cli(args, env_extra=None, path=None):
         env["PATH"] = path
         env.pop("RUSTC", None)
         env.pop("CXX", None)
+        env["CLANG"] = os.path.join(path, "no-clang")  # not the ziglang package's either
     return subprocess.run(
         [sys.executable, "-m", "pinbench.bench.validate", *args],
         capture_output=True, text=True, env=env, timeout=300,
@@ -303,6 +317,7 @@ def test_a_missing_toolchain_is_skipped_with_a_clear_message(tmp_path):
     assert "Traceback" not in done.stderr
     assert "rustc not found" in done.stdout and "skipping the rust counterparts" in done.stdout
     assert "g++ not found" in done.stdout and "skipping the c++ counterparts" in done.stdout
+    assert "clang 22 not found" in done.stdout and "skipping the clang counterparts" in done.stdout
     assert "no native program was run" in done.stdout
 
 
@@ -320,6 +335,7 @@ def test_a_missing_toolchain_in_process(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("RUSTC", raising=False)
     monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("CLANG", str(tmp_path / "no-clang"))
     results = validate([("chain", {"depth": 1, "tasks": 2})], repeat=1, cache_dir=tmp_path)
     assert results["native"].isna().all()
     assert any("rustc not found" in note for note in results.attrs["notes"])

@@ -59,7 +59,7 @@ BACKENDS = {
                 rust.expresses, lambda cases, key=(): rust.generate(cases)),
         Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH",
                 cpp.expresses, lambda cases, key=(): cpp.generate(cases)),
-        Backend("clang", clang.find, "clang 22", "pip install ziglang (the test extras)",
+        Backend("clang", clang.find, "clang 22", "pip install ziglang (the test extras) or set CLANG to a clang++ 20 or later",
                 clang.expresses, clang.generate, clang.variant, clang.flags),
     )
 }

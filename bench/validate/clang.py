@@ -15,6 +15,10 @@ compiler, as in the real thing:
   pass, which elides a frame wherever it sees it created and destroyed in
   its caller after inlining, then elides nothing, and the annotation's rule
   is alone at work;
+* the work loop is opaque too (``[[gnu::noinline]]``): the locals are then
+  data clang must keep, not zeros it folds away (a loop over a few bytes
+  of zeroed locals would otherwise become constants, which the model's
+  workloads do not mean);
 * the layout's ``compiler_flags`` go to clang (``-mllvm
   -coro-elide-branch-ratio=0`` elides calls after a suspension too).
 
@@ -28,6 +32,7 @@ frame grew by it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 from ...model.layout import HEAP
@@ -38,14 +43,18 @@ LABEL = "clang 22"
 
 
 def find() -> toolchain.Toolchain | None:
-    """clang from the ziglang package, or None."""
-    if importlib.util.find_spec("ziglang") is None:
+    """clang++ from $CLANG (20 or later: it must know the attribute), else
+    the ziglang package's, or None."""
+    if os.environ.get("CLANG") is not None:
+        command = (os.environ["CLANG"],)
+    elif importlib.util.find_spec("ziglang") is not None:
+        command = (sys.executable, "-m", "ziglang", "c++")
+    else:
         return None
-    zig = ("-m", "ziglang", "c++")
-    version = toolchain._version(sys.executable, [*zig, "--version"])
+    version = toolchain._version(command[0], [*command[1:], "--version"])
     if version is None:
         return None
-    return toolchain.Toolchain("clang", LABEL, sys.executable, version, (*zig, *toolchain.CXX_FLAGS), "main.cpp")
+    return toolchain.Toolchain("clang", LABEL, command[0], version, (*command[1:], *toolchain.CXX_FLAGS), "main.cpp")
 
 
 def expresses(layout) -> bool:
@@ -64,4 +73,4 @@ def flags(key: tuple) -> tuple:
 
 
 def generate(cases: list, key: tuple = (False, ())) -> str:
-    return cpp.generate(cases, elidable=key[0], opaque_destroy=True)
+    return cpp.generate(cases, elidable=key[0], opaque_destroy=True, opaque_work=True)
