@@ -1,4 +1,4 @@
-"""`pinbench validate`: the model against real Rust and C++ programs.
+"""`pinbench validate`: the model against real Rust and C++ programs (g++ and clang).
 
 Also ``python -m pinbench.bench.validate ARGS`` (:func:`main`).
 """
@@ -34,7 +34,9 @@ NAME = "validate"
 DESCRIPTION = """\
 Generate Rust and C++20 counterparts of the workloads, compile them with the
 compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
--std=c++20: always_heap), run them with counting allocators and print their
+-std=c++20: always_heap; clang 22 -O2 -std=c++20, the ziglang package's or
+$CLANG: halo, halo:elide_late=1 and always_heap:clang=1), run them with
+counting allocators and print their
 figures beside the model's: allocations and bytes per task, the root
 future's size_of against the model's frame size, ns per task, the checksum,
 and how far the model's time ratios between strategies carry over.

@@ -403,6 +403,9 @@ def validate(
             rows.append(row)
 
     table = pd.DataFrame(rows, columns=COLUMNS)
+    # Checksums are 64-bit: Python ints, never floats beside a language not run.
+    for column in ("checksum_model", "checksum_native"):
+        table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
     table["allocs_per_task_native"] = table["allocs_native"].astype("float") / tasks_native
@@ -565,7 +568,7 @@ def format_results(results, markdown: bool = False) -> str:
             checksum += f" / {r.checksum_native}"
         rows.append(
             [
-                r.workload, r.params, r.strategy, r.engine, r.native or "-",
+                r.workload, r.params, r.strategy, r.engine, r.native if _has_native(r.native) else "-",
                 _pair(r.allocs_per_task_model, r.allocs_per_task_native),
                 _pair(r.bytes_per_task_model, r.bytes_per_task_native),
                 _pair(r.frame_model, r.size_of_native),

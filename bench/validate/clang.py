@@ -64,8 +64,9 @@ def expresses(layout) -> bool:
 
 def variant(layout) -> tuple:
     """What the program and its build depend on: whether the task type is
-    elidable, and the compiler flags."""
-    return (not bool(layout.edge_boxed.all()), tuple(layout.compiler_flags))
+    elidable, and the compiler flags (which only steer the elision)."""
+    elidable = not bool(layout.edge_boxed.all())
+    return (elidable, tuple(layout.compiler_flags) if elidable else ())
 
 
 def flags(key: tuple) -> tuple:
