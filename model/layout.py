@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
-from .native import gxx_sizes, rust_sizes
+from .native import CLANG, GXX, clang_sizes, gxx_sizes, rust_sizes
 from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 
 TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
@@ -112,6 +112,11 @@ class Layout:
     # a stack chunk's object header and fields, and its GC bitmap's 8 bytes
     # per ``chunk_bitmap`` bytes (CHUNKS).
     fn_runtime: np.ndarray | None = None
+    # Whose frame sizes ``fn_bytes`` are (bottom-up heap layouts: "g++" or
+    # "clang"), and the flags that compiler needs to make this layout's
+    # choices (its native counterpart is compiled with them).
+    frame_compiler: str = GXX
+    compiler_flags: tuple = ()
     runtime_inside: bool = False
     chunk_object: int = 0
     chunk_bitmap: int = 0
@@ -234,8 +239,12 @@ def compute_layout(strategy, program) -> Layout:
         if storage["storage"] == STACKS:
             fn_bytes, stack_check, stack_need, scale = stack_checks(strategy, program, fn_size)
             storage = {**storage, "stack_scale": scale}
+    elif not bottom_up:
+        fn_bytes = rust_sizes(program, edge_boxed, in_cell)
+    elif strategy.frame_compiler == CLANG:
+        fn_bytes = clang_sizes(program, edge_boxed)
     else:
-        fn_bytes = gxx_sizes(program, edge_boxed, shared) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
+        fn_bytes = gxx_sizes(program, edge_boxed, shared)
     fn_runtime = [strategy.runtime_bytes(program, f, int(fn_bytes[f])) for f in range(n_fns)]
     return Layout(
         strategy=strategy.name,
@@ -254,6 +263,8 @@ def compute_layout(strategy, program) -> Layout:
         fn_runtime=np.array(fn_runtime, dtype=np.int64),
         fn_stack_check=np.array(fn_bytes if stack_check is None else stack_check, dtype=np.int64),
         fn_stack_need=np.array(fn_bytes if stack_need is None else stack_need, dtype=np.int64),
+        frame_compiler=strategy.frame_compiler,
+        compiler_flags=tuple(strategy.compiler_flags),
         **storage,
     )
 
