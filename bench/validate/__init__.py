@@ -407,6 +407,11 @@ def validate(
             rows.append(row)
 
     table = pd.DataFrame(rows, columns=COLUMNS)
+    # Exact counts stay Python ints where rows without them (a held-memory
+    # backend's, a skipped language's) would make pandas turn them into floats.
+    for column in ("tasks_native", "allocs_native", "frees_native", "bytes_native", "size_of_native",
+                   "checksum_native"):
+        table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
     table["allocs_per_task_native"] = table["allocs_native"].astype("float") / tasks_native
@@ -528,7 +533,8 @@ def timing_table(results):
     import pandas as pd  # deferred: pandas loads only when validating
 
     rows = []
-    for (case, engine), group in results.groupby(["case", "engine"], sort=False):
+    timed = _timed(results)
+    for (case, engine), group in results[timed].groupby(["case", "engine"], sort=False):
         by = {row.strategy: row for row in group.itertuples()}
         for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
             if b not in by:
@@ -556,10 +562,17 @@ def timing_table(results):
     )
 
 
+def _timed(results):
+    """The rows whose strategy's backend times its native program (not the
+    held-memory ones)."""
+    mapped = counterparts()
+    return results["strategy"].map(lambda name: name not in mapped or mapped[name].counts).astype(bool)
+
+
 def speed_table(results):
     """How fast the model's core runs each case against the native program
     of the same strategy: model ns per task / native ns per task."""
-    table = results[
+    table = results[_timed(results)][
         ["case", "workload", "params", "strategy", "engine", "native", "ns_per_task_model", "ns_per_task_native"]
     ].copy()
     table["model_over_native"] = table["ns_per_task_model"] / table["ns_per_task_native"]
