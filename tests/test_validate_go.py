@@ -59,7 +59,7 @@ def test_go_lays_out_frames_as_go_stack_says(tmp_path):
     """Every function's frame in Go's own listing equals go_stack's rule."""
     tool = require_go()
     programs = [chain(d, l, w) for d, l, w in ((2, 0, 1), (2, 64, 1), (1, 1024, 1), (1, 20, 2))]
-    source = go.generate([(ProgramView.of(p), []) for p in programs])
+    source = go.generate([(ProgramView.of(p), [strategies.get("go_stack").plan(p)]) for p in programs])
     (tmp_path / "main.go").write_text(source)
     done = subprocess.run([tool.path, "build", "-gcflags=-S", "-o", str(tmp_path / "prog"), "main.go"],
                           cwd=tmp_path, env=go.build_env(tmp_path), capture_output=True, text=True, timeout=600)
