@@ -13,28 +13,20 @@ timed, pyperf's values from its ``pyperf.json``); rendering lives in
   change of the checksum, is a **regression**.
 * Timing: the unit is one pyperf run (a worker process; its values are
   averaged), because values from one process share its luck on a busy
-  machine. The ratio HEAD/BASE of the mean time per task, a bootstrap
-  confidence interval of that ratio (``scipy.stats.bootstrap`` over the
-  runs, percentile method, fixed seed: the same input gives the same
-  output), and a Mann-Whitney U test (``scipy.stats.mannwhitneyu``,
-  two-sided) on the runs, its p-values adjusted across the comparison's
-  benchmarks (Benjamini-Hochberg, ``scipy.stats.false_discovery_control``).
-  A timing regression needs both: adjusted p < alpha (0.01), and the whole
-  interval above ``1 + threshold`` ("slower by more than the threshold, with
-  95% confidence"). Within-run spread understates job-to-job drift, hence the
-  minimum effect on top of significance (and why compare-branches
-  interleaves its arms).
+  machine. :mod:`statistics` gives the ratio HEAD/BASE of the mean time per
+  task, its bootstrap interval and a Mann-Whitney p-value, adjusted across
+  the comparison's benchmarks. A timing regression needs both: adjusted
+  p < alpha (0.01), and the whole interval above ``1 + threshold`` ("slower
+  by more than the threshold, with 95% confidence"). Within-run spread
+  understates job-to-job drift, hence the minimum effect on top of
+  significance (and why compare-branches interleaves its arms).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
-import warnings
 from pathlib import Path
-
-import numpy as np
 
 from ..model.errors import UsageError
 from .engine import engine_of
@@ -42,26 +34,20 @@ from .environment import MACHINE_KEYS
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, machine_of, read_results, writing
 from .formatting import param_text, parse_float
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
+from .statistics import (
+    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, DEFAULT_ALPHA, DEFAULT_THRESHOLD,
+    adjust_p_values, judge_timing, raw_timing_statistics, smallest_p_value,
+)
 from .shapes import FLAG, NUMBER, TEXT, Fields, ListOf, Opt, mismatch
 
 COMPARISON_FORMAT = "pinbench-comparison"
 COMPARISON_SCHEMA_VERSION = 1
 COMPARISON_FILE = "comparison.json"
 
-DEFAULT_THRESHOLD = 0.10  # a timing change smaller than this never fails
 # An instruction count (--instructions) that grows by more than this fails.
 # Counts are exact for one binary; 1% is far above what a different heap
 # layout or path length moves them (about 0.1%), and far below a real slowdown.
 DEFAULT_INSTRUCTIONS_THRESHOLD = 0.01
-# Family-wise: the Mann-Whitney p-values of a comparison's benchmarks are
-# adjusted together (Benjamini-Hochberg), so an A/A comparison of a whole
-# suite fires with a chance below this, not once per 1/alpha benchmarks.
-DEFAULT_ALPHA = 0.01
-CONFIDENCE = 0.95  # of the bootstrap interval
-BOOTSTRAP_RESAMPLES = 5000
-BOOTSTRAP_SEED = 20240501  # fixed: the same two folders always give the same interval
-MIN_RUNS_FOR_INTERVAL = 3  # a side: the bootstrap of two numbers is no interval worth printing
-
 # What fails the gate is declared per metric in metrics.py: an increase of
 # allocations, bytes, peak live bytes or live_*_end (a leak), any change of
 # the checksum. Changes are listed in metrics.COMPARED order.
@@ -139,162 +125,6 @@ def load_run(folder) -> dict:
             if found:
                 values[benchmark_key(entry)] = found
     return {"path": str(folder), "doc": doc, "values": values}
-
-
-# -- timing statistics -------------------------------------------------------------
-
-
-def _ratio_of_means(base, head, axis=-1):
-    return np.mean(head, axis=axis) / np.mean(base, axis=axis)
-
-
-def run_means(runs) -> list:
-    """One number per independent measurement: the mean of each pyperf run
-    (worker process). A flat list of numbers is taken as one value per run.
-
-    The values of one process are not independent of each other: on a busy
-    machine a whole process lands on a fast or a slow core (we saw 2.8 us in
-    one process and 6 us in the next for the same benchmark), so the
-    statistics count processes, not values."""
-    out = []
-    for run in runs:
-        if isinstance(run, (list, tuple)):
-            if run:
-                out.append(sum(run) / len(run))
-        else:
-            out.append(float(run))
-    return out
-
-
-def timing_statistics(
-    base_runs, head_runs, threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
-    p_adjusted: float | None = None,
-) -> dict:
-    """HEAD/BASE of the mean time per task, its bootstrap interval, the
-    Mann-Whitney p-value and the verdict (see the module docstring), over
-    the mean of each pyperf run (:func:`run_means`). ``p_adjusted`` is the
-    p-value after the correction for the comparison's other benchmarks
-    (:func:`compare_runs` passes it); alone, the raw p-value is used.
-
-    ``verdict`` is one of "slower" (a regression), "faster", "within
-    threshold" (significant, but not surely beyond the threshold), "not
-    significant" or "too few runs"."""
-    out = raw_timing_statistics(base_runs, head_runs)
-    return judge_timing(out, threshold, alpha, out["p_value"] if p_adjusted is None else p_adjusted)
-
-
-def raw_timing_statistics(base_runs, head_runs) -> dict:
-    """The numbers of :func:`timing_statistics`, before any verdict."""
-    from scipy import stats  # deferred: scipy loads only when timing is compared
-
-    base = np.asarray(run_means(base_runs), dtype=float)
-    head = np.asarray(run_means(head_runs), dtype=float)
-    count = lambda runs: sum(len(r) if isinstance(r, (list, tuple)) else 1 for r in runs)  # noqa: E731
-    out = {
-        "base_mean_ns": float(base.mean() * 1e9) if base.size else None,
-        "head_mean_ns": float(head.mean() * 1e9) if head.size else None,
-        "base_stdev_ns": float(base.std(ddof=1) * 1e9) if base.size > 1 else None,
-        "head_stdev_ns": float(head.std(ddof=1) * 1e9) if head.size > 1 else None,
-        "n_base": int(base.size),
-        "n_head": int(head.size),
-        "values_base": count(base_runs),
-        "values_head": count(head_runs),
-        "ratio": None,
-        "ci_low": None,
-        "ci_high": None,
-        "confidence": CONFIDENCE,
-        "p_value": None,
-        "p_adjusted": None,
-        "significant": False,
-        "regression": False,
-        "improvement": False,
-        "verdict": "too few runs",
-    }
-    if not base.size or not head.size or base.mean() <= 0:
-        return out
-    out["ratio"] = float(head.mean() / base.mean())
-    if base.size < 2 or head.size < 2:
-        return out
-    intervals = min(base.size, head.size) >= MIN_RUNS_FOR_INTERVAL
-    low = high = math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # degenerate samples give NaN, handled below
-        p_value = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
-        seed = np.random.default_rng(BOOTSTRAP_SEED)
-        rng_arg = "rng" if "rng" in _bootstrap_parameters() else "random_state"
-        try:
-            if intervals:
-                interval = stats.bootstrap(
-                    (base, head), _ratio_of_means, vectorized=True, paired=False, axis=-1,
-                    confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
-                    method="percentile", **{rng_arg: seed},
-                ).confidence_interval
-                low, high = float(interval.low), float(interval.high)
-        except ValueError:
-            low = high = math.nan
-    out["p_value"] = 1.0 if math.isnan(p_value) else p_value
-    if not (math.isnan(low) or math.isnan(high)):
-        out["ci_low"], out["ci_high"] = low, high
-    return out
-
-
-def judge_timing(out: dict, threshold: float, alpha: float, p_adjusted) -> dict:
-    """The verdict: "slower" (a regression) only when the (adjusted) p-value
-    is below alpha and the whole interval lies above 1 + threshold."""
-    out["p_adjusted"] = p_adjusted
-    if p_adjusted is None or out["ratio"] is None:
-        return out
-    out["significant"] = p_adjusted < alpha
-    low, high = out["ci_low"], out["ci_high"]
-    if low is None:  # no interval (too few runs): never a regression
-        out["verdict"] = "within threshold" if out["significant"] else "not significant"
-    elif out["significant"] and low > 1.0 + threshold:
-        out["regression"], out["verdict"] = True, "slower"
-    elif out["significant"] and high < 1.0 - threshold:
-        out["improvement"], out["verdict"] = True, "faster"
-    elif out["significant"]:
-        out["verdict"] = "within threshold"
-    else:
-        out["verdict"] = "not significant"
-    return out
-
-
-def adjust_p_values(p_values: list) -> list:
-    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``).
-
-    A comparison tests every benchmark at once: without a correction, 36
-    benchmarks at alpha 0.05 would give an A/A comparison a false alarm most
-    of the time. Under A/A every finding is false, and there the
-    Benjamini-Hochberg procedure bounds the chance of *any* finding by alpha."""
-    if not p_values:
-        return []
-    from scipy import stats  # deferred: scipy loads only when timing is compared
-
-    if hasattr(stats, "false_discovery_control"):  # scipy >= 1.11
-        return [float(p) for p in stats.false_discovery_control(p_values, method="bh")]
-    m = len(p_values)  # the same step-up procedure, for older scipy
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        i = order[rank - 1]
-        running = min(running, p_values[i] * m / rank)
-        adjusted[i] = running
-    return adjusted
-
-
-def _bootstrap_parameters():
-    from scipy import stats  # deferred: scipy loads only when timing is compared
-
-    return inspect.signature(stats.bootstrap).parameters
-
-
-def smallest_p_value(n_base: int, n_head: int) -> float:
-    """The smallest two-sided Mann-Whitney p-value ``n_base`` and ``n_head``
-    values can give (exact test, no ties): below alpha, a change can be found."""
-    if n_base < 1 or n_head < 1:
-        return 1.0
-    return min(1.0, 2.0 / math.comb(n_base + n_head, n_base))
 
 
 # -- deterministic metrics -------------------------------------------------------

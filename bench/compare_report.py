@@ -176,6 +176,20 @@ def _md_code(text) -> str:
     return "`" + str(text).replace("`", "'").replace("|", "\\|") + "`"
 
 
+def _md_section(title, columns: list, align: str, rows) -> list:
+    """A markdown table under a ``### title`` (none when ``title`` is None),
+    and a blank line; nothing at all when there are no rows. ``align`` has
+    one letter per column: ``r`` right-aligns it."""
+    rows = list(rows)
+    if not rows:
+        return []
+    out = [f"### {title}", ""] if title else []
+    out.append("|" + "|".join(f" {c} " if c else " " for c in columns) + "|")
+    out.append("|" + "|".join("--:" if a == "r" else "---" for a in align) + "|")
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out + [""]
+
+
 def render_markdown(comparison: dict) -> str:
     """GitHub-flavoured Markdown: a one-line verdict first, then the
     regressions, the other changes, the timing table and the rest."""
@@ -193,54 +207,35 @@ def render_markdown(comparison: dict) -> str:
     lines.append("")
 
     regressed = [b for b in comparison["benchmarks"] if b["status"] == cmp.REGRESSION]
-    if regressed:
-        lines.append("### Regressions")
-        lines.append("")
-        lines.append("| benchmark | why |")
-        lines.append("|---|---|")
-        for bench in regressed:
-            lines.append(f"| {_md_code(bench['name'])} | {_md('; '.join(cmp.regression_reasons(bench)))} |")
-        lines.append("")
-
-    changed = _changed(comparison)
-    if changed:
-        lines.append("### Deterministic metrics that changed")
-        lines.append("")
-        lines.append("| benchmark | metric | base | head | change | |")
-        lines.append("|---|---|--:|--:|--:|---|")
-        for bench in changed:
-            for change in sorted(bench["changes"], key=_kind_order):
-                mark = {"regression": "**regression**", "improvement": "better"}.get(change["kind"], "changed")
-                lines.append(
-                    f"| {_md_code(bench['name'])} | {_md(change['metric'])} | {_md(exact(change['base']))} | "
-                    f"{_md(exact(change['head']))} | {_md(_delta(change))} | {mark} |"
-                )
-        lines.append("")
+    lines += _md_section("Regressions", ["benchmark", "why"], "--", [
+        [_md_code(bench["name"]), _md("; ".join(cmp.regression_reasons(bench)))] for bench in regressed
+    ])
+    marks = {"regression": "**regression**", "improvement": "better"}
+    lines += _md_section("Deterministic metrics that changed", ["benchmark", "metric", "base", "head", "change", ""],
+                         "--rrr-", [
+        [_md_code(bench["name"]), _md(change["metric"]), _md(exact(change["base"])), _md(exact(change["head"])),
+         _md(_delta(change)), marks.get(change["kind"], "changed")]
+        for bench in _changed(comparison) for change in sorted(bench["changes"], key=_kind_order)
+    ])
 
     timed = [b for b in comparison["benchmarks"] if b["timing"]]
     if timed:
         flagged = [b for b in timed if b["timing"]["verdict"] in ("slower", "faster")]
         conf = f"{comparison['settings']['confidence']:.0%}"
-        header = [f"| benchmark | base | head | HEAD/BASE | {conf} interval | p | runs | verdict |",
-                  "|---|--:|--:|--:|--:|--:|--:|---|"]
+        columns = ["benchmark", "base", "head", "HEAD/BASE", f"{conf} interval", "p", "runs", "verdict"]
 
         def rows(benches):
             for bench in benches:
                 t = bench["timing"]
                 verdict = f"**{t['verdict']}**" if t["verdict"] in ("slower", "faster") else t["verdict"]
-                yield (f"| {_md_code(bench['name'])} | {format_ns(t['base_mean_ns'])} | {format_ns(t['head_mean_ns'])} | "
-                       f"{_ratio(t)} | {_interval(t)} | {_p(t)} | {t['n_base']}/{t['n_head']} | {verdict} |")
+                yield [_md_code(bench["name"]), format_ns(t["base_mean_ns"]), format_ns(t["head_mean_ns"]),
+                       _ratio(t), _interval(t), _p(t), f"{t['n_base']}/{t['n_head']}", verdict]
 
-        if flagged:
-            lines.append("### Timing changes beyond the threshold")
-            lines.append("")
-            lines += header + list(rows(flagged))
-            lines.append("")
+        lines += _md_section("Timing changes beyond the threshold", columns, "-rrrrrr-", rows(flagged))
         lines.append("<details><summary>Time per task of every benchmark "
                      f"({len(timed)})</summary>")
         lines.append("")
-        lines += header + list(rows(timed))
-        lines.append("")
+        lines += _md_section(None, columns, "-rrrrrr-", rows(timed))
         lines.append("</details>")
         lines.append("")
 

@@ -1006,7 +1006,9 @@ def expected(workload, strategy, **params):
 # without looking at strategies/*.py:
 G = 416  # Go 1.19.8: runtime.G is 392 bytes (sizeof_test.go), malloc'd in the 416-byte class
 TOKIO_HEADER, TOKIO_CORE_FIELDS, TOKIO_TRAILER = 32, 8 + 8, 16 + 16  # tokio 1.24.2 task/core.rs
-VIRTUAL_THREAD = 168 + 48 + 24 + 16  # VirtualThread, VThreadContinuation, helpers (JDK 25, jcmd)
+# VirtualThread, VThreadContinuation, its Runnable and runContinuation lambda, Thread's
+# interruptLock, the root thread container's ConcurrentHashMap node (JDK 25, GC.class_histogram)
+VIRTUAL_THREAD = 168 + 48 + 24 + 16 + 16 + 32
 STACK_CHUNK = 12 + 4 * 4 + 4 + 1 + 8 + 4  # header; parent, size, sp, argsize; cont, flags, pc, maxThawingSize
 DOTNET_BOX = 16 + (4 + 4 + 5 * 8) + 8 + 8 + 8  # header; Task; m_result; _moveNextAction, Context
 DOTNET_ITERATOR = 16  # an iterator object's header

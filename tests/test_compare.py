@@ -17,7 +17,7 @@ import shutil
 import numpy as np
 import pytest
 
-from pinbench.bench import branches, compare, compare_report
+from pinbench.bench import branches, compare, compare_report, statistics
 from pinbench.model.errors import UsageError
 
 from .conftest import assert_one_line_error
@@ -85,7 +85,9 @@ def test_a_timed_run_compared_with_itself_has_no_regression(timed_runs):
     for bench in result["benchmarks"]:
         t = bench["timing"]
         assert t["ratio"] == pytest.approx(1.0) and t["p_value"] == pytest.approx(1.0)
-        assert t["n_base"] == 3 and t["values_base"] == 15  # 3 worker processes x 5 values
+        # 3 worker processes x 5 values, and one more process at a time where
+        # the median's interval was wide (timing.MORE_SECONDS)
+        assert t["n_base"] >= 3 and t["values_base"] == 5 * t["n_base"]
         assert t["ci_low"] <= 1.0 <= t["ci_high"] and t["verdict"] == "not significant"
 
 
@@ -99,7 +101,7 @@ def test_the_timing_gate_catches_a_slowdown_beyond_the_noise(timed_runs, tmp_pat
     assert compare.compare_runs(base, copy.deepcopy(base))["verdict"]["failed"] is False
     slow = copy.deepcopy(base)
     for key, per_run in base["values"].items():
-        means = compare.run_means(per_run)
+        means = statistics.run_means(per_run)
         factor = 1.2 * max(means) / min(means)  # every HEAD run above every BASE run
         slow["values"][key] = [[v * factor for v in run] for run in per_run]
     caught = compare.compare_runs(base, slow)
@@ -117,11 +119,11 @@ def test_synthetic_a_a_false_alarms_stay_below_alpha():
     rng = np.random.default_rng(7)
     significant = regressions = 0
     for _ in range(1000):
-        t = compare.timing_statistics(rng.lognormal(0, 0.15, 6), rng.lognormal(0, 0.15, 6))
+        t = statistics.timing_statistics(rng.lognormal(0, 0.15, 6), rng.lognormal(0, 0.15, 6))
         significant += t["significant"]
         regressions += t["regression"]
     assert significant <= 15 and regressions <= 5
-    adjusted = compare.adjust_p_values([0.001, 0.02, 0.5, 0.04])
+    adjusted = statistics.adjust_p_values([0.001, 0.02, 0.5, 0.04])
     assert adjusted == pytest.approx([0.004, 0.04, 0.5, 0.04 * 4 / 3])
 
 
@@ -129,18 +131,18 @@ def test_timing_statistics_detect_a_real_slowdown_and_are_reproducible():
     rng = np.random.default_rng(1)
     base = rng.lognormal(0, 0.05, 10)
     head = rng.lognormal(0, 0.05, 10) * 1.3
-    first = compare.timing_statistics(base, head)
+    first = statistics.timing_statistics(base, head)
     assert first["verdict"] == "slower" and first["regression"]
     assert first["ci_low"] > 1.1 and first["p_value"] < 0.05
-    assert compare.timing_statistics(base, head) == first  # fixed bootstrap seed
-    faster = compare.timing_statistics(head, base)
+    assert statistics.timing_statistics(base, head) == first  # fixed bootstrap seed
+    faster = statistics.timing_statistics(head, base)
     assert faster["verdict"] == "faster" and not faster["regression"]
-    small = compare.timing_statistics(base, base * 1.05)  # significant, but under the threshold
+    small = statistics.timing_statistics(base, base * 1.05)  # significant, but under the threshold
     assert small["significant"] and not small["regression"] and small["verdict"] == "within threshold"
-    few = compare.timing_statistics(base[:3], head[:3])  # 3 vs 3: p can never be below 0.05
-    assert not few["regression"] and compare.smallest_p_value(3, 3) > 0.05
+    few = statistics.timing_statistics(base[:3], head[:3])  # 3 vs 3: p can never be below 0.05
+    assert not few["regression"] and statistics.smallest_p_value(3, 3) > 0.05
     # Values of one pyperf run count once: 2 runs of 5 values a side cannot be significant.
-    runs = compare.timing_statistics([list(base[:5]), list(base[5:])], [list(head[:5]), list(head[5:])])
+    runs = statistics.timing_statistics([list(base[:5]), list(base[5:])], [list(head[:5]), list(head[5:])])
     assert runs["n_base"] == 2 and runs["values_base"] == 10 and not runs["regression"]
 
 

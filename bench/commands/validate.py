@@ -39,7 +39,9 @@ figures beside the model's: with counting allocators (Rust, C++),
 allocations and bytes per task, the root future's size_of against the
 model's frame size, ns per task, the checksum, and how far the model's time
 ratios between strategies carry over; held memory (Go), the stack each
-parked goroutine holds, as a size class.
+parked goroutine holds, as a size class; (Java, javac --release 17 run on a
+JDK 21+: loom) the stack chunks and objects each parked virtual thread
+holds; (Boost.Context: fiber) each parked fiber's mappings and bytes.
 Builds are cached under native/ in pinbench's cache (--cache-dir,
 $PINBENCH_CACHE, $XDG_CACHE_HOME/pinbench or ~/.cache/pinbench). A missing compiler skips its language."""
 EPILOG = """\
@@ -53,6 +55,9 @@ examples:
   pinbench validate --language go -w chain -p depth=0,2,4,8,16,32 -p locals=0,64,1024
                                        go_stack against Go: the stack each
                                        parked goroutine holds
+  pinbench validate --language java,boost -w chain -p depth=0,2,8,32 -p locals=0,64,256
+                                       loom against JDK 25, fiber against
+                                       Boost.Context: what a parked task holds
 
 exit status: 0 every allocation count and checksum agrees, 1 one disagrees,
 2 bad usage or a generated program that does not compile or run."""

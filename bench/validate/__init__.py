@@ -152,11 +152,17 @@ SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws 
 HELD_METRICS = sorted({held.model for backend in BACKENDS.values() for held in backend.held})
 
 
+def _derived(run: dict) -> dict:
+    """Per-task figures a held figure may name beside the run's metrics:
+    the blocks (stacks, chunks) held per task when the most were held."""
+    return {"blocks_per_live_task": run["peak_live_blocks"] / max(run["peak_held_tasks"], 1)}
+
+
 def _model_round(program, strategy: str, engine: str) -> dict:
     runs = [execute(program, strategy, "system", engine=engine) for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
-        "held": {name: first[name] for name in HELD_METRICS},
+        "held": {name: {**first, **_derived(first)}[name] for name in HELD_METRICS},
         "tasks": first["tasks"],
         "allocs": first["allocs"],
         "bytes": first["bytes_allocated"],
@@ -285,7 +291,13 @@ def validate(
         backend_cases = []
         for index, (name, workload, typed, program, view) in enumerate(compiled):
             layouts = []
-            for strategy in (s for s, b in mapped.items() if b is backend):
+            mine = [s for s, b in mapped.items() if b is backend]
+            if mine and not backend.supports(view):
+                message = f"{name} / {', '.join(mine)}: the {language} program does not express its steps; not validated"
+                notes.append(message)
+                _note(log, message)
+                mine = []
+            for strategy in mine:
                 layout = strategy_registry.get(strategy).plan(program)
                 if not backend.expresses(layout):
                     message = f"{name} / {strategy}: its layout has no {language} counterpart; not validated"
@@ -313,7 +325,10 @@ def validate(
             _note(log, f"compiling the {language} program with {tools[language].label}")
             build_env = BACKENDS[language].build_env
             env = build_env(toolchain.cache_root(cache_dir)) if build_env else None
-            futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir, env=env)
+            if BACKENDS[language].build is not None:
+                futures[language] = pool.submit(BACKENDS[language].build, tools[language], source, cache_dir)
+            else:
+                futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir, env=env)
         errors = []
         for language, future in futures.items():
             try:
@@ -371,6 +386,8 @@ def validate(
             backend = BACKENDS[language] if language else None
             for figure in HELD_FIGURES:
                 row[f"{figure}_model"] = row[f"{figure}_native"] = row[f"{figure}_agree"] = None
+            if n is not None and n.get("detail") and eng == engines[0]:
+                notes.append(f"{workload.name} {row['params']} / {strategy} ({row['native']}): {n['detail']}")
             for held in backend.held if n is not None else ():
                 row[f"{held.figure}_model"] = m["held"][held.model]
                 row[f"{held.figure}_native"] = n[held.figure]
@@ -408,9 +425,10 @@ def validate(
 
     table = pd.DataFrame(rows, columns=COLUMNS)
     # Exact counts stay Python ints where rows without them (a held-memory
-    # backend's, a skipped language's) would make pandas turn them into floats.
+    # backend's, a skipped language's) would make pandas turn them into floats;
+    # 64-bit checksums never go through a float.
     for column in ("tasks_native", "allocs_native", "frees_native", "bytes_native", "size_of_native",
-                   "checksum_native"):
+                   "checksum_model", "checksum_native"):
         table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
@@ -532,10 +550,11 @@ def timing_table(results):
     over exactly."""
     import pandas as pd  # deferred: pandas loads only when validating
 
-    rows = []
-    timed = _timed(results)
-    for (case, engine), group in results[timed].groupby(["case", "engine"], sort=False):
-        by = {row.strategy: row for row in group.itertuples()}
+    rows, mapped = [], counterparts()
+    for (case, engine), group in results.groupby(["case", "engine"], sort=False):
+        # A strategy measured parked (held memory only) has no native time to compare.
+        by = {row.strategy: row for row in group.itertuples()
+              if row.strategy not in mapped or mapped[row.strategy].counts}
         for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
             if b not in by:
                 continue
@@ -562,17 +581,12 @@ def timing_table(results):
     )
 
 
-def _timed(results):
-    """The rows whose strategy's backend times its native program (not the
-    held-memory ones)."""
-    mapped = counterparts()
-    return results["strategy"].map(lambda name: name not in mapped or mapped[name].counts).astype(bool)
-
-
 def speed_table(results):
     """How fast the model's core runs each case against the native program
-    of the same strategy: model ns per task / native ns per task."""
-    table = results[_timed(results)][
+    of the same strategy: model ns per task / native ns per task (not
+    for strategies measured parked: their programs are not timed)."""
+    untimed = [name for name, backend in counterparts().items() if not backend.counts]
+    table = results[~results["strategy"].isin(untimed)][
         ["case", "workload", "params", "strategy", "engine", "native", "ns_per_task_model", "ns_per_task_native"]
     ].copy()
     table["model_over_native"] = table["ns_per_task_model"] / table["ns_per_task_native"]

@@ -47,12 +47,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import cpp, go, rust, toolchain
+from . import boost, cpp, go, java, rust, toolchain
 
 # What a held figure in a native row is, per parked task (the row's key).
 HELD_FIGURES = {
     "reserved": "bytes a parked task holds (its stacks, chunks or mapping, used or not)",
     "blocks": "blocks a parked task holds",
+    "held": "bytes a parked task holds with its runtime's task objects (a virtual thread's and its chunks')",
 }
 
 
@@ -103,6 +104,8 @@ class Backend:
     held: tuple = ()  # of Held: the held-memory figures its rows carry
     counts: bool = True  # its rows carry allocs, bytes, checksum, size_of and ns
     build_env: Callable | None = None  # (cache root Path) -> the compiler's environment
+    supports: Callable = lambda view: True  # (ProgramView) -> whether its generator writes that program
+    build: Callable | None = None  # (Toolchain, source, cache_dir) -> executable; None: compile_cached
 
 
 BACKENDS = {
@@ -115,6 +118,15 @@ BACKENDS = {
         Backend("go", go.find_go, "go", go.MISSING, go.expresses, go.generate,
                 held=(Held("reserved", "reserved_bytes_per_task", classify=nearest_power),),
                 counts=False, build_env=go.build_env),
+        # Parked virtual threads: their stack chunks exactly; what they hold with the
+        # runtime's objects reported (the model's frames are not HotSpot's: docs/validation.md).
+        Backend("java", java.find, java.LABEL, java.MISSING, java.expresses, java.generate,
+                held=(Held("blocks", "blocks_per_live_task", gate=True), Held("held", "held_bytes_per_live_task", 0.10)),
+                counts=False, supports=java.supports, build=java.build),
+        # Fibers: their mappings and the bytes mapped (stack and guard page), exactly.
+        Backend("boost", boost.find, boost.LABEL, boost.MISSING, boost.expresses, boost.generate,
+                held=(Held("blocks", "blocks_per_live_task", gate=True), Held("reserved", "reserved_bytes_per_task", gate=True)),
+                counts=False, supports=boost.supports),
     )
 }
 
