@@ -272,9 +272,10 @@ def compute_layout(strategy, program) -> Layout:
 def stack_checks(strategy, program, fn_size) -> tuple:
     """``(fn_bytes, fn_stack_check, fn_stack_need, stack_scale)`` for STACKS.
 
-    Without the runtime's frame sizes (``strategy.stack_frame`` None) a
-    frame counts the model's own bytes and a push checks that they and the
-    guard fit. With them (Go): a frame counts the runtime's bytes, and a
+    Without the runtime's frame sizes (``strategy.stack_frame`` None for
+    every function) a frame counts the model's own bytes and a push checks
+    that they and the guard fit. With them (Go; a function it gives None
+    keeps the model's size): a frame counts the runtime's bytes, and a
     push runs the checks of Go's function prologues (cmd/internal/obj/x86
     ``stacksplit``, Go 1.19): a function whose frame (return address
     aside) is at most ``stack_small`` grows the stack when the stack
@@ -288,8 +289,9 @@ def stack_checks(strategy, program, fn_size) -> tuple:
     """
     n_fns = len(program.fn_names)
     frames = [strategy.stack_frame(program, f) for f in range(n_fns)]
-    if any(size is None for size in frames):
+    if all(size is None for size in frames):
         return fn_size.copy(), None, None, 1
+    frames = [int(fn_size[f]) if size is None else size for f, size in enumerate(frames)]
     small = strategy.storage_plan().get("stack_small", 0)
     checks, needs = [], []
     for f, size in enumerate(frames):

@@ -165,7 +165,8 @@ class Strategy:
     # held bytes.
     def stack_frame(self, program, fn: int):
         """STACKS: the bytes a frame of ``fn`` takes on the runtime's own
-        stack, or None: the model's frame (model/layout.py ``stack_checks``
+        stack, or None: the model's frame (None for every function: the
+        model's frames and its own check) (model/layout.py ``stack_checks``
         then follows the runtime's rule: ``stack_small`` in the storage
         plan, and ``wait_path``)."""
         return None

@@ -585,7 +585,9 @@ RULES = {
 # first runs chanrecv1 (40, nosplit), chanrecv (144), acquireSudog (112,
 # nosplit), newobject (40), mallocgc (120) and heapBitsSetType (272) on its
 # stack (go build -gcflags=runtime=-S), each split one checking it. What a
-# growth counts as copied: the bytes in use below the frame pushed.
+# growth counts as copied: the bytes in use below the frame pushed. A
+# function that joins, selects, spawns or drives a generator keeps the
+# model's frame (Go's was not measured), checked by the same prologue rule.
 
 FRAME_HEAD = 64
 GO_START, GO_GUARD, GO_SMALL, GO_BASE = 2048, 928, 128, 56
@@ -610,6 +612,9 @@ def go_frame(locals_=0, area=0, waits=1):
     size = GoFrame(a8(locals_) + (40 + 8 * (waits - 1) if parks else 32 if locals_ > 1 else 24))
     size.parks = parks
     return size
+
+
+model_frame = frame  # go_stack too, for a join, select, spawn or generator (Go's frame not measured)
 
 
 def frame_of(strategy):
@@ -653,7 +658,7 @@ class Storage:
             assert stack["used"] + size <= stack["cap"], "overflow"
         else:  # Go: the function's prologue, then its park path's, in order
             offset = 0
-            for each, splits in ((int(size), True), *(GO_PARK if size.parks else ())):
+            for each, splits in ((int(size), True), *(GO_PARK if getattr(size, "parks", False) else ())):
                 sp = stack["used"] + offset + 8  # its return address pushed
                 if splits and sp + max(each - 8 - GO_SMALL, 0) + GO_GUARD >= stack["cap"]:
                     cap = stack["cap"] * 2
@@ -713,7 +718,7 @@ def held_while_waiting(workload, strategy, **params):
     frame = frame_of(strategy)
     levels = [frame(params["locals"], IO if i == 0 else PTR) for i in range(params["depth"] + 1)]
     arms = 1 if workload == "chain" else params["k"]
-    roots = [] if workload == "chain" else [frame(0, PTR * arms)]
+    roots = [] if workload == "chain" else [model_frame(0, PTR * arms)]
     if strategy == "loom":  # each thread parked: frozen in one chunk of its frames
         held = roots + [sum(levels)] * arms
         return len(held), sum(size + CHUNK_EXTRA for size in held)
@@ -743,7 +748,7 @@ def storage_chain(strategy, depth, borrow, waits, locals, tasks):
 def storage_fanout(strategy, k, depth, borrow, locals, tasks):
     frame = frame_of(strategy)
     levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
-    root = frame(0, PTR * k)
+    root = model_frame(0, PTR * k)
     st = Storage(strategy)
     for _ in range(tasks):
         st.new(root)
@@ -756,7 +761,7 @@ def storage_fanout(strategy, k, depth, borrow, locals, tasks):
 
 def _storage_spawner(strategy, count, child):
     frame = frame_of(strategy)
-    root = frame(0, 24 if count > 1 else 8)
+    root = model_frame(0, 24 if count > 1 else 8)
     st = Storage(strategy)
     st.new(root)
     for _ in range(count):
@@ -786,7 +791,7 @@ def storage_skynet(strategy, fanout, levels):
     frame = frame_of(strategy)
     internal = sum(fanout**i for i in range(levels))
     tasks = internal + fanout**levels
-    node = frame(0, 24 if fanout > 1 else 8)
+    node = model_frame(0, 24 if fanout > 1 else 8)
     st = Storage(strategy)
     for _ in range(tasks):
         st.new(node)
@@ -796,7 +801,7 @@ def storage_skynet(strategy, fanout, levels):
 
 def storage_generator(strategy, items, borrow, tasks):
     frame = frame_of(strategy)
-    main, numbers = frame(0, PTR), frame(64)
+    main, numbers = model_frame(0, PTR), frame(64)
     st = Storage(strategy)
     for _ in range(tasks):
         stack = st.new(main)
@@ -810,7 +815,7 @@ def storage_generator(strategy, items, borrow, tasks):
 
 def storage_select_loop(strategy, iterations, tasks):
     frame = frame_of(strategy)
-    main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
+    main, read, timeout = model_frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
     st = Storage(strategy)
     for _ in range(tasks):
         st.new(main)

@@ -435,8 +435,11 @@ def validate(
             rows.append(row)
 
     table = pd.DataFrame(rows, columns=COLUMNS)
-    # Checksums are 64-bit: Python ints, never floats beside a language not run.
-    for column in ("checksum_model", "checksum_native"):
+    # Exact counts stay Python ints where rows without them (a held-memory
+    # backend's, a skipped language's) would make pandas turn them into floats;
+    # 64-bit checksums never go through a float.
+    for column in ("tasks_native", "allocs_native", "frees_native", "bytes_native", "size_of_native",
+                   "checksum_model", "checksum_native"):
         table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
