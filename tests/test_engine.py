@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pinbench import strategies
-from pinbench.bench import codegen, compare, engine, results
+from pinbench.bench import cache, codegen, compare, engine, results
 from pinbench.model.errors import UsageError
 from pinbench.model.program import Program
 from pinbench.bench.runner import ALLOCATORS
@@ -50,7 +50,7 @@ COUNTERS = (
 @pytest.fixture
 def engine_cache():
     """The test session's own engine cache (conftest.py sets it)."""
-    return engine.cache_root()
+    return cache.cache_root(cache.ENGINES)
 
 
 def counters(result) -> dict:

@@ -395,10 +395,10 @@ def test_cases_from_flags():
 def test_one_cache_root_for_every_build(monkeypatch, tmp_path):
     """Engines, native programs and branch environments live under one
     root, chosen by one rule (bench/cache.py)."""
-    from pinbench.bench import branches, cache
+    from pinbench.bench import cache
 
     def folders():
-        return engine.cache_root(), toolchain.cache_root(), branches.cache_root(cache.ENVS)
+        return cache.cache_root(cache.ENGINES), cache.cache_root(cache.NATIVE), cache.cache_root(cache.ENVS)
 
     monkeypatch.delenv("PINBENCH_CACHE", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
@@ -410,9 +410,9 @@ def test_one_cache_root_for_every_build(monkeypatch, tmp_path):
     assert folders() == tuple(tmp_path / "env" / k for k in ("engines", "native", "envs"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINBENCH_CACHE", "relative")  # absolute, for processes started elsewhere
-    assert toolchain.cache_root() == tmp_path / "relative" / "native"
-    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag" / "native"
-    assert engine.cache_root(tmp_path / "flag") == tmp_path / "flag" / "engines"
+    assert cache.cache_root(cache.NATIVE) == tmp_path / "relative" / "native"
+    assert cache.cache_root(cache.NATIVE, tmp_path / "flag") == tmp_path / "flag" / "native"
+    assert cache.cache_root(cache.ENGINES, tmp_path / "flag") == tmp_path / "flag" / "engines"
 
 
 @pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to compile")
