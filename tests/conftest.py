@@ -1,77 +1,34 @@
-"""Helpers the test files share: the real command line in a subprocess, and
-the check that bad input is one line on stderr with exit status 2."""
+"""The fixtures every test file shares, and the order the files run in.
+
+Helpers that are not fixtures (the CLI in a subprocess, the one-line error
+check) are in helpers.py; the independent models in oracles/.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
-
-CLI = [sys.executable, "-m", "pinbench.bench.cli"]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_engine_cache(tmp_path_factory):
-    """Compiled engines go to a cache of the test session's own (inherited
-    by the CLI subprocesses), never the user's ~/.cache."""
+    """Compiled engines and native programs go to one cache for the whole
+    test session (inherited by the CLI subprocesses), never the user's
+    ~/.cache. Under pytest-xdist the workers share it (the folder above
+    their own temporary folders): an entry is built in a private folder and
+    renamed into place, so concurrent builders are safe, and an engine one
+    worker built is a hit for the others."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = Path(tmp_path_factory.getbasetemp()).parent / "pinbench-cache"
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("pinbench-cache")
     old = os.environ.get("PINBENCH_CACHE")
-    os.environ["PINBENCH_CACHE"] = str(tmp_path_factory.mktemp("pinbench-cache"))
-    yield
+    os.environ["PINBENCH_CACHE"] = str(folder)
+    yield folder
     if old is None:
         os.environ.pop("PINBENCH_CACHE", None)
     else:
         os.environ["PINBENCH_CACHE"] = old
-
-
-def pinbench(*args, cwd, timeout=300, columns=None, env=None):
-    """The real CLI in a subprocess; ``env`` adds to this environment,
-    ``columns`` sets COLUMNS (the width of its tables and help)."""
-    environ = {**os.environ, **(env or {})}
-    if columns is not None:
-        environ["COLUMNS"] = str(columns)
-    return subprocess.run(
-        [*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environ
-    )
-
-
-def start_pinbench(*args, cwd):
-    """The real CLI, started and left running (to interrupt it)."""
-    return subprocess.Popen(
-        [*CLI, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def assert_one_line_error(done, *needles, narrated=False):
-    """Exit status 2, one stderr line that starts "pinbench: error: " and
-    names the problem (every needle), no traceback; returns the line.
-    ``narrated``: the command also reports its progress on stderr
-    (compare-branches), so only its error lines are counted."""
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr + done.stdout, done.stderr
-    if narrated:
-        lines = [line for line in lines if line.startswith("pinbench: error:")]
-    else:
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("pinbench: error: "), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
-def in_ci() -> bool:
-    """CI=true (set by CI systems and by .ci/run): a missing tool fails there instead of skipping."""
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-# Instruction counts need valgrind: .ci/run installs it, so in CI a missing
-# valgrind fails; elsewhere the skip says why in pytest's summary (-rs).
-needs_valgrind = pytest.mark.skipif(
-    shutil.which("valgrind") is None and not in_ci(),
-    reason="valgrind is not installed: instruction counts are not checked on this machine "
-    "(apt-get install valgrind; .ci/run installs it)",
-)

@@ -20,10 +20,10 @@ import pytest
 from pinbench.bench import branches, compare, compare_report, statistics
 from pinbench.model.errors import UsageError
 
-from .conftest import assert_one_line_error
-from .conftest import pinbench as run_pinbench
+from . import helpers
+from .helpers import assert_one_line_error
 
-pinbench = functools.partial(run_pinbench, columns=100)
+pinbench = functools.partial(helpers.pinbench, columns=100)
 
 SMALL = ["--quick", "-w", "yield_many,chain", "-s", "pinbox,always_heap"]
 TIMED = ["-w", "yield_many", "-s", "pinbox,always_heap", "-a", "system", "-p", "tasks=100"]

@@ -16,7 +16,7 @@ from pinbench import strategies
 from pinbench.bench.toml_loader import load_program
 from pinbench.model.layout import IO_LEAF, MAX_FRAME_BYTES, TOP_DOWN_HEADER
 
-from .conftest import assert_one_line_error, pinbench
+from .helpers import assert_one_line_error, pinbench
 
 
 def chain_file(path: Path, n: int) -> Path:

@@ -12,7 +12,6 @@ failure path and the generated C's warnings.
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -30,9 +29,8 @@ from pinbench.bench.workloads import WORKLOADS, get_workload
 from pinbench.cython_core import _executor
 from pinbench.strategies.base import BOTTOM_UP, Strategy
 
-from .conftest import pinbench
-from .test_memory_limit import resident_after_trim
-from .test_validate import mixed_program, random_programs
+from .helpers import pinbench
+from .programs import mixed_program, random_programs, random_select_programs, resident_after_trim
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_CC = engine.find_compiler() is not None
@@ -147,53 +145,6 @@ def test_plugin_strategies_count_the_same():
     programs = quick_programs() + [mixed_program()]
     for program, layout in build_all(programs, PLUGINS):
         assert_same(program, layout, "system")
-
-
-def random_select_programs(count: int, seed: int) -> list:
-    """Seeded random programs with selects (arms of distinct durations,
-    dropped while io is pending, nested joins inside arms), recursion with
-    limits, spawns, generators and yields; rejected candidates are skipped."""
-    rng = random.Random(seed)
-    programs = []
-    while len(programs) < count:
-        p = Program(f"rsel{len(programs)}", tasks=rng.randint(1, 3))
-        names = [f"f{i}" for i in range(rng.randint(3, 7))]
-        gens = [f"g{i}" for i in range(rng.randint(0, 1))]
-        for i, name in enumerate(names):
-            size = rng.choice([0, 8, 24])
-            fn = p.fn(name, locals=size, borrows=rng.random() < 0.5)
-            later, earlier = names[i + 1:], names[: i + 1]
-            for _ in range(rng.randint(0, 5)):
-                k = rng.random()
-                if k < 0.15 and size:
-                    fn.work(rng.randint(1, size))
-                elif k < 0.3 and later:
-                    fn.select(*rng.sample(later, min(len(later), rng.randint(2, 3))))
-                elif k < 0.4 and later:
-                    fn.call(rng.choice(later))
-                elif k < 0.5 and later:
-                    fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
-                elif k < 0.65:
-                    fn.io(rng.randint(1, 4))
-                elif k < 0.72:
-                    fn.yield_now()
-                elif k < 0.78 and gens:
-                    fn.gen(rng.choice(gens), rng.randint(0, 3))
-                elif k < 0.84 and later:
-                    fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.6)
-                elif k < 0.92:
-                    fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
-                else:
-                    fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []),
-                            limit=rng.randint(0, 2))
-        for name in gens:
-            g = p.fn(name, locals=16, borrows=rng.random() < 0.5, generator=True)
-            g.work(rng.randint(0, 16))
-        try:
-            programs.append(p.compile())
-        except UsageError:
-            continue
-    return programs
 
 
 def test_random_programs_count_the_same():

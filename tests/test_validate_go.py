@@ -2,10 +2,10 @@
 
 What must hold is asserted: the Go program builds and runs, its figures
 parse, every level's frame is read from the assembly listing, and the
-model's side equals the stack-doubling rule worked out here by hand. How
-close Go's stacks come to the model's is recorded (pytest's
-record_property, and printed with -s), never asserted: the model's frames
-are not Go's (docs/validation.md, "go_stack against Go").
+model's side equals the stack-doubling rule worked out by hand
+(tests/oracles/go_stack.py). How close Go's stacks come to the model's is
+recorded (pytest's record_property, and printed with -s), never asserted:
+the model's frames are not Go's (docs/validation.md, "go_stack against Go").
 
 Go is required in CI (.ci/run installs Debian's golang-go and sets CI);
 elsewhere a missing go is a skip that says why.
@@ -17,27 +17,10 @@ import pytest
 
 from pinbench.bench.validate import go
 
-from .conftest import assert_one_line_error, in_ci, pinbench
+from .helpers import assert_one_line_error, in_ci, pinbench
+from .oracles.go_stack import START, hand_rule
 
 pytestmark = pytest.mark.native  # builds Go programs
-
-HEAD, START, GUARD = 64, 2048, 928  # the model's frame header; Go's stackMin and stackGuard
-
-
-def hand_rule(depth: int, locals_: int):
-    """(final stack, bytes of frames on it, the stack it last grew from):
-    level_depth first, each level 64 + locals (8-aligned) + a pointer to
-    its child (the leaf: a 16-byte io); a push whose frame and the guard
-    do not fit doubles the stack until they do."""
-    frames = [HEAD + (locals_ + 7) // 8 * 8 + (16 if level == 0 else 8) for level in range(depth, -1, -1)]
-    cap, used, old = START, 0, 0
-    for size in frames:
-        if used + size + GUARD > cap:
-            old = cap
-            while used + size + GUARD > cap:
-                cap *= 2
-        used += size
-    return cap, used, old
 
 
 def require_go():

@@ -17,7 +17,7 @@ import pytest
 
 from pinbench.bench.validate import halo
 
-from .conftest import in_ci
+from .helpers import in_ci
 
 pytestmark = pytest.mark.native  # builds with clang 19 and clang 22
 
