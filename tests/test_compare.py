@@ -290,12 +290,17 @@ def test_threshold_parsing():
 # -- bad input: exit 2, one line -------------------------------------------------------------
 
 
-def _truncated(folder, tmp_path):
+def _cut(folder, tmp_path, name, parts):
+    """A copy of ``folder`` whose file ``name`` keeps only the first 1/``parts`` of its text."""
     bad = tmp_path / "bad"
     shutil.copytree(folder, bad)
-    text = (bad / "results.json").read_text()
-    (bad / "results.json").write_text(text[: len(text) // 2])
+    text = (bad / name).read_text()
+    (bad / name).write_text(text[: len(text) // parts])
     return bad
+
+
+def _truncated(folder, tmp_path):
+    return _cut(folder, tmp_path, "results.json", 2)
 
 
 def _foreign(folder, tmp_path):
@@ -316,11 +321,7 @@ def _no_results(folder, tmp_path):
 
 
 def _truncated_pyperf(folder, tmp_path):
-    bad = tmp_path / "bad"
-    shutil.copytree(folder, bad)
-    text = (bad / "pyperf.json").read_text()
-    (bad / "pyperf.json").write_text(text[: len(text) // 3])
-    return bad
+    return _cut(folder, tmp_path, "pyperf.json", 3)
 
 
 def _foreign_pyperf(folder, tmp_path):

@@ -53,32 +53,29 @@ def stems(folder):
 # -- two real runs ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def counts_run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("counts")
+def run_and_report(tmp_path_factory, name, *run_args):
+    """A run (``pinbench run --quick`` with ``run_args``) and its report:
+    (the run's folder, the finished report command)."""
+    cwd = tmp_path_factory.mktemp(name)
     out = cwd / "run"
-    done = pinbench(
-        "run", "--quick", "--counts-only", "-w", "chain,fanout,server", "-p", "depth=0,2,5",
-        "-s", "all", "-o", out, cwd=cwd,
-    )
+    done = pinbench("run", "--quick", *run_args, "-s", "all", "-o", out, cwd=cwd)
     assert done.returncode == 0, done.stderr
     done = pinbench("report", out, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return out, done
+
+
+@pytest.fixture(scope="module")
+def counts_run(tmp_path_factory):
+    return run_and_report(tmp_path_factory, "counts", "--counts-only", "-w", "chain,fanout,server", "-p", "depth=0,2,5")
 
 
 @pytest.fixture(scope="module")
 def timed_run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("timed")
-    out = cwd / "run"
-    done = pinbench(
-        "run", "--quick", "-w", "chain,server", "-p", "depth=1,3", "-p", "rate=100000,400000",
-        "-p", "requests=200", "-p", "tasks=20", "-s", "all", "-o", out, cwd=cwd,
+    return run_and_report(
+        tmp_path_factory, "timed", "-w", "chain,server", "-p", "depth=1,3", "-p", "rate=100000,400000",
+        "-p", "requests=200", "-p", "tasks=20",
     )
-    assert done.returncode == 0, done.stderr
-    done = pinbench("report", out, cwd=cwd)
-    assert done.returncode == 0, done.stderr
-    return out, done
 
 
 @pytest.fixture(scope="module")
