@@ -14,6 +14,8 @@ import sys
 import pytest
 from hypothesis import HealthCheck, settings
 
+from pinbench.model.errors import UsageError
+
 CLI = [sys.executable, "-m", "pinbench.bench.cli"]
 
 
@@ -52,6 +54,18 @@ def assert_one_line_error(done, *needles, narrated=False):
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]
+
+
+def assert_usage_error(call, *fragments) -> str:
+    """In process: ``call()`` raises a one-line UsageError containing every
+    fragment; returns the message."""
+    with pytest.raises(UsageError) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
 
 
 def in_ci() -> bool:
