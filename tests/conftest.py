@@ -50,6 +50,7 @@ def shared_fixture_tests(path: str) -> frozenset:
     return frozenset(name for name, args in tests.items() if shared(args))
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: none without it
 def pytest_xdist_make_scheduler(config, log):
     """With -n (pytest-xdist): each test is a unit of work on its own, except
     the tests of a file that share a fixture built once for the file: they
