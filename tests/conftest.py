@@ -33,7 +33,10 @@ def shared_fixture_tests(path: str) -> frozenset:
     """The tests of a test file that use (directly or through other
     fixtures of the file) a module- or session-scoped fixture of that file:
     a run, a build, a repository made once for the file."""
-    tree = ast.parse((ROOT / path).read_text())
+    try:
+        tree = ast.parse((ROOT / path).read_text())
+    except OSError:  # not a file of this folder (a node id relative to another root)
+        return frozenset()
     fixtures, tests = {}, {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
