@@ -38,7 +38,8 @@ MAIN_DESCRIPTION = textwrap.fill(
 MAIN_EPILOG = """\
 examples:
   pinbench list                       what can be run
-  pinbench run --quick                the small suite (CI), into results/<timestamp>/
+  pinbench run                        the default suite (minutes), into results/<timestamp>/
+  pinbench run --quick                the same at small parameters (CI)
   pinbench show results/<timestamp>   the results as a table
   pinbench report results/<timestamp> figures and an HTML page (--open to view it)
   pinbench explain chain              one task's memory under each strategy

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..cython_core import _executor
+from ..model.errors import UsageError
 
 _PROBE_TIMEOUT_S = 5
 # What makes two measurements "the same machine": timings compare only
@@ -112,6 +113,61 @@ def _built_with(key: str):
         return None
 
 
+# pyperf's workers are pinned to these CPUs (``--affinity``): a CPU list
+# ("1", "2-3"), or "none" for no pinning. Unset: worker_cpus() chooses.
+AFFINITY_ENV = "PINBENCH_AFFINITY"
+
+
+def worker_cpus() -> str | None:
+    """The CPUs pyperf's worker processes are pinned to, as pyperf's
+    ``--affinity`` takes them, or None for no pinning.
+
+    pyperf pins its workers to the isolated CPUs (``isolcpus``) by itself
+    where there are any. Elsewhere, with two CPUs or more available to this
+    process, the workers go to the last of them: a benchmark's single thread
+    then never migrates between cores (a migration costs it its caches), and
+    CPU 0, where the kernel handles most interrupts, is left to the rest. On
+    one CPU there is nothing to choose. ``PINBENCH_AFFINITY`` overrides the
+    choice (a CPU list, or ``none``)."""
+    given = os.environ.get(AFFINITY_ENV, "").strip()
+    if given.lower() == "none":
+        return None
+    if given:
+        cpus = _cpu_list(given)
+        allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else cpus
+        if cpus is None or not cpus <= allowed:
+            raise UsageError(
+                f"{AFFINITY_ENV}={given!r} is not a list of this process's CPUs "
+                f"({','.join(map(str, sorted(allowed)))}); give one like '1' or '0-1', or 'none'"
+            )
+        return given
+    if _isolated_cpus():
+        return None  # pyperf uses them
+    try:
+        available = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity on this OS
+        return None
+    return str(available[-1]) if len(available) >= 2 else None
+
+
+def _cpu_list(text: str):
+    """{cpu, ...} of a list like "0,2-3", or None if it is not one."""
+    cpus = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or int(high or low) < int(low):
+            return None
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def _isolated_cpus() -> str:
+    try:
+        return Path("/sys/devices/system/cpu/isolated").read_text().strip()
+    except OSError:
+        return ""
+
+
 def collect() -> dict:
     """Everything a results file records about where it was measured."""
     commit, dirty = git_state()
@@ -133,4 +189,6 @@ def collect() -> dict:
         "pinbench": __version__,
         "git_commit": commit,
         "git_dirty": dirty,
+        # Where pyperf's workers ran: a CPU list, "isolated CPUs" or "not pinned".
+        "worker_cpus": _guard(lambda: worker_cpus() or ("isolated CPUs" if _isolated_cpus() else "not pinned")),
     }

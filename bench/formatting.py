@@ -131,3 +131,11 @@ def duration(ns, unit=None, micro: str = "µs") -> str:
 def format_ns(value) -> str:
     """A duration in ns for terminal text (ASCII "us")."""
     return duration(value, micro="us")
+
+
+def duration_text(seconds: float) -> str:
+    """A wall-clock duration as a person says it: ``40 s``, ``4 min``, ``1 h 20 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60} min"

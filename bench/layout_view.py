@@ -484,19 +484,28 @@ class _Builder:
         for block in self.blocks:  # what a stack or chunk reserves for the frames on it
             block.frames.sort(key=lambda frame: frame.offset)
             if block.kind == "stack":
-                block.size = self.stack_size(block.used)
+                block.size = self.stack_size(block)
             elif block.kind == "chunk":
                 block.size = block.used + self.layout.stack_extra  # sized exactly, and its metadata
         return self.blocks
 
-    def stack_size(self, used: int) -> int:
+    def stack_size(self, block: Block) -> int:
+        """What a stack reserves once its frames were pushed, by the
+        executor's rule (cython_core: stack_new, stack_push, stack_grow):
+        each push checks, and a growth doubles until its need fits."""
         s = self.layout
         if not s.stack_grows:
             return s.stack_bytes + s.stack_extra  # fixed, with its guard page
-        size = s.stack_bytes
-        while used + s.stack_guard > size:  # doubled as the frames were pushed
-            size *= 2
-        return size
+        index = {name: i for i, name in enumerate(self.p.fn_names)}
+        size, depth = s.stack_bytes, s.stack_base
+        for frame in [block.frame, *block.frames]:
+            fn = index[frame.fn]
+            if depth + s.fn_stack_check[fn] + s.stack_guard > size:
+                size *= 2
+                while depth + s.fn_stack_need[fn] + s.stack_guard > size:
+                    size *= 2
+            depth += self.size[fn]
+        return int(size)
 
 
 def task_view(program, strategy) -> TaskView:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .statistics import CONFIDENCE, MILD_FENCE, SEVERE_FENCE, TRUST_WITHIN
+
 # Regression directions (what the gate fails on).
 INCREASE = "increase"  # more is worse: allocations, bytes, leaks
 CHANGE = "change"  # any change is wrong: a strategy that computes something else
@@ -49,13 +51,14 @@ class Metric:
     across_rounds: str | None = None  # compare-branches merges rounds: "median" or "sum" (timing: from pyperf)
     optional: bool = False  # only in runs that asked for it (--instructions): compared where both sides have it
     show_rank: int = 99  # `pinbench show` orders its columns by this (ties: registry order)
+    headline: str | None = None  # column header in `pinbench run`'s headline table (None: not in it)
 
 
 METRICS = (
     # -- deterministic: exact counts from the executor, the same under every allocator
     Metric("tasks", "tasks run (spawned ones included)", compare_rank=7),
     Metric("allocs_per_task", "allocations per task", per_task_of="allocs",
-           show="allocs\n/task", report="allocs/task", compare_rank=9, show_rank=1),
+           show="allocs\n/task", report="allocs/task", compare_rank=9, show_rank=1, headline="allocs\n/task"),
     # Every block ever allocated, summed: a goroutine's 2 KiB stack and the
     # 4 and 8 KiB it grew into count 14 KiB, though it holds 8 KiB at the end.
     Metric("bytes_per_task", "bytes allocated per task, summed over every block (each stack a goroutine "
@@ -111,7 +114,7 @@ METRICS = (
     Metric("peak_held_tasks", "tasks live when the held bytes peaked", compare_rank=18),
     Metric("held_bytes_per_live_task", "held bytes per task live at their peak (stacks, slabs, chunks and boxes, "
            "used or not, and the runtime's task objects)", BYTES, show="held B\n/live",
-           report="held B/live task", compare_rank=12, show_rank=0),
+           report="held B/live task", compare_rank=12, show_rank=0, headline="held B\n/live task"),
     Metric("runtime_live_end", "bytes of runtime task objects still live at the end (a leak)", BYTES,
            regression=INCREASE, compare_rank=17),
     # -- measured: the executor's own clock
@@ -119,11 +122,24 @@ METRICS = (
     # -- measured: timing (pyperf: worker processes, warm-ups, calibrated loops)
     Metric("ns_per_task_mean", "time per task (pyperf mean)", NS, deterministic=False),
     Metric("ns_per_task_stdev", "time per task, standard deviation", NS, deterministic=False),
-    Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False),
+    Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False, headline="time\n/task"),
     Metric("timing_values", "pyperf values", deterministic=False),
     Metric("tasks_per_second", "tasks per second", deterministic=False),
     Metric("timing_cv", "coefficient of variation of the time", RATIO, deterministic=False),
-    Metric("noisy", "too noisy to trust", FLAG, deterministic=False),
+    Metric("noisy", f"too noisy to trust (the {CONFIDENCE:.0%} interval of the median is wider than "
+           f"±{TRUST_WITHIN:.0%})", FLAG, deterministic=False),
+    # -- measured: trust (bench/statistics.py): the bootstrap interval of the median, outliers by Tukey's fences
+    Metric("ns_per_task_ci_low", f"time per task, low end of the {CONFIDENCE:.0%} bootstrap interval of the median",
+           NS, deterministic=False),
+    Metric("ns_per_task_ci_high", f"time per task, high end of the {CONFIDENCE:.0%} bootstrap interval of the "
+           "median", NS, deterministic=False),
+    Metric("timing_within", "the interval's wider side, relative to the median", RATIO, deterministic=False),
+    Metric("outliers_low_severe", f"values below Q1 - {SEVERE_FENCE:g} IQR (severe outliers)", deterministic=False),
+    Metric("outliers_low_mild", f"values below Q1 - {MILD_FENCE:g} IQR, not severe (mild outliers)",
+           deterministic=False),
+    Metric("outliers_high_mild", f"values above Q3 + {MILD_FENCE:g} IQR, not severe (mild outliers)",
+           deterministic=False),
+    Metric("outliers_high_severe", f"values above Q3 + {SEVERE_FENCE:g} IQR (severe outliers)", deterministic=False),
     # -- measured: latency (sampled in the executor; open-loop workloads from scheduled arrival)
     Metric("p50_ns", "latency p50", NS, deterministic=False, across_rounds="median"),
     Metric("p90_ns", "latency p90", NS, deterministic=False, across_rounds="median"),
@@ -141,7 +157,7 @@ METRICS = (
     # machine's pages; docs/footprint.md)
     Metric("bookkeeping_bytes_per_task", "executor bookkeeping bytes per task", BYTES, deterministic=False,
            per_task_of="bookkeeping_peak_bytes", report="executor B/task"),
-    Metric("allocator_bytes_per_task", "allocator bytes per task (usable sizes)", BYTES, deterministic=False,
+    Metric("allocator_bytes_per_task", "allocator bytes per task (malloc's chunks)", BYTES, deterministic=False,
            per_task_of="allocator_peak_bytes", report="allocator B/task"),
     Metric("bookkeeping_peak_bytes", "executor bookkeeping at its peak", BYTES, deterministic=False),
     Metric("allocator_peak_bytes", "allocator footprint at its peak", BYTES, deterministic=False),
@@ -167,6 +183,11 @@ PER_TASK = {m.name: m.per_task_of for m in METRICS if m.per_task_of}
 SUMMARY = ("held_bytes_per_live_task", "peak_bytes_per_live_task", "allocs_per_task")
 SHOWN = tuple(sorted((m for m in METRICS if m.show), key=lambda m: m.show_rank))
 REPORTED = tuple(m for m in METRICS if m.report)
+# The headline of `pinbench run` (the mission's question in one table): per
+# workload, each strategy's held bytes (they lead), allocations and time per
+# task, each beside its ratio to the best strategy's; in show's column order,
+# time last.
+HEADLINE = tuple(sorted((m for m in METRICS if m.headline), key=lambda m: m.show_rank))
 # Present only when a run asked for them (--instructions).
 OPTIONAL = tuple(m.name for m in METRICS if m.optional)
 # How compare-branches merges an arm's rounds: {name: "median" or "sum"}.

@@ -37,8 +37,11 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E4
 
 from ..strategies import color_of, marker_of  # noqa: E402
 from .formatting import count as fmt_count  # noqa: E402
+from .formatting import duration as fmt_duration  # noqa: E402
 from .formatting import param_text, time_unit  # noqa: E402
 from .layout_view import view_summary  # noqa: E402
+from .metrics import BY_NAME  # noqa: E402
+from .statistics import CONFIDENCE  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
 
 # -- style -------------------------------------------------------------------------
@@ -65,7 +68,6 @@ STYLE = {
 
 WIDTH = 10.0  # inches: the page shows figures at about 96 px per inch
 PNG_DPI = 150  # sharp enough on high-density screens, and the page stays a few MB
-NOISY_HATCH = "////"
 
 # Every built-in parameter by name, for its unit (axis labels) and whether
 # it is a size to scale against (workloads.Param).
@@ -206,12 +208,12 @@ def _grid(n: int):
     return cols, -(-n // cols)
 
 
-def fig_bars(doc: dict, metric: str, ylabel: str, title: str, timing: bool = False,
-             per_allocator: bool = False) -> Figure | None:
+def fig_bars(doc: dict, metric: str, ylabel: str, title: str, per_allocator: bool = False) -> Figure | None:
     """Small multiples, one panel per workload: for each parameter set a
-    group of bars, one per strategy, each labelled with its value. Times
-    (``timing``) and other per-allocator metrics get a group per allocator;
-    exact counts are the same under every allocator."""
+    group of bars, one per strategy, each labelled with its value.
+    Per-allocator metrics (``per_allocator``) get a group per allocator;
+    exact counts are the same under every allocator. (Times have their own
+    figure, :func:`fig_time`.)"""
     groups = {k: v for k, v in workload_benches(doc).items()
               if any(b["metrics"].get(metric) is not None for b in v)}
     if not groups:
@@ -225,17 +227,30 @@ def fig_bars(doc: dict, metric: str, ylabel: str, title: str, timing: bool = Fal
         for ax in axes.flat[len(groups):]:
             ax.set_visible(False)
         for ax, (workload, benches) in zip(axes.flat, groups.items()):
-            _bar_panel(ax, workload, benches, names, metric, ylabel, timing, timing or per_allocator, WIDTH / cols)
+            _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, WIDTH / cols)
         fig.suptitle(title, fontsize=11, fontweight="bold")
-        fig.legend(
-            handles=_strategy_handles(names)
-            + ([Patch(facecolor="white", edgecolor="#555555", hatch=NOISY_HATCH, label="noisy (cv > 10%)")] if timing else []),
-            loc="outside lower center", ncols=len(names) + (1 if timing else 0),
-        )
+        _legend(fig, _strategy_handles(names))
     return fig
 
 
-def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, per_allocator, panel_in):
+def _legend(fig, handles, wide=False):
+    """The legend below the panels, in as many columns as fit the figure's
+    width (a legend wider than the canvas is cut at both edges)."""
+    size = STYLE["legend.fontsize"]
+    # Each entry: its handle and padding (~0.5 in) and its text.
+    widths = [0.5 + len(h.get_label()) * 0.6 * size / 72 for h in handles]
+    ncols = len(handles)
+    while ncols > 1:
+        rows = [widths[i:i + ncols] for i in range(0, len(widths), ncols)]
+        # matplotlib sizes each column to its widest entry
+        columns = [max(row[c] for row in rows if c < len(row)) for c in range(ncols)]
+        if sum(columns) <= WIDTH - 0.3:
+            break
+        ncols -= 1
+    fig.legend(handles=handles, loc="outside lower center", ncols=ncols)
+
+
+def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, panel_in):
     sets = param_sets(benches)
     allocs = allocators_of(benches)
     shown_allocs = allocs if per_allocator else allocs[:1]  # counts are the same under every allocator
@@ -244,50 +259,35 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, per_allocat
     vary = varying(benches)
     n_bars = len(keys) * len(names)
     width = 0.8 / len(names)
-    unit = None
-    if timing:
-        peak = max((b["metrics"].get(metric) or 0) for b in benches)
-        unit = time_unit(peak)
-    scale = unit[0] if unit else 1.0
     top, drawn = 0.0, []
-    rotate = (panel_in - 0.8) / max(n_bars, 1) < 0.32  # inches per bar: room for a level label?
+    pitch = (panel_in - 0.8) / max(n_bars, 1)  # inches per bar
+    rotate = pitch < 0.32  # room for a level label?
+    labelled = pitch >= 6.5 / 72 * 1.2  # room for a rotated one? else none: the tables hold the values
     for i, name in enumerate(names):
-        xs, ys, errs, noisy = [], [], [], []
+        xs, ys = [], []
         for g, (params, alloc) in enumerate(keys):
             bench = pick(benches, params, name, alloc)
             value = bench["metrics"].get(metric) if bench else None
             if value is None:
                 continue
             xs.append(g + (i - (len(names) - 1) / 2) * width)
-            ys.append(value / scale)
-            errs.append((bench["metrics"].get("ns_per_task_stdev") or 0) / scale if timing else 0)
-            noisy.append(timing and bool(bench["metrics"].get("noisy")))
+            ys.append(value)
         if not xs:
             continue
-        bars = ax.bar(
-            xs, ys, width * 0.92, color=color_of(name), edgecolor="white", linewidth=0.4,
-            yerr=errs if timing else None, error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333333"},
-        )
-        for bar, flag in zip(bars, noisy):
-            if flag:
-                bar.set_hatch(NOISY_HATCH)
-                bar.set_edgecolor("#333333")
-        labels = [fmt_count(y) if not timing else f"{y:.3g}" for y in ys]
-        labels = [t + (" !" if flag else "") for t, flag in zip(labels, noisy)]
-        # Above the error bar, not over it.
-        for x, y, e, text in zip(xs, ys, errs, labels):
+        ax.bar(xs, ys, width * 0.92, color=color_of(name), edgecolor="white", linewidth=0.4)
+        for x, y in zip(xs, ys) if labelled else ():
             ax.annotate(
-                text, (x, y + e), xytext=(0, 2), textcoords="offset points", ha="center",
+                fmt_count(y), (x, y), xytext=(0, 2), textcoords="offset points", ha="center",
                 va="bottom", fontsize=6.5 if rotate else 7, rotation=90 if rotate else 0,
             )
-        top = max(top, max(y + e for y, e in zip(ys, errs)))
+        top = max(top, max(ys))
         drawn += ys
-    if not timing and _log_wanted(drawn):  # a fiber's 132 KiB beside a few hundred bytes: every bar readable
+    if _log_wanted(drawn):  # a fiber's 132 KiB beside a few hundred bytes: every bar readable
         ax.set_yscale("log")
-        ax.set_ylim(min(drawn) / 2, top * (8 if rotate else 4))
+        ax.set_ylim(min(drawn) / 2, top * ((8 if rotate else 4) if labelled else 1.5))
         ylabel = ylabel + ", log scale"
     else:
-        ax.set_ylim(0, top * (1.32 if rotate else 1.18) or 1)
+        ax.set_ylim(0, top * ((1.32 if rotate else 1.18) if labelled else 1.05) or 1)
     if metric == "allocs_per_task" and ax.get_yscale() == "linear":
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xticks(range(len(keys)))
@@ -306,9 +306,10 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, timing, per_allocat
     ax.tick_params(axis="x", length=0)
     ax.set_title(workload, loc="left", fontweight="bold")
     more = len(sets) * len(shown_allocs) - len(keys)
-    if more > 0:
-        ax.set_title(f"+{more} more sets in the tables", loc="right", fontsize=7, color="#666666")
-    ax.set_ylabel(ylabel.format(unit=unit[1] if unit else ""))
+    notes = ([f"+{more} more sets"] if more > 0 else []) + ([] if labelled else ["values"])
+    if notes:
+        ax.set_title(" and ".join(notes) + " in the tables", loc="right", fontsize=7, color="#666666")
+    ax.set_ylabel(ylabel)
 
 
 def fig_allocs(doc: dict) -> Figure | None:
@@ -341,11 +342,133 @@ def fig_copied(doc: dict) -> Figure | None:
     )
 
 
+# -- time per task: a dot plot relative to the fastest -------------------------------------
+
+MAX_TIME_PANELS = 12  # workload x parameter set; more are in the scaling figures and the tables
+ALLOCATOR_MARKERS = ("o", "s", "^", "D", "v", "P")  # the run's allocators, in order
+TIME_ROW_IN = 0.17  # inches per strategy row (one allocator)
+TIME_DODGE_IN = 0.06  # and per further allocator in it: markers side by side, not on top of each other
+
+
+def time_point(metrics: dict):
+    """(median, low, high, noisy) in ns: the median and its bootstrap
+    interval; results from before the interval give the mean and no
+    interval (low = high = the value). None if not timed."""
+    def positive(value):  # a hand-edited file may hold anything the shape allows: NaN, inf, 0, -1
+        return value if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else None
+
+    median = positive(metrics.get("ns_per_task_median")) or positive(metrics.get("ns_per_task_mean"))
+    if median is None:
+        return None
+    low, high = positive(metrics.get("ns_per_task_ci_low")), positive(metrics.get("ns_per_task_ci_high"))
+    low = low if low is not None and low <= median else median
+    high = high if high is not None and high >= median else median
+    return median, low, high, bool(metrics.get("noisy"))
+
+
 def fig_time(doc: dict) -> Figure | None:
-    return fig_bars(
-        doc, "ns_per_task_mean", "time per task ({unit})",
-        "Time per task, by strategy (pyperf mean; error bar: stdev; ! = noisy)", timing=True,
-    )
+    """Time per task, one panel per workload and parameter set: a row per
+    strategy, fastest on top, each allocator a marker at its median time
+    relative to the panel's fastest, the line through it the median's
+    bootstrap interval, hollow where that is too wide to trust. Beside each
+    row, where the row is tall enough for text, its strategy's best value:
+    the fastest's time on top, then × the fastest."""
+    cases = []
+    for workload, benches in workload_benches(doc).items():
+        for params in param_sets(benches):
+            timed_here = [b for b in benches if b["params"] == params and time_point(b["metrics"])]
+            if timed_here:
+                cases.append((workload, params, timed_here, varying(benches)))
+    if not cases:
+        return None
+    shown = cases[:MAX_TIME_PANELS]
+    allocs = list(dict.fromkeys(b["allocator"] for _, _, benches, _ in cases for b in benches))
+    markers = dict(zip(allocs, ALLOCATOR_MARKERS * 4))
+    n_rows = max(len(strategies_of(benches)) for _, _, benches, _ in shown)
+    row_in = TIME_ROW_IN + TIME_DODGE_IN * (len(allocs) - 1)
+    cols, rows = _grid(len(shown))
+    panel_h = 0.7 + n_rows * row_in
+    fig = new_figure(WIDTH, rows * panel_h + 0.9, layout="constrained")
+    with matplotlib.rc_context(STYLE):
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax in axes.flat[len(shown):]:
+            ax.set_visible(False)
+        for ax, (workload, params, benches, vary) in zip(axes.flat, shown):
+            _time_panel(ax, workload, params, benches, vary, allocs, markers, row_in)
+        more = len(cases) - len(shown)
+        fig.suptitle(
+            f"Time per task relative to the fastest strategy: the median (dot) and its {CONFIDENCE:.0%} "
+            "bootstrap interval (line)" + (f"; {more} more cases in the tables" if more > 0 else ""),
+            fontsize=10.5, fontweight="bold",
+        )
+        handles = [Line2D([], [], color="#444444", marker=markers[a], linestyle="none", label=a)
+                   for a in allocs] if len(allocs) > 1 else []
+        handles.append(Line2D([], [], color="#444444", marker=ALLOCATOR_MARKERS[0], markerfacecolor="white",
+                              linestyle="none", label=f"hollow: {BY_NAME['noisy'].label}"))
+        _legend(fig, handles)
+    return fig
+
+
+def _time_panel(ax, workload, params, benches, vary, allocs, markers, row_in):
+    points = {}  # strategy -> [(allocator, median, low, high, noisy)]
+    for bench in benches:
+        points.setdefault(bench["strategy"], []).append((bench["allocator"], *time_point(bench["metrics"])))
+    order = sorted(points, key=lambda name: min(p[1] for p in points[name]))  # fastest first
+    best_name = order[0]
+    best_alloc, best = min(((p[0], p[1]) for p in points[best_name]), key=lambda p: p[1])
+    present = [a for a in allocs if any(p[0] == a for ps in points.values() for p in ps)]
+    dodge = {a: (i - (len(present) - 1) / 2) * TIME_DODGE_IN / row_in for i, a in enumerate(present)}
+    top = bottom = 1.0
+    for row, name in enumerate(order):
+        for alloc, median, low, high, noisy in points[name]:
+            y = row + dodge[alloc]
+            color = color_of(name)
+            ax.plot([low / best, high / best], [y, y], color=color, linewidth=1.3, solid_capstyle="butt")
+            ax.plot([median / best], [y], marker=markers[alloc], color=color, markersize=4.5,
+                    markerfacecolor="white" if noisy else color, markeredgewidth=1.1, linestyle="none")
+            top, bottom = max(top, high / best), min(bottom, low / best)
+    ax.set_ylim(len(order) - 0.5, -0.5)  # the fastest on top
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels(order, fontsize=7.5)
+    ax.tick_params(axis="y", length=0)
+    ax.axvline(1.0, color="#999999", linewidth=0.8, zorder=1)
+    if top >= 4:  # a fiber at 20x beside strategies within 10%: every one readable
+        ax.set_xscale("log")
+        ax.set_xlim(min(0.9, bottom * 0.95), top * 1.25)
+        decades = math.log10(top * 1.25 / min(0.9, bottom * 0.95))
+        # 1, 2, 5 per decade while they fit, then fewer: tick labels never touch
+        subs = (1.0, 2.0, 5.0) if decades <= 1.6 else (1.0, 3.0) if decades <= 2.6 else (1.0,)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    else:
+        ax.set_xlim(min(0.97, bottom - 0.02), top * 1.04)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.grid(True, axis="x")
+    ax.grid(False, axis="y")
+    ax.set_xlabel(f"{BY_NAME['ns_per_task_median'].label} ÷ the fastest's", fontsize=7.5)
+    # Each row's value on the right: the strategy's fastest allocator, × the
+    # panel's fastest and its time; only where a row is tall enough for text.
+    right = ax.twinx()
+    right.set_ylim(ax.get_ylim())
+    right.set_yticks(range(len(order)))
+    if row_in >= 7 / 72 * 1.15:
+        labels = [fmt_duration(best)]
+        for name in order[1:]:
+            ratio = min(p[1] for p in points[name]) / best
+            labels.append(f"×{ratio:.2f}" if ratio < 10 else f"×{ratio:.3g}" if ratio < 100 else f"×{ratio:.0f}")
+        right.set_yticklabels(labels, fontsize=7, color="#444444")
+    else:
+        right.set_yticklabels([])
+    right.tick_params(axis="y", length=0)
+    right.grid(False)
+    for spine in ("top", "right"):
+        right.spines[spine].set_visible(False)
+    ax.set_title(workload, loc="left", fontweight="bold", fontsize=9)
+    text = params_label(params, vary) if vary else ""
+    if len(allocs) > 1:
+        text = " ".join(t for t in (text, f"fastest: {best_alloc}") if t)
+    if text:
+        ax.set_title(text, loc="right", fontsize=7, color="#555555")
 
 
 def fig_instructions(doc: dict) -> Figure | None:
@@ -388,7 +511,7 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
         ("bytes_per_task", "bytes allocated per task (B)", False),
     ]
     if timed(benches):
-        panels.append(("ns_per_task_mean", "time per task ({unit})", True))
+        panels.append(("ns_per_task_median", f"{BY_NAME['ns_per_task_median'].label} ({{unit}})", True))
     fig = new_figure(WIDTH, 3.5, layout="constrained")
     series_seen = []
     with matplotlib.rc_context(STYLE):
@@ -417,8 +540,9 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
                         xs = [p[0] for p in points]
                         ys = [p[1] / unit[0] for p in points]
                         color, marker = color_of(name), marker_of(name)
-                        if is_time:
-                            errs = [(p[2]["metrics"].get("ns_per_task_stdev") or 0) / unit[0] for p in points]
+                        if is_time:  # the median and its bootstrap interval
+                            spans = [time_point(p[2]["metrics"]) for p in points]
+                            errs = [[(t[0] - t[1]) / unit[0] for t in spans], [(t[2] - t[0]) / unit[0] for t in spans]]
                             ax.errorbar(xs, ys, yerr=errs, color=color, linestyle=style, linewidth=1.5,
                                         elinewidth=0.8, capsize=2, marker=None)
                             for x, y, p in zip(xs, ys, points):
@@ -452,11 +576,12 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
             for (key, alloc), style in zip(series_seen, _LINESTYLES * 4):
                 text = params_label(dict(zip(others, key))) if others else ""
                 text = " ".join(t for t in (text, alloc or "") if t)
-                handles.append(Line2D([], [], color="#444444", linestyle=style, label=text))
+                if text:  # the counts' series of one allocator names nothing
+                    handles.append(Line2D([], [], color="#444444", linestyle=style, label=text))
         if timed(benches):
             handles.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="white",
-                                  linestyle="none", label="noisy time (cv > 10%)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
+                                  linestyle="none", label=f"hollow: {BY_NAME['noisy'].label}"))
+        _legend(fig, handles)
         fixed = {k: v for k, v in benches[0]["params"].items() if k not in others and k != x_name}
         fig.suptitle(
             f"{workload}: scaling with {x_name}" + (f"  ({params_label(fixed)})" if fixed else ""),
@@ -521,7 +646,7 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
         handles = _strategy_handles(names, line=True)
         if len(allocs) > 1:
             handles += [Line2D([], [], color="#444444", linestyle=s, label=a) for a, s in zip(allocs, _LINESTYLES)]
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+        _legend(fig, handles)
         source = benches[0]["metrics"].get("latency_from")
         how = "from each request's scheduled arrival" if "arrival" in str(source) else "from spawn to completion"
         fig.suptitle(f"{workload}: latency percentiles ({how})", fontsize=11, fontweight="bold")
@@ -579,7 +704,7 @@ def fig_server_rate(benches: list) -> Figure | None:
         handles = _strategy_handles(names, line=True) + [
             Line2D([], [], color="#444444", linestyle=":", label="service time per request (closed loop)")
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+        _legend(fig, handles)
         fixed = params_label(base, [k for k in base if k not in others]) if base else ""
         fig.suptitle(
             f"server: latency against offered rate ({allocator} allocator{'; ' + fixed if fixed else ''})",

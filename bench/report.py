@@ -34,10 +34,11 @@ from . import plots
 from .compare_report import comparison_figure
 from .engine import engine_text
 from .layout_view import task_view, views_for
-from .metrics import REPORTED, SUMMARY
+from .metrics import BY_NAME, REPORTED, SUMMARY
 from .plots import PNG_DPI
 from .results import atomic_write_text, find_problems, load_json, read_results, writing
 from .rust_import import questions
+from .statistics import CONFIDENCE, TRUST_WITHIN
 from .toml_loader import load_program
 from .validate.plots import fig_fidelity
 from .workloads import WORKLOADS, get_workload
@@ -225,8 +226,10 @@ def build_report(folder, layouts=None) -> Path:
                "its chunk when it parks and back when it runs (moves of Rust futures are moved bytes).")
     if plots.timed(doc["benchmarks"]):
         writer.add(overview, "time-per-task", plots.fig_time(doc), "Time per task",
-                   "pyperf's mean over its values; error bars one standard deviation; "
-                   "hatched bars and ! mark noisy benchmarks (spread over 10%).")
+                   "One row per strategy, the fastest on top; each dot is the median of pyperf's values "
+                   "divided by the fastest's, the line through it the median's "
+                   f"{CONFIDENCE:.0%} bootstrap interval. A hollow dot is too noisy to trust: its interval "
+                   f"is wider than ±{TRUST_WITHIN:.0%}. With several allocators each has its own marker.")
 
     if any("instructions_per_task" in b["metrics"] for b in doc["benchmarks"]):
         writer.add(overview, "instructions-per-task", plots.fig_instructions(doc), "Instructions per task",
@@ -479,7 +482,23 @@ def _time(value, noisy=False) -> str:
     if value is None:
         return "-"
     text = _esc(fmt.duration(value))
-    return f'<span class="noisy" title="noisy: spread over 10%">{text} !</span>' if noisy else text
+    return f'<span class="noisy" title="{_esc(BY_NAME["noisy"].label)}">{text} !</span>' if noisy else text
+
+
+def _within(m: dict) -> str:
+    """± the wider side of the median's interval (results from before the
+    interval: '-')."""
+    within = m.get("timing_within")
+    return "-" if within is None else f"±{within:.0%}"
+
+
+def _outliers(m: dict) -> str:
+    """Outliers by Tukey's fences, mild and severe (criterion's classes)."""
+    if m.get("outliers_high_mild") is None:
+        return "-"
+    mild = (m.get("outliers_low_mild") or 0) + (m.get("outliers_high_mild") or 0)
+    severe = (m.get("outliers_low_severe") or 0) + (m.get("outliers_high_severe") or 0)
+    return ", ".join(f"{n:g} {kind}" for n, kind in ((mild, "mild"), (severe, "severe")) if n) or "0"
 
 
 def _img(path: Path, alt: str) -> str:
@@ -558,7 +577,7 @@ def _summary_table(doc: dict) -> str:
                 m = bench["metrics"] if bench else {}
                 cells += [_num(m.get(name)) for name in SUMMARY]
                 if timed:
-                    cells.append(_time(m.get("ns_per_task_mean"), m.get("noisy")))
+                    cells.append(_time(m.get("ns_per_task_median"), m.get("noisy")))
             label = plots.params_label(params, vary) if vary else plots.params_label(params)
             rows.append(
                 f'<tr><td class="wl">{_esc(key)}<br><small>{_esc(label)}</small></td>'
@@ -568,7 +587,7 @@ def _summary_table(doc: dict) -> str:
         "<p class=\"sub\">held B = bytes a live task holds at the peak (stacks, slabs, chunks and boxes, "
         "used or not, and the runtime's task objects), in use B = the bytes of its frames in use in them, "
         "allocs = allocations per task"
-        + (", time = time per task (pyperf mean; ! = noisy)" if timed else "")
+        + (", time = time per task (the median of pyperf's values; ! = too noisy to trust)" if timed else "")
         + ". Counts are exact and the same under every allocator; times are for the first allocator "
         "of each row. Every value of every benchmark is in metrics.csv.</p>"
     )
@@ -585,7 +604,7 @@ def _details_table(benches: list) -> str:
                if not metric.optional or any(metric.name in b["metrics"] for b in benches)]
     heads = (["parameters"] if vary else []) + ["strategy", "allocator"] + [metric.report for metric in columns]
     if timed:
-        heads += ["time/task", "cv"]
+        heads += ["time/task", f"{CONFIDENCE:.0%} interval", "outliers"]
     if latency:
         heads += ["p50", "p99", "max"]
     rows = []
@@ -596,9 +615,8 @@ def _details_table(benches: list) -> str:
             f'<td class="l">{_esc(b["allocator"])}</td>',
         ] + [f"<td>{_num(m.get(metric.name))}</td>" for metric in columns]
         if timed:
-            cv = m.get("timing_cv")
-            cells += [f"<td>{_time(m.get('ns_per_task_mean'), m.get('noisy'))}</td>",
-                      f"<td>{'-' if cv is None else f'{cv:.0%}'}</td>"]
+            cells += [f"<td>{_time(m.get('ns_per_task_median'), m.get('noisy'))}</td>",
+                      f"<td>{_within(m)}</td>", f"<td>{_outliers(m)}</td>"]
         if latency:
             cells += [f"<td>{_time(m.get(k))}</td>" for k in ("p50_ns", "p99_ns", "max_ns")]
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -615,27 +633,29 @@ def _noisy_html(doc: dict) -> str:
     if not doc.get("timing") and not plots.timed(doc["benchmarks"]):
         return "<p>This run was not timed (<code>--counts-only</code>): the counts are exact, nothing is noisy.</p>"
     if not noisy:
-        return '<p class="ok">None: every timed benchmark spread less than 10% (stdev / mean).</p>'
+        return (f'<p class="ok">None: the {CONFIDENCE:.0%} bootstrap interval of every timed benchmark\'s '
+                f'median lies within ±{TRUST_WITHIN:.0%} of it.</p>')
     rows = "".join(
         f'<tr><td class="l">{_esc(b["workload"])}</td><td class="l">{_esc(plots.params_label(b["params"]))}</td>'
         f'<td class="l">{_strategy_name(b["strategy"])}</td><td class="l">{_esc(b["allocator"])}</td>'
-        f'<td>{_time(b["metrics"].get("ns_per_task_mean"))}</td>'
-        f'<td class="noisy">{b["metrics"].get("timing_cv", 0):.0%}</td>'
+        f'<td>{_time(b["metrics"].get("ns_per_task_median"))}</td>'
+        f'<td class="noisy">{_within(b["metrics"])}</td><td>{_outliers(b["metrics"])}</td>'
         f'<td>{_esc(b["metrics"].get("timing_values", "-"))}</td></tr>'
         for b in noisy
     )
     table = (
         '<div class="scroll"><table><thead><tr><th class="l">workload</th><th class="l">parameters</th>'
-        '<th class="l">strategy</th><th class="l">allocator</th><th>time/task</th><th>cv</th><th>values</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        f'<th class="l">strategy</th><th class="l">allocator</th><th>time/task</th><th>{CONFIDENCE:.0%} interval</th>'
+        f"<th>outliers</th><th>values</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
     if len(noisy) > 8:  # a long list folds away (no script needed)
         table = f"<details><summary>the {len(noisy)} noisy benchmarks</summary>{table}</details>"
     return (
-        f'<p class="warning">{len(noisy)} of {len(doc["benchmarks"])} benchmarks spread more than 10% '
-        "(stdev / mean of pyperf's values): too wide to trust their times. Their times are marked ! "
-        "in the tables and hatched in the figures. Rerun them with <code>--rigorous</code> on a "
-        "quieter machine; their counts are exact all the same.</p>" + table
+        f'<p class="warning">{len(noisy)} of {len(doc["benchmarks"])} benchmarks are too noisy to trust: the '
+        f"{CONFIDENCE:.0%} bootstrap interval of the median of pyperf's values is wider than ±{TRUST_WITHIN:.0%} "
+        "of it, after as many more values as the time cap allowed. Their times are marked ! in the tables "
+        "and hollow in the figures. Rerun them with <code>--rigorous</code> on a quieter machine; their "
+        "counts are exact all the same.</p>" + table
     )
 
 

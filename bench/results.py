@@ -81,7 +81,7 @@ RUN_SHAPE = Fields(
         "started": Opt(TEXT), "finished": Opt(TEXT), "benchmarks_planned": COUNT,
         "environment": DictOf(SCALAR), "engine": DictOf(TEXT),
         "skipped": ListOf(Fields(required={"benchmark": TEXT, "reason": TEXT})),
-        "suite": Fields(optional={"selection": TEXT, "digest": TEXT, "benchmarks": COUNT}),
+        "suite": Fields(optional={"name": TEXT, "selection": TEXT, "digest": TEXT, "benchmarks": COUNT}),
         "shard": Fields(required={"index": COUNT, "count": COUNT},
                         optional={"cases": COUNT, "suite_cases": COUNT, "balance": TEXT, "options": DictOf(SCALAR)}),
         "merged": Fields(optional={"shards": COUNT, "present": ListOf(COUNT), "missing": ListOf(COUNT),

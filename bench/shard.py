@@ -92,19 +92,32 @@ def costs_from_run(doc: dict) -> dict:
     return out
 
 
+def case_costs(grouped: list, known: dict | None = None, per_benchmark: float = 1.0) -> list:
+    """The cost of each case of ``grouped`` (:func:`cases`): its seconds in
+    ``known`` (:func:`costs_from_run`); a case it lacks (new since that
+    run) costs the median seconds per benchmark of the known ones times its
+    own benchmarks, or, with none known, ``per_benchmark`` times them."""
+    known = known or {}
+    per_bench = [known[key] / len(benches) for key, benches in grouped if key in known]
+    fallback = statistics.median(per_bench) if per_bench else per_benchmark
+    return [known.get(key, fallback * len(benches)) for key, benches in grouped]
+
+
+def estimated_seconds(suite: list, per_benchmark: float, known: dict | None = None) -> float:
+    """How long ``suite`` should take: the sum of its cases' costs
+    (:func:`case_costs`), the same estimate the shards are balanced by."""
+    return sum(case_costs(cases(suite), known, per_benchmark))
+
+
 def partition(suite: list, count: int, known: dict | None = None) -> list:
     """The shards of ``suite``: ``count`` lists of case positions (indices
     into :func:`cases`), each in suite order.
 
-    ``known`` maps case keys to seconds (:func:`costs_from_run`); a case it
-    lacks (new since that run) costs the median seconds per benchmark of the
-    known ones times its own benchmarks. Without ``known`` every benchmark
+    ``known`` maps case keys to seconds (:func:`costs_from_run`); the cost
+    of each case is :func:`case_costs`'s. Without ``known`` every benchmark
     costs 1."""
     grouped = cases(suite)
-    known = known or {}
-    per_bench = [known[key] / len(benches) for key, benches in grouped if key in known]
-    fallback = statistics.median(per_bench) if per_bench else 1.0
-    costs = [known.get(key, fallback * len(benches)) for key, benches in grouped]
+    costs = case_costs(grouped, known)
     loads = [0.0] * count
     shards = [[] for _ in range(count)]
     for position in sorted(range(len(grouped)), key=lambda i: (-costs[i], i)):
@@ -151,7 +164,13 @@ def apply(suite: list, shard: tuple[int, int] | None, balance=None) -> tuple[lis
         if balance:
             raise UsageError("--balance only balances shards; give --shard K/N too")
         return [(None, bench) for bench in suite], None
+    return select(suite, shard, known_costs(balance))
+
+
+def known_costs(balance) -> dict | None:
+    """The case costs of the ``--balance`` run folder ``balance`` (None: none)."""
+    if not balance:
+        return None
     from .results import read_results  # a one-line error for a bad folder
 
-    known = check_balance_run(read_results(balance), balance) if balance else None
-    return select(suite, shard, known)
+    return check_balance_run(read_results(balance), balance)

@@ -1,6 +1,14 @@
-"""Timing statistics: how two sets of pyperf runs differ, and whether it matters.
+"""Timing statistics: whether one benchmark's time can be trusted, and how
+two sets of pyperf runs differ, and whether it matters.
 
-The numbers behind ``compare``'s timing verdict, apart from its matching
+**Trust** (``run``'s noise flag, :func:`trust`): the median of a
+benchmark's values, the 95% bootstrap confidence interval of that median
+(``scipy.stats.bootstrap``, percentile method, fixed seed) and its outliers
+classified by Tukey's fences as criterion does (mild beyond 1.5 IQR from the
+quartiles, severe beyond 3). A benchmark is trusted when the interval lies
+within ±:data:`TRUST_WITHIN` of the median. ``docs/timing.md`` explains it.
+
+**Comparison**: the numbers behind ``compare``'s timing verdict, apart from its matching
 of benchmarks (:mod:`compare`): the ratio HEAD/BASE of the mean time per
 task over the mean of each pyperf run, a bootstrap confidence interval of
 that ratio (``scipy.stats.bootstrap``, percentile method, fixed seed: the
@@ -27,6 +35,75 @@ CONFIDENCE = 0.95  # of the bootstrap interval
 BOOTSTRAP_RESAMPLES = 5000
 BOOTSTRAP_SEED = 20240501  # fixed: the same two folders always give the same interval
 MIN_RUNS_FOR_INTERVAL = 3  # a side: the bootstrap of two numbers is no interval worth printing
+# A benchmark's time is trusted when the CONFIDENCE bootstrap interval of
+# its median lies within this fraction of the median on both sides.
+TRUST_WITHIN = 0.05
+# Tukey's fences, as criterion classifies outliers: beyond MILD_FENCE x IQR
+# from the quartiles a value is a mild outlier, beyond SEVERE_FENCE x IQR a
+# severe one. Quartiles interpolate linearly between ranks (numpy's default,
+# criterion's too).
+MILD_FENCE = 1.5
+SEVERE_FENCE = 3.0
+OUTLIER_CLASSES = ("low_severe", "low_mild", "high_mild", "high_severe")
+
+
+def median_interval(values) -> tuple:
+    """(median, low, high): the median of ``values`` and the CONFIDENCE
+    bootstrap interval of it (percentile method, BOOTSTRAP_RESAMPLES
+    resamples, seeded: the same values give the same interval). One value
+    has no interval: low = high = the value."""
+    from scipy import stats  # deferred: scipy loads only when timing is judged
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise ValueError("no values")
+    median = float(np.median(x))
+    if x.size < 2:
+        return median, median, median
+    interval = stats.bootstrap(
+        (x,), np.median, vectorized=True, axis=-1, confidence_level=CONFIDENCE,
+        n_resamples=BOOTSTRAP_RESAMPLES, method="percentile", **_seed(),
+    ).confidence_interval
+    return median, float(interval.low), float(interval.high)
+
+
+def outliers(values) -> dict:
+    """How many of ``values`` lie beyond Tukey's fences: {class: count} for
+    each of OUTLIER_CLASSES (criterion's classification; a value exactly on
+    a fence is not beyond it)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return dict.fromkeys(OUTLIER_CLASSES, 0)
+    q1, q3 = np.percentile(x, [25, 75])
+    iqr = q3 - q1
+    severe_low, mild_low = q1 - SEVERE_FENCE * iqr, q1 - MILD_FENCE * iqr
+    mild_high, severe_high = q3 + MILD_FENCE * iqr, q3 + SEVERE_FENCE * iqr
+    return {
+        "low_severe": int(np.sum(x < severe_low)),
+        "low_mild": int(np.sum((x >= severe_low) & (x < mild_low))),
+        "high_mild": int(np.sum((x > mild_high) & (x <= severe_high))),
+        "high_severe": int(np.sum(x > severe_high)),
+    }
+
+
+def trust(values) -> dict:
+    """Whether a benchmark's time can be trusted: its median, the bootstrap
+    interval of the median, the interval's widest side relative to the
+    median (``within``), ``trusted`` (``within`` <= TRUST_WITHIN; one value
+    is never trusted: it has no interval) and the outliers by class."""
+    median, low, high = median_interval(values)
+    within = max(median - low, high - median) / median if median > 0 else math.inf
+    return {
+        "median": median, "low": low, "high": high, "within": within,
+        "trusted": len(values) >= 2 and within <= TRUST_WITHIN,
+        "outliers": outliers(values),
+    }
+
+
+def _seed() -> dict:
+    """The bootstrap's fixed seed, under the name this scipy takes."""
+    rng_arg = "rng" if "rng" in _bootstrap_parameters() else "random_state"
+    return {rng_arg: np.random.default_rng(BOOTSTRAP_SEED)}
 
 
 def _ratio_of_means(base, head, axis=-1):
@@ -105,14 +182,12 @@ def raw_timing_statistics(base_runs, head_runs) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate samples give NaN, handled below
         p_value = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
-        seed = np.random.default_rng(BOOTSTRAP_SEED)
-        rng_arg = "rng" if "rng" in _bootstrap_parameters() else "random_state"
         try:
             if intervals:
                 interval = stats.bootstrap(
                     (base, head), _ratio_of_means, vectorized=True, paired=False, axis=-1,
                     confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES,
-                    method="percentile", **{rng_arg: seed},
+                    method="percentile", **_seed(),
                 ).confidence_interval
                 low, high = float(interval.low), float(interval.high)
         except ValueError:

@@ -1,13 +1,21 @@
 """Which benchmarks a run contains.
 
 A suite is the matrix workload x parameter values x strategy x allocator.
-The default suite runs every built-in workload at its default parameters
-under every strategy (plug-ins included) and every allocator; ``quick``
-swaps in each workload's small ``quick`` parameters and, unless
-allocators are named, times only :data:`QUICK_ALLOCATOR` (for CI). Filters
-narrow the matrix and ``--param NAME=V1,V2`` flags sweep parameters::
+Three are declared (:data:`SUITES`), each with the timing mode it runs in:
 
-    build_suite(workloads=["chain"], params={"depth": ["1", "3"]}, quick=True)
+* ``default`` (plain `pinbench run`): every built-in workload at its
+  default parameters (its ``first_run`` ones where those cost too much),
+  every strategy (plug-ins included), the system allocator: the mission's
+  question answered in minutes;
+* ``quick`` (``--quick``, CI): the same matrix at each workload's small
+  ``quick`` parameters, short timing;
+* ``full``: every workload at its default parameters under every strategy
+  and every allocator, the exhaustive cross product.
+
+Filters narrow the matrix (``-a`` replaces the suite's allocators) and
+``--param NAME=V1,V2`` flags sweep parameters::
+
+    build_suite(workloads=["chain"], params={"depth": ["1", "3"]}, suite="quick")
 
 Everything the user can get wrong is a one-line :class:`UsageError`, raised
 before anything runs.
@@ -15,7 +23,9 @@ before anything runs.
 
 from __future__ import annotations
 
+import argparse
 import itertools
+from dataclasses import dataclass
 
 from .. import strategies as strategy_registry
 from ..model.errors import UsageError
@@ -23,14 +33,82 @@ from .formatting import param_text
 from .runner import ALLOCATORS, Benchmark, check_allocator
 from .workloads import WORKLOADS, get_workload
 
+ALL = "all"
 QUICK_ALLOCATOR = "system"
 
-ALL = "all"
+
+@dataclass(frozen=True)
+class Suite:
+    """A named suite: which parameters each workload runs at, which
+    allocators are timed (unless ``-a`` names others), and the timing mode
+    (bench/timing.py MODES; ``--rigorous`` overrides it)."""
+
+    name: str
+    summary: str  # one line, for --help
+    params: dict  # {workload: {parameter: value}}: what differs from its defaults
+    allocators: tuple  # allocator names, or (ALL,)
+    mode: str
+    # The modes in which its selection line (selection_text) names no suite:
+    # those whose runs meant this suite before suites had names, so their
+    # history series go on.
+    unnamed_in: tuple = ()
+
 
 # Small parameters per workload for `pinbench run --quick` (CI): each
 # workload's `quick` parameters, the same shapes at a fraction of the tasks.
 # Parameters not named keep their defaults.
 QUICK_PARAMS = {name: dict(workload.quick) for name, workload in WORKLOADS.items() if workload.quick}
+# The default suite's: each workload's defaults, but for its `first_run` ones.
+FIRST_RUN_PARAMS = {name: dict(workload.first_run) for name, workload in WORKLOADS.items() if workload.first_run}
+
+# Counts do not depend on the allocator (tests assert it), so the default and
+# quick suites time only the baseline one; `full` times every one.
+SUITES = {
+    "default": Suite("default", "every workload and strategy under the system allocator (a first run of minutes)",
+                     FIRST_RUN_PARAMS, (QUICK_ALLOCATOR,), "default"),
+    "quick": Suite("quick", "the default suite at small parameters and short timing (CI)",
+                   QUICK_PARAMS, (QUICK_ALLOCATOR,), "quick", unnamed_in=("quick",)),
+    "full": Suite("full", "every workload, strategy and allocator at the default parameters (the exhaustive "
+                  "cross product)", {}, (ALL,), "default", unnamed_in=("default", "rigorous")),
+}
+DEFAULT_SUITE = "default"
+
+# What one timed benchmark takes, in seconds, by timing mode, on an idle
+# 2-core machine: the CPU time (user + sys, children included) of a cold
+# `pinbench run` of the default suite, and of `--quick`, less their engines'
+# compiling, per benchmark (README "Suites"; wall time on a shared machine
+# is longer; rigorous: `pinbench run --rigorous -w chain,spawn_many -s
+# pinbox`, 22 s of CPU for its 2). `pinbench run` multiplies it out before it
+# starts, unless an earlier run's durations are given (--balance).
+SECONDS_PER_BENCHMARK = {"quick": 0.3, "default": 1.5, "rigorous": 11.0}
+
+
+def get_suite(name: str | None) -> Suite:
+    """The suite called ``name`` (None: the default); else a one-line UsageError."""
+    try:
+        return SUITES[name or DEFAULT_SUITE]
+    except KeyError:
+        raise UsageError(f"unknown suite '{name}'; choose one of: {', '.join(SUITES)}") from None
+
+
+def suite_argument(text: str) -> str:
+    """argparse type of ``--suite``: an unknown name is one line naming the suites."""
+    try:
+        return get_suite(text).name
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def suite_of(args) -> Suite:
+    """The suite of a command's flags: ``--suite NAME``, or ``--quick``
+    (the quick suite), else the default. ``--quick`` with another
+    ``--suite`` is a one-line UsageError."""
+    name = getattr(args, "suite", None)
+    if getattr(args, "quick", False):
+        if name not in (None, "quick"):
+            raise UsageError(f"--quick runs the quick suite, not '{name}'; drop --quick or --suite {name}")
+        name = "quick"
+    return get_suite(name)
 
 
 def split_names(values) -> list:
@@ -144,29 +222,28 @@ def combinations(workload, base: dict, sweeps: dict) -> list:
 
 
 def build_suite(
-    workloads=None, strategies=None, allocators=None, params=None, quick: bool = False
+    workloads=None, strategies=None, allocators=None, params=None, suite: str | None = None
 ) -> list:
-    """The benchmarks of a run, in a stable order: workloads as selected
-    ("all": registry order), then parameter combinations (flag order, value
+    """The benchmarks of a run of ``suite`` (a name of :data:`SUITES`;
+    None: the default), in a stable order: workloads as selected ("all":
+    registry order), then parameter combinations (flag order, value
     order), then strategies, then allocators.
 
     ``workloads``, ``strategies`` and ``allocators`` are lists of names (or
-    comma lists; ``None`` or "all" for every one); ``params`` is a list of
-    ``NAME=V1,V2`` strings or a ``{name: [values]}`` dict.
+    comma lists; ``None`` or "all" for every one; no allocators: the
+    suite's); ``params`` is a list of ``NAME=V1,V2`` strings or a
+    ``{name: [values]}`` dict.
     """
+    chosen = get_suite(suite)
     selected = select_workloads(workloads)
     strategy_names = select_strategies(strategies)
-    # Counts do not depend on the allocator (tests assert it), so the quick
-    # suite times only the baseline one unless asked for more.
-    if quick and not allocators:
-        allocators = [QUICK_ALLOCATOR]
-    allocator_names = select_allocators(allocators)
+    allocator_names = select_allocators(allocators or list(chosen.allocators))
     sweeps = params if isinstance(params, dict) else parse_param_flags(params)
     check_sweeps_apply(sweeps, [workload for _, workload in selected])
 
     suite = []
     for argument, workload in selected:
-        base = workload.quick if quick else {}
+        base = chosen.params.get(argument, {})
         for combo in combinations(workload, base, sweeps):
             for strategy in strategy_names:
                 for allocator in allocator_names:
@@ -174,11 +251,16 @@ def build_suite(
     return suite
 
 
-def selection_text(workloads=None, strategies=None, allocators=None, params=None) -> str:
-    """The suite flags as one canonical line (``-w chain -s all -a all``),
-    the same however they were spelled: the history keys its series by it,
-    so runs of one selection stay one series as the registry grows."""
-    parts = [f"-w {','.join(split_names(workloads))}", f"-s {','.join(split_names(strategies))}",
+def selection_text(workloads=None, strategies=None, allocators=None, params=None, suite: str | None = None,
+                   mode: str | None = None) -> str:
+    """The suite flags as one canonical line (``--suite default -w chain -s
+    all -a all``), the same however they were spelled: the history keys its
+    series by it with the run's ``mode`` (default: the suite's), so runs of
+    one selection stay one series as the registry grows. The line names no
+    suite in a mode the suite is :attr:`Suite.unnamed_in`."""
+    chosen = get_suite(suite)
+    parts = [] if (mode or chosen.mode) in chosen.unnamed_in else [f"--suite {chosen.name}"]
+    parts += [f"-w {','.join(split_names(workloads))}", f"-s {','.join(split_names(strategies))}",
              f"-a {','.join(split_names(allocators))}"]
     sweeps = params if isinstance(params, dict) else parse_param_flags(params)
     parts += [f"-p {name}={','.join(values)}" for name, values in sweeps.items()]

@@ -10,9 +10,9 @@ from rich.table import Table
 from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
-from .metrics import SHOWN, SUMMARY
+from .metrics import HEADLINE, NS, SHOWN
 from .results import find_problems, groups
-from .timing import NOISY_CV
+from .statistics import CONFIDENCE, TRUST_WITHIN
 
 
 # Up to this many strategies get a column each; more make a row each.
@@ -55,20 +55,62 @@ def _by_strategy(doc: dict, title: str, caption: str, cell, headers: tuple):
     return table
 
 
-SUMMARY_HEADERS = ("held B/live task", "frames in use B/live task", "allocs/task")  # metrics.SUMMARY's
+def _ratio(value, best) -> str:
+    """``value`` over the best one, as ``1.00``; a dash when there is no
+    ratio (no value, or the best is 0 and this is not)."""
+    if value is None or best is None:
+        return "-"
+    if best == 0:
+        return "1.00" if value == 0 else "-"
+    ratio = value / best
+    return f"{ratio:.0f}" if ratio >= 100 else f"{ratio:.1f}" if ratio >= 10 else f"{ratio:.2f}"
 
 
-def summary_table(doc: dict):
-    """Per workload and parameters, under each strategy: the bytes a live
-    task holds, the bytes of its frames in use, its allocations
-    (deterministic; identical for every allocator)."""
-    return _by_strategy(
-        doc, "held bytes per live task / frames in use per live task / allocations per task, by strategy",
-        "(held: stacks, slabs, chunks and boxes, used or not, and the runtime's task objects; "
-        "frames in use: the part of them frames occupy; deterministic: the same under every allocator)",
-        lambda m: tuple(compact(m.get(name)) for name in SUMMARY),
-        SUMMARY_HEADERS,
-    )
+def _headline_cell(metric, m: dict) -> str:
+    value = m.get(metric.name)
+    if value is None:
+        return "-"
+    if metric.unit == NS:
+        return format_ns(value) + (" [bold yellow]![/bold yellow]" if m.get("noisy") else "")
+    return compact(value)
+
+
+def headline_table(doc: dict):
+    """The mission's question in one table: per workload and parameters,
+    each strategy's held bytes per live task, allocations and time per task
+    (metrics.HEADLINE; time only in a timed run), each beside its ratio to
+    the best (lowest) strategy's in that workload. The first allocator of
+    each group (counts are the same under every allocator)."""
+    columns = [m for m in HEADLINE if m.deterministic or has_timing(doc)]
+    table = Table(title="per task, by workload and strategy: each value and its ratio to the best strategy's",
+                  title_justify="left", caption_justify="left",
+                  caption="(x best: over the lowest of the workload's strategies; held: stacks, slabs, chunks and "
+                  "boxes, used or not, and the runtime's task objects, per task live at their peak; "
+                  + ("time: the median of pyperf's values, ! = too noisy to trust; " if has_timing(doc) else "")
+                  + "the first allocator of each workload)")
+    table.add_column("workload", style="bold", no_wrap=True)
+    table.add_column("strategy", no_wrap=True)
+    for metric in columns:
+        table.add_column(metric.headline, justify="right", no_wrap=True)
+        table.add_column("x\nbest", justify="right", no_wrap=True)
+    for group in groups(doc):
+        by_strategy = {}
+        for bench in group:
+            by_strategy.setdefault(bench["strategy"], bench)
+        firsts = list(by_strategy.values())
+        best = {}
+        for metric in columns:
+            values = [b["metrics"][metric.name] for b in firsts if b["metrics"].get(metric.name) is not None]
+            best[metric.name] = min(values) if values else None
+        labels = group_labels(firsts)
+        for i, bench in enumerate(firsts):
+            m = bench["metrics"]
+            cells = []
+            for metric in columns:
+                cells += [_headline_cell(metric, m), _ratio(m.get(metric.name), best[metric.name])]
+            table.add_row(labels[i] if i < len(labels) else "", esc(bench["strategy"]), *cells,
+                          end_section=i == len(firsts) - 1)
+    return table
 
 
 def has_instructions(doc: dict) -> bool:
@@ -117,25 +159,21 @@ def print_noise_warning(out, doc: dict):
         names = ", ".join(f"{b['workload']}/{b['strategy']}/{b['allocator']}" for b in noisy[:6])
         more = f" and {len(noisy) - 6} more" if len(noisy) > 6 else ""
         out.print(
-            f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) spread more than "
-            f"{NOISY_CV:.0%} (stdev/mean), too wide to trust: {esc(names)}{more} "
+            f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) too noisy to trust (the "
+            f"{CONFIDENCE:.0%} interval of the median wider than ±{TRUST_WITHIN:.0%}): {esc(names)}{more} "
             "(marked ! ; rerun them, with --rigorous, on a quieter machine)"
         )
 
 
 def time_cell(m: dict) -> str:
+    """The median time per task, ± the wider side of its confidence interval
+    (results from before the interval: the mean ± stdev/mean), ! if noisy."""
     if "ns_per_task_mean" not in m:
         return "-"
     flag = " [bold yellow]![/bold yellow]" if m.get("noisy") else ""
-    return f"{format_ns(m['ns_per_task_mean'])} ±{m.get('timing_cv', 0):.0%}{flag}"
-
-
-def timing_summary_table(doc: dict):
-    """Per workload: time per task under each strategy (mean ± cv; ! = noisy)."""
-    return _by_strategy(
-        doc, "time per task (pyperf mean ±cv), by strategy",
-        "(first allocator of each group; ! = too noisy to trust)", lambda m: (time_cell(m),), ("time/task",),
-    )
+    if m.get("timing_within") is None:
+        return f"{format_ns(m['ns_per_task_mean'])} ±{m.get('timing_cv', 0):.0%}{flag}"
+    return f"{format_ns(m['ns_per_task_median'])} ±{m['timing_within']:.0%}{flag}"
 
 
 def timing_table(doc: dict):

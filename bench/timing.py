@@ -8,6 +8,12 @@ this module as ``python -m pinbench.bench.timing --specs FILE`` for its
 workers, which rebuild the benchmark from the spec file. ``inner_loops`` is
 the run's task count, so pyperf's values are seconds per task.
 
+Whether a time can be trusted is :func:`statistics.trust`'s call: the 95%
+bootstrap interval of the median within ±5% of it. Where it is wider,
+``Timer.time`` asks pyperf for more values, one worker process at a time,
+within a time cap (``MORE_SECONDS``, ``MORE_SHARE``). pyperf's workers are
+pinned to a CPU where the machine allows it (``environment.worker_cpus``).
+
 Latency is not pyperf's business: the executor samples it inside the hot
 loop (every ``LATENCY_STRIDE``-th task, two clock reads each), in separate
 runs in the master, interleaved with runs that record nothing so the
@@ -22,7 +28,8 @@ import json
 import math
 import statistics
 import sys
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -30,6 +37,8 @@ import numpy as np
 from .. import strategies
 from ..cython_core import _executor
 from . import engine as engines
+from .environment import worker_cpus
+from .statistics import OUTLIER_CLASSES, trust
 from .workloads import get_workload
 
 # pyperf settings per run mode: processes, values per process, warm-ups,
@@ -39,6 +48,10 @@ MODES = {
     "default": {"processes": 3, "values": 5, "warmups": 1, "min_time": 0.05},
     "rigorous": {"processes": 12, "values": 10, "warmups": 2, "min_time": 0.1},
 }
+
+# Modes whose loops per value pyperf calibrates in a process of its own;
+# the others take them from the counting run (see Timer.time).
+CALIBRATED = ("rigorous",)
 
 # Sample one task in this many (closed-loop workloads): two clock reads per
 # sampled task keep the overhead near 1% even for tasks of ~100 ns.
@@ -51,8 +64,16 @@ OVERHEAD_BUDGET = {"quick": 0.02, "default": 0.1, "rigorous": 0.3}
 MAX_OVERHEAD_PAIRS = 200
 PERCENTILES = {"p50_ns": 50, "p90_ns": 90, "p99_ns": 99, "p999_ns": 99.9}
 
-# A benchmark whose values spread more than this (stdev / mean) is flagged.
-NOISY_CV = 0.10
+# More values where a benchmark is not trusted yet (statistics.trust): after
+# pyperf's processes, one more worker process at a time, with the same loops,
+# warm-ups and values per process, until the interval is narrow enough, or
+# the next worker (expected to take as long as the last) would take the
+# benchmark's extra time past MORE_SECONDS, or the run's extra time past
+# MORE_SHARE of the time its first rounds took. On an idle machine few
+# benchmarks need any; on a busy one a run takes at most 1 + MORE_SHARE
+# times as long.
+MORE_SECONDS = {"quick": 1.0, "default": 4.0, "rigorous": 20.0}
+MORE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,20 @@ def _runner(specs_path: str | None, mode: str | None = None):
     return runner
 
 
+def sample_until_trusted(values: list, more, cap: float, estimate: float, clock=time.monotonic) -> tuple:
+    """Add ``more()``'s values to ``values`` until :func:`statistics.trust`
+    trusts them, or the next call, expected to take as long as the last
+    (``estimate`` before the first), would end past ``cap`` seconds from
+    now. Return (values, seconds spent)."""
+    values = list(values)
+    start = clock()
+    while not trust(values)["trusted"] and clock() - start + estimate <= cap:
+        before = clock()
+        values += more()
+        estimate = clock() - before
+    return values, clock() - start
+
+
 class Timer:
     """The master side: one pyperf Runner for a whole ``pinbench run``."""
 
@@ -121,7 +156,11 @@ class Timer:
         self.runner = _runner(self.specs_path, mode)
         # Workers must find the engines the master built, built the same way.
         inherit = ",".join(engines.ENVIRONMENT)
-        self.runner.parse_args(["--quiet", "--inherit-environ", inherit, "--specs", self.specs_path])
+        cpus = worker_cpus()
+        self.runner.parse_args(["--quiet", "--inherit-environ", inherit, "--specs", self.specs_path]
+                               + (["--affinity", cpus] if cpus else []))
+        self.first_seconds = 0.0  # pyperf's first rounds, every benchmark so far
+        self.more_seconds = 0.0  # the extra workers', every benchmark so far
 
     def time(self, spec: Spec, seconds_per_run: float | None = None):
         """Run pyperf's workers for ``spec``; return the pyperf.Benchmark.
@@ -130,15 +169,47 @@ class Timer:
         read grows by one each time, so a worker finds its benchmark at the
         index pyperf gives it.
 
-        ``seconds_per_run`` (the counting run's time): in quick mode the loops
-        per value come from it -- the power of two that makes a value last
-        ``min_time``, as pyperf's calibration picks -- so pyperf starts one
-        worker instead of a calibration process and a worker (the quick suite
-        spends most of its time starting processes). Other modes calibrate.
+        ``seconds_per_run`` (the counting run's time): outside
+        :data:`CALIBRATED` modes the loops per value come from it -- the
+        power of two that makes a value last ``min_time``, as pyperf's
+        calibration picks -- so pyperf starts no calibration process (the
+        quick and default suites spend most of their time starting
+        processes). Rigorous calibrates.
+
+        Where the values are not trusted yet, more workers add to them
+        (:func:`sample_until_trusted`, within ``MORE_SECONDS`` and
+        ``MORE_SHARE``); their runs join the returned benchmark.
         """
-        if self.mode == "quick" and seconds_per_run:
-            wanted = MODES["quick"]["min_time"] / seconds_per_run
-            self.runner.args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
+        args = self.runner.args
+        if self.mode not in CALIBRATED and seconds_per_run:
+            wanted = MODES[self.mode]["min_time"] / seconds_per_run
+            args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
+        started = time.monotonic()
+        benchmark = self._bench(spec)
+        first = time.monotonic() - started
+        self.first_seconds += first
+        cap = min(MORE_SECONDS[self.mode], MORE_SHARE * self.first_seconds - self.more_seconds)
+        saved = args.loops, args.processes
+        rounds = 0
+
+        def more():
+            nonlocal rounds
+            rounds += 1
+            # The loops the first rounds ran, so the new values are like theirs.
+            args.loops, args.processes = benchmark.get_runs()[-1].get_loops(), 1
+            extra = self._bench(replace(spec, label=f"{spec.label} (more {rounds})"))
+            for run in extra.get_runs():  # the same benchmark: its name, not the helper spec's
+                benchmark.add_run(pyperf_run(run, {"name": spec.label}))
+            return list(extra.get_values())
+
+        try:
+            _, spent = sample_until_trusted(benchmark.get_values(), more, cap, first / saved[1])
+        finally:
+            args.loops, args.processes = saved
+        self.more_seconds += spent
+        return benchmark
+
+    def _bench(self, spec: Spec):
         self.specs.append(spec)
         with open(self.specs_path, "w") as f:
             json.dump([asdict(s) for s in self.specs], f)
@@ -147,20 +218,35 @@ class Timer:
             return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
 
 
+def pyperf_run(run, metadata: dict):
+    """A copy of a pyperf.Run with some of its metadata replaced."""
+    import pyperf
+
+    return pyperf.Run(run.values, warmups=run.warmups, metadata={**run.get_metadata(), **metadata},
+                      collect_metadata=False)
+
+
 def timing_metrics(benchmark) -> dict:
-    """The summary pinbench keeps of a pyperf benchmark (values in s per task)."""
+    """The summary pinbench keeps of a pyperf benchmark (values in s per task):
+    pyperf's mean and spread, and whether the time can be trusted
+    (:func:`statistics.trust`: the bootstrap interval of the median and the
+    outliers)."""
     values = benchmark.get_values()
     mean = statistics.fmean(values)
     stdev = statistics.stdev(values) if len(values) > 1 else 0.0
-    cv = stdev / mean if mean else 0.0
+    judged = trust(values)
     return {
         "ns_per_task_mean": mean * 1e9,
         "ns_per_task_stdev": stdev * 1e9,
-        "ns_per_task_median": statistics.median(values) * 1e9,
+        "ns_per_task_median": judged["median"] * 1e9,
         "timing_values": len(values),
         "tasks_per_second": 1.0 / mean if mean else 0.0,
-        "timing_cv": cv,
-        "noisy": cv > NOISY_CV,
+        "timing_cv": stdev / mean if mean else 0.0,
+        "noisy": not judged["trusted"],
+        "ns_per_task_ci_low": judged["low"] * 1e9,
+        "ns_per_task_ci_high": judged["high"] * 1e9,
+        "timing_within": judged["within"],
+        **{f"outliers_{name}": judged["outliers"][name] for name in OUTLIER_CLASSES},
     }
 
 

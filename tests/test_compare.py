@@ -85,7 +85,9 @@ def test_a_timed_run_compared_with_itself_has_no_regression(timed_runs):
     for bench in result["benchmarks"]:
         t = bench["timing"]
         assert t["ratio"] == pytest.approx(1.0) and t["p_value"] == pytest.approx(1.0)
-        assert t["n_base"] == 3 and t["values_base"] == 15  # 3 worker processes x 5 values
+        # 3 worker processes x 5 values, and one more process at a time where
+        # the median's interval was wide (timing.MORE_SECONDS)
+        assert t["n_base"] >= 3 and t["values_base"] == 5 * t["n_base"]
         assert t["ci_low"] <= 1.0 <= t["ci_high"] and t["verdict"] == "not significant"
 
 

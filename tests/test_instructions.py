@@ -61,7 +61,7 @@ def test_without_valgrind_the_reason_names_the_fix(monkeypatch):
 
 def _specs(workloads, strategies):
     specs = []
-    for bench in build_suite(workloads=workloads, strategies=strategies, quick=True):
+    for bench in build_suite(workloads=workloads, strategies=strategies, suite="quick"):
         spec = timing.Spec(bench.label, bench.workload, dict(bench.params), bench.strategy,
                            bench.allocator, 0, runner.default_memory_limit())
         _, program, _, _ = timing.prepare(spec)

@@ -375,7 +375,7 @@ def test_the_page_is_self_contained_and_complete(timed_run):
         assert f">{heading}</h2>" in page, heading
     assert doc["environment"]["python"] in page
     noisy = [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
-    assert (f"{len(noisy)} of {len(doc['benchmarks'])} benchmarks spread" in page) == bool(noisy)
+    assert (f"{len(noisy)} of {len(doc['benchmarks'])} benchmarks are too noisy to trust" in page) == bool(noisy)
     # One colour per strategy, the figures' own.
     for name, strategy in strategies.BUILTIN.items():
         assert f"background:{strategy.color}" in page, name

@@ -166,6 +166,19 @@ def test_bad_shard_arguments_are_one_line(tmp_path):
                                    "round", cwd=tmp_path), "--interleave round", "not one shard")
 
 
+def test_the_expected_duration_is_the_cost_the_shards_are_balanced_by():
+    suite = build_suite(["chain", "yield_many"], ["pinbox", "rc"], ["system"], ["tasks=1,2"])
+    cases = shard.cases(suite)
+    assert len(cases) == 4 and all(len(benches) == 2 for _, benches in cases)
+    assert shard.estimated_seconds(suite, 2.5) == 4 * 2 * 2.5  # the declared cost of each benchmark
+    # An earlier run's durations where it has them (6 and 2 s: 3 and 1 s a
+    # benchmark), the median per benchmark (2 s) times the rest.
+    known = {cases[0][0]: 6.0, cases[1][0]: 2.0}
+    assert shard.estimated_seconds(suite, 2.5, known) == 6 + 2 + 2 * 2 * 2.0
+    assert shard.case_costs(cases, known) == [6.0, 2.0, 4.0, 4.0]
+    assert shard.case_costs(cases) == [2.0] * 4  # no run: one per benchmark, what --shard balances by
+
+
 def test_the_partition_keeps_cases_whole_is_deterministic_and_balances_costs():
     suite = build_suite(["chain", "yield_many"], ["pinbox", "rc"], ["system", "pool"], ["tasks=1,2,3,4,5"])
     cases = shard.cases(suite)
@@ -215,7 +228,7 @@ def test_balance_reads_the_durations_of_a_previous_run(sweep, tmp_path):
 
 
 def _filters():
-    return ["chain,skynet,fanout,spawn_many"], ["pinbox,rc,always_heap"], None, None, True
+    return ["chain,skynet,fanout,spawn_many"], ["pinbox,rc,always_heap"], None, None, "quick"
 
 
 TIMED = ["-w", "yield_many", "-s", "pinbox", "-a", "system", "-p", "tasks=100,200", "--quick"]

@@ -28,7 +28,8 @@ from pinbench.bench.validate import (
     validate,
 )
 from pinbench.bench import engine
-from pinbench.bench.validate import toolchain
+from pinbench.bench.validate import counterparts, toolchain
+from pinbench.bench.validate.backend import BACKENDS
 
 from .helpers import pinbench
 from .programs import mixed_program, random_programs
@@ -69,6 +70,12 @@ CASES = (
 )
 
 
+# The backends compared with counting allocators here (Go's held memory:
+# tests/test_validate_go.py), and the strategies they are the counterparts of.
+COUNTING = [name for name, backend in BACKENDS.items() if backend.counts]
+COUNTED = [s for s in STRATEGIES if counterparts()[s].counts]
+
+
 def _case_id(case) -> str:
     if not isinstance(case, tuple):
         return case.name
@@ -88,7 +95,7 @@ def cache_dir(tmp_path_factory):
 def results(cache_dir):
     if not (HAVE_RUSTC and HAVE_CXX):
         pytest.skip("rustc and g++ are needed to compare native programs")
-    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir)
+    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir, languages=COUNTING)
 
 
 @needs_compilers
@@ -98,7 +105,8 @@ def test_native_counts_and_checksums_equal_the_model(results, index):
     engines = results.attrs["engines"]
     assert sorted(rows["strategy"]) == sorted(STRATEGIES * len(engines))
     assert sorted(rows["engine"]) == sorted(engines * len(STRATEGIES))
-    for row in rows.itertuples():  # both engines' counts against the native programs
+    assert set(COUNTED) == {"always_heap", "anchor_box", "pinbox", "rc"}
+    for row in rows[rows["strategy"].isin(COUNTED)].itertuples():  # both engines' counts, natively
         assert row.native == ("g++" if row.strategy == "always_heap" else "rustc")
         where = f"{row.workload} {row.params} {row.strategy}"
         assert row.allocs_native == row.allocs_model, where
@@ -125,7 +133,7 @@ def test_native_counts_and_checksums_equal_the_model(results, index):
 @needs_compilers
 def test_the_design_table_holds_for_real_compilers(results):
     """docs/workloads.md's chain counts per task, natively: D+1, 1+B', 1, 1+B."""
-    chain = results[(results["workload"] == "chain") & (results["case"] < 9)]
+    chain = results[(results["workload"] == "chain") & (results["case"] < 9) & results["strategy"].isin(COUNTED)]
     for row in chain.itertuples():
         depth = row.param_values["depth"]
         borrow = row.param_values["borrow"]
@@ -408,3 +416,17 @@ def test_help_offers_only_values_that_work(capsys):
     assert language == " or ".join(LANGUAGES)
     engines = text.split("--engine E ")[1].split(";")[0]
     assert engines.endswith(" or ".join(engine.ENGINES))
+
+
+def test_held_figures_compare_after_their_class():
+    from pinbench.bench.validate.backend import Held, nearest_power
+
+    assert [nearest_power(x) for x in (0, 1, 2047, 2048, 2075.9, 2896, 2897, 4097.6)] == [0, 1, 2048, 2048, 2048,
+                                                                                         2048, 4096, 4096]
+    stack = Held("reserved", "reserved_bytes_per_task", classify=nearest_power)
+    assert stack.agrees(2048 + 2048 / 64, 2075.9) and not stack.agrees(2048, 4096.0)
+    assert stack.classes(2080.0, 4097.6) == (2048, 4096)
+    chunks = Held("blocks", "blocks_per_task", tolerance=0.10)
+    assert chunks.agrees(110, 100) and not chunks.agrees(111, 100)
+    with pytest.raises(ValueError, match="not one of reserved, blocks"):
+        Held("rss", "peak_rss_bytes")

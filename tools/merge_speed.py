@@ -44,7 +44,7 @@ def pyperf_benchmark(label: str, rng_seed: int) -> pyperf.Benchmark:
 
 
 def synthesize(root: Path, count: int, params: list | None) -> list:
-    suite = build_suite(params=params)
+    suite = build_suite(params=params, suite="full")
     metrics = {"allocs": 1000, "frees": 1000, "bytes_allocated": 952000, "checksum": 11777027756470784796,
                "tasks": 1000, "ns_per_task_mean": 1000.0, "frame_bytes": {"level_0": 120, "level_1": 224}}
     env = environment.collect()
@@ -57,7 +57,7 @@ def synthesize(root: Path, count: int, params: list | None) -> list:
             "timing": True, "instructions": None, "started": "2026-12-02T06:00:00+00:00",
             "finished": "2026-12-02T06:30:00+00:00", "benchmarks_planned": len(chosen), "environment": env,
             "engine": {"engine": "compiled", "engine_compiler": "gcc", "engine_flags": "-O2"},
-            "suite": {"selection": selection_text(params=params), "digest": shard.suite_digest(suite),
+            "suite": {"name": "full", "selection": selection_text(params=params, suite="full"), "digest": shard.suite_digest(suite),
                       "benchmarks": len(suite)},
             "shard": {**record, "options": {"counts_only": False, "instructions": False, "memory_limit": None}},
             "benchmarks": [{"workload": b.workload, "strategy": b.strategy, "allocator": b.allocator,

@@ -10,6 +10,7 @@ from ..compare_report import FORMATS
 from ..console import FORMATTER
 from ..formatting import parse_float
 from ..shard import shard_argument
+from ..suite import DEFAULT_SUITE, SUITES, suite_argument, suite_of
 
 
 def add_command(subparsers, name: str, help: str, description: str, epilog: str, run):
@@ -45,18 +46,31 @@ def check_mode(parser, args) -> None:
 
 
 def mode_of(args) -> str:
-    """"quick", "rigorous" or "default", from --quick / --rigorous."""
-    return "quick" if args.quick else "rigorous" if args.rigorous else "default"
+    """"quick", "rigorous" or "default": --rigorous, else the suite's
+    (--suite, --quick), else --quick's for a command without suites."""
+    if args.rigorous:
+        return "rigorous"
+    if hasattr(args, "suite"):
+        return suite_of(args).mode
+    return "quick" if args.quick else "default"
 
 
 SUITE_HELP = {
     "workload": "a workload name, 'all', or a .toml workload file; repeatable, or a comma list "
     "(default: all built-in workloads)",
     "strategy": "a strategy name or 'all'; repeatable, or a comma list (default: all)",
-    "allocator": "system, pool, bump or 'all'; repeatable, or a comma list (default: all)",
+    "allocator": "system, pool, bump or 'all'; repeatable, or a comma list (default: the suite's: "
+    "system, in the full suite all)",
     "param": "sweep a parameter over the given values; repeatable (every combination)",
 }
 AS_IN_RUN = dict.fromkeys(SUITE_HELP, "as in `pinbench run`")
+
+
+def add_suite_choice(parser) -> None:
+    """--suite NAME: which declared suite (bench/suite.py) the filters narrow."""
+    described = "; ".join(f"{name}: {suite.summary}" for name, suite in SUITES.items())
+    parser.add_argument("--suite", type=suite_argument, metavar="NAME",
+                        help=f"which suite to run ({described}; default: {DEFAULT_SUITE}; --quick is --suite quick)")
 
 
 def add_suite_arguments(parser, helps: dict = SUITE_HELP) -> None:

@@ -36,12 +36,13 @@ from ..compare_report import emit
 from ..console import now
 from ..formatting import parse_int
 from ..results import RESULTS_FILE, results_document
-from ..suite import build_suite, selection_text
+from ..suite import build_suite, selection_text, suite_of
 from .common import (
     AS_IN_RUN,
     add_command,
     add_gate_arguments,
     add_mode_arguments,
+    add_suite_choice,
     add_shard_arguments,
     add_suite_arguments,
     folder_argument,
@@ -96,6 +97,7 @@ def add_parser(subparsers):
         rigorous="more pyperf processes and values per round",
         counts_only="compare the exact counts only (no timing)",
     )
+    add_suite_choice(p)
     add_suite_arguments(p, AS_IN_RUN)
     add_shard_arguments(p)
     p.add_argument(
@@ -154,14 +156,17 @@ def _prepare_output(args) -> Path:
 
 def run(args, argv) -> int:
     # Everything the user can get wrong is checked before anything is built.
-    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    chosen_suite = suite_of(args)
+    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, suite=chosen_suite.name)
     chosen, shard_record = shard.apply(whole, args.shard, args.balance)
     suite = [bench for _, bench in chosen]
     if shard_record and args.interleave == "round":
         raise UsageError("--interleave round runs each arm's whole suite per round, not one shard of it; "
                          "drop it (--shard runs benchmark by benchmark)")
     # What the arms' results record of the sweep, for merge (as `run --shard` does).
-    sweep = {"suite": {"selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
+    sweep = {"suite": {"name": chosen_suite.name,
+                       "selection": selection_text(args.workload, args.strategy, args.allocator, args.param,
+                                                   chosen_suite.name, mode_of(args)),
                        "digest": shard.suite_digest(whole), "benchmarks": len(whole)}}
     if shard_record:
         sweep["shard"] = {**shard_record, "options": {

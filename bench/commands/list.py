@@ -1,5 +1,5 @@
 """`pinbench list`: the workloads (with their parameters), strategies
-(plug-ins included) and allocators."""
+(plug-ins included), allocators and suites."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from ... import strategies
 from .. import runner
 from ..console import EXIT_OK, esc, stdout_console
 from ..formatting import param_text
+from ..suite import DEFAULT_SUITE, SUITES
 from ..workloads import WORKLOADS
 from .common import add_command
 
 NAME = "list"
 
-LIST_DESCRIPTION = "List the workloads (with their parameters), strategies (plug-ins included) and allocators."
+LIST_DESCRIPTION = "List the workloads (with their parameters), strategies (plug-ins included), allocators and suites."
 LIST_EPILOG = """\
 examples:
   pinbench list
@@ -22,7 +23,7 @@ examples:
 
 
 def add_parser(subparsers):
-    return add_command(subparsers, NAME, "list workloads, strategies and allocators", LIST_DESCRIPTION,
+    return add_command(subparsers, NAME, "list workloads, strategies, allocators and suites", LIST_DESCRIPTION,
                        LIST_EPILOG, run)
 
 
@@ -70,4 +71,13 @@ def run(args, argv) -> int:
     for name in runner.ALLOCATORS:
         table.add_row(name, runner.ALLOCATOR_SUMMARIES.get(name, "-"))
     out.print(table)
+
+    table = Table(title="Suites", title_justify="left")
+    table.add_column("suite", style="bold", no_wrap=True)
+    table.add_column("what it runs", ratio=1)
+    for name, suite in SUITES.items():
+        table.add_row(esc(name), esc(suite.summary))
+    out.print(table)
+    out.print(f"Run one with: pinbench run --suite NAME (default: {DEFAULT_SUITE}; the README's Suites say how "
+              "long each takes)")
     return EXIT_OK

@@ -36,20 +36,20 @@ from ..results import (
     write_pyperf,
     write_results,
 )
-from ..suite import ALL, build_suite, selection_text
+from ..formatting import duration_text
+from ..suite import ALL, SECONDS_PER_BENCHMARK, build_suite, selection_text, suite_of
 from ..terminal import (
     has_instructions,
-    has_timing,
+    headline_table,
     instructions_summary_table,
     print_noise_warning,
     report_problems,
-    summary_table,
-    timing_summary_table,
 )
 from ..workloads import get_workload
 from .common import (
     add_command,
     add_mode_arguments,
+    add_suite_choice,
     add_shard_arguments,
     add_suite_arguments,
     folder_argument,
@@ -62,14 +62,19 @@ NAME = "run"
 STAGING = "pinbench-new"
 
 RUN_DESCRIPTION = """\
-Run a suite of benchmarks: every selected workload x strategy x allocator
-(default: all of them, each workload at its default parameters; --quick uses
-small parameters). The results folder (results.json, metrics.csv) is
-rewritten after every finished benchmark, so an interrupted run keeps what
-finished, marked incomplete."""
+Run a suite of benchmarks: every selected workload x strategy x allocator.
+The default suite runs every workload (at its default parameters, a few
+made cheaper) under every strategy and the system allocator, in minutes;
+--quick runs them at small parameters (CI); --suite full runs every
+allocator too, the exhaustive cross product. The expected duration is
+printed before the run starts. The results folder (results.json,
+metrics.csv) is rewritten after every finished benchmark, so an interrupted
+run keeps what finished, marked incomplete."""
 RUN_EPILOG = """\
 examples:
+  pinbench run
   pinbench run --quick
+  pinbench run --suite full --shard 1/4 --output shard-1
   pinbench run --workload chain,fanout --strategy pinbox --strategy rc
   pinbench run --workload chain --param depth=1,4,16 --param borrow=all,none
   pinbench run --workload examples/echo.toml --allocator pool --name echo
@@ -88,10 +93,11 @@ def add_parser(subparsers):
     p = add_command(subparsers, NAME, "run benchmarks and write a results folder", RUN_DESCRIPTION, RUN_EPILOG, run)
     add_mode_arguments(
         p,
-        quick="small parameters, short timing (for CI)",
+        quick="the quick suite: small parameters, short timing (for CI); the same as --suite quick",
         rigorous="more pyperf processes and values (for numbers you publish)",
         counts_only="only the deterministic counts: no pyperf timing, no latency (seconds, not minutes)",
     )
+    add_suite_choice(p)
     add_suite_arguments(p)
     add_shard_arguments(p)
     where = p.add_mutually_exclusive_group()
@@ -246,6 +252,7 @@ class _Progress:
     def __init__(self, total: int):
         self.total = total
         self.done = 0
+        self.started = time.perf_counter()
         self.console = stderr_console()
         self.bar = None
         if sys.stderr.isatty():
@@ -281,7 +288,15 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done)
         else:
-            print(f"[{self.done}/{self.total}] {label} ({seconds:.2f} s)", file=sys.stderr, flush=True)
+            print(f"[{self.done}/{self.total}] {label} ({seconds:.2f} s{self._so_far()})", file=sys.stderr, flush=True)
+
+    def _so_far(self) -> str:
+        """How far a long run is: its time so far and, at the pace so far, what is left."""
+        elapsed = time.perf_counter() - self.started
+        if self.total < 10 or self.done >= self.total:
+            return ""
+        left = elapsed / self.done * (self.total - self.done)
+        return f"; {duration_text(elapsed)} so far, about {duration_text(left)} left"
 
     def skipped(self, label: str, reason: str):
         """It did not fit: said now (and again in the summary), never lost."""
@@ -293,7 +308,8 @@ class _Progress:
 
 
 def run(args, argv) -> int:
-    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, quick=args.quick)
+    chosen_suite = suite_of(args)
+    whole = build_suite(args.workload, args.strategy, args.allocator, args.param, suite=chosen_suite.name)
     chosen, shard_record = shard.apply(whole, args.shard, args.balance)
     suite = [bench for _, bench in chosen]
     if args.instructions:
@@ -325,7 +341,9 @@ def run(args, argv) -> int:
         # Which suite this is, whatever part of it ran: merge checks shards
         # against each other by it, the history keys its series by it.
         "suite": {
-            "selection": selection_text(args.workload, args.strategy, args.allocator, args.param),
+            "name": chosen_suite.name,
+            "selection": selection_text(args.workload, args.strategy, args.allocator, args.param,
+                                        chosen_suite.name, mode_of(args)),
             "digest": shard.suite_digest(whole),
             "benchmarks": len(whole),
         },
@@ -349,6 +367,8 @@ def run(args, argv) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="pinbench-")
     try:
         run["environment"] = environment.collect()
+        if not args.counts_only and suite:
+            _say_expected(chosen_suite.name, suite, run["mode"], args.balance)
         engine, libraries = _engine(args, suite, programs)  # built before anything is run or timed
         run["engine"] = engines.describe(engine)
         timer = None if args.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run["mode"])
@@ -360,7 +380,7 @@ def run(args, argv) -> int:
                 workload = workloads[bench.workload]
                 program = programs[(bench.workload, tuple(bench.params.items()))]
                 defaults = {p.name: p.default for p in workload.params}
-                base = {**defaults, **(workload.quick if args.quick else {})}
+                base = {**defaults, **chosen_suite.params.get(bench.workload, {})}
                 label = _label(bench, workload.name, base)
                 progress.starting(label)
                 started = time.perf_counter()
@@ -443,6 +463,23 @@ def run(args, argv) -> int:
     return _report_run(folder, run, elapsed)
 
 
+# A run expected to take less than this many seconds is not forecast.
+FORECAST_FROM = 60
+
+
+def _say_expected(name: str, suite: list, mode: str, balance) -> None:
+    """Before a timed run of a minute or more starts: how long it should
+    take, from each benchmark's declared cost in this mode, or the
+    durations of the ``--balance`` run (the estimate shards are balanced by)."""
+    each = SECONDS_PER_BENCHMARK[mode]
+    expected = shard.estimated_seconds(suite, each, shard.known_costs(balance))
+    if expected < FORECAST_FROM:
+        return
+    source = f"from the durations in {balance}" if balance else f"{each:g} s a benchmark in {mode} mode"
+    print(f"{PROG}: suite {name}: {len(suite)} benchmarks, expected to take about {duration_text(expected)} "
+          f"({source}), plus compiling the engines not yet cached", file=sys.stderr, flush=True)
+
+
 def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, signals: "_Signals") -> None:
     """After the timing, never inside it: count every benchmark's loop under
     callgrind in one valgrind process, then add the counts to the results."""
@@ -518,10 +555,8 @@ def _partial(folder: Path, destination: Path, finished: list, suite: list, creat
 def _report_run(folder: Path, run: dict, elapsed: float) -> int:
     doc = read_results(folder)  # what a user will read back, not what we hold
     out = stdout_console()
-    out.print(summary_table(doc))
-    if has_timing(doc):
-        out.print(timing_summary_table(doc))
-        print_noise_warning(out, doc)
+    out.print(headline_table(doc))
+    print_noise_warning(out, doc)
     if has_instructions(doc):
         out.print(instructions_summary_table(doc))
     for skipped in doc.get("skipped", []):

@@ -1,4 +1,4 @@
-"""`pinbench validate`: the model against real Rust and C++ programs.
+"""`pinbench validate`: the model against real Rust, C++ and Go programs.
 
 Also ``python -m pinbench.bench.validate ARGS`` (:func:`main`).
 """
@@ -18,6 +18,7 @@ from ..validate import (
     RUNS_PER_ROUND,
     disagreements,
     fidelity_line,
+    held_agreement,
     format_results,
     save_results,
     select_cases,
@@ -25,23 +26,24 @@ from ..validate import (
 )
 from ..formatting import parse_float
 from ..suite import split_names
-from ..validate import go
 from ..validate.backend import BACKENDS
 from .common import add_command, add_suite_arguments
 
 NAME = "validate"
 
 DESCRIPTION = """\
-Generate Rust and C++20 counterparts of the workloads, compile them with the
-compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
--std=c++20: always_heap), run them with counting allocators and print their
-figures beside the model's: allocations and bytes per task, the root
-future's size_of against the model's frame size, ns per task, the checksum,
-and how far the model's time ratios between strategies carry over.
+Generate Rust, C++20 and Go counterparts of the workloads, compile them with
+the compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
+-std=c++20: always_heap; go build: go_stack), run them and print their
+figures beside the model's: with counting allocators (Rust, C++),
+allocations and bytes per task, the root future's size_of against the
+model's frame size, ns per task, the checksum, and how far the model's time
+ratios between strategies carry over; held memory (Go), the stack each
+parked goroutine holds, as a size class; (Java, javac --release 17 run on a
+JDK 21+: loom) the stack chunks and objects each parked virtual thread
+holds; (Boost.Context: fiber) each parked fiber's mappings and bytes.
 Builds are cached under native/ in pinbench's cache (--cache-dir,
-$PINBENCH_CACHE, $XDG_CACHE_HOME/pinbench or ~/.cache/pinbench). A missing compiler skips its language.
---go instead compares the go_stack strategy with Go (go build): the stack
-bytes each parked goroutine of the chain shape holds, beside the model's."""
+$PINBENCH_CACHE, $XDG_CACHE_HOME/pinbench or ~/.cache/pinbench). A missing compiler skips its language."""
 EPILOG = """\
 examples:
   pinbench validate                    the default cases (chain x5, fanout x2,
@@ -50,8 +52,12 @@ examples:
   pinbench validate --quick            the same shapes at small sizes
   pinbench validate -w chain -p depth=0,3,5 -p borrow=all,none,10
   pinbench validate -w skynet -p levels=4 --repeat 5 --format markdown
-  pinbench validate --go               go_stack against Go: stack bytes per
-                                       goroutine (chain, depth x locals)
+  pinbench validate --language go -w chain -p depth=0,2,4,8,16,32 -p locals=0,64,1024
+                                       go_stack against Go: the stack each
+                                       parked goroutine holds
+  pinbench validate --language java,boost -w chain -p depth=0,2,8,32 -p locals=0,64,256
+                                       loom against JDK 25, fiber against
+                                       Boost.Context: what a parked task holds
 
 exit status: 0 every allocation count and checksum agrees, 1 one disagrees,
 2 bad usage or a generated program that does not compile or run."""
@@ -59,7 +65,7 @@ exit status: 0 every allocation count and checksum agrees, 1 one disagrees,
 
 def add_parser(subparsers):
     """Add the `validate` subcommand to an argparse subparsers object."""
-    p = add_command(subparsers, NAME, "compare the model with real Rust and C++ programs", DESCRIPTION, EPILOG,
+    p = add_command(subparsers, NAME, "compare the model with real Rust, C++ and Go programs", DESCRIPTION, EPILOG,
                     lambda args, argv=None: run(args))
     add_suite_arguments(p, {
         "workload": "a workload, 'all' or a .toml workload file; repeatable or a comma list "
@@ -67,11 +73,6 @@ def add_parser(subparsers):
         "param": "sweep a parameter of every selected workload that has it; repeatable",
     })
     p.add_argument("--quick", action="store_true", help="small sizes for every workload")
-    p.add_argument(
-        "--go", action="store_true",
-        help="instead: the go_stack strategy against Go (go build): the stack each parked goroutine "
-        "holds, for chain depths and locals sizes (-p depth=... -p locals=... replace the grid)",
-    )
     p.add_argument(
         "--repeat", type=_repeat, default=3, metavar="N",
         help=f"rounds (each runs every case {RUNS_PER_ROUND} times in the model and natively); "
@@ -123,8 +124,6 @@ def run(args, argv=None) -> int:
     """Run `pinbench validate` from parsed arguments; 0 all agree, 1 a
     count or checksum disagrees, 2 bad usage (printed as one line)."""
     prog = "pinbench validate"
-    if args.go:
-        return run_go(args, prog)
     try:
         cases = select_cases(args.workload, args.param, quick=args.quick)
         languages = split_names(args.language) if args.language else list(LANGUAGES)
@@ -158,36 +157,20 @@ def run(args, argv=None) -> int:
     for note in results.attrs["notes"]:
         print(f"note: {note}")
     problems = disagreements(results)
-    compared = int(results["native"].notna().sum())
+    counted = int(results["allocs_agree"].notna().sum())  # rows with counting-allocator figures
+    held = held_agreement(results)
     if problems:
         print(f"\n{len(problems)} disagreement{'s' if len(problems) != 1 else ''} with the model:")
         for line in problems:
             print(f"  {line}")
         return EXIT_DISAGREE
-    if compared:
-        print(f"\nall {compared} native runs agree with the model on allocation counts and checksums")
+    if counted:
+        print(f"\nall {counted} native runs agree with the model on allocation counts and checksums")
         print(fidelity_line(results))
-    else:
+    for figure, (agree, compared) in held.items():
+        print(f"held memory ({figure} per parked task): {agree} of {compared} agree with the model")
+    if not counted and not held:
         print("\nno native program was run (no compiler found)")
-    return EXIT_OK
-
-
-def run_go(args, prog) -> int:
-    """`pinbench validate --go`: 0 when Go ran (or is missing, with a note),
-    2 for bad usage or a program that does not build or run. The stack
-    sizes are reported, not gated: the model's frames are not Go's."""
-    log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
-    try:
-        cases = go.select_cases(args.workload, args.param, quick=args.quick)
-        result = go.compare(cases, cache_dir=args.cache_dir, timeout=args.timeout, log=log,
-                            goroutines=go.QUICK_GOROUTINES if args.quick else go.GOROUTINES)
-    except UsageError as error:
-        print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return EXIT_USAGE
-    if result is None:
-        print(f"note: {go.MISSING}")
-        return EXIT_OK
-    print(go.format_table(result, markdown=args.format == "markdown"))
     return EXIT_OK
 
 

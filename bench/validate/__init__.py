@@ -41,7 +41,7 @@ from ..results import atomic_write_text
 from ..runner import execute
 from ..workloads import WORKLOADS, Workload, get_workload
 from . import toolchain
-from .backend import BACKENDS, missing_note
+from .backend import BACKENDS, HELD_FIGURES, missing_note
 from .common import ProgramView, check_supported
 
 LANGUAGES = tuple(BACKENDS)
@@ -148,10 +148,21 @@ RUNS_PER_ROUND = 2
 SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws (plots.py)
 
 
+# The model's per-task metrics some backend's held figures are compared with.
+HELD_METRICS = sorted({held.model for backend in BACKENDS.values() for held in backend.held})
+
+
+def _derived(run: dict) -> dict:
+    """Per-task figures a held figure may name beside the run's metrics:
+    the blocks (stacks, chunks) held per task when the most were held."""
+    return {"blocks_per_live_task": run["peak_live_blocks"] / max(run["peak_held_tasks"], 1)}
+
+
 def _model_round(program, strategy: str, engine: str) -> dict:
     runs = [execute(program, strategy, "system", engine=engine) for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
+        "held": {name: {**first, **_derived(first)}[name] for name in HELD_METRICS},
         "tasks": first["tasks"],
         "allocs": first["allocs"],
         "bytes": first["bytes_allocated"],
@@ -193,7 +204,7 @@ def _merge(table: dict, key, figures: dict, language=None):
         if name in figures and figures[name] != kept[name]:
             kept["stable"] = False
     kept["stable"] = kept["stable"] and figures["stable"]
-    kept["ns"] = list(kept["ns"]) + list(figures["ns"])
+    kept["ns"] = list(kept.get("ns", [])) + list(figures.get("ns", []))
 
 
 def validate(
@@ -280,7 +291,13 @@ def validate(
         backend_cases = []
         for index, (name, workload, typed, program, view) in enumerate(compiled):
             layouts = []
-            for strategy in (s for s, b in mapped.items() if b is backend):
+            mine = [s for s, b in mapped.items() if b is backend]
+            if mine and not backend.supports(view):
+                message = f"{name} / {', '.join(mine)}: the {language} program does not express its steps; not validated"
+                notes.append(message)
+                _note(log, message)
+                mine = []
+            for strategy in mine:
                 layout = strategy_registry.get(strategy).plan(program)
                 if not backend.expresses(layout):
                     message = f"{name} / {strategy}: its layout has no {language} counterpart; not validated"
@@ -306,7 +323,12 @@ def validate(
         futures = {}
         for language, source in sources.items():
             _note(log, f"compiling the {language} program with {tools[language].label}")
-            futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir)
+            build_env = BACKENDS[language].build_env
+            env = build_env(toolchain.cache_root(cache_dir)) if build_env else None
+            if BACKENDS[language].build is not None:
+                futures[language] = pool.submit(BACKENDS[language].build, tools[language], source, cache_dir)
+            else:
+                futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir, env=env)
         errors = []
         for language, future in futures.items():
             try:
@@ -361,13 +383,22 @@ def validate(
                 "ns_model": min(m["ns"]),
                 "checksum_model": m["checksum"],
             }
-            if n is None:
+            backend = BACKENDS[language] if language else None
+            for figure in HELD_FIGURES:
+                row[f"{figure}_model"] = row[f"{figure}_native"] = row[f"{figure}_agree"] = None
+            if n is not None and n.get("detail") and eng == engines[0]:
+                notes.append(f"{workload.name} {row['params']} / {strategy} ({row['native']}): {n['detail']}")
+            for held in backend.held if n is not None else ():
+                row[f"{held.figure}_model"] = m["held"][held.model]
+                row[f"{held.figure}_native"] = n[held.figure]
+                row[f"{held.figure}_agree"] = held.agrees(m["held"][held.model], n[held.figure])
+            if n is None or not backend.counts:
                 row.update(
-                    tasks_native=None, allocs_native=None, frees_native=None, bytes_native=None,
+                    tasks_native=n["tasks"] if n is not None else None, allocs_native=None, frees_native=None, bytes_native=None,
                     size_of_native=None, fn_frames_native=None, ns_native=None, checksum_native=None,
                     allocs_agree=None, checksum_agree=None,
                 )
-            else:
+            if n is not None and backend.counts:
                 row.update(
                     tasks_native=n["tasks"],
                     allocs_native=n["allocs"],
@@ -383,8 +414,9 @@ def validate(
                 where = f"{workload.name} {row['params']} / {strategy} ({row['native']})"
                 if n["frees"] != n["allocs"] and eng == engines[0]:
                     notes.append(f"{where}: the native program freed {n['frees']} of {n['allocs']} blocks")
-                if not n["stable"] and eng == engines[0]:
-                    notes.append(f"{where}: the native counts changed between runs")
+            if n is not None and not n["stable"] and eng == engines[0]:
+                notes.append(f"{workload.name} {row['params']} / {strategy} ({row['native']}): "
+                             "the native counts changed between runs")
             if not m["stable"]:
                 notes.append(f"{workload.name} {row['params']} / {strategy} ({eng}): the model's counts changed between runs")
                 if n["tasks"] != m["tasks"]:
@@ -392,6 +424,8 @@ def validate(
             rows.append(row)
 
     table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("checksum_model", "checksum_native"):  # 64-bit values: never through a float
+        table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
     table["allocs_per_task_native"] = table["allocs_native"].astype("float") / tasks_native
@@ -418,6 +452,7 @@ COLUMNS = [
     "ns_model", "ns_native",
     "checksum_model", "checksum_native",
     "allocs_agree", "checksum_agree",
+    *(f"{figure}_{side}" for figure in HELD_FIGURES for side in ("model", "native", "agree")),
 ]  # plus the derived *_per_task_model / *_per_task_native columns
 
 
@@ -427,8 +462,22 @@ def _has_native(label) -> bool:
     return isinstance(label, str) and bool(label)
 
 
+def _backend_of(label):
+    """The backend whose compiler has this label, or None."""
+    for backend in BACKENDS.values():
+        if backend.tool == label:
+            return backend
+    return None
+
+
+def _compared(value) -> bool:
+    """Whether a row's agree flag was compared at all (None or NaN: not)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def disagreements(results) -> list:
-    """One line per row whose allocation count or checksum differs."""
+    """One line per row whose allocation count or checksum differs, or
+    whose gated held figure (backend.Held.gate) does."""
     lines = []
     for row in results.itertuples():
         if not _has_native(row.native):
@@ -437,11 +486,27 @@ def disagreements(results) -> list:
         where = f"{row.workload} {row.params} / {row.strategy} ({row.native}" + (
             f", {engine} engine)" if engine else ")"
         )
-        if not row.allocs_agree:
+        if _compared(row.allocs_agree) and not row.allocs_agree:
             lines.append(f"{where}: {row.allocs_native} native allocations against {row.allocs_model} in the model")
-        if not row.checksum_agree:
+        if _compared(row.checksum_agree) and not row.checksum_agree:
             lines.append(f"{where}: native checksum {row.checksum_native} against {row.checksum_model} in the model")
+        backend = _backend_of(row.native)
+        for held in backend.held if backend else ():
+            agree = getattr(row, f"{held.figure}_agree")
+            if held.gate and _compared(agree) and not agree:
+                lines.append(f"{where}: {held.figure} {grouped(getattr(row, held.figure + '_native'))} native "
+                             f"against {grouped(getattr(row, held.figure + '_model'))} in the model")
     return lines
+
+
+def held_agreement(results) -> dict:
+    """``{figure: (agree, compared)}`` over the rows with held figures."""
+    out = {}
+    for figure in HELD_FIGURES:
+        flags = [v for v in results[f"{figure}_agree"] if _compared(v)]
+        if flags:
+            out[figure] = (sum(bool(v) for v in flags), len(flags))
+    return out
 
 
 def byte_fidelity(results) -> dict:
@@ -450,8 +515,8 @@ def byte_fidelity(results) -> dict:
     every function's frame size."""
     figures = exact = close = frames = frames_exact = 0
     for row in results.itertuples():
-        if not _has_native(row.native):  # a language skipped or not selected
-            continue
+        if not _has_native(row.native) or not isinstance(row.fn_frames_native, list):
+            continue  # a language skipped or not selected, or one without counts
         for model, native in ((row.bytes_per_task_model, row.bytes_per_task_native), (row.frame_model, row.size_of_native)):
             figures += 1
             exact += model == native
@@ -481,9 +546,11 @@ def timing_table(results):
     over exactly."""
     import pandas as pd  # deferred: pandas loads only when validating
 
-    rows = []
+    rows, mapped = [], counterparts()
     for (case, engine), group in results.groupby(["case", "engine"], sort=False):
-        by = {row.strategy: row for row in group.itertuples()}
+        # A strategy measured parked (held memory only) has no native time to compare.
+        by = {row.strategy: row for row in group.itertuples()
+              if row.strategy not in mapped or mapped[row.strategy].counts}
         for a, b in ((name, REFERENCE) for name in by if name != REFERENCE):
             if b not in by:
                 continue
@@ -512,8 +579,10 @@ def timing_table(results):
 
 def speed_table(results):
     """How fast the model's core runs each case against the native program
-    of the same strategy: model ns per task / native ns per task."""
-    table = results[
+    of the same strategy: model ns per task / native ns per task (not
+    for strategies measured parked: their programs are not timed)."""
+    untimed = [name for name, backend in counterparts().items() if not backend.counts]
+    table = results[~results["strategy"].isin(untimed)][
         ["case", "workload", "params", "strategy", "engine", "native", "ns_per_task_model", "ns_per_task_native"]
     ].copy()
     table["model_over_native"] = table["ns_per_task_model"] / table["ns_per_task_native"]
@@ -543,6 +612,8 @@ def format_results(results, markdown: bool = False) -> str:
     for r in results.itertuples():
         if not _has_native(r.native):
             verdict = "skipped"
+        elif not _compared(r.allocs_agree):
+            verdict = "held only"
         elif r.allocs_agree and r.checksum_agree:
             verdict = "agree"
         else:
@@ -550,7 +621,7 @@ def format_results(results, markdown: bool = False) -> str:
                 word for word, ok in (("ALLOCS", r.allocs_agree), ("CHECKSUM", r.checksum_agree)) if not ok
             ) + " DIFFER"
         checksum = str(r.checksum_model)
-        if _has_native(r.native) and not r.checksum_agree:
+        if _has_native(r.native) and _compared(r.checksum_agree) and not r.checksum_agree:
             checksum += f" / {r.checksum_native}"
         rows.append(
             [
@@ -571,6 +642,18 @@ def format_results(results, markdown: bool = False) -> str:
             rows, markdown,
         ),
     ]
+    held = _held_rows(results)
+    if held:
+        parts += [
+            "",
+            "Held memory per parked task, model / native (class: what is compared, e.g. a stack's "
+            "size class, the nearest power of two):",
+            _grid(["workload", "params", "strategy", "engine", "native", "figure", "model", "native",
+                   "class", "held"], held, markdown),
+        ]
+        parts += [""] + [
+            f"{figure}: {agree} of {compared} agree" for figure, (agree, compared) in held_agreement(results).items()
+        ]
     timing = timing_table(results)
     if len(timing):
         parts += [
@@ -587,7 +670,7 @@ def format_results(results, markdown: bool = False) -> str:
             ),
         ]
     speed = speed_table(results)
-    speed = speed[speed["native"].notna()]
+    speed = speed[speed["ns_per_task_native"].notna()]
     if len(speed):
         parts += [
             "",
@@ -606,6 +689,19 @@ def format_results(results, markdown: bool = False) -> str:
     return "\n".join(parts)
 
 
+def _held_rows(results) -> list:
+    rows = []
+    for r in results.itertuples():
+        backend = _backend_of(r.native) if _has_native(r.native) else None
+        for held in backend.held if backend else ():
+            model, native = getattr(r, f"{held.figure}_model"), getattr(r, f"{held.figure}_native")
+            cm, cn = held.classes(model, native)
+            rows.append([r.workload, r.params, r.strategy, r.engine, r.native, held.figure, grouped(model),
+                         grouped(native), _pair(cm, cn),
+                         "agree" if getattr(r, f"{held.figure}_agree") else "DIFFER"])
+    return rows
+
+
 def save_results(results, folder) -> Path:
     """``validation.json`` in ``folder``: every case and the two ratio tables."""
     def records(frame):
@@ -621,7 +717,8 @@ def save_results(results, folder) -> Path:
         "version": 1,
         "timing": records(timing_table(results)),
         "speed": records(speed_table(results)),
-        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in ("case", "workload", "params", "strategy", "engine", "native")])),
+        "cases": records(results.drop(columns=[c for c in results.columns if results[c].dtype == object and c not in (
+            "case", "workload", "params", "strategy", "engine", "native", *(f"{f}_agree" for f in HELD_FIGURES))])),
         "engines": results.attrs.get("engines", []),
         "engine": results.attrs.get("engine", {}),
     }

@@ -14,6 +14,28 @@ A backend is one :class:`Backend` entry in :data:`BACKENDS`. It declares
   ``allocs``, ``frees``, ``bytes``, ``tasks``, ``checksum``, ``size_of``
   (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``.
 
+Held memory (optional). A backend whose runtime keeps parked tasks in
+memory of its own (a goroutine's stack, a virtual thread's stack chunks, a
+fiber's mapping) declares what its rows say about it:
+
+- ``held``: :class:`Held` entries, one per figure its rows carry, each
+  naming the row key (a figure of :data:`HELD_FIGURES`: ``reserved``, the
+  bytes one parked task holds; ``blocks``, the blocks it holds), the
+  model's per-task metric it is compared with (``bench/metrics.py``, e.g.
+  ``reserved_bytes_per_task``), a relative ``tolerance`` (0: equal) and an
+  optional ``classify`` that both sides go through first (a stack's size
+  class: :func:`nearest_power`). A held figure is reported, with how many
+  agree; it fails the run (exit 1) only where it says ``gate=True``.
+- ``counts``: False when its rows carry no counting-allocator figures at
+  all; then a row needs only ``program``, ``variant``, ``tasks``, ``stable``
+  and its held figures, and its allocations and checksum are not compared.
+- ``build_env(cache root)``: the compiler's whole environment, when it
+  needs one (Go's caches inside pinbench's); None: this process's.
+
+The program is run as the others are (its argument: the runs per round)
+and must itself start whatever fresh processes a figure needs (Go: one per
+case, so every case parks cold).
+
 Everything else (finding which strategy maps to which backend, compiling
 into the cache, running, reading the rows, the tables) is shared, in
 :mod:`bench.validate` and :mod:`.toolchain`. Adding a backend is its module
@@ -25,7 +47,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import cpp, rust, toolchain
+from . import boost, cpp, go, java, rust, toolchain
+
+# What a held figure in a native row is, per parked task (the row's key).
+HELD_FIGURES = {
+    "reserved": "bytes a parked task holds (its stacks, chunks or mapping, used or not)",
+    "blocks": "blocks a parked task holds",
+    "held": "bytes a parked task holds with its runtime's task objects (a virtual thread's and its chunks')",
+}
+
+
+def nearest_power(x: float) -> int:
+    """The power of two nearest to ``x`` in log terms (0 for nothing): the
+    size class a measured per-task figure stands for."""
+    if x is None or x <= 0:
+        return 0
+    p = 1
+    while p * 2 <= x:
+        p *= 2
+    return p * 2 if x / p > (p * 2) / x else p
+
+
+@dataclass(frozen=True)
+class Held:
+    """One held-memory figure of a backend's rows beside the model's."""
+
+    figure: str  # the row's key, one of HELD_FIGURES
+    model: str  # the model's per-task metric it is compared with (bench/metrics.py)
+    tolerance: float = 0.0  # relative to the native figure; 0: equal
+    classify: Callable | None = None  # both sides mapped first, e.g. nearest_power
+    gate: bool = False  # a disagreement fails the run (exit 1)
+
+    def __post_init__(self):
+        if self.figure not in HELD_FIGURES:
+            raise ValueError(f"held figure '{self.figure}' is not one of {', '.join(HELD_FIGURES)}")
+
+    def classes(self, model, native) -> tuple:
+        """The two figures as compared (after ``classify``)."""
+        if self.classify is None:
+            return model, native
+        return self.classify(model), self.classify(native)
+
+    def agrees(self, model, native) -> bool:
+        m, n = self.classes(model, native)
+        return abs(m - n) <= self.tolerance * abs(n)
 
 
 @dataclass(frozen=True)
@@ -36,6 +101,11 @@ class Backend:
     missing: str  # how to make it found
     expresses: Callable  # (Layout) -> bool
     generate: Callable  # ([(ProgramView, [Layout])]) -> str
+    held: tuple = ()  # of Held: the held-memory figures its rows carry
+    counts: bool = True  # its rows carry allocs, bytes, checksum, size_of and ns
+    build_env: Callable | None = None  # (cache root Path) -> the compiler's environment
+    supports: Callable = lambda view: True  # (ProgramView) -> whether its generator writes that program
+    build: Callable | None = None  # (Toolchain, source, cache_dir) -> executable; None: compile_cached
 
 
 BACKENDS = {
@@ -44,6 +114,19 @@ BACKENDS = {
         Backend("rust", toolchain.find_rustc, "rustc", "set RUSTC or put rustc on the PATH",
                 rust.expresses, rust.generate),
         Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH", cpp.expresses, cpp.generate),
+        # Go's figure is the stack each parked goroutine holds (go.py), as a size class.
+        Backend("go", go.find_go, "go", go.MISSING, go.expresses, go.generate,
+                held=(Held("reserved", "reserved_bytes_per_task", classify=nearest_power),),
+                counts=False, build_env=go.build_env),
+        # Parked virtual threads: their stack chunks exactly; what they hold with the
+        # runtime's objects reported (the model's frames are not HotSpot's: docs/validation.md).
+        Backend("java", java.find, java.LABEL, java.MISSING, java.expresses, java.generate,
+                held=(Held("blocks", "blocks_per_live_task", gate=True), Held("held", "held_bytes_per_live_task", 0.10)),
+                counts=False, supports=java.supports, build=java.build),
+        # Fibers: their mappings and the bytes mapped (stack and guard page), exactly.
+        Backend("boost", boost.find, boost.LABEL, boost.MISSING, boost.expresses, boost.generate,
+                held=(Held("blocks", "blocks_per_live_task", gate=True), Held("reserved", "reserved_bytes_per_task", gate=True)),
+                counts=False, supports=boost.supports),
     )
 }
 

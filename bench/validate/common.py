@@ -141,3 +141,22 @@ class Body:
     def close(self, text: str = "}"):
         self.indent -= 1
         self.add(text)
+
+
+def calls_down_to_io(view: ProgramView) -> bool:
+    """Whether every step is work, a plain call (not recursive) or io, and
+    a task parks: an io in a function its entry reaches (every step runs,
+    so it is reached). The shape the held-memory backends count parked."""
+    steps = {f.index: f.steps for f in view.functions}
+    if any(s.op not in (OP_WORK, OP_CALL, OP_IO) or any(e.back for e in s.edges) for f in steps.values() for s in f):
+        return False
+    seen, todo = set(), [view.entry]
+    while todo:
+        fn = todo.pop()
+        if fn in seen:
+            continue
+        seen.add(fn)
+        if any(s.op == OP_IO for s in steps[fn]):
+            return True
+        todo += [e.callee for s in steps[fn] for e in s.edges]
+    return False

@@ -36,10 +36,11 @@ class Toolchain:
     version: str
     flags: tuple
     source_name: str
+    libs: tuple = ()  # after the source: the libraries it links (-lboost_context)
 
     def command(self, source: Path, output: Path) -> list:
         # The output before the source: rustc, g++ and `go build` all take it there.
-        return [self.path, *self.flags, "-o", str(output), str(source)]
+        return [self.path, *self.flags, "-o", str(output), str(source), *self.libs]
 
 
 RUST_FLAGS = ("--edition", "2021", "-O", "-C", "panic=abort")
@@ -85,7 +86,7 @@ def cache_root(cache_dir=None) -> Path:
 
 def build_key(toolchain: Toolchain, source: str) -> str:
     digest = hashlib.sha256()
-    for part in (source, toolchain.version, toolchain.path, json.dumps(toolchain.flags)):
+    for part in (source, toolchain.version, toolchain.path, json.dumps(toolchain.flags + toolchain.libs)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:20]

@@ -23,7 +23,13 @@ CELL = 24
 MOVES = {"always_heap": False, "anchor_box": True, "pinbox": True, "rc": True, "halo": False}
 RUST_PREFIX = 13
 GXX_HEAD = 81
-IO = 16
+
+
+class IoLeaf(int):
+    """The io leaf's 16 bytes: marks a frame whose function waits on io."""
+
+
+IO = IoLeaf(16)
 
 
 def a8(n):
@@ -434,22 +440,59 @@ RULES = {
 
 # -- stacks and slabs (docs/model.md, "Storage") --------------------------------
 #
-# go_stack, swift_slab and fiber count the model's own frames: a 64-byte
+# swift_slab and fiber count the model's own frames: a 64-byte
 # header (the bottom-up state, parent link, slot, task and stack), the
 # locals (8-aligned) and the child area: the largest of its steps' -- a
 # pointer per child of a call, join, select or generator, an io leaf (16),
 # a yield leaf (8), a join handle (8) or a handle Vec (24). Each workload
 # below lists, per task, the stacks (or task allocations) it starts and the
 # frames it pushes on them, in order; the storage rules replay them.
+#
+# go_stack counts Go's frames instead, as `go build -gcflags=-S` (Go 1.19.8)
+# lays out the programs bench/validate/go.py writes: the locals (8-aligned)
+# and 40 bytes beside them in a function that parks on a channel (an io
+# leaf; 8 more per further wait), 32 in one that calls and has more than
+# one byte of locals, 24 in one without; its return address included. A goroutine's stack holds 56 bytes below its first
+# frame (newproc1 leaves 32 at the top, goexit's PC, the `go` statement's
+# closure of 16). Each function's prologue checks the stack (obj6.go
+# stacksplit): a frame of at most StackSmall = 128 bytes (return address
+# aside) grows it when the stack pointer, its return address pushed, is at
+# most 928 bytes from the end; a bigger one when the stack pointer less
+# its frame beyond 128 is. newstack doubles the stack, again while the
+# frame and the 928 bytes do not fit. A goroutine parking on a channel
+# first runs chanrecv1 (40, nosplit), chanrecv (144), acquireSudog (112,
+# nosplit), newobject (40), mallocgc (120) and heapBitsSetType (272) on its
+# stack (go build -gcflags=runtime=-S), each split one checking it. What a
+# growth counts as copied: the bytes in use below the frame pushed.
 
 FRAME_HEAD = 64
-GO_START, GO_GUARD = 2048, 928
+GO_START, GO_GUARD, GO_SMALL, GO_BASE = 2048, 928, 128, 56
+GO_PARK = ((40, False), (144, True), (112, False), (40, True), (120, True), (272, True))
 FIBER_STACK, PAGE = 128 * 1024, 4096
 SLAB, SLAB_HEAD, ALLOC_HEAD = 984, 32, 16
 
 
-def frame(locals_=0, area=0):
+def frame(locals_=0, area=0, waits=1):
+    """The model's frame (its io leaf is 16 bytes however many ``waits``)."""
     return FRAME_HEAD + a8(locals_) + area
+
+
+class GoFrame(int):
+    """Go's frame size, and whether its function parks on a channel."""
+
+    parks = False
+
+
+def go_frame(locals_=0, area=0, waits=1):
+    parks = isinstance(area, IoLeaf)  # IO itself, not a sum that happens to be 16
+    size = GoFrame(a8(locals_) + (40 + 8 * (waits - 1) if parks else 32 if locals_ > 1 else 24))
+    size.parks = parks
+    return size
+
+
+def frame_of(strategy):
+    """The frame rule a storage strategy counts by."""
+    return go_frame if strategy == "go_stack" else frame
 
 
 def a16(n):
@@ -477,7 +520,7 @@ class Storage:
             stack = {"cap": FIBER_STACK, "used": 0}
         else:
             self.block(GO_START)
-            stack = {"cap": GO_START, "used": 0}
+            stack = {"cap": GO_START, "used": GO_BASE}
         self.push(stack, size)
         return stack
 
@@ -486,14 +529,19 @@ class Storage:
             return self._bump(stack, ALLOC_HEAD + a16(size))
         if self.strategy == "fiber":
             assert stack["used"] + size <= stack["cap"], "overflow"
-        elif stack["used"] + size + GO_GUARD > stack["cap"]:
-            cap = stack["cap"] * 2
-            while stack["used"] + size + GO_GUARD > cap:
-                cap *= 2
-            self.block(cap)
-            self.copied += stack["used"]
-            self.growths += 1
-            stack["cap"] = cap
+        else:  # Go: the function's prologue, then its park path's, in order
+            offset = 0
+            for each, splits in ((int(size), True), *(GO_PARK if size.parks else ())):
+                sp = stack["used"] + offset + 8  # its return address pushed
+                if splits and sp + max(each - 8 - GO_SMALL, 0) + GO_GUARD >= stack["cap"]:
+                    cap = stack["cap"] * 2
+                    while cap - sp < each - 8 + GO_GUARD:
+                        cap *= 2
+                    self.block(cap)
+                    self.copied += stack["used"]
+                    self.growths += 1
+                    stack["cap"] = cap
+                offset += each
         stack["used"] += size
         return size
 
@@ -540,6 +588,7 @@ class Storage:
 def held_while_waiting(workload, strategy, **params):
     """(blocks, bytes) one task of chain or fanout holds while its leaves
     wait (every task at once), by the stack, slab and chunk rules."""
+    frame = frame_of(strategy)
     levels = [frame(params["locals"], IO if i == 0 else PTR) for i in range(params["depth"] + 1)]
     arms = 1 if workload == "chain" else params["k"]
     roots = [] if workload == "chain" else [frame(0, PTR * arms)]
@@ -559,7 +608,8 @@ def held_while_waiting(workload, strategy, **params):
 
 
 def storage_chain(strategy, depth, borrow, waits, locals, tasks):
-    levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR) for i in range(depth + 1)]
+    frame = frame_of(strategy)
+    levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR, waits) for i in range(depth + 1)]
     st = Storage(strategy)
     for _ in range(tasks):
         stack = st.new(levels[depth])
@@ -569,6 +619,7 @@ def storage_chain(strategy, depth, borrow, waits, locals, tasks):
 
 
 def storage_fanout(strategy, k, depth, borrow, locals, tasks):
+    frame = frame_of(strategy)
     levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
     root = frame(0, PTR * k)
     st = Storage(strategy)
@@ -582,6 +633,7 @@ def storage_fanout(strategy, k, depth, borrow, locals, tasks):
 
 
 def _storage_spawner(strategy, count, child):
+    frame = frame_of(strategy)
     root = frame(0, 24 if count > 1 else 8)
     st = Storage(strategy)
     st.new(root)
@@ -592,14 +644,15 @@ def _storage_spawner(strategy, count, child):
 
 
 def storage_spawn_many(strategy, tasks):
-    return _storage_spawner(strategy, tasks, frame())
+    return _storage_spawner(strategy, tasks, frame_of(strategy)())
 
 
 def storage_spawn_size(strategy, size, tasks):
-    return _storage_spawner(strategy, tasks, frame(size))
+    return _storage_spawner(strategy, tasks, frame_of(strategy)(size))
 
 
 def storage_yield_many(strategy, yields, tasks):
+    frame = frame_of(strategy)
     main = frame(0, 8 if yields else 0)
     st = Storage(strategy)
     for _ in range(tasks):
@@ -608,6 +661,7 @@ def storage_yield_many(strategy, yields, tasks):
 
 
 def storage_skynet(strategy, fanout, levels):
+    frame = frame_of(strategy)
     internal = sum(fanout**i for i in range(levels))
     tasks = internal + fanout**levels
     node = frame(0, 24 if fanout > 1 else 8)
@@ -619,6 +673,7 @@ def storage_skynet(strategy, fanout, levels):
 
 
 def storage_generator(strategy, items, borrow, tasks):
+    frame = frame_of(strategy)
     main, numbers = frame(0, PTR), frame(64)
     st = Storage(strategy)
     for _ in range(tasks):
@@ -632,6 +687,7 @@ def storage_generator(strategy, items, borrow, tasks):
 
 
 def storage_select_loop(strategy, iterations, tasks):
+    frame = frame_of(strategy)
     main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
     st = Storage(strategy)
     for _ in range(tasks):
@@ -643,7 +699,8 @@ def storage_select_loop(strategy, iterations, tasks):
 
 
 def storage_server(strategy, rate, requests, seed):
-    handle, query = frame(1024, IO), frame(128, IO)
+    frame = frame_of(strategy)
+    handle, query = frame(1024, IO, 2), frame(128, IO)  # handle: io, call query, io
     st = Storage(strategy)
     for _ in range(requests):
         stack = st.new(handle)
@@ -898,7 +955,7 @@ def loom_select_loop(iterations, tasks):
 
 
 def loom_server(rate, requests, seed):
-    handle, query = frame(1024, IO), frame(128, IO)
+    handle, query = frame(1024, IO, 2), frame(128, IO)  # handle: io, call query, io
     t = _loom_totals()
     for _ in range(requests):
         v = VirtualThread(t, handle)
@@ -944,7 +1001,9 @@ def expected(workload, strategy, **params):
 # without looking at strategies/*.py:
 G = 416  # Go 1.19.8: runtime.G is 392 bytes (sizeof_test.go), malloc'd in the 416-byte class
 TOKIO_HEADER, TOKIO_CORE_FIELDS, TOKIO_TRAILER = 32, 8 + 8, 16 + 16  # tokio 1.24.2 task/core.rs
-VIRTUAL_THREAD = 168 + 48 + 24 + 16  # VirtualThread, VThreadContinuation, helpers (JDK 25, jcmd)
+# VirtualThread, VThreadContinuation, its Runnable and runContinuation lambda, Thread's
+# interruptLock, the root thread container's ConcurrentHashMap node (JDK 25, GC.class_histogram)
+VIRTUAL_THREAD = 168 + 48 + 24 + 16 + 16 + 32
 STACK_CHUNK = 12 + 4 * 4 + 4 + 1 + 8 + 4  # header; parent, size, sp, argsize; cont, flags, pc, maxThawingSize
 DOTNET_BOX = 16 + (4 + 4 + 5 * 8) + 8 + 8 + 8  # header; Task; m_result; _moveNextAction, Context
 DOTNET_ITERATOR = 16  # an iterator object's header
