@@ -32,7 +32,7 @@ from pinbench.bench import engine
 from pinbench.bench.workloads import get_workload
 from pinbench.cython_core import _executor
 
-from .conftest import CLI
+from .helpers import CLI
 
 pytestmark = pytest.mark.skipif(engine.find_compiler() is None, reason="the compiled engine needs a C compiler")
 

@@ -20,7 +20,7 @@ import pytest
 
 from pinbench.bench.validate import clang, validate
 
-from .conftest import in_ci
+from .helpers import in_ci
 from .test_validate import ALL_CASES, _case_id
 
 pytestmark = pytest.mark.native  # builds with clang 22
