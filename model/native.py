@@ -498,8 +498,8 @@ def clang_sizes(program, edge_boxed) -> list:
 
     Two sizes of one frame: what ``operator new`` is asked for (coro.size,
     the frame type's alloc size: its end rounded up to 8, the largest ABI
-    alignment of its element types; a generator's to its fields' largest
-    alignment) and what an elided call's alloca holds (the ``.noalloc``
+    alignment of its element types, a generator's too: a 16-aligned locals
+    array is an alloca's alignment, not its type's) and what an elided call's alloca holds (the ``.noalloc``
     variant's dereferenceable bytes: the end rounded up to the largest
     field alignment, 16 with a 16-aligned array)."""
     constant = constant_rdepth(program)
@@ -512,5 +512,5 @@ def clang_sizes(program, edge_boxed) -> list:
         head = CLANG_GEN_HEAD if program.fn_generator[fn] else CLANG_TASK_HEAD
         end, align = struct_layout(head, fields)
         inner[fn] = (_round(end, align), align)
-        counted[fn] = _round(end, align if program.fn_generator[fn] else 8)
+        counted[fn] = _round(end, 8)
     return counted

@@ -352,7 +352,7 @@ def server(strategy, rate, requests, seed):
 # field at its alignment, packed as LLVM packs a frame: by falling alignment,
 # and a gap before an aligned field filled first by the largest field that
 # fits it without padding. operator new gets the end rounded up to 8 (a
-# generator's: to its largest alignment); an elided call's alloca, the end
+# generator's too); an elided call's alloca, the end
 # rounded up to the largest alignment (16 with an array of 16 bytes or more).
 TASK_HEAD, GEN_HEAD = 56, 24
 P8, I32, B1 = (8, 8), (4, 4), (1, 1)
@@ -376,8 +376,8 @@ def pack(head, fields):
 
 
 def heap(head, fields):
-    end, align = pack(head, fields)
-    return a8(end) if head == TASK_HEAD else -(-end // align) * align
+    end, _ = pack(head, fields)
+    return a8(end)
 
 
 def alloca(head, fields):
