@@ -477,7 +477,10 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
     fields += [U64] * len(spilled)
     if rdepth and not constant:
         fields.append(U32)
-    fields += [BOOL] * len(flags)
+    # folded is the OR of what each unknown step gave: a join's (or a
+    # generator loop's) `any`, one byte; a select's `any` is `winner >= 0`,
+    # and LLVM keeps the winner itself, the SelectCtl's 4-byte int.
+    fields += [U32 if steps[i][0] == OP_SELECT else BOOL for i in sorted(flags)]
     bits = max(1, (len(suspends) + 1).bit_length())  # initial, final and every await
     fields.append((1, 1) if bits <= 8 else (2, 2))  # the suspend index
     if not suspends:

@@ -502,8 +502,10 @@ def clang_read(locals_):
 def halo_select_loop(strategy, iterations, tasks):
     i = iterations
     # main: select_any (two tasks, parent, winner) 32, arg, its locals, acc
-    # before each select, the folded flag across every select after the first
-    main_fields = [(32, 8), P8, array(64)] + [P8] * i + [B1] * (i - 1) + [B1]
+    # before each select, the folded flag across every select after the
+    # first: kept as the earlier selects' winners (an int each: a select's
+    # `any` is its winner >= 0)
+    main_fields = [(32, 8), P8, array(64)] + [P8] * i + [I32] * (i - 1) + [B1]
     read, timeout = clang_read(256), [IO_AW, P8, B1]
     polls = 1 + 4 * i
     if strategy == "halo:elide_args=1":  # every select's two arms inside main
