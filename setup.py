@@ -9,7 +9,12 @@ extensions = [
         ["cython_core/_executor.pyx"],
         include_dirs=["cython_core"],
         depends=["cython_core/allocators.h", "cython_core/runtime.h"],
-        extra_compile_args=["-O2"],
+        # gcc's default limits left the per-task helpers (block_counted,
+        # task_done) as calls: inlining them into spawn_task and the loop
+        # saves 38 instructions per task (docs/validation.md, issue 20).
+        extra_compile_args=["-O2", "--param=max-inline-insns-single=400",
+                            "--param=large-function-growth=400", "--param=inline-unit-growth=200",
+                            "--param=large-stack-frame-growth=2000"],
     )
 ]
 

@@ -25,7 +25,7 @@ from pinbench.cython_core import _executor
 
 workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 (bench,) = build_suite(workloads=[workload], strategies=[strategy], allocators=["system"],
-                       params=sys.argv[4:] or None, quick=True)
+                       params=sys.argv[4:] or None, suite="quick")
 spec = timing.Spec(bench.label, workload, dict(bench.params), strategy, "system", 0,
                    runner.default_memory_limit(), engine.COMPILED)
 _, program, layout, compiled = timing.prepare(spec)
