@@ -443,3 +443,20 @@ def test_held_figures_compare_after_their_class():
     assert chunks.agrees(110, 100) and not chunks.agrees(111, 100)
     with pytest.raises(ValueError, match="not one of reserved, blocks"):
         Held("rss", "peak_rss_bytes")
+
+
+def test_a_case_too_big_for_the_model_is_a_note_not_the_end_of_validate(monkeypatch):
+    """The default cases hold skynet at 10^6 leaves, which fiber's 132 KiB
+    stacks cannot hold in memory: that (case, strategy) is left out with a
+    note naming it, and every other row is still made."""
+    from pinbench.bench import runner
+
+    resident = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    # 48 MiB beyond what the process holds: 1,111 fibers' stacks need 147 MiB, the rest KiBs
+    monkeypatch.setattr(runner, "default_memory_limit", lambda: resident + 48 * 2**20)
+    case = ("skynet", {"fanout": 10, "levels": 3})
+    table = validate([case], repeat=1, languages=(), engines=["interpreted"])
+    assert "fiber" not in set(table["strategy"])
+    assert set(table["strategy"]) == set(STRATEGIES) - {"fiber"}
+    notes = [n for n in table.attrs["notes"] if "not validated" in n and "fiber" in n]
+    assert len(notes) == 1 and "memory limit" in notes[0], table.attrs["notes"]

@@ -172,7 +172,7 @@ def run(args, argv=None) -> int:
     for figure, (agree, compared) in held.items():
         print(f"held memory ({figure} per parked task): {agree} of {compared} agree with the model")
     if not counted and not held:
-        print("\nno native program was run (no compiler found)")
+        print("\nno native program was run (no compiler found, or no case its program expresses: see the notes)")
     return EXIT_OK
 
 

@@ -40,7 +40,7 @@ from .. import engine as engine_registry
 from ..formatting import grouped, param_text
 from ..suite import check_sweeps_apply, combinations, parse_param_flags, split_names
 from ..results import atomic_write_text
-from ..runner import execute
+from ..runner import DoesNotFit, execute
 from ..workloads import WORKLOADS, Workload, get_workload
 from . import toolchain
 from .backend import BACKENDS, HELD_FIGURES, missing_note
@@ -352,6 +352,7 @@ def validate(
     # burst of load from elsewhere on the machine then falls on both sides
     # alike, and the minimum over the rounds is the figure least disturbed.
     model, native = {}, {}
+    too_big = set()  # (case, strategy) the model cannot run within the memory limit
     for round_number in range(1, repeat + 1):
         _note(
             log,
@@ -362,7 +363,15 @@ def validate(
         for index, (name, workload, typed, program, view) in enumerate(compiled):
             for strategy in validated:
                 for eng in engines:
-                    _merge(model, (index, strategy, eng), _model_round(program, strategy, eng))
+                    if (index, strategy) in too_big:
+                        continue
+                    try:
+                        _merge(model, (index, strategy, eng), _model_round(program, strategy, eng))
+                    except DoesNotFit as error:  # e.g. a million fibers' stacks: a finding, not a failure
+                        too_big.add((index, strategy))
+                        message = f"{name} {_params_label(workload, typed)} / {strategy}: not validated: {error}"
+                        notes.append(message)
+                        _note(log, message)
         for build, binary in binaries.items():
             language = build[0]
             for row in _run_native(tools[language], binary, timeout):
@@ -377,6 +386,8 @@ def validate(
     rows = []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
         for strategy, eng in itertools.product(validated, engines):
+            if (index, strategy) in too_big:
+                continue
             m = model[index, strategy, eng]
             language, n = native.get((index, strategy), (None, None))
             row = {
