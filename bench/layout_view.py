@@ -486,7 +486,8 @@ class _Builder:
             if block.kind == "stack":
                 block.size = self.stack_size(block)
             elif block.kind == "chunk":
-                block.size = block.used + self.layout.stack_extra  # sized exactly, and its metadata
+                s = self.layout  # sized exactly: its frames, the JDK's entry and park frames, its metadata
+                block.size = block.used + s.stack_base + s.stack_top + s.stack_extra
         return self.blocks
 
     def stack_size(self, block: Block) -> int:
