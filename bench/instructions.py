@@ -11,8 +11,10 @@ How a count is made, and why each step:
   from the start (``--instr-atstart=no``): interpreter start-up and imports
   run at valgrind's uninstrumented speed and are never counted.
 - For each benchmark that process forks a child, which rebuilds the
-  benchmark from its own spec file and runs it once with
-  ``count_instructions=True``: the executor switches instrumentation and
+  benchmark from its own spec file, runs it once uncounted (a warm-up
+  round: the executor keeps its tables for the next round, and the C
+  library's heap holds the freed blocks, as in every timed round after the
+  first) and then once with ``count_instructions=True``: the executor switches instrumentation and
   collection on around its nogil loop only, and dumps the counts when the
   loop ends (``cython_core/_executor.pyx``).
 - Every child starts from the same state (the C library's heap included,
@@ -249,6 +251,11 @@ def _count_one(index: int) -> int:
         return NO_MORE_BENCHMARKS
     _, program, layout, compiled = prepare(spec)
     _fix_mmap_threshold()
+    # One round first, uncounted: the counted round is a steady-state one,
+    # like every timed round after pyperf's warm-up and the native
+    # programs' rounds (bench/validate), with the executor's tables kept
+    # from the round before and the C library's heap as that round left it.
+    _executor.run(program, layout, spec.allocator, spec.memory_limit, engine=compiled)
     counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
                              count_instructions=True, engine=compiled)
     result = RESULT_FILE.format(index)

@@ -568,7 +568,7 @@ def block_title(view: TaskView, block: Block) -> str:
         return f"#{block.number} {what}: {block.fn} at its base, {_bytes(block.size)} reserved{used}{over}"
     if block.kind == "chunk":
         return (f"#{block.number} stack chunk: {block.fn}'s virtual thread frozen, "
-                f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata)")
+                f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata and the runtime's entry and park frames)")
     if block.kind == "slab":
         return f"#{block.number} {block.label}, {_bytes(block.size)}{used}"
     if view.storage == BOX_ON_SUSPEND and block.kind in ("task", "box"):

@@ -157,7 +157,7 @@ METRICS = (
     # machine's pages; docs/footprint.md)
     Metric("bookkeeping_bytes_per_task", "executor bookkeeping bytes per task", BYTES, deterministic=False,
            per_task_of="bookkeeping_peak_bytes", report="executor B/task"),
-    Metric("allocator_bytes_per_task", "allocator bytes per task (usable sizes)", BYTES, deterministic=False,
+    Metric("allocator_bytes_per_task", "allocator bytes per task (malloc's chunks)", BYTES, deterministic=False,
            per_task_of="allocator_peak_bytes", report="allocator B/task"),
     Metric("bookkeeping_peak_bytes", "executor bookkeeping at its peak", BYTES, deterministic=False),
     Metric("allocator_peak_bytes", "allocator footprint at its peak", BYTES, deterministic=False),

@@ -29,6 +29,9 @@ cdef extern from "allocators.h" nogil:
         size_t (*reserved)(void *state) noexcept nogil
         void (*destroy)(void *state) noexcept nogil
     int pb_allocator_init(pb_allocator *a, int kind)
+    void *pb_alloc(const pb_allocator *a, size_t size)
+    void pb_free(const pb_allocator *a, void *ptr, size_t size)
+    size_t pb_reserved(const pb_allocator *a)
     int PB_ALLOC_SYSTEM, PB_ALLOC_POOL, PB_ALLOC_BUMP
 
 
@@ -334,10 +337,12 @@ cdef extern from "runtime.h" nogil:
         Task *tasks
         uint32_t tasks_cap
         uint32_t task_free
+        uint32_t task_top
         uint64_t live_tasks
         Waiter *waiters
         uint32_t waiters_cap
         uint32_t waiter_free
+        uint32_t waiter_top
         QItem *q
         uint64_t q_cap
         uint64_t q_head
@@ -457,9 +462,10 @@ cdef void check_memory(Ex *ex, uint64_t footprint) noexcept nogil:
 
 cdef inline int over_limit(Ex *ex, uint64_t more) noexcept nogil:
     """Would ``more`` bytes take the process past the memory limit? Counted:
-    the resident size at the start, the allocator's footprint (usable sizes,
-    chunks) and the executor's bookkeeping. Sets the error if so."""
-    cdef uint64_t footprint = ex.a.reserved(ex.a.state) + ex.fp.book
+    the resident size at the start, the allocator's footprint (malloc's
+    chunks; the pool's and bump's chunks) and the executor's bookkeeping.
+    Sets the error if so."""
+    cdef uint64_t footprint = pb_reserved(&ex.a) + ex.fp.book
     if footprint + more > ex.fp.next_check:
         check_memory(ex, footprint)
     if ex.fp.rss_start + footprint + more > ex.memory_limit:
@@ -510,21 +516,31 @@ cdef inline uint64_t chunk_runtime(Ex *ex, uint64_t counted) noexcept nogil:
     return ex.p.chunk_object + 8 * ((counted + ex.p.chunk_bitmap - 1) // ex.p.chunk_bitmap)
 
 
-cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
-    """Allocate ``size`` bytes; count a block of ``counted`` bytes the
-    strategy holds (reserved), whatever of it is in use."""
-    if size > ex.memory_limit or (size >= ex.fp.step and over_limit(ex, size)):
-        ex.error = E_MEMORY_LIMIT      # a block that alone cannot fit: not even tried
+cdef int refused(Ex *ex, uint64_t size) noexcept nogil:
+    """A large block (the loop's fixed step or more): 1 (and the error set)
+    if it alone cannot fit; it is not even tried."""
+    if size > ex.memory_limit or over_limit(ex, size):
+        ex.error = E_MEMORY_LIMIT
         ex.fp.over = OVER_COUNTED
+        return 1
+    return 0
+
+
+cdef inline char *block_counted(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
+    """block_alloc without the held bytes' peak (its caller looks once
+    everything the new block comes with is counted)."""
+    if (size >= ex.fp.step or size > ex.memory_limit) and refused(ex, size):
         return NULL
-    cdef char *ptr = <char *>ex.a.alloc(ex.a.state, size)
+    cdef char *ptr = <char *>pb_alloc(&ex.a, size)
     if ptr == NULL:
         ex.error = E_OUT_OF_MEMORY
         return NULL
-    cdef uint64_t footprint = ex.a.reserved(ex.a.state)
-    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (a compare)
+    cdef uint64_t footprint = pb_reserved(&ex.a)
+    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (two compares)
         ex.fp.peak_alloc = footprint
-        over_limit(ex, 0)
+        footprint += ex.fp.book
+        if footprint > ex.fp.next_check or ex.fp.rss_start + footprint > ex.memory_limit:
+            over_limit(ex, 0)
     ex.c.allocs += 1
     ex.c.bytes_allocated += counted
     ex.c.live_blocks += 1
@@ -533,12 +549,20 @@ cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept 
     ex.c.reserved_bytes += counted
     if ex.c.reserved_bytes > ex.c.peak_reserved_bytes:
         ex.c.peak_reserved_bytes = ex.c.reserved_bytes
-    held_grew(ex)
+    return ptr
+
+
+cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
+    """Allocate ``size`` bytes; count a block of ``counted`` bytes the
+    strategy holds (reserved), whatever of it is in use."""
+    cdef char *ptr = block_counted(ex, size, counted)
+    if ptr != NULL:
+        held_grew(ex)
     return ptr
 
 
 cdef inline void block_free(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil:
-    ex.a.free(ex.a.state, ptr, size)
+    pb_free(&ex.a, ptr, size)
     ex.c.frees += 1
     ex.c.live_blocks -= 1
     ex.c.reserved_bytes -= counted
@@ -1107,6 +1131,11 @@ cdef void loom_release(Ex *ex, char *frame, Stack *st) noexcept nogil:
 cdef char *frame_new(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil:
     """Storage for a frame of ``fn`` that is not inline in its parent."""
     cdef char *frame
+    if ex.p.storage == S_HEAP:           # the common case first: a block of its own
+        frame = mem_alloc_as(ex, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
+        if frame != NULL and ex.p.bottom_up:
+            (<BHdr *>frame).stack = NULL
+        return frame
     if ex.p.storage == S_CHUNKS and place == P_STACK:
         frame = thread_push(ex, fn)
         if frame != NULL:
@@ -1211,24 +1240,39 @@ cdef inline bint edge_taken(Ex *ex, int64_t edge, uint32_t rdepth) noexcept nogi
     return not ex.p.edge_back[edge] or rdepth < <uint64_t>ex.p.edge_limit[edge]
 
 
-cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
-                     char *dest, int place, char **near) noexcept nogil:
-    """Build a future for ``fn``: in place, or by value and moved into ``dest``.
-
-    ``dest`` NULL means storage of its own at ``place`` (frame_new; on the
-    stack of ``*near`` for P_STACK, which may move it). Returns the frame,
-    NULL on error.
+cdef extern from *:
     """
-    cdef uint64_t size = ex.p.fn_size[fn]
-    cdef char *built
-    cdef Stack *st = NULL
-    if dest == NULL:
-        dest = frame_new(ex, fn, place, near)
-        if dest == NULL:
-            return NULL
-        if ex.p.bottom_up:
-            st = (<BHdr *>dest).stack
-    built = ex.staging if ex.p.moves else dest
+    /* A future moved into place: a real copy of n bytes (never overlapping).
+     * From 16 to 64 bytes inline, as memcpy itself does it (16-byte blocks
+     * from both ends, overlapping in the middle), without the call. */
+    typedef struct { uint64_t w[2]; } pb__b16;
+    static inline void pb_move(char *d, const char *s, size_t n)
+    {
+        pb__b16 a, b, c, e;
+        if (n < 16 || n > 64) {
+            memcpy(d, s, n);
+            return;
+        }
+        memcpy(&a, s, 16);
+        memcpy(&b, s + n - 16, 16);
+        if (n > 32) {
+            memcpy(&c, s + 16, 16);
+            memcpy(&e, s + n - 32, 16);
+            memcpy(d + 16, &c, 16);
+            memcpy(d + n - 32, &e, 16);
+        }
+        memcpy(d, &a, 16);
+        memcpy(d + n - 16, &b, 16);
+    }
+    """
+    void pb_move(char *d, const char *s, size_t n) nogil
+
+
+cdef inline char *build(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, char *dest,
+                        Stack *st) noexcept nogil:
+    """Write a new future's header: in place at ``dest``, or by value in the
+    staging buffer and then moved (copied) into ``dest``."""
+    cdef char *built = ex.staging if ex.p.moves else dest
     cdef Hdr *h = hdr(built)
     h.fn = fn
     h.pc = 0
@@ -1244,9 +1288,27 @@ cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
         (<BHdr *>built).task = 0
         (<BHdr *>built).stack = st
     if ex.p.moves:
-        memcpy(dest, built, size)
+        pb_move(dest, built, ex.p.fn_size[fn])
         ex.c.moved_bytes += ex.p.fn_bytes[fn]
     return dest
+
+
+cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
+                     char *dest, int place, char **near) noexcept nogil:
+    """Build a future for ``fn``: in place, or by value and moved into ``dest``.
+
+    ``dest`` NULL means storage of its own at ``place`` (frame_new; on the
+    stack of ``*near`` for P_STACK, which may move it). Returns the frame,
+    NULL on error.
+    """
+    cdef Stack *st = NULL
+    if dest == NULL:
+        dest = frame_new(ex, fn, place, near)
+        if dest == NULL:
+            return NULL
+        if ex.p.bottom_up:
+            st = (<BHdr *>dest).stack
+    return build(ex, fn, arg, rdepth, dest, st)
 
 
 cdef inline void start(Ex *ex, char *frame) noexcept nogil:
@@ -1360,7 +1422,10 @@ cdef inline int enqueue(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noe
         # unwrap the ring: move the wrapped prefix behind the old end
         for i in range(ex.q_head + ex.q_len - old_cap if ex.q_head + ex.q_len > old_cap else 0):
             ex.q[old_cap + i] = ex.q[i]
-    cdef QItem *item = &ex.q[(ex.q_head + ex.q_len) % ex.q_cap]
+    cdef uint64_t at = ex.q_head + ex.q_len   # < 2 * q_cap: one compare wraps it
+    if at >= ex.q_cap:
+        at -= ex.q_cap
+    cdef QItem *item = &ex.q[at]
     item.task = task
     item.frame = frame
     item.waiter = waiter
@@ -1376,19 +1441,21 @@ cdef inline void wake_task(Ex *ex, uint32_t task) noexcept nogil:
 
 
 cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
-    cdef uint32_t id
+    """A free waiter: a released one, else the next never used (the table
+    is not walked to link its fresh entries: a table kept from an earlier
+    run starts with every entry unused)."""
+    cdef uint32_t id = ex.waiter_free
     cdef uint64_t cap
-    if ex.waiter_free == NO_WAITER:
-        cap = ex.waiters_cap
-        if grow(ex, <void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
-            return NO_WAITER
-        for id in range(ex.waiters_cap, cap):
-            ex.waiters[id].state = W_FREE
-            ex.waiters[id].next_free = id + 1 if id + 1 < cap else ex.waiter_free
-        ex.waiter_free = ex.waiters_cap
-        ex.waiters_cap = <uint32_t>cap
-    id = ex.waiter_free
-    ex.waiter_free = ex.waiters[id].next_free
+    if id != NO_WAITER:
+        ex.waiter_free = ex.waiters[id].next_free
+    else:
+        if ex.waiter_top == ex.waiters_cap:
+            cap = ex.waiters_cap
+            if grow(ex, <void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
+                return NO_WAITER
+            ex.waiters_cap = <uint32_t>cap
+        id = ex.waiter_top
+        ex.waiter_top += 1
     ex.waiters[id].task = task
     ex.waiters[id].frame = frame
     ex.waiters[id].state = state
@@ -1427,21 +1494,20 @@ cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept 
     return id
 
 
-cdef uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
-                       uint32_t waiter_task) noexcept nogil:
-    cdef uint32_t id
+cdef inline uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
+                              uint32_t waiter_task) noexcept nogil:
+    cdef uint32_t id = ex.task_free
     cdef uint64_t cap
-    if ex.task_free == NO_WAITER:
-        cap = ex.tasks_cap
-        if grow(ex, <void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
-            return NO_WAITER
-        for id in range(ex.tasks_cap, cap):
-            ex.tasks[id].root = NULL
-            ex.tasks[id].next_free = id + 1 if id + 1 < cap else ex.task_free
-        ex.task_free = ex.tasks_cap
-        ex.tasks_cap = <uint32_t>cap
-    id = ex.task_free
-    ex.task_free = ex.tasks[id].next_free
+    if id != NO_WAITER:
+        ex.task_free = ex.tasks[id].next_free
+    else:                              # the next never-used entry (see waiter_new)
+        if ex.task_top == ex.tasks_cap:
+            cap = ex.tasks_cap
+            if grow(ex, <void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
+                return NO_WAITER
+            ex.tasks_cap = <uint32_t>cap
+        id = ex.task_top
+        ex.task_top += 1
     cdef Task *t = &ex.tasks[id]
     t.root = root
     t.handle = handle
@@ -1477,19 +1543,43 @@ cdef inline void spin_until(uint64_t deadline) noexcept nogil:
 
 cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
                          char *waiter_frame, uint32_t waiter_task) noexcept nogil:
+    cdef char *root
+    cdef uint32_t id
+    cdef uint64_t counted
     # The task is live from its root's allocation (the peak's task count).
     ex.live_tasks += 1
-    cdef char *root = construct(ex, fn, arg, rdepth, NULL, P_OWN, NULL)
-    if root == NULL:
-        ex.live_tasks -= 1
-        return NO_WAITER
-    cdef uint32_t id = task_new(ex, root, handle, waiter_frame, waiter_task)
-    if id == NO_WAITER:
-        frame_free(ex, root)
-        ex.live_tasks -= 1
-        return NO_WAITER
-    if ex.p.storage == S_HEAP:           # tokio's task cell around the root future (other storages: stack_new...)
-        runtime_grows(ex, ex.p.fn_runtime[fn])
+    if ex.p.storage != S_HEAP:
+        root = construct(ex, fn, arg, rdepth, NULL, P_OWN, NULL)
+        if root == NULL:
+            ex.live_tasks -= 1
+            return NO_WAITER
+        id = task_new(ex, root, handle, waiter_frame, waiter_task)
+        if id == NO_WAITER:
+            frame_free(ex, root)
+            ex.live_tasks -= 1
+            return NO_WAITER
+    else:
+        # A block of its own (frame_new's first case) and tokio's task cell
+        # around the root future: what the strategy holds is looked at once
+        # both are counted (the peak and its task count are the same).
+        counted = ex.p.fn_bytes[fn]
+        root = block_counted(ex, ex.p.fn_size[fn], counted)
+        if root == NULL:
+            ex.live_tasks -= 1
+            return NO_WAITER
+        live_grows(ex, counted)
+        build(ex, fn, arg, rdepth, root, NULL)
+        id = task_new(ex, root, handle, waiter_frame, waiter_task)
+        if id == NO_WAITER:
+            held_grew(ex)
+            frame_free(ex, root)
+            ex.live_tasks -= 1
+            return NO_WAITER
+        counted = ex.p.fn_runtime[fn]
+        ex.c.runtime_bytes += counted
+        if not ex.p.runtime_inside:
+            ex.c.runtime_live += counted
+        held_grew(ex)
     if ex.p.bottom_up:
         enqueue(ex, id, root, NO_WAITER)
     else:
@@ -1501,13 +1591,16 @@ cdef void task_done(Ex *ex, uint32_t id) noexcept nogil:
     """The root returned: free its frame, deliver the value, wake the awaiter."""
     cdef Task *t = &ex.tasks[id]
     cdef char *root = t.root
+    cdef uint32_t fn = hdr(root).fn
     cdef uint64_t value = hdr(root).acc
     cdef Hdr *awaiting
     if t.t_ref:
         record_latency(ex, t)
     if ex.p.storage == S_HEAP:
-        runtime_shrinks(ex, ex.p.fn_runtime[hdr(root).fn])
-    frame_free(ex, root)
+        runtime_shrinks(ex, ex.p.fn_runtime[fn])
+        mem_free_as(ex, root, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
+    else:
+        frame_release(ex, root)
     t.root = NULL
     if t.handle != NULL:
         t.handle[0] = value
@@ -1919,7 +2012,9 @@ cdef void run_queue(Ex *ex) noexcept nogil:
     cdef Task *t
     while ex.q_len and not ex.error:
         item = ex.q[ex.q_head]
-        ex.q_head = (ex.q_head + 1) % ex.q_cap
+        ex.q_head += 1
+        if ex.q_head == ex.q_cap:
+            ex.q_head = 0
         ex.q_len -= 1
         if ex.p.bottom_up:
             if item.waiter != NO_WAITER:
@@ -1958,9 +2053,9 @@ cdef void fire_timers(Ex *ex) noexcept nogil:
 cdef void abort_all(Ex *ex) noexcept nogil:
     """After an error: drop every live task so the run still ends with zero live blocks."""
     cdef uint32_t i
-    for i in range(ex.tasks_cap):
+    for i in range(ex.task_top):
         ex.tasks[i].handle = NULL
-    for i in range(ex.tasks_cap):
+    for i in range(ex.task_top):
         if ex.tasks[i].root != NULL:
             drop_root(ex, ex.tasks[i].root)
             frame_free(ex, ex.tasks[i].root)
@@ -2003,13 +2098,25 @@ cdef void admit_arrivals(Ex *ex, uint32_t entry, bint wait) noexcept nogil:
 
 
 cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
-    cdef uint64_t i
+    cdef uint64_t i, cap
     cdef bint open_loop = ex.open.arrival_ns != NULL
     if open_loop:
         ex.open.start_ns = now_ns()
         ex.open.count = tasks
         admit_arrivals(ex, entry, 0)
     else:
+        # Every entry task is spawned (and queued) now: size the task table
+        # and the run queue for them at once, to the capacity their growth
+        # would reach (one realloc instead of one per doubling; none when
+        # the tables kept from an earlier run are big enough).
+        cap = ex.tasks_cap
+        if tasks > cap and grow(ex, <void **>&ex.tasks, &cap, sizeof(Task), tasks):
+            abort_all(ex)
+            return
+        ex.tasks_cap = <uint32_t>cap
+        if tasks > ex.q_cap and grow(ex, <void **>&ex.q, &ex.q_cap, sizeof(QItem), tasks):
+            abort_all(ex)
+            return
         for i in range(tasks):
             spawn_task(ex, entry, i, 0, NULL, NULL, 0)
             if ex.error:
@@ -2068,6 +2175,65 @@ class ExecutorError(RuntimeError):
         super().__init__(kind)
         self.kind = kind
         self.counters = counters
+
+
+# The task table, io waiters and run queue a run leaves are kept for the
+# next run in this process (the native programs keep their executor's
+# tables across the rounds of a case the same way, bench/validate/rust.py
+# and cpp.py): a benchmark's later rounds start with the capacity its
+# first round grew, warm, and pay neither the growth nor the page faults.
+# A run takes them (under the GIL: one run owns them at a time) and gives
+# them back; they count in its bookkeeping, as memory the process holds.
+# Tables past KEEP_AT_MOST bytes are freed instead.
+cdef struct Kept:
+    Task *tasks
+    uint32_t tasks_cap
+    Waiter *waiters
+    uint32_t waiters_cap
+    QItem *q
+    uint64_t q_cap
+
+cdef Kept kept
+DEF KEEP_AT_MOST = 64 << 20
+
+
+cdef uint64_t kept_bytes(Task *tasks, uint64_t tasks_cap, Waiter *waiters, uint64_t waiters_cap,
+                         QItem *q, uint64_t q_cap) noexcept nogil:
+    return tasks_cap * sizeof(Task) + waiters_cap * sizeof(Waiter) + q_cap * sizeof(QItem)
+
+
+cdef void take_kept(Ex *ex) noexcept:
+    ex.tasks, ex.tasks_cap = kept.tasks, kept.tasks_cap
+    ex.waiters, ex.waiters_cap = kept.waiters, kept.waiters_cap
+    ex.q, ex.q_cap = kept.q, kept.q_cap
+    memset(&kept, 0, sizeof(Kept))
+
+
+cdef void give_back(Ex *ex) noexcept:
+    """Keep the run's tables for the next run (its entries are all free
+    again: task_top and waiter_top restart at 0), or free them."""
+    free_kept()
+    if kept_bytes(ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap) > KEEP_AT_MOST:
+        free(ex.tasks)
+        free(ex.waiters)
+        free(ex.q)
+        return
+    kept.tasks, kept.tasks_cap = ex.tasks, ex.tasks_cap
+    kept.waiters, kept.waiters_cap = ex.waiters, ex.waiters_cap
+    kept.q, kept.q_cap = ex.q, ex.q_cap
+
+
+cdef void free_kept() noexcept:
+    free(kept.tasks)
+    free(kept.waiters)
+    free(kept.q)
+    memset(&kept, 0, sizeof(Kept))
+
+
+def drop_kept_tables():
+    """Free the tables kept from the last run (tests that count the
+    bookkeeping of a first run)."""
+    free_kept()
 
 
 cdef const int64_t *column(object owner, str name, list keep) except NULL:
@@ -2248,6 +2414,15 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     if ex.p.storage >= S_BOX_ON_SUSPEND:   # the thread's stack, and the pools' tables
         ex.fp.book += (sizeof(Stack) + ex.p.stack_bytes + (ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t)
                        + n_fns * (ex.p.pool * sizeof(char *) + sizeof(uint32_t)))
+    take_kept(&ex)
+    cdef uint64_t held_over = kept_bytes(ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap)
+    if ex.fp.rss_start + ex.fp.book + held_over > memory_limit:
+        free(ex.tasks)            # kept tables never make a run refused: this one starts without them
+        free(ex.waiters)
+        free(ex.q)
+        ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap = NULL, 0, NULL, 0, NULL, 0
+        held_over = 0
+    ex.fp.book += held_over
     ex.fp.peak_book = ex.fp.book
     if ex.fp.rss_start + ex.fp.book > memory_limit:
         raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
@@ -2277,6 +2452,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         free(ex.pool)
         free(ex.pool_len)
         free(ex.thread_at)
+        give_back(&ex)
         raise MemoryError("cannot set up the executor")
     with nogil:
         if count_instructions:
@@ -2298,9 +2474,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     free(ex.pool)
     free(ex.pool_len)
     free(ex.thread_at)
-    free(ex.tasks)
-    free(ex.waiters)
-    free(ex.q)
+    give_back(&ex)
     counters = {
         "allocs": ex.c.allocs,
         "frees": ex.c.frees,

@@ -87,11 +87,20 @@ enum { PB_ALLOC_SYSTEM = 0, PB_ALLOC_POOL = 1, PB_ALLOC_BUMP = 2 };
 #endif
 #endif
 
-/* The bytes a block from pb__sys_alloc really takes from malloc: its usable
- * size (malloc rounds requests up to its size classes) plus malloc's size
- * word in front of it. Where the C library cannot say (no
- * malloc_usable_size), glibc's rule: the request plus the size word,
- * rounded up to 16, at least 32. */
+/* The bytes a block of n requested bytes takes from malloc: its chunk, the
+ * usable bytes and malloc's size word in front of them. Below
+ * PB__SYS_ASK_FROM bytes this is glibc's rule for the chunk it carves for
+ * a request (request2size: n plus the size word, rounded up to 16, at
+ * least 32), worked out from the size, so neither alloc nor free asks
+ * malloc (the native programs' counting allocators do not either). It is
+ * exact but for a block cut from a free chunk whose remainder was too
+ * small to split off: malloc hands over up to 16 bytes more, unseen here.
+ * Larger blocks may be mmapped (rounded up to pages): their real size is
+ * asked (malloc_usable_size) where the C library can say. The choice
+ * depends on n only, so alloc and free always agree. Other C libraries
+ * and AddressSanitizer's malloc (their own rules) are always asked; where
+ * none can say, glibc's rule. */
+#define PB__SYS_ASK_FROM ((size_t)64 * 1024)
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
 #define PB__USABLE(raw) malloc_usable_size(raw)
@@ -108,13 +117,14 @@ static inline size_t pb__sys_footprint(void *p, size_t n)
     n += PB__ALIGN;
 #endif
 #ifdef PB__USABLE
-    (void)n;
-    return PB__USABLE(raw) + sizeof(size_t);
-#else
+#if defined(__GLIBC__) && !defined(PB__ASAN)
+    if (n >= PB__SYS_ASK_FROM)
+#endif
+        return PB__USABLE(raw) + sizeof(size_t);
+#endif
     (void)raw;
     n = (n + sizeof(size_t) + 15) & ~(size_t)15;
     return n < 32 ? 32 : n;
-#endif
 }
 
 static inline void *pb__sys_alloc(size_t n)
@@ -165,8 +175,8 @@ static inline void pb__free_chunks(pb__chunk *c)
 }
 
 /* ------------------------------------------------------------------------ */
-/* system: malloc/free, the baseline. reserved = what the live blocks really */
-/* take from malloc (usable sizes and malloc's size words, pb__sys_footprint). */
+/* system: malloc/free, the baseline. reserved = what the live blocks take  */
+/* from malloc (their chunks: usable bytes and size words, pb__sys_footprint). */
 
 typedef struct {
     size_t live;
@@ -422,6 +432,43 @@ static inline void pb__bump_destroy(void *state)
 }
 
 /* ------------------------------------------------------------------------ */
+
+/* The calls through *a, with the three allocators above called directly
+ * (and inlined) when *a is one of them: a hot loop pays a compare instead
+ * of an indirect call, and the allocator stays a run parameter. */
+static inline void *pb_alloc(const pb_allocator *a, size_t size)
+{
+    if (a->alloc == pb__system_alloc)
+        return pb__system_alloc(a->state, size);
+    if (a->alloc == pb__pool_alloc)
+        return pb__pool_alloc(a->state, size);
+    if (a->alloc == pb__bump_alloc)
+        return pb__bump_alloc(a->state, size);
+    return a->alloc(a->state, size);
+}
+
+static inline void pb_free(const pb_allocator *a, void *ptr, size_t size)
+{
+    if (a->free == pb__system_free)
+        pb__system_free(a->state, ptr, size);
+    else if (a->free == pb__pool_free)
+        pb__pool_free(a->state, ptr, size);
+    else if (a->free == pb__bump_free)
+        pb__bump_free(a->state, ptr, size);
+    else
+        a->free(a->state, ptr, size);
+}
+
+static inline size_t pb_reserved(const pb_allocator *a)
+{
+    if (a->reserved == pb__system_reserved)
+        return pb__system_reserved(a->state);
+    if (a->reserved == pb__pool_reserved)
+        return pb__pool_reserved(a->state);
+    if (a->reserved == pb__bump_reserved)
+        return pb__bump_reserved(a->state);
+    return a->reserved(a->state);
+}
 
 /* Fill *a for the given kind; return 0 on success, -1 for an unknown kind or
  * out of memory (then *a is all NULL). No memory is taken from the system

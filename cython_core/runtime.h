@@ -344,11 +344,13 @@ struct pb_ex {
     pb_task *tasks;
     uint32_t tasks_cap;
     uint32_t task_free;
+    uint32_t task_top;        /* ids below it have been handed out (the rest are untouched) */
     uint64_t live_tasks;
     /* waiters */
     pb_waiter *waiters;
     uint32_t waiters_cap;
     uint32_t waiter_free;
+    uint32_t waiter_top;      /* ids below it have been handed out */
     /* run queue (ring) */
     pb_qitem *q;
     uint64_t q_cap;

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
-from .native import gxx_sizes, rust_sizes
+from .native import CLANG, GXX, clang_sizes, gxx_sizes, rust_sizes
 from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
 
 TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
@@ -115,6 +115,11 @@ class Layout:
     # a stack chunk's object header and fields, and its GC bitmap's 8 bytes
     # per ``chunk_bitmap`` bytes (CHUNKS).
     fn_runtime: np.ndarray | None = None
+    # Whose frame sizes ``fn_bytes`` are (bottom-up heap layouts: "g++" or
+    # "clang"), and the flags that compiler needs to make this layout's
+    # choices (its native counterpart is compiled with them).
+    frame_compiler: str = GXX
+    compiler_flags: tuple = ()
     runtime_inside: bool = False
     chunk_object: int = 0
     chunk_bitmap: int = 0
@@ -238,12 +243,16 @@ def compute_layout(strategy, program) -> Layout:
             fn_bytes, stack_check, stack_need, scale = stack_checks(strategy, program, fn_size)
             storage = {**storage, "stack_scale": scale}
         elif storage["storage"] == CHUNKS:
-            frames = runtime_frames(strategy, program)
+            frames = runtime_frames(strategy, program, fn_size)
             if frames is not None:
                 fn_bytes = np.array(frames, dtype=np.int64)
                 storage = {**storage, "stack_scale": frame_scale(fn_size, frames)}
+    elif not bottom_up:
+        fn_bytes = rust_sizes(program, edge_boxed, in_cell)
+    elif strategy.frame_compiler == CLANG:
+        fn_bytes = clang_sizes(program, edge_boxed)
     else:
-        fn_bytes = gxx_sizes(program, edge_boxed, shared) if bottom_up else rust_sizes(program, edge_boxed, in_cell)
+        fn_bytes = gxx_sizes(program, edge_boxed, shared)
     fn_runtime = [strategy.runtime_bytes(program, f, int(fn_bytes[f])) for f in range(n_fns)]
     return Layout(
         strategy=strategy.name,
@@ -262,6 +271,8 @@ def compute_layout(strategy, program) -> Layout:
         fn_runtime=np.array(fn_runtime, dtype=np.int64),
         fn_stack_check=np.array(fn_bytes if stack_check is None else stack_check, dtype=np.int64),
         fn_stack_need=np.array(fn_bytes if stack_need is None else stack_need, dtype=np.int64),
+        frame_compiler=strategy.frame_compiler,
+        compiler_flags=tuple(strategy.compiler_flags),
         **storage,
     )
 
@@ -269,9 +280,10 @@ def compute_layout(strategy, program) -> Layout:
 def stack_checks(strategy, program, fn_size) -> tuple:
     """``(fn_bytes, fn_stack_check, fn_stack_need, stack_scale)`` for STACKS.
 
-    Without the runtime's frame sizes (``strategy.stack_frame`` None) a
-    frame counts the model's own bytes and a push checks that they and the
-    guard fit. With them (Go): a frame counts the runtime's bytes, and a
+    Without the runtime's frame sizes (``strategy.stack_frame`` None for
+    every function) a frame counts the model's own bytes and a push checks
+    that they and the guard fit. With them (Go; a function it gives None
+    keeps the model's size): a frame counts the runtime's bytes, and a
     push runs the checks of Go's function prologues (cmd/internal/obj/x86
     ``stacksplit``, Go 1.19): a function whose frame (return address
     aside) is at most ``stack_small`` grows the stack when the stack
@@ -283,7 +295,7 @@ def stack_checks(strategy, program, fn_size) -> tuple:
     is the push's, and a growth doubles until that frame and the guard fit
     (runtime ``newstack``: ``funcMaxSPDelta`` + ``_StackGuard``).
     """
-    frames = runtime_frames(strategy, program)
+    frames = runtime_frames(strategy, program, fn_size)
     if frames is None:
         return fn_size.copy(), None, None, 1
     small = strategy.storage_plan().get("stack_small", 0)
@@ -302,11 +314,13 @@ def stack_checks(strategy, program, fn_size) -> tuple:
     return np.array(frames, dtype=np.int64), checks, needs, frame_scale(fn_size, frames)
 
 
-def runtime_frames(strategy, program):
-    """Each function's frame at the runtime's own size (``strategy.stack_frame``),
-    or None when the strategy counts the model's frames."""
+def runtime_frames(strategy, program, fn_size):
+    """Each function's frame at the runtime's own size (``strategy.stack_frame``;
+    the model's where it gives None), or None when it gives none at all."""
     frames = [strategy.stack_frame(program, f) for f in range(len(program.fn_names))]
-    return None if any(size is None for size in frames) else frames
+    if all(size is None for size in frames):
+        return None
+    return [int(fn_size[f]) if size is None else size for f, size in enumerate(frames)]
 
 
 def frame_scale(fn_size, frames) -> int:

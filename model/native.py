@@ -302,3 +302,215 @@ def gxx_frames(program) -> list:
             offset = _round(offset, a) + size
         out.append(_round(offset, 8))
     return out
+
+
+# clang 22 (LLVM 22, the ziglang 0.17 package's ``zig c++``) at -O2: the
+# coroutine frame CoroSplit builds (llvm/lib/Transforms/Coroutines/
+# CoroFrame.cpp, buildFrameType). Read off the DWARF ``*.coro_frame_ty`` of
+# the programs ``pinbench validate`` generates (``-g`` adds nothing to a
+# frame): the resume and destroy pointers and the promise at fixed offsets,
+# then every alloca and every SSA value that lives across a suspension as
+# "flexible" fields, laid out by LLVM's performOptimizedStructLayout
+# (llvm/lib/Support/OptimizedStructLayout.cpp) and the size rounded up to
+# the largest alignment (coro.size is the frame type's alloc size).
+CLANG_TASK_HEAD = 16 + TASK_PROMISE  # resume, destroy, the promise
+CLANG_GEN_HEAD = 16 + GEN_PROMISE
+CLANG_WIDE = 16  # an array of 16 bytes or more is 16-aligned (x86-64 psABI)
+JOIN_TASKS = (16, 8)  # join_all / select_any beyond their task array: the control
+
+
+def struct_layout(fixed_end: int, fields: list) -> tuple:
+    """(end, alignment) of ``fields`` ((size, alignment) each, flexible)
+    placed after a packed prefix of ``fixed_end`` bytes, as LLVM's
+    performOptimizedStructLayout places them: by falling alignment, then
+    falling size; when that leaves a gap, the best field from the queue of
+    each alignment fills it first."""
+    order = sorted(range(len(fields)), key=lambda i: (-fields[i][1], -fields[i][0], i))
+    align = max([8] + [a for _, a in fields])
+    end = fixed_end
+    for i in order:  # the quick check: no interior padding at all
+        size, a = fields[i]
+        if end % a:
+            break
+        end += size
+    else:
+        return end, align
+    queues = {}
+    for i in order:
+        queues.setdefault(fields[i][1], []).append(fields[i][0])
+    end = fixed_end
+    while queues:
+        aligns = sorted(queues, reverse=True)
+        first = next((q for q, a in enumerate(aligns) if end % a == 0), len(aligns))
+        stop, offset = len(aligns), end
+        while True:
+            found = next((a for a in aligns[first:stop] if queues[a]), None)
+            if found is not None:
+                end = offset + queues[found].pop(0)
+                if not queues[found]:
+                    del queues[found]
+                break
+            stop, first = first, first - 1
+            offset = _round(end, aligns[first])
+            while first > 0 and offset == _round(end, aligns[first - 1]):
+                first -= 1
+    return end, align
+
+
+CLANG, GXX = "clang", "g++"  # whose frame sizes a bottom-up heap strategy counts
+
+
+def entry_frequency(program) -> list:
+    """Per edge, clang's estimate of how often its step runs relative to its
+    function's entry (BlockFrequencyInfo without a profile), as far as the
+    generated C++ decides it: every earlier await that surely suspends (io,
+    yield_now, a waiting spawn, a call that is always made) multiplies it by
+    ``RESUMED``, an await that suspends only on some paths (a join's or a
+    select's ``bool await_suspend``, a recursive call under its ``if``) by
+    ``MAYBE_RESUMED``. Computed once per
+    program."""
+    cached = program.__dict__.get("_entry_frequency")
+    if cached is not None:
+        return cached
+    out = [1.0] * len(program.edge_callee)
+    taken = program.edge_taken
+    for fn in range(len(program.fn_names)):
+        frequency = 1.0
+        for op, _, wait, edges in _steps(program, fn):
+            for e in edges:
+                out[e] = frequency
+            if not _waits(op, wait) or (op in (OP_CALL, OP_SPAWN) and not taken[edges[0]]):
+                continue
+            surely = op in (OP_IO, OP_YIELD, OP_SPAWN) or (op == OP_CALL and not program.edge_back[edges[0]])
+            frequency *= RESUMED if surely else MAYBE_RESUMED
+    program.__dict__["_entry_frequency"] = out
+    return out
+
+
+# The coro.suspend switch's three ways (resume, destroy, return) are
+# equally likely to BranchProbabilityInfo; a conditional suspension is
+# taken on half its paths.
+RESUMED = 1 / 3
+MAYBE_RESUMED = 1 / 2 + RESUMED / 2
+
+
+def constant_rdepth(program) -> list:
+    """Per function, whether its ``rdepth`` is always 0, so interprocedural
+    constant propagation removes it: no back edge (with a limit) reaches it."""
+    taken = program.edge_taken
+    reached = [False] * len(program.fn_names)
+    stack = [int(program.edge_callee[e]) for e in range(len(taken)) if program.edge_back[e] and taken[e]]
+    while stack:
+        fn = stack.pop()
+        if reached[fn]:
+            continue
+        reached[fn] = True
+        stack += [int(program.edge_callee[e]) for _, _, _, edges in _steps(program, fn) for e in edges]
+    return [not r for r in reached]
+
+
+def clang_frame_fields(program, fn: int, constant: bool) -> list:
+    """The flexible fields (size, alignment) of ``fn``'s own clang frame
+    (its elided children's frames excluded)."""
+    steps = [(op, arg, wait, edges) for op, arg, wait, edges in _steps(program, fn)
+             if not (op in (OP_CALL, OP_SPAWN) and not program.edge_taken[edges[0]])]
+    if program.fn_generator[fn]:
+        fields = [U64, U64, U64]  # arg, n, the loop counter
+        worked = max([arg for op, arg, _, _ in steps if op == OP_WORK] or [0])
+        if worked:
+            fields += [U64, _locals_field(program, fn)]  # acc, the locals
+        return fields + [BOOL, BOOL]  # the suspend index, co_yield's awaiter
+    # Allocas: each await's awaiter objects. Allocas whose lifetimes do not
+    # overlap share a slot (CoroFrame.cpp, addFieldForAllocas with
+    # OptimizeFrame): largest first, each into the first slot none of whose
+    # allocas is of its own step.
+    allocas = []
+    for index, (op, arg, wait, edges) in enumerate(steps):
+        if op == OP_CALL:
+            allocas += [(POINTER, index), (POINTER, index)]  # the task, its awaiter
+        elif op in (OP_JOIN, OP_SELECT):
+            allocas.append(((8 * len(edges) + JOIN_TASKS[0], 8), index))
+        elif op == OP_IO:
+            allocas.append((IO_AWAITER, index))
+        elif op == OP_YIELD:
+            allocas.append((YIELD_AWAITER, index))
+        elif op == OP_SPAWN and wait:
+            allocas += [(WAIT_HANDLES, index), (U64 if arg == 1 else VEC, index)]  # the handle(s)
+    slots = []
+    for field, index in sorted(allocas, key=lambda a: -a[0][0]):
+        for slot in slots:
+            if all(i != index for _, i in slot) and slot[0][0][1] % field[1] == 0:
+                slot.append((field, index))
+                break
+        else:
+            slots.append([(field, index)])
+    fields = [slot[0][0] for slot in slots]
+    suspends = [i for i, (op, _, wait, _) in enumerate(steps) if _waits(op, wait)]
+    # The locals: in the frame once a work step uses them (the opaque work
+    # loop takes their address) and the function suspends at all.
+    if program.fn_locals[fn] and suspends and any(op == OP_WORK and arg for op, arg, _, _ in steps):
+        fields.append(_locals_field(program, fn))
+    fields.append(U64)  # arg
+    # acc: each value of it that lives across a suspension is a spill of
+    # its own; the constant 0 before anything changed it is not.
+    acc, spilled = None, set()
+    folded = "false"  # or "true", or the step that made it unknown
+    flags = set()
+    rdepth = False
+    for index, (op, arg, wait, edges) in enumerate(steps):
+        if edges and suspends and index > suspends[0]:
+            rdepth = True  # a child built after a suspension
+        if _waits(op, wait):
+            if acc is not None:
+                spilled.add(acc)
+            if folded not in ("false", "true"):
+                flags.add(folded)
+        if op == OP_WORK and arg:
+            acc = ("work", index)
+        elif op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) or (op == OP_SPAWN and wait):
+            acc = ("result", index)
+        unknown = any(program.edge_back[e] for e in edges)
+        if op == OP_CALL or (op == OP_SPAWN and wait):
+            folded = "true" if not unknown else folded if folded == "true" else index
+        elif op in (OP_JOIN, OP_SELECT, OP_GEN) and folded != "true":
+            folded = index
+    fields += [U64] * len(spilled)
+    if rdepth and not constant:
+        fields.append(U32)
+    fields += [BOOL] * len(flags)
+    bits = max(1, (len(suspends) + 1).bit_length())  # initial, final and every await
+    fields.append((1, 1) if bits <= 8 else (2, 2))  # the suspend index
+    if not suspends:
+        fields.append(BOOL)  # the initial awaiter
+    return fields
+
+
+def _locals_field(program, fn: int) -> tuple:
+    size = int(program.fn_locals[fn])
+    return (size, 16 if size >= CLANG_WIDE else 1)
+
+
+def clang_sizes(program, edge_boxed) -> list:
+    """The counted size of every function's clang frame: its own fields and,
+    each as an alloca of its own (CoroAnnotationElide.cpp gives an elided
+    call its frame's size and alignment, and no lifetime, so no two share
+    a slot), the frames of the children elided into it (not ``edge_boxed``).
+
+    Two sizes of one frame: what ``operator new`` is asked for (coro.size,
+    the frame type's alloc size: its end rounded up to 8, the largest ABI
+    alignment of its element types; a generator's to its fields' largest
+    alignment) and what an elided call's alloca holds (the ``.noalloc``
+    variant's dereferenceable bytes: the end rounded up to the largest
+    field alignment, 16 with a 16-aligned array)."""
+    constant = constant_rdepth(program)
+    n = len(program.fn_names)
+    counted, inner = [None] * n, [None] * n  # heap size; (alloca size, alignment)
+    for fn in callees_first(program, edge_boxed):
+        fields = clang_frame_fields(program, fn, constant[fn])
+        fields += [inner[c] for _, _, _, edges in _steps(program, fn) for e in edges
+                   if not program.edge_back[e] and not edge_boxed[e] for c in [int(program.edge_callee[e])]]
+        head = CLANG_GEN_HEAD if program.fn_generator[fn] else CLANG_TASK_HEAD
+        end, align = struct_layout(head, fields)
+        inner[fn] = (_round(end, align), align)
+        counted[fn] = _round(end, align if program.fn_generator[fn] else 8)
+    return counted

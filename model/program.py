@@ -179,6 +179,60 @@ class CompiledProgram:
         """The step code of each edge's step (edges are in step order)."""
         return np.repeat(self.step_op, self.step_edge_count)
 
+    @functools.cached_property
+    def edge_fn(self) -> np.ndarray:
+        """The function each edge's step belongs to."""
+        step_fn = np.repeat(np.arange(len(self.fn_names)), self.fn_step_count)
+        return step_fn[np.repeat(np.arange(len(self.step_op)), self.step_edge_count)]
+
+    @functools.cached_property
+    def edge_taken(self) -> np.ndarray:
+        """Whether an edge can be taken: a back edge with limit 0 never is."""
+        return ~(self.edge_back.astype(bool) & (self.edge_limit <= 0))
+
+    @functools.cached_property
+    def fn_scc(self) -> np.ndarray:
+        """The strongly connected component of every function in the call
+        graph of the edges that can be taken (Tarjan's, iteratively): two
+        functions share one exactly when each can reach the other."""
+        n = len(self.fn_names)
+        succ = [[] for _ in range(n)]
+        for e in np.flatnonzero(self.edge_taken):
+            succ[int(self.edge_fn[e])].append(int(self.edge_callee[e]))
+        index, low, comp = [-1] * n, [0] * n, [-1] * n
+        stack, on_stack, counter, components = [], [False] * n, 0, 0
+        for root in range(n):
+            if index[root] >= 0:
+                continue
+            work = [(root, 0)]
+            while work:
+                v, i = work.pop()
+                if i == 0:
+                    index[v] = low[v] = counter
+                    counter += 1
+                    stack.append(v)
+                    on_stack[v] = True
+                if i < len(succ[v]):
+                    work.append((v, i + 1))
+                    w = succ[v][i]
+                    if index[w] < 0:
+                        work.append((w, 0))
+                    elif on_stack[w]:
+                        low[v] = min(low[v], index[w])
+                    continue
+                if low[v] == index[v]:
+                    while True:
+                        w = stack.pop()
+                        on_stack[w] = False
+                        comp[w] = components
+                        if w == v:
+                            break
+                    components += 1
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+        return np.array(comp, dtype=np.int64)
+
     def fn_index(self, name: str) -> int:
         """Index of the function called ``name`` (KeyError if none)."""
         try:

@@ -19,6 +19,7 @@ import copy
 from dataclasses import dataclass
 
 from ..model.errors import UsageError
+from ..model.native import GXX
 from ..model.layout import (
     BOTTOM_UP, BOTTOM_UP_HEADER, BOX, HEAP, INLINE, OWN, SLABS, STACK, STACKS, TOP_DOWN, TOP_DOWN_HEADER,
     compute_layout,
@@ -73,6 +74,15 @@ class Strategy:
     # call). model/layout.py reads it for the executor's frames and for the
     # native sizes.
     shares_child_area: bool = True
+    # Whose coroutine frames a bottom-up heap strategy counts: g++ 12's
+    # (GXX) or clang 22's (CLANG; model/native.py). ``compiler_flags``: what
+    # that compiler must be given to make the strategy's choices (the
+    # layout carries both for the native backends).
+    frame_compiler: str = GXX
+    compiler_flags: tuple = ()
+    # Option settings `pinbench validate` checks beside the defaults
+    # (each a NAME:SETTINGS variant with the same native counterpart).
+    native_variants: tuple = ()
     # How it looks in every figure, table and diagram. None (a plug-in that
     # says nothing): the registry gives it a palette colour and marker that no
     # other strategy uses (strategies.color_of / marker_of).
@@ -156,6 +166,7 @@ class Strategy:
     def stack_frame(self, program, fn: int):
         """STACKS and CHUNKS: the bytes a frame of ``fn`` takes on the
         runtime's own stack (and in its chunks), or None: the model's frame
+        (None for every function: the model's frames and its own check)
         (model/layout.py ``stack_checks`` then follows the runtime's rule:
         ``stack_small`` in the storage plan, and ``wait_path``)."""
         return None

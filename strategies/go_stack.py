@@ -55,7 +55,7 @@ then leaves the path (its frames are not counted as frames in use).
 """
 
 from ..model.layout import STACKS, align8
-from ..model.program import OP_IO
+from ..model.program import OP_CALL, OP_IO, OP_WORK, OP_YIELD
 from .base import BOTTOM_UP, Option, Strategy
 from .stackful import call_on_stack
 
@@ -67,6 +67,9 @@ GOROUTINE_BASE = 32 + 8 + 16  # newproc1's top bytes, goexit's return address, t
 # kept across it); one that calls, and 8 more when it reads an array of
 # more than one byte after the call (the index; a 1-byte array's is 0).
 GO_FRAME = {"park": 40, "receive": 8, "call": 24, "index": 8}
+# The steps whose functions' frames GO_FRAME was read from (the Go backend's
+# programs); a function with another step keeps the model's frame.
+MEASURED = (OP_WORK, OP_CALL, OP_IO, OP_YIELD)
 # The park path, cold (bytes with the return address, whether it checks the stack).
 PARK_PATH = (
     (40, False),  # chanrecv1 (nosplit)
@@ -93,6 +96,8 @@ class GoStack(Strategy):
 
     def stack_frame(self, program, fn):
         steps = range(program.fn_step_start[fn], program.fn_step_start[fn] + program.fn_step_count[fn])
+        if any(program.step_op[s] not in MEASURED for s in steps):
+            return None  # a join, select, spawn or generator: not measured, the model's frame stands in
         receives = sum(1 for s in steps if program.step_op[s] == OP_IO)  # io(k): one wait of k ticks
         locals_ = int(program.fn_locals[fn])
         if receives:

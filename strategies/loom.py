@@ -26,8 +26,9 @@ function that parks has the park path (``LockSupport.park`` ->
 locals and one word, 16-aligned (80 without locals, 144 with 64, 336 with
 256) -- read from the chunks' sizes over chain depths 0, 1 and 3 at those
 locals (docs/validation.md, "loom"), and from the print at depth 0.
-A function that waits on anything else (a join, select, yield or spawned
-task) is taken to be one that parks; only the chain was measured.
+A function that yields is taken to be one that parks; one that joins,
+selects, waits for spawned tasks or drives a generator keeps the model's
+frame (only the chain was measured, as for go_stack).
 A park also freezes the JDK's own frames (:data:`PARK_FRAMES`,
 :data:`ENTRY_FRAMES`): above the task's frames ``Continuation.yield0``
 (0x30 + 16: 64 bytes; the ``doYield`` stub that freezes is not frozen), and
@@ -73,7 +74,7 @@ compressed oops, the default below 32 GiB of heap).
 """
 
 from ..model.layout import CHUNKS, OWN, STACK, align8
-from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
+from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_WORK, OP_YIELD
 from .base import BOTTOM_UP, Option, Strategy
 
 THAW_ALL_BELOW = 4000  # bytes: Thaw::thaw_fast's threshold of 500 words
@@ -87,7 +88,7 @@ C2_FRAME = {"call": 32, "park": 64}
 C2_ALIGN = 16  # C2 keeps the stack pointer 16-aligned: a frame is a multiple of 16
 PARK_FRAMES = 64  # Continuation.yield0, frozen above a parking thread's frames
 ENTRY_FRAMES = 80  # Continuation.enter (enter0 ... the task's Runnable inlined), below its first frame
-WAITS = (OP_IO, OP_YIELD, OP_JOIN, OP_SELECT)
+MEASURED = (OP_WORK, OP_CALL, OP_IO, OP_YIELD)  # a function of other steps keeps the model's frame
 
 
 class Loom(Strategy):
@@ -107,8 +108,9 @@ class Loom(Strategy):
 
     def stack_frame(self, program, fn):
         steps = range(program.fn_step_start[fn], program.fn_step_start[fn] + program.fn_step_count[fn])
-        parks = any(program.step_op[s] in WAITS or (program.step_op[s] == OP_SPAWN and program.step_wait[s])
-                    for s in steps)
+        if any(program.step_op[s] not in MEASURED for s in steps):
+            return None  # a join, select, spawn or generator: not measured, the model's frame stands in
+        parks = any(program.step_op[s] in (OP_IO, OP_YIELD) for s in steps)
         locals_ = align8(int(program.fn_locals[fn]))
         if not parks and not locals_:
             return C2_FRAME["call"]

@@ -344,94 +344,216 @@ def server(strategy, rate, requests, seed):
     }
 
 
-# -- halo: g++'s frames, the directly awaited ones inside their caller's ----------
+# -- clang 22's frames: halo, and always_heap:clang=1 ---------------------------
 #
-# docs/workloads.md ("halo"): a `call` child's frame is elided into its
-# caller's, each call site its own space (sum over the steps); join and
-# select children are elided only with elide_args=1; spawned tasks and
-# generators keep heap frames. The frames are always_heap's (the g++ sizes
-# above); what changes is which of them are allocations, and the counted
-# root frame, which holds everything elided into it. Frames are built in
-# place (nothing moves) and resumed bottom-up: polls are always_heap's.
-# Peak live bytes: every task of these workloads is live at once at its
-# peak, with all its frames (an elided frame is live as long as its host).
+# docs/model.md ("Bottom-up: a clang 22 coroutine frame"), worked out here per
+# workload. A clang frame is the resume and destroy pointers and the promise
+# (56 bytes; a generator's 24), then what lives across a suspension, each
+# field at its alignment, packed as LLVM packs a frame: by falling alignment,
+# and a gap before an aligned field filled first by the largest field that
+# fits it without padding. operator new gets the end rounded up to 8 (a
+# generator's: to its largest alignment); an elided call's alloca, the end
+# rounded up to the largest alignment (16 with an array of 16 bytes or more).
+TASK_HEAD, GEN_HEAD = 56, 24
+P8, I32, B1 = (8, 8), (4, 4), (1, 1)
+IO_AW = (16, 8)
 
 
-def halo_chain(elide, depth, borrow, waits, locals, tasks):
-    frames = chain_frames("always_heap", depth, waits, locals, borrow_levels(borrow, depth))
-    task = sum(frames)  # every level inside level_D's frame: one block
-    return {
-        "tasks": tasks, "allocs": tasks, "bytes_allocated": tasks * task,
-        "polls": tasks * (2 * depth + 1 + waits), "moved_bytes": 0, "refcount_ops": 0,
-        "root_frame_bytes": task, "peak_live_bytes": tasks * task,
-    }
+def pack(head, fields):
+    """(end, alignment) of ``fields`` after ``head`` bytes, as the docs say:
+    at each offset the most aligned field that needs no padding there (the
+    largest of them); when none does, pad to the nearest offset one can use."""
+    todo = sorted(fields, key=lambda f: (-f[1], -f[0]))
+    end = head
+    while todo:
+        fits = [f for f in todo if end % f[1] == 0]
+        if not fits:
+            end = min(-(-end // a) * a for _, a in todo)
+            continue
+        todo.remove(fits[0])
+        end += fits[0][0]
+    return end, max([8] + [a for _, a in fields])
 
 
-def halo_fanout(elide, k, depth, borrow, locals, tasks):
-    chain_bytes = sum(chain_frames("always_heap", depth, 1, locals, borrow_levels(borrow, depth)))
-    root = join_root("always_heap", [0] * k)  # the g++ join root: its k task handles
-    task = root + k * chain_bytes
-    return {
-        "tasks": tasks,
-        "allocs": tasks * (1 if elide else 1 + k),  # each joined chain one block, or all in the root
-        "bytes_allocated": tasks * task,
-        "polls": tasks * 2 * (1 + k * (depth + 1)),
-        "moved_bytes": 0, "refcount_ops": 0,
-        "root_frame_bytes": task if elide else root,
-        "peak_live_bytes": tasks * task,
-    }
+def heap(head, fields):
+    end, align = pack(head, fields)
+    return a8(end) if head == TASK_HEAD else -(-end // align) * align
 
 
-def halo_select_loop(elide, iterations, tasks):
-    if not elide:  # the arms are heap frames: always_heap's counts
-        return select_loop("always_heap", iterations, tasks)
-    read, timeout = gxx_level(256, waits=1), gxx_level(0, waits=1)
-    main = a8(a8(GXX_HEAD + 64) + 8 + 1) + 56 * iterations + 8
-    task = main + iterations * (read + timeout)  # every select's two arms, each in its own space
-    return {
-        "tasks": tasks, "allocs": tasks, "bytes_allocated": tasks * task,
-        "polls": tasks * (1 + 4 * iterations), "moved_bytes": 0, "refcount_ops": 0,
-        "root_frame_bytes": task, "peak_live_bytes": tasks * task,
-    }
+def alloca(head, fields):
+    end, align = pack(head, fields)
+    return (-(-end // align) * align, align)
 
 
-def halo_server(elide, rate, requests, seed):
-    query = gxx_level(128, waits=1)
-    handle = a8(a8(GXX_HEAD + 1024) + 8 + 1) + IO + 24 + IO + 8
-    return {
-        "tasks": requests, "allocs": requests, "bytes_allocated": requests * (handle + query),
-        "polls": requests * 6, "moved_bytes": 0, "refcount_ops": 0,
-        "root_frame_bytes": handle + query, "peak_live_bytes": requests * (handle + query),
-    }
+def array(n):
+    return (n, 16 if n >= 16 else 1)
 
 
-def halo_as_always_heap(general):
-    """A workload without call, join or select edges: nothing is elided, so
-    halo counts exactly what always_heap counts."""
-    def rule(elide, **params):
-        return general("always_heap", **params)
-    return rule
+def clang_leaf(locals_, waits):
+    """level_0: work, io x waits, work; acc (once worked) lives across every io."""
+    if waits == 0:
+        return [P8, B1, B1]  # arg; the suspend index, the initial awaiter: nothing suspends
+    worked = [P8, array(locals_)] if locals_ else []
+    return [IO_AW, P8, *worked, B1]
 
 
-def _with_halo(general, halo_rule):
+def clang_level(locals_, child=None):
+    """A calling level: work, call, work; ``child`` its elided callee's alloca."""
+    worked = [P8, array(locals_)] if locals_ else []
+    return [P8, P8, P8, *worked, B1, *([child] if child else [])]  # task, awaiter, arg, ..., index
+
+
+def clang_chain(depth, waits, locals_, elide):
+    """(heap size of each level, the root's counted size, the root's alloca)."""
+    own = [clang_leaf(locals_, waits)] + [clang_level(locals_) for _ in range(depth)]
+    inner = alloca(TASK_HEAD, own[0])
+    for level in range(1, depth + 1):
+        inner = alloca(TASK_HEAD, clang_level(locals_, inner))
+    top = own[0] if depth == 0 else clang_level(locals_, alloca_chain(depth - 1, waits, locals_))
+    return [heap(TASK_HEAD, f) for f in own], heap(TASK_HEAD, top), inner
+
+
+def alloca_chain(depth, waits, locals_):
+    inner = alloca(TASK_HEAD, clang_leaf(locals_, waits))
+    for _ in range(depth):
+        inner = alloca(TASK_HEAD, clang_level(locals_, inner))
+    return inner
+
+
+def clang_task(frames, allocs, tasks, polls, root, peak=None):
+    total = sum(frames)
+    return {"tasks": tasks, "allocs": tasks * allocs, "bytes_allocated": tasks * total,
+            "polls": tasks * polls, "moved_bytes": 0, "refcount_ops": 0, "root_frame_bytes": root,
+            **({"peak_live_bytes": peak} if peak is not None else {})}
+
+
+def halo_chain(strategy, depth, borrow, waits, locals, tasks):
+    polls = 2 * depth + 1 + waits
+    levels, elided_root, _ = clang_chain(depth, waits, locals, True)
+    if strategy == "always_heap:clang=1":
+        return clang_task(levels, depth + 1, tasks, polls, levels[-1])
+    # every call is its function's first await and no recursion: all inside the root
+    return clang_task([elided_root], 1, tasks, polls, elided_root, tasks * elided_root)
+
+
+def halo_fanout(strategy, k, depth, borrow, locals, tasks):
+    join = (8 * k + 16, 8)  # join_all: a task per child, parent handle, count
+    levels, elided_top, inner = clang_chain(depth, 1, locals, True)
+    polls = 2 * (1 + k * (depth + 1))
+    if strategy == "always_heap:clang=1":
+        root = heap(TASK_HEAD, [join, P8, B1])
+        return clang_task([root] + k * levels, 1 + k * (depth + 1), tasks, polls, root)
+    if strategy == "halo:elide_args=1":  # the joined chains inside the root too
+        root = heap(TASK_HEAD, [join, P8, B1] + [inner] * k)
+        return clang_task([root], 1, tasks, polls, root, tasks * root)
+    root = heap(TASK_HEAD, [join, P8, B1])  # each joined chain one block of its own
+    return clang_task([root] + [elided_top] * k, 1 + k, tasks, polls, root, tasks * (root + k * elided_top))
+
+
+def clang_spawner(count, recursive=False):
+    handles = [(24, 8)] if count > 1 else [P8]  # the Vec, or the one handle
+    return heap(TASK_HEAD, [(32, 8), *handles, P8, *([I32] if recursive else []), B1])  # wait_handles, arg
+
+
+CLANG_EMPTY = heap(TASK_HEAD, [P8, B1, B1])  # arg, index, initial awaiter: 72
+
+
+def halo_spawn_many(strategy, tasks):
+    return _clang_spawner(tasks, CLANG_EMPTY)
+
+
+def halo_spawn_size(strategy, size, tasks):
+    return _clang_spawner(tasks, CLANG_EMPTY)  # its locals are worked on, never across a suspension
+
+
+def _clang_spawner(count, child):
+    root = clang_spawner(count)
+    vec = 0 if count == 1 else 1
+    return {"tasks": 1 + count, "allocs": 1 + vec + count,
+            "bytes_allocated": root + count * child + (8 * count if vec else 0),
+            "polls": 2 + count, "moved_bytes": 0, "refcount_ops": 0, "root_frame_bytes": root}
+
+
+def halo_yield_many(strategy, yields, tasks):
+    size = heap(TASK_HEAD, [(4, 4), P8, B1] if yields else [P8, B1, B1])
+    return clang_task([size], 1, tasks, yields + 1, size)
+
+
+def halo_skynet(strategy, fanout, levels):
+    internal = sum(fanout**i for i in range(levels))
+    leaves = fanout**levels
+    tasks = internal + leaves
+    size = clang_spawner(fanout, recursive=True)  # its spawn recurses: rdepth lives on
+    return {"tasks": tasks, "allocs": tasks + internal, "bytes_allocated": tasks * size + internal * 8 * fanout,
+            "polls": 2 * internal + leaves, "moved_bytes": 0, "refcount_ops": 0, "root_frame_bytes": size}
+
+
+def halo_generator(strategy, items, borrow, tasks):
+    main = CLANG_EMPTY  # iterating a generator never suspends main
+    gen_size = heap(GEN_HEAD, [P8, P8, P8, P8, array(64), B1, B1])  # arg, n, counter, acc, locals
+    return clang_task([main, gen_size], 2, tasks, items + 2, main)
+
+
+def clang_read(locals_):
+    """read_fast/read_slow/query: work, io, work."""
+    return [IO_AW, P8, P8, array(locals_), B1]
+
+
+def halo_select_loop(strategy, iterations, tasks):
+    i = iterations
+    # main: select_any (two tasks, parent, winner) 32, arg, its locals, acc
+    # before each select, the folded flag across every select after the first
+    main_fields = [(32, 8), P8, array(64)] + [P8] * i + [B1] * (i - 1) + [B1]
+    read, timeout = clang_read(256), [IO_AW, P8, B1]
+    polls = 1 + 4 * i
+    if strategy == "halo:elide_args=1":  # every select's two arms inside main
+        arms = [alloca(TASK_HEAD, read), alloca(TASK_HEAD, timeout)] * i
+        main = heap(TASK_HEAD, main_fields + arms)
+        return clang_task([main], 1, tasks, polls, main, tasks * main)
+    main = heap(TASK_HEAD, main_fields)
+    return clang_task([main] + i * [heap(TASK_HEAD, read), heap(TASK_HEAD, timeout)], 1 + 2 * i, tasks, polls,
+                      main)
+
+
+def halo_server(strategy, rate, requests, seed):
+    query = clang_read(128)
+    # handle: io, work, call query, work, io: the io awaiters share one slot
+    # (the call's awaiter in it too), the call's task, the locals, arg, acc
+    # across the call and across the last io
+    handle = [IO_AW, P8, array(1024), P8, P8, P8, B1]
+    if strategy == "halo:elide_late=1":  # query is called after the read's await
+        root = heap(TASK_HEAD, handle + [alloca(TASK_HEAD, query)])
+        return clang_task([root], 1, requests, 6, root, requests * root)
+    sizes = [heap(TASK_HEAD, handle), heap(TASK_HEAD, query)]
+    peak = requests * sum(sizes) if strategy != "always_heap:clang=1" else None
+    return clang_task(sizes, 2, requests, 6, sizes[0], peak)
+
+
+CLANG_RULES = {
+    "chain": halo_chain, "fanout": halo_fanout, "spawn_many": halo_spawn_many, "spawn_size": halo_spawn_size,
+    "yield_many": halo_yield_many, "skynet": halo_skynet, "generator": halo_generator,
+    "select_loop": halo_select_loop, "server": halo_server,
+}
+
+
+def _with_halo(general, workload):
     def rule(strategy, **params):
-        base, _, settings = strategy.partition(":")
-        if base == "halo":
-            return halo_rule(settings == "elide_args=1", **params)
+        if strategy.partition(":")[0] == "halo" or strategy == "always_heap:clang=1":
+            return CLANG_RULES[workload](strategy, **params)
         return general(strategy, **params)
     return rule
 
 
 RULES = {
-    "chain": _with_halo(chain, halo_chain),
-    "fanout": _with_halo(fanout, halo_fanout),
-    "spawn_many": _with_halo(spawn_many, halo_as_always_heap(spawn_many)),
-    "spawn_size": _with_halo(spawn_size, halo_as_always_heap(spawn_size)),
-    "yield_many": _with_halo(yield_many, halo_as_always_heap(yield_many)),
-    "skynet": _with_halo(skynet, halo_as_always_heap(skynet)),
-    "generator": _with_halo(generator, halo_as_always_heap(generator)),
-    "select_loop": _with_halo(select_loop, halo_select_loop),
-    "server": _with_halo(server, halo_server),
+    "chain": _with_halo(chain, "chain"),
+    "fanout": _with_halo(fanout, "fanout"),
+    "spawn_many": _with_halo(spawn_many, "spawn_many"),
+    "spawn_size": _with_halo(spawn_size, "spawn_size"),
+    "yield_many": _with_halo(yield_many, "yield_many"),
+    "skynet": _with_halo(skynet, "skynet"),
+    "generator": _with_halo(generator, "generator"),
+    "select_loop": _with_halo(select_loop, "select_loop"),
+    "server": _with_halo(server, "server"),
     # million's one function is a chain's lone leaf without locals: it waits on io once.
     "million": lambda strategy, tasks: RULES["chain"](strategy, depth=0, borrow="none", waits=1, locals=0,
                                                       tasks=tasks),
@@ -463,7 +585,9 @@ RULES = {
 # first runs chanrecv1 (40, nosplit), chanrecv (144), acquireSudog (112,
 # nosplit), newobject (40), mallocgc (120) and heapBitsSetType (272) on its
 # stack (go build -gcflags=runtime=-S), each split one checking it. What a
-# growth counts as copied: the bytes in use below the frame pushed.
+# growth counts as copied: the bytes in use below the frame pushed. A
+# function that joins, selects, spawns or drives a generator keeps the
+# model's frame (Go's was not measured), checked by the same prologue rule.
 
 FRAME_HEAD = 64
 GO_START, GO_GUARD, GO_SMALL, GO_BASE = 2048, 928, 128, 56
@@ -488,6 +612,9 @@ def go_frame(locals_=0, area=0, waits=1):
     size = GoFrame(a8(locals_) + (40 + 8 * (waits - 1) if parks else 32 if locals_ > 1 else 24))
     size.parks = parks
     return size
+
+
+model_frame = frame  # go_stack too, for a join, select, spawn or generator (Go's frame not measured)
 
 
 def frame_of(strategy):
@@ -531,7 +658,7 @@ class Storage:
             assert stack["used"] + size <= stack["cap"], "overflow"
         else:  # Go: the function's prologue, then its park path's, in order
             offset = 0
-            for each, splits in ((int(size), True), *(GO_PARK if size.parks else ())):
+            for each, splits in ((int(size), True), *(GO_PARK if getattr(size, "parks", False) else ())):
                 sp = stack["used"] + offset + 8  # its return address pushed
                 if splits and sp + max(each - 8 - GO_SMALL, 0) + GO_GUARD >= stack["cap"]:
                     cap = stack["cap"] * 2
@@ -591,10 +718,9 @@ def held_while_waiting(workload, strategy, **params):
     frame = frame_of(strategy)
     levels = [frame(params["locals"], IO if i == 0 else PTR) for i in range(params["depth"] + 1)]
     arms = 1 if workload == "chain" else params["k"]
-    roots = [] if workload == "chain" else [frame(0, PTR * arms)]
+    roots = [] if workload == "chain" else [model_frame(0, PTR * arms)]
     if strategy == "loom":  # each thread parked: frozen in one chunk of its frames and the JDK's
         levels = [jdk_frame(params["locals"], parks=i == 0) for i in range(params["depth"] + 1)]
-        roots = [] if workload == "chain" else [jdk_frame(parks=True)]
         held = roots + [sum(levels)] * arms
         return len(held), sum(size + JDK_PARK + JDK_ENTRY + CHUNK_EXTRA for size in held)
     st = Storage(strategy)
@@ -623,7 +749,7 @@ def storage_chain(strategy, depth, borrow, waits, locals, tasks):
 def storage_fanout(strategy, k, depth, borrow, locals, tasks):
     frame = frame_of(strategy)
     levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
-    root = frame(0, PTR * k)
+    root = model_frame(0, PTR * k)
     st = Storage(strategy)
     for _ in range(tasks):
         st.new(root)
@@ -636,7 +762,7 @@ def storage_fanout(strategy, k, depth, borrow, locals, tasks):
 
 def _storage_spawner(strategy, count, child):
     frame = frame_of(strategy)
-    root = frame(0, 24 if count > 1 else 8)
+    root = model_frame(0, 24 if count > 1 else 8)
     st = Storage(strategy)
     st.new(root)
     for _ in range(count):
@@ -666,7 +792,7 @@ def storage_skynet(strategy, fanout, levels):
     frame = frame_of(strategy)
     internal = sum(fanout**i for i in range(levels))
     tasks = internal + fanout**levels
-    node = frame(0, 24 if fanout > 1 else 8)
+    node = model_frame(0, 24 if fanout > 1 else 8)
     st = Storage(strategy)
     for _ in range(tasks):
         st.new(node)
@@ -676,7 +802,7 @@ def storage_skynet(strategy, fanout, levels):
 
 def storage_generator(strategy, items, borrow, tasks):
     frame = frame_of(strategy)
-    main, numbers = frame(0, PTR), frame(64)
+    main, numbers = model_frame(0, PTR), frame(64)
     st = Storage(strategy)
     for _ in range(tasks):
         stack = st.new(main)
@@ -690,7 +816,7 @@ def storage_generator(strategy, items, borrow, tasks):
 
 def storage_select_loop(strategy, iterations, tasks):
     frame = frame_of(strategy)
-    main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
+    main, read, timeout = model_frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
     st = Storage(strategy)
     for _ in range(tasks):
         st.new(main)
@@ -815,9 +941,9 @@ DOTNET_RULES = {
 # more when it has locals; a leaf holds 48 more instead (the park path C2
 # inlines into it), locals or not. Of the 144, 64 are Continuation.yield0's frame (above the frames)
 # and 80 Continuation.enter's (below the thread's first frame), per
-# -XX:CompileCommand=print. A function that waits on a join, select, yield
-# or its spawned tasks is taken to be one that parks (only the chain was
-# measured).
+# -XX:CompileCommand=print. A function that yields is taken to be one that
+# parks; one that joins, selects, waits for spawned tasks or drives a
+# generator keeps the model's frame (only the chain was measured).
 
 THAW_ALL_BELOW, CHUNK_EXTRA = 4000, 16
 JDK_PARK, JDK_ENTRY = 64, 80
@@ -937,7 +1063,7 @@ def _loom_parked_once(t, size, parks=1):
 
 def loom_fanout(k, depth, borrow, locals, tasks):
     levels = [jdk_frame(locals, parks=i == 0) for i in range(depth + 1)]
-    root = jdk_frame(parks=True)  # it joins
+    root = model_frame(0, PTR * k)
     t = _loom_totals()
     for _ in range(tasks):
         for _ in range(k):
@@ -947,7 +1073,7 @@ def loom_fanout(k, depth, borrow, locals, tasks):
 
 
 def _loom_spawner(count, child):
-    root = jdk_frame(parks=True)  # it waits for its spawned tasks
+    root = model_frame(0, 24 if count > 1 else 8)
     t = _loom_totals()
     _loom_parked_once(t, root)
     for _ in range(count):
@@ -959,7 +1085,7 @@ def _loom_spawner(count, child):
 def loom_skynet(fanout, levels):
     internal = sum(fanout**i for i in range(levels))
     tasks = internal + fanout**levels
-    node = jdk_frame(parks=True)  # it waits for its spawned nodes (the leaves are the same function)
+    node = model_frame(0, 24 if fanout > 1 else 8)
     t = _loom_totals()
     for _ in range(internal):
         _loom_parked_once(t, node)
@@ -978,7 +1104,7 @@ def loom_yield_many(yields, tasks):
 
 
 def loom_generator(items, borrow, tasks):
-    main = jdk_frame()
+    main = model_frame(0, PTR)
     t = _loom_totals()
     for _ in range(tasks):  # the generator's frame comes and goes on the carrier
         _loom_parked_once(t, main, parks=0)
@@ -986,7 +1112,7 @@ def loom_generator(items, borrow, tasks):
 
 
 def loom_select_loop(iterations, tasks):
-    main, read, timeout = jdk_frame(64, True), jdk_frame(256, True), jdk_frame(0, True)
+    main, read, timeout = model_frame(64, 2 * PTR), jdk_frame(256, True), jdk_frame(0, True)
     t = _loom_totals()
     for _ in range(tasks):
         _loom_parked_once(t, main, parks=iterations)  # each select parks it once

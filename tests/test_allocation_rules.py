@@ -13,8 +13,9 @@ from pinbench.bench.workloads import WORKLOADS, get_workload
 from .oracle import expected_checksum
 from .rules import STORAGE_STRATEGIES, expected
 
-# Every built-in, and halo with its one option set (join and select children elided too).
-STRATEGIES = list(strategies.BUILTIN) + ["halo:elide_args=1"]
+# Every built-in, halo with each option set (join and select children elided too; calls after a
+# suspension elided too) and always_heap at clang's frame sizes.
+STRATEGIES = list(strategies.BUILTIN) + ["halo:elide_args=1", "halo:elide_late=1", "always_heap:clang=1"]
 ALLOCATORS = ["system", "pool", "bump"]
 EXACT = ["tasks", "allocs", "bytes_allocated", "polls", "moved_bytes", "refcount_ops", "root_frame_bytes",
          "copied_bytes", "stack_growths"]
@@ -55,6 +56,8 @@ def test_chain_rules(strategy, depth, borrow):
         "rc": 1 + len(b),
         "halo": 1,  # every level's frame inside the root's
         "halo:elide_args=1": 1,
+        "halo:elide_late=1": 1,
+        "always_heap:clang=1": depth + 1,
     }.get(strategy)
     if strategy in STORAGE_STRATEGIES:  # a stack (plus its growths) or a task and its slabs
         # a level's frame: 64 + 24 + 8 = 96 bytes; in a slab with its header: 112,
@@ -205,13 +208,16 @@ def test_dotnet_a_method_that_never_suspends_never_allocates():
 
 def test_halo_gives_each_awaited_call_its_own_space_and_keeps_join_children_on_the_heap():
     """Sequential awaits do not share the child area under halo (the sum of
-    the elided frames, not the largest); a join's children are heap frames
-    unless elide_args=1; a spawned task and a generator keep theirs.
-    Frame sizes by hand (docs/model.md, "Native frame sizes"): a leaf that
-    waits on io once is 81 bytes, acc at 88, its 16-byte awaiter, the final
-    one: 120; main: 81, acc at 88, folded (97, 8-aligned: 104), two
-    calls' (task, awaiter, result) 24 each, a join of two (8 * 2 + 16,
-    its result 16, a reference 8), the final awaiter: 216."""
+    the elided frames, not the largest); by default only the call before
+    main's first suspension is elided (clang 22's branch ratio), every call
+    with elide_late=1; a join's children are heap frames unless
+    elide_args=1. clang frames by hand (docs/model.md, "Bottom-up: a clang
+    22 coroutine frame"): a leaf that waits on io once is 56 bytes of head,
+    its io awaiter (16), arg (8) and the suspend index (1): 81, 88 on the
+    heap and as an alloca; main is 56, the join's awaiter (32, the slot the
+    calls' awaiters share), the calls' tasks (one more 8-byte slot), arg
+    and acc across the second call and across the join (8 each), the index:
+    121, 128; each elided leaf adds its 88."""
     from pinbench.model.program import Program
 
     p = Program("halo_sum", tasks=2)
@@ -219,19 +225,44 @@ def test_halo_gives_each_awaited_call_its_own_space_and_keeps_join_children_on_t
     p.fn("a").io(1)
     p.fn("b").io(1)
     program = p.compile()
-    main, leaf = 216, 120
-    heap = execute(program, "always_heap", "system")
+    main, leaf = 128, 88
+    heap = execute(program, "always_heap:clang=1", "system")
     assert heap["frame_bytes"] == {"main": main, "a": leaf, "b": leaf}
-    halo = execute(program, "halo", "system")
-    # a and b each in their own space, not one 120-byte area shared by both
-    assert halo["root_frame_bytes"] == main + 2 * leaf
-    assert halo["allocs"] == 2 * (1 + 2) and halo["bytes_allocated"] == 2 * (main + 4 * leaf)
-    elided = execute(program, "halo:elide_args=1", "system")
-    assert elided["root_frame_bytes"] == main + 4 * leaf
-    assert elided["allocs"] == 2 and elided["bytes_allocated"] == 2 * (main + 4 * leaf)
-    for m in (halo, elided):
+    assert heap["allocs"] == 2 * 5 and heap["bytes_allocated"] == 2 * (main + 4 * leaf)
+    halo = execute(program, "halo", "system")  # a elided; b comes after a's await
+    assert halo["root_frame_bytes"] == main + leaf
+    assert halo["allocs"] == 2 * (1 + 1 + 2) and halo["bytes_allocated"] == 2 * (main + 4 * leaf)
+    late = execute(program, "halo:elide_late=1", "system")
+    # a and b each in their own space, not one 88-byte area shared by both
+    assert late["root_frame_bytes"] == main + 2 * leaf
+    assert late["allocs"] == 2 * (1 + 2) and late["bytes_allocated"] == 2 * (main + 4 * leaf)
+    elided = execute(program, "halo:elide_args=1", "system")  # a and the join's two, not b
+    assert elided["root_frame_bytes"] == main + 3 * leaf
+    assert elided["allocs"] == 2 * 2 and elided["bytes_allocated"] == 2 * (main + 4 * leaf)
+    for m in (halo, late, elided):
         assert m["polls"] == heap["polls"] and m["checksum"] == heap["checksum"] == expected_checksum(program)
         assert m["moved_bytes"] == 0 and m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
+
+
+def test_halo_elides_no_call_inside_a_recursive_cycle():
+    """f calls g and g calls f back (a back edge): f and g are one strongly
+    connected component, and clang has split f before it looks at f's call
+    of g (CoroAnnotationElide runs per SCC, on presplit callers only): g's
+    frame stays on the heap though the edge is not a back edge. main's call
+    of f crosses components and is elided."""
+    from pinbench.model.program import Program
+
+    p = Program("cycle", tasks=1)
+    p.fn("main").call("f")
+    p.fn("f").call("g")
+    p.fn("g").io(1).call("f", limit=1)
+    program = p.compile()
+    heap = execute(program, "always_heap:clang=1", "system")
+    for name in ("halo", "halo:elide_late=1"):
+        halo = execute(program, name, "system")
+        # main, f, g, f again (the back edge), g again: f inside main, the rest apart
+        assert heap["allocs"] == 5 and halo["allocs"] == 4, name
+        assert halo["bytes_allocated"] == heap["bytes_allocated"], name
 
 
 def test_halo_keeps_recursive_spawned_and_generator_frames_on_the_heap():
@@ -243,9 +274,9 @@ def test_halo_keeps_recursive_spawned_and_generator_frames_on_the_heap():
     p.fn("leaf")
     p.fn("numbers", locals=8, generator=True).work(8)
     program = p.compile()
-    for name in ("halo", "halo:elide_args=1"):
+    for name in ("halo", "halo:elide_args=1", "halo:elide_late=1"):
         halo = execute(program, name, "system")
-        heap = execute(program, "always_heap", "system")
+        heap = execute(program, "always_heap:clang=1", "system")
         # rec's first frame is elided into main; its two recursive calls,
         # the spawned leaf and the generator are heap frames, as always_heap's
         assert halo["allocs"] == heap["allocs"] - 1, name

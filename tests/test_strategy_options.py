@@ -133,3 +133,16 @@ def test_spellings_of_the_same_options_are_one_benchmark():
 
     assert names("fiber:stack=0x40000") == names("fiber:stack=262144") == ["fiber:stack=262144"]
     assert names("fiber:stack=131072,fiber,fiber:stack=0x20000") == ["fiber"]
+
+
+def test_halo_elide_late_and_always_heap_clang_are_options():
+    """halo's branch-ratio-0 variant and always_heap at clang's sizes: each
+    an option with its native counterpart and the flags clang needs."""
+    late = strategies.get("halo:elide_late=1")
+    assert late.name == "halo:elide_late=1" and late.native == "clang"
+    assert late.compiler_flags == ("-mllvm", "-coro-elide-branch-ratio=0")
+    assert strategies.get("halo").compiler_flags == ()
+    assert strategies.get("always_heap").native == "c++"
+    assert strategies.get("always_heap:clang=1").native == "clang"
+    with pytest.raises(UsageError, match="option 'clang'.*from 0 to 1, got '2'"):
+        strategies.get("always_heap:clang=2")

@@ -59,7 +59,7 @@ def test_go_lays_out_frames_as_go_stack_says(tmp_path):
     """Every function's frame in Go's own listing equals go_stack's rule."""
     tool = require_go()
     programs = [chain(d, l, w) for d, l, w in ((2, 0, 1), (2, 64, 1), (1, 1024, 1), (1, 20, 2))]
-    source = go.generate([(ProgramView.of(p), []) for p in programs])
+    source = go.generate([(ProgramView.of(p), [strategies.get("go_stack").plan(p)]) for p in programs])
     (tmp_path / "main.go").write_text(source)
     done = subprocess.run([tool.path, "build", "-gcflags=-S", "-o", str(tmp_path / "prog"), "main.go"],
                           cwd=tmp_path, env=go.build_env(tmp_path), capture_output=True, text=True, timeout=600)
@@ -124,3 +124,15 @@ def test_without_go_the_default_validate_skips_go_with_a_note(tmp_path):
                     env={"PATH": str(tmp_path), "GO": "", "RUSTC": "", "CXX": ""})
     assert done.returncode == 0, done.stderr
     assert f"note: go not found ({go.MISSING}): skipping the go counterparts (go_stack)" in done.stdout
+
+
+def test_a_case_go_cannot_express_is_a_note_beside_one_it_can(tmp_path):
+    require_go()
+    results = validate([("fanout", {"k": 2, "depth": 1}), ("chain", {"depth": 1, "locals": 0})], repeat=1,
+                       languages=["go"], cache_dir=tmp_path, engines=["interpreted"], timeout=300)
+    assert any(note.startswith("fanout") and "go_stack: its layout has no go counterpart" in note
+               for note in results.attrs["notes"])
+    go_rows = results[results["strategy"] == "go_stack"]
+    assert list(go_rows["native"].isna()) == [True, False]  # fanout not run; chain run
+    _, stack = rules.held_while_waiting("chain", "go_stack", depth=1, locals=0)
+    assert nearest_power(go_rows["reserved_native"].iloc[1]) == nearest_power(go_rows["reserved_model"].iloc[1]) == stack

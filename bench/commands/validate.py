@@ -1,4 +1,4 @@
-"""`pinbench validate`: the model against real Rust, C++ and Go programs.
+"""`pinbench validate`: the model against real Rust, C++ (g++ and clang), Go, Java and Boost programs.
 
 Also ``python -m pinbench.bench.validate ARGS`` (:func:`main`).
 """
@@ -32,16 +32,18 @@ from .common import add_command, add_suite_arguments
 NAME = "validate"
 
 DESCRIPTION = """\
-Generate Rust, C++20 and Go counterparts of the workloads, compile them with
-the compilers on this machine (rustc -O: pinbox, anchor_box and rc; g++ -O2
--std=c++20: always_heap; go build: go_stack), run them and print their
-figures beside the model's: with counting allocators (Rust, C++),
-allocations and bytes per task, the root future's size_of against the
-model's frame size, ns per task, the checksum, and how far the model's time
-ratios between strategies carry over; held memory (Go), the stack each
-parked goroutine holds, as a size class; (Java, javac --release 17 run on a
-JDK 21+: loom) the stack chunks and objects each parked virtual thread
-holds; (Boost.Context: fiber) each parked fiber's mappings and bytes.
+Generate Rust, C++20, Go, Java and Boost.Context counterparts of the
+workloads, compile them with the compilers on this machine (rustc -O:
+pinbox, anchor_box and rc; g++ -O2 -std=c++20: always_heap; clang 22 -O2
+-std=c++20, the ziglang package's or $CLANG: halo, halo:elide_late=1 and
+always_heap:clang=1; go build: go_stack; javac --release 17 run on a JDK
+21+: loom; g++ with Boost.Context: fiber), run them and print their figures
+beside the model's: with counting allocators (Rust, C++), allocations and
+bytes per task, the root future's size_of against the model's frame size,
+ns per task, the checksum, and how far the model's time ratios between
+strategies carry over; held memory (Go), the stack each parked goroutine
+holds, as a size class; (Java) the stack chunks and objects each parked
+virtual thread holds; (Boost) each parked fiber's mappings and bytes.
 Builds are cached under native/ in pinbench's cache (--cache-dir,
 $PINBENCH_CACHE, $XDG_CACHE_HOME/pinbench or ~/.cache/pinbench). A missing compiler skips its language."""
 EPILOG = """\

@@ -25,6 +25,7 @@ The command line is ``commands/validate.py``.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import itertools
 import json
 import math
@@ -47,24 +48,26 @@ from .common import ProgramView, check_supported
 LANGUAGES = tuple(BACKENDS)
 
 
-def counterparts() -> dict:
-    """``{strategy name: Backend}``: every strategy (plug-ins too) that
-    names a backend as its native counterpart."""
+def counterparts(strategies=None) -> dict:
+    """``{strategy name: Backend}``: every strategy (plug-ins too; default:
+    all available) that names a backend as its native counterpart, and
+    each option setting it asks to be validated too (``native_variants``)."""
     mapped = {}
-    for name, strategy in strategy_registry.available().items():
-        if strategy.native is None:
-            continue
-        if strategy.native not in BACKENDS:
-            raise UsageError(
-                f"strategy '{name}' names the native backend '{strategy.native}', which does not exist; "
-                f"choose one of: {', '.join(BACKENDS)}"
-            )
-        mapped[name] = BACKENDS[strategy.native]
+    for name, strategy in (strategy_registry.available() if strategies is None else strategies).items():
+        for each in (strategy, *(strategy.configured(v) for v in strategy.native_variants)):
+            if each.native is None:
+                continue
+            if each.native not in BACKENDS:
+                raise UsageError(
+                    f"strategy '{each.name}' names the native backend '{each.native}', which does not exist; "
+                    f"choose one of: {', '.join(BACKENDS)}"
+                )
+            mapped[each.name] = BACKENDS[each.native]
     return mapped
 
 
 # The built-in strategies validate compares (the tests and the ratio tables name them).
-STRATEGIES = tuple(name for name, s in strategy_registry.BUILTIN.items() if s.native)
+STRATEGIES = tuple(counterparts(strategy_registry.BUILTIN))
 # Rounds of --repeat: each runs every case natively; a hundred already take hours.
 MAX_REPEAT = 100
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
@@ -283,14 +286,13 @@ def validate(
             _note(log, message)
             del tools[language]
 
-    # Each backend's program: every case, once per layout of a strategy it
-    # is the counterpart of; `variants` says whose layout each one was.
-    variants, sources = {}, {}
+    # Each backend's programs: every case, once per layout of a strategy it
+    # is the counterpart of, one program per build variant of the backend
+    # (``Backend.variant``); `variants` says whose layout each one was.
+    variants, builds = {}, {}  # (build, program, variant) -> (case, strategy); build -> cases
     for language in tools:
         backend = BACKENDS[language]
-        backend_cases = []
         for index, (name, workload, typed, program, view) in enumerate(compiled):
-            layouts = []
             mine = [s for s, b in mapped.items() if b is backend]
             if mine and not backend.supports(view):
                 message = f"{name} / {', '.join(mine)}: the {language} program does not express its steps; not validated"
@@ -304,35 +306,43 @@ def validate(
                     notes.append(message)
                     _note(log, message)
                     continue
-                variants[language, index, len(layouts)] = strategy
+                cases_of = builds.setdefault((language, backend.variant(layout)), {})
+                _, layouts = cases_of.setdefault(index, (view, []))
+                variants[(language, backend.variant(layout)), list(cases_of).index(index), len(layouts)] = (
+                    index, strategy)
                 layouts.append(layout)
-            backend_cases.append((view, layouts))
-        sources[language] = backend.generate(backend_cases)
+    sources = {build: BACKENDS[build[0]].generate(list(cases_of.values()), build[1])
+               for build, cases_of in builds.items()}
+    build_tools = {build: dataclasses.replace(tools[build[0]], flags=(*tools[build[0]].flags,
+                                                                  *BACKENDS[build[0]].flags(build[1])))
+                   for build in builds}
     broken = [name.strip() for name in os.environ.get(BREAK_ENV, "").split(",")]
-    for language in sources:
+    for build in sources:
+        language = build[0]
         if language in broken:
-            sources[language] += "\n#error pinbench test hook: deliberately broken source\nthis is not code\n"
+            sources[build] += "\n#error pinbench test hook: deliberately broken source\nthis is not code\n"
         if source_hook is not None:
-            sources[language] = source_hook(language, sources[language])
+            sources[build] = source_hook(language, sources[build])
 
-    # Compile every backend's program at once (each compiler is its own
+    # Compile every backend's programs at once (each compiler is its own
     # process), then time the model and each native program one after the
     # other, so no measurement shares the CPU with a compiler or another.
     binaries = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         futures = {}
-        for language, source in sources.items():
-            _note(log, f"compiling the {language} program with {tools[language].label}")
-            build_env = BACKENDS[language].build_env
-            env = build_env(toolchain.cache_root(cache_dir)) if build_env else None
-            if BACKENDS[language].build is not None:
-                futures[language] = pool.submit(BACKENDS[language].build, tools[language], source, cache_dir)
+        for build, source in sources.items():
+            backend = BACKENDS[build[0]]
+            extra = " ".join(backend.flags(build[1]))
+            _note(log, f"compiling the {build[0]} program with {build_tools[build].label} {extra}".rstrip())
+            env = backend.build_env(toolchain.cache_root(cache_dir)) if backend.build_env else None
+            if backend.build is not None:
+                futures[build] = pool.submit(backend.build, build_tools[build], source, cache_dir)
             else:
-                futures[language] = pool.submit(toolchain.compile_cached, tools[language], source, cache_dir, env=env)
+                futures[build] = pool.submit(toolchain.compile_cached, build_tools[build], source, cache_dir, env=env)
         errors = []
-        for language, future in futures.items():
+        for build, future in futures.items():
             try:
-                binaries[language] = future.result()
+                binaries[build] = future.result()
             except UsageError as error:
                 errors.append(error)
         if errors:
@@ -352,15 +362,16 @@ def validate(
             for strategy in validated:
                 for eng in engines:
                     _merge(model, (index, strategy, eng), _model_round(program, strategy, eng))
-        for language, binary in binaries.items():
+        for build, binary in binaries.items():
+            language = build[0]
             for row in _run_native(tools[language], binary, timeout):
-                strategy = variants.get((language, row.get("program"), row.get("variant")))
-                if strategy is None:
+                found = variants.get((build, row.get("program"), row.get("variant")))
+                if found is None:
                     raise UsageError(
                         f"the {tools[language].label} program {binary} printed a row for no case: "
                         f"program {row.get('program')!r}, variant {row.get('variant')!r}"
                     )
-                _merge(native, (row["program"], strategy), row, language)
+                _merge(native, found, row, language)
 
     rows = []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
@@ -424,7 +435,11 @@ def validate(
             rows.append(row)
 
     table = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("checksum_model", "checksum_native"):  # 64-bit values: never through a float
+    # Exact counts stay Python ints where rows without them (a held-memory
+    # backend's, a skipped language's) would make pandas turn them into floats;
+    # 64-bit checksums never go through a float.
+    for column in ("tasks_native", "allocs_native", "frees_native", "bytes_native", "size_of_native",
+                   "checksum_model", "checksum_native"):
         table[column] = pd.Series([row[column] for row in rows], dtype=object, index=table.index)
     tasks_native = table["tasks_native"].astype("float")
     table["allocs_per_task_model"] = table["allocs_model"] / table["tasks_model"]
@@ -625,7 +640,7 @@ def format_results(results, markdown: bool = False) -> str:
             checksum += f" / {r.checksum_native}"
         rows.append(
             [
-                r.workload, r.params, r.strategy, r.engine, r.native or "-",
+                r.workload, r.params, r.strategy, r.engine, r.native if _has_native(r.native) else "-",
                 _pair(r.allocs_per_task_model, r.allocs_per_task_native),
                 _pair(r.bytes_per_task_model, r.bytes_per_task_native),
                 _pair(r.frame_model, r.size_of_native),

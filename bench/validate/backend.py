@@ -12,7 +12,11 @@ A backend is one :class:`Backend` entry in :data:`BACKENDS`. It declares
   whose program, run with the repetitions as its argument, prints one JSON
   line per program and layout: ``program`` and ``variant`` (the indexes),
   ``allocs``, ``frees``, ``bytes``, ``tasks``, ``checksum``, ``size_of``
-  (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``.
+  (the root frame), ``fn_sizes`` (every function's), ``stable`` and ``ns``;
+- optionally ``variant(layout)``: a key for what its program and build
+  depend on beyond the program (layouts with different keys are separate
+  programs: ``generate(cases, key)``), and ``flags(key)``: the compiler
+  flags that key adds.
 
 Held memory (optional). A backend whose runtime keeps parked tasks in
 memory of its own (a goroutine's stack, a virtual thread's stack chunks, a
@@ -47,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import boost, cpp, go, java, rust, toolchain
+from . import boost, clang, cpp, go, java, rust, toolchain
 
 # What a held figure in a native row is, per parked task (the row's key).
 HELD_FIGURES = {
@@ -93,6 +97,20 @@ class Held:
         return abs(m - n) <= self.tolerance * abs(n)
 
 
+
+def _one_variant(layout) -> tuple:
+    return ()
+
+
+def _no_flags(key) -> tuple:
+    return ()
+
+
+def _without_key(generate: Callable) -> Callable:
+    """A backend with one build variant: its generator takes the cases alone."""
+    return lambda cases, key=(): generate(cases)
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
@@ -100,31 +118,36 @@ class Backend:
     tool: str  # the compiler's name, for the note when it is missing
     missing: str  # how to make it found
     expresses: Callable  # (Layout) -> bool
-    generate: Callable  # ([(ProgramView, [Layout])]) -> str
+    generate: Callable  # ([(ProgramView, [Layout])], key) -> str
     held: tuple = ()  # of Held: the held-memory figures its rows carry
     counts: bool = True  # its rows carry allocs, bytes, checksum, size_of and ns
     build_env: Callable | None = None  # (cache root Path) -> the compiler's environment
     supports: Callable = lambda view: True  # (ProgramView) -> whether its generator writes that program
     build: Callable | None = None  # (Toolchain, source, cache_dir) -> executable; None: compile_cached
+    variant: Callable = _one_variant  # (Layout) -> hashable key
+    flags: Callable = _no_flags  # (key) -> extra compiler flags
 
 
 BACKENDS = {
     backend.name: backend
     for backend in (
         Backend("rust", toolchain.find_rustc, "rustc", "set RUSTC or put rustc on the PATH",
-                rust.expresses, rust.generate),
-        Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH", cpp.expresses, cpp.generate),
+                rust.expresses, _without_key(rust.generate)),
+        Backend("c++", toolchain.find_cxx, "g++", "set CXX or put g++ on the PATH",
+                cpp.expresses, _without_key(cpp.generate)),
+        Backend("clang", clang.find, "clang 22", "pip install ziglang (the test extras) or set CLANG to a clang++ 20 or later",
+                clang.expresses, clang.generate, variant=clang.variant, flags=clang.flags),
         # Go's figure is the stack each parked goroutine holds (go.py), as a size class.
-        Backend("go", go.find_go, "go", go.MISSING, go.expresses, go.generate,
+        Backend("go", go.find_go, "go", go.MISSING, go.expresses, _without_key(go.generate),
                 held=(Held("reserved", "reserved_bytes_per_task", classify=nearest_power),),
                 counts=False, build_env=go.build_env),
         # Parked virtual threads: their stack chunks exactly; what they hold with the
         # runtime's objects reported (the model's frames are not HotSpot's: docs/validation.md).
-        Backend("java", java.find, java.LABEL, java.MISSING, java.expresses, java.generate,
+        Backend("java", java.find, java.LABEL, java.MISSING, java.expresses, _without_key(java.generate),
                 held=(Held("blocks", "blocks_per_live_task", gate=True), Held("held", "held_bytes_per_live_task", 0.10)),
                 counts=False, supports=java.supports, build=java.build),
         # Fibers: their mappings and the bytes mapped (stack and guard page), exactly.
-        Backend("boost", boost.find, boost.LABEL, boost.MISSING, boost.expresses, boost.generate,
+        Backend("boost", boost.find, boost.LABEL, boost.MISSING, boost.expresses, _without_key(boost.generate),
                 held=(Held("blocks", "blocks_per_live_task", gate=True), Held("reserved", "reserved_bytes_per_task", gate=True)),
                 counts=False, supports=boost.supports),
     )

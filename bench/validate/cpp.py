@@ -531,21 +531,27 @@ ELIDABLE_TASK = "struct [[clang::coro_await_elidable]] task {"
 # coro_await_elidable's rule alone at work (docs/validation.md, "halo").
 OPAQUE_DESTROY = (("    ~task() { if (h) h.destroy(); }", "    [[gnu::noinline]] ~task() { if (h) h.destroy(); }"),
                   ("    ~gen() { if (h) h.destroy(); }", "    [[gnu::noinline]] ~gen() { if (h) h.destroy(); }"))
+# A work loop the optimiser cannot see into: the locals are then really
+# data (not zeros it folds into constants), as the model takes them.
+OPAQUE_WORK = ("static inline u64 work(", "[[gnu::noinline]] static u64 work(")
 
 
-def generate(cases: list, elidable: bool = False, opaque_destroy: bool = False) -> str:
+def generate(cases: list, elidable: bool = False, opaque_destroy: bool = False, opaque_work: bool = False) -> str:
     """One C++20 source holding every case, ``(view, layouts)``; ``main``
     runs each program once per layout (``argv[1]``: repetitions) and prints
     one JSON line per program and layout (its ``variant``). The program
     does not depend on the layout: the compiler decides where frames go.
     ``elidable`` marks the task type ``[[clang::coro_await_elidable]]``;
-    ``opaque_destroy`` keeps the optimiser from seeing a frame destroyed."""
+    ``opaque_destroy`` keeps the optimiser from seeing a frame destroyed,
+    ``opaque_work`` from seeing into a work loop."""
     runtime = RUNTIME
     if elidable:
         runtime = runtime.replace("\nstruct task {", "\n" + ELIDABLE_TASK, 1)
     if opaque_destroy:
         for plain, opaque in OPAQUE_DESTROY:
             runtime = runtime.replace(plain, opaque, 1)
+    if opaque_work:
+        runtime = runtime.replace(*OPAQUE_WORK, 1)
     parts = [runtime]
     parts += [_namespace(view, index) for index, (view, _) in enumerate(cases)]
     calls = [

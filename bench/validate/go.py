@@ -28,7 +28,9 @@ What it cannot see: the bytes of frames in use (StackInuse counts stacks,
 used or not), the goroutine's ``g`` (heap, not stack), allocations, and
 anything after the first park (the goroutines are never released; the
 process ends). A program with no io wait parks each goroutine once its
-entry has returned.
+entry has returned; where some goroutines return without reaching an io
+wait (one behind a recursion limit), the count stops growing and the
+figure is read a second later, over those that parked and those done.
 """
 
 from __future__ import annotations
@@ -92,20 +94,30 @@ def _name(program: int, fn: int) -> str:
     return f"p{program}_f{fn}"
 
 
-def _function(index: int, fn) -> str:
+def _function(index: int, fn, recursive: bool) -> str:
     """One function: its locals written first, its steps in order, its
     locals read last (the array lives across every wait)."""
     for step in fn.steps:
         if step.op not in OPS:
             raise ValueError(f"{fn.name}: step {step.op} has no Go counterpart")  # expresses() refused it
-    lines = ["//go:noinline", f"func {_name(index, fn.index)}(seed int) int {{"]
+    # A recursive program's functions also take the recursion depth, as the
+    # Rust and C++ programs do (a back edge is followed while it is under its limit).
+    params = "seed, rdepth int" if recursive else "seed int"
+    lines = ["//go:noinline", f"func {_name(index, fn.index)}({params}) int {{"]
     if fn.locals:
         lines += [f"\tvar buf [{fn.locals}]byte", "\tfor i := range buf {", "\t\tbuf[i] = byte(seed + i)", "\t}"]
     lines.append("\tr := 0")
     first_io = True
     for step in fn.steps:
         if step.op == OP_CALL:
-            lines.append(f"\tr += {_name(index, step.edges[0].callee)}(seed + 1)")
+            edge = step.edges[0]
+            callee = _name(index, edge.callee)
+            if not recursive:
+                lines.append(f"\tr += {callee}(seed + 1)")
+            elif edge.back:
+                lines.append(f"\tif rdepth < {edge.limit} {{\n\t\tr += {callee}(seed+1, rdepth+1)\n\t}}")
+            else:
+                lines.append(f"\tr += {callee}(seed+1, rdepth)")
         elif step.op == OP_IO:  # io(k): one wait, however many ticks
             if first_io:
                 lines.append("\tatomic.AddInt64(&parked, 1)")
@@ -139,14 +151,19 @@ def generate(cases) -> str:
     parts = [GO_HEAD]
     roots, rows = [], []
     for index, (view, layouts) in enumerate(cases):
+        if not layouts:  # no layout of it is a goroutine's: nothing to run
+            roots.append("{nil, 0, 0}")
+            continue
+        recursive = any(edge.back for fn in view.functions for step in fn.steps for edge in step.edges)
         for fn in view.functions:
-            parts.append(_function(index, fn))
+            parts.append(_function(index, fn, recursive))
         # `go f(seed)`: as in any Go program, the compiler wraps the call in
         # a closure (Go 1.17 on), the goroutine's first frame.
         parks = any(step.op == OP_IO for fn in view.functions for step in fn.steps)
         # A program that never waits on io parks after its entry returns (the stack keeps its size).
-        call = (f"{_name(index, view.entry)}(i)" if parks else
-                f"func(i int) {{ {_name(index, view.entry)}(i); atomic.AddInt64(&parked, 1); <-release }}(i)")
+        args = "i, 0" if recursive else "i"
+        call = (f"{_name(index, view.entry)}({args})" if parks else
+                f"func(i int) {{ {_name(index, view.entry)}({args}); atomic.AddInt64(&parked, 1); <-release }}(i)")
         parts.append(f"func p{index}_start(n int) {{\n\tfor i := 0; i < n; i++ {{\n\t\tgo {call}\n\t}}\n}}\n")
         roots.append(f"{{p{index}_start, {goroutines_for(view)}, {len(layouts)}}}")
     parts.append("var programs = []program{\n\t" + ",\n\t".join(roots) + (",\n" if roots else "") + "}\n")
@@ -198,7 +215,13 @@ func park(p program) {
 	p.start(p.n)
 	// The goroutine counts itself with an atomic add (no call, no frame)
 	// just before it parks; once all have, a pause lets the last one park.
-	for atomic.LoadInt64(&parked) < int64(p.n) {
+	last, still := int64(-1), 0
+	for now := atomic.LoadInt64(&parked); now < int64(p.n) && still < 1000; now = atomic.LoadInt64(&parked) {
+		if now == last {
+			still++ // milliseconds without another goroutine parking
+		} else {
+			last, still = now, 0
+		}
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -213,6 +236,9 @@ func main() {
 	}
 	runs, _ := strconv.Atoi(os.Args[1])
 	for which, p := range programs {
+		if p.variants == 0 {
+			continue
+		}
 		least, stable := -1.0, true
 		for run := 0; run < runs; run++ {
 			cmd := exec.Command(os.Args[0], "park", strconv.Itoa(which))

@@ -1,0 +1,36 @@
+"""Instructions of one round of one benchmark (its quick parameters, the
+system allocator, the compiled engine), the figures of docs/validation.md's
+"The executor's per-task work in instructions". Run it under callgrind with
+instrumentation off until the executor's loop switches it on:
+
+    python tools/count_round.py spawn_many pinbox 1          # builds the engine (not counted)
+    valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no \\
+        --callgrind-out-file=cg.%p python tools/count_round.py spawn_many pinbox 1
+    grep totals: cg.*.1          # instructions; divided by the tasks printed
+
+ROUNDS - 1 uncounted rounds run first: 1 counts a first round (what
+`pinbench run --instructions` counted before issue 20), 2 a steady-state
+one (what it counts now). Further arguments are NAME=VALUE parameters.
+Unlike `pinbench run --instructions` the process is not forked per
+benchmark, so a count moves by up to a few percent with what the process
+did before (docs/comparing.md); compare counts made the same way.
+"""
+
+import sys
+
+from pinbench.bench import engine, runner, timing
+from pinbench.bench.instructions import _fix_mmap_threshold
+from pinbench.bench.suite import build_suite
+from pinbench.cython_core import _executor
+
+workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+(bench,) = build_suite(workloads=[workload], strategies=[strategy], allocators=["system"],
+                       params=sys.argv[4:] or None, quick=True)
+spec = timing.Spec(bench.label, workload, dict(bench.params), strategy, "system", 0,
+                   runner.default_memory_limit(), engine.COMPILED)
+_, program, layout, compiled = timing.prepare(spec)
+_fix_mmap_threshold()
+for _ in range(rounds - 1):
+    _executor.run(program, layout, "system", engine=compiled)
+counters = _executor.run(program, layout, "system", count_instructions=True, engine=compiled)
+print(f"{bench.label}: {counters['tasks']} tasks")
