@@ -158,11 +158,6 @@ def default_engine() -> tuple[str, str | None]:
     return COMPILED, None
 
 
-def cache_root(cache_dir=None) -> Path:
-    """Where engines are cached (bench/cache.py: ``<root>/engines``)."""
-    return cache.cache_root(cache.ENGINES, cache_dir)
-
-
 @lru_cache(maxsize=1)
 def _runtime_text() -> str:
     folder = _runtime_dir()
@@ -506,7 +501,7 @@ def prepare(pairs, progress=None, cache_dir=None, max_source: int | None = None)
     is longer than that many bytes.
     Ctrl-C or SIGTERM kills every running compiler's process group at once."""
     compiler = require_compiler()
-    folder = cache_root(cache_dir)
+    folder = cache.cache_root(cache.ENGINES, cache_dir)
     needed, todo = [], {}
     for program, layout in pairs:
         source, key = _needed(program, layout, compiler)

@@ -33,7 +33,6 @@ INLINE = 0  # inside its parent's frame
 BOX = 1  # a heap block of its own (the parent keeps a pointer)
 STACK = 2  # pushed on its parent's stack or slabs (the parent keeps a pointer)
 OWN = 3  # the base of a stack (or slabs) of its own: a concurrent child
-PLACES = {"inline": INLINE, "box": BOX, "stack": STACK, "own": OWN}
 
 # How a strategy stores the frames that are not inline (``Layout.storage``).
 HEAP = 0  # each in a heap block of its own
@@ -41,8 +40,6 @@ STACKS = 1  # on contiguous stacks: a task's, and one per concurrent child
 SLABS = 2  # bumped in a task's slabs (the task's own allocation holds its root)
 BOX_ON_SUSPEND = 3  # on the thread's stack until its first suspension, then a box of its own
 CHUNKS = 4  # on the carrier's stack while running, frozen into heap chunks while suspended
-STORAGES = {"heap": HEAP, "stacks": STACKS, "slabs": SLABS, "box on suspend": BOX_ON_SUSPEND,
-            "chunks": CHUNKS}
 
 POINTER = 8
 IO_LEAF = 16  # waiter id, state, deadline
@@ -74,13 +71,6 @@ class Layout:
     fn_child_offset: np.ndarray  # start of the child area
     edge_boxed: np.ndarray  # 1 when the child has its own allocation
     edge_offset: np.ndarray  # slot of the child (or its pointer) in the parent frame
-    # Bytes of its function's child area each step uses while it waits: its
-    # children side by side (inline, or a POINTER each when boxed), an io or
-    # yield leaf, a join handle or a handle Vec; 0 for work and detached
-    # spawns. A frame's child area is the largest of its steps' when its
-    # strategy shares the area between steps (``shares_child_area``), else
-    # their sum, each step's after the previous one's.
-    step_area: np.ndarray
     # Storage (docs/model.md, "Storage"): where each non-inline child goes and
     # the sizes the executor follows; heap strategies leave the defaults.
     edge_place: np.ndarray  # INLINE, BOX, STACK or OWN per edge
@@ -146,7 +136,6 @@ def compute_layout(strategy, program) -> Layout:
     fn_size = np.full(n_fns, -1, dtype=np.int64)
     edge_offset = np.zeros(n_edges, dtype=np.int64)
     fn_child_offset = np.zeros(n_fns, dtype=np.int64)
-    step_area = np.zeros(len(program.step_op), dtype=np.int64)
     fn_cell_size = np.array(
         [CELL_HEADER + align8(program.fn_locals[f]) if in_cell[f] else 0 for f in range(n_fns)],
         dtype=np.int64,
@@ -205,7 +194,6 @@ def compute_layout(strategy, program) -> Layout:
             areas.append(step_storage(step, child_offset + before, fn))
         size = child_offset + (max(areas, default=0) if shared else sum(areas))
         check_size(fn, size)
-        step_area[start:start + len(areas)] = areas
         fn_child_offset[fn] = child_offset
         fn_size[fn] = size
 
@@ -266,7 +254,6 @@ def compute_layout(strategy, program) -> Layout:
         fn_child_offset=fn_child_offset,
         edge_boxed=edge_boxed,
         edge_offset=edge_offset,
-        step_area=step_area,
         edge_place=edge_place,
         fn_runtime=np.array(fn_runtime, dtype=np.int64),
         fn_stack_check=np.array(fn_bytes if stack_check is None else stack_check, dtype=np.int64),

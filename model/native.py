@@ -477,7 +477,10 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
     fields += [U64] * len(spilled)
     if rdepth and not constant:
         fields.append(U32)
-    fields += [BOOL] * len(flags)
+    # folded is the OR of what each unknown step gave: a join's (or a
+    # generator loop's) `any`, one byte; a select's `any` is `winner >= 0`,
+    # and LLVM keeps the winner itself, the SelectCtl's 4-byte int.
+    fields += [U32 if steps[i][0] == OP_SELECT else BOOL for i in sorted(flags)]
     bits = max(1, (len(suspends) + 1).bit_length())  # initial, final and every await
     fields.append((1, 1) if bits <= 8 else (2, 2))  # the suspend index
     if not suspends:
@@ -498,8 +501,8 @@ def clang_sizes(program, edge_boxed) -> list:
 
     Two sizes of one frame: what ``operator new`` is asked for (coro.size,
     the frame type's alloc size: its end rounded up to 8, the largest ABI
-    alignment of its element types; a generator's to its fields' largest
-    alignment) and what an elided call's alloca holds (the ``.noalloc``
+    alignment of its element types, a generator's too: a 16-aligned locals
+    array is an alloca's alignment, not its type's) and what an elided call's alloca holds (the ``.noalloc``
     variant's dereferenceable bytes: the end rounded up to the largest
     field alignment, 16 with a 16-aligned array)."""
     constant = constant_rdepth(program)
@@ -512,5 +515,5 @@ def clang_sizes(program, edge_boxed) -> list:
         head = CLANG_GEN_HEAD if program.fn_generator[fn] else CLANG_TASK_HEAD
         end, align = struct_layout(head, fields)
         inner[fn] = (_round(end, align), align)
-        counted[fn] = _round(end, align if program.fn_generator[fn] else 8)
+        counted[fn] = _round(end, 8)
     return counted

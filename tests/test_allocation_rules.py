@@ -1,17 +1,18 @@
 """The allocation rules, asserted exactly for every workload and strategy.
 
-Expected values come from tests/rules.py (formulas derived by hand from
-docs/model.md); checksums from tests/oracle.py (an independent evaluator).
+Expected values come from tests/oracles/rules.py (formulas derived by hand from
+docs/model.md); checksums from tests/oracles/checksum.py (an independent evaluator).
 """
 
 import pytest
 
 from pinbench import strategies
 from pinbench.bench.runner import execute
-from pinbench.bench.workloads import WORKLOADS, get_workload
+from pinbench.bench.workloads import WORKLOADS
 
-from .oracle import expected_checksum
-from .rules import STORAGE_STRATEGIES, expected
+from .oracles.checksum import expected_checksum
+from .oracles.rules import STORAGE_STRATEGIES, expected
+from .programs import run_workload
 
 # Every built-in, halo with each option set (join and select children elided too; calls after a
 # suspension elided too) and always_heap at clang's frame sizes.
@@ -21,15 +22,8 @@ EXACT = ["tasks", "allocs", "bytes_allocated", "polls", "moved_bytes", "refcount
          "copied_bytes", "stack_growths"]
 
 
-def run(workload, strategy, allocator="system", **params):
-    wl = get_workload(workload)
-    parsed = wl.parse_params({k: str(v) for k, v in params.items()})
-    program = wl.compile(parsed)
-    return program, parsed, execute(program, strategy, allocator)
-
-
 def check(workload, strategy, allocator="system", **params):
-    program, parsed, m = run(workload, strategy, allocator, **params)
+    program, parsed, m = run_workload(workload, strategy, allocator, **params)
     want = expected(workload, strategy, **parsed)
     assert set(EXACT) <= set(want)
     got = {k: m[k] for k in want}  # EXACT, and the peak where the rule gives it (halo's)
@@ -46,7 +40,7 @@ def check(workload, strategy, allocator="system", **params):
 def test_chain_rules(strategy, depth, borrow):
     program, m = check("chain", strategy, depth=depth, borrow=borrow, waits=1, locals=24, tasks=3)
     # docs/workloads.md's headline counts per task.
-    from .rules import borrow_levels
+    from .oracles.rules import borrow_levels
 
     b = borrow_levels(borrow, depth)
     per_task = {
@@ -83,9 +77,9 @@ def test_chain_waits_and_locals(strategy, waits, locals_):
 
 
 def test_pinbox_is_one_block_of_root_size_and_always_heap_the_sum_of_frames():
-    program, _, pin = run("chain", "pinbox", depth=6, tasks=5)
+    program, _, pin = run_workload("chain", "pinbox", depth=6, tasks=5)
     assert pin["bytes_per_task"] == pin["root_frame_bytes"] == pin["frame_bytes"]["level_6"]
-    program, _, heap = run("chain", "always_heap", depth=6, tasks=5)
+    program, _, heap = run_workload("chain", "always_heap", depth=6, tasks=5)
     assert heap["bytes_per_task"] == sum(heap["frame_bytes"].values())
 
 
@@ -141,12 +135,12 @@ SMALL = {
 @pytest.mark.parametrize("workload", sorted(WORKLOADS))
 def test_checksum_identical_for_every_strategy_and_allocator(workload):
     small = SMALL.get(workload, WORKLOADS[workload].quick)  # a new workload: its quick parameters
-    program, _, _ = run(workload, "pinbox", **small)
+    program, _, _ = run_workload(workload, "pinbox", **small)
     want = expected_checksum(program)
     seen = {}
     for strategy in STRATEGIES:
         for allocator in ALLOCATORS:
-            _, _, m = run(workload, strategy, allocator, **small)
+            _, _, m = run_workload(workload, strategy, allocator, **small)
             seen[(strategy, allocator)] = m["checksum"]
             assert m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
     assert set(seen.values()) == {want}, seen
@@ -154,14 +148,14 @@ def test_checksum_identical_for_every_strategy_and_allocator(workload):
 
 @pytest.mark.parametrize("allocator", ALLOCATORS)
 def test_counts_do_not_depend_on_the_allocator(allocator):
-    _, _, base = run("select_loop", "anchor_box", "system", iterations=20, tasks=4)
-    _, _, other = run("select_loop", "anchor_box", allocator, iterations=20, tasks=4)
+    _, _, base = run_workload("select_loop", "anchor_box", "system", iterations=20, tasks=4)
+    _, _, other = run_workload("select_loop", "anchor_box", allocator, iterations=20, tasks=4)
     for key in EXACT + ["peak_live_bytes", "peak_live_blocks", "checksum", "ticks"]:
         assert other[key] == base[key], key
 
 
 def test_skynet_million_leaves_answer():
-    _, _, m = run("skynet", "pinbox", fanout=10, levels=6)
+    _, _, m = run_workload("skynet", "pinbox", fanout=10, levels=6)
     assert m["checksum"] == 499999500000
     assert m["tasks"] == 1_111_111
     assert m["live_blocks_end"] == 0
@@ -195,14 +189,14 @@ def test_peak_per_live_task_does_not_charge_tasks_that_never_overlap():
 def test_dotnet_pooled_boxes_are_reused(iterations):
     """pool=2: one task's selects run one after the other, so each arm's box
     is back in its method's pool before the next select needs one."""
-    program, parsed, m = run("select_loop", "dotnet:pool=2", iterations=iterations, tasks=1)
+    program, parsed, m = run_workload("select_loop", "dotnet:pool=2", iterations=iterations, tasks=1)
     got = {k: m[k] for k in EXACT}
     assert got == expected("select_loop", "dotnet", pool=2, **parsed)
     assert m["frees"] == m["allocs"] and m["live_blocks_end"] == 0 and m["live_bytes_end"] == 0
 
 
 def test_dotnet_a_method_that_never_suspends_never_allocates():
-    _, _, m = run("chain", "dotnet", depth=6, waits=0, tasks=4)
+    _, _, m = run_workload("chain", "dotnet", depth=6, waits=0, tasks=4)
     assert m["allocs"] == 4 and m["copied_bytes"] == 0  # the task roots (Task.Run) alone
 
 

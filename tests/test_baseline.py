@@ -14,11 +14,11 @@ import functools
 import json
 from pathlib import Path
 
-from .conftest import pinbench as run_pinbench
+from . import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "baselines" / "quick"
-pinbench = functools.partial(run_pinbench, columns=120, timeout=600)
+pinbench = functools.partial(helpers.pinbench, columns=120, timeout=600)
 UPDATE = "pinbench run --quick --counts-only --allocator all --output baselines/quick --force"
 
 

@@ -27,15 +27,13 @@ import pytest
 
 from pinbench.bench.formatting import exact
 
-from .conftest import assert_one_line_error as one_line_error
-from .conftest import needs_valgrind
-from .conftest import pinbench as run_pinbench
-from . import checkout
+from . import checkout, helpers
+from .helpers import needs_valgrind
 
 ROOT = Path(__file__).resolve().parents[1]
-pinbench = functools.partial(run_pinbench, timeout=600)
+pinbench = functools.partial(helpers.pinbench, timeout=600)
 # compare-branches narrates its builds on stderr: count its error lines only.
-assert_one_line_error = functools.partial(one_line_error, narrated=True)
+assert_one_line_error = functools.partial(helpers.assert_one_line_error, narrated=True)
 GIT_ID = ["-c", "user.name=pinbench test", "-c", "user.email=test@pinbench.invalid", "-c", "commit.gpgsign=false"]
 ADD_AN_ALLOCATION = '''
 
@@ -310,5 +308,5 @@ def test_sharded_comparisons_merge_into_one_verdict(repo, env, tmp_path):
     for arm in ("a", "b"):
         doc = json.loads((tmp_path / "merged" / arm / "results.json").read_text())
         assert doc["complete"] and doc["merged"]["present"] == [1, 2, 3]
-    one_line_error(pinbench("merge", *folders[:2], "-o", tmp_path / "partial", cwd=tmp_path, env=env),
+    helpers.assert_one_line_error(pinbench("merge", *folders[:2], "-o", tmp_path / "partial", cwd=tmp_path, env=env),
                    "shard(s) 3/3 missing")

@@ -30,12 +30,11 @@ from pinbench.model.errors import UsageError
 from pinbench.bench.runner import ALLOCATORS, execute
 from pinbench.bench.workloads import WORKLOADS, get_workload
 
-from .conftest import assert_one_line_error as assert_usage_error
-from .conftest import pinbench as run_pinbench
-from .conftest import start_pinbench
+from . import helpers
+from .helpers import assert_one_line_error, start_pinbench
 
 STRATEGIES = list(strategies.available())
-pinbench = functools.partial(run_pinbench, columns=100)  # tables 100 columns wide
+pinbench = functools.partial(helpers.pinbench, columns=100)  # tables 100 columns wide
 CHAIN_PARAMS = ["depth", "borrow", "waits", "locals"]
 EXPECTED_COLUMNS = (
     ["workload", "strategy", "allocator"]
@@ -241,7 +240,7 @@ def test_run_summary_and_refusal_to_overwrite(quick_run):
     cwd, out, done = quick_run
     assert "chain" in done.stdout and str(out) in done.stdout
     again = pinbench("run", "--quick", "--counts-only", "--workload", "chain", "--output", out, cwd=cwd)
-    assert_usage_error(again, "already holds a run", "--force")
+    assert_one_line_error(again, "already holds a run", "--force")
     assert json.loads((out / "results.json").read_text())["complete"] is True
 
 
@@ -387,7 +386,7 @@ def test_plugin_strategy_is_listed_and_runs(tmp_path):
     ],
 )
 def test_bad_arguments(tmp_path, args, needles):
-    assert_usage_error(pinbench(*args, cwd=tmp_path), *needles)
+    assert_one_line_error(pinbench(*args, cwd=tmp_path), *needles)
     assert not (tmp_path / "results").exists()
 
 
@@ -405,7 +404,7 @@ def test_bad_workload_file(tmp_path, kind):
     path = tmp_path / f"{kind}.toml"
     path.write_text(text)
     done = pinbench("run", "--counts-only", "--workload", path, "--output", tmp_path / "out", cwd=tmp_path)
-    line = assert_usage_error(done, needle)
+    line = assert_one_line_error(done, needle)
     assert str(path) in line
     assert not (tmp_path / "out").exists()
 
@@ -425,7 +424,7 @@ def test_memory_limit_stops_cleanly(tmp_path):
     done = pinbench("run", "-w", "chain", "-a", "all", "--memory-limit", "0.000001", "--output", tmp_path / "out",
                     cwd=tmp_path)
     # narrated: building the engines first (when they are not cached) reports its progress
-    assert_usage_error(done, f"0 of {len(STRATEGIES) * len(ALLOCATORS)} benchmarks finished", narrated=True)
+    assert_one_line_error(done, f"0 of {len(STRATEGIES) * len(ALLOCATORS)} benchmarks finished", narrated=True)
     assert not (tmp_path / "out").exists()
 
 
@@ -464,7 +463,7 @@ def damaged(tmp_path, quick_run):
     ],
 )
 def test_show_refuses_bad_folders(tmp_path, damaged, kind, needles):
-    assert_usage_error(pinbench("show", damaged[kind], cwd=tmp_path), *needles)
+    assert_one_line_error(pinbench("show", damaged[kind], cwd=tmp_path), *needles)
     with pytest.raises(UsageError, match=needles[0].replace("(", r"\(")):
         results.read_results(damaged[kind])
 

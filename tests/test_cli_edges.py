@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, assert_one_line_error, pinbench
+from .helpers import CLI, assert_one_line_error, pinbench
 
 
 @pytest.fixture(scope="module")

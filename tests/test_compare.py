@@ -20,10 +20,10 @@ import pytest
 from pinbench.bench import branches, compare, compare_report, statistics
 from pinbench.model.errors import UsageError
 
-from .conftest import assert_one_line_error
-from .conftest import pinbench as run_pinbench
+from . import helpers
+from .helpers import assert_one_line_error
 
-pinbench = functools.partial(run_pinbench, columns=100)
+pinbench = functools.partial(helpers.pinbench, columns=100)
 
 SMALL = ["--quick", "-w", "yield_many,chain", "-s", "pinbox,always_heap"]
 TIMED = ["-w", "yield_many", "-s", "pinbox,always_heap", "-a", "system", "-p", "tasks=100"]
@@ -292,12 +292,17 @@ def test_threshold_parsing():
 # -- bad input: exit 2, one line -------------------------------------------------------------
 
 
-def _truncated(folder, tmp_path):
+def _cut(folder, tmp_path, name, parts):
+    """A copy of ``folder`` whose file ``name`` keeps only the first 1/``parts`` of its text."""
     bad = tmp_path / "bad"
     shutil.copytree(folder, bad)
-    text = (bad / "results.json").read_text()
-    (bad / "results.json").write_text(text[: len(text) // 2])
+    text = (bad / name).read_text()
+    (bad / name).write_text(text[: len(text) // parts])
     return bad
+
+
+def _truncated(folder, tmp_path):
+    return _cut(folder, tmp_path, "results.json", 2)
 
 
 def _foreign(folder, tmp_path):
@@ -318,11 +323,7 @@ def _no_results(folder, tmp_path):
 
 
 def _truncated_pyperf(folder, tmp_path):
-    bad = tmp_path / "bad"
-    shutil.copytree(folder, bad)
-    text = (bad / "pyperf.json").read_text()
-    (bad / "pyperf.json").write_text(text[: len(text) // 3])
-    return bad
+    return _cut(folder, tmp_path, "pyperf.json", 3)
 
 
 def _foreign_pyperf(folder, tmp_path):

@@ -16,7 +16,7 @@ from pinbench import strategies
 from pinbench.bench.toml_loader import load_program
 from pinbench.model.layout import IO_LEAF, MAX_FRAME_BYTES, TOP_DOWN_HEADER
 
-from .conftest import assert_one_line_error, pinbench
+from .helpers import assert_one_line_error, pinbench
 
 
 def chain_file(path: Path, n: int) -> Path:
@@ -93,7 +93,7 @@ def test_chain_depth_1000_explains_every_strategy_exactly(tmp_path):
                          "go_stack: 1 allocation", "loom: 1 allocation",
                          "dotnet: 1001 allocations: the task's own + 1000 boxes",
                          "swift_slab: 168 allocations: the task's own + 167 slabs", "fiber: 1 allocation"]
-    # go_stack: Go's frames (tests/rules.py), 1000 of 64 + 32 bytes and the leaf's 64 + 40, above
+    # go_stack: Go's frames (tests/oracles/rules.py), 1000 of 64 + 32 bytes and the leaf's 64 + 40, above
     # the goroutine's 56: the leaf's park path needs 96,056 + 705 + the 928-byte guard, past 64 KiB.
     assert "#1 stack, grown by copying: level_1000 at its base, 131,072 B reserved, 96,104 B used" in done.stdout
     assert ("#1 fixed stack and its guard page: level_1000 at its base, 135,168 B reserved, 136,144 B used "

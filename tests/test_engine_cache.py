@@ -27,11 +27,12 @@ from pathlib import Path
 import pytest
 
 from pinbench import strategies
+from pinbench.bench import cache as cache_folders
 from pinbench.bench import engine
 from pinbench.bench.workloads import get_workload
 from pinbench.cython_core import _executor
 
-from .conftest import CLI
+from .helpers import CLI
 
 pytestmark = pytest.mark.skipif(engine.find_compiler() is None, reason="the compiled engine needs a C compiler")
 
@@ -58,7 +59,7 @@ def built(program, layout) -> Path:
     process never maps it, so damaging it is what a new process finds."""
     compiler = engine.find_compiler()
     source, key = engine._needed(program, layout, compiler)
-    return engine._build(source, key, compiler, engine.cache_root(), engine._Compilers())
+    return engine._build(source, key, compiler, cache_folders.cache_root(cache_folders.ENGINES), engine._Compilers())
 
 
 def counts(program, layout, compiled) -> dict:

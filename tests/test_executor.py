@@ -10,7 +10,7 @@ from pinbench import strategies
 from pinbench.bench.runner import execute
 from pinbench.cython_core import _executor
 
-from .oracle import expected_checksum
+from .oracles.checksum import expected_checksum
 
 STRATEGIES = list(strategies.BUILTIN)
 

@@ -22,7 +22,6 @@ tries new ones.
 from __future__ import annotations
 
 import json
-import os
 import re
 import string
 import sys
@@ -38,13 +37,10 @@ from pinbench.model.errors import UsageError
 from pinbench.bench.layout_view import explain_text, task_view
 from pinbench.bench.toml_loader import load_program
 
-from .oracle import expected_checksum
+from .helpers import fuzz_settings
+from .oracles.checksum import expected_checksum
 
-IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-FUZZ = settings(
-    max_examples=120, deadline=None, derandomize=IN_CI, database=None if IN_CI else settings().database,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(120, HealthCheck.data_too_large)
 MEMORY_LIMIT = 64 << 20  # a fuzzed program that needs more stops with one line
 STRATEGIES = sorted(strategy_registry.available())
 

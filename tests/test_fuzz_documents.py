@@ -20,19 +20,16 @@ import json
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinbench.bench import compare as cmp
 from pinbench.bench.cli import main
 from pinbench.bench.results import RESULTS_FILE
 
-from .test_fuzz import IN_CI
+from .helpers import fuzz_settings
 
-FUZZ = settings(
-    max_examples=60, deadline=None, derandomize=IN_CI, database=None if IN_CI else settings().database,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(60)
 FEW = settings(FUZZ, max_examples=8)
 SOME = settings(FUZZ, max_examples=20)  # a figure is drawn for each that passes
 

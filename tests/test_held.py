@@ -1,6 +1,6 @@
 """What a task holds: its strategy's blocks, used or not, and its runtime's
 own task objects (a g, tokio's cell, a VirtualThread...), asserted exactly
-for every strategy against tests/rules.py (written from the runtimes'
+for every strategy against tests/oracles/rules.py (written from the runtimes'
 sources, not from strategies/*.py); and the tables that must lead with it."""
 
 import json
@@ -10,9 +10,9 @@ import pytest
 
 from pinbench import strategies
 
-from . import rules
-from .conftest import pinbench as run_pinbench
-from .test_allocation_rules import run
+from .helpers import pinbench
+from .oracles import rules
+from .programs import run_workload
 from .test_cli import _ratio_text as ratio_text
 
 STRATEGIES = list(strategies.BUILTIN) + ["halo:elide_args=1"]
@@ -27,7 +27,7 @@ STACK_BASED = ("go_stack", "loom", "dotnet", "swift_slab", "fiber")
     ("chain", {"depth": 3, "borrow": "none", "waits": 1, "locals": 0, "tasks": 2}),
 ])
 def test_runtime_objects_and_held_bytes(workload, params, strategy):
-    _, parsed, m = run(workload, strategy, **params)
+    _, parsed, m = run_workload(workload, strategy, **params)
     runtime, held = rules.held(workload, strategy, **parsed)
     tasks = parsed["tasks"]
     assert m["runtime_bytes"] == tasks * runtime and m["runtime_bytes_per_task"] == runtime
@@ -53,13 +53,13 @@ def test_the_runtime_objects_are_what_their_sources_say():
         "fiber": (320, 131072 + 4096),  # the control block inside the mapping
     }
     for strategy, (runtime, held) in want.items():
-        _, _, m = run("million", strategy, tasks=3)
+        _, _, m = run_workload("million", strategy, tasks=3)
         assert (m["runtime_bytes_per_task"], m["held_bytes_per_live_task"]) == (runtime, held), strategy
 
 
 def test_dotnet_counts_a_box_object_once_however_often_the_pool_reuses_it():
-    _, _, fresh = run("select_loop", "dotnet", iterations=9, tasks=1)
-    _, _, pooled = run("select_loop", "dotnet:pool=2", iterations=9, tasks=1)
+    _, _, fresh = run_workload("select_loop", "dotnet", iterations=9, tasks=1)
+    _, _, pooled = run_workload("select_loop", "dotnet:pool=2", iterations=9, tasks=1)
     # main, then each select's two arms; pooled: main, read_fast, timeout, read_slow once each
     assert fresh["runtime_bytes"] == rules.DOTNET_BOX * (1 + 2 * 9)
     assert pooled["runtime_bytes"] == rules.DOTNET_BOX * 4
@@ -82,7 +82,7 @@ def test_run_headline_leads_with_held_bytes_not_frames_in_use(tmp_path):
     frames in use are the document's (and show's) beside them."""
     params = {"depth": 4, "borrow": "all", "waits": 1, "locals": 32, "tasks": 3}  # no stack grows
     flags = sum((["-p", f"{k}={v}"] for k, v in params.items()), [])
-    done = run_pinbench("run", "--counts-only", "-w", "chain", "-s", "all", "-a", "system", *flags,
+    done = pinbench("run", "--counts-only", "-w", "chain", "-s", "all", "-a", "system", *flags,
                         "-o", tmp_path / "out", cwd=tmp_path, columns=100)
     assert done.returncode == 0, done.stderr
     heads = [line for line in done.stdout.splitlines() if line.startswith("┃")]
@@ -106,10 +106,10 @@ def test_run_headline_leads_with_held_bytes_not_frames_in_use(tmp_path):
 
 def test_show_leads_with_held_bytes_and_says_what_alloc_bytes_sum(tmp_path):
     params = ["-p", "depth=8", "-p", "locals=600", "-p", "tasks=2"]  # Go's stack grows 2 -> 4 -> 8 KiB
-    done = run_pinbench("run", "--counts-only", "-w", "chain", "-s", "go_stack", "-a", "system", *params,
+    done = pinbench("run", "--counts-only", "-w", "chain", "-s", "go_stack", "-a", "system", *params,
                         "-o", tmp_path / "out", cwd=tmp_path, columns=100)
     assert done.returncode == 0, done.stderr
-    shown = run_pinbench("show", tmp_path / "out", cwd=tmp_path, columns=100)
+    shown = pinbench("show", tmp_path / "out", cwd=tmp_path, columns=100)
     lines = shown.stdout.splitlines()
     top = next(i for i, line in enumerate(lines) if line.startswith("workload"))
     assert lines[top].split()[:4] == ["workload", "alloc-", "held", "B"]  # the first number a reader meets

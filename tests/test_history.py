@@ -25,7 +25,7 @@ import pytest
 
 from pinbench.bench import history
 
-from .conftest import assert_one_line_error, pinbench
+from .helpers import assert_one_line_error, pinbench
 
 TRIALS = 40
 POINTS = 30

@@ -25,6 +25,7 @@ from pinbench.bench.validate.common import ProgramView
 from pinbench.cython_core import _executor
 from pinbench.model.program import Program
 
+from .helpers import pinbench
 from .hostile_names import HOSTILE_NAMES, PAYLOAD_FILE
 
 STRATEGIES = sorted(strategies.available())
@@ -145,8 +146,6 @@ def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effec
 def test_a_workload_file_whose_name_carries_code_runs_as_data(tmp_path):
     """The reported attack, end to end through the CLI: the name closes the
     engine's comment and defines a constructor that would create a file."""
-    from .conftest import pinbench
-
     payload = next(n for n in HOSTILE_NAMES if "constructor" in n)
     quoted = payload.replace("\\", "\\\\").replace('"', '\\"')
     (tmp_path / "evil.toml").write_text(

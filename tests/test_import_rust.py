@@ -26,7 +26,7 @@ from pinbench.model.layout import compute_layout
 from pinbench.model.program import OP_CALL, OP_IO, OP_JOIN, OP_SELECT
 from pinbench.strategies import BUILTIN, get
 
-from .conftest import in_ci
+from .helpers import in_ci
 from .hostile_names import HOSTILE_NAMES, PAYLOAD_FILE
 
 pytestmark = pytest.mark.native  # runs cargo and rustc

@@ -18,7 +18,7 @@ from pinbench.bench import compare, instructions, runner, timing
 from pinbench.model.errors import UsageError
 from pinbench.bench.suite import build_suite
 
-from .conftest import assert_one_line_error, in_ci, needs_valgrind, pinbench
+from .helpers import assert_one_line_error, in_ci, needs_valgrind, pinbench
 
 pytestmark = pytest.mark.native  # counts under valgrind
 

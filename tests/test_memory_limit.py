@@ -26,28 +26,11 @@ from pinbench.bench import runner
 from pinbench.model.program import Program
 from pinbench.cython_core import _executor
 
-from .conftest import pinbench
+from .helpers import pinbench
+from .programs import resident_after_trim, run_program, waiting_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK, QITEM, WAITER, BUCKET, IO_ID = 56, 16, 24, 16, 4  # executor structs (bytes)
-
-
-def waiting_tasks(n: int):
-    """n entry tasks, each one frame waiting one io tick: all n live at once."""
-    p = Program("waiters", tasks=n)
-    p.fn("main").io(1)
-    return p.compile()
-
-
-def run(program, strategy="pinbox", allocator="system", limit=1 << 62):
-    return _executor.run(program, strategies.get(strategy).plan(program), allocator, limit)
-
-
-def resident_after_trim() -> int:
-    """The resident size a run with a small limit starts from (it gives
-    freed memory back to the system first)."""
-    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
-    return run(waiting_tasks(1))["rss_start_bytes"]
 
 
 def capacity(n: int) -> int:
@@ -63,7 +46,7 @@ def test_bookkeeping_counts_every_table_exactly():
     program = waiting_tasks(1000)
     layout = strategies.get("pinbox").plan(program)
     frame = int(layout.fn_size[0])
-    counters = run(program)
+    counters = run_program(program)
     cap = capacity(1000)
     wheel = (program.max_io + 1) * BUCKET
     staging = frame + 64
@@ -81,7 +64,7 @@ def test_tables_kept_from_the_run_before_are_counted_and_change_no_count():
     every count is the same."""
     _executor.drop_kept_tables()
     program = waiting_tasks(1000)
-    first, second = run(program), run(program)
+    first, second = run_program(program), run_program(program)
     assert second["bookkeeping_peak_bytes"] == first["bookkeeping_peak_bytes"]
     deterministic = {k: v for k, v in first.items() if k not in ("elapsed_ns", "rss_start_bytes", "peak_rss_bytes",
                                                                   "latency_ns", "late_ns")}
@@ -89,9 +72,9 @@ def test_tables_kept_from_the_run_before_are_counted_and_change_no_count():
     # A smaller program after it holds the kept 1024-entry tables, where a
     # first run grows its own to 64 entries; every count is a first run's.
     small = waiting_tasks(10)
-    after = run(small)
+    after = run_program(small)
     _executor.drop_kept_tables()
-    fresh = run(small)
+    fresh = run_program(small)
     assert after["bookkeeping_peak_bytes"] == fresh["bookkeeping_peak_bytes"] + (1024 - 64) * (TASK + QITEM + WAITER)
     assert after["live_blocks_end"] == fresh["live_blocks_end"] == 0
     assert after["checksum"] == fresh["checksum"] and after["allocs"] == fresh["allocs"]
@@ -101,10 +84,10 @@ def test_kept_tables_never_make_a_run_refused():
     """Tables a big run left (1.5 MiB for 16,384 tasks) would pass a tight
     limit a small run fits in: the small run starts without them."""
     _executor.drop_kept_tables()
-    run(waiting_tasks(16384))
+    run_program(waiting_tasks(16384))
     limit = resident_after_trim() + 600_000
-    run(waiting_tasks(16384))
-    counters = run(waiting_tasks(1), limit=limit)
+    run_program(waiting_tasks(16384))
+    counters = run_program(waiting_tasks(1), limit=limit)
     assert counters["live_blocks_end"] == 0
     assert counters["bookkeeping_peak_bytes"] < 600_000
 
@@ -143,18 +126,18 @@ def check_the_allocator_footprint():
     # to 16 more, unseen); tests/c/test_allocators.c checks the rule
     chunk = max(32, (frame + 8 + 15) // 16 * 16)
     assert chunk <= usable + 8 <= chunk + 16
-    system = run(program, allocator="system")["allocator_peak_bytes"]
+    system = run_program(program, allocator="system")["allocator_peak_bytes"]
     assert system == 1000 * chunk
     # pool: 1000 blocks of the 16-byte class above the frame fit one 64 KiB chunk (16-byte header)
     assert (65536 - 16) // (-(-frame // 16) * 16) >= 1000
-    assert run(program, allocator="pool")["allocator_peak_bytes"] == 65536
+    assert run_program(program, allocator="pool")["allocator_peak_bytes"] == 65536
     # bump: one 1 MiB chunk
-    assert run(program, allocator="bump")["allocator_peak_bytes"] == 1 << 20
+    assert run_program(program, allocator="bump")["allocator_peak_bytes"] == 1 << 20
 
 
 def test_the_peak_resident_size_covers_the_frames():
     program = waiting_tasks(200_000)
-    counters = run(program, strategy="always_heap")
+    counters = run_program(program, strategy="always_heap")
     assert counters["rss_start_bytes"] > 0
     grown = counters["peak_rss_bytes"] - counters["rss_start_bytes"]
     # what the run wrote to (frames and tables) became resident
@@ -172,7 +155,7 @@ def check_a_run_past_the_limit():
     program = p.compile()
     limit = resident_after_trim() + (64 << 20)
     with pytest.raises(_executor.ExecutorError) as caught:
-        run(program, limit=limit)
+        run_program(program, limit=limit)
     counters = caught.value.counters
     assert caught.value.kind == "memory limit" and counters["memory_over"] == "counted"
     assert counters["live_blocks_end"] == 0 and counters["live_bytes_end"] == 0
@@ -187,7 +170,7 @@ def test_a_frame_larger_than_the_limit_is_never_allocated():
     program = p.compile()
     limit = resident_after_trim() + (512 << 10)
     with pytest.raises(_executor.ExecutorError) as caught:
-        run(program, limit=limit)
+        run_program(program, limit=limit)
     assert caught.value.counters["allocs"] == 0
 
 

@@ -6,7 +6,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pinbench.model.errors import UsageError
 from pinbench.model.program import (
     MAX_LOCALS,
     OP_CALL,
@@ -21,23 +20,13 @@ from pinbench.model.program import (
     Program,
 )
 
+from .helpers import assert_usage_error
+
 ARRAY_FIELDS = [
     "fn_locals", "fn_borrows", "fn_generator", "fn_step_start", "fn_step_count",
     "fn_postorder", "step_op", "step_arg", "step_wait", "step_edge_start",
     "step_edge_count", "edge_callee", "edge_back", "edge_limit",
 ]
-
-
-def usage_error(build, *fragments) -> str:
-    """Run ``build``; assert it raises a one-line UsageError containing
-    every fragment, and return the message."""
-    with pytest.raises(UsageError) as info:
-        build()
-    message = str(info.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
-    return message
 
 
 def every_kind() -> Program:
@@ -258,7 +247,7 @@ def test_unknown_callee_names_function_step_and_fix():
     ):
         p = Program("x")
         add(p.fn("main").io(1))
-        usage_error(
+        assert_usage_error(
             p.compile, "workload 'x'", "function 'main' step 2", "'ghost' is not defined",
             "define it or fix the name",
         )
@@ -267,40 +256,40 @@ def test_unknown_callee_names_function_step_and_fix():
 def test_callee_must_be_a_name():
     p = Program("x")
     p.fn("main").call(3)
-    usage_error(p.compile, "function 'main' step 1 call(3)", "callee 3 is not a function name")
+    assert_usage_error(p.compile, "function 'main' step 1 call(3)", "callee 3 is not a function name")
 
 
 @pytest.mark.parametrize("entry", ["nope", 7, ["main"]])
 def test_unknown_entry(entry):
     p = Program("x", entry=entry)
     p.fn("main")
-    usage_error(p.compile, "workload 'x'", "the entry", "is not defined")
+    assert_usage_error(p.compile, "workload 'x'", "the entry", "is not defined")
 
 
 def test_duplicate_and_invalid_function_names():
     p = Program("x")
     p.fn("main")
     p.fn("main")
-    usage_error(p.compile, "function 'main' is defined twice", "rename or remove one")
+    assert_usage_error(p.compile, "function 'main' is defined twice", "rename or remove one")
     for bad in ("", "9lives", "has space", "ünï", 5):
         p = Program("x")
         p.fn(bad)
-        usage_error(p.compile, "workload 'x'", f"function name {bad!r} is not valid")
+        assert_usage_error(p.compile, "workload 'x'", f"function name {bad!r} is not valid")
 
 
 def test_program_level_errors():
-    usage_error(Program("x").compile, "workload 'x': no functions are defined")
+    assert_usage_error(Program("x").compile, "workload 'x': no functions are defined")
     for name in ("", "two\nlines", None):
-        usage_error(lambda: Program(name).compile(), f"workload name {name!r} is not valid")
+        assert_usage_error(lambda: Program(name).compile(), f"workload name {name!r} is not valid")
     for tasks in (0, -1, 2.0, "3", True, 10**8):
         p = Program("x", tasks=tasks)
         p.fn("main")
-        usage_error(p.compile, "workload 'x'", f"tasks={tasks!r} must be a whole number from 1")
+        assert_usage_error(p.compile, "workload 'x'", f"tasks={tasks!r} must be a whole number from 1")
 
 
 @pytest.mark.parametrize("locals_", [-1, 1.5, "big", True, MAX_LOCALS + 1])
 def test_bad_locals(locals_):
-    usage_error(
+    assert_usage_error(
         one_fn(locals=locals_).compile,
         "function 'main'", f"locals={locals_!r} must be a whole number of bytes from 0",
     )
@@ -309,7 +298,7 @@ def test_bad_locals(locals_):
 @pytest.mark.parametrize("key", ["borrows", "generator"])
 @pytest.mark.parametrize("value", [3, "yes", None])
 def test_bad_flags(key, value):
-    usage_error(one_fn(**{key: value}).compile, "function 'main'", f"{key}={value!r} must be true or false")
+    assert_usage_error(one_fn(**{key: value}).compile, "function 'main'", f"{key}={value!r} must be true or false")
 
 
 @pytest.mark.parametrize(
@@ -334,7 +323,7 @@ def test_bad_step_values(add, step_text, fragment):
     add(p.fn("main", locals=8).yield_now())
     p.fn("leaf")
     p.fn("g", generator=True)
-    usage_error(p.compile, "workload 'x': function 'main' step 2", step_text, fragment)
+    assert_usage_error(p.compile, "workload 'x': function 'main' step 2", step_text, fragment)
 
 
 def test_generator_rules():
@@ -347,22 +336,22 @@ def test_generator_rules():
         p = Program("x")
         use(p.fn("main"))
         p.fn("g", generator=True)
-        usage_error(p.compile, "function 'main' step 1", "'g' is a generator, which only gen can use")
+        assert_usage_error(p.compile, "function 'main' step 1", "'g' is a generator, which only gen can use")
 
     p = Program("x")
     p.fn("main").gen("plain", 3)
     p.fn("plain")
-    usage_error(p.compile, "function 'main' step 1 gen('plain', 3)", "'plain' is not a generator")
+    assert_usage_error(p.compile, "function 'main' step 1 gen('plain', 3)", "'plain' is not a generator")
 
     p = Program("x")
     p.fn("main").gen("g", 3)
     p.fn("g", locals=8, generator=True).work(8).io(1)
-    usage_error(p.compile, "function 'g' step 2 io(1)", "generator 'g' may contain only work steps")
+    assert_usage_error(p.compile, "function 'g' step 2 io(1)", "generator 'g' may contain only work steps")
 
     p = Program("x", entry="g")
     p.fn("main").gen("g", 1)
     p.fn("g", generator=True)
-    usage_error(p.compile, "the entry 'g' is a generator")
+    assert_usage_error(p.compile, "the entry 'g' is a generator")
 
 
 def test_unreachable_function():
@@ -370,7 +359,7 @@ def test_unreachable_function():
     p.fn("main").call("used")
     p.fn("used")
     p.fn("orphan").call("used")
-    usage_error(p.compile, "function 'orphan' is not reachable from the entry 'main'")
+    assert_usage_error(p.compile, "function 'orphan' is not reachable from the entry 'main'")
 
 
 @pytest.mark.parametrize(
@@ -385,7 +374,7 @@ def test_back_edge_without_limit(add, step_text):
     p = Program("x")
     add(p.fn("main").call("leaf"))
     p.fn("leaf")
-    usage_error(
+    assert_usage_error(
         p.compile, "function 'main' step 2", step_text, "recursion the format cannot express",
         "add limit=N",
     )
@@ -396,7 +385,7 @@ def test_select_arm_cannot_close_a_cycle():
     p.fn("main").io(1).call("r")
     p.fn("r").select("main", "t")
     p.fn("t").io(1)
-    usage_error(p.compile, "function 'r' step 1 select('main', 't')", "select arms cannot carry a limit")
+    assert_usage_error(p.compile, "function 'r' step 1 select('main', 't')", "select arms cannot carry a limit")
 
 
 def test_limit_on_a_non_back_edge():
@@ -408,7 +397,7 @@ def test_limit_on_a_non_back_edge():
         p = Program("x")
         add(p.fn("main"))
         p.fn("leaf")
-        usage_error(p.compile, "function 'main' step 1", "has a limit but no callee of it closes a cycle")
+        assert_usage_error(p.compile, "function 'main' step 1", "has a limit but no callee of it closes a cycle")
 
 
 @pytest.mark.parametrize(
@@ -427,7 +416,7 @@ def test_select_arm_may_not_spawn(arm_body):
     p.fn("main").select("arm", "t")
     p.fn("t").io(2)
     arm_body(p)
-    usage_error(
+    assert_usage_error(
         p.compile, "function 'main' step 1 select('arm', 't')", "arm 'arm'", "spawns tasks",
     )
 
@@ -437,14 +426,14 @@ def test_select_arms_must_take_different_ticks():
     p.fn("main").work(0).select("a", "b")
     p.fn("a").io(2)
     p.fn("b").yield_now().io(1).io(1)
-    usage_error(
+    assert_usage_error(
         p.compile, "function 'main' step 2 select('a', 'b')",
         "arms 'a' and 'b' both finish after 2 ticks", "make their durations differ",
     )
     p = Program("x")
     p.fn("main").select("a", "a")
     p.fn("a").io(1)
-    usage_error(p.compile, "arms 'a' and 'a' both finish after 1 tick,")
+    assert_usage_error(p.compile, "arms 'a' and 'a' both finish after 1 tick,")
 
 
 def test_select_tie_reported_at_its_recursion_depth():
@@ -454,6 +443,6 @@ def test_select_tie_reported_at_its_recursion_depth():
     p.fn("rec").select("deep", "quick")
     p.fn("deep").io(1).call("rec", limit=1)
     p.fn("quick").io(1)
-    usage_error(
+    assert_usage_error(
         p.compile, "function 'rec' step 1", "both finish after 1 tick at recursion depth 1",
     )

@@ -24,9 +24,8 @@ from pinbench.bench.results import read_results
 from pinbench.bench.runner import execute
 from pinbench.bench.workloads import get_workload
 
-from . import rules
-from .conftest import assert_one_line_error as assert_usage_error
-from .conftest import pinbench
+from .oracles import rules
+from .helpers import assert_one_line_error, pinbench
 
 STRATEGIES = list(strategies.BUILTIN)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -54,32 +53,29 @@ def stems(folder):
 # -- two real runs ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def counts_run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("counts")
+def run_and_report(tmp_path_factory, name, *run_args):
+    """A run (``pinbench run --quick`` with ``run_args``) and its report:
+    (the run's folder, the finished report command)."""
+    cwd = tmp_path_factory.mktemp(name)
     out = cwd / "run"
-    done = pinbench(
-        "run", "--quick", "--counts-only", "-w", "chain,fanout,server", "-p", "depth=0,2,5",
-        "-s", "all", "-o", out, cwd=cwd,
-    )
+    done = pinbench("run", "--quick", *run_args, "-s", "all", "-o", out, cwd=cwd)
     assert done.returncode == 0, done.stderr
     done = pinbench("report", out, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return out, done
+
+
+@pytest.fixture(scope="module")
+def counts_run(tmp_path_factory):
+    return run_and_report(tmp_path_factory, "counts", "--counts-only", "-w", "chain,fanout,server", "-p", "depth=0,2,5")
 
 
 @pytest.fixture(scope="module")
 def timed_run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("timed")
-    out = cwd / "run"
-    done = pinbench(
-        "run", "--quick", "-w", "chain,server", "-p", "depth=1,3", "-p", "rate=100000,400000",
-        "-p", "requests=200", "-p", "tasks=20", "-s", "all", "-o", out, cwd=cwd,
+    return run_and_report(
+        tmp_path_factory, "timed", "-w", "chain,server", "-p", "depth=1,3", "-p", "rate=100000,400000",
+        "-p", "requests=200", "-p", "tasks=20",
     )
-    assert done.returncode == 0, done.stderr
-    done = pinbench("report", out, cwd=cwd)
-    assert done.returncode == 0, done.stderr
-    return out, done
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +290,7 @@ def test_explain_prints_every_block(tmp_path):
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert "chain depth=2 borrow=10 waits=1 locals=64 tasks=1000" in text
-    # The hand-derived sizes (tests/rules.py): levels 0 and 2 borrow.
+    # The hand-derived sizes (tests/oracles/rules.py): levels 0 and 2 borrow.
     want = {s: rules.expected("chain", s, depth=2, borrow="10", waits=1, locals=64, tasks=1) for s in STRATEGIES}
     heap, anchor, pin, rc = (want[s]["bytes_allocated"] for s in ("always_heap", "anchor_box", "pinbox", "rc"))
     assert f"always_heap: 3 allocations: the task's own + 2 heap frames, {heap:,} B" in text
@@ -345,14 +341,14 @@ def test_explain_one_strategy_and_a_step_choice(tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needles):
-    assert_usage_error(pinbench(*args, cwd=tmp_path), *needles)
+    assert_one_line_error(pinbench(*args, cwd=tmp_path), *needles)
 
 
 def test_report_of_a_folder_without_results_and_a_bad_layout_flag(tmp_path, counts_run):
-    assert_usage_error(pinbench("report", tmp_path, cwd=tmp_path), "no results.json")
+    assert_one_line_error(pinbench("report", tmp_path, cwd=tmp_path), "no results.json")
     out, _ = counts_run
-    assert_usage_error(pinbench("report", out, "--layout", "chain:depth=x", cwd=tmp_path), "depth")
-    assert_usage_error(pinbench("report", out, "--layout", "nosuch", cwd=tmp_path), "unknown workload")
+    assert_one_line_error(pinbench("report", out, "--layout", "chain:depth=x", cwd=tmp_path), "depth")
+    assert_one_line_error(pinbench("report", out, "--layout", "nosuch", cwd=tmp_path), "unknown workload")
 
 
 # -- the page ------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import pinbench
+from .helpers import pinbench
 
 pytestmark = pytest.mark.browser  # loads the report in Chromium
 

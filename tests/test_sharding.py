@@ -24,7 +24,7 @@ from pinbench.bench.runner import Benchmark
 from pinbench.bench.suite import build_suite
 from pinbench.model.errors import UsageError
 
-from .conftest import CLI, assert_one_line_error, pinbench
+from .helpers import CLI, assert_one_line_error, pinbench
 
 # Four cases (workload with parameters), three strategies: counts only, seconds.
 SMALL = ["--quick", "--counts-only", "-w", "chain,skynet,fanout,spawn_many", "-s", "pinbox,rc,always_heap"]

@@ -8,7 +8,7 @@ from pinbench import strategies
 from pinbench.model.errors import UsageError
 from pinbench.strategies import Option, Strategy
 
-from .conftest import assert_one_line_error, pinbench
+from .helpers import assert_one_line_error, pinbench
 
 
 class Sized(Strategy):

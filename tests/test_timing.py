@@ -16,7 +16,7 @@ from pinbench.bench.timing import Spec, measure_latency
 from pinbench.bench.workloads import get_workload
 from pinbench.cython_core import _executor
 
-from .conftest import pinbench
+from .helpers import pinbench
 
 
 def test_pyperf_compare_to_reads_two_pinbench_runs(tmp_path):

@@ -21,7 +21,7 @@ from pinbench.bench import timing
 from pinbench.model.errors import UsageError
 from pinbench.bench.timing import Spec, Timer, sample_until_trusted, timing_metrics
 
-from .conftest import assert_one_line_error, pinbench
+from .helpers import assert_one_line_error, pinbench
 
 
 def tight(n=30, seed=1):

@@ -10,7 +10,6 @@ strategy. Times are only reported.
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 
@@ -19,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from pinbench.model.errors import UsageError
-from pinbench.model.program import Program
 from pinbench.bench.validate import (
     STRATEGIES,
     counterparts,
@@ -34,8 +32,9 @@ from pinbench.bench import engine
 from pinbench.bench.validate import clang, toolchain
 from pinbench.bench.validate.backend import BACKENDS
 
-from .conftest import pinbench
-from .oracle import expected_checksum
+from .helpers import pinbench
+from .programs import mixed_program, random_programs
+from .oracles.checksum import expected_checksum
 
 pytestmark = pytest.mark.native  # builds and runs rustc, g++ programs
 
@@ -45,77 +44,6 @@ HAVE_CC = engine.find_compiler() is not None
 needs_compilers = pytest.mark.skipif(
     not (HAVE_RUSTC and HAVE_CXX), reason="rustc and g++ are needed to compare native programs"
 )
-
-
-def mixed_program():
-    """Every supported step in one program: recursion through a join and a
-    call (back edges with limits), detached and single spawns, io of several
-    ticks, yield_now, generators (0 and 3 items), an empty function, and
-    borrowing functions without locals (an rc cell of 24 bytes)."""
-    p = Program("mixed", tasks=3)
-    main = p.fn("main", locals=16, borrows=True)
-    main.work(16).join("node", "leafy", "node").spawn("leafy", count=1)
-    main.spawn("leafy", count=3, wait=False).yield_now().gen("numbers", 3).gen("numbers", 0)
-    main.call("rec").call("empty").work(5)
-    p.fn("node", locals=8, borrows=True).work(8).join("node", "leafy", limit=2).io(2).work(3)
-    p.fn("leafy", borrows=True).io(1)
-    p.fn("numbers", locals=24, borrows=True, generator=True).work(24).work(3)
-    p.fn("rec", locals=40).work(40).call("rec", limit=3).yield_now()
-    p.fn("empty")
-    return p.compile()
-
-
-def random_programs(count: int, seed: int = 2024) -> list:
-    """Seeded random programs over every step (recursion with limits,
-    joins, selects, waiting and detached spawns, generators); candidates
-    the compiler rejects (an unreachable function, a back edge without a
-    limit, select arms that tie or spawn) are skipped, so the list is the
-    same on every run."""
-    rng = random.Random(seed)
-    programs = []
-    while len(programs) < count:
-        p = Program(f"random{len(programs)}", tasks=rng.randint(1, 4))
-        names = [f"f{i}" for i in range(rng.randint(2, 6))]
-        gens = [f"g{i}" for i in range(rng.randint(0, 2))]
-        for i, name in enumerate(names):
-            size = rng.choice([0, 8, 13, 64])
-            fn = p.fn(name, locals=size, borrows=rng.random() < 0.5)
-            later, earlier = names[i + 1:], names[: i + 1]
-            for _ in range(rng.randint(0, 5)):
-                k = rng.random()
-                if k < 0.2 and size:
-                    fn.work(rng.randint(0, size))
-                elif k < 0.35 and later:
-                    fn.call(rng.choice(later))
-                elif k < 0.45 and later:
-                    fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
-                elif k < 0.55 and later:  # rejected below unless the arms' durations differ
-                    fn.select(*rng.sample(later, rng.randint(1, min(3, len(later)))))
-                elif k < 0.62:
-                    fn.io(rng.randint(1, 3))
-                elif k < 0.67:
-                    fn.yield_now()
-                elif k < 0.72 and later:
-                    fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.7)
-                elif k < 0.8 and gens:
-                    fn.gen(rng.choice(gens), rng.randint(0, 4))
-                elif k < 0.88:
-                    fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
-                elif k < 0.94:
-                    fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []), limit=rng.randint(0, 2))
-                else:
-                    fn.spawn(rng.choice(earlier), count=rng.randint(1, 2), wait=rng.random() < 0.5,
-                             limit=rng.randint(0, 2))
-        for name in gens:
-            size = rng.choice([1, 8, 30])
-            g = p.fn(name, locals=size, borrows=rng.random() < 0.5, generator=True)
-            for _ in range(rng.randint(0, 3)):
-                g.work(rng.randint(0, size))
-        try:
-            programs.append(p.compile())
-        except UsageError:
-            continue
-    return programs
 
 
 CASES = (
@@ -395,10 +323,10 @@ def test_cases_from_flags():
 def test_one_cache_root_for_every_build(monkeypatch, tmp_path):
     """Engines, native programs and branch environments live under one
     root, chosen by one rule (bench/cache.py)."""
-    from pinbench.bench import branches, cache
+    from pinbench.bench import cache
 
     def folders():
-        return engine.cache_root(), toolchain.cache_root(), branches.cache_root(cache.ENVS)
+        return cache.cache_root(cache.ENGINES), cache.cache_root(cache.NATIVE), cache.cache_root(cache.ENVS)
 
     monkeypatch.delenv("PINBENCH_CACHE", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
@@ -410,9 +338,9 @@ def test_one_cache_root_for_every_build(monkeypatch, tmp_path):
     assert folders() == tuple(tmp_path / "env" / k for k in ("engines", "native", "envs"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINBENCH_CACHE", "relative")  # absolute, for processes started elsewhere
-    assert toolchain.cache_root() == tmp_path / "relative" / "native"
-    assert toolchain.cache_root(tmp_path / "flag") == tmp_path / "flag" / "native"
-    assert engine.cache_root(tmp_path / "flag") == tmp_path / "flag" / "engines"
+    assert cache.cache_root(cache.NATIVE) == tmp_path / "relative" / "native"
+    assert cache.cache_root(cache.NATIVE, tmp_path / "flag") == tmp_path / "flag" / "native"
+    assert cache.cache_root(cache.ENGINES, tmp_path / "flag") == tmp_path / "flag" / "engines"
 
 
 @pytest.mark.skipif(not HAVE_CXX, reason="g++ is needed to compile")

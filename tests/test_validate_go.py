@@ -3,7 +3,7 @@
 What must hold is asserted exactly: Go lays out each function's frame as
 go_stack's rule says (read from `go build -gcflags=-S` here), and the stack
 each parked goroutine holds -- its size class, the nearest power of two of
-StackInuse per goroutine -- is the one tests/rules.py works out from Go's
+StackInuse per goroutine -- is the one tests/oracles/rules.py works out from Go's
 rules, natively and in the model, on the chain cases whose class the
 frame header, the goroutine's base frames or the park path decide.
 
@@ -24,8 +24,8 @@ from pinbench.bench.validate.backend import BACKENDS, nearest_power
 from pinbench.bench.validate.common import ProgramView
 from pinbench.bench.workloads import get_workload
 
-from . import rules
-from .conftest import in_ci, pinbench
+from .helpers import in_ci, pinbench
+from .oracles import rules
 
 pytestmark = pytest.mark.native  # builds Go programs
 

@@ -25,7 +25,7 @@ from pinbench.bench.validate import disagreements, format_results, validate
 from pinbench.bench.validate import boost, java
 from pinbench.bench.validate.backend import BACKENDS
 
-from .conftest import in_ci, pinbench
+from .helpers import in_ci, pinbench
 
 pytestmark = pytest.mark.native  # builds and runs Java and C++ programs
 

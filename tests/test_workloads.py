@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pinbench.model.errors import UsageError
 from pinbench.model.program import (
     OP_CALL,
     OP_GEN,
@@ -24,6 +23,8 @@ from pinbench.bench.workloads import (
     get_workload,
     load_workload_file,
 )
+
+from .helpers import assert_usage_error
 
 ECHO = Path(__file__).resolve().parent.parent / "examples" / "echo.toml"
 
@@ -48,16 +49,6 @@ def callees(c, fn_name):
     first = int(c.step_edge_start[start])
     last = int(c.step_edge_start[start + count - 1] + c.step_edge_count[start + count - 1])
     return [c.fn_names[g] for g in c.edge_callee[first:last].tolist()]
-
-
-def one_line_error(call, *fragments) -> str:
-    with pytest.raises(UsageError) as info:
-        call()
-    message = str(info.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
-    return message
 
 
 # -- the registry ---------------------------------------------------------
@@ -110,7 +101,7 @@ def test_parameters_and_defaults():
 
 
 def test_unknown_workload_lists_the_known_ones():
-    one_line_error(
+    assert_usage_error(
         lambda: get_workload("chian"),
         "unknown workload 'chian'", "known: chain, fanout, spawn_many, yield_many, spawn_size, "
         "skynet, generator, select_loop",
@@ -136,11 +127,11 @@ def test_parse_params_types_values_and_fills_defaults():
 
 
 def test_unknown_parameter_lists_the_valid_ones():
-    one_line_error(
+    assert_usage_error(
         lambda: get_workload("chain").parse_params({"deph": "3"}),
         "workload 'chain' has no parameter 'deph'", "valid parameters: depth, borrow, waits, locals, tasks",
     )
-    one_line_error(
+    assert_usage_error(
         lambda: get_workload("skynet").compile({"tasks": 3}),
         "workload 'skynet' has no parameter 'tasks'", "valid parameters: fanout, levels",
     )
@@ -166,31 +157,31 @@ def test_unknown_parameter_lists_the_valid_ones():
     ],
 )
 def test_bad_parameter_values(workload, raw, fragments):
-    one_line_error(lambda: get_workload(workload).parse_params(raw), f"workload '{workload}'", *fragments)
+    assert_usage_error(lambda: get_workload(workload).parse_params(raw), f"workload '{workload}'", *fragments)
 
 
 @pytest.mark.parametrize("value", [-1, True, 2.0, "3"])
 def test_compile_validates_typed_values(value):
-    one_line_error(lambda: build("chain", depth=value), "workload 'chain': parameter depth=")
+    assert_usage_error(lambda: build("chain", depth=value), "workload 'chain': parameter depth=")
 
 
 def test_param_kinds_parse_the_command_line_form():
     p = Param("n", "int", 1, "a count", minimum=1, maximum=9)
     assert p.parse("w", "9") == 9
     assert p.allowed_text() == "a whole number from 1 to 9"
-    one_line_error(lambda: p.parse("w", "10"), "workload 'w': parameter n=10 is not allowed")
+    assert_usage_error(lambda: p.parse("w", "10"), "workload 'w': parameter n=10 is not allowed")
 
 
 def test_combinations_over_the_frame_budget_are_rejected():
-    one_line_error(
+    assert_usage_error(
         lambda: build("chain", depth=1000, tasks=10**7),
         "workload 'chain'", "GiB of frames", "lower tasks, depth or locals",
     )
-    one_line_error(
+    assert_usage_error(
         lambda: get_workload("spawn_size").parse_params({"size": "65536", "tasks": "10000000"}),
         "workload 'spawn_size'", "lower tasks or size",
     )
-    one_line_error(
+    assert_usage_error(
         lambda: build("fanout", k=10000, depth=1000), "workload 'fanout'", "lower tasks, k, depth or locals",
     )
 
@@ -326,7 +317,7 @@ def test_skynet_leaves_return_their_ordinals(fanout, levels):
 
 def test_skynet_guards_the_number_of_leaves():
     assert build("skynet", fanout=10, levels=7).edge_limit.tolist() == [7]
-    one_line_error(
+    assert_usage_error(
         lambda: get_workload("skynet").parse_params({"fanout": "100", "levels": "4"}),
         "workload 'skynet'", "fanout=100 and levels=4 make 100000000 leaves", "lower fanout or levels",
     )
@@ -382,14 +373,14 @@ def test_workload_files_stand_where_names_do():
         assert c.fn_names[0] == "main"
         assert c.tasks == 100
         assert c.params == {}
-        one_line_error(
+        assert_usage_error(
             lambda: workload.parse_params({"tasks": "5"}),
             "workload 'echo' has no parameter 'tasks'; it takes no parameters",
         )
 
 
 def test_bad_workload_file_is_a_usage_error(tmp_path):
-    one_line_error(lambda: get_workload(str(tmp_path / "none.toml")), "none.toml: no such workload file")
+    assert_usage_error(lambda: get_workload(str(tmp_path / "none.toml")), "none.toml: no such workload file")
 
 
 def test_server_is_open_loop_with_a_seeded_poisson_schedule():

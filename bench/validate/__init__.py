@@ -35,6 +35,7 @@ from pathlib import Path
 from ... import strategies as strategy_registry
 from ...model.errors import UsageError
 from ...model.program import CompiledProgram
+from .. import cache
 from .. import engine as engine_registry
 from ..formatting import grouped, param_text
 from ..suite import check_sweeps_apply, combinations, parse_param_flags, split_names
@@ -334,7 +335,7 @@ def validate(
             backend = BACKENDS[build[0]]
             extra = " ".join(backend.flags(build[1]))
             _note(log, f"compiling the {build[0]} program with {build_tools[build].label} {extra}".rstrip())
-            env = backend.build_env(toolchain.cache_root(cache_dir)) if backend.build_env else None
+            env = backend.build_env(cache.cache_root(cache.NATIVE, cache_dir)) if backend.build_env else None
             if backend.build is not None:
                 futures[build] = pool.submit(backend.build, build_tools[build], source, cache_dir)
             else:

@@ -37,6 +37,7 @@ import subprocess
 from ...model.errors import UsageError
 from ...model.layout import CHUNKS
 from ...model.program import OP_CALL, OP_IO
+from .. import cache
 from . import toolchain
 from .common import calls_down_to_io as supports  # the shape it counts parked
 
@@ -111,7 +112,7 @@ def build(tool: toolchain.Toolchain, source: str, cache_dir=None):
     any other native program)."""
     java = tool.version.splitlines()[-1]
     key = toolchain.build_key(tool, source + "\n" + " ".join(JVM_FLAGS))
-    folder = toolchain.cache_root(cache_dir) / f"java-{key}"
+    folder = cache.cache_root(cache.NATIVE, cache_dir) / f"java-{key}"
     prog = folder / "prog"
     if prog.is_file() and (folder / "Main.class").is_file():
         return prog

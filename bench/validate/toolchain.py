@@ -79,11 +79,6 @@ def find_cxx() -> Toolchain | None:
     return Toolchain("c++", "g++", path, version, CXX_FLAGS, "main.cpp")
 
 
-def cache_root(cache_dir=None) -> Path:
-    """Where native programs are cached (bench/cache.py: ``<root>/native``)."""
-    return cache.cache_root(cache.NATIVE, cache_dir)
-
-
 def build_key(toolchain: Toolchain, source: str) -> str:
     digest = hashlib.sha256()
     for part in (source, toolchain.version, toolchain.path, json.dumps(toolchain.flags + toolchain.libs)):
@@ -114,7 +109,7 @@ def compile_cached(toolchain: Toolchain, source: str, cache_dir=None, *, env=Non
     executable (Go's assembly listing), and a cached build without it is
     built again.
     """
-    root = cache_root(cache_dir)
+    root = cache.cache_root(cache.NATIVE, cache_dir)
     folder = root / f"{toolchain.language.replace('+', 'x')}-{build_key(toolchain, source)}"
     binary = folder / "prog"
     if binary.is_file() and os.access(binary, os.X_OK) and (log_name is None or (folder / log_name).is_file()):

@@ -352,7 +352,7 @@ def server(strategy, rate, requests, seed):
 # field at its alignment, packed as LLVM packs a frame: by falling alignment,
 # and a gap before an aligned field filled first by the largest field that
 # fits it without padding. operator new gets the end rounded up to 8 (a
-# generator's: to its largest alignment); an elided call's alloca, the end
+# generator's too); an elided call's alloca, the end
 # rounded up to the largest alignment (16 with an array of 16 bytes or more).
 TASK_HEAD, GEN_HEAD = 56, 24
 P8, I32, B1 = (8, 8), (4, 4), (1, 1)
@@ -376,8 +376,8 @@ def pack(head, fields):
 
 
 def heap(head, fields):
-    end, align = pack(head, fields)
-    return a8(end) if head == TASK_HEAD else -(-end // align) * align
+    end, _ = pack(head, fields)
+    return a8(end)
 
 
 def alloca(head, fields):
@@ -502,8 +502,10 @@ def clang_read(locals_):
 def halo_select_loop(strategy, iterations, tasks):
     i = iterations
     # main: select_any (two tasks, parent, winner) 32, arg, its locals, acc
-    # before each select, the folded flag across every select after the first
-    main_fields = [(32, 8), P8, array(64)] + [P8] * i + [B1] * (i - 1) + [B1]
+    # before each select, the folded flag across every select after the
+    # first: kept as the earlier selects' winners (an int each: a select's
+    # `any` is its winner >= 0)
+    main_fields = [(32, 8), P8, array(64)] + [P8] * i + [I32] * (i - 1) + [B1]
     read, timeout = clang_read(256), [IO_AW, P8, B1]
     polls = 1 + 4 * i
     if strategy == "halo:elide_args=1":  # every select's two arms inside main

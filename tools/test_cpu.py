@@ -1,0 +1,53 @@
+"""CPU seconds per test, for tests/conftest.py's COST (the order the tests start in).
+
+A pytest plugin: around each test (its setup, call and teardown) it adds up
+getrusage(RUSAGE_SELF) and getrusage(RUSAGE_CHILDREN) (the compilers and
+CLI processes the test waited for), and appends ``nodeid<TAB>seconds`` to
+$TEST_CPU_OUT (default test-cpu.tsv). CPU seconds, unlike wall-clock
+durations, hardly depend on what else the machine runs.
+
+    PYTHONPATH=tools python -m pytest -q -n auto -p test_cpu tests
+    python tools/test_cpu.py test-cpu.tsv 40     # per file, then the 40 costliest tests
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import resource
+import sys
+
+import pytest
+
+_OUT = os.environ.get("TEST_CPU_OUT", "test-cpu.tsv")
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = _cpu()
+    yield
+    with open(_OUT, "a") as out:
+        out.write(f"{item.nodeid}\t{_cpu() - start:.2f}\n")
+
+
+def main(path: str, top: int = 40) -> None:
+    per_file, count, tests = collections.Counter(), collections.Counter(), []
+    for line in open(path):
+        node, seconds = line.rstrip("\n").rsplit("\t", 1)
+        per_file[node.split("::")[0]] += float(seconds)
+        count[node.split("::")[0]] += 1
+        tests.append((float(seconds), node))
+    for name, seconds in per_file.most_common():
+        print(f"{seconds:8.1f} {count[name]:5d} {name}")
+    print(f"{sum(per_file.values()):8.1f} {sum(count.values()):5d} total")
+    for seconds, node in sorted(tests, reverse=True)[:top]:
+        print(f"{seconds:8.1f} {node}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], *(int(a) for a in sys.argv[2:3]))
