@@ -486,7 +486,8 @@ class _Builder:
             if block.kind == "stack":
                 block.size = self.stack_size(block)
             elif block.kind == "chunk":
-                block.size = block.used + self.layout.stack_extra  # sized exactly, and its metadata
+                s = self.layout  # sized exactly: its frames, the JDK's entry and park frames, its metadata
+                block.size = block.used + s.stack_base + s.stack_top + s.stack_extra
         return self.blocks
 
     def stack_size(self, block: Block) -> int:
@@ -567,7 +568,7 @@ def block_title(view: TaskView, block: Block) -> str:
         return f"#{block.number} {what}: {block.fn} at its base, {_bytes(block.size)} reserved{used}{over}"
     if block.kind == "chunk":
         return (f"#{block.number} stack chunk: {block.fn}'s virtual thread frozen, "
-                f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata)")
+                f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata and the runtime's entry and park frames)")
     if block.kind == "slab":
         return f"#{block.number} {block.label}, {_bytes(block.size)}{used}"
     if view.storage == BOX_ON_SUSPEND and block.kind in ("task", "box"):

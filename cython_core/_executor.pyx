@@ -146,6 +146,7 @@ cdef extern from "runtime.h" nogil:
         Slab *slab
         Stack *vthread
         Stack *chunk
+        uint64_t top
         uint64_t runtime
 
     ctypedef struct BHdr "pb_bhdr":
@@ -192,6 +193,7 @@ cdef extern from "runtime.h" nogil:
         uint64_t stack_bytes
         uint64_t stack_guard
         uint64_t stack_base
+        uint64_t stack_top
         uint64_t stack_scale
         const int64_t *fn_stack_check
         const int64_t *fn_stack_need
@@ -896,7 +898,7 @@ cdef void thread_pop(Ex *ex, char *frame) noexcept nogil:
     one may leave from below the top: its space is taken back when the
     frames above it have left too."""
     cdef Stack *st = ex.thread
-    ex.c.live_bytes -= ex.p.fn_size[(<Hdr *>frame).fn]
+    ex.c.live_bytes -= ex.p.fn_bytes[(<Hdr *>frame).fn]
     (<BHdr *>frame).stack = NULL         # gone (this copy is never read again)
     if <uint64_t>(frame - stack_base(st)) != ex.thread_at[ex.thread_n - 1]:
         return
@@ -914,14 +916,18 @@ cdef void thread_pop(Ex *ex, char *frame) noexcept nogil:
 # top frame alone, the rest as calls return into them (the return barrier,
 # the same rule). A continuation descriptor (pb_stack, counted nothing: it
 # stands for Java's VirtualThread and Continuation objects) is what frames
-# on the carrier point to; frozen frames point to their chunk.
+# on the carrier point to; frozen frames point to their chunk. A chunk's
+# cap and depth are the runtime's bytes (fn_bytes per frame, its entry
+# frames below a thread's first frame, its park frames above a parked
+# thread's top: prog.stack_base, prog.stack_top); its block holds cap *
+# stack_scale for the executor's frames (used), which therefore fit.
 
 cdef inline bint is_chunk(Stack *st) noexcept nogil:
     return st != NULL and st.vthread != st
 
 
 cdef Stack *chunk_new(Ex *ex, Stack *v, uint64_t cap) noexcept nogil:
-    cdef Stack *c = <Stack *>block_alloc(ex, sizeof(Stack) + cap, cap + ex.p.stack_extra)
+    cdef Stack *c = <Stack *>block_alloc(ex, sizeof(Stack) + cap * ex.p.stack_scale, cap + ex.p.stack_extra)
     if c == NULL:
         return NULL
     memset(c, 0, sizeof(Stack))
@@ -940,7 +946,7 @@ cdef void chunk_drop(Ex *ex, Stack *v) noexcept nogil:
     cdef Stack *c = v.chunk
     v.chunk = c.chunk
     runtime_shrinks(ex, c.runtime)
-    block_free(ex, <char *>c, sizeof(Stack) + c.cap, c.counted)
+    block_free(ex, <char *>c, sizeof(Stack) + c.cap * ex.p.stack_scale, c.counted)
 
 
 cdef Stack *vthread_new(Ex *ex) noexcept nogil:
@@ -975,6 +981,7 @@ cdef void freeze(Ex *ex, char **at) noexcept nogil:
     cdef char *f = at[0]
     cdef Stack *v = (<BHdr *>f).stack
     cdef uint64_t total = ex.p.fn_size[(<Hdr *>f).fn]
+    cdef uint64_t need = ex.p.fn_bytes[(<Hdr *>f).fn] + ex.p.stack_top   # and the park frames above
     cdef char *base = f
     cdef char *up
     while True:
@@ -983,16 +990,19 @@ cdef void freeze(Ex *ex, char **at) noexcept nogil:
             break
         base = up
         total += ex.p.fn_size[(<Hdr *>base).fn]
+        need += ex.p.fn_bytes[(<Hdr *>base).fn]
+    if (ex.tasks[(<BHdr *>base).task].root == base if up == NULL else not same_vthread(v, up)):
+        need += ex.p.stack_base      # the thread's first frame: the entry frames below it
     cdef Stack *c = v.chunk
-    if c != NULL and c.cap - c.used < total:
+    if c != NULL and c.cap - c.depth < need:
         if c.used == 0:
             chunk_drop(ex, v)        # empty and too small: dropped
         c = NULL
     if c == NULL:
-        c = chunk_new(ex, v, total)
+        c = chunk_new(ex, v, need)
         if c == NULL:
             return
-    ex.c.copied_bytes += total
+    ex.c.copied_bytes += need
     cdef uint64_t end = c.used + total
     cdef uint64_t size
     cdef char *g = f
@@ -1005,13 +1015,15 @@ cdef void freeze(Ex *ex, char **at) noexcept nogil:
         (<BHdr *>dst).stack = c
         relink(ex, g, dst)
         thread_pop(ex, g)
-        live_grows(ex, size)
+        live_grows(ex, ex.p.fn_bytes[(<Hdr *>dst).fn])
         if g == f:
             at[0] = dst
         if g == base:
             break
         g = (<BHdr *>dst).parent
     c.used += total
+    c.depth += need
+    c.top = ex.p.stack_top
 
 
 cdef char *thaw(Ex *ex, char *frame) noexcept nogil:
@@ -1020,8 +1032,8 @@ cdef char *thaw(Ex *ex, char *frame) noexcept nogil:
     else ``frame`` alone. Returns where ``frame`` is now."""
     cdef Stack *c = (<BHdr *>frame).stack
     cdef Stack *v = c.vthread
-    cdef uint64_t offset = 0 if c.used < ex.p.thaw_all_below else <uint64_t>(frame - stack_base(c))
-    cdef uint64_t moved = c.used - offset
+    cdef uint64_t offset = 0 if c.depth < ex.p.thaw_all_below else <uint64_t>(frame - stack_base(c))
+    cdef uint64_t moved = c.depth if offset == 0 else c.top   # all of it, or the park frames and ...
     cdef char *g = stack_base(c) + offset
     cdef char *end = stack_base(c) + c.used
     cdef char *dst
@@ -1035,11 +1047,15 @@ cdef char *thaw(Ex *ex, char *frame) noexcept nogil:
         memcpy(dst, g, size)
         (<BHdr *>dst).stack = v
         relink(ex, g, dst)
-        ex.c.live_bytes -= size      # it left the chunk (thread_push counted it again)
+        ex.c.live_bytes -= ex.p.fn_bytes[(<Hdr *>g).fn]   # it left the chunk (thread_push counted it again)
+        if offset:
+            moved += ex.p.fn_bytes[(<Hdr *>g).fn]         # ... the frames thawed
         if g == frame:
             out = dst
         g += size
     c.used = offset
+    c.depth -= moved
+    c.top = 0
     ex.c.copied_bytes += moved
     if c.used == 0 and c.chunk != NULL:
         chunk_drop(ex, v)            # emptied, with an older chunk below: dropped
@@ -1063,26 +1079,27 @@ cdef char *thread_push(Ex *ex, uint32_t fn) noexcept nogil:
     ex.thread_at[ex.thread_n] = st.used
     ex.thread_n += 1
     st.used += size
-    live_grows(ex, size)
+    live_grows(ex, ex.p.fn_bytes[fn])
     (<BHdr *>frame).stack = st
     return frame
 
 
 cdef char *vthread_start(Ex *ex, uint32_t fn) noexcept nogil:
     """A new virtual thread: its first frame waits frozen in a chunk of its
-    size until the thread first runs."""
+    size, with room for the entry and park frames of a park in it, until
+    the thread first runs."""
     cdef Stack *v = vthread_new(ex)
     if v == NULL:
         return NULL
     v.runtime = ex.p.fn_runtime[fn]      # the VirtualThread and Continuation objects
     runtime_grows(ex, v.runtime)
-    cdef uint64_t size = ex.p.fn_size[fn]
-    cdef Stack *c = chunk_new(ex, v, size)
+    cdef Stack *c = chunk_new(ex, v, ex.p.fn_bytes[fn] + ex.p.stack_base + ex.p.stack_top)
     if c == NULL:
         vthread_end(ex, v)
         return NULL
-    c.used = size
-    live_grows(ex, size)
+    c.used = ex.p.fn_size[fn]
+    c.depth = ex.p.fn_bytes[fn]
+    live_grows(ex, c.depth)
     (<BHdr *>stack_base(c)).stack = c
     return stack_base(c)
 
@@ -1098,8 +1115,10 @@ cdef void loom_release(Ex *ex, char *frame, Stack *st) noexcept nogil:
                        else not same_vthread(v, up))
     cdef uint64_t size
     if is_chunk(st):
-        size = ex.p.fn_size[(<Hdr *>frame).fn]
-        st.used -= size              # the top of its chunk
+        size = ex.p.fn_bytes[(<Hdr *>frame).fn]
+        st.used -= ex.p.fn_size[(<Hdr *>frame).fn]   # the top of its chunk, with any park frames above it
+        st.depth = 0 if st.used == 0 else st.depth - size - st.top
+        st.top = 0
         ex.c.live_bytes -= size
         if st.used == 0 and st.chunk != NULL and v.chunk == st:
             chunk_drop(ex, v)
@@ -2295,6 +2314,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.stack_bytes = layout.stack_bytes
     ex.p.stack_guard = layout.stack_guard
     ex.p.stack_base = layout.stack_base
+    ex.p.stack_top = layout.stack_top
     ex.p.stack_scale = layout.stack_scale
     ex.p.fn_stack_check = column(layout, "fn_stack_check", keep)
     ex.p.fn_stack_need = column(layout, "fn_stack_need", keep)

@@ -28,7 +28,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 5u
+#define PB_RUNTIME_ABI 6u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -117,10 +117,10 @@ struct pb_slab {              /* 32 bytes */
  * allocation, the root frame follows it). Frames on it point here. */
 struct pb_stack {
     char *first;              /* the frame at its base: a task's root or a concurrent child */
-    uint64_t cap;             /* PB_STACKS: bytes frames may use */
-    uint64_t used;            /* PB_STACKS: bytes of the executor's frames on it (where the next goes) */
-    uint64_t depth;           /* PB_STACKS: bytes of it in use as the runtime counts them (its base,
-                               * fn_bytes per frame): what fills cap; = used where they are the model's */
+    uint64_t cap;             /* PB_STACKS, PB_CHUNKS: bytes frames may use (as the runtime counts them) */
+    uint64_t used;            /* PB_STACKS, PB_CHUNKS: bytes of the executor's frames on it (where the next goes) */
+    uint64_t depth;           /* PB_STACKS, PB_CHUNKS: bytes of it in use as the runtime counts them (its
+                               * base or entry and park frames, fn_bytes per frame): what fills cap */
     uint64_t counted;         /* bytes counted for the block it heads */
     pb_slab *slabs;           /* PB_SLABS: the first slab (NULL: none yet) */
     pb_slab *slab;            /* PB_SLABS: the slab allocations are bumped in (NULL: none) */
@@ -128,6 +128,7 @@ struct pb_stack {
      * carrier point here) or one of its chunks (its frozen frames point here) */
     pb_stack *vthread;        /* a chunk: whose; a continuation: itself */
     pb_stack *chunk;          /* a continuation: its newest chunk; a chunk: the older one below it */
+    uint64_t top;             /* a chunk: bytes of park frames frozen above its top frame (0: none) */
     uint64_t runtime;         /* the runtime's own object bytes that came with it (held while it lives) */
 };
 
@@ -170,8 +171,10 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     int stack_grows;          /* PB_STACKS: a full stack is replaced by one twice the size, copied */
     uint64_t stack_bytes;     /* PB_STACKS: a new stack's size; PB_SLABS: a slab's usable bytes */
     uint64_t stack_guard;     /* PB_STACKS: bytes at the end frames may not use */
-    uint64_t stack_base;      /* PB_STACKS: bytes in use below a new stack's first frame (counted in depth) */
-    uint64_t stack_scale;     /* PB_STACKS: the block holds cap * this for the executor's frames */
+    uint64_t stack_base;      /* PB_STACKS: bytes in use below a new stack's first frame (counted in depth);
+                               * PB_CHUNKS: the continuation's entry frames below a thread's first frame */
+    uint64_t stack_top;       /* PB_CHUNKS: the park frames frozen above a parking thread's frames */
+    uint64_t stack_scale;     /* PB_STACKS, PB_CHUNKS: a block holds cap * this for the executor's frames */
     const int64_t *fn_stack_check; /* PB_STACKS: a push of fn grows (or overflows) the stack when
                                     * depth + this + stack_guard > cap */
     const int64_t *fn_stack_need;  /* PB_STACKS: ... to twice the size, doubled while depth + this +

@@ -78,12 +78,15 @@ class Layout:
     stack_grows: bool = False
     stack_bytes: int = 0  # STACKS: a new stack's size; SLABS: a slab's usable bytes
     stack_guard: int = 0  # STACKS: bytes at a stack's end that frames may not use
-    # STACKS, where the runtime's own frame sizes are known (strategy.stack_frame):
-    # a new stack's bytes in use below its first frame; how many bytes of the
-    # executor's frames a counted byte may stand for (its blocks hold cap times
-    # this); per function, what its push checks and what a growth must make
-    # room for, beyond the stack's depth (stack_checks).
+    # STACKS and CHUNKS, where the runtime's own frame sizes are known
+    # (strategy.stack_frame): a new stack's bytes in use below its first
+    # frame (CHUNKS: the continuation's entry frames, in the chunk holding a
+    # thread's first frame); how many bytes of the executor's frames a
+    # counted byte may stand for (its blocks hold cap times this); per
+    # function, what its push checks and what a growth must make room for,
+    # beyond the stack's depth (stack_checks; STACKS only).
     stack_base: int = 0
+    stack_top: int = 0  # CHUNKS: the runtime's park frames, frozen above the frames of a thread that parks
     stack_small: int = 0  # StackSmall: a frame up to this checks the stack pointer alone
     stack_scale: int = 1
     fn_stack_check: np.ndarray | None = None
@@ -227,6 +230,11 @@ def compute_layout(strategy, program) -> Layout:
         if storage["storage"] == STACKS:
             fn_bytes, stack_check, stack_need, scale = stack_checks(strategy, program, fn_size)
             storage = {**storage, "stack_scale": scale}
+        elif storage["storage"] == CHUNKS:
+            frames = runtime_frames(strategy, program, fn_size)
+            if frames is not None:
+                fn_bytes = np.array(frames, dtype=np.int64)
+                storage = {**storage, "stack_scale": frame_scale(fn_size, frames)}
     elif not bottom_up:
         fn_bytes = rust_sizes(program, edge_boxed, in_cell)
     elif strategy.frame_compiler == CLANG:
@@ -274,11 +282,9 @@ def stack_checks(strategy, program, fn_size) -> tuple:
     is the push's, and a growth doubles until that frame and the guard fit
     (runtime ``newstack``: ``funcMaxSPDelta`` + ``_StackGuard``).
     """
-    n_fns = len(program.fn_names)
-    frames = [strategy.stack_frame(program, f) for f in range(n_fns)]
-    if all(size is None for size in frames):
+    frames = runtime_frames(strategy, program, fn_size)
+    if frames is None:
         return fn_size.copy(), None, None, 1
-    frames = [int(fn_size[f]) if size is None else size for f, size in enumerate(frames)]
     small = strategy.storage_plan().get("stack_small", 0)
     checks, needs = [], []
     for f, size in enumerate(frames):
@@ -292,8 +298,24 @@ def stack_checks(strategy, program, fn_size) -> tuple:
             offset += frame
         checks.append(best[0])
         needs.append(best[1])
-    scale = max(-(-int(fn_size[f]) // max(frames[f], 1)) for f in range(n_fns)) if n_fns else 1
-    return np.array(frames, dtype=np.int64), checks, needs, max(scale, 1)
+    return np.array(frames, dtype=np.int64), checks, needs, frame_scale(fn_size, frames)
+
+
+def runtime_frames(strategy, program, fn_size):
+    """Each function's frame at the runtime's own size (``strategy.stack_frame``;
+    the model's where it gives None), or None when it gives none at all."""
+    frames = [strategy.stack_frame(program, f) for f in range(len(program.fn_names))]
+    if all(size is None for size in frames):
+        return None
+    return [int(fn_size[f]) if size is None else size for f, size in enumerate(frames)]
+
+
+def frame_scale(fn_size, frames) -> int:
+    """How many bytes of the executor's frames a counted byte may stand for:
+    a block of ``cap`` counted bytes holds ``cap`` times this, so any frames
+    whose runtime sizes fit ``cap`` fit it at the executor's sizes."""
+    scale = max((-(-int(fn_size[f]) // max(int(frames[f]), 1)) for f in range(len(frames))), default=1)
+    return max(scale, 1)
 
 
 def check_storage(strategy, program, edge_place, storage: dict) -> None:

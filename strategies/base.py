@@ -164,11 +164,11 @@ class Strategy:
     # strategy's module. Counted as ``runtime_bytes_per_task`` and in the
     # held bytes.
     def stack_frame(self, program, fn: int):
-        """STACKS: the bytes a frame of ``fn`` takes on the runtime's own
-        stack, or None: the model's frame (None for every function: the
-        model's frames and its own check) (model/layout.py ``stack_checks``
-        then follows the runtime's rule: ``stack_small`` in the storage
-        plan, and ``wait_path``)."""
+        """STACKS and CHUNKS: the bytes a frame of ``fn`` takes on the
+        runtime's own stack (and in its chunks), or None: the model's frame
+        (None for every function: the model's frames and its own check)
+        (model/layout.py ``stack_checks`` then follows the runtime's rule:
+        ``stack_small`` in the storage plan, and ``wait_path``)."""
         return None
 
     def wait_path(self, program, fn: int) -> tuple:

@@ -45,7 +45,9 @@ def test_the_runtime_objects_are_what_their_sources_say():
         "halo": (0, 88), "always_heap:clang=1": (0, 88),  # clang's: head 56, io awaiter 16, arg 8, index
         "pinbox": (88, 136), "anchor_box": (88, 136), "rc": (88, 136),  # a 48-byte future in a 136-byte cell
         "go_stack": (416, 2048 + 416),  # a 2 KiB stack and its g
-        "loom": (304 + 56, 96 + 56 + 304),  # a 96-byte chunk, its 56-byte object, the VirtualThread's 304
+        # a 240-byte chunk (16 of metadata, C2's 80-byte frame, the JDK's park and entry
+        # frames, 64 and 80), its 56-byte object, the VirtualThread's 304: JDK 25's 600
+        "loom": (304 + 56, 240 + 56 + 304),
         "dotnet": (88, 80 + 88),  # the box: its state machine and 88 bytes of Task
         "swift_slab": (224, 80 + 224),  # the task's allocation: its context and the AsyncTask
         "fiber": (320, 131072 + 4096),  # the control block inside the mapping

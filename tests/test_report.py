@@ -306,7 +306,9 @@ def test_explain_prints_every_block(tmp_path):
     assert f"fiber: 1 allocation, {held['fiber'][1]:,} B" in text
     assert f"swift_slab: 2 allocations: the task's own + 1 slab, {held['swift_slab'][1]:,} B" in text
     assert f"loom: 1 allocation, {held['loom'][1]:,} B" in text
-    assert "#1 stack chunk: level_2's virtual thread frozen, 432 B (16 B metadata)" in text
+    jdk = rules.CHUNK_EXTRA + rules.JDK_PARK + rules.JDK_ENTRY  # metadata, yield0's and enter's frames
+    assert (f"#1 stack chunk: level_2's virtual thread frozen, {held['loom'][1]:,} B "
+            f"({jdk} B metadata and the runtime's entry and park frames)") in text
     assert f"dotnet: 3 allocations: the task's own + 2 boxes, {want['dotnet']['bytes_allocated']:,} B" in text
     assert "#2 box, copied in at its first suspension: level_1's state machine, 136 B" in text
     sizes = rules.chain_frames("pinbox", 2, 1, 64, {0, 2})  # pinbox nesting: level_1 at the end of level_2

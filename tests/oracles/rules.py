@@ -721,9 +721,10 @@ def held_while_waiting(workload, strategy, **params):
     levels = [frame(params["locals"], IO if i == 0 else PTR) for i in range(params["depth"] + 1)]
     arms = 1 if workload == "chain" else params["k"]
     roots = [] if workload == "chain" else [model_frame(0, PTR * arms)]
-    if strategy == "loom":  # each thread parked: frozen in one chunk of its frames
+    if strategy == "loom":  # each thread parked: frozen in one chunk of its frames and the JDK's
+        levels = [jdk_frame(params["locals"], parks=i == 0) for i in range(params["depth"] + 1)]
         held = roots + [sum(levels)] * arms
-        return len(held), sum(size + CHUNK_EXTRA for size in held)
+        return len(held), sum(size + JDK_PARK + JDK_ENTRY + CHUNK_EXTRA for size in held)
     st = Storage(strategy)
     stacks = [st.new(root) for root in roots]
     for _ in range(arms):
@@ -921,58 +922,104 @@ DOTNET_RULES = {
 
 
 # loom: each virtual thread (a task, a join or select arm) replays its own
-# events: its first frame waits frozen in a chunk of its size; calls push
-# frames on the carrier; parking freezes the carrier's frames into the
+# events: its first frame waits frozen in a chunk of its size (and room for
+# the JDK's frames of a park there); calls push frames on the carrier;
+# parking freezes the carrier's frames, with the JDK's park frames above
+# them (and its entry frames below the thread's first frame), into the
 # newest chunk if it has room, else into a new chunk of their size (an empty
 # chunk too small is dropped first); running again thaws the newest chunk,
-# whole under 4000 bytes, else its top frame; a return into a frozen frame
-# thaws the same way. A chunk counts 16 bytes of metadata beside its frames.
+# whole under 4000 bytes, else its top frame (and the park frames); a return
+# into a frozen frame thaws the same way. A chunk counts 16 bytes of
+# metadata beside its frames.
+#
+# The frames are JDK 25's, from what its chunks hold (docs/validation.md,
+# "loom"): a parked chain thread's StackChunk is 48 + S + 8*ceil(S/256)
+# bytes, S = 16 + 144 + leaf + depth * level, measured at locals 0, 8, 16,
+# 24, 32, 40, 48, 64, 128, 256 and depths 0, 1, 3:
+#   leaf  80  80  96  96 112 112 128 144 208 336
+#   level 32  48  64  64  80  80  96 112 176 304
+# A level is C2's 16 bytes of return address and frame pointer, its spill
+# slots for the running sum and each local word, rounded to 16 bytes, and 16
+# more when it has locals; a leaf holds 48 more instead (the park path C2
+# inlines into it), locals or not. Of the 144, 64 are Continuation.yield0's frame (above the frames)
+# and 80 Continuation.enter's (below the thread's first frame), per
+# -XX:CompileCommand=print. A function that yields is taken to be one that
+# parks; one that joins, selects, waits for spawned tasks or drives a
+# generator keeps the model's frame (only the chain was measured).
 
 THAW_ALL_BELOW, CHUNK_EXTRA = 4000, 16
+JDK_PARK, JDK_ENTRY = 64, 80
+
+
+def jdk_frame(locals_=0, parks=False):
+    """C2's frame of a generated Java method with ``locals_`` bytes of long locals."""
+    words = -(-locals_ // 8)
+    return 16 + a16(8 * (words + 1)) + (48 if parks else 16 if words else 0)
+
+
+class Chunk:
+    def __init__(self, cap):
+        self.cap, self.frames, self.entry, self.park = cap, [], 0, 0
+
+    def depth(self):
+        return sum(self.frames) + self.entry + self.park
 
 
 class VirtualThread:
     def __init__(self, totals, first):
         self.t = totals
         self.carrier = []
-        self.chunks = []  # [capacity, [frame sizes]], oldest first
-        self._new_chunk(first)
-        self.chunks[-1][1].append(first)
+        self.chunks = []  # oldest first
+        self._new_chunk(first + JDK_ENTRY + JDK_PARK)
+        self.chunks[-1].frames.append(first)
         self.thaw()  # it first runs
 
     def _new_chunk(self, cap):
         self.t["allocs"] += 1
         self.t["bytes"] += cap + CHUNK_EXTRA
-        self.chunks.append([cap, []])
+        self.chunks.append(Chunk(cap))
 
     def thaw(self):
-        cap, frames = self.chunks[-1]
-        take = frames[:] if sum(frames) < THAW_ALL_BELOW else frames[-1:]
-        del frames[len(frames) - len(take):]
+        c = self.chunks[-1]
+        whole = c.depth() < THAW_ALL_BELOW
+        take = c.frames[:] if whole else c.frames[-1:]
+        self.t["copied"] += c.depth() if whole else sum(take) + c.park
+        del c.frames[len(c.frames) - len(take):]
         self.carrier[:0] = take
-        self.t["copied"] += sum(take)
-        if not frames and len(self.chunks) > 1:
+        c.park = 0
+        if whole:
+            c.entry = 0
+        if not c.frames and len(self.chunks) > 1:
             self.chunks.pop()
 
     def call(self, size):
         self.carrier.append(size)
 
-    def park_and_resume(self):
-        total = sum(self.carrier)
-        if self.chunks and self.chunks[-1][0] - sum(self.chunks[-1][1]) < total:
-            if not self.chunks[-1][1]:
+    def freeze(self):
+        """Park: the carrier's frames, the park frames above them and, when
+        they hold the thread's first frame, the entry frames below."""
+        first = not any(c.frames for c in self.chunks)
+        need = sum(self.carrier) + JDK_PARK + (JDK_ENTRY if first else 0)
+        if self.chunks and self.chunks[-1].cap - self.chunks[-1].depth() < need:
+            if not self.chunks[-1].frames:
                 self.chunks.pop()  # empty and too small
-            self._new_chunk(total)
+            self._new_chunk(need)
         elif not self.chunks:
-            self._new_chunk(total)
-        self.chunks[-1][1].extend(self.carrier)
-        self.t["copied"] += total
+            self._new_chunk(need)
+        c = self.chunks[-1]
+        c.frames.extend(self.carrier)
+        c.park = JDK_PARK
+        c.entry += JDK_ENTRY if first else 0
+        self.t["copied"] += need
         self.carrier = []
+
+    def park_and_resume(self):
+        self.freeze()
         self.thaw()
 
     def ret(self):
         self.carrier.pop()
-        if not self.carrier and any(frames for _, frames in self.chunks):
+        if not self.carrier and any(c.frames for c in self.chunks):
             self.thaw()  # the return barrier
 
 
@@ -1000,7 +1047,7 @@ def _loom_path(t, levels, waits):
 
 
 def loom_chain(depth, borrow, waits, locals, tasks):
-    levels = [frame(locals, (IO if waits else 0) if i == 0 else PTR) for i in range(depth + 1)]
+    levels = [jdk_frame(locals, parks=i == 0 and waits > 0) for i in range(depth + 1)]
     t = _loom_totals()
     for _ in range(tasks):
         _loom_path(t, levels, waits)
@@ -1017,8 +1064,8 @@ def _loom_parked_once(t, size, parks=1):
 
 
 def loom_fanout(k, depth, borrow, locals, tasks):
-    levels = [frame(locals, IO if i == 0 else PTR) for i in range(depth + 1)]
-    root = frame(0, PTR * k)
+    levels = [jdk_frame(locals, parks=i == 0) for i in range(depth + 1)]
+    root = model_frame(0, PTR * k)
     t = _loom_totals()
     for _ in range(tasks):
         for _ in range(k):
@@ -1028,7 +1075,7 @@ def loom_fanout(k, depth, borrow, locals, tasks):
 
 
 def _loom_spawner(count, child):
-    root = frame(0, 24 if count > 1 else 8)
+    root = model_frame(0, 24 if count > 1 else 8)
     t = _loom_totals()
     _loom_parked_once(t, root)
     for _ in range(count):
@@ -1040,7 +1087,7 @@ def _loom_spawner(count, child):
 def loom_skynet(fanout, levels):
     internal = sum(fanout**i for i in range(levels))
     tasks = internal + fanout**levels
-    node = frame(0, 24 if fanout > 1 else 8)
+    node = model_frame(0, 24 if fanout > 1 else 8)
     t = _loom_totals()
     for _ in range(internal):
         _loom_parked_once(t, node)
@@ -1051,7 +1098,7 @@ def loom_skynet(fanout, levels):
 
 
 def loom_yield_many(yields, tasks):
-    main = frame(0, 8 if yields else 0)
+    main = jdk_frame(parks=yields > 0)
     t = _loom_totals()
     for _ in range(tasks):
         _loom_parked_once(t, main, parks=yields)
@@ -1059,7 +1106,7 @@ def loom_yield_many(yields, tasks):
 
 
 def loom_generator(items, borrow, tasks):
-    main = frame(0, PTR)
+    main = model_frame(0, PTR)
     t = _loom_totals()
     for _ in range(tasks):  # the generator's frame comes and goes on the carrier
         _loom_parked_once(t, main, parks=0)
@@ -1067,7 +1114,7 @@ def loom_generator(items, borrow, tasks):
 
 
 def loom_select_loop(iterations, tasks):
-    main, read, timeout = frame(64, 2 * PTR), frame(256, IO), frame(0, IO)
+    main, read, timeout = model_frame(64, 2 * PTR), jdk_frame(256, True), jdk_frame(0, True)
     t = _loom_totals()
     for _ in range(tasks):
         _loom_parked_once(t, main, parks=iterations)  # each select parks it once
@@ -1075,16 +1122,14 @@ def loom_select_loop(iterations, tasks):
             read_wins = i % 2 == 0
             for size, wins in ((read, read_wins), (timeout, not read_wins)):
                 v = VirtualThread(t, size)
-                v.chunks[-1][1].extend(v.carrier)  # parks: frozen ...
-                t["copied"] += size
-                v.carrier = []
+                v.freeze()  # parks: frozen ...
                 if wins:
                     v.thaw()  # ... and the winner runs again
     return _loom(t, tasks, tasks * (1 + 4 * iterations), main)
 
 
 def loom_server(rate, requests, seed):
-    handle, query = frame(1024, IO, 2), frame(128, IO)  # handle: io, call query, io
+    handle, query = jdk_frame(1024, True), jdk_frame(128, True)  # handle: io, call query, io
     t = _loom_totals()
     for _ in range(requests):
         v = VirtualThread(t, handle)
@@ -1100,8 +1145,8 @@ def loom_server(rate, requests, seed):
 LOOM_RULES = {
     "chain": loom_chain,
     "fanout": loom_fanout,
-    "spawn_many": lambda tasks: _loom_spawner(tasks, frame()),
-    "spawn_size": lambda size, tasks: _loom_spawner(tasks, frame(size)),
+    "spawn_many": lambda tasks: _loom_spawner(tasks, jdk_frame()),
+    "spawn_size": lambda size, tasks: _loom_spawner(tasks, jdk_frame(size)),
     "yield_many": loom_yield_many,
     "skynet": loom_skynet,
     "generator": loom_generator,
@@ -1175,7 +1220,9 @@ def held(workload, strategy, **params):
     if base == "dotnet":  # the root's box and a box per level below, each with its Task fields
         return DOTNET_BOX * (depth + 1), sum(levels) + DOTNET_BOX * (depth + 1)
     if base == "loom":  # the root's first chunk, then (deeper) one chunk of the parked chain
-        first, parked = levels[-1] + CHUNK_EXTRA, sum(levels) + CHUNK_EXTRA
+        levels = [jdk_frame(params["locals"], parks=i == 0) for i in range(depth + 1)]
+        jdk = JDK_PARK + JDK_ENTRY + CHUNK_EXTRA  # the JDK's own frames and the chunk's metadata
+        first, parked = levels[-1] + jdk, sum(levels) + jdk
         chunks = [first] if depth == 0 else [first, parked]
         return VIRTUAL_THREAD + sum(chunk_object(c) for c in chunks), parked + chunk_object(parked) + VIRTUAL_THREAD
     _, nbytes = held_while_waiting("chain", strategy, **params)
