@@ -119,10 +119,6 @@ def session_engine_cache(tmp_path_factory):
 # of the processes it waited for, around each test). Only the order depends on them: a
 # test missing here runs after these, and a stale figure costs only time.
 COST = {
-    # Wall seconds on an idle machine (pytest --durations, 2 workers), for the tests added since:
-    "test_validate_go.py::test_without_go_the_default_validate_skips_go_with_a_note": 43,
-    "test_validate_clang.py::test_clang_allocates_the_frames_the_model_counts": 1.5,  # x 36 cases, one unit
-    "test_validate_loom_fiber.py::test_fiber_mappings_and_reserved_bytes_are_boost_contexts": 25,
     "test_branches.py::test_a_ref_against_itself_reports_no_regression": 36,
     "test_engine.py::test_random_programs_count_the_same": 33,
     "test_engine.py::test_long_and_deep_programs_compile_compactly": 31,
@@ -136,6 +132,7 @@ COST = {
     "test_strategy_options.py::test_a_fiber_whose_frames_overflow_its_stack_stops_in_one_line": 16,
     "test_import_rust.py::test_tokio_crate_sizes_equal_rustc": 15,
     "test_baseline.py::test_the_models_numbers_match_the_baseline": 14,
+    "test_validate_halo.py::test_every_case_gives_the_models_checksum": 14,
     "test_branches.py::test_instruction_counts_of_a_ref_against_itself_are_identical": 12,
     "test_compare.py::test_a_timed_run_compared_with_itself_has_no_regression": 11,
     "test_report_browser.py::test_every_image_loads_and_the_console_stays_silent": 10,
