@@ -136,8 +136,17 @@ def check_the_allocator_footprint():
 
 
 def test_the_peak_resident_size_covers_the_frames():
-    program = waiting_tasks(200_000)
-    counters = run_program(program, strategy="always_heap")
+    # In a fresh process: in this one, memory an earlier test freed would be
+    # reused without growing the resident size (it failed so, by test order).
+    code = (
+        "import json; from tests.programs import run_program, waiting_tasks; "
+        "c = run_program(waiting_tasks(200_000), strategy='always_heap'); "
+        "print(json.dumps({k: c[k] for k in ('rss_start_bytes', 'peak_rss_bytes', 'peak_live_bytes')}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    counters = json.loads(done.stdout)
     assert counters["rss_start_bytes"] > 0
     grown = counters["peak_rss_bytes"] - counters["rss_start_bytes"]
     # what the run wrote to (frames and tables) became resident
