@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import UsageError
 from .native import CLANG, GXX, clang_sizes, gxx_sizes, rust_sizes
-from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
+from .program import OP_CALL, OP_GEN, OP_IO, OP_SPAWN, OP_YIELD
 
 TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
 BOTTOM_UP = "bottom_up"  # C++ coroutines: a finishing frame resumes its parent
@@ -140,10 +140,6 @@ def compute_layout(strategy, program) -> Layout:
         [CELL_HEADER + align8(program.fn_locals[f]) if in_cell[f] else 0 for f in range(n_fns)],
         dtype=np.int64,
     )
-    on_stack: set[int] = set()
-
-    def slot(edge: int) -> int:
-        return POINTER if edge_boxed[edge] else size_of(int(program.edge_callee[edge]))
 
     def check_size(fn: int, size: int) -> None:
         if size > MAX_FRAME_BYTES:
@@ -153,75 +149,44 @@ def compute_layout(strategy, program) -> Layout:
                 "nesting narrower or shallower (fewer or smaller join/call children per level)"
             )
 
-    def step_storage(step: int, child_offset: int, fn: int) -> int:
-        op = program.step_op[step]
-        first = int(program.step_edge_start[step])
-        edges = range(first, first + int(program.step_edge_count[step]))
-        if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
+    def step_storage(step, child_offset: int, fn: int) -> int:
+        if step.holds_children:
             used = 0
-            for e in edges:  # side by side, in order
+            for e in step.edges:  # side by side, in order
                 check_size(fn, child_offset + used)  # before it goes into an int64
-                edge_offset[e] = child_offset + used
-                used += slot(e)
+                edge_offset[e.index] = child_offset + used
+                used += POINTER if edge_boxed[e.index] else int(fn_size[e.callee])
             return used
-        if op == OP_IO:
+        if step.op == OP_IO:
             return IO_LEAF
-        if op == OP_YIELD:
+        if step.op == OP_YIELD:
             return YIELD_LEAF
-        if op == OP_SPAWN and program.step_wait[step]:
-            return JOIN_HANDLE if program.step_arg[step] == 1 else HANDLE_VEC
+        if step.op == OP_SPAWN and step.wait:
+            return JOIN_HANDLE if step.arg == 1 else HANDLE_VEC
         return 0  # work, detached spawn
 
-    def inline_callees(fn: int) -> list:
-        start = int(program.fn_step_start[fn])
-        out = []
-        for step in range(start, start + int(program.fn_step_count[fn])):
-            if program.step_op[step] in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
-                first = int(program.step_edge_start[step])
-                for e in range(first, first + int(program.step_edge_count[step])):
-                    if not edge_boxed[e]:
-                        out.append(int(program.edge_callee[e]))
-        return out
-
-    def size_one(fn: int) -> None:
-        """The size of ``fn``, every inline callee's being known."""
+    # Callees first (model/program_view.py): every inline child is sized
+    # before its parent, however deep the nesting. A child not sized yet is
+    # the parent's own ancestor: a recursive function stored inline.
+    for fn in program.view.callees_first():
+        function = program.view.functions[fn]
+        for step in function.steps:
+            for e in step.edges if step.holds_children else ():
+                if not edge_boxed[e.index] and fn_size[e.callee] < 0:
+                    raise UsageError(
+                        f"strategy '{strategy.name}' stores recursive function "
+                        f"'{program.fn_names[e.callee]}' inline in itself; box its back edges"
+                    )
         locals_part = POINTER if in_cell[fn] else align8(program.fn_locals[fn])
         child_offset = header + locals_part
-        start = int(program.fn_step_start[fn])
         areas = []
-        for step in range(start, start + int(program.fn_step_count[fn])):
+        for step in function.steps:
             before = 0 if shared else sum(areas)  # the earlier steps' areas, when not shared
             areas.append(step_storage(step, child_offset + before, fn))
         size = child_offset + (max(areas, default=0) if shared else sum(areas))
         check_size(fn, size)
         fn_child_offset[fn] = child_offset
         fn_size[fn] = size
-
-    def size_of(fn: int) -> int:
-        # Depth first over the inline call edges, with a stack of our own:
-        # inline nesting as deep as the program's functions are many
-        # (a 10,000-function chain) is fine.
-        stack = [(fn, False)]
-        while stack:
-            f, callees_done = stack.pop()
-            if fn_size[f] >= 0:
-                continue
-            if callees_done:
-                on_stack.discard(f)
-                size_one(f)
-                continue
-            if f in on_stack:
-                raise UsageError(
-                    f"strategy '{strategy.name}' stores recursive function "
-                    f"'{program.fn_names[f]}' inline in itself; box its back edges"
-                )
-            on_stack.add(f)
-            stack.append((f, True))
-            stack.extend((g, False) for g in reversed(inline_callees(f)) if fn_size[g] < 0)
-        return int(fn_size[fn])
-
-    for fn in range(n_fns):
-        size_of(fn)
 
     bottom_up = strategy.polling == BOTTOM_UP
     stack_check = stack_need = None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from .errors import UsageError
 from .rust_frame import frame_size, holder_layout
-from .program import postorder
 from .program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 
 # rustc: the pieces of a future (bytes, alignment).
@@ -53,22 +52,9 @@ def _round(n: int, align: int) -> int:
     return (n + align - 1) // align * align
 
 
-def _steps(program, fn: int):
-    start = int(program.fn_step_start[fn])
-    for s in range(start, start + int(program.fn_step_count[fn])):
-        first = int(program.step_edge_start[s])
-        edges = list(range(first, first + int(program.step_edge_count[s])))
-        yield int(program.step_op[s]), int(program.step_arg[s]), bool(program.step_wait[s]), edges
-
-
-def _folds(steps) -> bool:
-    """Whether the function keeps a 'folded' flag (docs/model.md: value)."""
-    return any(op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) or (op == OP_SPAWN and wait) for op, _, wait, _ in steps)
-
-
-def _waits(op: int, wait: bool) -> bool:
+def _waits(step) -> bool:
     """Whether a step suspends its function (an await in Rust, co_await in C++)."""
-    return op in (OP_CALL, OP_JOIN, OP_SELECT, OP_IO, OP_YIELD) or (op == OP_SPAWN and wait)
+    return step.op in (OP_CALL, OP_JOIN, OP_SELECT, OP_IO, OP_YIELD) or (step.op == OP_SPAWN and step.wait)
 
 
 def rust_sizes(program, edge_boxed, in_cell) -> list:
@@ -81,19 +67,19 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
     aligns = [8] * n  # the generated programs' futures are 8-aligned
     native = program.fn_native or (None,) * n
 
-    def child(e: int) -> int:
-        if program.edge_back[e]:
+    def child(e) -> int:
+        if e.back:
             return DYN_BOX[0]
-        if edge_boxed[e]:
+        if edge_boxed[e.index]:
             return REF[0]
-        return size_of(int(program.edge_callee[e]))
+        return size_of(e.callee)
 
-    def maybe_done(e: int) -> int:
-        if program.edge_back[e]:
+    def maybe_done(e) -> int:
+        if e.back:
             return MAYBE_DONE_DYN
-        if edge_boxed[e]:
+        if edge_boxed[e.index]:
             return MAYBE_DONE_BOX
-        return size_of(int(program.edge_callee[e])) + MAYBE_DONE_TAG
+        return size_of(e.callee) + MAYBE_DONE_TAG
 
     def size_of(fn: int) -> int:
         if sizes[fn] is not None:
@@ -101,14 +87,15 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
         if native[fn] is not None:
             sizes[fn], aligns[fn] = imported_size(program, fn, native[fn], edge_boxed, size_of, aligns)
             return sizes[fn]
-        steps = list(_steps(program, fn))
+        function = program.view.functions[fn]
+        steps = function.steps
         locals_, cell = int(program.fn_locals[fn]), bool(in_cell[fn])
         generator = bool(program.fn_generator[fn])
         borrowed = locals_ and not cell and bool(program.fn_borrows[fn])
         # The array is live (or borrowed by `work`) across every await once
         # a work step touches it; a borrowing function's array and its
         # reference to it are held across every await.
-        worked = locals_ and not cell and any(op == OP_WORK and arg for op, arg, _, _ in steps)
+        worked = locals_ and not cell and any(s.op == OP_WORK and s.arg for s in steps)
         kept = {"arg": U64}  # the argument: the value uses it at the end
         if cell:
             kept["cell"] = REF  # the Rc is dropped at the end
@@ -120,10 +107,11 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
         if generator:
             # for _ in 0..n { work; yield item.await }: one await in a loop.
             variants.append(({**kept, "acc": U64, "range": RANGE}, [GEN_YIELD]))
-        folds = _folds(steps)
-        for i, (op, arg, wait, edges) in enumerate([] if generator else steps):
-            if not _waits(op, wait):
+        folds = function.folds_children
+        for i, step in enumerate([] if generator else steps):
+            if not _waits(step):
                 continue
+            op, arg, edges = step.op, step.arg, step.edges
             later = steps[i + 1:]
             shared = dict(kept)
             if op in (OP_CALL, OP_SPAWN):
@@ -147,11 +135,11 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
                 own += [VEC, SLICE_ITER, JOIN_HANDLE]
             if cell:
                 own.append(REF)  # the clone of the Rc held across this await
-            if any(e for _, _, _, e in later):
+            if any(s.edges for s in later):
                 shared["rdepth"] = U32  # a later child is built with it
             if folds and op in (OP_IO, OP_YIELD, OP_JOIN, OP_SELECT) and not any(
-                o in (OP_CALL, OP_SPAWN) and (o == OP_CALL or w) and not program.edge_back[e[0]]
-                for o, _, w, e in later
+                s.op in (OP_CALL, OP_SPAWN) and (s.op == OP_CALL or s.wait) and not s.edges[0].back
+                for s in later
             ):
                 shared["folded"] = BOOL  # no later step sets it on every path
             variants.append((shared, own))
@@ -176,10 +164,9 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
         sizes[fn] = _round(total, align)
         return sizes[fn]
 
-    # Callees first, with a stack of our own: then every size_of above finds
-    # its inline children in `sizes` and recurses one level at most, however
-    # deep the nesting (a chain of 10,000 functions).
-    for fn in callees_first(program, edge_boxed):
+    # Callees first: then every size_of above finds its inline children in
+    # `sizes`, however deep the nesting (a chain of 10,000 functions).
+    for fn in program.view.callees_first():
         size_of(fn)
     return [size_of(fn) for fn in range(n)]
 
@@ -189,16 +176,15 @@ def imported_size(program, fn: int, frame, edge_boxed, size_of, aligns) -> tuple
     for it (``frame``, a ``RustFrame``) with each await's holder laid out
     from its children as this layout places them (model/rust_frame.py)."""
     holders = {}
-    for index, (_, _, _, edges) in enumerate(_steps(program, fn)):
+    for index, step in enumerate(program.view.functions[fn].steps):
         if frame.awaits[index] is None:
             continue
         children = []
-        for e in edges:
-            callee = int(program.edge_callee[e])
-            if edge_boxed[e]:  # back edges too: rustc's recursion is a Pin<Box<F>>
+        for e in step.edges:
+            if edge_boxed[e.index]:  # back edges too: rustc's recursion is a Pin<Box<F>>
                 children.append((*REF, True))
             else:
-                children.append((size_of(callee), aligns[callee], False))
+                children.append((size_of(e.callee), aligns[e.callee], False))
         holders[index] = holder_layout(frame.awaits[index].holder, children)
     return frame_size(frame, holders)
 
@@ -224,16 +210,6 @@ def check_imported(program) -> None:
             )
 
 
-def callees_first(program, edge_boxed) -> list:
-    """Every function, each after the functions it holds inline (its
-    callees over edges that are neither back edges nor boxed)."""
-    def inline(fn):
-        return [int(program.edge_callee[e]) for _, _, _, edges in _steps(program, fn) for e in edges
-                if not program.edge_back[e] and not edge_boxed[e]]
-
-    return postorder(range(len(program.fn_names)), inline)
-
-
 def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:
     """The counted size of every function's coroutine frame.
 
@@ -250,12 +226,11 @@ def gxx_sizes(program, edge_boxed=None, shares_child_area=True) -> list:
     if edge_boxed is None:
         return own
     counted = [None] * len(program.fn_names)
-    for fn in callees_first(program, edge_boxed):
+    for fn in program.view.callees_first():
         areas = []
-        for op, _, _, edges in _steps(program, fn):
-            if op in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
-                areas.append(sum(counted[int(program.edge_callee[e])] for e in edges
-                                 if not program.edge_back[e] and not edge_boxed[e]))
+        for step in program.view.functions[fn].steps:
+            if step.holds_children:
+                areas.append(sum(counted[e.callee] for e in step.edges if not e.back and not edge_boxed[e.index]))
         counted[fn] = own[fn] + (max(areas, default=0) if shares_child_area else sum(areas))
     return counted
 
@@ -265,9 +240,8 @@ def gxx_frames(program) -> list:
     and destroy pointers, the promise, copies of the parameters, the suspend
     index, every local and every awaiter, in declaration order, none shared."""
     out = []
-    for fn in range(len(program.fn_names)):
-        steps = list(_steps(program, fn))
-        generator = bool(program.fn_generator[fn])
+    for function in program.view.functions:
+        fn, generator = function.index, function.generator
         fields = [POINTER, POINTER, (GEN_PROMISE if generator else TASK_PROMISE, 8), POINTER, U64, U32]
         if generator:
             fields.append(U64)  # n
@@ -277,13 +251,14 @@ def gxx_frames(program) -> list:
         fields.append(U64)  # acc
         if generator:
             fields += [U64, BOOL]  # the loop counter, co_yield's awaiter
-        elif _folds(steps):
+        elif function.folds_children:
             fields.append(BOOL)
-        for op, arg, wait, edges in [] if generator else steps:
+        for step in () if generator else function.steps:
+            op, arg, wait = step.op, step.arg, step.wait
             if op == OP_CALL:
                 fields += [POINTER, POINTER, U64]  # the task, its awaiter, the result
             elif op in (OP_JOIN, OP_SELECT):
-                fields += [(8 * len(edges) + JOIN_CONTROL, 8), JOINED, POINTER]  # the tasks, result, reference
+                fields += [(8 * len(step.edges) + JOIN_CONTROL, 8), JOINED, POINTER]  # the tasks, result, reference
             elif op == OP_IO:
                 fields.append(IO_AWAITER)
             elif op == OP_YIELD:
@@ -376,12 +351,13 @@ def entry_frequency(program) -> list:
     taken = program.edge_taken
     for fn in range(len(program.fn_names)):
         frequency = 1.0
-        for op, _, wait, edges in _steps(program, fn):
-            for e in edges:
-                out[e] = frequency
-            if not _waits(op, wait) or (op in (OP_CALL, OP_SPAWN) and not taken[edges[0]]):
+        for step in program.view.functions[fn].steps:
+            op = step.op
+            for e in step.edges:
+                out[e.index] = frequency
+            if not _waits(step) or (op in (OP_CALL, OP_SPAWN) and not taken[step.edges[0].index]):
                 continue
-            surely = op in (OP_IO, OP_YIELD, OP_SPAWN) or (op == OP_CALL and not program.edge_back[edges[0]])
+            surely = op in (OP_IO, OP_YIELD, OP_SPAWN) or (op == OP_CALL and not step.edges[0].back)
             frequency *= RESUMED if surely else MAYBE_RESUMED
     program.__dict__["_entry_frequency"] = out
     return out
@@ -405,18 +381,18 @@ def constant_rdepth(program) -> list:
         if reached[fn]:
             continue
         reached[fn] = True
-        stack += [int(program.edge_callee[e]) for _, _, _, edges in _steps(program, fn) for e in edges]
+        stack += [e.callee for e in program.view.functions[fn].edges]
     return [not r for r in reached]
 
 
 def clang_frame_fields(program, fn: int, constant: bool) -> list:
     """The flexible fields (size, alignment) of ``fn``'s own clang frame
     (its elided children's frames excluded)."""
-    steps = [(op, arg, wait, edges) for op, arg, wait, edges in _steps(program, fn)
-             if not (op in (OP_CALL, OP_SPAWN) and not program.edge_taken[edges[0]])]
+    steps = [s for s in program.view.functions[fn].steps
+             if not (s.op in (OP_CALL, OP_SPAWN) and not program.edge_taken[s.edges[0].index])]
     if program.fn_generator[fn]:
         fields = [U64, U64, U64]  # arg, n, the loop counter
-        worked = max([arg for op, arg, _, _ in steps if op == OP_WORK] or [0])
+        worked = max([s.arg for s in steps if s.op == OP_WORK] or [0])
         if worked:
             fields += [U64, _locals_field(program, fn)]  # acc, the locals
         return fields + [BOOL, BOOL]  # the suspend index, co_yield's awaiter
@@ -425,7 +401,8 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
     # OptimizeFrame): largest first, each into the first slot none of whose
     # allocas is of its own step.
     allocas = []
-    for index, (op, arg, wait, edges) in enumerate(steps):
+    for index, step in enumerate(steps):
+        op, arg, wait, edges = step.op, step.arg, step.wait, step.edges
         if op == OP_CALL:
             allocas += [(POINTER, index), (POINTER, index)]  # the task, its awaiter
         elif op in (OP_JOIN, OP_SELECT):
@@ -445,10 +422,10 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
         else:
             slots.append([(field, index)])
     fields = [slot[0][0] for slot in slots]
-    suspends = [i for i, (op, _, wait, _) in enumerate(steps) if _waits(op, wait)]
+    suspends = [i for i, s in enumerate(steps) if _waits(s)]
     # The locals: in the frame once a work step uses them (the opaque work
     # loop takes their address) and the function suspends at all.
-    if program.fn_locals[fn] and suspends and any(op == OP_WORK and arg for op, arg, _, _ in steps):
+    if program.fn_locals[fn] and suspends and any(s.op == OP_WORK and s.arg for s in steps):
         fields.append(_locals_field(program, fn))
     fields.append(U64)  # arg
     # acc: each value of it that lives across a suspension is a spill of
@@ -457,10 +434,11 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
     folded = "false"  # or "true", or the step that made it unknown
     flags = set()
     rdepth = False
-    for index, (op, arg, wait, edges) in enumerate(steps):
+    for index, step in enumerate(steps):
+        op, arg, wait, edges = step.op, step.arg, step.wait, step.edges
         if edges and suspends and index > suspends[0]:
             rdepth = True  # a child built after a suspension
-        if _waits(op, wait):
+        if _waits(step):
             if acc is not None:
                 spilled.add(acc)
             if folded not in ("false", "true"):
@@ -469,7 +447,7 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
             acc = ("work", index)
         elif op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) or (op == OP_SPAWN and wait):
             acc = ("result", index)
-        unknown = any(program.edge_back[e] for e in edges)
+        unknown = any(e.back for e in edges)
         if op == OP_CALL or (op == OP_SPAWN and wait):
             folded = "true" if not unknown else folded if folded == "true" else index
         elif op in (OP_JOIN, OP_SELECT, OP_GEN) and folded != "true":
@@ -480,7 +458,7 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
     # folded is the OR of what each unknown step gave: a join's (or a
     # generator loop's) `any`, one byte; a select's `any` is `winner >= 0`,
     # and LLVM keeps the winner itself, the SelectCtl's 4-byte int.
-    fields += [U32 if steps[i][0] == OP_SELECT else BOOL for i in sorted(flags)]
+    fields += [U32 if steps[i].op == OP_SELECT else BOOL for i in sorted(flags)]
     bits = max(1, (len(suspends) + 1).bit_length())  # initial, final and every await
     fields.append((1, 1) if bits <= 8 else (2, 2))  # the suspend index
     if not suspends:
@@ -508,10 +486,10 @@ def clang_sizes(program, edge_boxed) -> list:
     constant = constant_rdepth(program)
     n = len(program.fn_names)
     counted, inner = [None] * n, [None] * n  # heap size; (alloca size, alignment)
-    for fn in callees_first(program, edge_boxed):
+    for fn in program.view.callees_first():
         fields = clang_frame_fields(program, fn, constant[fn])
-        fields += [inner[c] for _, _, _, edges in _steps(program, fn) for e in edges
-                   if not program.edge_back[e] and not edge_boxed[e] for c in [int(program.edge_callee[e])]]
+        fields += [inner[e.callee] for e in program.view.functions[fn].edges
+                   if not e.back and not edge_boxed[e.index]]
         head = CLANG_GEN_HEAD if program.fn_generator[fn] else CLANG_TASK_HEAD
         end, align = struct_layout(head, fields)
         inner[fn] = (_round(end, align), align)

@@ -175,6 +175,13 @@ class CompiledProgram:
     _duration_rows: list = field(default_factory=list, init=False, repr=False)
 
     @functools.cached_property
+    def view(self):
+        """The program as functions, steps and edges (model/program_view.py)."""
+        from .program_view import ProgramView  # that module reads this one's step codes
+
+        return ProgramView.of(self)
+
+    @functools.cached_property
     def edge_op(self) -> np.ndarray:
         """The step code of each edge's step (edges are in step order)."""
         return np.repeat(self.step_op, self.step_edge_count)

@@ -33,104 +33,105 @@ def mixed_program():
     return p.compile()
 
 
-def random_programs(count: int, seed: int = 2024) -> list:
-    """Seeded random programs over every step (recursion with limits,
-    joins, selects, waiting and detached spawns, generators); candidates
-    the compiler rejects (an unreachable function, a back edge without a
-    limit, select arms that tie or spawn) are skipped, so the list is the
-    same on every run."""
+def _random(count: int, seed: int, prefix: str, tasks: tuple, functions: tuple, generators: tuple,
+            sizes: list, add_step, add_generator) -> list:
+    """``count`` seeded random programs: functions f0.. each with up to five
+    steps from ``add_step(rng, fn, size, later, earlier, gens)``, which may
+    call only later functions except through a limited back edge, then the
+    generators (``add_generator(rng, program, name)``). Candidates the
+    compiler rejects (an unreachable function, a back edge without a limit,
+    select arms that tie or spawn) are skipped, so the list is the same on
+    every run."""
     rng = random.Random(seed)
     programs = []
     while len(programs) < count:
-        p = Program(f"random{len(programs)}", tasks=rng.randint(1, 4))
-        names = [f"f{i}" for i in range(rng.randint(2, 6))]
-        gens = [f"g{i}" for i in range(rng.randint(0, 2))]
+        p = Program(f"{prefix}{len(programs)}", tasks=rng.randint(*tasks))
+        names = [f"f{i}" for i in range(rng.randint(*functions))]
+        gens = [f"g{i}" for i in range(rng.randint(*generators))]
         for i, name in enumerate(names):
-            size = rng.choice([0, 8, 13, 64])
+            size = rng.choice(sizes)
             fn = p.fn(name, locals=size, borrows=rng.random() < 0.5)
-            later, earlier = names[i + 1:], names[: i + 1]
             for _ in range(rng.randint(0, 5)):
-                k = rng.random()
-                if k < 0.2 and size:
-                    fn.work(rng.randint(0, size))
-                elif k < 0.35 and later:
-                    fn.call(rng.choice(later))
-                elif k < 0.45 and later:
-                    fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
-                elif k < 0.55 and later:  # rejected below unless the arms' durations differ
-                    fn.select(*rng.sample(later, rng.randint(1, min(3, len(later)))))
-                elif k < 0.62:
-                    fn.io(rng.randint(1, 3))
-                elif k < 0.67:
-                    fn.yield_now()
-                elif k < 0.72 and later:
-                    fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.7)
-                elif k < 0.8 and gens:
-                    fn.gen(rng.choice(gens), rng.randint(0, 4))
-                elif k < 0.88:
-                    fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
-                elif k < 0.94:
-                    fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []), limit=rng.randint(0, 2))
-                else:
-                    fn.spawn(rng.choice(earlier), count=rng.randint(1, 2), wait=rng.random() < 0.5,
-                             limit=rng.randint(0, 2))
+                add_step(rng, fn, size, names[i + 1:], names[: i + 1], gens)
         for name in gens:
-            size = rng.choice([1, 8, 30])
-            g = p.fn(name, locals=size, borrows=rng.random() < 0.5, generator=True)
-            for _ in range(rng.randint(0, 3)):
-                g.work(rng.randint(0, size))
+            add_generator(rng, p, name)
         try:
             programs.append(p.compile())
         except UsageError:
             continue
     return programs
+
+
+def random_programs(count: int, seed: int = 2024) -> list:
+    """Seeded random programs over every step (recursion with limits,
+    joins, selects, waiting and detached spawns, generators)."""
+    def add_step(rng, fn, size, later, earlier, gens):
+        k = rng.random()
+        if k < 0.2 and size:
+            fn.work(rng.randint(0, size))
+        elif k < 0.35 and later:
+            fn.call(rng.choice(later))
+        elif k < 0.45 and later:
+            fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
+        elif k < 0.55 and later:  # rejected unless the arms' durations differ
+            fn.select(*rng.sample(later, rng.randint(1, min(3, len(later)))))
+        elif k < 0.62:
+            fn.io(rng.randint(1, 3))
+        elif k < 0.67:
+            fn.yield_now()
+        elif k < 0.72 and later:
+            fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.7)
+        elif k < 0.8 and gens:
+            fn.gen(rng.choice(gens), rng.randint(0, 4))
+        elif k < 0.88:
+            fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
+        elif k < 0.94:
+            fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []), limit=rng.randint(0, 2))
+        else:
+            fn.spawn(rng.choice(earlier), count=rng.randint(1, 2), wait=rng.random() < 0.5,
+                     limit=rng.randint(0, 2))
+
+    def add_generator(rng, p, name):
+        size = rng.choice([1, 8, 30])
+        g = p.fn(name, locals=size, borrows=rng.random() < 0.5, generator=True)
+        for _ in range(rng.randint(0, 3)):
+            g.work(rng.randint(0, size))
+
+    return _random(count, seed, "random", (1, 4), (2, 6), (0, 2), [0, 8, 13, 64], add_step, add_generator)
 
 
 def random_select_programs(count: int, seed: int) -> list:
     """Seeded random programs with selects (arms of distinct durations,
     dropped while io is pending, nested joins inside arms), recursion with
-    limits, spawns, generators and yields; rejected candidates are skipped."""
-    rng = random.Random(seed)
-    programs = []
-    while len(programs) < count:
-        p = Program(f"rsel{len(programs)}", tasks=rng.randint(1, 3))
-        names = [f"f{i}" for i in range(rng.randint(3, 7))]
-        gens = [f"g{i}" for i in range(rng.randint(0, 1))]
-        for i, name in enumerate(names):
-            size = rng.choice([0, 8, 24])
-            fn = p.fn(name, locals=size, borrows=rng.random() < 0.5)
-            later, earlier = names[i + 1:], names[: i + 1]
-            for _ in range(rng.randint(0, 5)):
-                k = rng.random()
-                if k < 0.15 and size:
-                    fn.work(rng.randint(1, size))
-                elif k < 0.3 and later:
-                    fn.select(*rng.sample(later, min(len(later), rng.randint(2, 3))))
-                elif k < 0.4 and later:
-                    fn.call(rng.choice(later))
-                elif k < 0.5 and later:
-                    fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
-                elif k < 0.65:
-                    fn.io(rng.randint(1, 4))
-                elif k < 0.72:
-                    fn.yield_now()
-                elif k < 0.78 and gens:
-                    fn.gen(rng.choice(gens), rng.randint(0, 3))
-                elif k < 0.84 and later:
-                    fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.6)
-                elif k < 0.92:
-                    fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
-                else:
-                    fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []),
-                            limit=rng.randint(0, 2))
-        for name in gens:
-            g = p.fn(name, locals=16, borrows=rng.random() < 0.5, generator=True)
-            g.work(rng.randint(0, 16))
-        try:
-            programs.append(p.compile())
-        except UsageError:
-            continue
-    return programs
+    limits, spawns, generators and yields."""
+    def add_step(rng, fn, size, later, earlier, gens):
+        k = rng.random()
+        if k < 0.15 and size:
+            fn.work(rng.randint(1, size))
+        elif k < 0.3 and later:
+            fn.select(*rng.sample(later, min(len(later), rng.randint(2, 3))))
+        elif k < 0.4 and later:
+            fn.call(rng.choice(later))
+        elif k < 0.5 and later:
+            fn.join(*[rng.choice(later) for _ in range(rng.randint(1, 3))])
+        elif k < 0.65:
+            fn.io(rng.randint(1, 4))
+        elif k < 0.72:
+            fn.yield_now()
+        elif k < 0.78 and gens:
+            fn.gen(rng.choice(gens), rng.randint(0, 3))
+        elif k < 0.84 and later:
+            fn.spawn(rng.choice(later), count=rng.randint(1, 3), wait=rng.random() < 0.6)
+        elif k < 0.92:
+            fn.call(rng.choice(earlier), limit=rng.randint(0, 2))
+        else:
+            fn.join(rng.choice(earlier), *([rng.choice(later)] if later else []), limit=rng.randint(0, 2))
+
+    def add_generator(rng, p, name):
+        g = p.fn(name, locals=16, borrows=rng.random() < 0.5, generator=True)
+        g.work(rng.randint(0, 16))
+
+    return _random(count, seed, "rsel", (1, 3), (3, 7), (0, 1), [0, 8, 24], add_step, add_generator)
 
 
 def waiting_tasks(n: int):

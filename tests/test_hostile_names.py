@@ -22,7 +22,6 @@ from pinbench.bench import codegen, engine
 from pinbench.bench.escape import MAX_COMMENT, comment_text
 from pinbench.bench.validate import _run_native, toolchain
 from pinbench.bench.validate.backend import BACKENDS, missing_note
-from pinbench.bench.validate.common import ProgramView
 from pinbench.cython_core import _executor
 from pinbench.model.program import Program
 
@@ -113,7 +112,7 @@ def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_pa
 def hostile_cases(program):
     """One case per hostile name, its functions renamed with the others,
     each under every layout the backend's strategies give the program."""
-    base = ProgramView.of(program)
+    base = program.view
     cases = []
     for i, name in enumerate(HOSTILE_NAMES):
         functions = tuple(
@@ -155,7 +154,7 @@ def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effec
         program = chain_of(len(HOSTILE_NAMES))
         layouts = [layout for layout in (s.plan(program) for s in strategies.available().values())
                    if backend.expresses(layout) and backend.variant(layout) == key]
-        base = ProgramView.of(program)
+        base = program.view
         views = [dataclasses.replace(base, name=HOSTILE_NAMES[0], functions=tuple(
             dataclasses.replace(fn, name=name) for fn, name in zip(base.functions, HOSTILE_NAMES)))]
     assert backend.supports(base)

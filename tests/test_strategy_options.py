@@ -104,23 +104,15 @@ def test_a_placement_the_executor_cannot_follow_is_refused_in_one_line():
     from pinbench.strategies.go_stack import GoStack
     from pinbench.strategies.loom import Loom
 
-    class PushAllGo(GoStack):
-        name = "push_all_go"
-
-        def place_edge(self, program, edge):
-            return STACK
-
-    class PushAllLoom(Loom):
-        name = "push_all_loom"
-
-        def place_edge(self, program, edge):
-            return STACK
+    def pushing_every_edge(base):
+        return type(f"PushAll{base.__name__}", (base,), {
+            "name": f"push_all_{base.name}", "place_edge": lambda self, program, edge: STACK})
 
     program = get_workload("fanout").compile({})
     with pytest.raises(UsageError, match="a growing stack holds plain calls only"):
-        PushAllGo().plan(program)
+        pushing_every_edge(GoStack)().plan(program)
     with pytest.raises(UsageError, match="a virtual thread runs one path of calls"):
-        PushAllLoom().plan(program)
+        pushing_every_edge(Loom)().plan(program)
 
 
 def test_spellings_of_the_same_options_are_one_benchmark():

@@ -21,7 +21,6 @@ import pytest
 from pinbench import strategies
 from pinbench.bench.validate import go, held_agreement, validate
 from pinbench.bench.validate.backend import BACKENDS, nearest_power
-from pinbench.bench.validate.common import ProgramView
 from pinbench.bench.workloads import get_workload
 
 from .helpers import in_ci, pinbench
@@ -59,7 +58,7 @@ def test_go_lays_out_frames_as_go_stack_says(tmp_path):
     """Every function's frame in Go's own listing equals go_stack's rule."""
     tool = require_go()
     programs = [chain(d, l, w) for d, l, w in ((2, 0, 1), (2, 64, 1), (1, 1024, 1), (1, 20, 2))]
-    source = go.generate([(ProgramView.of(p), [strategies.get("go_stack").plan(p)]) for p in programs])
+    source = go.generate([(p.view, [strategies.get("go_stack").plan(p)]) for p in programs])
     (tmp_path / "main.go").write_text(source)
     done = subprocess.run([tool.path, "build", "-gcflags=-S", "-o", str(tmp_path / "prog"), "main.go"],
                           cwd=tmp_path, env=go.build_env(tmp_path), capture_output=True, text=True, timeout=600)
@@ -90,7 +89,7 @@ def test_parked_goroutines_hold_the_stack_gos_rules_say(tmp_path):
     assert len(rows) == len(CASES)
     for (depth, locals_), row in zip(CASES, rows.itertuples()):
         _, stack = rules.held_while_waiting("chain", "go_stack", depth=depth, locals=locals_)
-        assert row.native == "go" and row.tasks_native == go.goroutines_for(ProgramView.of(chain(depth, locals_)))
+        assert row.native == "go" and row.tasks_native == go.goroutines_for(chain(depth, locals_).view)
         assert nearest_power(row.reserved_model) == stack, (depth, locals_)
         assert nearest_power(row.reserved_native) == stack, (depth, locals_, row.reserved_native)
         assert row.reserved_agree

@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 
 from ...model.errors import UsageError
-from ...model.native import callees_first, imported_size, rust_sizes
+from ...model.native import imported_size, rust_sizes
 from ...strategies import BUILTIN
 from ..console import one_line
 from ..formatting import grouped
@@ -56,7 +56,7 @@ class Sizer:
         for e in np.flatnonzero(self.base == 0):
             parents[int(program.edge_callee[e])].append(int(self.edge_fn[e]))
         self.parents = parents
-        self.order = {fn: i for i, fn in enumerate(callees_first(program, self.base))}
+        self.order = {fn: i for i, fn in enumerate(program.view.callees_first())}
         for fn in sorted(self.order, key=self.order.get):
             self._size(fn, self.base, self.sizes, self.aligns)
 

@@ -44,7 +44,7 @@ from ..runner import DoesNotFit, execute
 from ..workloads import WORKLOADS, Workload, get_workload
 from . import toolchain
 from .backend import BACKENDS, HELD_FIGURES, missing_note
-from .common import ProgramView, check_supported
+from .common import check_supported
 
 LANGUAGES = tuple(BACKENDS)
 
@@ -261,7 +261,8 @@ def validate(
             workload = get_workload(name)
             typed = workload.parse_params({k: param_text(v) for k, v in params.items()})
             program = workload.compile(typed)
-        compiled.append((name, workload, typed, program, ProgramView.of(program)))
+        check_supported(program)
+        compiled.append((name, workload, typed, program, program.view))
 
     notes = []
     mapped = counterparts()

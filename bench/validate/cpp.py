@@ -19,7 +19,8 @@ from __future__ import annotations
 from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from ...model.layout import HEAP
 from ..escape import comment_text
-from .common import Body as _Body, Function, ProgramView
+from ...model.program_view import Function, ProgramView
+from .common import Body as _Body
 
 
 def expresses(layout) -> bool:

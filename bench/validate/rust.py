@@ -32,7 +32,8 @@ from __future__ import annotations
 from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from ...model.layout import HEAP
 from ..escape import comment_text
-from .common import Body as _Body, Function, ProgramView
+from ...model.program_view import Function, ProgramView
+from .common import Body as _Body
 
 
 def expresses(layout) -> bool:
@@ -568,25 +569,11 @@ def _module(view: ProgramView, index: int, variant: int, layout) -> str:
 def _nesting(view: ProgramView) -> int:
     """The longest chain of futures nested inline (call/join/gen edges that
     are not back edges; they form a DAG): rustc's type normalisation
-    recurses that deep. Iterative, for chains a thousand levels deep."""
-    children = [
-        [e.callee for s in fn.steps if s.op in (OP_CALL, OP_JOIN, OP_SELECT, OP_GEN) for e in s.edges if not e.back]
-        for fn in view.functions
-    ]
-    depth = [-1] * len(children)
-    for root in range(len(children)):
-        stack = [root]
-        while stack:
-            f = stack[-1]
-            if depth[f] >= 0:
-                stack.pop()
-                continue
-            pending = [g for g in children[f] if depth[g] < 0]
-            if pending:
-                stack.extend(pending)
-                continue
-            depth[f] = max((1 + depth[g] for g in children[f]), default=0)
-            stack.pop()
+    recurses that deep."""
+    depth = [0] * len(view.functions)
+    for f in view.callees_first():
+        depth[f] = max((1 + depth[e.callee] for s in view.functions[f].steps if s.holds_children
+                        for e in s.edges if not e.back), default=0)
     return max(depth, default=0)
 
 
