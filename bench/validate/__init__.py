@@ -40,9 +40,9 @@ from .. import engine as engine_registry
 from ..formatting import grouped, param_text
 from ..suite import check_sweeps_apply, combinations, parse_param_flags, split_names
 from ..results import atomic_write_text
-from ..runner import DoesNotFit, execute
+from ..runner import DoesNotFit, default_memory_limit, execute
 from ..workloads import WORKLOADS, Workload, get_workload
-from . import toolchain
+from . import model_timing, toolchain
 from .backend import BACKENDS, HELD_FIGURES, missing_note
 from .common import check_supported
 
@@ -146,8 +146,9 @@ def _params_label(workload, params: dict) -> str:
 # -- running ------------------------------------------------------------------------
 
 
-# Runs of each case per round, on both sides: the minimum over all of them
-# discards the first, cold run (page faults, allocator warm-up).
+# Runs of each case per round, on both sides, each side in a fresh process
+# (model_timing.py says why): the minimum over all of them discards the
+# first, cold run (page faults, allocator warm-up).
 RUNS_PER_ROUND = 2
 SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws (plots.py)
 
@@ -162,7 +163,10 @@ def _derived(run: dict) -> dict:
     return {"blocks_per_live_task": run["peak_live_blocks"] / max(run["peak_held_tasks"], 1)}
 
 
-def _model_round(program, strategy: str, engine: str) -> dict:
+def _model_counts(program, strategy: str, engine: str) -> dict:
+    """The model's counts of a case, from runs in this process (they are
+    deterministic: ``stable`` says whether they repeat); its times come from
+    a fresh process (:func:`_model_times`)."""
     runs = [execute(program, strategy, "system", engine=engine) for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
@@ -174,8 +178,18 @@ def _model_round(program, strategy: str, engine: str) -> dict:
         "fn_frames": list(first["frame_bytes"].values()),
         "checksum": first["checksum"],
         "stable": all(r["allocs"] == first["allocs"] and r["checksum"] == first["checksum"] for r in runs),
-        "ns": [r["elapsed_ns"] for r in runs],
     }
+
+
+def _model_times(cases: list, timeout: float) -> list:
+    """Per ``(program, strategy, engine)``, its RUNS_PER_ROUND times, all
+    taken in one fresh worker process, as a native program takes its own."""
+    jobs = []
+    for program, strategy, engine in cases:
+        layout = strategy_registry.get(strategy).plan(program)
+        library = engine_registry.compiled(program, layout).path if engine == engine_registry.COMPILED else None
+        jobs.append((program, layout, "system", str(library) if library else None))
+    return model_timing.times(jobs, RUNS_PER_ROUND, default_memory_limit(), timeout)
 
 
 def _note(log, message: str):
@@ -361,18 +375,25 @@ def validate(
             f"{len(validated)} strategies x {', '.join(engines)}), then "
             + ", ".join(str(b) for b in binaries.values()),
         )
+        timed = []  # (case, strategy, engine) of this round, in order
         for index, (name, workload, typed, program, view) in enumerate(compiled):
             for strategy in validated:
                 for eng in engines:
                     if (index, strategy) in too_big:
                         continue
-                    try:
-                        _merge(model, (index, strategy, eng), _model_round(program, strategy, eng))
-                    except DoesNotFit as error:  # e.g. a million fibers' stacks: a finding, not a failure
-                        too_big.add((index, strategy))
-                        message = f"{name} {_params_label(workload, typed)} / {strategy}: not validated: {error}"
-                        notes.append(message)
-                        _note(log, message)
+                    if round_number == 1:
+                        try:
+                            model[index, strategy, eng] = _model_counts(program, strategy, eng)
+                        except DoesNotFit as error:  # e.g. a million fibers' stacks: a finding, not a failure
+                            too_big.add((index, strategy))
+                            message = f"{name} {_params_label(workload, typed)} / {strategy}: not validated: {error}"
+                            notes.append(message)
+                            _note(log, message)
+                            continue
+                    timed.append((index, strategy, eng))
+        ns = _model_times([(compiled[index][3], strategy, eng) for index, strategy, eng in timed], timeout)
+        for key, times in zip(timed, ns):
+            model[key]["ns"] = model[key].get("ns", []) + times
         for build, binary in binaries.items():
             language = build[0]
             for row in _run_native(tools[language], binary, timeout):
