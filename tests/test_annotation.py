@@ -17,8 +17,9 @@ def test_executor_hot_loop_has_no_python_interaction(tmp_path):
     cython = shutil.which("cython") or shutil.which("cython3")
     assert cython, "Cython is a build requirement; install it (pip install Cython)"
     shutil.copy(SOURCE, tmp_path)
-    for header in SOURCE.parent.glob("*.h"):  # allocators.h, runtime.h
-        shutil.copy(header, tmp_path)
+    for pattern in ("*.h", "*.pxd", "*.pxi"):  # the headers and what the .pyx cimports or includes
+        for header in SOURCE.parent.glob(pattern):
+            shutil.copy(header, tmp_path)
     subprocess.run([cython, "-3", "-a", "_executor.pyx"], cwd=tmp_path, check=True)
     html = (tmp_path / "_executor.html").read_text()
     scores = {
