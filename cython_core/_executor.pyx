@@ -500,22 +500,34 @@ cdef inline void wake_task(Ex *ex, uint32_t task) noexcept nogil:
         enqueue(ex, task, NULL, NO_WAITER)
 
 
-cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
-    """A free waiter: a released one, else the next never used (the table
-    is not walked to link its fresh entries: a table kept from an earlier
-    run starts with every entry unused)."""
-    cdef uint32_t id = ex.waiter_free
-    cdef uint64_t cap
+cdef inline uint32_t table_take(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
+                                uint32_t *top, uint32_t *cap) noexcept nogil:
+    """A free entry of the task or waiter table: the last released one (the
+    free list runs through each entry's ``next_free``, at byte ``link``),
+    else the next never used, the table grown if it is full (it is not
+    walked to link its fresh entries: a table kept from an earlier run
+    starts with every entry unused). NO_WAITER (and the error set) when it
+    cannot grow."""
+    cdef uint32_t id = free_list[0]
+    cdef uint64_t grown
     if id != NO_WAITER:
-        ex.waiter_free = ex.waiters[id].next_free
-    else:
-        if ex.waiter_top == ex.waiters_cap:
-            cap = ex.waiters_cap
-            if grow(ex, <void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
-                return NO_WAITER
-            ex.waiters_cap = <uint32_t>cap
-        id = ex.waiter_top
-        ex.waiter_top += 1
+        free_list[0] = (<uint32_t *>(<char *>table[0] + id * item + link))[0]
+        return id
+    if top[0] == cap[0]:
+        grown = cap[0]
+        if grow(ex, table, &grown, item, grown + 1):
+            return NO_WAITER
+        cap[0] = <uint32_t>grown
+    id = top[0]
+    top[0] += 1
+    return id
+
+
+cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
+    cdef uint32_t id = table_take(ex, <void **>&ex.waiters, sizeof(Waiter), WAITER_NEXT_FREE,
+                                  &ex.waiter_free, &ex.waiter_top, &ex.waiters_cap)
+    if id == NO_WAITER:
+        return id
     ex.waiters[id].task = task
     ex.waiters[id].frame = frame
     ex.waiters[id].state = state
@@ -556,18 +568,10 @@ cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept 
 
 cdef inline uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
                               uint32_t waiter_task) noexcept nogil:
-    cdef uint32_t id = ex.task_free
-    cdef uint64_t cap
-    if id != NO_WAITER:
-        ex.task_free = ex.tasks[id].next_free
-    else:                              # the next never-used entry (see waiter_new)
-        if ex.task_top == ex.tasks_cap:
-            cap = ex.tasks_cap
-            if grow(ex, <void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
-                return NO_WAITER
-            ex.tasks_cap = <uint32_t>cap
-        id = ex.task_top
-        ex.task_top += 1
+    cdef uint32_t id = table_take(ex, <void **>&ex.tasks, sizeof(Task), TASK_NEXT_FREE,
+                                  &ex.task_free, &ex.task_top, &ex.tasks_cap)
+    if id == NO_WAITER:
+        return id
     cdef Task *t = &ex.tasks[id]
     t.root = root
     t.handle = handle

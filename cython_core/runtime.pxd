@@ -345,5 +345,9 @@ cdef extern from "runtime.h" nogil:
         uint64_t *thread_at
         uint64_t thread_n
 
+    # where each table's free list is linked (table_take)
+    const size_t TASK_NEXT_FREE "offsetof(pb_task, next_free)"
+    const size_t WAITER_NEXT_FREE "offsetof(pb_waiter, next_free)"
+
     uint64_t value_of "pb_value_of"(const Hdr *h)
     void fold "pb_fold"(Hdr *h, uint64_t value)
