@@ -105,10 +105,27 @@ cdef enum:
     OVER_RESIDENT = 2
 
 
+cdef inline void limits_moved(Ex *ex) noexcept nogil:
+    """The bookkeeping or next_check changed: where a new allocator peak
+    must look at the limits (block_counted compares once, not twice)."""
+    cdef uint64_t at = ex.fp.next_check - ex.fp.book if ex.fp.next_check > ex.fp.book else 0
+    cdef uint64_t below = ex.fp.rss_start + ex.fp.book
+    cdef uint64_t limit = ex.memory_limit - below if ex.memory_limit > below else 0
+    ex.fp.alloc_check = at if at < limit else limit
+
+
+cdef inline void book_grows(Ex *ex, uint64_t n) noexcept nogil:
+    ex.fp.book += n
+    if ex.fp.book > ex.fp.peak_book:
+        ex.fp.peak_book = ex.fp.book
+    limits_moved(ex)
+
+
 cdef void check_memory(Ex *ex, uint64_t footprint) noexcept nogil:
     """The run grew by ``fp.step`` since the last look: read the resident
     size; stop the run if it, or the bytes counted, passed the limit."""
     ex.fp.next_check = footprint + ex.fp.step
+    limits_moved(ex)
     ex.fp.polls_checked = ex.c.polls
     if not ex.fp.sample_rss:
         return
@@ -183,15 +200,14 @@ cdef inline char *block_counted(Ex *ex, uint64_t size, uint64_t counted) noexcep
     everything the new block comes with is counted)."""
     if (size >= ex.fp.step or size > ex.memory_limit) and refused(ex, size):
         return NULL
-    cdef char *ptr = <char *>pb_alloc(&ex.a, size)
+    cdef size_t footprint
+    cdef char *ptr = <char *>pb_alloc_reserved(&ex.a, size, &footprint)
     if ptr == NULL:
         ex.error = E_OUT_OF_MEMORY
         return NULL
-    cdef uint64_t footprint = pb_reserved(&ex.a)
-    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (two compares)
+    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (one compare)
         ex.fp.peak_alloc = footprint
-        footprint += ex.fp.book
-        if footprint > ex.fp.next_check or ex.fp.rss_start + footprint > ex.memory_limit:
+        if footprint > ex.fp.alloc_check:
             over_limit(ex, 0)
     ex.c.allocs += 1
     ex.c.bytes_allocated += counted
@@ -265,9 +281,7 @@ cdef int grow(Ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need) n
         return -1
     array[0] = grown
     cap[0] = new_cap
-    ex.fp.book += more
-    if ex.fp.book > ex.fp.peak_book:
-        ex.fp.peak_book = ex.fp.book
+    book_grows(ex, more)
     return 0
 
 
@@ -577,7 +591,7 @@ cdef inline uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter
     t.handle = handle
     t.waiter_frame = waiter_frame
     t.waiter_task = waiter_task
-    t.queued = 0
+    t.queued = 1                       # top-down: spawn_task queues it next (bottom-up never reads it)
     t.t_ref = 0
     t.t_late = 0
     if ex.lat.stride:
@@ -644,10 +658,8 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
         if not ex.p.runtime_inside:
             ex.c.runtime_live += counted
         held_grew(ex)
-    if ex.p.bottom_up:
-        enqueue(ex, id, root, NO_WAITER)
-    else:
-        wake_task(ex, id)
+    # queued already (task_new): no wake_task, which would read the flag again
+    enqueue(ex, id, root if ex.p.bottom_up else NULL, NO_WAITER)
     return id
 
 
@@ -1489,6 +1501,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         held_over = 0
     ex.fp.book += held_over
     ex.fp.peak_book = ex.fp.book
+    limits_moved(&ex)
     if ex.fp.rss_start + ex.fp.book > memory_limit:
         raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
                                              **footprint_counters(&ex, 0), "memory_over": "counted",

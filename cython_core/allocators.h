@@ -436,15 +436,25 @@ static inline void pb__bump_destroy(void *state)
 /* The calls through *a, with the three allocators above called directly
  * (and inlined) when *a is one of them: a hot loop pays a compare instead
  * of an indirect call, and the allocator stays a run parameter. */
-static inline void *pb_alloc(const pb_allocator *a, size_t size)
+/* An allocation, and what pb_reserved says after it into *reserved, with
+ * one dispatch: the executor looks at the footprint after every allocation. */
+static inline void *pb_alloc_reserved(const pb_allocator *a, size_t size, size_t *reserved)
 {
-    if (a->alloc == pb__system_alloc)
-        return pb__system_alloc(a->state, size);
-    if (a->alloc == pb__pool_alloc)
-        return pb__pool_alloc(a->state, size);
-    if (a->alloc == pb__bump_alloc)
-        return pb__bump_alloc(a->state, size);
-    return a->alloc(a->state, size);
+    void *p;
+    if (a->alloc == pb__system_alloc) {
+        p = pb__system_alloc(a->state, size);
+        *reserved = pb__system_reserved(a->state);
+    } else if (a->alloc == pb__pool_alloc) {
+        p = pb__pool_alloc(a->state, size);
+        *reserved = pb__pool_reserved(a->state);
+    } else if (a->alloc == pb__bump_alloc) {
+        p = pb__bump_alloc(a->state, size);
+        *reserved = pb__bump_reserved(a->state);
+    } else {
+        p = a->alloc(a->state, size);
+        *reserved = a->reserved(a->state);
+    }
+    return p;
 }
 
 static inline void pb_free(const pb_allocator *a, void *ptr, size_t size)

@@ -14,7 +14,7 @@ cdef extern from "allocators.h" nogil:
         size_t (*reserved)(void *state) noexcept nogil
         void (*destroy)(void *state) noexcept nogil
     int pb_allocator_init(pb_allocator *a, int kind)
-    void *pb_alloc(const pb_allocator *a, size_t size)
+    void *pb_alloc_reserved(const pb_allocator *a, size_t size, size_t *reserved)
     void pb_free(const pb_allocator *a, void *ptr, size_t size)
     size_t pb_reserved(const pb_allocator *a)
     int PB_ALLOC_SYSTEM, PB_ALLOC_POOL, PB_ALLOC_BUMP
@@ -303,6 +303,7 @@ cdef extern from "runtime.h" nogil:
         uint64_t rss_start
         uint64_t peak_rss
         uint64_t next_check
+        uint64_t alloc_check
         uint64_t step
         uint64_t polls_checked
         int over

@@ -382,9 +382,7 @@ cdef Stack *vthread_new(Ex *ex) noexcept nogil:
         ex.error = E_OUT_OF_MEMORY
         return NULL
     v.vthread = v
-    ex.fp.book += sizeof(Stack)
-    if ex.fp.book > ex.fp.peak_book:
-        ex.fp.peak_book = ex.fp.book
+    book_grows(ex, sizeof(Stack))
     return v
 
 
@@ -393,6 +391,7 @@ cdef void vthread_end(Ex *ex, Stack *v) noexcept nogil:
         chunk_drop(ex, v)
     runtime_shrinks(ex, v.runtime)
     ex.fp.book -= sizeof(Stack)
+    limits_moved(ex)
     free(v)
 
 
