@@ -8,7 +8,8 @@ extensions = [
         "pinbench.cython_core._executor",
         ["cython_core/_executor.pyx"],
         include_dirs=["cython_core"],
-        depends=["cython_core/allocators.h", "cython_core/runtime.h"],
+        depends=["cython_core/allocators.h", "cython_core/runtime.h", "cython_core/runtime.pxd",
+                 "cython_core/storage.pxi"],
         # gcc's default limits left the per-task helpers (block_counted,
         # task_done) as calls: inlining them into spawn_task and the loop
         # saves 38 instructions per task (docs/validation.md, issue 20).
@@ -18,4 +19,5 @@ extensions = [
     )
 ]
 
-setup(ext_modules=cythonize(extensions, language_level=3, annotate=False))
+# include_path: _executor.pyx cimports runtime.pxd beside it.
+setup(ext_modules=cythonize(extensions, language_level=3, annotate=False, include_path=["cython_core"]))

@@ -18,350 +18,10 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
 
+# runtime.pxd: the C this module shares (allocators.h, runtime.h, callgrind).
+from runtime cimport *
+
 import numpy as np
-
-
-cdef extern from "allocators.h" nogil:
-    ctypedef struct pb_allocator:
-        void *state
-        void *(*alloc)(void *state, size_t size) noexcept nogil
-        void (*free)(void *state, void *ptr, size_t size) noexcept nogil
-        size_t (*reserved)(void *state) noexcept nogil
-        void (*destroy)(void *state) noexcept nogil
-    int pb_allocator_init(pb_allocator *a, int kind)
-    void *pb_alloc(const pb_allocator *a, size_t size)
-    void pb_free(const pb_allocator *a, void *ptr, size_t size)
-    size_t pb_reserved(const pb_allocator *a)
-    int PB_ALLOC_SYSTEM, PB_ALLOC_POOL, PB_ALLOC_BUMP
-
-
-# Instruction counting (pinbench run --instructions): under valgrind's
-# callgrind, these client requests switch instrumentation and collection on
-# around the nogil loop only, so the count excludes interpreter start-up,
-# imports and setup. Outside valgrind each is a handful of instructions; a
-# core built where valgrind's headers are missing cannot count (PB_CALLGRIND 0).
-cdef extern from *:
-    """
-    #if defined(__has_include)
-    #  if __has_include(<valgrind/callgrind.h>)
-    #    include <valgrind/callgrind.h>
-    #    define PB_CALLGRIND 1
-    #  endif
-    #endif
-    #ifndef PB_CALLGRIND
-    #  define PB_CALLGRIND 0
-    #  define CALLGRIND_START_INSTRUMENTATION
-    #  define CALLGRIND_STOP_INSTRUMENTATION
-    #  define CALLGRIND_ZERO_STATS
-    #  define CALLGRIND_TOGGLE_COLLECT
-    #  define CALLGRIND_DUMP_STATS
-    #endif
-    static inline void pb_count_begin(void) {
-        CALLGRIND_START_INSTRUMENTATION;
-        CALLGRIND_ZERO_STATS;
-        CALLGRIND_TOGGLE_COLLECT;
-    }
-    /* One dump per counted run: the harness reads them in order. */
-    static inline void pb_count_end(void) {
-        CALLGRIND_TOGGLE_COLLECT;
-        CALLGRIND_DUMP_STATS;
-        CALLGRIND_STOP_INSTRUMENTATION;
-    }
-    """
-    const int PB_CALLGRIND
-    void pb_count_begin() nogil
-    void pb_count_end() nogil
-
-# The frame header, the executor's state and the two function-pointer tables
-# a generated engine shares with this module are defined in runtime.h (the
-# comments there say what each field is); Cython sees them under these names.
-cdef extern from "runtime.h" nogil:
-    """
-    #define PB_RUNTIME_EX_SIZE ((uint32_t)sizeof(pb_ex))
-    """
-    enum:
-        OP_WORK "PB_OP_WORK"
-        OP_CALL "PB_OP_CALL"
-        OP_JOIN "PB_OP_JOIN"
-        OP_SELECT "PB_OP_SELECT"
-        OP_IO "PB_OP_IO"
-        OP_YIELD "PB_OP_YIELD"
-        OP_SPAWN "PB_OP_SPAWN"
-        OP_GEN "PB_OP_GEN"
-        F_STARTED "PB_F_STARTED"
-        F_ACTIVE "PB_F_ACTIVE"
-        F_FOLDED "PB_F_FOLDED"
-        F_LAUNCHING "PB_F_LAUNCHING"
-        F_WON "PB_F_WON"
-        W_FREE "PB_W_FREE"
-        W_PENDING "PB_W_PENDING"
-        W_QUEUED "PB_W_QUEUED"
-        W_FIRED "PB_W_FIRED"
-        W_CANCELLED "PB_W_CANCELLED"
-        E_OK "PB_E_OK"
-        E_MEMORY_LIMIT "PB_E_MEMORY_LIMIT"
-        E_OUT_OF_MEMORY "PB_E_OUT_OF_MEMORY"
-        E_STACK_OVERFLOW "PB_E_STACK_OVERFLOW"
-        P_INLINE "PB_INLINE"
-        P_BOX "PB_BOX"
-        P_STACK "PB_STACK"
-        P_OWN "PB_OWN"
-        S_HEAP "PB_HEAP"
-        S_STACKS "PB_STACKS"
-        S_SLABS "PB_SLABS"
-        S_BOX_ON_SUSPEND "PB_BOX_ON_SUSPEND"
-        S_CHUNKS "PB_CHUNKS"
-        E_DEADLOCK "PB_E_DEADLOCK"
-    const uint32_t PC_DONE "PB_PC_DONE"
-    const uint32_t NO_WAITER "PB_NO_WAITER"
-    const uint32_t NOT_POOLED "PB_NOT_POOLED"
-    const uint64_t FNV_PRIME "PB_FNV_PRIME"
-    const int CELL_HEADER "PB_CELL_HEADER"
-    const uint32_t RUNTIME_ABI "PB_RUNTIME_ABI"
-    const uint32_t RUNTIME_EX_SIZE "PB_RUNTIME_EX_SIZE"
-
-    ctypedef struct Hdr "pb_hdr":
-        uint32_t fn
-        uint32_t pc
-        uint32_t iter
-        uint32_t pending
-        uint32_t rdepth
-        uint32_t flags
-        uint64_t arg
-        uint64_t acc
-
-    ctypedef struct Slab "pb_slab":
-        Slab *next
-        Slab *prev
-        uint64_t cap
-        uint64_t used
-
-    ctypedef struct Stack "pb_stack":
-        char *first
-        uint64_t cap
-        uint64_t used
-        uint64_t depth
-        uint64_t counted
-        Slab *slabs
-        Slab *slab
-        Stack *vthread
-        Stack *chunk
-        uint64_t top
-        uint64_t runtime
-
-    ctypedef struct BHdr "pb_bhdr":
-        Hdr h
-        char *parent
-        uint32_t slot
-        uint32_t task
-        Stack *stack
-
-    ctypedef struct IoLeaf "pb_io_leaf":
-        uint32_t waiter
-        uint32_t state
-        uint64_t deadline
-
-    ctypedef struct HandleVec "pb_handle_vec":
-        uint64_t *ptr
-        uint64_t cap
-        uint64_t len
-
-    ctypedef struct Prog "pb_prog":
-        const int64_t *fn_locals
-        const int64_t *fn_step_start
-        const int64_t *fn_step_count
-        const int64_t *step_op
-        const int64_t *step_arg
-        const int64_t *step_wait
-        const int64_t *step_edge_start
-        const int64_t *step_edge_count
-        const int64_t *edge_callee
-        const int64_t *edge_back
-        const int64_t *edge_limit
-        const int64_t *fn_size
-        const int64_t *fn_bytes
-        const int64_t *fn_locals_offset
-        const int64_t *fn_cell_size
-        const int64_t *fn_child_offset
-        const int64_t *edge_boxed
-        const int64_t *edge_offset
-        const int64_t *edge_place
-        int bottom_up
-        int moves
-        int storage
-        int stack_grows
-        uint64_t stack_bytes
-        uint64_t stack_guard
-        uint64_t stack_base
-        uint64_t stack_top
-        uint64_t stack_scale
-        const int64_t *fn_stack_check
-        const int64_t *fn_stack_need
-        uint64_t stack_extra
-        uint64_t slab_header
-        uint64_t alloc_header
-        uint64_t alloc_align
-        uint64_t pool
-        uint64_t thaw_all_below
-        const int64_t *fn_runtime
-        int runtime_inside
-        uint64_t chunk_object
-        uint64_t chunk_bitmap
-
-    ctypedef struct Counters "pb_counters":
-        uint64_t allocs
-        uint64_t frees
-        uint64_t bytes_allocated
-        uint64_t live_bytes
-        uint64_t live_blocks
-        uint64_t peak_live_bytes
-        uint64_t peak_live_blocks
-        uint64_t peak_live_tasks
-        uint64_t moved_bytes
-        uint64_t refcount_ops
-        uint64_t polls
-        uint64_t tasks
-        uint64_t checksum
-        uint64_t ticks
-        uint64_t copied_bytes
-        uint64_t reserved_bytes
-        uint64_t peak_reserved_bytes
-        uint64_t stack_growths
-        uint64_t runtime_bytes
-        uint64_t runtime_live
-        uint64_t peak_held_bytes
-        uint64_t peak_held_tasks
-
-    ctypedef struct Task "pb_task":
-        char *root
-        uint64_t t_ref
-        uint64_t t_late
-        uint64_t *handle
-        char *waiter_frame
-        uint32_t waiter_task
-        uint32_t queued
-        uint32_t next_free
-
-    ctypedef struct Waiter "pb_waiter":
-        char *frame
-        uint32_t task
-        uint32_t state
-        uint32_t next_free
-
-    ctypedef struct QItem "pb_qitem":
-        char *frame
-        uint32_t task
-        uint32_t waiter
-
-    ctypedef struct Bucket "pb_bucket":
-        uint32_t *ids
-        uint32_t len
-        uint32_t cap
-
-    ctypedef struct Latency "pb_latency":
-        uint64_t stride
-        uint64_t countdown
-        uint64_t *ns
-        uint64_t *late_ns
-        uint64_t cap
-        uint64_t len
-        uint64_t dropped
-
-    ctypedef struct OpenLoop "pb_open_loop":
-        const uint64_t *arrival_ns
-        uint64_t count
-        uint64_t next
-        uint64_t start_ns
-        uint64_t stall_after_tasks
-        uint64_t stall_ns
-
-    ctypedef struct Ex "pb_ex"
-
-    ctypedef struct Services "pb_services":
-        char *(*mem_alloc)(Ex *ex, uint64_t size) noexcept nogil
-        void (*mem_free)(Ex *ex, char *ptr, uint64_t size) noexcept nogil
-        char *(*mem_alloc_as)(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil
-        void (*mem_free_as)(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil
-        uint32_t (*sleep)(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept nogil
-        uint32_t (*waiter_new)(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil
-        void (*waiter_release)(Ex *ex, uint32_t id) noexcept nogil
-        void (*waiter_cancel)(Ex *ex, uint32_t id) noexcept nogil
-        int (*enqueue)(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noexcept nogil
-        void (*wake_task)(Ex *ex, uint32_t task) noexcept nogil
-        uint32_t (*spawn_task)(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
-                               char *waiter_frame, uint32_t waiter_task) noexcept nogil
-        void (*task_done)(Ex *ex, uint32_t task) noexcept nogil
-        char *(*frame_new)(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil
-        void (*frame_release)(Ex *ex, char *frame) noexcept nogil
-        void (*suspending)(Ex *ex, char **frame) noexcept nogil
-        char *(*thaw)(Ex *ex, char *frame) noexcept nogil
-
-    ctypedef struct Engine "pb_engine":
-        uint32_t abi
-        uint32_t ex_size
-        uint32_t n_fns
-        uint32_t bottom_up
-        uint32_t moves
-        uint32_t storage
-        const int64_t *fn_size
-        const int64_t *fn_bytes
-        const int64_t *fn_cell
-        const int64_t *fn_steps
-        int (*poll)(Ex *ex, uint32_t task, char *root) noexcept nogil
-        void (*run)(Ex *ex, char *frame) noexcept nogil
-        void (*drop)(Ex *ex, char *root) noexcept nogil
-
-    ctypedef struct Footprint "pb_footprint":    # see runtime.h
-        uint64_t book
-        uint64_t peak_book
-        uint64_t peak_alloc
-        uint64_t rss_start
-        uint64_t peak_rss
-        uint64_t next_check
-        uint64_t step
-        uint64_t polls_checked
-        int over
-        int sample_rss
-
-    ctypedef struct Ex "pb_ex":
-        Prog p
-        pb_allocator a
-        Counters c
-        Latency lat
-        OpenLoop open
-        uint64_t memory_limit
-        int error
-        char *staging
-        const Services *svc
-        const Engine *eng
-        Task *tasks
-        uint32_t tasks_cap
-        uint32_t task_free
-        uint32_t task_top
-        uint64_t live_tasks
-        Waiter *waiters
-        uint32_t waiters_cap
-        uint32_t waiter_free
-        uint32_t waiter_top
-        QItem *q
-        uint64_t q_cap
-        uint64_t q_head
-        uint64_t q_len
-        Bucket *wheel
-        uint32_t wheel_size
-        uint64_t timers_pending
-        Footprint fp
-        uint64_t overflow_need
-        uint32_t overflow_task
-        Stack *thread
-        char **pool
-        uint32_t *pool_len
-        uint32_t pool_fns
-        uint64_t *thread_at
-        uint64_t thread_n
-
-    uint64_t value_of "pb_value_of"(const Hdr *h)
-    void fold "pb_fold"(Hdr *h, uint64_t value)
 
 
 cdef inline uint64_t now_ns() noexcept nogil:
@@ -445,10 +105,27 @@ cdef enum:
     OVER_RESIDENT = 2
 
 
+cdef inline void limits_moved(Ex *ex) noexcept nogil:
+    """The bookkeeping or next_check changed: where a new allocator peak
+    must look at the limits (block_counted compares once, not twice)."""
+    cdef uint64_t at = ex.fp.next_check - ex.fp.book if ex.fp.next_check > ex.fp.book else 0
+    cdef uint64_t below = ex.fp.rss_start + ex.fp.book
+    cdef uint64_t limit = ex.memory_limit - below if ex.memory_limit > below else 0
+    ex.fp.alloc_check = at if at < limit else limit
+
+
+cdef inline void book_grows(Ex *ex, uint64_t n) noexcept nogil:
+    ex.fp.book += n
+    if ex.fp.book > ex.fp.peak_book:
+        ex.fp.peak_book = ex.fp.book
+    limits_moved(ex)
+
+
 cdef void check_memory(Ex *ex, uint64_t footprint) noexcept nogil:
     """The run grew by ``fp.step`` since the last look: read the resident
     size; stop the run if it, or the bytes counted, passed the limit."""
     ex.fp.next_check = footprint + ex.fp.step
+    limits_moved(ex)
     ex.fp.polls_checked = ex.c.polls
     if not ex.fp.sample_rss:
         return
@@ -495,7 +172,7 @@ cdef inline void held_grew(Ex *ex) noexcept nogil:
 cdef inline void runtime_grows(Ex *ex, uint64_t n) noexcept nogil:
     """The runtime created its own object of ``n`` bytes for a task, a
     thread, a box or a chunk (strategies/<name>.py cites each). Objects
-    inside the strategy's blocks (a fiber's control block at the top of its
+    inside the strategy's blocks (a control block at the top of a fixed
     stack) are held already and counted only as created."""
     ex.c.runtime_bytes += n
     if not ex.p.runtime_inside:
@@ -506,14 +183,6 @@ cdef inline void runtime_grows(Ex *ex, uint64_t n) noexcept nogil:
 cdef inline void runtime_shrinks(Ex *ex, uint64_t n) noexcept nogil:
     if not ex.p.runtime_inside:
         ex.c.runtime_live -= n
-
-
-cdef inline uint64_t chunk_runtime(Ex *ex, uint64_t counted) noexcept nogil:
-    """A stack chunk's object beside its frames and metadata: its header
-    and fields, and its GC bitmap (8 bytes per ``chunk_bitmap`` bytes)."""
-    if ex.p.chunk_bitmap == 0:
-        return ex.p.chunk_object
-    return ex.p.chunk_object + 8 * ((counted + ex.p.chunk_bitmap - 1) // ex.p.chunk_bitmap)
 
 
 cdef int refused(Ex *ex, uint64_t size) noexcept nogil:
@@ -531,15 +200,14 @@ cdef inline char *block_counted(Ex *ex, uint64_t size, uint64_t counted) noexcep
     everything the new block comes with is counted)."""
     if (size >= ex.fp.step or size > ex.memory_limit) and refused(ex, size):
         return NULL
-    cdef char *ptr = <char *>pb_alloc(&ex.a, size)
+    cdef size_t footprint
+    cdef char *ptr = <char *>pb_alloc_reserved(&ex.a, size, &footprint)
     if ptr == NULL:
         ex.error = E_OUT_OF_MEMORY
         return NULL
-    cdef uint64_t footprint = pb_reserved(&ex.a)
-    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (two compares)
+    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (one compare)
         ex.fp.peak_alloc = footprint
-        footprint += ex.fp.book
-        if footprint > ex.fp.next_check or ex.fp.rss_start + footprint > ex.memory_limit:
+        if footprint > ex.fp.alloc_check:
             over_limit(ex, 0)
     ex.c.allocs += 1
     ex.c.bytes_allocated += counted
@@ -590,604 +258,11 @@ cdef inline void mem_free(Ex *ex, char *ptr, uint64_t size) noexcept nogil:
     mem_free_as(ex, ptr, size, size)
 
 
-# ---------------------------------------------------------------- stacks and slabs
-#
-# Storage other than the heap (docs/model.md, "Storage"): frames on a
-# contiguous stack (a task's, and one per concurrent child), fixed or
-# growing by copying, or bumped in a task's slabs. A stack's descriptor heads
-# its block; every frame on it points to it (pb_bhdr.stack). A stack holds
-# one path of calls, pushed and popped in order, so a growing stack can find
-# every frame on it, and every pointer to one, when it moves.
-
-cdef inline uint64_t round_up(uint64_t n, uint64_t align) noexcept nogil:
-    return (n + align - 1) // align * align
-
-
-cdef inline char *stack_base(Stack *st) noexcept nogil:
-    return <char *>st + sizeof(Stack)
-
-
-cdef void stack_overflow(Ex *ex, Stack *st, uint32_t fn, uint64_t need) noexcept nogil:
-    """A fixed stack cannot hold the frame: the run stops, naming whose stack."""
-    if not ex.error:
-        ex.error = E_STACK_OVERFLOW
-        ex.overflow_need = need
-        ex.overflow_task = (<Hdr *>st.first).fn if st.first != NULL else fn
-
-
-cdef void relink(Ex *ex, char *old, char *frame) noexcept nogil:
-    """``old`` was copied to ``frame``: its owner's slot (or its task's
-    root) and its children's parent links point to the copy now."""
-    cdef BHdr *b = <BHdr *>frame
-    cdef BHdr *owner
-    cdef int64_t s, op, e, first
-    cdef char *child
-    if b.parent == NULL and ex.tasks[b.task].root == old:
-        ex.tasks[b.task].root = frame
-    elif b.parent != NULL:
-        owner = <BHdr *>b.parent
-        s = ex.p.fn_step_start[owner.h.fn] + owner.h.pc
-        e = ex.p.step_edge_start[s] + b.slot
-        (<char **>(b.parent + ex.p.edge_offset[e]))[0] = frame
-    if b.h.flags & F_ACTIVE:
-        s = ex.p.fn_step_start[b.h.fn] + b.h.pc
-        op = ex.p.step_op[s]
-        if op == OP_CALL or op == OP_JOIN or op == OP_SELECT:
-            first = ex.p.step_edge_start[s]
-            for e in range(first, first + ex.p.step_edge_count[s]):
-                child = (<char **>(frame + ex.p.edge_offset[e]))[0]
-                if ex.p.edge_boxed[e] and child != NULL:
-                    (<BHdr *>child).parent = frame
-
-
-cdef void stack_moved(Ex *ex, char *lo, Stack *st) noexcept nogil:
-    """The stack at ``lo`` was copied to ``st``: point every frame on it, and
-    every pointer to one of them, at the copy (base first, so a frame's
-    parent on the stack is already in place when the frame is relinked)."""
-    cdef char *hi = lo + sizeof(Stack) + st.used
-    cdef int64_t delta = <char *>st - lo
-    cdef char *frame = stack_base(st)
-    cdef char *end = frame + st.used
-    cdef BHdr *b
-    st.first = st.first + delta
-    while frame < end:
-        b = <BHdr *>frame
-        b.stack = st
-        if b.parent >= lo and b.parent < hi:
-            b.parent = b.parent + delta
-        relink(ex, frame - delta, frame)
-        frame += ex.p.fn_size[b.h.fn]
-
-
-cdef Stack *stack_grow(Ex *ex, Stack *old, uint32_t fn, char **near) noexcept nogil:
-    """Go's newstack/copystack: a stack twice the size (doubled again until
-    what the function needs fits), the used part copied, the old one freed."""
-    cdef uint64_t cap = old.cap * 2
-    while old.depth + <uint64_t>ex.p.fn_stack_need[fn] + ex.p.stack_guard > cap:
-        cap *= 2
-    cdef uint64_t counted = cap + ex.p.stack_extra
-    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + cap * ex.p.stack_scale, counted)
-    if st == NULL:
-        return NULL
-    memcpy(st, old, sizeof(Stack) + old.used)
-    st.cap = cap
-    st.counted = counted
-    ex.c.copied_bytes += old.depth
-    ex.c.stack_growths += 1
-    cdef char *lo = <char *>old
-    if old.used:
-        stack_moved(ex, lo, st)
-        if near != NULL and near[0] >= lo and near[0] < lo + sizeof(Stack) + old.used:
-            near[0] = near[0] + (<char *>st - lo)
-    block_free(ex, lo, sizeof(Stack) + old.cap * ex.p.stack_scale, old.counted)
-    return st
-
-
-cdef char *slab_push(Ex *ex, Stack *st, uint32_t fn) noexcept nogil:
-    """Swift's StackAllocator (getSlabForAllocation): a header and the frame
-    (rounded up) bumped in the current slab; else in the next, kept slab if
-    it fits; else every slab after the current is freed and one new slab
-    takes their place (a slab's size, or the request's, or theirs summed)."""
-    cdef uint64_t size = ex.p.fn_size[fn]
-    cdef uint64_t request = round_up(size, ex.p.alloc_align)
-    cdef uint64_t need = ex.p.alloc_header + request
-    cdef Slab *slab = st.slab if st.slab != NULL else st.slabs
-    cdef Slab *after
-    cdef uint64_t cap, freed = 0
-    if slab == NULL or slab.used + need > slab.cap:
-        after = slab.next if slab != NULL else NULL
-        if after != NULL and after.used + need <= after.cap:
-            slab = after
-        else:
-            while after != NULL:
-                freed += after.cap
-                slab.next = after.next
-                block_free(ex, <char *>after, sizeof(Slab) + after.cap, ex.p.slab_header + after.cap)
-                after = slab.next
-            if freed > request:
-                request = freed
-            cap = ex.p.stack_bytes if ex.p.stack_bytes > ex.p.alloc_header + request else ex.p.alloc_header + request
-            after = <Slab *>block_alloc(ex, sizeof(Slab) + cap, ex.p.slab_header + cap)
-            if after == NULL:
-                return NULL
-            after.cap = cap
-            after.used = 0
-            after.next = NULL
-            after.prev = slab
-            if slab != NULL:
-                slab.next = after
-            else:
-                st.slabs = after
-            slab = after
-    st.slab = slab
-    cdef char *frame = <char *>slab + sizeof(Slab) + slab.used + ex.p.alloc_header
-    (<Slab **>(frame - ex.p.alloc_header))[0] = slab
-    slab.used += need
-    live_grows(ex, size)
-    (<BHdr *>frame).stack = st
-    return frame
-
-
-cdef void slab_pop(Ex *ex, Stack *st, char *frame) noexcept nogil:
-    cdef uint64_t size = ex.p.fn_size[(<Hdr *>frame).fn]
-    cdef Slab *slab = (<Slab **>(frame - ex.p.alloc_header))[0]
-    slab.used -= ex.p.alloc_header + round_up(size, ex.p.alloc_align)
-    ex.c.live_bytes -= size
-    if slab.used == 0 and slab == st.slab:
-        st.slab = slab.prev               # kept for the next allocation that needs one
-
-
-cdef char *stack_push(Ex *ex, uint32_t fn, char **near) noexcept nogil:
-    """A frame of ``fn`` on the stack (or slabs) of the frame at ``*near``,
-    which a growing stack may move (``*near`` then says where to)."""
-    cdef Stack *st = (<BHdr *>near[0]).stack
-    if ex.p.storage == S_SLABS:
-        return slab_push(ex, st, fn)
-    cdef uint64_t size = ex.p.fn_size[fn]
-    cdef uint64_t check = st.depth + <uint64_t>ex.p.fn_stack_check[fn] + ex.p.stack_guard
-    if check > st.cap:
-        if not ex.p.stack_grows:
-            stack_overflow(ex, st, fn, check)
-            return NULL
-        st = stack_grow(ex, st, fn, near)
-        if st == NULL:
-            return NULL
-    cdef char *frame = stack_base(st) + st.used
-    st.used += size
-    st.depth += ex.p.fn_bytes[fn]
-    live_grows(ex, ex.p.fn_bytes[fn])
-    (<BHdr *>frame).stack = st
-    return frame
-
-
-cdef char *stack_new(Ex *ex, uint32_t fn) noexcept nogil:
-    """A frame of ``fn`` at the base of a stack of its own (a task's root, a
-    concurrent child): a new stack, the frame pushed on it; under slabs, the
-    task's allocation holding its root."""
-    cdef uint64_t size = ex.p.fn_size[fn]
-    cdef uint64_t cap = size if ex.p.storage == S_SLABS else ex.p.stack_bytes
-    cdef uint64_t real = cap if ex.p.storage == S_SLABS else cap * ex.p.stack_scale
-    cdef uint64_t counted = cap + ex.p.stack_extra
-    cdef uint64_t check
-    cdef Stack *st = <Stack *>block_alloc(ex, sizeof(Stack) + real, counted)
-    if st == NULL:
-        return NULL
-    st.first = NULL
-    st.cap = cap
-    st.used = 0
-    st.depth = 0
-    st.counted = counted
-    st.slabs = NULL
-    st.slab = NULL
-    if ex.p.storage == S_STACKS:
-        st.depth = ex.p.stack_base
-        check = st.depth + <uint64_t>ex.p.fn_stack_check[fn] + ex.p.stack_guard
-        if check > cap:
-            if not ex.p.stack_grows:
-                stack_overflow(ex, st, fn, check)
-                block_free(ex, <char *>st, sizeof(Stack) + real, counted)
-                return NULL
-            st = stack_grow(ex, st, fn, NULL)
-            if st == NULL:
-                return NULL
-        size = ex.p.fn_bytes[fn]          # what the frame counts (fn_size: what it takes here)
-        st.depth += size
-    st.first = stack_base(st)
-    st.used = ex.p.fn_size[fn]
-    live_grows(ex, size)
-    (<BHdr *>st.first).stack = st
-    st.runtime = ex.p.fn_runtime[fn]     # a goroutine's g, a Swift task's AsyncTask, a fiber's control block
-    runtime_grows(ex, st.runtime)
-    return st.first
-
-
-cdef void stack_delete(Ex *ex, Stack *st) noexcept nogil:
-    """Its base frame is done: free its slabs, then the stack (or task) itself."""
-    cdef Slab *slab = st.slabs
-    cdef Slab *after
-    while slab != NULL:
-        after = slab.next
-        block_free(ex, <char *>slab, sizeof(Slab) + slab.cap, ex.p.slab_header + slab.cap)
-        slab = after
-    cdef uint32_t fn = (<Hdr *>st.first).fn
-    ex.c.live_bytes -= ex.p.fn_bytes[fn] if ex.p.storage == S_STACKS else ex.p.fn_size[fn]
-    runtime_shrinks(ex, st.runtime)
-    block_free(ex, <char *>st, sizeof(Stack) + (st.cap * ex.p.stack_scale if ex.p.storage == S_STACKS else st.cap),
-               st.counted)
-
-
-# .NET (PB_BOX_ON_SUSPEND): a frame runs on the thread's stack; when it first
-# really suspends it is copied into a box of its own, and so is every caller
-# awaiting it in a plain call (each suspends in turn). Finished boxes may be
-# kept per function for reuse (the pooling builder).
-
-
-
-cdef char *box_new(Ex *ex, uint32_t fn) noexcept nogil:
-    cdef uint64_t size = ex.p.fn_size[fn]
-    cdef uint32_t *kept
-    if ex.p.pool:
-        kept = &ex.pool_len[fn]
-        if kept[0] and kept[0] != NOT_POOLED:
-            kept[0] -= 1
-            live_grows(ex, size)
-            return ex.pool[fn * ex.p.pool + kept[0]]
-    cdef char *box = mem_alloc_as(ex, size, size)
-    if box != NULL:
-        runtime_grows(ex, ex.p.fn_runtime[fn])   # the box's object header and Task fields
-    return box
-
-
-cdef void box_done(Ex *ex, char *box) noexcept nogil:
-    cdef uint32_t fn = (<Hdr *>box).fn
-    cdef uint64_t size = ex.p.fn_size[fn]
-    if ex.p.pool and ex.pool_len[fn] < ex.p.pool:         # NOT_POOLED is never below it
-        ex.pool[fn * ex.p.pool + ex.pool_len[fn]] = box
-        ex.pool_len[fn] += 1
-        ex.c.live_bytes -= size          # still held: reserved, not in use
-        return
-    runtime_shrinks(ex, ex.p.fn_runtime[fn])
-    mem_free_as(ex, box, size, size)
-
-
-cdef void pools_drain(Ex *ex) noexcept nogil:
-    """The run is over: free the boxes the pools kept."""
-    cdef int64_t fn
-    cdef uint32_t i
-    if ex.pool_len == NULL:
-        return
-    for fn in range(ex.pool_fns):
-        if ex.pool_len[fn] == NOT_POOLED:
-            continue
-        for i in range(ex.pool_len[fn]):
-            runtime_shrinks(ex, ex.p.fn_runtime[fn])
-            block_free(ex, ex.pool[fn * ex.p.pool + i], ex.p.fn_size[fn], ex.p.fn_size[fn])
-        ex.pool_len[fn] = 0
-
-
-cdef void box_suspended(Ex *ex, char **at) noexcept nogil:
-    """``*at`` is about to suspend: box it, and each caller awaiting it in a
-    plain call (a join or select suspends itself when its launch ends)."""
-    cdef char *f = at[0]
-    cdef char *box
-    cdef uint64_t size
-    cdef int64_t s
-    while f != NULL and (<BHdr *>f).stack == ex.thread:
-        size = ex.p.fn_size[(<Hdr *>f).fn]
-        box = box_new(ex, (<Hdr *>f).fn)
-        if box == NULL:
-            return                       # the run stops; the frame is dropped from the thread's stack
-        memcpy(box, f, size)
-        ex.c.copied_bytes += size
-        (<BHdr *>box).stack = NULL
-        relink(ex, f, box)
-        thread_pop(ex, f)
-        if f == at[0]:
-            at[0] = box
-        f = (<BHdr *>box).parent
-        if f == NULL:
-            break
-        s = ex.p.fn_step_start[(<Hdr *>f).fn] + (<Hdr *>f).pc
-        if ex.p.step_op[s] != OP_CALL:
-            break
-
-
-cdef void thread_pop(Ex *ex, char *frame) noexcept nogil:
-    """A frame leaves the thread's stack (finished, dropped or boxed). The
-    arms of a join or select all sit on it while the first ones run, so
-    one may leave from below the top: its space is taken back when the
-    frames above it have left too."""
-    cdef Stack *st = ex.thread
-    ex.c.live_bytes -= ex.p.fn_bytes[(<Hdr *>frame).fn]
-    (<BHdr *>frame).stack = NULL         # gone (this copy is never read again)
-    if <uint64_t>(frame - stack_base(st)) != ex.thread_at[ex.thread_n - 1]:
-        return
-    while ex.thread_n and (<BHdr *>(stack_base(st) + ex.thread_at[ex.thread_n - 1])).stack == NULL:
-        ex.thread_n -= 1
-        st.used = ex.thread_at[ex.thread_n]
-
-
-# Java's virtual threads (PB_CHUNKS): a virtual thread's frames run on the
-# carrier's stack (ex.thread); when it suspends they are frozen -- copied --
-# into its newest stack chunk if that has room, else into a new chunk of
-# exactly their size (an empty chunk too small is dropped, a non-empty one
-# stays below the new one); when it runs again its newest chunk is thawed --
-# copied back -- whole if it holds under prog.thaw_all_below bytes, else its
-# top frame alone, the rest as calls return into them (the return barrier,
-# the same rule). A continuation descriptor (pb_stack, counted nothing: it
-# stands for Java's VirtualThread and Continuation objects) is what frames
-# on the carrier point to; frozen frames point to their chunk. A chunk's
-# cap and depth are the runtime's bytes (fn_bytes per frame, its entry
-# frames below a thread's first frame, its park frames above a parked
-# thread's top: prog.stack_base, prog.stack_top); its block holds cap *
-# stack_scale for the executor's frames (used), which therefore fit.
-
-cdef inline bint is_chunk(Stack *st) noexcept nogil:
-    return st != NULL and st.vthread != st
-
-
-cdef Stack *chunk_new(Ex *ex, Stack *v, uint64_t cap) noexcept nogil:
-    cdef Stack *c = <Stack *>block_alloc(ex, sizeof(Stack) + cap * ex.p.stack_scale, cap + ex.p.stack_extra)
-    if c == NULL:
-        return NULL
-    memset(c, 0, sizeof(Stack))
-    c.cap = cap
-    c.counted = cap + ex.p.stack_extra
-    c.vthread = v
-    c.chunk = v.chunk
-    v.chunk = c
-    c.runtime = chunk_runtime(ex, c.counted)
-    runtime_grows(ex, c.runtime)
-    return c
-
-
-cdef void chunk_drop(Ex *ex, Stack *v) noexcept nogil:
-    """Free a virtual thread's newest chunk (empty): the one below is newest."""
-    cdef Stack *c = v.chunk
-    v.chunk = c.chunk
-    runtime_shrinks(ex, c.runtime)
-    block_free(ex, <char *>c, sizeof(Stack) + c.cap * ex.p.stack_scale, c.counted)
-
-
-cdef Stack *vthread_new(Ex *ex) noexcept nogil:
-    cdef Stack *v = <Stack *>calloc(1, sizeof(Stack))
-    if v == NULL:
-        ex.error = E_OUT_OF_MEMORY
-        return NULL
-    v.vthread = v
-    ex.fp.book += sizeof(Stack)
-    if ex.fp.book > ex.fp.peak_book:
-        ex.fp.peak_book = ex.fp.book
-    return v
-
-
-cdef void vthread_end(Ex *ex, Stack *v) noexcept nogil:
-    while v.chunk != NULL:
-        chunk_drop(ex, v)
-    runtime_shrinks(ex, v.runtime)
-    ex.fp.book -= sizeof(Stack)
-    free(v)
-
-
-cdef inline bint same_vthread(Stack *v, char *frame) noexcept nogil:
-    cdef Stack *st = (<BHdr *>frame).stack
-    return st == v or (is_chunk(st) and st.vthread == v)
-
-
-cdef void freeze(Ex *ex, char **at) noexcept nogil:
-    """The virtual thread of ``*at`` suspends: copy its frames on the carrier
-    (``*at`` and its callers there) into its chunk, top first, each to where
-    it belongs in the chunk's order; ``*at`` follows."""
-    cdef char *f = at[0]
-    cdef Stack *v = (<BHdr *>f).stack
-    cdef uint64_t total = ex.p.fn_size[(<Hdr *>f).fn]
-    cdef uint64_t need = ex.p.fn_bytes[(<Hdr *>f).fn] + ex.p.stack_top   # and the park frames above
-    cdef char *base = f
-    cdef char *up
-    while True:
-        up = (<BHdr *>base).parent
-        if up == NULL or (<BHdr *>up).stack != v:
-            break
-        base = up
-        total += ex.p.fn_size[(<Hdr *>base).fn]
-        need += ex.p.fn_bytes[(<Hdr *>base).fn]
-    if (ex.tasks[(<BHdr *>base).task].root == base if up == NULL else not same_vthread(v, up)):
-        need += ex.p.stack_base      # the thread's first frame: the entry frames below it
-    cdef Stack *c = v.chunk
-    if c != NULL and c.cap - c.depth < need:
-        if c.used == 0:
-            chunk_drop(ex, v)        # empty and too small: dropped
-        c = NULL
-    if c == NULL:
-        c = chunk_new(ex, v, need)
-        if c == NULL:
-            return
-    ex.c.copied_bytes += need
-    cdef uint64_t end = c.used + total
-    cdef uint64_t size
-    cdef char *g = f
-    cdef char *dst
-    while True:
-        size = ex.p.fn_size[(<Hdr *>g).fn]
-        end -= size
-        dst = stack_base(c) + end
-        memcpy(dst, g, size)
-        (<BHdr *>dst).stack = c
-        relink(ex, g, dst)
-        thread_pop(ex, g)
-        live_grows(ex, ex.p.fn_bytes[(<Hdr *>dst).fn])
-        if g == f:
-            at[0] = dst
-        if g == base:
-            break
-        g = (<BHdr *>dst).parent
-    c.used += total
-    c.depth += need
-    c.top = ex.p.stack_top
-
-
-cdef char *thaw(Ex *ex, char *frame) noexcept nogil:
-    """``frame`` (its virtual thread's newest chunk's top) runs again: copy
-    the whole chunk back to the carrier if it holds under the threshold,
-    else ``frame`` alone. Returns where ``frame`` is now."""
-    cdef Stack *c = (<BHdr *>frame).stack
-    cdef Stack *v = c.vthread
-    cdef uint64_t offset = 0 if c.depth < ex.p.thaw_all_below else <uint64_t>(frame - stack_base(c))
-    cdef uint64_t moved = c.depth if offset == 0 else c.top   # all of it, or the park frames and ...
-    cdef char *g = stack_base(c) + offset
-    cdef char *end = stack_base(c) + c.used
-    cdef char *dst
-    cdef char *out = NULL
-    cdef uint64_t size
-    while g < end:
-        size = ex.p.fn_size[(<Hdr *>g).fn]
-        dst = thread_push(ex, (<Hdr *>g).fn)
-        if dst == NULL:
-            return NULL              # the carrier's stack overflowed: the run stops
-        memcpy(dst, g, size)
-        (<BHdr *>dst).stack = v
-        relink(ex, g, dst)
-        ex.c.live_bytes -= ex.p.fn_bytes[(<Hdr *>g).fn]   # it left the chunk (thread_push counted it again)
-        if offset:
-            moved += ex.p.fn_bytes[(<Hdr *>g).fn]         # ... the frames thawed
-        if g == frame:
-            out = dst
-        g += size
-    c.used = offset
-    c.depth -= moved
-    c.top = 0
-    ex.c.copied_bytes += moved
-    if c.used == 0 and c.chunk != NULL:
-        chunk_drop(ex, v)            # emptied, with an older chunk below: dropped
-    return out
-
-
-cdef void suspending(Ex *ex, char **at) noexcept nogil:
-    if ex.p.storage == S_CHUNKS:
-        freeze(ex, at)
-    else:
-        box_suspended(ex, at)
-
-
-cdef char *thread_push(Ex *ex, uint32_t fn) noexcept nogil:
-    cdef Stack *st = ex.thread
-    cdef uint64_t size = ex.p.fn_size[fn]
-    if st.used + size > st.cap:
-        stack_overflow(ex, st, fn, st.used + size)
-        return NULL
-    cdef char *frame = stack_base(st) + st.used
-    ex.thread_at[ex.thread_n] = st.used
-    ex.thread_n += 1
-    st.used += size
-    live_grows(ex, ex.p.fn_bytes[fn])
-    (<BHdr *>frame).stack = st
-    return frame
-
-
-cdef char *vthread_start(Ex *ex, uint32_t fn) noexcept nogil:
-    """A new virtual thread: its first frame waits frozen in a chunk of its
-    size, with room for the entry and park frames of a park in it, until
-    the thread first runs."""
-    cdef Stack *v = vthread_new(ex)
-    if v == NULL:
-        return NULL
-    v.runtime = ex.p.fn_runtime[fn]      # the VirtualThread and Continuation objects
-    runtime_grows(ex, v.runtime)
-    cdef Stack *c = chunk_new(ex, v, ex.p.fn_bytes[fn] + ex.p.stack_base + ex.p.stack_top)
-    if c == NULL:
-        vthread_end(ex, v)
-        return NULL
-    c.used = ex.p.fn_size[fn]
-    c.depth = ex.p.fn_bytes[fn]
-    live_grows(ex, c.depth)
-    (<BHdr *>stack_base(c)).stack = c
-    return stack_base(c)
-
-
-cdef void loom_release(Ex *ex, char *frame, Stack *st) noexcept nogil:
-    """A frame on the carrier or in a chunk is done with (finished or
-    dropped); its virtual thread ends with its first frame."""
-    cdef Stack *v = st.vthread
-    cdef char *up = (<BHdr *>frame).parent
-    # its first frame: a task's root, or a child of another thread (a
-    # generator's frame has no parent link and is neither)
-    cdef bint first = (ex.tasks[(<BHdr *>frame).task].root == frame if up == NULL
-                       else not same_vthread(v, up))
-    cdef uint64_t size
-    if is_chunk(st):
-        size = ex.p.fn_bytes[(<Hdr *>frame).fn]
-        st.used -= ex.p.fn_size[(<Hdr *>frame).fn]   # the top of its chunk, with any park frames above it
-        st.depth = 0 if st.used == 0 else st.depth - size - st.top
-        st.top = 0
-        ex.c.live_bytes -= size
-        if st.used == 0 and st.chunk != NULL and v.chunk == st:
-            chunk_drop(ex, v)
-    else:
-        thread_pop(ex, frame)
-    if first:
-        vthread_end(ex, v)
-
-
-cdef char *frame_new(Ex *ex, uint32_t fn, int place, char **near) noexcept nogil:
-    """Storage for a frame of ``fn`` that is not inline in its parent."""
-    cdef char *frame
-    if ex.p.storage == S_HEAP:           # the common case first: a block of its own
-        frame = mem_alloc_as(ex, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
-        if frame != NULL and ex.p.bottom_up:
-            (<BHdr *>frame).stack = NULL
-        return frame
-    if ex.p.storage == S_CHUNKS and place == P_STACK:
-        frame = thread_push(ex, fn)
-        if frame != NULL:
-            (<BHdr *>frame).stack = (<BHdr *>near[0]).stack   # its caller's virtual thread
-        return frame
-    if ex.p.storage == S_CHUNKS and place == P_OWN:
-        return vthread_start(ex, fn)
-    if ex.p.storage == S_BOX_ON_SUSPEND:
-        frame = thread_push(ex, fn) if place == P_STACK else box_new(ex, fn)
-        if frame != NULL and place != P_STACK:
-            (<BHdr *>frame).stack = NULL
-        return frame
-    if ex.p.storage != S_HEAP and place == P_STACK:
-        return stack_push(ex, fn, near)
-    if ex.p.storage != S_HEAP and place == P_OWN:
-        return stack_new(ex, fn)
-    frame = mem_alloc_as(ex, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
-    if frame != NULL and ex.p.bottom_up:
-        (<BHdr *>frame).stack = NULL
-    return frame
-
-
-cdef void frame_release(Ex *ex, char *frame) noexcept nogil:
-    """A boxed, pushed or base frame is done with: pop it, or free its block."""
-    cdef Stack *st = (<BHdr *>frame).stack
-    cdef uint64_t size
-    if st != NULL and ex.p.storage == S_CHUNKS:
-        loom_release(ex, frame, st)
-    elif st == NULL and ex.p.storage == S_BOX_ON_SUSPEND:
-        box_done(ex, frame)
-    elif st == ex.thread and st != NULL:
-        thread_pop(ex, frame)
-    elif st == NULL:
-        mem_free_as(ex, frame, ex.p.fn_size[(<Hdr *>frame).fn], ex.p.fn_bytes[(<Hdr *>frame).fn])
-    elif frame == st.first:
-        stack_delete(ex, st)
-    elif ex.p.storage == S_SLABS:
-        slab_pop(ex, st, frame)
-    else:
-        st.used -= ex.p.fn_size[(<Hdr *>frame).fn]
-        size = ex.p.fn_bytes[(<Hdr *>frame).fn]
-        st.depth -= size
-        ex.c.live_bytes -= size
-
-
-cdef inline void frame_free(Ex *ex, char *frame) noexcept nogil:
-    """Free a boxed or root frame (the executor's size; the native size counted)."""
-    cdef uint32_t fn = (<Hdr *>frame).fn
-    if ex.p.storage != S_HEAP:
-        frame_release(ex, frame)
-    else:
-        mem_free_as(ex, frame, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
+# ---------------------------------------------------------------- storage
+
+# Frames that are not a block of their own: stacks, slabs, chunks, boxes
+# made on suspension (storage.pxi: the mechanics of each).
+include "storage.pxi"
 
 
 cdef int grow(Ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil:
@@ -1206,9 +281,7 @@ cdef int grow(Ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need) n
         return -1
     array[0] = grown
     cap[0] = new_cap
-    ex.fp.book += more
-    if ex.fp.book > ex.fp.peak_book:
-        ex.fp.peak_book = ex.fp.book
+    book_grows(ex, more)
     return 0
 
 
@@ -1340,7 +413,8 @@ cdef inline void release_cell(Ex *ex, char *frame) noexcept nogil:
 
 
 cdef inline void await_begins(Ex *ex, char *frame) noexcept nogil:
-    """A borrowing rc invocation clones its cell for the awaited future (and
+    """An invocation that borrows from its locals' cell clones the cell's
+    reference for the awaited future (and
     drops that clone when the await ends or is cancelled)."""
     if ex.p.fn_cell_size[hdr(frame).fn]:
         ex.c.refcount_ops += 2
@@ -1440,22 +514,34 @@ cdef inline void wake_task(Ex *ex, uint32_t task) noexcept nogil:
         enqueue(ex, task, NULL, NO_WAITER)
 
 
-cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
-    """A free waiter: a released one, else the next never used (the table
-    is not walked to link its fresh entries: a table kept from an earlier
-    run starts with every entry unused)."""
-    cdef uint32_t id = ex.waiter_free
-    cdef uint64_t cap
+cdef inline uint32_t table_take(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
+                                uint32_t *top, uint32_t *cap) noexcept nogil:
+    """A free entry of the task or waiter table: the last released one (the
+    free list runs through each entry's ``next_free``, at byte ``link``),
+    else the next never used, the table grown if it is full (it is not
+    walked to link its fresh entries: a table kept from an earlier run
+    starts with every entry unused). NO_WAITER (and the error set) when it
+    cannot grow."""
+    cdef uint32_t id = free_list[0]
+    cdef uint64_t grown
     if id != NO_WAITER:
-        ex.waiter_free = ex.waiters[id].next_free
-    else:
-        if ex.waiter_top == ex.waiters_cap:
-            cap = ex.waiters_cap
-            if grow(ex, <void **>&ex.waiters, &cap, sizeof(Waiter), cap + 1):
-                return NO_WAITER
-            ex.waiters_cap = <uint32_t>cap
-        id = ex.waiter_top
-        ex.waiter_top += 1
+        free_list[0] = (<uint32_t *>(<char *>table[0] + id * item + link))[0]
+        return id
+    if top[0] == cap[0]:
+        grown = cap[0]
+        if grow(ex, table, &grown, item, grown + 1):
+            return NO_WAITER
+        cap[0] = <uint32_t>grown
+    id = top[0]
+    top[0] += 1
+    return id
+
+
+cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
+    cdef uint32_t id = table_take(ex, <void **>&ex.waiters, sizeof(Waiter), WAITER_NEXT_FREE,
+                                  &ex.waiter_free, &ex.waiter_top, &ex.waiters_cap)
+    if id == NO_WAITER:
+        return id
     ex.waiters[id].task = task
     ex.waiters[id].frame = frame
     ex.waiters[id].state = state
@@ -1496,24 +582,16 @@ cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept 
 
 cdef inline uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
                               uint32_t waiter_task) noexcept nogil:
-    cdef uint32_t id = ex.task_free
-    cdef uint64_t cap
-    if id != NO_WAITER:
-        ex.task_free = ex.tasks[id].next_free
-    else:                              # the next never-used entry (see waiter_new)
-        if ex.task_top == ex.tasks_cap:
-            cap = ex.tasks_cap
-            if grow(ex, <void **>&ex.tasks, &cap, sizeof(Task), cap + 1):
-                return NO_WAITER
-            ex.tasks_cap = <uint32_t>cap
-        id = ex.task_top
-        ex.task_top += 1
+    cdef uint32_t id = table_take(ex, <void **>&ex.tasks, sizeof(Task), TASK_NEXT_FREE,
+                                  &ex.task_free, &ex.task_top, &ex.tasks_cap)
+    if id == NO_WAITER:
+        return id
     cdef Task *t = &ex.tasks[id]
     t.root = root
     t.handle = handle
     t.waiter_frame = waiter_frame
     t.waiter_task = waiter_task
-    t.queued = 0
+    t.queued = 1                       # top-down: spawn_task queues it next (bottom-up never reads it)
     t.t_ref = 0
     t.t_late = 0
     if ex.lat.stride:
@@ -1580,10 +658,8 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
         if not ex.p.runtime_inside:
             ex.c.runtime_live += counted
         held_grew(ex)
-    if ex.p.bottom_up:
-        enqueue(ex, id, root, NO_WAITER)
-    else:
-        wake_task(ex, id)
+    # queued already (task_new): no wake_task, which would read the flag again
+    enqueue(ex, id, root if ex.p.bottom_up else NULL, NO_WAITER)
     return id
 
 
@@ -2425,6 +1501,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         held_over = 0
     ex.fp.book += held_over
     ex.fp.peak_book = ex.fp.book
+    limits_moved(&ex)
     if ex.fp.rss_start + ex.fp.book > memory_limit:
         raise ExecutorError("memory limit", {"allocs": 0, "frees": 0, "live_bytes_end": 0, "live_blocks_end": 0,
                                              **footprint_counters(&ex, 0), "memory_over": "counted",

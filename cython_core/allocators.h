@@ -436,15 +436,25 @@ static inline void pb__bump_destroy(void *state)
 /* The calls through *a, with the three allocators above called directly
  * (and inlined) when *a is one of them: a hot loop pays a compare instead
  * of an indirect call, and the allocator stays a run parameter. */
-static inline void *pb_alloc(const pb_allocator *a, size_t size)
+/* An allocation, and what pb_reserved says after it into *reserved, with
+ * one dispatch: the executor looks at the footprint after every allocation. */
+static inline void *pb_alloc_reserved(const pb_allocator *a, size_t size, size_t *reserved)
 {
-    if (a->alloc == pb__system_alloc)
-        return pb__system_alloc(a->state, size);
-    if (a->alloc == pb__pool_alloc)
-        return pb__pool_alloc(a->state, size);
-    if (a->alloc == pb__bump_alloc)
-        return pb__bump_alloc(a->state, size);
-    return a->alloc(a->state, size);
+    void *p;
+    if (a->alloc == pb__system_alloc) {
+        p = pb__system_alloc(a->state, size);
+        *reserved = pb__system_reserved(a->state);
+    } else if (a->alloc == pb__pool_alloc) {
+        p = pb__pool_alloc(a->state, size);
+        *reserved = pb__pool_reserved(a->state);
+    } else if (a->alloc == pb__bump_alloc) {
+        p = pb__bump_alloc(a->state, size);
+        *reserved = pb__bump_reserved(a->state);
+    } else {
+        p = a->alloc(a->state, size);
+        *reserved = a->reserved(a->state);
+    }
+    return p;
 }
 
 static inline void pb_free(const pb_allocator *a, void *ptr, size_t size)
@@ -470,6 +480,19 @@ static inline size_t pb_reserved(const pb_allocator *a)
     return a->reserved(a->state);
 }
 
+/* Point *a at an allocator's state and functions; 0 (success) for its caller. */
+static inline int pb__allocator_set(pb_allocator *a, void *state, void *(*alloc)(void *, size_t),
+                                    void (*free_)(void *, void *, size_t), size_t (*reserved)(void *),
+                                    void (*destroy)(void *))
+{
+    a->state = state;
+    a->alloc = alloc;
+    a->free = free_;
+    a->reserved = reserved;
+    a->destroy = destroy;
+    return 0;
+}
+
 /* Fill *a for the given kind; return 0 on success, -1 for an unknown kind or
  * out of memory (then *a is all NULL). No memory is taken from the system
  * until the first alloc, so reserved() starts at 0. */
@@ -477,23 +500,15 @@ static inline int pb_allocator_init(pb_allocator *a, int kind)
 {
     if (a == NULL)
         return -1;
-    a->state = NULL;
-    a->alloc = NULL;
-    a->free = NULL;
-    a->reserved = NULL;
-    a->destroy = NULL;
+    pb__allocator_set(a, NULL, NULL, NULL, NULL, NULL);
     switch (kind) {
     case PB_ALLOC_SYSTEM: {
         pb__system *s = (pb__system *)malloc(sizeof *s);
         if (s == NULL)
             return -1;
         s->live = 0;
-        a->state = s;
-        a->alloc = pb__system_alloc;
-        a->free = pb__system_free;
-        a->reserved = pb__system_reserved;
-        a->destroy = pb__system_destroy;
-        return 0;
+        return pb__allocator_set(a, s, pb__system_alloc, pb__system_free, pb__system_reserved,
+                                 pb__system_destroy);
     }
     case PB_ALLOC_POOL: {
         int i;
@@ -508,12 +523,8 @@ static inline int pb_allocator_init(pb_allocator *a, int kind)
         p->big = NULL;
         p->chunk_bytes = 0;
         p->big_bytes = 0;
-        a->state = p;
-        a->alloc = pb__pool_alloc;
-        a->free = pb__pool_free;
-        a->reserved = pb__pool_reserved;
-        a->destroy = pb__pool_destroy;
-        return 0;
+        return pb__allocator_set(a, p, pb__pool_alloc, pb__pool_free, pb__pool_reserved,
+                                 pb__pool_destroy);
     }
     case PB_ALLOC_BUMP: {
         pb__bump *b = (pb__bump *)malloc(sizeof *b);
@@ -523,12 +534,8 @@ static inline int pb_allocator_init(pb_allocator *a, int kind)
         b->left = 0;
         b->chunks = NULL;
         b->chunk_bytes = 0;
-        a->state = b;
-        a->alloc = pb__bump_alloc;
-        a->free = pb__bump_free;
-        a->reserved = pb__bump_reserved;
-        a->destroy = pb__bump_destroy;
-        return 0;
+        return pb__allocator_set(a, b, pb__bump_alloc, pb__bump_free, pb__bump_reserved,
+                                 pb__bump_destroy);
     }
     default:
         return -1;

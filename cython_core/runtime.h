@@ -323,6 +323,8 @@ typedef struct {
     uint64_t rss_start;       /* resident bytes when the run started */
     uint64_t peak_rss;        /* highest resident size sampled */
     uint64_t next_check;      /* footprint at which the resident size is read next */
+    uint64_t alloc_check;     /* an allocator footprint above this passes next_check or the limit
+                               * once the bookkeeping is added (min of both, less book) */
     uint64_t step;            /* ... and the growth between two reads */
     uint64_t polls_checked;   /* polls at the last read */
     int over;                 /* why the run stopped: 1 counted bytes, 2 resident size */
