@@ -22,7 +22,7 @@ from ...model.program import (
     OP_YIELD,
     CompiledProgram,
 )
-from ...model.program_view import ProgramView
+from ...model.program_view import Function, ProgramView
 
 # Every step of docs/model.md. A step added to the model stays refused here
 # until both generators implement it.
@@ -46,25 +46,6 @@ def check_supported(program: CompiledProgram):
                 )
 
 
-class Body:
-    """Lines of one generated function body (Rust or C++), indented by block."""
-
-    def __init__(self):
-        self.lines = []
-        self.indent = 1
-
-    def add(self, text: str):
-        self.lines.append("    " * self.indent + text)
-
-    def open(self, text: str):
-        self.add(text)
-        self.indent += 1
-
-    def close(self, text: str = "}"):
-        self.indent -= 1
-        self.add(text)
-
-
 def calls_down_to_io(view: ProgramView) -> bool:
     """Whether every step is work, a plain call (not recursive) or io, and
     a task parks: an io in a function its entry reaches (every step runs,
@@ -82,3 +63,18 @@ def calls_down_to_io(view: ProgramView) -> bool:
             return True
         todo += [e.callee for s in steps[fn] for e in s.edges]
     return False
+
+
+def chain_statements(fn: Function, call: str, io: str, work: str) -> list:
+    """The statements of a function of :func:`calls_down_to_io`'s shape, in
+    step order: ``call`` once per callee (its ``{callee}`` filled in), ``io``
+    for an io, ``work`` for a work step (its ``{arg}`` filled in)."""
+    statements = []
+    for step in fn.steps:
+        if step.op == OP_CALL:
+            statements += [call.format(callee=edge.callee) for edge in step.edges]
+        elif step.op == OP_IO:
+            statements.append(io)
+        else:
+            statements.append(work.format(arg=step.arg))
+    return statements

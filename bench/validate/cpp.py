@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from ...model.layout import HEAP
-from ..escape import comment_text
 from ...model.program_view import Function, ProgramView
-from .common import Body as _Body
+from ..emitter import Emitter
+from ..escape import comment_text
 
 
 def expresses(layout) -> bool:
@@ -399,25 +399,24 @@ def _signature(fn: Function) -> str:
     return f"task f{fn.index}(u64 arg, u32 rdepth)"
 
 
-def _work(body: _Body, n: int):
+def _work(body: Emitter, n: int):
     if n:
-        body.add(f"acc = work(loc, {n}u, acc);")
+        body.line(f"acc = work(loc, {n}u, acc);")
 
 
 def _function(view: ProgramView, fn: Function) -> str:
-    body = _Body()
+    body = Emitter(depth=1)
     if fn.locals:
-        body.add(f"u8 loc[{fn.locals}] = {{}};")
-    body.add("u64 acc = 0;")
+        body.line(f"u8 loc[{fn.locals}] = {{}};")
+    body.line("u64 acc = 0;")
     folds = fn.folds_children
     if folds:
-        body.add("bool folded = false;")
+        body.line("bool folded = false;")
     if fn.generator:
-        body.open("for (u64 j = 0; j < n; ++j) {")
-        for step in fn.steps:
-            _work(body, step.arg)
-        body.add("co_yield acc + arg;")
-        body.close()
+        with body.block("for (u64 j = 0; j < n; ++j) {"):
+            for step in fn.steps:
+                _work(body, step.arg)
+            body.line("co_yield acc + arg;")
         return "\n".join([f"// generator {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
 
     for step in fn.steps:
@@ -426,14 +425,9 @@ def _function(view: ProgramView, fn: Function) -> str:
             _work(body, step.arg)
         elif op == OP_CALL:
             edge = step.edges[0]
-            if edge.back:
-                body.open(f"if (rdepth < {edge.limit}u) {{")
-                body.add(f"acc += co_await f{edge.callee}(arg, rdepth + 1);")
-            else:
-                body.open("{")
-                body.add(f"acc += co_await f{edge.callee}(arg, rdepth);")
-            body.add("folded = true;")
-            body.close()
+            with body.block(f"if (rdepth < {edge.limit}u) {{" if edge.back else "{"):
+                rdepth = "rdepth + 1" if edge.back else "rdepth"
+                body.line(f"acc += co_await f{edge.callee}(arg, {rdepth});", "folded = true;")
         elif op in (OP_JOIN, OP_SELECT):
             width = len(step.edges)
             children = []
@@ -443,51 +437,41 @@ def _function(view: ProgramView, fn: Function) -> str:
                     children.append(f"(rdepth < {edge.limit}u ? f{edge.callee}({arg}, rdepth + 1) : task{{}})")
                 else:
                     children.append(f"f{edge.callee}({arg}, rdepth)")
-            body.open("{")
-            # Named, not a temporary inside the co_await expression: g++ 12
-            # destroys the children of a temporary join_all twice there
-            # (AddressSanitizer: heap-use-after-free).
-            kind = "join_all" if op == OP_JOIN else "select_any"
-            body.add(f"{kind}<{width}> j{{{{{', '.join(children)}}}}};")
-            body.add("joined r = co_await j;")
-            body.add("acc += r.sum;")
-            body.add("folded = folded || r.any;")
-            body.close()
+            with body.block("{"):
+                # Named, not a temporary inside the co_await expression: g++ 12
+                # destroys the children of a temporary join_all twice there
+                # (AddressSanitizer: heap-use-after-free).
+                kind = "join_all" if op == OP_JOIN else "select_any"
+                body.line(f"{kind}<{width}> j{{{{{', '.join(children)}}}}};", "joined r = co_await j;",
+                          "acc += r.sum;", "folded = folded || r.any;")
         elif op == OP_IO:
-            body.add(f"co_await io_wait{{{step.arg}u}};")
+            body.line(f"co_await io_wait{{{step.arg}u}};")
         elif op == OP_YIELD:
-            body.add("co_await yield_now{};")
+            body.line("co_await yield_now{};")
         elif op == OP_SPAWN:
             edge = step.edges[0]
             count = step.arg
             rdepth = "rdepth + 1" if edge.back else "rdepth"
-            body.open(f"if (rdepth < {edge.limit}u) {{" if edge.back else "{")
-            if not step.wait:
-                body.open(f"for (u64 i = 0; i < {count}u; ++i) {{")
-                body.add(f"spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), false);")
-                body.close()
-            elif count == 1:
-                body.add(f"u64 h = spawn(f{edge.callee}(arg, {rdepth}), true);")
-                body.add("acc += co_await wait_handles{&h, 1};")
-                body.add("folded = true;")
-            else:
-                body.add("std::vector<u64> hs;")
-                body.add(f"hs.reserve({count}u);")
-                body.open(f"for (u64 i = 0; i < {count}u; ++i) {{")
-                body.add(f"hs.push_back(spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), true));")
-                body.close()
-                body.add(f"acc += co_await wait_handles{{hs.data(), {count}u}};")
-                body.add("folded = true;")
-            body.close()
+            with body.block(f"if (rdepth < {edge.limit}u) {{" if edge.back else "{"):
+                if not step.wait:
+                    with body.block(f"for (u64 i = 0; i < {count}u; ++i) {{"):
+                        body.line(f"spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), false);")
+                elif count == 1:
+                    body.line(f"u64 h = spawn(f{edge.callee}(arg, {rdepth}), true);",
+                              "acc += co_await wait_handles{&h, 1};", "folded = true;")
+                else:
+                    body.line("std::vector<u64> hs;", f"hs.reserve({count}u);")
+                    with body.block(f"for (u64 i = 0; i < {count}u; ++i) {{"):
+                        body.line(f"hs.push_back(spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), true));")
+                    body.line(f"acc += co_await wait_handles{{hs.data(), {count}u}};", "folded = true;")
         elif op == OP_GEN:
             edge = step.edges[0]
-            body.open("{")
-            body.add(f"gen g = g{edge.callee}(arg, rdepth, {step.arg}u);")
-            body.add("while (g.next()) { acc += g.value(); folded = true; }")
-            body.close()
+            with body.block("{"):
+                body.line(f"gen g = g{edge.callee}(arg, rdepth, {step.arg}u);",
+                          "while (g.next()) { acc += g.value(); folded = true; }")
         else:  # pragma: no cover - check_supported refused it
             raise AssertionError(op)
-    body.add("co_return folded ? acc : acc + arg;" if folds else "co_return acc + arg;")
+    body.line("co_return folded ? acc : acc + arg;" if folds else "co_return acc + arg;")
     return "\n".join([f"// {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
 
 
