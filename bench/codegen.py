@@ -28,16 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.program import (
-    OP_CALL,
-    OP_GEN,
-    OP_IO,
-    OP_JOIN,
-    OP_SELECT,
-    OP_SPAWN,
-    OP_WORK,
-    OP_YIELD,
-)
+from ..model import program as ops
 from ..model.layout import BOX_ON_SUSPEND, CHUNKS, HEAP, STACK
 from .emitter import Emitter
 from .escape import comment_text
@@ -48,7 +39,7 @@ GENERATOR_VERSION = 3  # 2: frames count their native size (fn_bytes); 3: stacks
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
 
-_AWAITS_CHILDREN = (OP_CALL, OP_JOIN, OP_SELECT)
+_AWAITS_CHILDREN = (ops.OP_CALL, ops.OP_JOIN, ops.OP_SELECT)
 
 
 @dataclass(frozen=True)
@@ -161,7 +152,7 @@ class _Gen:
         self.arrays["edge_offset"] = layout.edge_offset.tolist()
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
-        spawns = program.step_edge_start[program.step_op == OP_SPAWN]
+        spawns = program.step_edge_start[program.step_op == ops.OP_SPAWN]
         spawned = set(program.edge_callee[spawns].tolist())
         self.roots = sorted(spawned | {int(program.entry)})
         self.generator = [bool(g) for g in program.fn_generator]
@@ -374,27 +365,27 @@ class _Gen:
     def step(self, f: int, step: _Step, label: str, suspend: str):
         """The code of one step; ``suspend`` is what a pending poll returns."""
         op = step.op
-        if op == OP_WORK:
+        if op == ops.OP_WORK:
             self.work(f, step.arg, "frame", "h")
         elif op in _AWAITS_CHILDREN:
             if self.bottom_up:
                 self.bottom_up_children(f, step, label)
             else:
                 self.top_down_children(f, step, label)
-        elif op == OP_IO:
+        elif op == ops.OP_IO:
             self.io(f, step)
-        elif op == OP_YIELD:
+        elif op == ops.OP_YIELD:
             self.yield_now(f)
-        elif op == OP_SPAWN:
+        elif op == ops.OP_SPAWN:
             self.spawn(f, step, suspend)
-        elif op == OP_GEN:
+        elif op == ops.OP_GEN:
             self.gen(step)
         else:  # pragma: no cover - compile() admits no other op
             raise ValueError(f"unknown step code {op}")
 
     def top_down_children(self, f: int, step: _Step, label: str):
         out = self.out
-        select = step.op == OP_SELECT
+        select = step.op == ops.OP_SELECT
         out.line("{")
         with out.indented():
             out.line("char *child;")
@@ -417,11 +408,11 @@ class _Gen:
 
     def bottom_up_children(self, f: int, step: _Step, label: str):
         out = self.out
-        select = step.op == OP_SELECT
+        select = step.op == ops.OP_SELECT
         with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
             out.line("char *child;", "int built = 0;")
             self.begin_children(f, step)
-            if step.op == OP_CALL:
+            if step.op == ops.OP_CALL:
                 out.line("if (built)", f"    return {self.child_at(step.edges[0])};")
             else:
                 out.line("h->flags |= PB_F_LAUNCHING;")
@@ -441,7 +432,7 @@ class _Gen:
                     self.suspending()
                     out.line("return NULL;")
                 out.line("}")
-        if step.op == OP_CALL:
+        if step.op == ops.OP_CALL:
             out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
         else:
             out.line("h->flags &= ~(uint32_t)(PB_F_ACTIVE | PB_F_WON);")
@@ -639,16 +630,16 @@ class _Gen:
         op = step.op
         return (
             op in _AWAITS_CHILDREN
-            or op == OP_IO
-            or (op == OP_YIELD and self.bottom_up)
-            or (op == OP_SPAWN and step.wait and step.arg > 1)
+            or op == ops.OP_IO
+            or (op == ops.OP_YIELD and self.bottom_up)
+            or (op == ops.OP_SPAWN and step.wait and step.arg > 1)
         )
 
     def emit_drop_action(self, f: int, step: _Step):
         op = step.op
         if op in _AWAITS_CHILDREN:
             self.drop_children(step)
-        elif op in (OP_IO, OP_YIELD):
+        elif op in (ops.OP_IO, ops.OP_YIELD):
             self.out.line(
                 "{",
                 f"    uint32_t waiter = ((pb_io_leaf *)(frame + {self.coff(f)}))->waiter;",
@@ -720,9 +711,9 @@ class _Gen:
                         out.line("break;")
                 out.line("default:", "    break;", "}")
             out.line("p->pending -= 1;")
-            if step.op == OP_CALL:
+            if step.op == ops.OP_CALL:
                 out.line("return frame;")
-            elif step.op == OP_SELECT:
+            elif step.op == ops.OP_SELECT:
                 out.line("p->flags |= PB_F_WON;", "if (p->flags & PB_F_LAUNCHING)", "    return NULL;")
                 self.drop_children(step)
                 out.line("return frame;")

@@ -404,21 +404,28 @@ def _work(body: Emitter, n: int):
         body.line(f"acc = work(loc, {n}u, acc);")
 
 
-def _function(view: ProgramView, fn: Function) -> str:
-    body = Emitter(depth=1)
-    if fn.locals:
-        body.line(f"u8 loc[{fn.locals}] = {{}};")
-    body.line("u64 acc = 0;")
-    folds = fn.folds_children
-    if folds:
-        body.line("bool folded = false;")
-    if fn.generator:
-        with body.block("for (u64 j = 0; j < n; ++j) {"):
-            for step in fn.steps:
-                _work(body, step.arg)
-            body.line("co_yield acc + arg;")
-        return "\n".join([f"// generator {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
+def _function(fn: Function) -> str:
+    out = Emitter()
+    out.line(f"// generator {comment_text(fn.name)}" if fn.generator else f"// {comment_text(fn.name)}")
+    with out.block(_signature(fn) + " {"):
+        if fn.locals:
+            out.line(f"u8 loc[{fn.locals}] = {{}};")
+        out.line("u64 acc = 0;")
+        if fn.folds_children:
+            out.line("bool folded = false;")
+        if fn.generator:
+            with out.block("for (u64 j = 0; j < n; ++j) {"):
+                for step in fn.steps:
+                    _work(out, step.arg)
+                out.line("co_yield acc + arg;")
+        else:
+            _steps(out, fn)
+            out.line("co_return folded ? acc : acc + arg;" if fn.folds_children else "co_return acc + arg;")
+    return out.text()
 
+
+def _steps(body: Emitter, fn: Function):
+    """The statements of a function's steps, in order."""
     for step in fn.steps:
         op = step.op
         if op == OP_WORK:
@@ -471,8 +478,6 @@ def _function(view: ProgramView, fn: Function) -> str:
                           "while (g.next()) { acc += g.value(); folded = true; }")
         else:  # pragma: no cover - check_supported refused it
             raise AssertionError(op)
-    body.line("co_return folded ? acc : acc + arg;" if folds else "co_return acc + arg;")
-    return "\n".join([f"// {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
 
 
 def _size_line(fn: Function, first: bool) -> str:
@@ -486,7 +491,7 @@ def _size_line(fn: Function, first: bool) -> str:
 def _namespace(view: ProgramView, index: int) -> str:
     parts = [f"// program {index}: workload {comment_text(view.name)}", f"namespace p{index} {{"]
     parts += [_signature(fn) + ";" for fn in view.functions]
-    parts += [_function(view, fn) for fn in view.functions]
+    parts += [_function(fn) for fn in view.functions]
     entry = view.entry
     parts.append(
         "void spawn_entries(u64 tasks) {\n"

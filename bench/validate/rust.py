@@ -395,22 +395,36 @@ def _await_children(body: Emitter, layout, step, binding: str, poll: list, after
 
 def _function(fn: Function, layout) -> str:
     in_cell = bool(layout.fn_cell_size[fn.index])
-    body = Emitter(depth=1)
-    _locals(body, fn, in_cell)
-    body.line("let mut acc: u64 = 0;")
-    folds = fn.folds_children
-    if folds:
-        body.line("let mut folded = false;")
-
+    out = Emitter()
     if fn.generator:
-        with body.block("for _ in 0..n {"):
-            for step in fn.steps:  # only work steps (docs/model.md)
-                _work(body, step.arg, in_cell)
-            body.line("GenYield(false, acc.wrapping_add(arg)).await;")
+        out.line(f"// generator {comment_text(fn.name)}")
+        signature = f"async fn g{fn.index}(arg: u64, rdepth: u32, n: u64) {{"
+    else:
+        out.line(f"// {comment_text(fn.name)}")
+        signature = f"pub async fn f{fn.index}(arg: u64, rdepth: u32) -> u64 {{"
+    with out.block(signature):
+        _locals(out, fn, in_cell)
+        out.line("let mut acc: u64 = 0;")
+        if fn.folds_children:
+            out.line("let mut folded = false;")
+        if fn.generator:
+            with out.block("for _ in 0..n {"):
+                for step in fn.steps:  # only work steps (docs/model.md)
+                    _work(out, step.arg, in_cell)
+                out.line("GenYield(false, acc.wrapping_add(arg)).await;")
+        else:
+            _steps(out, fn, layout, in_cell)
         if fn.borrows and fn.locals and not in_cell:
-            body.line("black_box(&*loc);")
-        head = f"// generator {comment_text(fn.name)}\nasync fn g{fn.index}(arg: u64, rdepth: u32, n: u64) {{"
-        return "\n".join([head, *body.lines, "}"])
+            out.line("black_box(&*loc);")
+        if fn.folds_children:
+            out.line("if folded { acc } else { acc.wrapping_add(arg) }")
+        elif not fn.generator:
+            out.line("acc.wrapping_add(arg)")
+    return out.text()
+
+
+def _steps(body: Emitter, fn: Function, layout, in_cell: bool):
+    """The statements of a function's steps, in order."""
 
     @contextmanager
     def awaiting():
@@ -469,9 +483,8 @@ def _function(fn: Function, layout) -> str:
             with body.block(f"if rdepth < {edge.limit} {{" if edge.back else None):
                 if not step.wait:
                     with body.block(f"for i in 0..{count}u64 {{"):
-                        body.line(
-                            f"spawn(Box::pin(f{edge.callee}(arg.wrapping_mul({count}).wrapping_add(i), {rdepth})), false);"
-                        )
+                        body.line(f"spawn(Box::pin(f{edge.callee}(arg.wrapping_mul({count}).wrapping_add(i), "
+                                  f"{rdepth})), false);")
                 elif count == 1:
                     with awaiting(), body.block("{"):
                         body.line(f"let h = spawn(Box::pin(f{edge.callee}(arg, {rdepth})), true);",
@@ -501,12 +514,6 @@ def _function(fn: Function, layout) -> str:
                     body.line("acc = acc.wrapping_add(ITEM.load(Relaxed));", "folded = true;")
         else:  # pragma: no cover - check_supported refused it
             raise AssertionError(op)
-
-    if fn.borrows and fn.locals and not in_cell:
-        body.line("black_box(&*loc);")
-    body.line("if folded { acc } else { acc.wrapping_add(arg) }" if folds else "acc.wrapping_add(arg)")
-    head = f"// {comment_text(fn.name)}\npub async fn f{fn.index}(arg: u64, rdepth: u32) -> u64 {{"
-    return "\n".join([head, *body.lines, "}"])
 
 
 def _module(view: ProgramView, index: int, variant: int, layout) -> str:
