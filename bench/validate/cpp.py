@@ -480,36 +480,27 @@ def _steps(body: Emitter, fn: Function):
             raise AssertionError(op)
 
 
-def _size_line(fn: Function, first: bool) -> str:
-    """Build ``fn``'s coroutine lazily (only its frame is allocated) and
-    append the frame's size to ``out``."""
-    make = f"gen t = g{fn.index}(0, 0, 0);" if fn.generator else f"task t = f{fn.index}(0, 0);"
-    separator = '""' if first else '", "'
-    return f"    {{ {make} }}\n    out += {separator} + std::to_string(g_last);\n"
-
-
 def _namespace(view: ProgramView, index: int) -> str:
-    parts = [f"// program {index}: workload {comment_text(view.name)}", f"namespace p{index} {{"]
-    parts += [_signature(fn) + ";" for fn in view.functions]
-    parts += [_function(fn) for fn in view.functions]
+    out = Emitter()
+    out.line(f"// program {index}: workload {comment_text(view.name)}", f"namespace p{index} {{")
+    out.line(*(_signature(fn) + ";" for fn in view.functions))
+    out.line(*(_function(fn) for fn in view.functions))
     entry = view.entry
-    parts.append(
-        "void spawn_entries(u64 tasks) {\n"
-        f"    for (u64 i = 0; i < tasks; ++i) spawn(f{entry}(i, 0), false);\n"
-        "}\n"
-        "u64 root_size() {\n"
-        f"    {{ task t = f{entry}(0, 0); }}  // lazy: allocates the frame, runs nothing\n"
-        "    return g_last;\n"
-        "}\n"
-        "// Every function's coroutine frame, in program order (a generator's too).\n"
-        "std::string fn_sizes() {\n"
-        "    std::string out;\n"
-        + "".join(_size_line(fn, first=i == 0) for i, fn in enumerate(view.functions))
-        + "    return out;\n"
-        "}"
-    )
-    parts.append(f"}}  // namespace p{index}")
-    return "\n".join(parts)
+    with out.block("void spawn_entries(u64 tasks) {"):
+        out.line(f"for (u64 i = 0; i < tasks; ++i) spawn(f{entry}(i, 0), false);")
+    with out.block("u64 root_size() {"):
+        out.line(f"{{ task t = f{entry}(0, 0); }}  // lazy: allocates the frame, runs nothing", "return g_last;")
+    out.line("// Every function's coroutine frame, in program order (a generator's too).")
+    with out.block("std::string fn_sizes() {"):
+        out.line("std::string out;")
+        for i, fn in enumerate(view.functions):
+            # Built lazily, only its frame is allocated: the size is the allocation's.
+            make = f"gen t = g{fn.index}(0, 0, 0);" if fn.generator else f"task t = f{fn.index}(0, 0);"
+            separator = '""' if i == 0 else '", "'
+            out.line(f"{{ {make} }}", f"out += {separator} + std::to_string(g_last);")
+        out.line("return out;")
+    out.line(f"}}  // namespace p{index}")
+    return out.text()
 
 
 # The task type as Clang's heap-allocation elision wants it (clang 19+):

@@ -517,33 +517,30 @@ def _steps(body: Emitter, fn: Function, layout, in_cell: bool):
 
 
 def _module(view: ProgramView, index: int, variant: int, layout) -> str:
-    parts = [
+    out = Emitter()
+    out.line(
         f"// program {index}: workload {comment_text(view.name)}, variant {variant}: "
         f"the layout of {comment_text(layout.strategy)}",
         f"mod p{index}_v{variant} {{",
         "use super::*;",
-    ]
-    for fn in view.functions:
-        parts.append(_function(fn, layout))
-    entry = view.entry
-    parts.append(
-        "pub fn spawn_entries(tasks: u64) {\n"
-        f"    for i in 0..tasks {{ spawn(Box::pin(f{entry}(i, 0)), false); }}\n"
-        "}\n"
-        f"pub fn root_size() -> usize {{ std::mem::size_of_val(&f{entry}(0, 0)) }}\n"
-        "/// Every function's future, in program order (a generator's too).\n"
-        "pub fn fn_sizes() -> Vec<usize> {\n"
-        "    let _p = pause();\n"
-        "    vec!["
-        + ", ".join(
-            f"std::mem::size_of_val(&g{fn.index}(0, 0, 0))" if fn.generator
-            else f"std::mem::size_of_val(&f{fn.index}(0, 0))"
-            for fn in view.functions
-        )
-        + "]\n}"
     )
-    parts.append("}")
-    return "\n".join(parts)
+    out.line(*(_function(fn, layout) for fn in view.functions))
+    entry = view.entry
+    with out.block("pub fn spawn_entries(tasks: u64) {"):
+        out.line(f"for i in 0..tasks {{ spawn(Box::pin(f{entry}(i, 0)), false); }}")
+    out.line(
+        f"pub fn root_size() -> usize {{ std::mem::size_of_val(&f{entry}(0, 0)) }}",
+        "/// Every function's future, in program order (a generator's too).",
+    )
+    sizes = ", ".join(
+        f"std::mem::size_of_val(&g{fn.index}(0, 0, 0))" if fn.generator
+        else f"std::mem::size_of_val(&f{fn.index}(0, 0))"
+        for fn in view.functions
+    )
+    with out.block("pub fn fn_sizes() -> Vec<usize> {"):
+        out.line("let _p = pause();", f"vec![{sizes}]")
+    out.line("}")
+    return out.text()
 
 
 def _nesting(view: ProgramView) -> int:
