@@ -403,7 +403,7 @@ class _Gen:
                         out.line(f"goto {label};")
             out.line("if (h->pending)", "    return 0;")
         if select:
-            out.line(f"{label}:")  # at the braces' depth, as the interpreter's C lays it out
+            out.line(f"{label}:")  # a label stands at the depth of its block's braces
         out.line("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
 
     def bottom_up_children(self, f: int, step: _Step, label: str):
@@ -492,31 +492,13 @@ class _Gen:
         with out.block(launch, "} else {" if self.bottom_up else "} else if (h->pending) {"):
             with out.block(f"if ({cond}) {{" if cond else None), out.block("{"):
                 out.line("int64_t i;")
-                if not wait:
+                if wait:
+                    self.spawn_waited(f, count, spawn, suspend)
+                else:
                     with out.block(f"for (i = 0; i < {count}; i++) {{"):
                         out.line(f"{spawn}NULL, NULL, task);", "if (ex->error)", "    break;")
-                    return
-                out.line("uint64_t *handles;")
-                self.suspending()
-                if count > 1:
-                    out.line(
-                        f"pb_handle_vec *vec = (pb_handle_vec *)(frame + {coff});",
-                        f"vec->ptr = (uint64_t *)ex->svc->mem_alloc(ex, {8 * count}ULL);",
-                    )
-                with out.block("if (vec->ptr != NULL) {" if count > 1 else "{"):
-                    if count > 1:
-                        out.line(f"vec->cap = {count};", f"vec->len = {count};", "handles = vec->ptr;")
-                    else:
-                        out.line(f"handles = (uint64_t *)(frame + {coff});")
-                    out.line("h->flags |= PB_F_ACTIVE;", f"h->pending = {count}u;")
-                    self.await_begins(f)
-                    with out.block(f"for (i = 0; i < {count}; i++) {{"):
-                        out.line(
-                            f"{spawn}&handles[i], frame, task);",
-                            "if (ex->error)",
-                            "    break;  /* the run stops (memory limit): the rest are never spawned */",
-                        )
-                    out.line(f"return {suspend};")
+        if not wait:
+            return
         if not self.bottom_up:
             out.line("    return 0;", "} else {")
         with out.indented():
@@ -530,6 +512,33 @@ class _Gen:
                 out.line(f"ex->svc->mem_free(ex, (char *)handles, {8 * count}ULL);")
             out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
         out.line("}")
+
+    def spawn_waited(self, f: int, count: int, spawn: str, suspend: str):
+        """Spawn the tasks a step waits for, their handles in the frame
+        (one) or in a vector it owns (more)."""
+        out = self.out
+        coff = self.coff(f)
+        out.line("uint64_t *handles;")
+        self.suspending()
+        if count > 1:
+            out.line(
+                f"pb_handle_vec *vec = (pb_handle_vec *)(frame + {coff});",
+                f"vec->ptr = (uint64_t *)ex->svc->mem_alloc(ex, {8 * count}ULL);",
+            )
+        with out.block("if (vec->ptr != NULL) {" if count > 1 else "{"):
+            if count > 1:
+                out.line(f"vec->cap = {count};", f"vec->len = {count};", "handles = vec->ptr;")
+            else:
+                out.line(f"handles = (uint64_t *)(frame + {coff});")
+            out.line("h->flags |= PB_F_ACTIVE;", f"h->pending = {count}u;")
+            self.await_begins(f)
+            with out.block(f"for (i = 0; i < {count}; i++) {{"):
+                out.line(
+                    f"{spawn}&handles[i], frame, task);",
+                    "if (ex->error)",
+                    "    break;  /* the run stops (memory limit): the rest are never spawned */",
+                )
+            out.line(f"return {suspend};")
 
     def gen(self, step: _Step):
         """``for item in g`` over n items, synchronously (run_generator)."""
