@@ -28,17 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.program import (
-    OP_CALL,
-    OP_GEN,
-    OP_IO,
-    OP_JOIN,
-    OP_SELECT,
-    OP_SPAWN,
-    OP_WORK,
-    OP_YIELD,
-)
+from ..model import program as ops
 from ..model.layout import BOX_ON_SUSPEND, CHUNKS, HEAP, STACK
+from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
@@ -47,7 +39,7 @@ GENERATOR_VERSION = 3  # 2: frames count their native size (fn_bytes); 3: stacks
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
 
-_AWAITS_CHILDREN = (OP_CALL, OP_JOIN, OP_SELECT)
+_AWAITS_CHILDREN = (ops.OP_CALL, ops.OP_JOIN, ops.OP_SELECT)
 
 
 @dataclass(frozen=True)
@@ -142,7 +134,7 @@ class _Gen:
         self.bottom_up = bool(layout.bottom_up)
         self.moves = bool(layout.moves)
         self.n = len(program.fn_names)
-        self.lines: list[str] = []
+        self.out = Emitter()
         self.arrays = {
             name: getattr(program, name).tolist()
             for name in ("fn_step_start", "fn_step_count", "step_op", "step_arg", "step_wait",
@@ -160,7 +152,7 @@ class _Gen:
         self.arrays["edge_offset"] = layout.edge_offset.tolist()
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
-        spawns = program.step_edge_start[program.step_op == OP_SPAWN]
+        spawns = program.step_edge_start[program.step_op == ops.OP_SPAWN]
         spawned = set(program.edge_callee[spawns].tolist())
         self.roots = sorted(spawned | {int(program.entry)})
         self.generator = [bool(g) for g in program.fn_generator]
@@ -221,9 +213,6 @@ class _Gen:
 
     # -- emitting ----------------------------------------------------------
 
-    def emit(self, *lines: str):
-        self.lines.extend(lines)
-
     def locals_of(self, f: int, fr: str) -> str:
         if self.cell(f):
             return f"(*(char **)({fr} + {self.loff(f)}) + PB_CELL_HEADER)"
@@ -231,10 +220,10 @@ class _Gen:
 
     def start(self, f: int, fr: str, h: str):
         """First entry: the cell, or zeroed locals (the interpreter's start)."""
-        self.emit(f"{h}->flags |= PB_F_STARTED;")
+        self.out.line(f"{h}->flags |= PB_F_STARTED;")
         cell = self.cell(f)
         if cell:
-            self.emit(
+            self.out.line(
                 "{",
                 f"    char *cell = ex->svc->mem_alloc(ex, {cell});",
                 "    if (cell == NULL) {",
@@ -248,12 +237,12 @@ class _Gen:
                 "}",
             )
         elif self.locals8(f):
-            self.emit(f"memset({fr} + {self.loff(f)}, 0, {self.locals8(f)});")
+            self.out.line(f"memset({fr} + {self.loff(f)}, 0, {self.locals8(f)});")
 
     def release_cell(self, f: int, fr: str, h: str):
         cell = self.cell(f)
         if cell:
-            self.emit(
+            self.out.line(
                 f"if ({h}->flags & PB_F_STARTED) {{",
                 "    ex->c.refcount_ops += 1;",
                 f"    ex->svc->mem_free(ex, *(char **)({fr} + {self.loff(f)}), {cell});",
@@ -262,12 +251,12 @@ class _Gen:
 
     def await_begins(self, f: int):
         if self.cell(f):
-            self.emit("ex->c.refcount_ops += 2;")
+            self.out.line("ex->c.refcount_ops += 2;")
 
     def work(self, f: int, n: int, fr: str, h: str):
         if n <= 0:
             return
-        self.emit(
+        self.out.line(
             "{",
             f"    unsigned char *mem = (unsigned char *){self.locals_of(f, fr)};",
             f"    uint64_t acc = {h}->acc;",
@@ -317,295 +306,263 @@ class _Gen:
 
     def release_child(self, e: _Edge, child: str, fr: str = "frame"):
         if e.boxed:
-            self.emit(
+            self.out.line(
                 self.free_frame(e.callee, child),
                 f"*(char **)({fr} + {e.offset}) = NULL;",
             )
         else:
-            self.emit(f"((pb_hdr *){child})->pc = PB_PC_DONE;")
+            self.out.line(f"((pb_hdr *){child})->pc = PB_PC_DONE;")
 
     def drop_children(self, step: _Step, fr: str = "frame", var: str = "sib"):
         """Drop every child of the step still alive (drop, select losers)."""
-        self.emit("{", f"    char *{var};")
-        for e in step.edges:
-            self.emit(f"    {var} = {self.child_at(e, fr)};", f"    if ({var} != NULL) {{")
-            self.emit(f"        d{e.callee}(ex, {var});")
-            mark = len(self.lines)
-            self.release_child(e, var, fr)
-            self.indent_from(mark, 8)
-            self.emit("    }")
-        self.emit("}")
-
-    def indent_from(self, mark: int, spaces: int):
-        pad = " " * spaces
-        self.lines[mark:] = [pad + line for line in self.lines[mark:]]
+        out = self.out
+        with out.block("{"):
+            out.line(f"char *{var};")
+            for e in step.edges:
+                out.line(f"{var} = {self.child_at(e, fr)};")
+                with out.block(f"if ({var} != NULL) {{"):
+                    out.line(f"d{e.callee}(ex, {var});")
+                    self.release_child(e, var, fr)
 
     def begin_children(self, f: int, step: _Step):
         """Construct every child of a call/join/select step (the
         interpreter's begin_children); the caller declares ``built`` and
         ``child``."""
+        out = self.out
         width = len(step.edges)
         for e in step.edges:
             cond = self.taken(e)
-            if cond:
-                self.emit(f"if ({cond}) {{")
-            mark = len(self.lines)
-            arg = f"h->arg * {width}ULL + {e.pos}ULL"
-            dest = "NULL" if e.boxed else f"frame + {e.offset}"
-            call = self.construct_call(e, arg, dest)
-            if not e.boxed and not self.bottom_up:
-                self.emit(f"{call};", "built += 1;")
-            else:
-                self.emit(f"child = {call};")
-                if self.storage and e.place == STACK:
-                    self.emit("h = (pb_hdr *)frame;  /* the stack may have moved it */")
-                if e.boxed:
-                    self.emit("if (child == NULL) {", f"    {self.empty_slot(e)}", "} else {")
-                    self.emit(f"    *(char **)(frame + {e.offset}) = child;")
+            with out.block(f"if ({cond}) {{" if cond else None, "} else {"):
+                arg = f"h->arg * {width}ULL + {e.pos}ULL"
+                dest = "NULL" if e.boxed else f"frame + {e.offset}"
+                call = self.construct_call(e, arg, dest)
+                if not e.boxed and not self.bottom_up:
+                    out.line(f"{call};", "built += 1;")
                 else:
-                    self.emit("{")
-                if self.bottom_up:
-                    self.emit(
-                        "    ((pb_bhdr *)child)->parent = frame;",
-                        f"    ((pb_bhdr *)child)->slot = {e.pos};",
-                        "    ((pb_bhdr *)child)->task = ((pb_bhdr *)frame)->task;",
-                    )
-                self.emit("    built += 1;", "}")
+                    out.line(f"child = {call};")
+                    if self.storage and e.place == STACK:
+                        out.line("h = (pb_hdr *)frame;  /* the stack may have moved it */")
+                    if e.boxed:
+                        out.line("if (child == NULL) {", f"    {self.empty_slot(e)}")
+                    with out.block("} else {" if e.boxed else "{"):
+                        if e.boxed:
+                            out.line(f"*(char **)(frame + {e.offset}) = child;")
+                        if self.bottom_up:
+                            out.line(
+                                "((pb_bhdr *)child)->parent = frame;",
+                                f"((pb_bhdr *)child)->slot = {e.pos};",
+                                "((pb_bhdr *)child)->task = ((pb_bhdr *)frame)->task;",
+                            )
+                        out.line("built += 1;")
             if cond:
-                self.indent_from(mark, 4)
-                self.emit("} else {", f"    {self.empty_slot(e)}", "}")
-        self.emit("h->flags |= PB_F_ACTIVE;", "h->pending = (uint32_t)built;")
+                out.line(f"    {self.empty_slot(e)}", "}")
+        out.line("h->flags |= PB_F_ACTIVE;", "h->pending = (uint32_t)built;")
         if self.cell(f):
-            self.emit("if (built)", "    ex->c.refcount_ops += 2;")
+            out.line("if (built)", "    ex->c.refcount_ops += 2;")
 
     # -- steps ---------------------------------------------------------------
 
     def step(self, f: int, step: _Step, label: str, suspend: str):
         """The code of one step; ``suspend`` is what a pending poll returns."""
         op = step.op
-        if op == OP_WORK:
+        if op == ops.OP_WORK:
             self.work(f, step.arg, "frame", "h")
         elif op in _AWAITS_CHILDREN:
             if self.bottom_up:
                 self.bottom_up_children(f, step, label)
             else:
                 self.top_down_children(f, step, label)
-        elif op == OP_IO:
+        elif op == ops.OP_IO:
             self.io(f, step)
-        elif op == OP_YIELD:
+        elif op == ops.OP_YIELD:
             self.yield_now(f)
-        elif op == OP_SPAWN:
+        elif op == ops.OP_SPAWN:
             self.spawn(f, step, suspend)
-        elif op == OP_GEN:
+        elif op == ops.OP_GEN:
             self.gen(step)
         else:  # pragma: no cover - compile() admits no other op
             raise ValueError(f"unknown step code {op}")
 
     def top_down_children(self, f: int, step: _Step, label: str):
-        select = step.op == OP_SELECT
-        self.emit("{", "    char *child;", "    if (!(h->flags & PB_F_ACTIVE)) {", "        int built = 0;")
-        mark = len(self.lines)
-        self.begin_children(f, step)
-        self.indent_from(mark, 8)
-        self.emit("    }")
-        for e in step.edges:
-            self.emit(
-                f"    child = {self.child_at(e)};",
-                f"    if (child != NULL && p{e.callee}(ex, task, child)) {{",
-                "        pb_fold(h, ((pb_hdr *)child)->acc);",
-            )
-            mark = len(self.lines)
-            self.release_child(e, "child")
-            self.emit("h->pending -= 1;")
-            if select:
-                self.drop_children(step)
-                self.emit(f"goto {label};")
-            self.indent_from(mark, 8)
-            self.emit("    }")
-        self.emit("    if (h->pending)", "        return 0;")
+        out = self.out
+        select = step.op == ops.OP_SELECT
+        out.line("{")
+        with out.indented():
+            out.line("char *child;")
+            with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
+                out.line("int built = 0;")
+                self.begin_children(f, step)
+            for e in step.edges:
+                out.line(f"child = {self.child_at(e)};")
+                with out.block(f"if (child != NULL && p{e.callee}(ex, task, child)) {{"):
+                    out.line("pb_fold(h, ((pb_hdr *)child)->acc);")
+                    self.release_child(e, "child")
+                    out.line("h->pending -= 1;")
+                    if select:
+                        self.drop_children(step)
+                        out.line(f"goto {label};")
+            out.line("if (h->pending)", "    return 0;")
         if select:
-            self.emit(f"{label}:")
-        self.emit("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+            out.line(f"{label}:")  # a label stands at the depth of its block's braces
+        out.line("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
 
     def bottom_up_children(self, f: int, step: _Step, label: str):
-        select = step.op == OP_SELECT
-        self.emit("if (!(h->flags & PB_F_ACTIVE)) {", "    char *child;", "    int built = 0;")
-        mark = len(self.lines)
-        self.begin_children(f, step)
-        if step.op == OP_CALL:
-            self.emit("if (built)", f"    return {self.child_at(step.edges[0])};")
-        else:
-            self.emit("h->flags |= PB_F_LAUNCHING;")
-            for e in step.edges:
-                if select:
-                    self.emit("if (h->flags & PB_F_WON)", f"    goto {label};")
-                self.emit(f"child = {self.child_at(e)};", "if (child != NULL)", "    run_co(ex, child);")
-            if select:
-                self.emit(f"{label}:")
-            self.emit("h->flags &= ~(uint32_t)PB_F_LAUNCHING;")
-            if select:
-                self.emit("if (h->flags & PB_F_WON) {")
-                inner = len(self.lines)
-                self.drop_children(step)
-                self.indent_from(inner, 4)
-                self.emit("} else if (h->pending) {", *("    " + x for x in self.suspending()), "    return NULL;", "}")
+        out = self.out
+        select = step.op == ops.OP_SELECT
+        with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
+            out.line("char *child;", "int built = 0;")
+            self.begin_children(f, step)
+            if step.op == ops.OP_CALL:
+                out.line("if (built)", f"    return {self.child_at(step.edges[0])};")
             else:
-                self.emit("if (h->pending) {", *("    " + x for x in self.suspending()), "    return NULL;", "}")
-        self.indent_from(mark, 4)
-        self.emit("}")
-        if step.op == OP_CALL:
-            self.emit("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
+                out.line("h->flags |= PB_F_LAUNCHING;")
+                for e in step.edges:
+                    if select:
+                        out.line("if (h->flags & PB_F_WON)", f"    goto {label};")
+                    out.line(f"child = {self.child_at(e)};", "if (child != NULL)", "    run_co(ex, child);")
+                if select:
+                    out.line(f"{label}:")
+                out.line("h->flags &= ~(uint32_t)PB_F_LAUNCHING;")
+                if select:
+                    with out.block("if (h->flags & PB_F_WON) {", "} else if (h->pending) {"):
+                        self.drop_children(step)
+                else:
+                    out.line("if (h->pending) {")
+                with out.indented():
+                    self.suspending()
+                    out.line("return NULL;")
+                out.line("}")
+        if step.op == ops.OP_CALL:
+            out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
         else:
-            self.emit("h->flags &= ~(uint32_t)(PB_F_ACTIVE | PB_F_WON);")
+            out.line("h->flags &= ~(uint32_t)(PB_F_ACTIVE | PB_F_WON);")
 
-    def suspending(self, extra: str = "") -> list:
+    def suspending(self, extra: str = ""):
         """.NET: a frame about to suspend moves from the thread's stack into a box."""
-        if not self.boxes_on_suspend:
-            return []
-        return ["ex->svc->suspending(ex, &frame);", "h = (pb_hdr *)frame;"] + ([extra] if extra else [])
+        if self.boxes_on_suspend:
+            self.out.line("ex->svc->suspending(ex, &frame);", "h = (pb_hdr *)frame;", *([extra] if extra else []))
 
     def io(self, f: int, step: _Step):
+        out = self.out
         leaf = f"leaf = (pb_io_leaf *)(frame + {self.coff(f)});"
-        self.emit(
-            "{",
-            f"    pb_io_leaf *{leaf}",
-            "    if (!(h->flags & PB_F_ACTIVE)) {",
-            *("        " + line for line in self.suspending(leaf)),
-            f"        leaf->waiter = ex->svc->sleep(ex, task, frame, {step.arg});",
-            "        h->flags |= PB_F_ACTIVE;",
-        )
-        if self.cell(f):
-            self.emit("        ex->c.refcount_ops += 2;")
-        self.emit("        return " + ("NULL;" if self.bottom_up else "0;"), "    }")
-        if not self.bottom_up:
-            self.emit(
-                "    if (ex->waiters[leaf->waiter].state != PB_W_FIRED)",
-                "        return 0;",
-                "    ex->svc->waiter_release(ex, leaf->waiter);",
-            )
-        self.emit("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+        with out.block("{"):
+            out.line(f"pb_io_leaf *{leaf}")
+            with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
+                self.suspending(leaf)
+                out.line(f"leaf->waiter = ex->svc->sleep(ex, task, frame, {step.arg});", "h->flags |= PB_F_ACTIVE;")
+                self.await_begins(f)
+                out.line("return " + ("NULL;" if self.bottom_up else "0;"))
+            if not self.bottom_up:
+                out.line(
+                    "if (ex->waiters[leaf->waiter].state != PB_W_FIRED)",
+                    "    return 0;",
+                    "ex->svc->waiter_release(ex, leaf->waiter);",
+                )
+            out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
 
     def yield_now(self, f: int):
-        self.emit("if (!(h->flags & PB_F_ACTIVE)) {")
-        if self.bottom_up:
-            self.emit(
-                *("    " + line for line in self.suspending()),
-                f"    pb_io_leaf *leaf = (pb_io_leaf *)(frame + {self.coff(f)});",
-                "    leaf->waiter = ex->svc->waiter_new(ex, task, frame, PB_W_QUEUED);",
-                "    ex->svc->enqueue(ex, task, frame, leaf->waiter);",
-                "    h->flags |= PB_F_ACTIVE;",
-            )
-            if self.cell(f):
-                self.emit("    ex->c.refcount_ops += 2;")
-            self.emit("    return NULL;")
-        else:
-            self.emit("    h->flags |= PB_F_ACTIVE;")
-            if self.cell(f):
-                self.emit("    ex->c.refcount_ops += 2;")
-            self.emit("    ex->svc->wake_task(ex, task);", "    return 0;")
-        self.emit("}", "h->flags &= ~(uint32_t)PB_F_ACTIVE;")
+        out = self.out
+        with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
+            if self.bottom_up:
+                self.suspending()
+                out.line(
+                    f"pb_io_leaf *leaf = (pb_io_leaf *)(frame + {self.coff(f)});",
+                    "leaf->waiter = ex->svc->waiter_new(ex, task, frame, PB_W_QUEUED);",
+                    "ex->svc->enqueue(ex, task, frame, leaf->waiter);",
+                    "h->flags |= PB_F_ACTIVE;",
+                )
+                self.await_begins(f)
+                out.line("return NULL;")
+            else:
+                out.line("h->flags |= PB_F_ACTIVE;")
+                self.await_begins(f)
+                out.line("ex->svc->wake_task(ex, task);", "return 0;")
+        out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
 
     def spawn(self, f: int, step: _Step, suspend: str):
+        out = self.out
         e = step.edges[0]
         count, wait = step.arg, step.wait
         arg = f"h->arg * {count}ULL + (uint64_t)i"
         coff = self.coff(f)
         spawn = f"ex->svc->spawn_task(ex, {e.callee}u, {arg}, {self.rdepth(e)}, "
-        if wait:
-            self.emit("if (!(h->flags & PB_F_ACTIVE)) {")
-        mark = len(self.lines)
         cond = self.taken(e)
-        if cond:
-            self.emit(f"if ({cond}) {{")
-        body = len(self.lines)
-        self.emit("{", "    int64_t i;")
-        if wait:
-            self.emit("    uint64_t *handles;", *("    " + line for line in self.suspending()))
-            inner = len(self.lines)
-            if count > 1:
-                self.emit(
-                    f"pb_handle_vec *vec = (pb_handle_vec *)(frame + {coff});",
-                    f"vec->ptr = (uint64_t *)ex->svc->mem_alloc(ex, {8 * count}ULL);",
-                    "if (vec->ptr != NULL) {",
-                    f"    vec->cap = {count};",
-                    f"    vec->len = {count};",
-                    "    handles = vec->ptr;",
-                )
-            else:
-                self.emit("{", f"    handles = (uint64_t *)(frame + {coff});")
-            self.emit("    h->flags |= PB_F_ACTIVE;", f"    h->pending = {count}u;")
-            if self.cell(f):
-                self.emit("    ex->c.refcount_ops += 2;")
-            self.emit(
-                f"    for (i = 0; i < {count}; i++) {{",
-                f"        {spawn}&handles[i], frame, task);",
-                "        if (ex->error)",
-                "            break;  /* the run stops (memory limit): the rest are never spawned */",
-                "    }",
-                f"    return {suspend};",
-                "}",
-            )
-            self.indent_from(inner, 4)
-        else:
-            self.emit(f"    for (i = 0; i < {count}; i++) {{", f"        {spawn}NULL, NULL, task);",
-                      "        if (ex->error)", "            break;", "    }")
-        self.emit("}")
-        if cond:
-            self.indent_from(body, 4)
-            self.emit("}")
+        launch = "if (!(h->flags & PB_F_ACTIVE)) {" if wait else None
+        # Top-down, a poll before the spawned tasks are done returns (bottom-up is resumed when they are).
+        with out.block(launch, "} else {" if self.bottom_up else "} else if (h->pending) {"):
+            with out.block(f"if ({cond}) {{" if cond else None), out.block("{"):
+                out.line("int64_t i;")
+                if wait:
+                    self.spawn_waited(f, count, spawn, suspend)
+                else:
+                    with out.block(f"for (i = 0; i < {count}; i++) {{"):
+                        out.line(f"{spawn}NULL, NULL, task);", "if (ex->error)", "    break;")
         if not wait:
             return
-        self.indent_from(mark, 4)
         if not self.bottom_up:
-            self.emit("} else if (h->pending) {", "    return 0;")
-        self.emit("} else {", "    int64_t i;")
+            out.line("    return 0;", "} else {")
+        with out.indented():
+            out.line("int64_t i;")
+            if count > 1:
+                out.line(f"uint64_t *handles = ((pb_handle_vec *)(frame + {coff}))->ptr;")
+            else:
+                out.line(f"uint64_t *handles = (uint64_t *)(frame + {coff});")
+            out.line(f"for (i = 0; i < {count}; i++)", "    pb_fold(h, handles[i]);")
+            if count > 1:
+                out.line(f"ex->svc->mem_free(ex, (char *)handles, {8 * count}ULL);")
+            out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
+        out.line("}")
+
+    def spawn_waited(self, f: int, count: int, spawn: str, suspend: str):
+        """Spawn the tasks a step waits for, their handles in the frame
+        (one) or in a vector it owns (more)."""
+        out = self.out
+        coff = self.coff(f)
+        out.line("uint64_t *handles;")
+        self.suspending()
         if count > 1:
-            self.emit(f"    uint64_t *handles = ((pb_handle_vec *)(frame + {coff}))->ptr;")
-        else:
-            self.emit(f"    uint64_t *handles = (uint64_t *)(frame + {coff});")
-        self.emit(f"    for (i = 0; i < {count}; i++)", "        pb_fold(h, handles[i]);")
-        if count > 1:
-            self.emit(f"    ex->svc->mem_free(ex, (char *)handles, {8 * count}ULL);")
-        self.emit("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+            out.line(
+                f"pb_handle_vec *vec = (pb_handle_vec *)(frame + {coff});",
+                f"vec->ptr = (uint64_t *)ex->svc->mem_alloc(ex, {8 * count}ULL);",
+            )
+        with out.block("if (vec->ptr != NULL) {" if count > 1 else "{"):
+            if count > 1:
+                out.line(f"vec->cap = {count};", f"vec->len = {count};", "handles = vec->ptr;")
+            else:
+                out.line(f"handles = (uint64_t *)(frame + {coff});")
+            out.line("h->flags |= PB_F_ACTIVE;", f"h->pending = {count}u;")
+            self.await_begins(f)
+            with out.block(f"for (i = 0; i < {count}; i++) {{"):
+                out.line(
+                    f"{spawn}&handles[i], frame, task);",
+                    "if (ex->error)",
+                    "    break;  /* the run stops (memory limit): the rest are never spawned */",
+                )
+            out.line(f"return {suspend};")
 
     def gen(self, step: _Step):
         """``for item in g`` over n items, synchronously (run_generator)."""
+        out = self.out
         e = step.edges[0]
         g, items = e.callee, step.arg
         cond = self.taken(e)
-        if cond:
-            self.emit(f"if ({cond}) {{")
-        mark = len(self.lines)
         dest = "NULL" if e.boxed else f"frame + {e.offset}"
-        self.emit("{", f"    char *gen = {self.construct_call(e, 'h->arg', dest)};")
-        self.emit("    if (gen != NULL) {" if e.boxed else "    {")
-        self.emit(
-            "        pb_hdr *gh = (pb_hdr *)gen;",
-            "        int64_t j;",
-            f"        for (j = 0; j < {items + 1}; j++) {{",
-            "            ex->c.polls += 1;",
-            "            if (j == 0) {",
-        )
-        inner = len(self.lines)
-        self.start(g, "gen", "gh")
-        self.indent_from(inner, 16)
-        self.emit("            }", f"            if (j == {items})", "                break;")
-        inner = len(self.lines)
-        for s in self.fn_steps[g]:
-            self.work(g, s.arg, "gen", "gh")
-        self.emit("pb_fold(h, gh->acc + gh->arg);")
-        self.indent_from(inner, 12)
-        self.emit("        }")
-        inner = len(self.lines)
-        self.release_cell(g, "gen", "gh")
-        self.emit("gh->pc = PB_PC_DONE;")
-        if e.boxed:
-            self.emit(self.free_frame(g, "gen"))
-        self.indent_from(inner, 8)
-        self.emit("    }", "}")
-        if cond:
-            self.indent_from(mark, 4)
-            self.emit("}")
+        with out.block(f"if ({cond}) {{" if cond else None), out.block("{"):
+            out.line(f"char *gen = {self.construct_call(e, 'h->arg', dest)};")
+            with out.block("if (gen != NULL) {" if e.boxed else "{"):
+                out.line("pb_hdr *gh = (pb_hdr *)gen;", "int64_t j;")
+                with out.block(f"for (j = 0; j < {items + 1}; j++) {{"):
+                    out.line("ex->c.polls += 1;")
+                    with out.block("if (j == 0) {"):
+                        self.start(g, "gen", "gh")
+                    out.line(f"if (j == {items})", "    break;")
+                    for s in self.fn_steps[g]:
+                        self.work(g, s.arg, "gen", "gh")
+                    out.line("pb_fold(h, gh->acc + gh->arg);")
+                self.release_cell(g, "gen", "gh")
+                out.line("gh->pc = PB_PC_DONE;")
+                if e.boxed:
+                    out.line(self.free_frame(g, "gen"))
 
     # -- functions -----------------------------------------------------------
 
@@ -616,90 +573,83 @@ class _Gen:
 
     def body(self, f: int, suspend: str):
         """The switch over the steps, resuming at ``h->pc``."""
-        self.emit("switch (h->pc) {")
+        out = self.out
+        out.line("switch (h->pc) {")
         for n, seg in enumerate(self.fn_segments[f]):
-            self.emit(self.case_label(seg))
-            if seg.repeats == 1 and seg.period == 1:
-                mark = len(self.lines)
-                self.emit(f"if (ex->error) return {suspend};")
-                self.step(f, seg.steps[0], f"done_{n}", suspend)
-                self.emit(f"h->pc = {seg.start + 1};")
-                self.indent_from(mark, 4)
-            else:
-                self.emit("    for (;;) {")
-                if seg.period > 1:
-                    self.emit(f"        switch ((h->pc - {seg.start}u) % {seg.period}u) {{")
-                for k, step in enumerate(seg.steps):
-                    if seg.period > 1:
-                        self.emit(f"        case {k}:")
-                    mark = len(self.lines)
-                    self.emit(f"if (ex->error) return {suspend};")
-                    self.step(f, step, f"done_{n}_{k}", suspend)
-                    self.emit("h->pc++;")
-                    if seg.period > 1 and k + 1 < seg.period:
-                        self.emit("PB_FALLTHROUGH;")
-                    self.indent_from(mark, 12 if seg.period > 1 else 8)
-                if seg.period > 1:
-                    self.emit("        }")
-                self.emit(f"        if (h->pc == {seg.end}u)", "            break;", "    }")
-            self.emit("    PB_FALLTHROUGH;")
-        self.emit("default:", "    break;", "}")
+            with out.case(self.case_label(seg)):
+                if seg.repeats == 1 and seg.period == 1:
+                    out.line(f"if (ex->error) return {suspend};")
+                    self.step(f, seg.steps[0], f"done_{n}", suspend)
+                    out.line(f"h->pc = {seg.start + 1};")
+                else:
+                    with out.block("for (;;) {"):
+                        cycle = seg.period > 1
+                        if cycle:
+                            out.line(f"switch ((h->pc - {seg.start}u) % {seg.period}u) {{")
+                        for k, step in enumerate(seg.steps):
+                            with out.case(f"case {k}:" if cycle else None):
+                                out.line(f"if (ex->error) return {suspend};")
+                                self.step(f, step, f"done_{n}_{k}", suspend)
+                                out.line("h->pc++;")
+                                if cycle and k + 1 < seg.period:
+                                    out.line("PB_FALLTHROUGH;")
+                        if cycle:
+                            out.line("}")
+                        out.line(f"if (h->pc == {seg.end}u)", "    break;")
+                out.line("PB_FALLTHROUGH;")
+        out.line("default:", "    break;", "}")
 
     def entry_fn(self, f: int):
         """p<f> (top-down: 1 when returned) or r<f> (bottom-up: the frame to
         transfer to): count the entry, start, run the steps, finish."""
+        out = self.out
         if self.bottom_up:
-            signature = f"static inline char *r{f}(pb_ex *ex, char *frame)"
-            task = "    uint32_t task = ((pb_bhdr *)frame)->task;"
+            out.line(f"static inline char *r{f}(pb_ex *ex, char *frame)")
             suspend, done = "NULL", "return child_finished(ex, frame);"
         else:
-            signature = f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame)"
-            task, suspend, done = "", "0", "return 1;"
-        self.emit(signature, "{")
-        if self.bottom_up and self.chunks:  # frozen: thawed back onto the carrier first
-            self.emit(
-                "    if (((pb_bhdr *)frame)->stack != NULL",
-                "            && ((pb_bhdr *)frame)->stack->vthread != ((pb_bhdr *)frame)->stack) {",
-                "        frame = ex->svc->thaw(ex, frame);",
-                "        if (frame == NULL)",
-                "            return NULL;",
-                "    }",
-            )
-        self.emit("    pb_hdr *h = (pb_hdr *)frame;")
-        if task:
-            self.emit(task)
-        self.emit("    (void)task;", "    ex->c.polls += 1;", "    if (!(h->flags & PB_F_STARTED)) {")
-        mark = len(self.lines)
-        self.start(f, "frame", "h")
-        self.indent_from(mark, 8)
-        self.emit("    }")
-        mark = len(self.lines)
-        self.body(f, suspend)
-        self.finish(f)
-        self.emit(done)
-        self.indent_from(mark, 4)
-        self.emit("}", "")
+            out.line(f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame)")
+            suspend, done = "0", "return 1;"
+        with out.block("{"):
+            if self.bottom_up and self.chunks:  # frozen: thawed back onto the carrier first
+                out.line(
+                    "if (((pb_bhdr *)frame)->stack != NULL",
+                    "        && ((pb_bhdr *)frame)->stack->vthread != ((pb_bhdr *)frame)->stack) {",
+                    "    frame = ex->svc->thaw(ex, frame);",
+                    "    if (frame == NULL)",
+                    "        return NULL;",
+                    "}",
+                )
+            out.line("pb_hdr *h = (pb_hdr *)frame;")
+            if self.bottom_up:
+                out.line("uint32_t task = ((pb_bhdr *)frame)->task;")
+            out.line("(void)task;", "ex->c.polls += 1;")
+            with out.block("if (!(h->flags & PB_F_STARTED)) {"):
+                self.start(f, "frame", "h")
+            self.body(f, suspend)
+            self.finish(f)
+            out.line(done)
+        out.line("")
 
     def finish(self, f: int):
-        self.emit("h->acc = pb_value_of(h);")
+        self.out.line("h->acc = pb_value_of(h);")
         self.release_cell(f, "frame", "h")
-        self.emit("h->pc = PB_PC_DONE;")
+        self.out.line("h->pc = PB_PC_DONE;")
 
     def drop_action(self, f: int, step: _Step) -> bool:
         op = step.op
         return (
             op in _AWAITS_CHILDREN
-            or op == OP_IO
-            or (op == OP_YIELD and self.bottom_up)
-            or (op == OP_SPAWN and step.wait and step.arg > 1)
+            or op == ops.OP_IO
+            or (op == ops.OP_YIELD and self.bottom_up)
+            or (op == ops.OP_SPAWN and step.wait and step.arg > 1)
         )
 
     def emit_drop_action(self, f: int, step: _Step):
         op = step.op
         if op in _AWAITS_CHILDREN:
             self.drop_children(step)
-        elif op in (OP_IO, OP_YIELD):
-            self.emit(
+        elif op in (ops.OP_IO, ops.OP_YIELD):
+            self.out.line(
                 "{",
                 f"    uint32_t waiter = ((pb_io_leaf *)(frame + {self.coff(f)}))->waiter;",
                 "    if (waiter != PB_NO_WAITER)",
@@ -707,7 +657,7 @@ class _Gen:
                 "}",
             )
         else:
-            self.emit(
+            self.out.line(
                 "{",
                 f"    pb_handle_vec *vec = (pb_handle_vec *)(frame + {self.coff(f)});",
                 "    ex->svc->mem_free(ex, (char *)vec->ptr, 8 * vec->cap);",
@@ -717,98 +667,79 @@ class _Gen:
     def per_step_switch(self, f: int, pc: str, wanted, emit_one):
         """switch (pc) over the steps for which ``wanted(step)``, each case
         running ``emit_one(step)`` (which must not fall through)."""
-        self.emit(f"switch ({pc}) {{")
+        out = self.out
+        out.line(f"switch ({pc}) {{")
         for seg in self.fn_segments[f]:
             subs = [(k, s) for k, s in enumerate(seg.steps) if wanted(s)]
             if not subs:
                 continue
-            self.emit(self.case_label(seg))
-            if seg.period == 1:
-                mark = len(self.lines)
-                emit_one(seg.steps[0])
-                self.indent_from(mark, 4)
-            else:
-                self.emit(f"    switch (({pc} - {seg.start}u) % {seg.period}u) {{")
-                for k, s in subs:
-                    self.emit(f"    case {k}:")
-                    mark = len(self.lines)
-                    emit_one(s)
-                    self.indent_from(mark, 8)
-                self.emit("    default:", "        break;", "    }", "    break;")
-        self.emit("default:", "    break;", "}")
+            with out.case(self.case_label(seg)):
+                if seg.period == 1:
+                    emit_one(seg.steps[0])
+                else:
+                    out.line(f"switch (({pc} - {seg.start}u) % {seg.period}u) {{")
+                    for k, s in subs:
+                        with out.case(f"case {k}:"):
+                            emit_one(s)
+                    out.line("default:", "    break;", "}", "break;")
+        out.line("default:", "    break;", "}")
 
     def drop_fn(self, f: int):
-        self.emit(
-            f"static inline void d{f}(pb_ex *ex, char *frame)",
-            "{",
-            "    pb_hdr *h = (pb_hdr *)frame;",
-            "    (void)ex;",
-            "    if (h->pc == PB_PC_DONE)",
-            "        return;",
-        )
-        mark = len(self.lines)
-        if any(self.drop_action(f, s) for seg in self.fn_segments[f] for s in seg.steps):
-            self.emit("if (h->flags & PB_F_ACTIVE) {")
-            inner = len(self.lines)
+        out = self.out
 
-            def one(step):
-                self.emit_drop_action(f, step)
-                self.emit("break;")
+        def one(step):
+            self.emit_drop_action(f, step)
+            out.line("break;")
 
-            self.per_step_switch(f, "h->pc", lambda s: self.drop_action(f, s), one)
-            self.indent_from(inner, 4)
-            self.emit("}")
-        self.release_cell(f, "frame", "h")
-        self.emit("h->pc = PB_PC_DONE;")
-        self.indent_from(mark, 4)
-        self.emit("}", "")
+        out.line(f"static inline void d{f}(pb_ex *ex, char *frame)")
+        with out.block("{"):
+            out.line("pb_hdr *h = (pb_hdr *)frame;", "(void)ex;", "if (h->pc == PB_PC_DONE)", "    return;")
+            if any(self.drop_action(f, s) for seg in self.fn_segments[f] for s in seg.steps):
+                with out.block("if (h->flags & PB_F_ACTIVE) {"):
+                    self.per_step_switch(f, "h->pc", lambda s: self.drop_action(f, s), one)
+            self.release_cell(f, "frame", "h")
+            out.line("h->pc = PB_PC_DONE;")
+        out.line("")
 
     def is_parent(self, f: int) -> bool:
         return any(s.op in _AWAITS_CHILDREN for seg in self.fn_segments[f] for s in seg.steps)
 
     def finished_in_fn(self, f: int):
         """A child of ``f`` finished (the interpreter's child_finished)."""
-        self.emit(
-            f"static inline char *k{f}(pb_ex *ex, char *frame, char *child)",
-            "{",
-            "    pb_hdr *p = (pb_hdr *)frame;",
-            "    uint32_t slot = ((pb_bhdr *)child)->slot;",
-            "    (void)ex;",
-            "    (void)slot;",
-        )
-        mark = len(self.lines)
+        out = self.out
 
         def one(step):
-            self.emit("pb_fold(p, ((pb_hdr *)child)->acc);")
+            out.line("pb_fold(p, ((pb_hdr *)child)->acc);")
             if len(step.edges) == 1:
                 self.release_child(step.edges[0], "child")
             else:
-                self.emit("switch (slot) {")
+                out.line("switch (slot) {")
                 for e in step.edges:
-                    self.emit(f"case {e.pos}:")
-                    inner = len(self.lines)
-                    self.release_child(e, "child")
-                    self.emit("break;")
-                    self.indent_from(inner, 4)
-                self.emit("default:", "    break;", "}")
-            self.emit("p->pending -= 1;")
-            if step.op == OP_CALL:
-                self.emit("return frame;")
-            elif step.op == OP_SELECT:
-                self.emit("p->flags |= PB_F_WON;", "if (p->flags & PB_F_LAUNCHING)", "    return NULL;")
+                    with out.case(f"case {e.pos}:"):
+                        self.release_child(e, "child")
+                        out.line("break;")
+                out.line("default:", "    break;", "}")
+            out.line("p->pending -= 1;")
+            if step.op == ops.OP_CALL:
+                out.line("return frame;")
+            elif step.op == ops.OP_SELECT:
+                out.line("p->flags |= PB_F_WON;", "if (p->flags & PB_F_LAUNCHING)", "    return NULL;")
                 self.drop_children(step)
-                self.emit("return frame;")
+                out.line("return frame;")
             else:
-                self.emit(
+                out.line(
                     "if (p->pending == 0 && !(p->flags & PB_F_LAUNCHING))",
                     "    return frame;",
                     "return NULL;",
                 )
 
-        self.per_step_switch(f, "p->pc", lambda s: s.op in _AWAITS_CHILDREN, one)
-        self.emit("return NULL;")
-        self.indent_from(mark, 4)
-        self.emit("}", "")
+        out.line(f"static inline char *k{f}(pb_ex *ex, char *frame, char *child)")
+        with out.block("{"):
+            out.line("pb_hdr *p = (pb_hdr *)frame;", "uint32_t slot = ((pb_bhdr *)child)->slot;", "(void)ex;",
+                     "(void)slot;")
+            self.per_step_switch(f, "p->pc", lambda s: s.op in _AWAITS_CHILDREN, one)
+            out.line("return NULL;")
+        out.line("")
 
     def construct_fn(self, f: int):
         """Build a future for ``f`` in place, or by value then moved: the
@@ -819,7 +750,7 @@ class _Gen:
         without waiting for a block copy to land)."""
         size, header = self.size(f), int(self.l.header_bytes)
         if self.storage:
-            self.emit(
+            self.out.line(
                 f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest, int place,",
                 "                         char **near)",
                 "{",
@@ -833,7 +764,7 @@ class _Gen:
                 "    }",
             )
         else:
-            self.emit(
+            self.out.line(
                 f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest)",
                 "{",
                 "    pb_hdr *h;",
@@ -843,7 +774,7 @@ class _Gen:
                 "            return NULL;",
                 "    }",
             )
-        self.emit(
+        self.out.line(
             "    h = (pb_hdr *)dest;",
             f"    h->fn = {f};",
             "    h->pc = 0;",
@@ -855,36 +786,42 @@ class _Gen:
             "    h->acc = 0;",
         )
         if self.bottom_up:
-            self.emit(
+            self.out.line(
                 "    ((pb_bhdr *)h)->parent = NULL;",
                 "    ((pb_bhdr *)h)->slot = 0;",
                 "    ((pb_bhdr *)h)->task = 0;",
             )
             if self.storage:
-                self.emit("    ((pb_bhdr *)h)->stack = st;")
+                self.out.line("    ((pb_bhdr *)h)->stack = st;")
         if self.moves:
             if size > header:
-                self.emit(f"    memcpy(dest + {header}, ex->staging + {header}, {size - header});")
-            self.emit(f"    ex->c.moved_bytes += {self.counted(f)};")
-        self.emit("    return dest;", "}", "")
+                self.out.line(f"    memcpy(dest + {header}, ex->staging + {header}, {size - header});")
+            self.out.line(f"    ex->c.moved_bytes += {self.counted(f)};")
+        self.out.line("    return dest;", "}", "")
 
     def dispatch(self, signature: str, cases: list, default: str):
         """A function (or, without a signature, the rest of the open one)
         that switches on the frame's function: cases are (fn, statement...)."""
         frame = "b->parent" if not signature else ("root" if "root" in signature else "frame")
+        out = self.out
         if signature:
-            self.emit(signature, "{")
-        self.emit(f"    switch (((pb_hdr *){frame})->fn) {{")
-        for f, *statements in cases:
-            self.emit(f"    case {f}:", *(f"        {line}" for line in statements))
-        self.emit("    default:", f"        {default}", "    }", "}", "")
+            out.line(signature, "{")
+        with out.indented():
+            out.line(f"switch (((pb_hdr *){frame})->fn) {{")
+            for f, *statements in cases:
+                with out.case(f"case {f}:"):
+                    out.line(*statements)
+            with out.case("default:"):
+                out.line(default)
+            out.line("}")
+        out.line("}", "")
 
     # -- the whole file --------------------------------------------------------
 
     def generate(self, key: str) -> str:
         normal = [f for f in range(self.n) if not self.generator[f]]
         mode = "bottom-up (resume)" if self.bottom_up else "top-down (poll)"
-        self.emit(
+        self.out.line(
             f"/* pinbench compiled engine: program '{comment_text(self.p.name)}', "
             f"strategy '{comment_text(self.l.strategy)}',",
             f" * {mode}. Generated by bench/codegen.py (version {GENERATOR_VERSION}); do not edit.",
@@ -893,22 +830,22 @@ class _Gen:
             "",
         )
         for f in range(self.n):
-            self.emit(f"/* {f}: {comment_text(self.p.fn_names[f])} */")
-        self.emit("")
+            self.out.line(f"/* {f}: {comment_text(self.p.fn_names[f])} */")
+        self.out.line("")
         for f in normal:
             if self.bottom_up:
-                self.emit(f"static inline char *r{f}(pb_ex *ex, char *frame);")
+                self.out.line(f"static inline char *r{f}(pb_ex *ex, char *frame);")
                 if self.is_parent(f):
-                    self.emit(f"static inline char *k{f}(pb_ex *ex, char *frame, char *child);")
+                    self.out.line(f"static inline char *k{f}(pb_ex *ex, char *frame, char *child);")
             else:
-                self.emit(f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame);")
-            self.emit(f"static inline void d{f}(pb_ex *ex, char *frame);")
+                self.out.line(f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame);")
+            self.out.line(f"static inline void d{f}(pb_ex *ex, char *frame);")
         if self.bottom_up:
-            self.emit(
+            self.out.line(
                 "static void run_co(pb_ex *ex, char *frame);",
                 "static char *child_finished(pb_ex *ex, char *frame);",
             )
-        self.emit("")
+        self.out.line("")
         for f in range(self.n):
             self.construct_fn(f)
         for f in normal:
@@ -917,7 +854,7 @@ class _Gen:
             if self.bottom_up and self.is_parent(f):
                 self.finished_in_fn(f)
         if self.bottom_up:
-            self.emit(
+            self.out.line(
                 "static char *child_finished(pb_ex *ex, char *frame)",
                 "{",
                 "    pb_bhdr *b = (pb_bhdr *)frame;",
@@ -930,7 +867,7 @@ class _Gen:
                                for f in normal if self.is_parent(f)], "return NULL;")
             self.dispatch("static char *resume_any(pb_ex *ex, char *frame)",
                           [(f, f"return r{f}(ex, frame);") for f in normal], "return NULL;")
-            self.emit(
+            self.out.line(
                 "static void run_co(pb_ex *ex, char *frame)",
                 "{",
                 "    while (frame != NULL)",
@@ -947,7 +884,7 @@ class _Gen:
         steps = ", ".join(str(int(v)) for v in self.p.fn_step_count)
         cells = ", ".join(str(int(v)) for v in self.l.fn_cell_size)
         counted = ", ".join(str(int(v)) for v in self.l.fn_bytes)
-        self.emit(
+        self.out.line(
             f"static const int64_t fn_size[{self.n}] = {{{sizes}}};",
             f"static const int64_t fn_bytes[{self.n}] = {{{counted}}};",
             f"static const int64_t fn_cell[{self.n}] = {{{cells}}};",
@@ -973,7 +910,7 @@ class _Gen:
             "    return &engine;",
             "}",
         )
-        return "\n".join(self.lines) + "\n"
+        return self.out.text("\n")
 
 
 def generate(program, layout, key: str | None = None) -> str:

@@ -8,17 +8,7 @@ import numpy as np
 import pytest
 
 from pinbench.model.errors import UsageError
-from pinbench.model.program import (
-    OP_CALL,
-    OP_GEN,
-    OP_IO,
-    OP_JOIN,
-    OP_SELECT,
-    OP_SPAWN,
-    OP_WORK,
-    OP_YIELD,
-    Program,
-)
+from pinbench.model.program import OP_NAMES, Program
 from pinbench.bench.toml_loader import load_program
 
 ECHO = Path(__file__).resolve().parent.parent / "examples" / "echo.toml"
@@ -54,8 +44,8 @@ def test_echo_example_has_the_exact_structure():
     assert c.fn_borrows.tolist() == [1, 1, 0, 0, 0, 0, 1]
     assert c.fn_generator.tolist() == [0, 0, 0, 0, 0, 0, 1]
     assert c.fn_step_count.tolist() == [9, 3, 1, 2, 1, 1, 1]
-    assert c.step_op.tolist()[:9] == [
-        OP_WORK, OP_CALL, OP_JOIN, OP_SELECT, OP_IO, OP_YIELD, OP_SPAWN, OP_GEN, OP_CALL,
+    assert [OP_NAMES[op] for op in c.step_op[:9]] == [
+        "work", "call", "join", "select", "io", "yield_now", "spawn", "gen", "call",
     ]
     assert c.step_arg.tolist()[:9] == [32, 0, 0, 0, 2, 0, 10, 5, 0]
     assert c.step_wait.tolist()[:9] == [0, 0, 0, 0, 0, 0, 1, 0, 0]

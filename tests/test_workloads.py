@@ -6,16 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pinbench.model.program import (
-    OP_CALL,
-    OP_GEN,
-    OP_IO,
-    OP_JOIN,
-    OP_SELECT,
-    OP_SPAWN,
-    OP_WORK,
-    OP_YIELD,
-)
+from pinbench.model.program import OP_NAMES
 from pinbench.bench.workloads import (
     WORKLOADS,
     Param,
@@ -34,10 +25,10 @@ def build(name, **params):
 
 
 def body(c, fn_name):
-    """(ops, args) of one function's steps."""
+    """(step names, args) of one function's steps."""
     f = c.fn_index(fn_name)
     start, count = int(c.fn_step_start[f]), int(c.fn_step_count[f])
-    return c.step_op[start:start + count].tolist(), c.step_arg[start:start + count].tolist()
+    return [OP_NAMES[op] for op in c.step_op[start:start + count]], c.step_arg[start:start + count].tolist()
 
 
 def callees(c, fn_name):
@@ -193,9 +184,9 @@ def test_chain_default_shape():
     c = build("chain")
     assert c.fn_names == tuple(f"level_{i}" for i in range(9))
     assert (c.entry, c.tasks) == (8, 1000)
-    assert body(c, "level_0") == ([OP_WORK, OP_IO, OP_WORK], [64, 1, 64])
+    assert body(c, "level_0") == (["work", "io", "work"], [64, 1, 64])
     for level in range(1, 9):
-        assert body(c, f"level_{level}") == ([OP_WORK, OP_CALL, OP_WORK], [64, 0, 64])
+        assert body(c, f"level_{level}") == (["work", "call", "work"], [64, 0, 64])
         assert callees(c, f"level_{level}") == [f"level_{level - 1}"]
     assert c.fn_locals.tolist() == [64] * 9
     assert c.fn_borrows.tolist() == [1] * 9
@@ -221,8 +212,8 @@ def test_chain_borrow_patterns_read_from_the_leaf_up(borrow, depth, flags):
 
 def test_chain_without_locals_or_waits():
     c = build("chain", depth=2, locals=0, waits=3)
-    assert body(c, "level_0") == ([OP_IO] * 3, [1, 1, 1])
-    assert body(c, "level_2") == ([OP_CALL], [0])
+    assert body(c, "level_0") == (["io"] * 3, [1, 1, 1])
+    assert body(c, "level_2") == (["call"], [0])
     assert c.duration(c.entry) == 3
     c = build("chain", depth=0, locals=0, waits=0)
     assert c.fn_names == ("level_0",)
@@ -234,12 +225,12 @@ def test_fanout_shape():
     c = build("fanout", k=3, depth=1, borrow="01", locals=16, tasks=5)
     assert c.fn_names == ("root", "level_0", "level_1")
     assert (c.entry, c.tasks) == (0, 5)
-    assert body(c, "root") == ([OP_JOIN], [0])
+    assert body(c, "root") == (["join"], [0])
     assert callees(c, "root") == ["level_1"] * 3
     assert c.fn_locals.tolist() == [0, 16, 16]
     assert c.fn_borrows.tolist() == [0, 0, 1]
-    assert body(c, "level_0") == ([OP_WORK, OP_IO, OP_WORK], [16, 1, 16])
-    assert body(c, "level_1") == ([OP_WORK, OP_CALL, OP_WORK], [16, 0, 16])
+    assert body(c, "level_0") == (["work", "io", "work"], [16, 1, 16])
+    assert body(c, "level_1") == (["work", "call", "work"], [16, 0, 16])
     assert c.edge_back.tolist() == [0] * 4
     assert c.duration(0) == 1
 
@@ -251,14 +242,14 @@ def test_million_shape():
     c = build("million", tasks=123)
     assert c.fn_names == ("main",)
     assert (c.entry, c.tasks) == (0, 123)  # every task spawned at tick 0
-    assert body(c, "main") == ([OP_IO], [1])  # each sleeps one tick on a timer of its own
+    assert body(c, "main") == (["io"], [1])  # each sleeps one tick on a timer of its own
 
 
 def test_spawn_many_shape():
     c = build("spawn_many", tasks=123)
     assert c.fn_names == ("main", "leaf")
     assert (c.entry, c.tasks) == (0, 1)
-    assert body(c, "main") == ([OP_SPAWN], [123])
+    assert body(c, "main") == (["spawn"], [123])
     assert c.step_wait.tolist() == [1]
     assert callees(c, "main") == ["leaf"]
     assert c.fn_step_count.tolist() == [1, 0]
@@ -269,7 +260,7 @@ def test_yield_many_shape():
     c = build("yield_many", yields=4, tasks=9)
     assert c.fn_names == ("main",)
     assert c.tasks == 9
-    assert body(c, "main") == ([OP_YIELD] * 4, [0] * 4)
+    assert body(c, "main") == (["yield_now"] * 4, [0] * 4)
     assert build("yield_many", yields=0).fn_step_count.tolist() == [0]
 
 
@@ -277,9 +268,9 @@ def test_spawn_size_shape():
     c = build("spawn_size", size=4096, tasks=50)
     assert c.fn_names == ("main", "sized")
     assert c.tasks == 1
-    assert body(c, "main") == ([OP_SPAWN], [50])
+    assert body(c, "main") == (["spawn"], [50])
     assert c.step_wait.tolist()[0] == 1
-    assert body(c, "sized") == ([OP_WORK], [16])
+    assert body(c, "sized") == (["work"], [16])
     assert c.fn_locals.tolist() == [0, 4096]
     assert c.fn_borrows.tolist() == [0, 0]
 
@@ -288,7 +279,7 @@ def test_skynet_shape():
     c = build("skynet")
     assert c.fn_names == ("node",)
     assert (c.entry, c.tasks) == (0, 1)
-    assert body(c, "node") == ([OP_SPAWN], [10])
+    assert body(c, "node") == (["spawn"], [10])
     assert c.step_wait.tolist() == [1]
     assert c.edge_callee.tolist() == [0]
     assert c.edge_back.tolist() == [1]
@@ -330,9 +321,9 @@ def test_generator_shape():
     c = build("generator", items=12, tasks=3)
     assert c.fn_names == ("main", "numbers")
     assert c.tasks == 3
-    assert body(c, "main") == ([OP_GEN], [12])
+    assert body(c, "main") == (["gen"], [12])
     assert callees(c, "main") == ["numbers"]
-    assert body(c, "numbers") == ([OP_WORK], [8])
+    assert body(c, "numbers") == (["work"], [8])
     assert c.fn_generator.tolist() == [0, 1]
     assert c.fn_locals.tolist() == [0, 64]
     assert c.fn_borrows.tolist() == [0, 1]
@@ -343,11 +334,11 @@ def test_select_loop_shape_and_winners():
     c = build("select_loop", iterations=4, tasks=2)
     assert c.fn_names == ("main", "read_fast", "read_slow", "timeout")
     assert c.tasks == 2
-    assert body(c, "main") == ([OP_WORK, OP_SELECT] * 4, [8, 0] * 4)
+    assert body(c, "main") == (["work", "select"] * 4, [8, 0] * 4)
     assert callees(c, "main") == ["read_fast", "timeout", "read_slow", "timeout"] * 2
-    assert body(c, "read_fast") == ([OP_WORK, OP_IO, OP_WORK], [32, 1, 32])
-    assert body(c, "read_slow") == ([OP_WORK, OP_IO, OP_WORK], [32, 3, 32])
-    assert body(c, "timeout") == ([OP_IO], [2])
+    assert body(c, "read_fast") == (["work", "io", "work"], [32, 1, 32])
+    assert body(c, "read_slow") == (["work", "io", "work"], [32, 3, 32])
+    assert body(c, "timeout") == (["io"], [2])
     assert c.fn_locals.tolist() == [64, 256, 256, 0]
     assert c.fn_borrows.tolist() == [1, 1, 1, 0]
     # Even iterations: the read wins after 1 tick; odd: the timeout after 2.

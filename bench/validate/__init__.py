@@ -437,25 +437,24 @@ def validate(
                 row[f"{held.figure}_model"] = m["held"][held.model]
                 row[f"{held.figure}_native"] = n[held.figure]
                 row[f"{held.figure}_agree"] = held.agrees(m["held"][held.model], n[held.figure])
-            if n is None or not backend.counts:
-                row.update(
-                    tasks_native=n["tasks"] if n is not None else None, allocs_native=None, frees_native=None, bytes_native=None,
-                    size_of_native=None, fn_frames_native=None, ns_native=None, checksum_native=None,
-                    allocs_agree=None, checksum_agree=None,
-                )
-            if n is not None and backend.counts:
-                row.update(
-                    tasks_native=n["tasks"],
-                    allocs_native=n["allocs"],
-                    frees_native=n["frees"],
-                    bytes_native=n["bytes"],
-                    size_of_native=n["size_of"],
-                    fn_frames_native=n["fn_sizes"],
-                    ns_native=min(n["ns"]),
-                    checksum_native=n["checksum"],
-                    allocs_agree=n["allocs"] == m["allocs"],
-                    checksum_agree=n["checksum"] == m["checksum"],
-                )
+            counted = n is not None and backend.counts  # the counting allocator's figures are in the row
+
+            def counted_figure(name):
+                return n[name] if counted else None
+
+            row.update(
+                tasks_native=n["tasks"] if n is not None else None,
+                allocs_native=counted_figure("allocs"),
+                frees_native=counted_figure("frees"),
+                bytes_native=counted_figure("bytes"),
+                size_of_native=counted_figure("size_of"),
+                fn_frames_native=counted_figure("fn_sizes"),
+                ns_native=min(n["ns"]) if counted else None,
+                checksum_native=counted_figure("checksum"),
+                allocs_agree=n["allocs"] == m["allocs"] if counted else None,
+                checksum_agree=n["checksum"] == m["checksum"] if counted else None,
+            )
+            if counted:
                 where = f"{workload.name} {row['params']} / {strategy} ({row['native']})"
                 if n["frees"] != n["allocs"] and eng == engines[0]:
                     notes.append(f"{where}: the native program freed {n['frees']} of {n['allocs']} blocks")

@@ -10,23 +10,15 @@ in :data:`SUPPORTED_OPS`.
 from __future__ import annotations
 
 from ...model.errors import UsageError
-from ...model.program import (
-    OP_CALL,
-    OP_GEN,
-    OP_IO,
-    OP_JOIN,
-    OP_NAMES,
-    OP_SELECT,
-    OP_SPAWN,
-    OP_WORK,
-    OP_YIELD,
-    CompiledProgram,
-)
-from ...model.program_view import ProgramView
+from ...model import program as ops
+from ...model.program import CompiledProgram
+from ...model.program_view import Function, ProgramView
 
 # Every step of docs/model.md. A step added to the model stays refused here
 # until both generators implement it.
-SUPPORTED_OPS = (OP_WORK, OP_CALL, OP_JOIN, OP_SELECT, OP_IO, OP_YIELD, OP_SPAWN, OP_GEN)
+SUPPORTED_OPS = (
+    ops.OP_WORK, ops.OP_CALL, ops.OP_JOIN, ops.OP_SELECT, ops.OP_IO, ops.OP_YIELD, ops.OP_SPAWN, ops.OP_GEN,
+)
 SUPPORTED_TEXT = "work, call, join, select, io, yield_now, spawn, gen"
 
 
@@ -40,29 +32,10 @@ def check_supported(program: CompiledProgram):
             if op not in SUPPORTED_OPS:
                 raise UsageError(
                     f"workload '{program.name}' has no native counterpart: function '{name}' "
-                    f"step {s - start + 1} {program.step_text(s)} uses {OP_NAMES[op]}, which the "
+                    f"step {s - start + 1} {program.step_text(s)} uses {ops.OP_NAMES[op]}, which the "
                     f"generated Rust and C++ programs do not implement (they support "
                     f"{SUPPORTED_TEXT}); validate other workloads"
                 )
-
-
-class Body:
-    """Lines of one generated function body (Rust or C++), indented by block."""
-
-    def __init__(self):
-        self.lines = []
-        self.indent = 1
-
-    def add(self, text: str):
-        self.lines.append("    " * self.indent + text)
-
-    def open(self, text: str):
-        self.add(text)
-        self.indent += 1
-
-    def close(self, text: str = "}"):
-        self.indent -= 1
-        self.add(text)
 
 
 def calls_down_to_io(view: ProgramView) -> bool:
@@ -70,7 +43,8 @@ def calls_down_to_io(view: ProgramView) -> bool:
     a task parks: an io in a function its entry reaches (every step runs,
     so it is reached). The shape the held-memory backends count parked."""
     steps = {f.index: f.steps for f in view.functions}
-    if any(s.op not in (OP_WORK, OP_CALL, OP_IO) or any(e.back for e in s.edges) for f in steps.values() for s in f):
+    if any(s.op not in (ops.OP_WORK, ops.OP_CALL, ops.OP_IO) or any(e.back for e in s.edges)
+           for f in steps.values() for s in f):
         return False
     seen, todo = set(), [view.entry]
     while todo:
@@ -78,7 +52,22 @@ def calls_down_to_io(view: ProgramView) -> bool:
         if fn in seen:
             continue
         seen.add(fn)
-        if any(s.op == OP_IO for s in steps[fn]):
+        if any(s.op == ops.OP_IO for s in steps[fn]):
             return True
         todo += [e.callee for s in steps[fn] for e in s.edges]
     return False
+
+
+def chain_statements(fn: Function, call: str, io: str, work: str) -> list:
+    """The statements of a function of :func:`calls_down_to_io`'s shape, in
+    step order: ``call`` once per callee (its ``{callee}`` filled in), ``io``
+    for an io, ``work`` for a work step (its ``{arg}`` filled in)."""
+    statements = []
+    for step in fn.steps:
+        if step.op == ops.OP_CALL:
+            statements += [call.format(callee=edge.callee) for edge in step.edges]
+        elif step.op == ops.OP_IO:
+            statements.append(io)
+        else:
+            statements.append(work.format(arg=step.arg))
+    return statements

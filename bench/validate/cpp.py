@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from ...model.layout import HEAP
-from ..escape import comment_text
 from ...model.program_view import Function, ProgramView
-from .common import Body as _Body
+from ..emitter import Emitter
+from ..escape import comment_text
 
 
 def expresses(layout) -> bool:
@@ -399,41 +399,42 @@ def _signature(fn: Function) -> str:
     return f"task f{fn.index}(u64 arg, u32 rdepth)"
 
 
-def _work(body: _Body, n: int):
+def _work(body: Emitter, n: int):
     if n:
-        body.add(f"acc = work(loc, {n}u, acc);")
+        body.line(f"acc = work(loc, {n}u, acc);")
 
 
-def _function(view: ProgramView, fn: Function) -> str:
-    body = _Body()
-    if fn.locals:
-        body.add(f"u8 loc[{fn.locals}] = {{}};")
-    body.add("u64 acc = 0;")
-    folds = fn.folds_children
-    if folds:
-        body.add("bool folded = false;")
-    if fn.generator:
-        body.open("for (u64 j = 0; j < n; ++j) {")
-        for step in fn.steps:
-            _work(body, step.arg)
-        body.add("co_yield acc + arg;")
-        body.close()
-        return "\n".join([f"// generator {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
+def _function(fn: Function) -> str:
+    out = Emitter()
+    out.line(f"// generator {comment_text(fn.name)}" if fn.generator else f"// {comment_text(fn.name)}")
+    with out.block(_signature(fn) + " {"):
+        if fn.locals:
+            out.line(f"u8 loc[{fn.locals}] = {{}};")
+        out.line("u64 acc = 0;")
+        if fn.folds_children:
+            out.line("bool folded = false;")
+        if fn.generator:
+            with out.block("for (u64 j = 0; j < n; ++j) {"):
+                for step in fn.steps:
+                    _work(out, step.arg)
+                out.line("co_yield acc + arg;")
+        else:
+            _steps(out, fn)
+            out.line("co_return folded ? acc : acc + arg;" if fn.folds_children else "co_return acc + arg;")
+    return out.text()
 
+
+def _steps(body: Emitter, fn: Function):
+    """The statements of a function's steps, in order."""
     for step in fn.steps:
         op = step.op
         if op == OP_WORK:
             _work(body, step.arg)
         elif op == OP_CALL:
             edge = step.edges[0]
-            if edge.back:
-                body.open(f"if (rdepth < {edge.limit}u) {{")
-                body.add(f"acc += co_await f{edge.callee}(arg, rdepth + 1);")
-            else:
-                body.open("{")
-                body.add(f"acc += co_await f{edge.callee}(arg, rdepth);")
-            body.add("folded = true;")
-            body.close()
+            with body.block(f"if (rdepth < {edge.limit}u) {{" if edge.back else "{"):
+                rdepth = "rdepth + 1" if edge.back else "rdepth"
+                body.line(f"acc += co_await f{edge.callee}(arg, {rdepth});", "folded = true;")
         elif op in (OP_JOIN, OP_SELECT):
             width = len(step.edges)
             children = []
@@ -443,84 +444,63 @@ def _function(view: ProgramView, fn: Function) -> str:
                     children.append(f"(rdepth < {edge.limit}u ? f{edge.callee}({arg}, rdepth + 1) : task{{}})")
                 else:
                     children.append(f"f{edge.callee}({arg}, rdepth)")
-            body.open("{")
-            # Named, not a temporary inside the co_await expression: g++ 12
-            # destroys the children of a temporary join_all twice there
-            # (AddressSanitizer: heap-use-after-free).
-            kind = "join_all" if op == OP_JOIN else "select_any"
-            body.add(f"{kind}<{width}> j{{{{{', '.join(children)}}}}};")
-            body.add("joined r = co_await j;")
-            body.add("acc += r.sum;")
-            body.add("folded = folded || r.any;")
-            body.close()
+            with body.block("{"):
+                # Named, not a temporary inside the co_await expression: g++ 12
+                # destroys the children of a temporary join_all twice there
+                # (AddressSanitizer: heap-use-after-free).
+                kind = "join_all" if op == OP_JOIN else "select_any"
+                body.line(f"{kind}<{width}> j{{{{{', '.join(children)}}}}};", "joined r = co_await j;",
+                          "acc += r.sum;", "folded = folded || r.any;")
         elif op == OP_IO:
-            body.add(f"co_await io_wait{{{step.arg}u}};")
+            body.line(f"co_await io_wait{{{step.arg}u}};")
         elif op == OP_YIELD:
-            body.add("co_await yield_now{};")
+            body.line("co_await yield_now{};")
         elif op == OP_SPAWN:
             edge = step.edges[0]
             count = step.arg
             rdepth = "rdepth + 1" if edge.back else "rdepth"
-            body.open(f"if (rdepth < {edge.limit}u) {{" if edge.back else "{")
-            if not step.wait:
-                body.open(f"for (u64 i = 0; i < {count}u; ++i) {{")
-                body.add(f"spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), false);")
-                body.close()
-            elif count == 1:
-                body.add(f"u64 h = spawn(f{edge.callee}(arg, {rdepth}), true);")
-                body.add("acc += co_await wait_handles{&h, 1};")
-                body.add("folded = true;")
-            else:
-                body.add("std::vector<u64> hs;")
-                body.add(f"hs.reserve({count}u);")
-                body.open(f"for (u64 i = 0; i < {count}u; ++i) {{")
-                body.add(f"hs.push_back(spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), true));")
-                body.close()
-                body.add(f"acc += co_await wait_handles{{hs.data(), {count}u}};")
-                body.add("folded = true;")
-            body.close()
+            with body.block(f"if (rdepth < {edge.limit}u) {{" if edge.back else "{"):
+                if not step.wait:
+                    with body.block(f"for (u64 i = 0; i < {count}u; ++i) {{"):
+                        body.line(f"spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), false);")
+                elif count == 1:
+                    body.line(f"u64 h = spawn(f{edge.callee}(arg, {rdepth}), true);",
+                              "acc += co_await wait_handles{&h, 1};", "folded = true;")
+                else:
+                    body.line("std::vector<u64> hs;", f"hs.reserve({count}u);")
+                    with body.block(f"for (u64 i = 0; i < {count}u; ++i) {{"):
+                        body.line(f"hs.push_back(spawn(f{edge.callee}(arg * {count}u + i, {rdepth}), true));")
+                    body.line(f"acc += co_await wait_handles{{hs.data(), {count}u}};", "folded = true;")
         elif op == OP_GEN:
             edge = step.edges[0]
-            body.open("{")
-            body.add(f"gen g = g{edge.callee}(arg, rdepth, {step.arg}u);")
-            body.add("while (g.next()) { acc += g.value(); folded = true; }")
-            body.close()
+            with body.block("{"):
+                body.line(f"gen g = g{edge.callee}(arg, rdepth, {step.arg}u);",
+                          "while (g.next()) { acc += g.value(); folded = true; }")
         else:  # pragma: no cover - check_supported refused it
             raise AssertionError(op)
-    body.add("co_return folded ? acc : acc + arg;" if folds else "co_return acc + arg;")
-    return "\n".join([f"// {comment_text(fn.name)}", _signature(fn) + " {", *body.lines, "}"])
-
-
-def _size_line(fn: Function, first: bool) -> str:
-    """Build ``fn``'s coroutine lazily (only its frame is allocated) and
-    append the frame's size to ``out``."""
-    make = f"gen t = g{fn.index}(0, 0, 0);" if fn.generator else f"task t = f{fn.index}(0, 0);"
-    separator = '""' if first else '", "'
-    return f"    {{ {make} }}\n    out += {separator} + std::to_string(g_last);\n"
 
 
 def _namespace(view: ProgramView, index: int) -> str:
-    parts = [f"// program {index}: workload {comment_text(view.name)}", f"namespace p{index} {{"]
-    parts += [_signature(fn) + ";" for fn in view.functions]
-    parts += [_function(view, fn) for fn in view.functions]
+    out = Emitter()
+    out.line(f"// program {index}: workload {comment_text(view.name)}", f"namespace p{index} {{")
+    out.line(*(_signature(fn) + ";" for fn in view.functions))
+    out.line(*(_function(fn) for fn in view.functions))
     entry = view.entry
-    parts.append(
-        "void spawn_entries(u64 tasks) {\n"
-        f"    for (u64 i = 0; i < tasks; ++i) spawn(f{entry}(i, 0), false);\n"
-        "}\n"
-        "u64 root_size() {\n"
-        f"    {{ task t = f{entry}(0, 0); }}  // lazy: allocates the frame, runs nothing\n"
-        "    return g_last;\n"
-        "}\n"
-        "// Every function's coroutine frame, in program order (a generator's too).\n"
-        "std::string fn_sizes() {\n"
-        "    std::string out;\n"
-        + "".join(_size_line(fn, first=i == 0) for i, fn in enumerate(view.functions))
-        + "    return out;\n"
-        "}"
-    )
-    parts.append(f"}}  // namespace p{index}")
-    return "\n".join(parts)
+    with out.block("void spawn_entries(u64 tasks) {"):
+        out.line(f"for (u64 i = 0; i < tasks; ++i) spawn(f{entry}(i, 0), false);")
+    with out.block("u64 root_size() {"):
+        out.line(f"{{ task t = f{entry}(0, 0); }}  // lazy: allocates the frame, runs nothing", "return g_last;")
+    out.line("// Every function's coroutine frame, in program order (a generator's too).")
+    with out.block("std::string fn_sizes() {"):
+        out.line("std::string out;")
+        for i, fn in enumerate(view.functions):
+            # Built lazily, only its frame is allocated: the size is the allocation's.
+            make = f"gen t = g{fn.index}(0, 0, 0);" if fn.generator else f"task t = f{fn.index}(0, 0);"
+            separator = '""' if i == 0 else '", "'
+            out.line(f"{{ {make} }}", f"out += {separator} + std::to_string(g_last);")
+        out.line("return out;")
+    out.line(f"}}  // namespace p{index}")
+    return out.text()
 
 
 # The task type as Clang's heap-allocation elision wants it (clang 19+):

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from ...model.layout import STACK, STACKS
 from ...model.program import OP_CALL, OP_IO, OP_WORK, OP_YIELD
+from ..emitter import Emitter
 from . import toolchain
 
 GOROUTINES = 20_000
@@ -103,31 +104,35 @@ def _function(index: int, fn, recursive: bool) -> str:
     # A recursive program's functions also take the recursion depth, as the
     # Rust and C++ programs do (a back edge is followed while it is under its limit).
     params = "seed, rdepth int" if recursive else "seed int"
-    lines = ["//go:noinline", f"func {_name(index, fn.index)}({params}) int {{"]
-    if fn.locals:
-        lines += [f"\tvar buf [{fn.locals}]byte", "\tfor i := range buf {", "\t\tbuf[i] = byte(seed + i)", "\t}"]
-    lines.append("\tr := 0")
-    first_io = True
-    for step in fn.steps:
-        if step.op == OP_CALL:
-            edge = step.edges[0]
-            callee = _name(index, edge.callee)
-            if not recursive:
-                lines.append(f"\tr += {callee}(seed + 1)")
-            elif edge.back:
-                lines.append(f"\tif rdepth < {edge.limit} {{\n\t\tr += {callee}(seed+1, rdepth+1)\n\t}}")
-            else:
-                lines.append(f"\tr += {callee}(seed+1, rdepth)")
-        elif step.op == OP_IO:  # io(k): one wait, however many ticks
-            if first_io:
-                lines.append("\tatomic.AddInt64(&parked, 1)")
-                first_io = False
-            lines.append("\tr += <-release")
-        elif step.op == OP_YIELD:
-            lines.append("\truntime.Gosched()")
-    lines.append("\treturn r + int(buf[(seed+r)%len(buf)])" if fn.locals else "\treturn r + seed")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    out = Emitter(unit="\t")
+    out.line("//go:noinline")
+    with out.block(f"func {_name(index, fn.index)}({params}) int {{"):
+        if fn.locals:
+            out.line(f"var buf [{fn.locals}]byte")
+            with out.block("for i := range buf {"):
+                out.line("buf[i] = byte(seed + i)")
+        out.line("r := 0")
+        first_io = True
+        for step in fn.steps:
+            if step.op == OP_CALL:
+                edge = step.edges[0]
+                callee = _name(index, edge.callee)
+                if not recursive:
+                    out.line(f"r += {callee}(seed + 1)")
+                elif edge.back:
+                    with out.block(f"if rdepth < {edge.limit} {{"):
+                        out.line(f"r += {callee}(seed+1, rdepth+1)")
+                else:
+                    out.line(f"r += {callee}(seed+1, rdepth)")
+            elif step.op == OP_IO:  # io(k): one wait, however many ticks
+                if first_io:
+                    out.line("atomic.AddInt64(&parked, 1)")
+                    first_io = False
+                out.line("r += <-release")
+            elif step.op == OP_YIELD:
+                out.line("runtime.Gosched()")
+        out.line("return r + int(buf[(seed+r)%len(buf)])" if fn.locals else "return r + seed")
+    return out.text("\n")
 
 
 def _estimate(view) -> int:
@@ -149,7 +154,7 @@ def generate(cases) -> str:
     once (Go lays out its frames whatever the model's layout), one row per
     program and layout."""
     parts = [GO_HEAD]
-    roots, rows = [], []
+    roots = []
     for index, (view, layouts) in enumerate(cases):
         if not layouts:  # no layout of it is a goroutine's: nothing to run
             roots.append("{nil, 0, 0}")
@@ -164,7 +169,10 @@ def generate(cases) -> str:
         args = "i, 0" if recursive else "i"
         call = (f"{_name(index, view.entry)}({args})" if parks else
                 f"func(i int) {{ {_name(index, view.entry)}({args}); atomic.AddInt64(&parked, 1); <-release }}(i)")
-        parts.append(f"func p{index}_start(n int) {{\n\tfor i := 0; i < n; i++ {{\n\t\tgo {call}\n\t}}\n}}\n")
+        start = Emitter(unit="\t")
+        with start.block(f"func p{index}_start(n int) {{"), start.block("for i := 0; i < n; i++ {"):
+            start.line(f"go {call}")
+        parts.append(start.text("\n"))
         roots.append(f"{{p{index}_start, {goroutines_for(view)}, {len(layouts)}}}")
     parts.append("var programs = []program{\n\t" + ",\n\t".join(roots) + (",\n" if roots else "") + "}\n")
     parts.append(GO_MAIN.replace("@GODEBUG@", GODEBUG))

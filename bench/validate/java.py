@@ -36,10 +36,12 @@ import subprocess
 
 from ...model.errors import UsageError
 from ...model.layout import CHUNKS
-from ...model.program import OP_CALL, OP_IO
 from .. import cache
+from ..emitter import Emitter
 from . import toolchain
-from .common import calls_down_to_io as supports  # the shape it counts parked
+from .common import calls_down_to_io, chain_statements
+
+supports = calls_down_to_io  # the shape it counts parked
 
 WARM_ROUNDS = 3
 WARM_THREADS = 1000  # at least this many threads per warm-up round: CompileThreshold
@@ -141,23 +143,15 @@ def build(tool: toolchain.Toolchain, source: str, cache_dir=None):
     return prog
 
 
-def _function(p: int, f, body: list):
+def _function(p: int, f, out: Emitter):
     words = (f.locals + 7) // 8
-    body.append(f"    static long p{p}_f{f.index}(long seed) {{")
-    for k in range(words):
-        body.append(f"        long a{k} = DATA[(int) (seed + {k}) & MASK];")
-    body.append("        long r = seed;")
-    for step in f.steps:
-        if step.op == OP_CALL:
-            for edge in step.edges:
-                body.append(f"        r += p{p}_f{edge.callee}(r + 1);")
-        elif step.op == OP_IO:
-            body.append("        r += io(r);")
-        else:  # work: the locals are touched where the model's work is
-            body.append(f"        r += {step.arg}L;")
-    total = " + ".join(f"a{k}" for k in range(words)) or "0"
-    body.append(f"        return r + {total};")
-    body.append("    }")
+    with out.block(f"static long p{p}_f{f.index}(long seed) {{"):
+        out.line(*(f"long a{k} = DATA[(int) (seed + {k}) & MASK];" for k in range(words)))
+        out.line("long r = seed;")
+        # work: the locals are touched where the model's work is
+        out.line(*chain_statements(f, f"r += p{p}_f{{callee}}(r + 1);", "r += io(r);", "r += {arg}L;"))
+        total = " + ".join(f"a{k}" for k in range(words)) or "0"
+        out.line(f"return r + {total};")
 
 
 def generate(cases) -> str:
@@ -165,7 +159,7 @@ def generate(cases) -> str:
     prints how many cases it holds, ``Main I`` runs case I and prints one
     JSON line per layout (the layouts of a program share its Java program:
     the frames are HotSpot's, not a layout's)."""
-    body, roots, rows = [], [], []
+    body, roots, rows = Emitter(depth=1), [], []
     for p, (view, layouts) in enumerate(cases):
         if not layouts:
             continue
@@ -173,7 +167,7 @@ def generate(cases) -> str:
             _function(p, f, body)
         roots.append(f"Main::p{p}_f{view.entry}")
         rows.append(f"{{{p}, {view.tasks}, {len(layouts)}}}")
-    return (MAIN.replace("//FUNCTIONS", "\n".join(body))
+    return (MAIN.replace("//FUNCTIONS", body.text())
             .replace("ROOTS", ", ".join(roots) or "")
             .replace("CASES", ", ".join(rows))
             .replace("WARM_ROUNDS", str(WARM_ROUNDS))

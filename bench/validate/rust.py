@@ -29,11 +29,13 @@ Values and the checksum follow docs/model.md bit for bit.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK, OP_YIELD
 from ...model.layout import HEAP
-from ..escape import comment_text
 from ...model.program_view import Function, ProgramView
-from .common import Body as _Body
+from ..emitter import Emitter
+from ..escape import comment_text
 
 
 def expresses(layout) -> bool:
@@ -345,225 +347,200 @@ def _child_arg(width: int, position: int) -> str:
     return f"arg.wrapping_mul({width}).wrapping_add({position})"
 
 
-def _pinned_children(body: _Body, layout, step):
+def _pinned_children(body: Emitter, layout, step):
     """``j0, j1, ...``: one ``MaybeDone`` per child of a join or select,
     pinned in the parent's future (a recursion-skipped child is ``Gone``)."""
     width = len(step.edges)
     for i, edge in enumerate(step.edges):
         child = _child_future(layout, edge, _child_arg(width, i))
         if edge.back:
-            body.add(
+            body.line(
                 f"let mut j{i} = pin!(if rdepth < {edge.limit} "
                 f"{{ MaybeDone::Fut({child}) }} else {{ MaybeDone::Gone }});"
             )
         else:
-            body.add(f"let mut j{i} = pin!(MaybeDone::Fut({child}));")
+            body.line(f"let mut j{i} = pin!(MaybeDone::Fut({child}));")
 
 
-def _locals(body: _Body, fn: Function, in_cell: bool):
+def _locals(body: Emitter, fn: Function, in_cell: bool):
     if in_cell:
-        body.add(f"let cell = Rc::new(RefCell::new([0u8; {fn.locals}]));")
+        body.line(f"let cell = Rc::new(RefCell::new([0u8; {fn.locals}]));")
     elif fn.locals and fn.borrows:
         # The reference lives across every await: the future is self-referential.
-        body.add(f"let mut loc_ = [0u8; {fn.locals}];")
-        body.add("let loc = &mut loc_;")
+        body.line(f"let mut loc_ = [0u8; {fn.locals}];")
+        body.line("let loc = &mut loc_;")
     elif fn.locals:
-        body.add(f"let mut loc = [0u8; {fn.locals}];")
+        body.line(f"let mut loc = [0u8; {fn.locals}];")
 
 
-def _work(body: _Body, n: int, in_cell: bool):
+def _work(body: Emitter, n: int, in_cell: bool):
     if n == 0:
         return
     if in_cell:
-        body.add(f"acc = work(&mut cell.borrow_mut()[..{n}], acc);")
+        body.line(f"acc = work(&mut cell.borrow_mut()[..{n}], acc);")
     else:
-        body.add(f"acc = work(&mut loc[..{n}], acc);")
+        body.line(f"acc = work(&mut loc[..{n}], acc);")
+
+
+def _await_children(body: Emitter, layout, step, binding: str, poll: list, after: list):
+    """A join's or a select's block: its children pinned side by side,
+    ``binding`` the value of a ``poll_fn`` running ``poll`` over them,
+    then ``after`` (folding what they gave)."""
+    with body.block("{"):
+        _pinned_children(body, layout, step)
+        with body.block(f"{binding}poll_fn(|cx| {{", "}).await;"):
+            body.line(*poll)
+        body.line(*after)
 
 
 def _function(fn: Function, layout) -> str:
     in_cell = bool(layout.fn_cell_size[fn.index])
-    body = _Body()
-    _locals(body, fn, in_cell)
-    body.add("let mut acc: u64 = 0;")
-    folds = fn.folds_children
-    if folds:
-        body.add("let mut folded = false;")
-
+    out = Emitter()
     if fn.generator:
-        body.open("for _ in 0..n {")
-        for step in fn.steps:  # only work steps (docs/model.md)
-            _work(body, step.arg, in_cell)
-        body.add("GenYield(false, acc.wrapping_add(arg)).await;")
-        body.close()
-        if fn.borrows and fn.locals and not in_cell:
-            body.add("black_box(&*loc);")
-        head = f"// generator {comment_text(fn.name)}\nasync fn g{fn.index}(arg: u64, rdepth: u32, n: u64) {{"
-        return "\n".join([head, *body.lines, "}"])
-
-    def awaiting(emit):
-        """An await under rc clones the cell for the awaited future."""
-        if in_cell:
-            body.open("{")
-            body.add("let rc_ = cell.clone();")
-            emit()
-            body.add("drop(rc_);")
-            body.close()
+        out.line(f"// generator {comment_text(fn.name)}")
+        signature = f"async fn g{fn.index}(arg: u64, rdepth: u32, n: u64) {{"
+    else:
+        out.line(f"// {comment_text(fn.name)}")
+        signature = f"pub async fn f{fn.index}(arg: u64, rdepth: u32) -> u64 {{"
+    with out.block(signature):
+        _locals(out, fn, in_cell)
+        out.line("let mut acc: u64 = 0;")
+        if fn.folds_children:
+            out.line("let mut folded = false;")
+        if fn.generator:
+            with out.block("for _ in 0..n {"):
+                for step in fn.steps:  # only work steps (docs/model.md)
+                    _work(out, step.arg, in_cell)
+                out.line("GenYield(false, acc.wrapping_add(arg)).await;")
         else:
-            emit()
+            _steps(out, fn, layout, in_cell)
+        if fn.borrows and fn.locals and not in_cell:
+            out.line("black_box(&*loc);")
+        if fn.folds_children:
+            out.line("if folded { acc } else { acc.wrapping_add(arg) }")
+        elif not fn.generator:
+            out.line("acc.wrapping_add(arg)")
+    return out.text()
 
-    for number, step in enumerate(fn.steps, start=1):
+
+def _steps(body: Emitter, fn: Function, layout, in_cell: bool):
+    """The statements of a function's steps, in order."""
+
+    @contextmanager
+    def awaiting():
+        """An await of a function whose locals are in a cell holds a clone
+        of the cell for the awaited future."""
+        with body.block("{" if in_cell else None):
+            if in_cell:
+                body.line("let rc_ = cell.clone();")
+            yield
+            if in_cell:
+                body.line("drop(rc_);")
+
+    for step in fn.steps:
         op = step.op
         if op == OP_WORK:
             _work(body, step.arg, in_cell)
         elif op == OP_CALL:
             edge = step.edges[0]
             child = _child_future(layout, edge, "arg")
-
-            def emit(child=child):
-                body.add(f"acc = acc.wrapping_add({child}.await);")
-                body.add("folded = true;")
-
-            if edge.back:
-                body.open(f"if rdepth < {edge.limit} {{")
-                awaiting(emit)
-                body.close()
-            else:
-                awaiting(emit)
+            with body.block(f"if rdepth < {edge.limit} {{" if edge.back else None), awaiting():
+                body.line(f"acc = acc.wrapping_add({child}.await);", "folded = true;")
         elif op == OP_JOIN:
             width = len(step.edges)
-
-            def emit(step=step, width=width):
-                body.open("{")
-                _pinned_children(body, layout, step)
-                body.open("poll_fn(|cx| {")
-                body.add("let mut all = true;")
-                for i in range(width):
-                    body.add(f"all &= j{i}.as_mut().step(cx);")
-                body.add("if all { Poll::Ready(()) } else { Poll::Pending }")
-                body.close("}).await;")
-                for i in range(width):
-                    body.add(
-                        f"if let Some(v) = j{i}.as_mut().take() {{ acc = acc.wrapping_add(v); folded = true; }}"
-                    )
-                body.close()
-
-            awaiting(emit)
+            with awaiting():
+                _await_children(
+                    body, layout, step, "",
+                    ["let mut all = true;", *(f"all &= j{i}.as_mut().step(cx);" for i in range(width)),
+                     "if all { Poll::Ready(()) } else { Poll::Pending }"],
+                    [f"if let Some(v) = j{i}.as_mut().take() {{ acc = acc.wrapping_add(v); folded = true; }}"
+                     for i in range(width)],
+                )
         elif op == OP_SELECT:
             width = len(step.edges)
-
-            def emit(step=step, width=width):
-                # The arms side by side, polled in order until one finishes;
-                # the losers are dropped when the block ends (a pending io
-                # leaf deregisters itself from the reactor as it goes).
-                body.open("{")
-                _pinned_children(body, layout, step)
-                body.open("let won = poll_fn(|cx| {")
-                for i in range(width):
-                    body.add(f"if let Some(v) = j{i}.as_mut().race(cx) {{ return Poll::Ready(Some(v)); }}")
-                running = " || ".join(f"j{i}.running()" for i in range(width))
-                body.add(f"if {running} {{ Poll::Pending }} else {{ Poll::Ready(None) }}")
-                body.close("}).await;")
-                body.add("if let Some(v) = won { acc = acc.wrapping_add(v); folded = true; }")
-                body.close()
-
-            awaiting(emit)
+            # The arms side by side, polled in order until one finishes;
+            # the losers are dropped when the block ends (a pending io
+            # leaf deregisters itself from the reactor as it goes).
+            running = " || ".join(f"j{i}.running()" for i in range(width))
+            with awaiting():
+                _await_children(
+                    body, layout, step, "let won = ",
+                    [*(f"if let Some(v) = j{i}.as_mut().race(cx) {{ return Poll::Ready(Some(v)); }}"
+                       for i in range(width)),
+                     f"if {running} {{ Poll::Pending }} else {{ Poll::Ready(None) }}"],
+                    ["if let Some(v) = won { acc = acc.wrapping_add(v); folded = true; }"],
+                )
         elif op == OP_IO:
-            awaiting(lambda step=step: body.add(f"Io {{ k: {step.arg}, task: 0, due: 0 }}.await;"))
+            with awaiting():
+                body.line(f"Io {{ k: {step.arg}, task: 0, due: 0 }}.await;")
         elif op == OP_YIELD:
-            awaiting(lambda: body.add("Yield(false).await;"))
+            with awaiting():
+                body.line("Yield(false).await;")
         elif op == OP_SPAWN:
             edge = step.edges[0]
             count = step.arg
             rdepth = "rdepth + 1" if edge.back else "rdepth"
-            if edge.back:
-                body.open(f"if rdepth < {edge.limit} {{")
-            if not step.wait:
-                body.open(f"for i in 0..{count}u64 {{")
-                body.add(f"spawn(Box::pin(f{edge.callee}(arg.wrapping_mul({count}).wrapping_add(i), {rdepth})), false);")
-                body.close()
-            elif count == 1:
-
-                def emit(edge=edge, rdepth=rdepth):
-                    body.open("{")
-                    body.add(f"let h = spawn(Box::pin(f{edge.callee}(arg, {rdepth})), true);")
-                    body.add("acc = acc.wrapping_add(JoinH(h).await);")
-                    body.add("folded = true;")
-                    body.close()
-
-                awaiting(emit)
-            else:
-
-                def emit(edge=edge, rdepth=rdepth, count=count):
+            with body.block(f"if rdepth < {edge.limit} {{" if edge.back else None):
+                if not step.wait:
+                    with body.block(f"for i in 0..{count}u64 {{"):
+                        body.line(f"spawn(Box::pin(f{edge.callee}(arg.wrapping_mul({count}).wrapping_add(i), "
+                                  f"{rdepth})), false);")
+                elif count == 1:
+                    with awaiting(), body.block("{"):
+                        body.line(f"let h = spawn(Box::pin(f{edge.callee}(arg, {rdepth})), true);",
+                                  "acc = acc.wrapping_add(JoinH(h).await);", "folded = true;")
+                else:
                     # In a block of its own: the handles are stored in the
                     # future only across this step's awaits.
-                    body.open("{")
-                    body.add(f"let mut hs: Vec<u64> = Vec::with_capacity({count});")
-                    body.open(f"for i in 0..{count}u64 {{")
-                    body.add(
-                        f"hs.push(spawn(Box::pin(f{edge.callee}(arg.wrapping_mul({count}).wrapping_add(i), "
-                        f"{rdepth})), true));"
-                    )
-                    body.close()
-                    body.add("for &h in hs.iter() { acc = acc.wrapping_add(JoinH(h).await); }")
-                    body.add("folded = true;")
-                    body.add("drop(hs);")
-                    body.close()
-
-                awaiting(emit)
-            if edge.back:
-                body.close()
+                    with awaiting(), body.block("{"):
+                        body.line(f"let mut hs: Vec<u64> = Vec::with_capacity({count});")
+                        with body.block(f"for i in 0..{count}u64 {{"):
+                            body.line(
+                                f"hs.push(spawn(Box::pin(f{edge.callee}(arg.wrapping_mul({count}).wrapping_add(i), "
+                                f"{rdepth})), true));"
+                            )
+                        body.line("for &h in hs.iter() { acc = acc.wrapping_add(JoinH(h).await); }",
+                                  "folded = true;", "drop(hs);")
         elif op == OP_GEN:
             edge = step.edges[0]  # a generator has no callees: never a back edge
             make = f"g{edge.callee}(arg, rdepth, {step.arg})"
-            body.open("{")
-            if layout.edge_boxed[edge.index]:
-                body.add(f"let mut g = Box::pin({make});")
-            else:
-                body.add(f"let mut g = pin!({make});")
-            body.add("let mut cx = Context::from_waker(Waker::noop());")
-            body.open("while let Poll::Pending = g.as_mut().poll(&mut cx) {")
-            body.add("acc = acc.wrapping_add(ITEM.load(Relaxed));")
-            body.add("folded = true;")
-            body.close()
-            body.close()
+            with body.block("{"):
+                if layout.edge_boxed[edge.index]:
+                    body.line(f"let mut g = Box::pin({make});")
+                else:
+                    body.line(f"let mut g = pin!({make});")
+                body.line("let mut cx = Context::from_waker(Waker::noop());")
+                with body.block("while let Poll::Pending = g.as_mut().poll(&mut cx) {"):
+                    body.line("acc = acc.wrapping_add(ITEM.load(Relaxed));", "folded = true;")
         else:  # pragma: no cover - check_supported refused it
             raise AssertionError(op)
 
-    if fn.borrows and fn.locals and not in_cell:
-        body.add("black_box(&*loc);")
-    body.add("if folded { acc } else { acc.wrapping_add(arg) }" if folds else "acc.wrapping_add(arg)")
-    head = f"// {comment_text(fn.name)}\npub async fn f{fn.index}(arg: u64, rdepth: u32) -> u64 {{"
-    return "\n".join([head, *body.lines, "}"])
-
 
 def _module(view: ProgramView, index: int, variant: int, layout) -> str:
-    parts = [
+    out = Emitter()
+    out.line(
         f"// program {index}: workload {comment_text(view.name)}, variant {variant}: "
         f"the layout of {comment_text(layout.strategy)}",
         f"mod p{index}_v{variant} {{",
         "use super::*;",
-    ]
-    for fn in view.functions:
-        parts.append(_function(fn, layout))
-    entry = view.entry
-    parts.append(
-        "pub fn spawn_entries(tasks: u64) {\n"
-        f"    for i in 0..tasks {{ spawn(Box::pin(f{entry}(i, 0)), false); }}\n"
-        "}\n"
-        f"pub fn root_size() -> usize {{ std::mem::size_of_val(&f{entry}(0, 0)) }}\n"
-        "/// Every function's future, in program order (a generator's too).\n"
-        "pub fn fn_sizes() -> Vec<usize> {\n"
-        "    let _p = pause();\n"
-        "    vec!["
-        + ", ".join(
-            f"std::mem::size_of_val(&g{fn.index}(0, 0, 0))" if fn.generator
-            else f"std::mem::size_of_val(&f{fn.index}(0, 0))"
-            for fn in view.functions
-        )
-        + "]\n}"
     )
-    parts.append("}")
-    return "\n".join(parts)
+    out.line(*(_function(fn, layout) for fn in view.functions))
+    entry = view.entry
+    with out.block("pub fn spawn_entries(tasks: u64) {"):
+        out.line(f"for i in 0..tasks {{ spawn(Box::pin(f{entry}(i, 0)), false); }}")
+    out.line(
+        f"pub fn root_size() -> usize {{ std::mem::size_of_val(&f{entry}(0, 0)) }}",
+        "/// Every function's future, in program order (a generator's too).",
+    )
+    sizes = ", ".join(
+        f"std::mem::size_of_val(&g{fn.index}(0, 0, 0))" if fn.generator
+        else f"std::mem::size_of_val(&f{fn.index}(0, 0))"
+        for fn in view.functions
+    )
+    with out.block("pub fn fn_sizes() -> Vec<usize> {"):
+        out.line("let _p = pause();", f"vec![{sizes}]")
+    out.line("}")
+    return out.text()
 
 
 def _nesting(view: ProgramView) -> int:
