@@ -52,7 +52,7 @@ from .branches import (
     say,
     write_arm,
 )
-from .console import PROG, esc, now, one_line, stderr_console
+from .console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console
 from .formatting import duration_text, param_text
 from .results import RESULTS_FILE, replace_folder, results_document, storable_metrics, write_pyperf, write_results
 from .suite import ALL, SECONDS_PER_BENCHMARK, build_suite, selection_text, split_names, suite_of
@@ -335,11 +335,10 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class RunDone:
-    """A run that ended: its folder, its document, how long it took, and
-    for a shard that holds no case, the line saying so."""
+    """A run that ended: its folder, how long it took, and for a shard
+    that holds no case, the line saying so."""
 
     folder: Path
-    document: dict
     seconds: float
     empty_shard: str | None = None
 
@@ -551,7 +550,7 @@ def run(settings: RunSettings) -> RunDone:
             raise Stopped(signals.status, f"{PROG}: interrupted: "
                           f"{_partial(folder, destination, finished, suite, created)}") from None
         except UsageError as error:  # e.g. the memory limit: keep what finished
-            raise Stopped(2, f"{PROG}: error: {one_line(error)} "
+            raise Stopped(EXIT_USAGE, f"{PROG}: error: {one_line(error)} "
                           f"({_partial(folder, destination, finished, suite, created)})") from None
         finally:
             scratch.cleanup()
@@ -560,7 +559,7 @@ def run(settings: RunSettings) -> RunDone:
     if not suite:  # more shards than cases: this one is empty, and merge needs to see it
         empty = (f"{PROG}: shard {sweep.shard[0]}/{sweep.shard[1]} holds none of the suite's "
                  f"{shard_record['suite_cases']} cases; wrote an empty shard to {folder}")
-    return RunDone(folder, run, elapsed, empty)
+    return RunDone(folder, elapsed, empty)
 
 
 def _say_expected(name: str, suite: list, mode: str, balance) -> None:
