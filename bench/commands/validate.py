@@ -11,7 +11,6 @@ import sys
 from ...model.errors import UsageError
 from .. import session
 from ..formatting import parse_float
-from ..session import ValidateSettings
 from ..validate import (
     EXIT_DISAGREE,
     EXIT_OK,
@@ -123,9 +122,9 @@ def _timeout(text: str) -> float:
 def run(args, argv=None) -> int:
     """Run `pinbench validate` from parsed arguments; 0 all agree, 1 a
     count or checksum disagrees, 2 bad usage (printed as one line)."""
-    settings = ValidateSettings(workload=args.workload, param=args.param, quick=args.quick, repeat=args.repeat,
-                                language=args.language, cache_dir=args.cache_dir, timeout=args.timeout,
-                                engine=args.engine)
+    settings = session.ValidateSettings(workload=args.workload, param=args.param, quick=args.quick,
+                                        repeat=args.repeat, language=args.language, cache_dir=args.cache_dir,
+                                        timeout=args.timeout, engine=args.engine)
     try:
         results = session.validate(settings, log=lambda message: print(f"pinbench validate: {message}",
                                                                         file=sys.stderr, flush=True))
