@@ -382,16 +382,18 @@ def _benchmark_filters(bench) -> list:
     return args
 
 
-def run_filters(args) -> list:
+def run_filters(sweep, engine: str | None = None) -> list:
+    """The `pinbench run` flags that select ``sweep``'s benchmarks (a
+    workload file by its absolute path: the arms run elsewhere), and the engine."""
     out = []
-    for flag, values in (("--workload", args.workload), ("--strategy", args.strategy),
-                         ("--allocator", args.allocator), ("--param", args.param)):
+    for flag, values in (("--workload", sweep.workload), ("--strategy", sweep.strategy),
+                         ("--allocator", sweep.allocator), ("--param", sweep.param)):
         for value in values or []:
             if flag == "--workload":
                 value = ",".join(str(Path(v).resolve()) if v.endswith(".toml") else v for v in value.split(","))
             out += [flag, value]
-    if getattr(args, "engine", None):
-        out += ["--engine", args.engine]
+    if engine:
+        out += ["--engine", engine]
     return out
 
 

@@ -1,10 +1,11 @@
 """The `pinbench` command line: ``main()`` and the list of its commands.
 
 Each command is a module of ``commands/`` (its arguments and its ``run``);
-the harness does the work: :mod:`suite` decides what to measure,
-:mod:`runner` and :mod:`timing` measure, :mod:`results` stores and reads
-results folders, :mod:`terminal`, :mod:`report` and :mod:`compare_report`
-show them. Nothing imports this module.
+:mod:`session` runs what run, compare-branches and validate ask for (the
+loop, output folders, signals); the harness does the work: :mod:`suite`
+decides what to measure, :mod:`runner` and :mod:`timing` measure,
+:mod:`results` stores and reads results folders, :mod:`terminal`,
+:mod:`report` and :mod:`compare_report` show them. Nothing imports this module.
 
 Errors: every :class:`UsageError` and every argparse usage error is one line
 on stderr and exit status 2, never a traceback. An interrupted command

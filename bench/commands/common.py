@@ -9,8 +9,9 @@ from .. import statistics
 from ..compare_report import FORMATS
 from ..console import FORMATTER
 from ..formatting import parse_float
+from ..session import Gate, Sweep
 from ..shard import shard_argument
-from ..suite import DEFAULT_SUITE, SUITES, suite_argument, suite_of
+from ..suite import DEFAULT_SUITE, SUITES, suite_argument
 
 
 def add_command(subparsers, name: str, help: str, description: str, epilog: str, run):
@@ -43,16 +44,6 @@ def check_mode(parser, args) -> None:
     if getattr(args, "counts_only", False) and getattr(args, "rigorous", False):
         parser.error("argument --rigorous: not allowed with argument --counts-only (it times nothing to be "
                      "rigorous about; drop one)")
-
-
-def mode_of(args) -> str:
-    """"quick", "rigorous" or "default": --rigorous, else the suite's
-    (--suite, --quick), else --quick's for a command without suites."""
-    if args.rigorous:
-        return "rigorous"
-    if hasattr(args, "suite"):
-        return suite_of(args).mode
-    return "quick" if args.quick else "default"
 
 
 SUITE_HELP = {
@@ -95,6 +86,23 @@ def add_shard_arguments(parser) -> None:
         help="balance the shards by what each case took in this earlier run's folder (default: by the "
         "number of benchmarks); every shard must be given the same RUN",
     )
+
+
+def add_sweep_arguments(parser, quick: str, rigorous: str, counts_only: str, helps: dict = SUITE_HELP) -> None:
+    """Everything that says which benchmarks to run and how hard: the mode
+    flags, --suite, -w/-s/-a/-p (``helps``) and --shard/--balance, in that
+    order; :func:`sweep_of` reads them back."""
+    add_mode_arguments(parser, quick=quick, rigorous=rigorous, counts_only=counts_only)
+    add_suite_choice(parser)
+    add_suite_arguments(parser, helps)
+    add_shard_arguments(parser)
+
+
+def sweep_of(args) -> Sweep:
+    """The session's typed :class:`Sweep` of the flags :func:`add_sweep_arguments` declared."""
+    return Sweep(workload=args.workload, strategy=args.strategy, allocator=args.allocator, param=args.param,
+                 suite=args.suite, quick=args.quick, rigorous=args.rigorous, counts_only=args.counts_only,
+                 shard=args.shard, balance=args.balance)
 
 
 def _threshold(text: str) -> float:
@@ -140,3 +148,9 @@ def add_gate_arguments(parser) -> None:
         "--fail-on-change", action="store_true",
         help="fail on any change of a deterministic metric, not only on regressions (the CI baseline gate)",
     )
+
+
+def gate_of(args) -> Gate:
+    """The session's typed :class:`Gate` of the flags :func:`add_gate_arguments` declared."""
+    return Gate(threshold=args.threshold, alpha=args.alpha, instructions_threshold=args.instructions_threshold,
+                strict=args.strict, fail_on_change=args.fail_on_change)

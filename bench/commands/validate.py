@@ -9,6 +9,8 @@ import argparse
 import sys
 
 from ...model.errors import UsageError
+from .. import session
+from ..formatting import parse_float
 from ..validate import (
     EXIT_DISAGREE,
     EXIT_OK,
@@ -18,15 +20,10 @@ from ..validate import (
     RUNS_PER_ROUND,
     disagreements,
     fidelity_line,
-    held_agreement,
     format_results,
+    held_agreement,
     save_results,
-    select_cases,
-    validate,
 )
-from ..formatting import parse_float
-from ..suite import split_names
-from ..validate.backend import BACKENDS
 from .common import add_command, add_suite_arguments
 
 NAME = "validate"
@@ -125,26 +122,12 @@ def _timeout(text: str) -> float:
 def run(args, argv=None) -> int:
     """Run `pinbench validate` from parsed arguments; 0 all agree, 1 a
     count or checksum disagrees, 2 bad usage (printed as one line)."""
-    prog = "pinbench validate"
+    settings = session.ValidateSettings(workload=args.workload, param=args.param, quick=args.quick,
+                                        repeat=args.repeat, language=args.language, cache_dir=args.cache_dir,
+                                        timeout=args.timeout, engine=args.engine)
     try:
-        cases = select_cases(args.workload, args.param, quick=args.quick)
-        languages = split_names(args.language) if args.language else list(LANGUAGES)
-        if args.language:  # named: its compiler is needed, not skipped with a note as by default
-            for language in languages:
-                backend = BACKENDS.get(language)
-                if backend is not None and backend.find() is None:
-                    raise UsageError(f"--language {language} needs {backend.tool}, which is not found; "
-                                     f"{backend.missing}")
-        log = lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
-        results = validate(
-            cases,
-            repeat=args.repeat,
-            cache_dir=args.cache_dir,
-            timeout=args.timeout,
-            languages=languages,
-            log=log,
-            engines=split_names(args.engine) if args.engine else None,
-        )
+        results = session.validate(settings, log=lambda message: print(f"pinbench validate: {message}",
+                                                                        file=sys.stderr, flush=True))
     except UsageError as error:  # one line, as the CLI prints every usage error
         print(f"pinbench: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USAGE
