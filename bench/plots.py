@@ -38,8 +38,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E4
 from ..strategies import color_of, marker_of  # noqa: E402
 from .formatting import count as fmt_count  # noqa: E402
 from .formatting import duration as fmt_duration  # noqa: E402
-from .formatting import param_text, time_unit  # noqa: E402
+from .formatting import param_text, params_text, time_unit  # noqa: E402
 from .layout_view import view_summary  # noqa: E402
+from . import records  # noqa: E402
 from .metrics import BY_NAME  # noqa: E402
 from .statistics import CONFIDENCE  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
@@ -103,30 +104,21 @@ def save_figure(fig: Figure, folder, stem: str) -> tuple:
 
 
 def params_label(params: dict, names=None) -> str:
-    names = list(params) if names is None else names
-    return " ".join(f"{n}={param_text(params[n])}" for n in names if n in params)
+    """``depth=4 borrow=10``: the parameters ``names`` (all if None)."""
+    return params_text(params if names is None else {n: params[n] for n in names if n in params})
 
 
 def workload_benches(doc: dict) -> dict:
     """Benchmarks by workload (name, and file for workload files), in order."""
     out = {}
     for bench in doc["benchmarks"]:
-        out.setdefault(workload_key(bench), []).append(bench)
+        out.setdefault(records.BenchmarkRecord.of(bench).workload_title, []).append(bench)
     return out
-
-
-def workload_key(bench: dict) -> str:
-    return bench["workload"] + (f" ({bench['workload_file']})" if bench.get("workload_file") else "")
 
 
 def varying(benches: list) -> list:
     """The parameters whose values differ between these benchmarks."""
-    names = []
-    for bench in benches:
-        for name in bench["params"]:
-            if name not in names:
-                names.append(name)
-    return [n for n in names if len({repr(b["params"].get(n)) for b in benches}) > 1]
+    return records.varying(b["params"] for b in benches)
 
 
 def strategies_of(doc_or_benches) -> list:

@@ -11,6 +11,7 @@ from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
 from .metrics import HEADLINE, NS, SHOWN
+from .records import BenchmarkRecord
 from .results import find_problems, groups
 from .statistics import CONFIDENCE, TRUST_WITHIN
 
@@ -156,7 +157,7 @@ def noisy_benchmarks(doc: dict) -> list:
 def print_noise_warning(out, doc: dict):
     noisy = noisy_benchmarks(doc)
     if noisy:
-        names = ", ".join(f"{b['workload']}/{b['strategy']}/{b['allocator']}" for b in noisy[:6])
+        names = ", ".join(BenchmarkRecord.of(b).name() for b in noisy[:6])
         more = f" and {len(noisy) - 6} more" if len(noisy) > 6 else ""
         out.print(
             f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) too noisy to trust (the "

@@ -25,7 +25,8 @@ from ...model.errors import UsageError
 from .. import engine as engines
 from .. import environment, instructions, runner, shard, timing
 from ..console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console, stdout_console
-from ..formatting import param_text, parse_float
+from ..formatting import parse_float
+from ..records import BenchmarkRecord
 from ..results import (
     CSV_FILE,
     PYPERF_FILE,
@@ -241,9 +242,8 @@ def _prepare_folder(folder: Path, force: bool) -> tuple[Path, bool]:
 
 def _label(bench, name: str, base: dict) -> str:
     """workload[params that differ from the run's base]/strategy/allocator."""
-    changed = {k: v for k, v in bench.params.items() if base.get(k) != v}
-    args = f"[{','.join(f'{k}={param_text(v)}' for k, v in changed.items())}]" if changed else ""
-    return f"{name}{args}/{bench.strategy}/{bench.allocator}"
+    changed = [k for k, v in bench.params.items() if base.get(k) != v]
+    return BenchmarkRecord(name, bench.strategy, bench.allocator, bench.params).name(changed)
 
 
 class _Progress:
