@@ -10,7 +10,7 @@ from rich.table import Table
 from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
-from .metrics import HEADLINE, NS, SHOWN
+from .metrics import BY_NAME, HEADLINE, NS, SHOWN
 from .records import BenchmarkRecord
 from .results import find_problems, groups
 from .statistics import CONFIDENCE, TRUST_WITHIN
@@ -71,9 +71,7 @@ def _headline_cell(metric, m: dict) -> str:
     value = m.get(metric.name)
     if value is None:
         return "-"
-    if metric.unit == NS:
-        return format_ns(value) + (" [bold yellow]![/bold yellow]" if m.get("noisy") else "")
-    return compact(value)
+    return metric.cell(value) + (" [bold yellow]![/bold yellow]" if metric.unit == NS and m.get("noisy") else "")
 
 
 def headline_table(doc: dict):
@@ -124,7 +122,8 @@ def instructions_summary_table(doc: dict):
     return _by_strategy(
         doc, "instructions per task / estimated cycles per task, by strategy",
         "(callgrind, the core's loop only: exact for one binary; see docs/comparing.md)",
-        lambda m: (compact(m.get("instructions_per_task")), compact(m.get("estimated_cycles_per_task"))),
+        lambda m: tuple(BY_NAME[name].cell(m.get(name))
+                        for name in ("instructions_per_task", "estimated_cycles_per_task")),
         ("instructions/task", "est. cycles/task"),
     )
 
@@ -236,7 +235,7 @@ def results_table(doc: dict):
                 labels[i] if i < len(labels) else "",
                 " " + esc(bench["strategy"]) + (" [bold red]LEAK[/bold red]" if leak else ""),
                 " " + esc(bench["allocator"]),
-                *(compact(m.get(metric.name)) for metric in SHOWN),
+                *(metric.cell(m.get(metric.name)) for metric in SHOWN),
                 checksum_text,
                 end_section=i == len(group) - 1,
             )
