@@ -486,9 +486,9 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
             if got != reference:
                 diff = [m for m in reference if reference[m] != got[m]]
                 raise BugError(
-                    f"{arm_label}: round {n} of {BenchmarkRecord.of(first).label} gave different deterministic metrics than "
-                    f"round 1 ({', '.join(f'{m} {reference[m]} vs {got[m]}' for m in diff[:3])}); exact counts "
-                    "must not change between runs of the same code: this is a bug"
+                    f"{arm_label}: round {n} of {BenchmarkRecord.of(first).label} gave different deterministic "
+                    f"metrics than round 1 ({', '.join(f'{m} {reference[m]} vs {got[m]}' for m in diff[:3])}); "
+                    "exact counts must not change between runs of the same code: this is a bug"
                 )
         entry = json.loads(json.dumps(first))
         metrics = entry["metrics"]

@@ -331,8 +331,8 @@ def compare_runs(
 
     def one_side(entries, other):
         return [
-            {"name": names[k], "label": BenchmarkRecord.of(e).label, "workload": e["workload"], "strategy": e["strategy"],
-             "allocator": e["allocator"], "params": e["params"]}
+            {"name": names[k], "label": BenchmarkRecord.of(e).label, "workload": e["workload"],
+             "strategy": e["strategy"], "allocator": e["allocator"], "params": e["params"]}
             for k, e in entries.items() if k not in other
         ]
 

@@ -130,7 +130,8 @@ def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
         for order, entry in enumerate(doc["benchmarks"]):
             key = cmp.benchmark_key(entry)
             if key in where:
-                raise UsageError(f"{where[key]} and {folder} both ran {BenchmarkRecord.of(entry).label}: the shards overlap")
+                raise UsageError(
+                    f"{where[key]} and {folder} both ran {BenchmarkRecord.of(entry).label}: the shards overlap")
             where[key] = folder
             entry = dict(entry, machine=machine_of(doc, entry))
             case = entry.get("case")

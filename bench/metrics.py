@@ -84,7 +84,9 @@ class Metric:
     optional: bool = False  # only in runs that asked for it (--instructions): compared where both sides have it
     show_rank: int = 99  # `pinbench show` orders its columns by this (ties: registry order)
     headline: str | None = None  # column header in `pinbench run`'s headline table (None: not in it)
-    short: str | None = None  # the label in a few words, for an axis (None: the label)
+    short: str | None = None  # the label in a few words, for an axis or a legend (None: the label)
+    summary: str | None = None  # column header in the report's summary (SUMMARY, and the time)
+    percentile: float | None = None  # a latency percentile: which one (50: the median)
     figure: Figure | None = None  # its figure in the report's overview (None: none)
 
     def text(self, value) -> str:
@@ -99,7 +101,12 @@ class Metric:
         """An axis label: the short label and its unit's symbol (``symbol``,
         for a time: the unit its values are drawn in)."""
         symbol = symbol or SYMBOLS.get(self.unit)
-        return f"{self.short or self.label}" + (f" ({symbol})" if symbol else "")
+        return self.brief + (f" ({symbol})" if symbol else "")
+
+    @property
+    def brief(self) -> str:
+        """The label in a few words."""
+        return self.short or self.label
 
 
 METRICS = (
@@ -107,7 +114,7 @@ METRICS = (
     Metric("tasks", "tasks run (spawned ones included)", compare_rank=7),
     Metric("allocs_per_task", "allocations per task", per_task_of="allocs",
            show="allocs\n/task", report="allocs/task", compare_rank=9, show_rank=1, headline="allocs\n/task",
-           short="allocations per task (blocks)",
+           short="allocations per task (blocks)", summary="allocs",
            figure=Figure("allocs-per-task", "Allocations per task",
                          "Exact allocation counts per task (every task the run started, spawned ones included). "
                          "Fewer is better: each allocation is a call into the allocator and a free later.",
@@ -120,7 +127,7 @@ METRICS = (
            show="alloc\nB/task", report="allocated B/task (summed)", compare_rank=10, show_rank=2,
            short="bytes allocated per task"),
     Metric("peak_live_bytes", "peak bytes of frames in use (not what stacks and slabs hold)", BYTES,
-           regression=INCREASE, compare_rank=2),
+           regression=INCREASE, compare_rank=2, short="peak live bytes"),
     Metric("peak_bytes_per_task", "peak live bytes per task run (all tasks, overlapping or not)", BYTES,
            per_task_of="peak_live_bytes", compare_rank=12),
     Metric("moved_bytes", "bytes moved (memcpy of futures)", BYTES, show="moved\nbytes", report="moved B",
@@ -144,7 +151,7 @@ METRICS = (
     # so tasks that never overlap are not charged for each other.
     Metric("peak_bytes_per_live_task", "peak bytes of frames in use per task live at that moment", BYTES,
            show="in use\nB/live", report="frames in use B/live task", compare_rank=12, show_rank=3,
-           short="frames in use per live task",
+           short="frames in use per live task", summary="in use B",
            figure=Figure("frames-in-use", "Frames in use per live task",
                          "Only the part of the held memory that frames occupy (frames, boxes, cells, handle "
                          "vectors) at its peak, divided by the tasks live then: a fiber's few hundred bytes of "
@@ -183,7 +190,7 @@ METRICS = (
     Metric("held_bytes_per_live_task", "held bytes per task live at their peak (stacks, slabs, chunks and boxes, "
            "used or not, and the runtime's task objects)", BYTES, show="held B\n/live",
            report="held B/live task", compare_rank=12, show_rank=0, headline="held B\n/live task",
-           short="held bytes per live task",
+           short="held bytes per live task", summary="held B",
            figure=Figure("held-memory", "Memory held per live task",
                          "What a live task holds at the peak: its strategy's blocks, used or not (a goroutine's or "
                          "fiber's whole stack, a Swift task's slabs, a virtual thread's chunks, every box and cell), "
@@ -200,6 +207,7 @@ METRICS = (
     Metric("ns_per_task_mean", "time per task (pyperf mean)", NS, deterministic=False),
     Metric("ns_per_task_stdev", "time per task, standard deviation", NS, deterministic=False),
     Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False, headline="time\n/task",
+           summary="time",
            figure=Figure("time-per-task", "Time per task",
                          "One row per strategy, the fastest on top; each dot is the median of pyperf's values "
                          "divided by the fastest's, the line through it the median's "
@@ -224,11 +232,12 @@ METRICS = (
            deterministic=False),
     Metric("outliers_high_severe", f"values above Q3 + {SEVERE_FENCE:g} IQR (severe outliers)", deterministic=False),
     # -- measured: latency (sampled in the executor; open-loop workloads from scheduled arrival)
-    Metric("p50_ns", "latency p50", NS, deterministic=False, across_rounds="median"),
-    Metric("p90_ns", "latency p90", NS, deterministic=False, across_rounds="median"),
-    Metric("p99_ns", "latency p99", NS, deterministic=False, across_rounds="median"),
-    Metric("p999_ns", "latency p99.9", NS, deterministic=False, across_rounds="median"),
-    Metric("max_ns", "latency max", NS, deterministic=False, across_rounds="median"),
+    Metric("p50_ns", "latency p50", NS, deterministic=False, across_rounds="median", short="p50", percentile=50),
+    Metric("p90_ns", "latency p90", NS, deterministic=False, across_rounds="median", short="p90", percentile=90),
+    Metric("p99_ns", "latency p99", NS, deterministic=False, across_rounds="median", short="p99", percentile=99),
+    Metric("p999_ns", "latency p99.9", NS, deterministic=False, across_rounds="median", short="p99.9",
+           percentile=99.9),
+    Metric("max_ns", "latency max", NS, deterministic=False, across_rounds="median", short="max"),
     Metric("latency_samples", "latency samples", deterministic=False, across_rounds="sum"),
     Metric("latency_overhead", "latency sampling overhead", RATIO, deterministic=False, across_rounds="median"),
     # -- deterministic, with --instructions: the core's loop under callgrind (bench/instructions.py)
@@ -279,6 +288,11 @@ REPORTED = tuple(m for m in METRICS if m.report)
 HEADLINE = tuple(sorted((m for m in METRICS if m.headline), key=lambda m: m.show_rank))
 # The report's overview figures, in their order.
 FIGURES = tuple(sorted((m for m in METRICS if m.figure), key=lambda m: m.figure.rank))
+# The latency percentiles the executor's samples give: {name: percentile}.
+PERCENTILES = {m.name: m.percentile for m in METRICS if m.percentile}
+# The latency columns of the timing tables (show's and the report's; the
+# other percentiles are in metrics.csv).
+LATENCY_SHOWN = ("p50_ns", "p99_ns", "max_ns")
 # Present only when a run asked for them (--instructions).
 OPTIONAL = tuple(m.name for m in METRICS if m.optional)
 # How compare-branches merges an arm's rounds: {name: "median" or "sum"}.

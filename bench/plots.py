@@ -41,7 +41,7 @@ from .formatting import duration as fmt_duration  # noqa: E402
 from .formatting import param_text, params_text, time_unit  # noqa: E402
 from .layout_view import view_summary  # noqa: E402
 from . import records  # noqa: E402
-from .metrics import BY_NAME, COUNT, NS, RELATIVE_TIME, Metric  # noqa: E402
+from .metrics import BY_NAME, COUNT, NS, PERCENTILES, RELATIVE_TIME, Metric  # noqa: E402
 from .statistics import CONFIDENCE  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
 
@@ -574,8 +574,8 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
 
 # -- latency -------------------------------------------------------------------------------
 
-PERCENTILES = (("p50_ns", 0.5, "p50"), ("p90_ns", 0.9, "p90"), ("p99_ns", 0.99, "p99"), ("p999_ns", 0.999, "p99.9"))
 MAX_POSITION = 1e4  # where "max" sits on the 1/(1-p) axis: one decade past p99.9
+LATENCY_DRAWN = tuple(PERCENTILES) + ("max_ns",)
 
 
 def fig_latency(workload: str, benches: list) -> Figure | None:
@@ -590,8 +590,8 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
     allocs = allocators_of(benches)
     cols, rows = _grid(len(sets))
     fig = new_figure(WIDTH, 0.9 + rows * (2.6 if cols == 1 else 2.7), layout="constrained")
-    positions = [1 / (1 - q) for _, q, _ in PERCENTILES] + [MAX_POSITION]
-    ticklabels = [label for _, _, label in PERCENTILES] + ["max"]
+    positions = [100 / (100 - p) for p in PERCENTILES.values()] + [MAX_POSITION]
+    ticklabels = [BY_NAME[name].brief for name in LATENCY_DRAWN]
     # Log axes: the unit of the smallest value, so ticks read 1, 2, 5 ... not 0.001.
     unit = time_unit(min(b["metrics"]["p50_ns"] for b in benches))
     with matplotlib.rc_context(STYLE):
@@ -606,7 +606,7 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
                     if bench is None:
                         continue
                     m = bench["metrics"]
-                    ys = [m.get(key) for key, _, _ in PERCENTILES] + [m.get("max_ns")]
+                    ys = [m.get(name) for name in LATENCY_DRAWN]
                     pts = [(x, y / unit[0]) for x, y in zip(positions, ys) if y]
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color_of(name),
                             marker=marker_of(name), linestyle=style, linewidth=1.5, markersize=4.5)

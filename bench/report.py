@@ -35,7 +35,7 @@ from .compare_report import comparison_figure
 from .engine import engine_text
 from .layout_view import task_view, views_for
 from . import metrics
-from .metrics import BY_NAME, SUMMARY
+from .metrics import BY_NAME, LATENCY_SHOWN, SUMMARY
 from .plots import PNG_DPI
 from .results import atomic_write_text, find_problems, load_json, read_results, writing
 from .rust_import import questions
@@ -532,7 +532,7 @@ def _summary_table(doc: dict) -> str:
     task under each strategy (the first allocator of each group)."""
     strategies = plots.strategies_of(doc)
     timed = plots.timed(doc["benchmarks"])
-    sub = ["held B", "in use B", "allocs"] + (["time"] if timed else [])
+    sub = [BY_NAME[name].summary for name in SUMMARY + (("ns_per_task_median",) if timed else ())]
     head1 = '<th class="l" rowspan="2">workload</th>' + "".join(
         f'<th colspan="{len(sub)}" style="border-bottom:3px solid {color_of(s)}">{_strategy_name(s)}</th>'
         for s in strategies
@@ -577,7 +577,7 @@ def _details_table(benches: list) -> str:
     if timed:
         heads += ["time/task", f"{CONFIDENCE:.0%} interval", "outliers"]
     if latency:
-        heads += ["p50", "p99", "max"]
+        heads += [BY_NAME[name].brief for name in LATENCY_SHOWN]
     rows = []
     for b in benches:
         m = b["metrics"]
@@ -589,7 +589,7 @@ def _details_table(benches: list) -> str:
             cells += [f"<td>{_time(m.get('ns_per_task_median'), m.get('noisy'))}</td>",
                       f"<td>{_within(m)}</td>", f"<td>{_outliers(m)}</td>"]
         if latency:
-            cells += [f"<td>{_time(m.get(k))}</td>" for k in ("p50_ns", "p99_ns", "max_ns")]
+            cells += [f"<td>{_time(m.get(name))}</td>" for name in LATENCY_SHOWN]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = "".join(f'<th class="{"l" if h in ("parameters", "strategy", "allocator") else ""}">{h}</th>' for h in heads)
     fixed = {k: v for k, v in benches[0]["params"].items() if k not in vary}

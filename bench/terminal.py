@@ -10,7 +10,7 @@ from rich.table import Table
 from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
-from .metrics import BY_NAME, HEADLINE, NS, SHOWN
+from .metrics import BY_NAME, HEADLINE, LATENCY_SHOWN, NS, SHOWN
 from .records import BenchmarkRecord
 from .results import find_problems, groups
 from .statistics import CONFIDENCE, TRUST_WITHIN
@@ -185,8 +185,8 @@ def timing_table(doc: dict):
     table.add_column("time/task", justify="right", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("tasks/s", justify="right", no_wrap=True)
-    for header in ("p50", "p99", "max"):  # p90 and p99.9 are in metrics.csv
-        table.add_column(header, justify="right", no_wrap=True)
+    for name in LATENCY_SHOWN:
+        table.add_column(BY_NAME[name].brief, justify="right", no_wrap=True)
     for group in groups(doc):
         labels = group_labels(group)
         for i, bench in enumerate(group):
@@ -198,9 +198,7 @@ def timing_table(doc: dict):
                 time_cell(m),
                 str(m.get("timing_values", "-")),
                 compact(m.get("tasks_per_second")),
-                format_ns(m.get("p50_ns")),
-                format_ns(m.get("p99_ns")),
-                format_ns(m.get("max_ns")),
+                *(BY_NAME[name].cell(m.get(name)) for name in LATENCY_SHOWN),
                 end_section=i == len(group) - 1,
             )
     return table
