@@ -47,7 +47,8 @@ from pathlib import Path
 
 from ..model.errors import UsageError
 from .cache import ENVS, cache_root
-from .compare import benchmark_key, pyperf_name
+from .compare import benchmark_key
+from .records import BenchmarkRecord
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
 from .results import PYPERF_FILE, RESULTS_FILE, read_results, write_document, write_pyperf, writing
@@ -469,7 +470,7 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
         for entry in doc["benchmarks"]:
             key = benchmark_key(entry)
             entries.setdefault(key, []).append(entry)
-            bench = (suite or {}).get(pyperf_name(entry))
+            bench = (suite or {}).get(BenchmarkRecord.of(entry).label)
             if bench is None:
                 continue
             if key in timed:
@@ -487,9 +488,9 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
             if got != reference:
                 diff = [m for m in reference if reference[m] != got[m]]
                 raise BugError(
-                    f"{arm_label}: round {n} of {pyperf_name(first)} gave different deterministic metrics than "
-                    f"round 1 ({', '.join(f'{m} {reference[m]} vs {got[m]}' for m in diff[:3])}); exact counts "
-                    "must not change between runs of the same code: this is a bug"
+                    f"{arm_label}: round {n} of {BenchmarkRecord.of(first).label} gave different deterministic "
+                    f"metrics than round 1 ({', '.join(f'{m} {reference[m]} vs {got[m]}' for m in diff[:3])}); "
+                    "exact counts must not change between runs of the same code: this is a bug"
                 )
         entry = json.loads(json.dumps(first))
         metrics = entry["metrics"]

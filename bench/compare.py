@@ -32,7 +32,8 @@ from ..model.errors import UsageError
 from .engine import engine_of
 from .environment import MACHINE_KEYS
 from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, machine_of, read_results, writing
-from .formatting import param_text, parse_float
+from .formatting import parse_float
+from .records import BenchmarkRecord, names as benchmark_names
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
 from .statistics import (
     BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, DEFAULT_ALPHA, DEFAULT_THRESHOLD,
@@ -59,20 +60,10 @@ REGRESSION, CHANGED, IMPROVED, UNCHANGED = "regression", "changed", "improved", 
 # -- loading ------------------------------------------------------------------
 
 
-def pyperf_name(entry: dict) -> str:
-    """The name pyperf gave a benchmark entry's timing (``runner.Benchmark.label``)."""
-    workload = entry.get("workload_file") or entry["workload"]
-    args = ",".join(f"{k}={v}" for k, v in entry["params"].items())
-    return f"{workload}[{args}]/{entry['strategy']}/{entry['allocator']}"
-
-
 def benchmark_key(entry: dict) -> str:
-    """What matches a benchmark across two runs: workload, strategy,
-    allocator and the complete parameter values."""
-    return json.dumps(
-        [entry["workload"], entry["strategy"], entry["allocator"], sorted(entry["params"].items())],
-        separators=(",", ":"),
-    )
+    """What matches a results document's benchmark entry across two runs
+    (:attr:`records.BenchmarkRecord.key`)."""
+    return BenchmarkRecord.of(entry).key
 
 
 def read_pyperf_values(path) -> dict:
@@ -121,7 +112,7 @@ def load_run(folder) -> dict:
         by_name = read_pyperf_values(pyperf_path)
         values = {}
         for entry in doc["benchmarks"]:
-            found = by_name.get(pyperf_name(entry))
+            found = by_name.get(BenchmarkRecord.of(entry).label)
             if found:
                 values[benchmark_key(entry)] = found
     return {"path": str(folder), "doc": doc, "values": values}
@@ -280,29 +271,6 @@ def _same_job(base_doc: dict, head_doc: dict) -> bool:
     return base_doc.get("finished") == head_doc.get("finished")
 
 
-def display_names(entries: list) -> dict:
-    """A short name per benchmark key: workload, the parameters that vary
-    among the compared benchmarks of that workload, strategy, allocator."""
-    varying = {}
-    by_workload = {}
-    for entry in entries:
-        by_workload.setdefault(entry["workload"], []).append(entry["params"])
-    for workload, params_list in by_workload.items():
-        names = []
-        for params in params_list:
-            for name in params:
-                if name not in names:
-                    names.append(name)
-        varying[workload] = [n for n in names if len({json.dumps(p.get(n)) for p in params_list}) > 1]
-    out = {}
-    for entry in entries:
-        params = entry["params"]
-        shown = [f"{n}={param_text(params[n])}" for n in varying[entry["workload"]] if n in params]
-        args = f"[{','.join(shown)}]" if shown else ""
-        out[benchmark_key(entry)] = f"{entry['workload']}{args}/{entry['strategy']}/{entry['allocator']}"
-    return out
-
-
 def compare_runs(
     base: dict,
     head: dict,
@@ -328,7 +296,7 @@ def compare_runs(
     engine_warning = _engine_warning(base["doc"], head["doc"])
     if engine_warning:
         timing = False  # counts only: the two times measure different code
-    names = display_names(list(base_entries.values()) + list(head_entries.values()))
+    names = benchmark_names(list(base_entries.values()) + list(head_entries.values()))
 
     benchmarks, elsewhere = [], []
     for key, head_entry in head_entries.items():
@@ -338,7 +306,7 @@ def compare_runs(
         changes = deterministic_changes(base_entry["metrics"], head_entry["metrics"], instructions_threshold)
         record = {
             "name": names[key],
-            "label": pyperf_name(head_entry),
+            "label": BenchmarkRecord.of(head_entry).label,
             "workload": head_entry["workload"],
             "strategy": head_entry["strategy"],
             "allocator": head_entry["allocator"],
@@ -363,8 +331,8 @@ def compare_runs(
 
     def one_side(entries, other):
         return [
-            {"name": names[k], "label": pyperf_name(e), "workload": e["workload"], "strategy": e["strategy"],
-             "allocator": e["allocator"], "params": e["params"]}
+            {"name": names[k], "label": BenchmarkRecord.of(e).label, "workload": e["workload"],
+             "strategy": e["strategy"], "allocator": e["allocator"], "params": e["params"]}
             for k, e in entries.items() if k not in other
         ]
 

@@ -22,7 +22,7 @@ from ..model.errors import UsageError
 from . import compare as cmp
 from .console import stdout_console
 from .formatting import exact, format_ns, signed
-from .metrics import CHANGE, regression
+from .metrics import BY_NAME, CHANGE, regression
 
 FORMATS = ("text", "markdown", "json")  # what emit() prints
 
@@ -301,8 +301,7 @@ def comparison_figure(comparison, path) -> list:
         rows = list(benchmarks)
         title = "counts, HEAD / BASE (exact)"
         series = []
-        for metric, label in (("allocs", "allocations"), ("bytes_allocated", "bytes"),
-                              ("peak_live_bytes", "peak live bytes")):
+        for metric in ("allocs", "bytes_allocated", "peak_live_bytes"):
             points = []
             for bench in rows:
                 change = next((c for c in bench["changes"] if c["metric"] == metric), None)
@@ -312,7 +311,7 @@ def comparison_figure(comparison, path) -> list:
                 points.append({"ratio": ratio, "ci_low": None, "ci_high": None,
                                "regression": bool(change and change["kind"] == "regression"),
                                "improvement": bool(change and change["kind"] == "improvement")})
-            series.append((label, points))
+            series.append((BY_NAME[metric].brief, points))
 
     height = 1.8 + 0.28 * max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(9, height))

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import UsageError
-from .compare import pyperf_name
+from .records import BenchmarkRecord
 from .engine import engine_text
 from .metrics import BY_NAME
 from .results import machine_of, read_results
@@ -151,7 +151,7 @@ def rows_of(folder) -> list:
     rows = []
     for entry in doc["benchmarks"]:
         machine = machine_name(machine_of(doc, entry))
-        name = pyperf_name(entry)
+        name = BenchmarkRecord.of(entry).label
         for metric, value in entry["metrics"].items():
             value = _stored(value)
             if value is not None:

@@ -28,6 +28,7 @@ from ..model.errors import UsageError
 from . import compare as cmp
 from .branches import write_arm as write_run  # one results folder: pyperf.json, metrics.csv, results.json
 from .results import PYPERF_FILE, RESULTS_FILE, machine_of, read_results, replace_folder, writing
+from .records import BenchmarkRecord
 from .shapes import COUNT, Fields, mismatch
 
 ARMS = ("a", "b")  # compare-branches' output: OUTDIR/a (base), OUTDIR/b (head)
@@ -129,12 +130,13 @@ def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
         for order, entry in enumerate(doc["benchmarks"]):
             key = cmp.benchmark_key(entry)
             if key in where:
-                raise UsageError(f"{where[key]} and {folder} both ran {cmp.pyperf_name(entry)}: the shards overlap")
+                raise UsageError(
+                    f"{where[key]} and {folder} both ran {BenchmarkRecord.of(entry).label}: the shards overlap")
             where[key] = folder
             entry = dict(entry, machine=machine_of(doc, entry))
             case = entry.get("case")
             entries.append(((case if isinstance(case, int) else -1, doc["shard"]["index"], order), entry))
-            name = cmp.pyperf_name(entry)
+            name = BenchmarkRecord.of(entry).label
             if name in timings:
                 timed[key] = timings[name]
     entries.sort(key=lambda item: item[0])

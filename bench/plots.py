@@ -38,9 +38,10 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator  # noqa: E4
 from ..strategies import color_of, marker_of  # noqa: E402
 from .formatting import count as fmt_count  # noqa: E402
 from .formatting import duration as fmt_duration  # noqa: E402
-from .formatting import param_text, time_unit  # noqa: E402
+from .formatting import param_text, params_text, time_unit  # noqa: E402
 from .layout_view import view_summary  # noqa: E402
-from .metrics import BY_NAME  # noqa: E402
+from . import records  # noqa: E402
+from .metrics import BY_NAME, COUNT, NS, PERCENTILES, RELATIVE_TIME, Metric  # noqa: E402
 from .statistics import CONFIDENCE  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
 
@@ -103,30 +104,21 @@ def save_figure(fig: Figure, folder, stem: str) -> tuple:
 
 
 def params_label(params: dict, names=None) -> str:
-    names = list(params) if names is None else names
-    return " ".join(f"{n}={param_text(params[n])}" for n in names if n in params)
+    """``depth=4 borrow=10``: the parameters ``names`` (all if None)."""
+    return params_text(params if names is None else {n: params[n] for n in names if n in params})
 
 
 def workload_benches(doc: dict) -> dict:
     """Benchmarks by workload (name, and file for workload files), in order."""
     out = {}
     for bench in doc["benchmarks"]:
-        out.setdefault(workload_key(bench), []).append(bench)
+        out.setdefault(records.BenchmarkRecord.of(bench).workload_title, []).append(bench)
     return out
-
-
-def workload_key(bench: dict) -> str:
-    return bench["workload"] + (f" ({bench['workload_file']})" if bench.get("workload_file") else "")
 
 
 def varying(benches: list) -> list:
     """The parameters whose values differ between these benchmarks."""
-    names = []
-    for bench in benches:
-        for name in bench["params"]:
-            if name not in names:
-                names.append(name)
-    return [n for n in names if len({repr(b["params"].get(n)) for b in benches}) > 1]
+    return records.varying(b["params"] for b in benches)
 
 
 def strategies_of(doc_or_benches) -> list:
@@ -208,14 +200,25 @@ def _grid(n: int):
     return cols, -(-n // cols)
 
 
-def fig_bars(doc: dict, metric: str, ylabel: str, title: str, per_allocator: bool = False) -> Figure | None:
+def fig_metric(doc: dict, metric: Metric) -> Figure | None:
+    """A metric's overview figure, as its :class:`metrics.Figure` declares
+    it; None where the run has nothing of it to draw."""
+    figure = metric.figure
+    if figure.when and not any(b["metrics"].get(figure.when) for b in doc["benchmarks"]):
+        return None
+    if figure.kind == RELATIVE_TIME:
+        return fig_time(doc)
+    return fig_bars(doc, metric, figure.title, figure.per_allocator)
+
+
+def fig_bars(doc: dict, metric: Metric, title: str, per_allocator: bool = False) -> Figure | None:
     """Small multiples, one panel per workload: for each parameter set a
     group of bars, one per strategy, each labelled with its value.
     Per-allocator metrics (``per_allocator``) get a group per allocator;
     exact counts are the same under every allocator. (Times have their own
     figure, :func:`fig_time`.)"""
     groups = {k: v for k, v in workload_benches(doc).items()
-              if any(b["metrics"].get(metric) is not None for b in v)}
+              if any(b["metrics"].get(metric.name) is not None for b in v)}
     if not groups:
         return None
     names = strategies_of(doc)
@@ -227,7 +230,7 @@ def fig_bars(doc: dict, metric: str, ylabel: str, title: str, per_allocator: boo
         for ax in axes.flat[len(groups):]:
             ax.set_visible(False)
         for ax, (workload, benches) in zip(axes.flat, groups.items()):
-            _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, WIDTH / cols)
+            _bar_panel(ax, workload, benches, names, metric, per_allocator, WIDTH / cols)
         fig.suptitle(title, fontsize=11, fontweight="bold")
         _legend(fig, _strategy_handles(names))
     return fig
@@ -250,7 +253,7 @@ def _legend(fig, handles, wide=False):
     fig.legend(handles=handles, loc="outside lower center", ncols=ncols)
 
 
-def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, panel_in):
+def _bar_panel(ax, workload, benches, names, metric, per_allocator, panel_in):
     sets = param_sets(benches)
     allocs = allocators_of(benches)
     shown_allocs = allocs if per_allocator else allocs[:1]  # counts are the same under every allocator
@@ -267,7 +270,7 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
         xs, ys = [], []
         for g, (params, alloc) in enumerate(keys):
             bench = pick(benches, params, name, alloc)
-            value = bench["metrics"].get(metric) if bench else None
+            value = bench["metrics"].get(metric.name) if bench else None
             if value is None:
                 continue
             xs.append(g + (i - (len(names) - 1) / 2) * width)
@@ -277,7 +280,7 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
         ax.bar(xs, ys, width * 0.92, color=color_of(name), edgecolor="white", linewidth=0.4)
         for x, y in zip(xs, ys) if labelled else ():
             ax.annotate(
-                fmt_count(y), (x, y), xytext=(0, 2), textcoords="offset points", ha="center",
+                metric.text(y), (x, y), xytext=(0, 2), textcoords="offset points", ha="center",
                 va="bottom", fontsize=6.5 if rotate else 7, rotation=90 if rotate else 0,
             )
         top = max(top, max(ys))
@@ -285,10 +288,11 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
     if _log_wanted(drawn):  # a fiber's 132 KiB beside a few hundred bytes: every bar readable
         ax.set_yscale("log")
         ax.set_ylim(min(drawn) / 2, top * ((8 if rotate else 4) if labelled else 1.5))
-        ylabel = ylabel + ", log scale"
+        ylabel = metric.axis() + ", log scale"
     else:
         ax.set_ylim(0, top * ((1.32 if rotate else 1.18) if labelled else 1.05) or 1)
-    if metric == "allocs_per_task" and ax.get_yscale() == "linear":
+        ylabel = metric.axis()
+    if metric.unit == COUNT and ax.get_yscale() == "linear":  # a count's ticks are whole
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xticks(range(len(keys)))
     if len(keys) == 1 and not vary:
@@ -312,34 +316,22 @@ def _bar_panel(ax, workload, benches, names, metric, ylabel, per_allocator, pane
     ax.set_ylabel(ylabel)
 
 
+# The overview's figures as the tests draw them one by one (the report draws
+# every metrics.FIGURES entry through fig_metric).
 def fig_allocs(doc: dict) -> Figure | None:
-    return fig_bars(
-        doc, "allocs_per_task", "allocations per task (blocks)",
-        "Allocations per task, by strategy (exact counts; the same under every allocator)",
-    )
+    return fig_metric(doc, BY_NAME["allocs_per_task"])
 
 
 def fig_held(doc: dict) -> Figure | None:
-    return fig_bars(
-        doc, "held_bytes_per_live_task", "held bytes per live task (B)",
-        "Memory held per live task: stacks, slabs, chunks and boxes, used or not, and the runtime's task objects",
-    )
+    return fig_metric(doc, BY_NAME["held_bytes_per_live_task"])
 
 
 def fig_frames_in_use(doc: dict) -> Figure | None:
-    return fig_bars(
-        doc, "peak_bytes_per_live_task", "frames in use per live task (B)",
-        "Frames in use per live task (not what stacks and slabs hold): frames, boxes, cells, handle vectors",
-    )
+    return fig_metric(doc, BY_NAME["peak_bytes_per_live_task"])
 
 
 def fig_copied(doc: dict) -> Figure | None:
-    if not any(b["metrics"].get("copied_bytes") for b in doc["benchmarks"]):
-        return None  # no strategy of the run copies frames
-    return fig_bars(
-        doc, "copied_bytes_per_task", "bytes copied per task (B)",
-        "Frames copied per task: a stack's growth, a box or chunk at suspension, a thaw at resumption",
-    )
+    return fig_metric(doc, BY_NAME["copied_bytes_per_task"])
 
 
 # -- time per task: a dot plot relative to the fastest -------------------------------------
@@ -471,14 +463,6 @@ def _time_panel(ax, workload, params, benches, vary, allocs, markers, row_in):
         ax.set_title(text, loc="right", fontsize=7, color="#555555")
 
 
-def fig_instructions(doc: dict) -> Figure | None:
-    return fig_bars(
-        doc, "instructions_per_task", "instructions per task",
-        "Instructions per task, by strategy (callgrind: the core's loop only; exact for one binary)",
-        per_allocator=True,
-    )
-
-
 # -- scaling against a swept parameter ---------------------------------------------------
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -506,27 +490,25 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
     others = [n for n in varying(benches) if n != x_name]
     names = strategies_of(benches)
     allocs = allocators_of(benches)
-    panels = [
-        ("allocs_per_task", "allocations per task (blocks)", False),
-        ("bytes_per_task", "bytes allocated per task (B)", False),
-    ]
+    panels = [BY_NAME["allocs_per_task"], BY_NAME["bytes_per_task"]]
     if timed(benches):
-        panels.append(("ns_per_task_median", f"{BY_NAME['ns_per_task_median'].label} ({{unit}})", True))
+        panels.append(BY_NAME["ns_per_task_median"])
     fig = new_figure(WIDTH, 3.5, layout="constrained")
     series_seen = []
     with matplotlib.rc_context(STYLE):
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, (metric, ylabel, is_time) in zip(axes, panels):
+        for ax, metric in zip(axes, panels):
+            is_time = metric.unit == NS
             series_allocs = allocs if is_time else allocs[:1]
             values_all, xs_all = [], []
-            unit = time_unit(max((b["metrics"].get(metric) or 0) for b in benches)) if is_time else (1.0, "")
+            unit = time_unit(max((b["metrics"].get(metric.name) or 0) for b in benches)) if is_time else (1.0, "")
             for name in names:
                 for alloc in series_allocs:
                     series = {}
                     for bench in benches:
                         if bench["strategy"] != name or bench["allocator"] != alloc:
                             continue
-                        value = bench["metrics"].get(metric)
+                        value = bench["metrics"].get(metric.name)
                         if value is None:
                             continue
                         key = tuple(param_text(bench["params"].get(o)) for o in others)
@@ -566,10 +548,10 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
                 ax.set_yscale("log")
             else:
                 ax.set_ylim(bottom=0, top=max(values_all) * 1.1 or 1)
-            if metric == "allocs_per_task":
+            if metric.unit == COUNT:  # a count's ticks are whole
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel(f"{x_name} ({getattr(PARAMS.get(x_name), 'unit', None) or 'value'})")
-            ax.set_ylabel(ylabel.format(unit=unit[1]))
+            ax.set_ylabel(metric.axis(unit[1] if is_time else None))
             ax.grid(True, axis="both")
         handles = _strategy_handles(names, line=True)
         if len(series_seen) > 1:
@@ -592,8 +574,8 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
 
 # -- latency -------------------------------------------------------------------------------
 
-PERCENTILES = (("p50_ns", 0.5, "p50"), ("p90_ns", 0.9, "p90"), ("p99_ns", 0.99, "p99"), ("p999_ns", 0.999, "p99.9"))
 MAX_POSITION = 1e4  # where "max" sits on the 1/(1-p) axis: one decade past p99.9
+LATENCY_DRAWN = tuple(PERCENTILES) + ("max_ns",)
 
 
 def fig_latency(workload: str, benches: list) -> Figure | None:
@@ -608,8 +590,8 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
     allocs = allocators_of(benches)
     cols, rows = _grid(len(sets))
     fig = new_figure(WIDTH, 0.9 + rows * (2.6 if cols == 1 else 2.7), layout="constrained")
-    positions = [1 / (1 - q) for _, q, _ in PERCENTILES] + [MAX_POSITION]
-    ticklabels = [label for _, _, label in PERCENTILES] + ["max"]
+    positions = [100 / (100 - p) for p in PERCENTILES.values()] + [MAX_POSITION]
+    ticklabels = [BY_NAME[name].brief for name in LATENCY_DRAWN]
     # Log axes: the unit of the smallest value, so ticks read 1, 2, 5 ... not 0.001.
     unit = time_unit(min(b["metrics"]["p50_ns"] for b in benches))
     with matplotlib.rc_context(STYLE):
@@ -624,7 +606,7 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
                     if bench is None:
                         continue
                     m = bench["metrics"]
-                    ys = [m.get(key) for key, _, _ in PERCENTILES] + [m.get("max_ns")]
+                    ys = [m.get(name) for name in LATENCY_DRAWN]
                     pts = [(x, y / unit[0]) for x, y in zip(positions, ys) if y]
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color_of(name),
                             marker=marker_of(name), linestyle=style, linewidth=1.5, markersize=4.5)

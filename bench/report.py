@@ -34,7 +34,8 @@ from . import plots
 from .compare_report import comparison_figure
 from .engine import engine_text
 from .layout_view import task_view, views_for
-from .metrics import BY_NAME, REPORTED, SUMMARY
+from . import metrics
+from .metrics import BY_NAME, LATENCY_SHOWN, SUMMARY
 from .plots import PNG_DPI
 from .results import atomic_write_text, find_problems, load_json, read_results, writing
 from .rust_import import questions
@@ -207,35 +208,9 @@ def build_report(folder, layouts=None) -> Path:
     by_workload = plots.workload_benches(doc)
 
     overview = Section("overview", "Overview: the strategies side by side", nav="overview")
-    writer.add(overview, "held-memory", plots.fig_held(doc), "Memory held per live task",
-               "What a live task holds at the peak: its strategy's blocks, used or not (a goroutine's or "
-               "fiber's whole stack, a Swift task's slabs, a virtual thread's chunks, every box and cell), "
-               "and the runtime's own task objects beside them (a goroutine's g, tokio's task cell, a "
-               "VirtualThread, a .NET box's Task fields, a Swift AsyncTask), divided by the tasks live "
-               "then. This is what a process of that runtime needs per task.")
-    writer.add(overview, "frames-in-use", plots.fig_frames_in_use(doc), "Frames in use per live task",
-               "Only the part of the held memory that frames occupy (frames, boxes, cells, handle "
-               "vectors) at its peak, divided by the tasks live then: a fiber's few hundred bytes of "
-               "frames sit in its 132 KiB stack. Not what a task holds: see the figure above.")
-    writer.add(overview, "allocs-per-task", plots.fig_allocs(doc), "Allocations per task",
-               "Exact allocation counts per task (every task the run started, spawned ones included). "
-               "Fewer is better: each allocation is a call into the allocator and a free later.")
-    writer.add(overview, "copied-bytes", plots.fig_copied(doc), "Bytes copied per task",
-               "Frames copied by the strategy itself: a Go stack's used part when it grows, a .NET "
-               "state machine into its box at its first suspension, a virtual thread's frames into "
-               "its chunk when it parks and back when it runs (moves of Rust futures are moved bytes).")
-    if plots.timed(doc["benchmarks"]):
-        writer.add(overview, "time-per-task", plots.fig_time(doc), "Time per task",
-                   "One row per strategy, the fastest on top; each dot is the median of pyperf's values "
-                   "divided by the fastest's, the line through it the median's "
-                   f"{CONFIDENCE:.0%} bootstrap interval. A hollow dot is too noisy to trust: its interval "
-                   f"is wider than ±{TRUST_WITHIN:.0%}. With several allocators each has its own marker.")
-
-    if any("instructions_per_task" in b["metrics"] for b in doc["benchmarks"]):
-        writer.add(overview, "instructions-per-task", plots.fig_instructions(doc), "Instructions per task",
-                   "Instructions the core's loop executed per task under valgrind's callgrind "
-                   "(pinbench run --instructions): deterministic for one binary, so a change of 1% "
-                   "is real. One group per allocator: malloc's own instructions count too.")
+    for metric in metrics.FIGURES:  # each declared with its metric (metrics.py)
+        writer.add(overview, metric.figure.stem, plots.fig_metric(doc, metric), metric.figure.heading,
+                   metric.figure.caption)
 
     wanted = {}
     for flag_workload, params in layouts or []:
@@ -474,10 +449,6 @@ def _strategy_name(name: str) -> str:
     return f"{_swatch(name)}{_esc(name)}"
 
 
-def _num(value) -> str:
-    return "-" if value is None else _esc(fmt.count(value))
-
-
 def _time(value, noisy=False) -> str:
     if value is None:
         return "-"
@@ -561,7 +532,7 @@ def _summary_table(doc: dict) -> str:
     task under each strategy (the first allocator of each group)."""
     strategies = plots.strategies_of(doc)
     timed = plots.timed(doc["benchmarks"])
-    sub = ["held B", "in use B", "allocs"] + (["time"] if timed else [])
+    sub = [BY_NAME[name].summary for name in SUMMARY + (("ns_per_task_median",) if timed else ())]
     head1 = '<th class="l" rowspan="2">workload</th>' + "".join(
         f'<th colspan="{len(sub)}" style="border-bottom:3px solid {color_of(s)}">{_strategy_name(s)}</th>'
         for s in strategies
@@ -575,7 +546,7 @@ def _summary_table(doc: dict) -> str:
             for s in strategies:
                 bench = plots.pick(benches, params, s)
                 m = bench["metrics"] if bench else {}
-                cells += [_num(m.get(name)) for name in SUMMARY]
+                cells += [_esc(BY_NAME[name].text(m.get(name))) for name in SUMMARY]
                 if timed:
                     cells.append(_time(m.get("ns_per_task_median"), m.get("noisy")))
             label = plots.params_label(params, vary) if vary else plots.params_label(params)
@@ -600,25 +571,25 @@ def _details_table(benches: list) -> str:
     timed = plots.timed(benches)
     latency = plots.has_latency(benches)
     # Optional metrics (instruction counts) are columns only where a run has them.
-    columns = [metric for metric in REPORTED
+    columns = [metric for metric in metrics.REPORTED
                if not metric.optional or any(metric.name in b["metrics"] for b in benches)]
     heads = (["parameters"] if vary else []) + ["strategy", "allocator"] + [metric.report for metric in columns]
     if timed:
         heads += ["time/task", f"{CONFIDENCE:.0%} interval", "outliers"]
     if latency:
-        heads += ["p50", "p99", "max"]
+        heads += [BY_NAME[name].brief for name in LATENCY_SHOWN]
     rows = []
     for b in benches:
         m = b["metrics"]
         cells = ([f'<td class="l">{_esc(plots.params_label(b["params"], vary))}</td>'] if vary else []) + [
             f'<td class="l">{_strategy_name(b["strategy"])}</td>',
             f'<td class="l">{_esc(b["allocator"])}</td>',
-        ] + [f"<td>{_num(m.get(metric.name))}</td>" for metric in columns]
+        ] + [f"<td>{_esc(metric.text(m.get(metric.name)))}</td>" for metric in columns]
         if timed:
             cells += [f"<td>{_time(m.get('ns_per_task_median'), m.get('noisy'))}</td>",
                       f"<td>{_within(m)}</td>", f"<td>{_outliers(m)}</td>"]
         if latency:
-            cells += [f"<td>{_time(m.get(k))}</td>" for k in ("p50_ns", "p99_ns", "max_ns")]
+            cells += [f"<td>{_time(m.get(name))}</td>" for name in LATENCY_SHOWN]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = "".join(f'<th class="{"l" if h in ("parameters", "strategy", "allocator") else ""}">{h}</th>' for h in heads)
     fixed = {k: v for k, v in benches[0]["params"].items() if k not in vary}

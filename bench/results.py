@@ -20,9 +20,10 @@ from pathlib import Path
 from .. import __version__
 from ..model.errors import UsageError
 from .environment import MACHINE_KEYS
-from .formatting import param_text, params_text
+from .formatting import params_text
 from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
+from .records import BenchmarkRecord
 from .shapes import (
     ANY_NUMBER,
     COUNT,
@@ -389,10 +390,6 @@ def results_dataframe(doc: dict):
 # -- analysis of a results document ---------------------------------------------------
 
 
-def group_key(bench: dict) -> tuple:
-    return (bench["workload"], bench.get("workload_file"), tuple(sorted(bench["params"].items(), key=str)))
-
-
 def find_problems(doc: dict) -> list:
     """Bugs visible in a results document: live blocks or bytes at the end
     of a run (a leak), and checksums that differ within one workload and
@@ -401,20 +398,18 @@ def find_problems(doc: dict) -> list:
     checksums = {}
     for bench in doc["benchmarks"]:
         m = bench["metrics"]
-        where = f"{bench['workload']} {params_text(bench['params'])} / {bench['strategy']} / {bench['allocator']}"
+        record = BenchmarkRecord.of(bench)
+        where = record.described
         blocks, nbytes = m.get("live_blocks_end"), m.get("live_bytes_end")
         if blocks or nbytes:
             problems.append(f"{where} ended with {blocks} live blocks ({nbytes} bytes): frames leaked")
         if m.get("runtime_live_end"):
             problems.append(f"{where} ended with {m['runtime_live_end']} bytes of runtime task objects live: leaked")
-        checksums.setdefault(group_key(bench), {}).setdefault(m.get("checksum"), []).append(
-            f"{bench['strategy']}/{bench['allocator']}"
-        )
+        checksums.setdefault(record.case, {}).setdefault(m.get("checksum"), []).append(record.variant)
     for (workload, _, params), by_value in checksums.items():
         if len(by_value) > 1:
             detail = "; ".join(f"{value} from {', '.join(who)}" for value, who in by_value.items())
-            text = " ".join(f"{k}={param_text(v)}" for k, v in params)
-            problems.append(f"{workload} {text}: checksums differ ({detail})")
+            problems.append(f"{workload} {params_text(dict(params))}: checksums differ ({detail})")
     return problems
 
 
@@ -429,5 +424,5 @@ def groups(doc: dict) -> list:
     """Benchmarks grouped by workload and parameters, in document order."""
     groups = {}
     for bench in doc["benchmarks"]:
-        groups.setdefault(group_key(bench), []).append(bench)
+        groups.setdefault(BenchmarkRecord.of(bench).case, []).append(bench)
     return list(groups.values())

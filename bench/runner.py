@@ -15,6 +15,7 @@ from ..cython_core import _executor
 from . import engine as engines
 from ..model.errors import UsageError
 from .metrics import PER_TASK
+from .records import BenchmarkRecord
 
 ALLOCATORS = tuple(_executor.ALLOCATORS)
 ALLOCATOR_SUMMARIES = {
@@ -76,8 +77,9 @@ class Benchmark:
 
     @property
     def label(self) -> str:
-        args = ",".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.workload}[{args}]/{self.strategy}/{self.allocator}"
+        """The name of its timing in pyperf.json (``workload`` is the
+        workload's name, or the path of the file it came from)."""
+        return BenchmarkRecord(self.workload, self.strategy, self.allocator, self.params).label
 
 
 def check_allocator(name: str) -> str:

@@ -53,7 +53,8 @@ from .branches import (
     write_arm,
 )
 from .console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console
-from .formatting import duration_text, param_text
+from .formatting import duration_text
+from .records import BenchmarkRecord
 from .results import RESULTS_FILE, replace_folder, results_document, storable_metrics, write_pyperf, write_results
 from .suite import ALL, SECONDS_PER_BENCHMARK, build_suite, selection_text, split_names, suite_of
 from .validate import LANGUAGES, select_cases
@@ -345,9 +346,8 @@ class RunDone:
 
 def _label(bench, name: str, base: dict) -> str:
     """workload[params that differ from the run's base]/strategy/allocator."""
-    changed = {k: v for k, v in bench.params.items() if base.get(k) != v}
-    args = f"[{','.join(f'{k}={param_text(v)}' for k, v in changed.items())}]" if changed else ""
-    return f"{name}{args}/{bench.strategy}/{bench.allocator}"
+    changed = [k for k, v in bench.params.items() if base.get(k) != v]
+    return BenchmarkRecord(name, bench.strategy, bench.allocator, bench.params).name(changed)
 
 
 class _Progress:

@@ -10,7 +10,8 @@ from rich.table import Table
 from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
-from .metrics import HEADLINE, NS, SHOWN
+from .metrics import BY_NAME, HEADLINE, LATENCY_SHOWN, NS, SHOWN
+from .records import BenchmarkRecord
 from .results import find_problems, groups
 from .statistics import CONFIDENCE, TRUST_WITHIN
 
@@ -70,9 +71,7 @@ def _headline_cell(metric, m: dict) -> str:
     value = m.get(metric.name)
     if value is None:
         return "-"
-    if metric.unit == NS:
-        return format_ns(value) + (" [bold yellow]![/bold yellow]" if m.get("noisy") else "")
-    return compact(value)
+    return metric.cell(value) + (" [bold yellow]![/bold yellow]" if metric.unit == NS and m.get("noisy") else "")
 
 
 def headline_table(doc: dict):
@@ -123,7 +122,8 @@ def instructions_summary_table(doc: dict):
     return _by_strategy(
         doc, "instructions per task / estimated cycles per task, by strategy",
         "(callgrind, the core's loop only: exact for one binary; see docs/comparing.md)",
-        lambda m: (compact(m.get("instructions_per_task")), compact(m.get("estimated_cycles_per_task"))),
+        lambda m: tuple(BY_NAME[name].cell(m.get(name))
+                        for name in ("instructions_per_task", "estimated_cycles_per_task")),
         ("instructions/task", "est. cycles/task"),
     )
 
@@ -156,7 +156,7 @@ def noisy_benchmarks(doc: dict) -> list:
 def print_noise_warning(out, doc: dict):
     noisy = noisy_benchmarks(doc)
     if noisy:
-        names = ", ".join(f"{b['workload']}/{b['strategy']}/{b['allocator']}" for b in noisy[:6])
+        names = ", ".join(BenchmarkRecord.of(b).name() for b in noisy[:6])
         more = f" and {len(noisy) - 6} more" if len(noisy) > 6 else ""
         out.print(
             f"[bold yellow]warning:[/bold yellow] {len(noisy)} benchmark(s) too noisy to trust (the "
@@ -185,8 +185,8 @@ def timing_table(doc: dict):
     table.add_column("time/task", justify="right", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("tasks/s", justify="right", no_wrap=True)
-    for header in ("p50", "p99", "max"):  # p90 and p99.9 are in metrics.csv
-        table.add_column(header, justify="right", no_wrap=True)
+    for name in LATENCY_SHOWN:
+        table.add_column(BY_NAME[name].brief, justify="right", no_wrap=True)
     for group in groups(doc):
         labels = group_labels(group)
         for i, bench in enumerate(group):
@@ -198,9 +198,7 @@ def timing_table(doc: dict):
                 time_cell(m),
                 str(m.get("timing_values", "-")),
                 compact(m.get("tasks_per_second")),
-                format_ns(m.get("p50_ns")),
-                format_ns(m.get("p99_ns")),
-                format_ns(m.get("max_ns")),
+                *(BY_NAME[name].cell(m.get(name)) for name in LATENCY_SHOWN),
                 end_section=i == len(group) - 1,
             )
     return table
@@ -235,7 +233,7 @@ def results_table(doc: dict):
                 labels[i] if i < len(labels) else "",
                 " " + esc(bench["strategy"]) + (" [bold red]LEAK[/bold red]" if leak else ""),
                 " " + esc(bench["allocator"]),
-                *(compact(m.get(metric.name)) for metric in SHOWN),
+                *(metric.cell(m.get(metric.name)) for metric in SHOWN),
                 checksum_text,
                 end_section=i == len(group) - 1,
             )

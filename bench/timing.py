@@ -38,6 +38,7 @@ from .. import strategies
 from ..cython_core import _executor
 from . import engine as engines
 from .environment import worker_cpus
+from .metrics import PERCENTILES
 from .statistics import OUTLIER_CLASSES, trust
 from .workloads import get_workload
 
@@ -62,7 +63,6 @@ LATENCY_REPEATS = {"quick": 1, "default": 3, "rigorous": 5}
 # MAX_OVERHEAD_PAIRS times, so tiny runs are not judged on clock noise.
 OVERHEAD_BUDGET = {"quick": 0.02, "default": 0.1, "rigorous": 0.3}
 MAX_OVERHEAD_PAIRS = 200
-PERCENTILES = {"p50_ns": 50, "p90_ns": 90, "p99_ns": 99, "p999_ns": 99.9}
 
 # More values where a benchmark is not trusted yet (statistics.trust): after
 # pyperf's processes, one more worker process at a time, with the same loops,
