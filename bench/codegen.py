@@ -135,21 +135,14 @@ class _Gen:
         self.moves = bool(layout.moves)
         self.n = len(program.fn_names)
         self.out = Emitter()
-        self.arrays = {
-            name: getattr(program, name).tolist()
-            for name in ("fn_step_start", "fn_step_count", "step_op", "step_arg", "step_wait",
-                         "step_edge_start", "step_edge_count", "edge_callee", "edge_back",
-                         "edge_limit")
-        }
-        self.arrays["edge_boxed"] = layout.edge_boxed.tolist()
-        self.arrays["edge_place"] = layout.edge_place.tolist()
+        # The layout's facts per edge, read with the program's view (model/program_view.py).
+        self.edge_facts = (layout.edge_boxed.tolist(), layout.edge_offset.tolist(), layout.edge_place.tolist())
         # Stacks and slabs (bottom-up only): frames come from the core's
         # frame_new/frame_release, and a growing stack may move a frame.
         self.storage = int(layout.storage) != HEAP
         # .NET and Java: a frame about to suspend moves (boxed; frozen into a chunk)
         self.boxes_on_suspend = int(layout.storage) in (BOX_ON_SUSPEND, CHUNKS)
         self.chunks = int(layout.storage) == CHUNKS
-        self.arrays["edge_offset"] = layout.edge_offset.tolist()
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
         spawns = program.step_edge_start[program.step_op == ops.OP_SPAWN]
@@ -162,25 +155,16 @@ class _Gen:
     def _steps(self, f: int) -> list:
         """The function's steps; identical steps are one object (bodies can
         have a million steps, mostly alike)."""
-        a = self.arrays
-        start = a["fn_step_start"][f]
+        boxed, offset, place = self.edge_facts
         steps, interned = [], {}
-        for s in range(start, start + a["fn_step_count"][f]):
-            first, count = a["step_edge_start"][s], a["step_edge_count"][s]
-            edges = tuple(
-                (e - first, a["edge_callee"][e], a["edge_back"][e], a["edge_limit"][e],
-                 a["edge_boxed"][e], a["edge_offset"][e], a["edge_place"][e])
-                for e in range(first, first + count)
-            ) if count else ()
-            sig = (a["step_op"][s], a["step_arg"][s], a["step_wait"][s], edges)
-            step = interned.get(sig)
-            if step is None:
-                step = interned[sig] = _Step(
-                    sig[0], sig[1], bool(sig[2]),
-                    tuple(_Edge(pos, callee, bool(back), limit, bool(boxed), offset, place)
-                          for pos, callee, back, limit, boxed, offset, place in edges),
-                )
-            steps.append(step)
+        for step in self.p.view.functions[f].steps:
+            edges = tuple((pos, e.callee, e.back, e.limit, bool(boxed[e.index]), offset[e.index], place[e.index])
+                          for pos, e in enumerate(step.edges))
+            sig = (step.op, step.arg, step.wait, edges)
+            found = interned.get(sig)
+            if found is None:
+                found = interned[sig] = _Step(step.op, step.arg, step.wait, tuple(_Edge(*edge) for edge in edges))
+            steps.append(found)
         return steps
 
     def _segments(self, f: int) -> list:
