@@ -33,7 +33,8 @@ from . import formatting as fmt
 from . import plots
 from .compare_report import comparison_figure
 from .engine import engine_text
-from .layout_view import task_view, views_for
+from .layout_view.figure import fig_layout
+from .layout_view.model import task_view, views_for
 from . import metrics
 from .metrics import BY_NAME, LATENCY_SHOWN, SUMMARY
 from .plots import PNG_DPI
@@ -246,7 +247,7 @@ def build_report(folder, layouts=None) -> Path:
         for i, (params, views) in enumerate(diagrams):
             run = {b["strategy"]: b["metrics"] for b in reversed(benches) if b["params"] == params}
             suffix = "" if i == 0 else f"-{i + 1}"
-            writer.add(section, f"{stem}-layout{suffix}", plots.fig_layout(views, run or None),
+            writer.add(section, f"{stem}-layout{suffix}", fig_layout(views, run or None),
                        f"Layout of one task: {plots.params_label(params)}", _layout_caption(views, run))
         section.html_blocks.append(_details_table(benches))
         section.html_blocks.append(_imported_html(benches[0]))
@@ -257,7 +258,7 @@ def build_report(folder, layouts=None) -> Path:
         for name, param_list in wanted.items():
             for i, params in enumerate(param_list):
                 views = views_for(name, params, strategies)
-                writer.add(section, f"{_safe_stem(name)}-layout-extra-{i + 1}", plots.fig_layout(views),
+                writer.add(section, f"{_safe_stem(name)}-layout-extra-{i + 1}", fig_layout(views),
                            f"{name}: {plots.params_label(params)}", _layout_caption(views, {}))
         sections.append(section)
 

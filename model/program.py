@@ -262,6 +262,15 @@ class CompiledProgram:
         rows = self._duration_rows
         return rows[min(rdepth, len(rows) - 1)][fn_index]
 
+    def invocations_callees_first(self) -> list:
+        """(function, rdepth) of every invocation the entry reaches, each
+        after the invocations it constructs: the deepest rdepth first (a
+        back edge leads one deeper), within one the view's callees first."""
+        walk = _Walk(self)
+        reached = walk.reached_rdepths(self.entry)
+        order = self.view.callees_first()
+        return [(f, r) for r in range(walk.max_limit, -1, -1) for f in order if r in reached[f]]
+
     def describe(self) -> str:
         """A readable listing: one line per function and per run of
         identical consecutive steps (numbered from 1, as in errors)."""

@@ -34,7 +34,8 @@ from pinbench import strategies as strategy_registry
 from pinbench.bench import runner
 from pinbench.bench.metrics import DETERMINISTIC, OPTIONAL
 from pinbench.model.errors import UsageError
-from pinbench.bench.layout_view import explain_text, task_view
+from pinbench.bench.layout_view.model import task_view
+from pinbench.bench.layout_view.text import explain_text
 from pinbench.bench.toml_loader import load_program
 
 from .helpers import fuzz_settings

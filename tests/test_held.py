@@ -143,14 +143,14 @@ def test_layout_diagram_cuts_a_fiber_stack_so_heap_frames_stay_readable():
     wide beside a fiber's 132 KiB stack instead of a pixel."""
     import io
 
-    from pinbench.bench import plots
-    from pinbench.bench.layout_view import task_view
+    from pinbench.bench.layout_view import figure
+    from pinbench.bench.layout_view.model import task_view
     from pinbench.bench.workloads import get_workload
 
     program = get_workload("chain").compile({"depth": 4})
     views = [task_view(program, s) for s in ("always_heap", "go_stack", "fiber")]
     buffer = io.StringIO()
-    plots.fig_layout(views).savefig(buffer, format="svg")
+    figure.fig_layout(views).savefig(buffer, format="svg")
     svg = buffer.getvalue()
     widths = _block_widths(svg)
     frames = rules.chain_frames("always_heap", 4, 1, 64, set(range(5)))
@@ -163,11 +163,11 @@ def test_layout_diagram_cuts_a_fiber_stack_so_heap_frames_stay_readable():
     # fiber's is cut to the used bytes plus 4 x the widest panel's bytes without reserved parts.
     used = 4 * rules.frame(64, rules.PTR) + rules.frame(64, rules.IO)  # its five frames, the leaf's with its io
     fiber = widths[f"pinbench-block-fiber-1-{rules.FIBER_STACK + rules.PAGE}"]
-    assert fiber == pytest.approx((used + plots.RESERVED_CUT * sum(frames)) * points_per_byte, rel=1e-3)
+    assert fiber == pytest.approx((used + figure.RESERVED_CUT * sum(frames)) * points_per_byte, rel=1e-3)
     assert fiber < (rules.FIBER_STACK + rules.PAGE) * points_per_byte / 20
     reserved = rules.FIBER_STACK + rules.PAGE - used
     assert f"<!-- reserved {reserved:,} B, not to scale -->" in svg
-    assert f"cuts a reserved part over {plots.RESERVED_CUT * sum(frames):,} B" in svg
+    assert f"cuts a reserved part over {figure.RESERVED_CUT * sum(frames):,} B" in svg
 
 
 def test_a_panels_cut_stacks_share_the_cut_length():
@@ -176,20 +176,20 @@ def test_a_panels_cut_stacks_share_the_cut_length():
     than one cut stack would be."""
     import io
 
-    from pinbench.bench import plots
-    from pinbench.bench.layout_view import task_view
+    from pinbench.bench.layout_view import figure
+    from pinbench.bench.layout_view.model import task_view
     from pinbench.bench.workloads import get_workload
 
     program = get_workload("fanout").compile({"k": 2, "depth": 0, "locals": 0})
     views = [task_view(program, s) for s in ("pinbox", "fiber")]
     buffer = io.StringIO()
-    plots.fig_layout(views).savefig(buffer, format="svg")
+    figure.fig_layout(views).savefig(buffer, format="svg")
     widths = _block_widths(buffer.getvalue())
     pinbox = rules.expected("fanout", "pinbox", k=2, depth=0, borrow="all", locals=0, tasks=1)["bytes_allocated"]
     points_per_byte = widths[f"pinbench-block-pinbox-1-{pinbox}"] / pinbox
     stack = rules.FIBER_STACK + rules.PAGE
     root, arm = rules.frame(0, 2 * rules.PTR), rules.frame(0, rules.IO)
-    cut = plots.RESERVED_CUT * max(pinbox, root + 2 * arm)  # the widest panel without reserved parts
+    cut = figure.RESERVED_CUT * max(pinbox, root + 2 * arm)  # the widest panel without reserved parts
     for number, used in ((1, root), (2, arm), (3, arm)):
         want = (used + cut / 3) * points_per_byte
         assert widths[f"pinbench-block-fiber-{number}-{stack}"] == pytest.approx(want, rel=1e-3), number

@@ -18,8 +18,9 @@ import matplotlib.image as mpimg
 import pytest
 
 from pinbench import strategies
-from pinbench.bench import layout_view, plots, report
-from pinbench.bench.layout_view import task_view
+from pinbench.bench import plots, report
+from pinbench.bench.layout_view.figure import MAX_DRAWN_BLOCKS, fig_layout
+from pinbench.bench.layout_view.model import MAX_FRAMES, task_view
 from pinbench.bench.results import read_results
 from pinbench.bench.runner import execute
 from pinbench.bench.workloads import get_workload
@@ -165,7 +166,7 @@ def test_layout_diagram_blocks_and_bytes_match_the_run(counts_run, workload):
 def test_layout_diagram_counts_blocks_it_does_not_draw():
     program = get_workload("fanout").compile({"k": 30, "depth": 1})
     views = [task_view(program, s) for s in STRATEGIES]
-    fig = plots.fig_layout(views)
+    fig = fig_layout(views)
     import io
 
     buffer = io.StringIO()
@@ -179,7 +180,7 @@ def test_layout_diagram_counts_blocks_it_does_not_draw():
             assert drawn[view.strategy] == rules.held_while_waiting("fanout", view.strategy, **params)
             continue
         assert drawn[view.strategy] == (metrics["allocs_per_task"], metrics["bytes_per_task"])
-    assert drawn["always_heap"][0] == 61 > plots.MAX_DRAWN_BLOCKS
+    assert drawn["always_heap"][0] == 61 > MAX_DRAWN_BLOCKS
 
 
 CHAIN_CASES = [
@@ -278,7 +279,7 @@ def test_recursion_past_the_limit_is_a_null_pointer_and_large_trees_are_summaris
     # 2^15 - 1 nodes: the first inline in the task, the others boxed (they
     # are reached through the recursive edges); far past the frame budget.
     assert view.block_count == 1 + (2 ** 15 - 2)
-    assert view.elided_blocks > 0 and len(view.blocks) <= layout_view.MAX_FRAMES + 1
+    assert view.elided_blocks > 0 and len(view.blocks) <= MAX_FRAMES + 1
     assert view.total_bytes == execute(program, "pinbox", "system")["bytes_per_task"]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ..layout_view import check_params_text, explain_text, task_view
+from ...model.errors import UsageError
+from ..layout_view.model import task_view
+from ..layout_view.text import explain_text
 from ..rust_import import questions
 from ..suite import select_strategies
 from ..workloads import get_workload
@@ -51,3 +53,22 @@ def run(args, argv) -> int:
     if program.fn_native and any(program.fn_native):  # imported by `pinbench import rust`
         sys.stdout.write("\nImported from rustc's type sizes:\n" + questions.report(program))
     return 0
+
+
+def check_params_text(workload, flags) -> dict:
+    """Typed parameters from ``NAME=VALUE`` flags (one value each)."""
+    raw = {}
+    for flag in flags or []:
+        name, sep, value = flag.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UsageError(f"--param '{flag}' is not NAME=VALUE; e.g. --param depth=4")
+        if "," in value:
+            raise UsageError(
+                f"--param {flag}: explain draws one parameter set; give one value, e.g. {name}="
+                f"{value.split(',')[0]}"
+            )
+        if name in raw:
+            raise UsageError(f"--param {name} is given twice; give it once")
+        raw[name] = value
+    return workload.parse_params(raw)

@@ -1,5 +1,6 @@
-"""The memory of one task as the model lays it out: the picture behind
-``pinbench explain`` and the layout diagrams of ``pinbench report``.
+"""The memory of one task as the model lays it out: what
+:mod:`.text` prints (``pinbench explain``) and :mod:`.figure` draws (the
+layout diagrams of ``pinbench report``), and the words both use.
 
 From a compiled program and a strategy's :class:`~pinbench.strategies.Layout`
 this builds the task's memory **at its largest moment**: the allocations as
@@ -45,13 +46,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from .. import strategies as strategy_registry
-from ..model.errors import UsageError
-from ..model.layout import (
+from ... import strategies as strategy_registry
+from ...model.layout import (
     BOX_ON_SUSPEND, CHUNKS, HANDLE_VEC, HEAP, IO_LEAF, JOIN_HANDLE, POINTER, SLABS, STACK, STACKS,
 )
-from ..model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
-from .workloads import get_workload
+from ...model.program import OP_CALL, OP_GEN, OP_IO, OP_JOIN, OP_SELECT, OP_SPAWN, OP_YIELD
+from ..workloads import get_workload
 
 YIELD_LEAF = 1  # rustc: the yield leaf is a bool
 YIELD_AWAITER = 4  # g++: yield_now's awaiter holds a waiter id
@@ -59,30 +59,40 @@ YIELD_AWAITER = 4  # g++: yield_now's awaiter holds a waiter id
 # Frames materialised per task view; the rest is summarised (counted only).
 MAX_FRAMES = 5000
 
-# Part kinds, in the order a legend lists them.
-PART_KINDS = ("header", "locals", "cell_ptr", "pointer", "link", "io", "yield", "handle", "handles", "unused",
-              "slab_header")
-PART_LABELS = {
-    "header": "frame state (the compiler's)",
-    "locals": "locals",
-    "cell_ptr": "pointer to an Rc cell",
-    "pointer": "pointer to a boxed child",
-    "link": "pointer to the next frame on the same stack",
-    "slab_header": "slab or allocation header",
-    "io": "io leaf future",
-    "yield": "yield_now leaf",
-    "handle": "join handle",
-    "handles": "Vec of join handles",
-    "unused": "unused (another step's children)",
+# The words for each kind of block, one set for the text and the figure:
+# kind -> (one, many).
+BLOCK_WORDS = {
+    "task": ("task box", "task boxes"),
+    "box": ("box", "boxes"),
+    "cell": ("Rc cell", "Rc cells"),
+    "handles": ("handle Vec", "handle Vecs"),
+    "slab": ("slab", "slabs"),
+    "stack": ("stack", "stacks"),
+    "chunk": ("stack chunk", "stack chunks"),
 }
-BLOCK_KINDS = ("task", "box", "cell", "handles", "stack", "slab", "chunk")
+# A bottom-up compiler allocates coroutine frames, not boxed futures (.NET's
+# boxes, though bottom-up, hold state machines copied in: boxes).
+HEAP_FRAME_WORDS = {"task": ("task frame", "task frames"), "box": ("heap frame", "heap frames")}
+# The words for a frame's parts, where a figure or a line names them.
+PART_WORDS = {
+    "header": "state", "locals": "locals", "io": "io", "yield": "yield",
+    "handle": "handle", "handles": "Vec", "unused": "unused",
+}
+
+
+def block_word(view: TaskView, kind: str, count: int = 1) -> str:
+    """``box``, ``heap frames``...: what ``count`` blocks of ``kind`` are called."""
+    words = HEAP_FRAME_WORDS.get(kind) if view.bottom_up and view.storage != BOX_ON_SUSPEND else None
+    one, many = words or BLOCK_WORDS[kind]
+    return one if count == 1 else many
 
 
 @dataclass(eq=False)
 class Part:
     """A piece of a frame: ``offset`` is from the start of its block."""
 
-    kind: str  # one of PART_KINDS, or "frame" for a child frame stored inline
+    kind: str  # "header", "locals", "cell_ptr", "pointer", "link", "io", "yield", "handle",
+    # "handles", "unused", "slab_header", or "frame" for a child frame stored inline
     offset: int
     size: int
     label: str
@@ -124,7 +134,7 @@ class Block:
     or a Vec of join handles."""
 
     number: int  # 1-based, in walk order
-    kind: str  # one of BLOCK_KINDS
+    kind: str  # one of BLOCK_WORDS
     size: int
     fn: str  # the function whose frame or locals it holds ("" for handles)
     frame: Frame | None = None  # task and box blocks
@@ -181,10 +191,9 @@ class TaskView:
 
 
 class _Builder:
-    def __init__(self, program, layout, strategy_name: str):
+    def __init__(self, program, layout):
         self.p = program
         self.layout = layout
-        self.strategy = strategy_name
         self.op = program.step_op.tolist()
         self.arg = program.step_arg.tolist()
         self.wait = program.step_wait.tolist()
@@ -198,20 +207,20 @@ class _Builder:
         self.size = layout.fn_bytes.tolist()  # the native sizes, as the run counts them
         self.bottom_up = bool(layout.bottom_up)
         self.cell = layout.fn_cell_size.tolist()
-        self.child_offset = layout.fn_child_offset.tolist()
         self.boxed = layout.edge_boxed.tolist()
-        self.edge_offset = layout.edge_offset.tolist()
         self.place = layout.edge_place.tolist()
         self.storage = int(layout.storage)
         self.slab = {}  # SLABS: task block number -> the slab its contexts are bumped in
         self.task_of = {}  # SLABS: slab block number -> its task's block number
-        self.memo = {}  # (fn, rdepth) -> (bytes, blocks, step or None)
         self.blocks = []
         self.frames = 0
         self.elided_blocks = 0
         self.elided_bytes = 0
         self.spawns = []
         self.choices = {}
+        self.held = {}  # (fn, rdepth) -> what ``holds`` returns, for every invocation
+        for f, r in program.invocations_callees_first():  # a chain of 10,000 functions is as fine as one of 10
+            self.held[(f, r)] = self._holds_one(f, r)
 
     # What a step's children hold (beyond the parent's own block).
 
@@ -252,27 +261,11 @@ class _Builder:
         lies below the step chosen. The step chosen holds the most bytes
         below it, then the most blocks, then fills the most of the child
         area (an io leaf, an inline child); the first on a tie; None when
-        no step holds or stores anything.
-
-        Computed callees first, with a stack of our own (not Python's): a
-        chain of 10,000 functions is as fine as one of 10."""
-        stack = [(fn, r, False)]
-        while stack:
-            f, rf, ready = stack.pop()
-            if (f, rf) in self.memo:
-                continue
-            if ready:
-                self.memo[(f, rf)] = self._holds_one(f, rf)
-                continue
-            stack.append((f, rf, True))
-            for step in range(self.fn_start[f], self.fn_start[f] + self.fn_count[f]):
-                if self.op[step] in (OP_CALL, OP_GEN, OP_JOIN, OP_SELECT):
-                    stack.extend((g, rg, False) for _, g, rg in self.children(step, rf)
-                                 if rg is not None and (g, rg) not in self.memo)
-        return self.memo[(fn, r)]
+        no step holds or stores anything."""
+        return self.held[(fn, r)]
 
     def _holds_one(self, fn: int, r: int):
-        """``holds`` of one invocation, its children's being in the memo."""
+        """``holds`` of one invocation, its children's being known."""
         best, best_key = None, (0, 0, 0)
         for step in range(self.fn_start[fn], self.fn_start[fn] + self.fn_count[fn]):
             nbytes, nblocks = self.step_holds(step, r)
@@ -347,7 +340,7 @@ class _Builder:
         used = self.area_used(step, r) if step is not None else 0
         area_start = max(at, base + self.size[fn] - used)
         if area_start > at:
-            fr.parts.append(Part("header", at, area_start - at, "state"))
+            fr.parts.append(Part("header", at, area_start - at, PART_WORDS["header"]))
         if step is not None:
             start = self.fn_start[fn]
             fr.step = step - start + 1
@@ -515,7 +508,7 @@ def task_view(program, strategy) -> TaskView:
     if isinstance(strategy, str):
         strategy = strategy_registry.get(strategy)
     layout = strategy.plan(program)
-    builder = _Builder(program, layout, strategy.name)
+    builder = _Builder(program, layout)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * MAX_FRAMES + 1000))  # frames nest at most MAX_FRAMES deep
     try:
@@ -546,173 +539,3 @@ def views_for(workload_name: str, params: dict, strategy_names) -> list:
     and typed parameters (missing ones take their defaults)."""
     program = get_workload(workload_name).compile(params)
     return [task_view(program, name) for name in strategy_names]
-
-
-# -- text (pinbench explain) ----------------------------------------------------------
-
-MAX_TEXT_LINES = 600  # per strategy
-_MAX_INDENT = 12  # nesting levels shown by indentation; deeper ones say their depth
-_NAME_WIDTH = 38
-
-
-def _bytes(n: int) -> str:
-    return f"{n:,} B"
-
-
-def block_title(view: TaskView, block: Block) -> str:
-    """``#2 box: level_7 frame, 128 B`` and the like."""
-    used = f", {_bytes(block.used)} used"
-    if block.kind == "stack":
-        what = "stack, grown by copying" if view.stack_grows else "fixed stack and its guard page"
-        over = "" if view.stack_grows or block.used <= view.stack_usable else " (more than it holds: a run stops)"
-        return f"#{block.number} {what}: {block.fn} at its base, {_bytes(block.size)} reserved{used}{over}"
-    if block.kind == "chunk":
-        return (f"#{block.number} stack chunk: {block.fn}'s virtual thread frozen, "
-                f"{_bytes(block.size)} ({_bytes(block.size - block.used)} metadata and the runtime's entry and park frames)")
-    if block.kind == "slab":
-        return f"#{block.number} {block.label}, {_bytes(block.size)}{used}"
-    if view.storage == BOX_ON_SUSPEND and block.kind in ("task", "box"):
-        what = "task's box" if block.kind == "task" else "box, copied in at its first suspension"
-        return f"#{block.number} {what}: {block.fn}'s state machine, {_bytes(block.size)}"
-    if block.kind == "task":
-        what = "task's coroutine frame" if view.bottom_up else "task's box"
-        if view.storage == SLABS:
-            what = "task's allocation with its root context"
-        return f"#{block.number} {what}: {block.fn}, {_bytes(block.size)}"
-    if block.kind == "box":
-        what = "heap frame" if view.bottom_up else "box"
-        return f"#{block.number} {what}: {block.fn}, {_bytes(block.size)}"
-    if block.kind == "cell":
-        return f"#{block.number} Rc cell: locals of {block.fn}, {_bytes(block.size)} (24 B counts and borrow flag + locals)"
-    return f"#{block.number} {block.label}, {_bytes(block.size)}"
-
-
-def view_summary(view: TaskView) -> str:
-    n = view.block_count
-    kinds = view.kind_counts()
-    detail = []
-    words = {
-        "box": ("heap frame", "heap frames") if view.bottom_up and view.storage == HEAP else ("box", "boxes"),
-        "cell": ("Rc cell", "Rc cells"),
-        "handles": ("handle Vec", "handle Vecs"),
-        "slab": ("slab", "slabs"),
-        "stack": ("stack", "stacks"),
-        "chunk": ("chunk", "chunks"),
-    }
-    first = view.blocks[0].kind if view.blocks else ""
-    for kind, (one, many) in words.items():
-        count = kinds.get(kind, 0) - (1 if kind == first else 0)  # the task's own is named apart
-        if count:
-            detail.append(f"{count} {one if count == 1 else many}")
-    own = {"stack": "the task's stack", "chunk": "the task's chunk"}.get(view.blocks[0].kind if view.blocks else "",
-                                                                          "the task's own")
-    extra = f": {own} + {', '.join(detail)}" if detail else ""
-    elided = (
-        f" ({view.elided_blocks} blocks, {_bytes(view.elided_bytes)} not drawn)" if view.elided_blocks else ""
-    )
-    return f"{n} allocation{'s' if n != 1 else ''}{extra}, {_bytes(view.total_bytes)}{elided}"
-
-
-def _frame_lines(view: TaskView, frame: Frame, depth: int, lines: list, inline: bool):
-    """The lines of a frame and of the frames inline in it, depth first
-    with a stack of our own (inline nesting can be thousands deep)."""
-    stack = [(frame, depth, inline)]
-    while stack:
-        item = stack.pop()
-        if isinstance(item[0], Frame):
-            frame, depth, inline = item
-            indent = "  " * min(depth, _MAX_INDENT)
-            deep = f"[depth {depth}] " if depth > _MAX_INDENT else ""
-            what = f"{frame.fn}" + (" (inline)" if inline else "")
-            step = f"  at step {frame.step}: {frame.step_text}" if frame.step else ""
-            if frame.collapsed:
-                step = "  (not expanded: too many frames)"
-            lines.append(f"  {frame.offset:>7}  {(indent + deep + what):<{_NAME_WIDTH}} {frame.size:>7,} B{step}")
-            # Parts in order; an inline frame's lines come before its next sibling's.
-            stack.extend(reversed([(part.frame, depth + 1, True) if part.kind == "frame" else (part, depth)
-                                   for part in frame.parts]))
-            continue
-        part, depth = item
-        text = part.label
-        if part.kind == "header":
-            text = "state"
-        elif part.target is not None:
-            text = f"{part.label} (#{part.target.number})"
-        elif part.kind in ("pointer",) and part.target is None and "recursion" not in part.label:
-            text = f"{part.label} (not drawn)"
-        inner = "  " * min(depth + 1, _MAX_INDENT)
-        lines.append(f"  {part.offset:>7}  {(inner + text):<{_NAME_WIDTH}} {part.size:>7,} B")
-
-
-def explain_text(views: list, run: dict | None = None) -> str:
-    """The layout of one task under each strategy, as text: every block,
-    the frames inline in it at their byte offsets, pointers to boxes and
-    cells. ``run`` (optional) maps strategy -> metrics to compare with."""
-    if not views:
-        return ""
-    first = views[0]
-    params = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in first.params.items())
-    out = [
-        f"{first.workload}{' ' + params if params else ''}",
-        "one task's memory at its largest moment; offsets and sizes in bytes",
-        "",
-    ]
-    for view in views:
-        polling = "bottom-up" if view.bottom_up else "top-down"
-        out.append(f"{view.strategy}: {view_summary(view)}")
-        out.append(f"  ({polling}, {view.frames_are}"
-                   f"{', futures moved into place' if view.moves else ', frames built in place'})")
-        if run and view.strategy in run:
-            m = run[view.strategy]
-            out.append(
-                f"  the run: {m.get('allocs_per_task', 0):.4g} allocations/task, "
-                f"{m.get('bytes_per_task', 0):,.6g} bytes/task"
-            )
-        lines = []
-        for block in view.blocks:
-            owner = f"   <- #{block.owner[0]} at offset {block.owner[1]}" if block.owner else ""
-            lines.append(f"  {block_title(view, block)}{owner}")
-            headers = dict(block.headers)
-            for frame in ([block.frame] if block.frame is not None else []) + block.frames:
-                head = headers.pop(frame.offset - 16, None) if headers else None
-                if head is not None:  # a slab allocation's header
-                    lines.append(f"  {frame.offset - 16:>7}  {'    allocation header':<{_NAME_WIDTH}} {head:>7,} B")
-                _frame_lines(view, frame, 1, lines, False)
-        if len(lines) > MAX_TEXT_LINES:
-            more = len(lines) - MAX_TEXT_LINES
-            lines = lines[:MAX_TEXT_LINES] + [f"  ... {more} more lines"]
-        out.extend(lines)
-        for note in view.spawns:
-            out.append(f"  note: {note}")
-        out.append("")
-    chosen = {}
-    for view in views:
-        for fn, text in view.choices.items():
-            chosen.setdefault(fn, text)
-    if chosen:
-        out.append(
-            "functions that await in several steps are shown at the step whose children "
-            "occupy the most:"
-        )
-        for fn, text in chosen.items():
-            out.append(f"  {fn}: {text}")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def check_params_text(workload, flags) -> dict:
-    """Typed parameters from ``NAME=VALUE`` flags (one value each)."""
-    raw = {}
-    for flag in flags or []:
-        name, sep, value = flag.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name or not value:
-            raise UsageError(f"--param '{flag}' is not NAME=VALUE; e.g. --param depth=4")
-        if "," in value:
-            raise UsageError(
-                f"--param {flag}: explain draws one parameter set; give one value, e.g. {name}="
-                f"{value.split(',')[0]}"
-            )
-        if name in raw:
-            raise UsageError(f"--param {name} is given twice; give it once")
-        raw[name] = value
-    return workload.parse_params(raw)
