@@ -29,12 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import program as ops
-from ..model.layout import BOX_ON_SUSPEND, CHUNKS, HEAP, STACK
+from ..model.layout import BOX, BOX_ON_SUSPEND, CHUNKS, HEAP, INLINE, STACK
 from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 3  # 2: frames count their native size (fn_bytes); 3: stacks and slabs
+GENERATOR_VERSION = 4  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
+# 4: a move copies only where the native program does (layout.copied_moves)
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -93,6 +94,7 @@ def fingerprint(program, layout) -> str:
         h.update(name.encode())
         h.update(np.ascontiguousarray(getattr(layout, name), dtype=np.int64).tobytes())
     h.update(f"bottom_up={bool(layout.bottom_up)} moves={bool(layout.moves)} storage={layout.storage}".encode())
+    h.update(f"copied_moves={tuple(layout.copied_moves)}".encode())
     h.update(np.ascontiguousarray(layout.edge_place, dtype=np.int64).tobytes())
     h.update(f"header={layout.header_bytes}".encode())
     return h.hexdigest()
@@ -185,6 +187,12 @@ class _Gen:
 
     def cell(self, f: int) -> int:
         return int(self.l.fn_cell_size[f])
+
+    def moves_word(self) -> str:
+        """pb_engine.moves, as the executor sets its own from the layout (runtime.h)."""
+        bits = ["PB_MOVED"] if self.moves else []
+        bits += [f"PB_COPIES_INTO << {place}" for place in self.l.copied_moves]
+        return f"(uint32_t)({' | '.join(bits) or '0'})"
 
     def loff(self, f: int) -> int:
         return int(self.l.fn_locals_offset[f])
@@ -726,13 +734,16 @@ class _Gen:
         out.line("")
 
     def construct_fn(self, f: int):
-        """Build a future for ``f`` in place, or by value then moved: the
-        interpreter's construct. A move writes the future's ``size`` bytes
-        into place: its new header, then the rest as the staging buffer
-        holds it (the same bytes the interpreter copies from there; writing
-        the header straight into place lets the poll that follows read it
-        without waiting for a block copy to land)."""
+        """Build a future for ``f``: the interpreter's construct. A future
+        is written where it lives (its header); a move into a place where
+        the native program copies it (``copied_moves``: an inline slot when
+        ``dest`` is given, else a box) also copies the rest of its ``size``
+        bytes as the staging buffer holds them (the same bytes the
+        interpreter copies from there; writing the header straight into
+        place lets the poll that follows read it without waiting for a
+        block copy to land)."""
         size, header = self.size(f), int(self.l.header_bytes)
+        copied = {INLINE, BOX} & set(self.l.copied_moves) if size > header else set()
         if self.storage:
             self.out.line(
                 f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest, int place,",
@@ -752,6 +763,7 @@ class _Gen:
                 f"static inline char *c{f}(pb_ex *ex, uint64_t arg, uint32_t rdepth, char *dest)",
                 "{",
                 "    pb_hdr *h;",
+                *(["    char *slot = dest;"] if len(copied) == 1 else []),  # where it goes decides the copy
                 "    if (dest == NULL) {",
                 f"        dest = ex->svc->mem_alloc_as(ex, {size}, {self.counted(f)});",
                 "        if (dest == NULL)",
@@ -777,9 +789,13 @@ class _Gen:
             )
             if self.storage:
                 self.out.line("    ((pb_bhdr *)h)->stack = st;")
+        if copied:
+            copy = f"memcpy(dest + {header}, ex->staging + {header}, {size - header});"
+            if len(copied) == 2:
+                self.out.line(f"    {copy}")
+            else:
+                self.out.line(f"    if (slot {'!=' if INLINE in copied else '=='} NULL)", f"        {copy}")
         if self.moves:
-            if size > header:
-                self.out.line(f"    memcpy(dest + {header}, ex->staging + {header}, {size - header});")
             self.out.line(f"    ex->c.moved_bytes += {self.counted(f)};")
         self.out.line("    return dest;", "}", "")
 
@@ -881,7 +897,7 @@ class _Gen:
             "        (uint32_t)sizeof(pb_ex),",
             f"        {self.n}u,",
             f"        {1 if self.bottom_up else 0}u,",
-            f"        {1 if self.moves else 0}u,",
+            f"        {self.moves_word()},",
             f"        {int(self.l.storage)}u,",
             "        fn_size,",
             "        fn_bytes,",

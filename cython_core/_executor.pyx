@@ -342,10 +342,13 @@ cdef extern from *:
 
 
 cdef inline char *build(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, char *dest,
-                        Stack *st) noexcept nogil:
-    """Write a new future's header: in place at ``dest``, or by value in the
-    staging buffer and then moved (copied) into ``dest``."""
-    cdef char *built = ex.staging if ex.p.moves else dest
+                        Stack *st, int place) noexcept nogil:
+    """Write a new future's header at ``dest``, which is at ``place``. A move
+    into a place where the native program copies the future (the layout's
+    copied_moves) builds it in the staging buffer and copies it into
+    ``dest``; any other is written where it lives, as rustc does."""
+    cdef bint copies = (ex.p.moves & (COPIES_INTO << place)) != 0
+    cdef char *built = ex.staging if copies else dest
     cdef Hdr *h = hdr(built)
     h.fn = fn
     h.pc = 0
@@ -360,8 +363,9 @@ cdef inline char *build(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, char
         (<BHdr *>built).slot = 0
         (<BHdr *>built).task = 0
         (<BHdr *>built).stack = st
-    if ex.p.moves:
+    if copies:
         pb_move(dest, built, ex.p.fn_size[fn])
+    if ex.p.moves & MOVED:
         ex.c.moved_bytes += ex.p.fn_bytes[fn]
     return dest
 
@@ -381,7 +385,7 @@ cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
             return NULL
         if ex.p.bottom_up:
             st = (<BHdr *>dest).stack
-    return build(ex, fn, arg, rdepth, dest, st)
+    return build(ex, fn, arg, rdepth, dest, st, place)
 
 
 cdef inline void start(Ex *ex, char *frame) noexcept nogil:
@@ -646,7 +650,7 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
             ex.live_tasks -= 1
             return NO_WAITER
         live_grows(ex, counted)
-        build(ex, fn, arg, rdepth, root, NULL)
+        build(ex, fn, arg, rdepth, root, NULL, P_OWN)
         id = task_new(ex, root, handle, waiter_frame, waiter_task)
         if id == NO_WAITER:
             held_grew(ex)
@@ -1383,7 +1387,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.edge_boxed = column(layout, "edge_boxed", keep)
     ex.p.edge_offset = column(layout, "edge_offset", keep)
     ex.p.bottom_up = 1 if layout.bottom_up else 0
-    ex.p.moves = 1 if layout.moves else 0
+    ex.p.moves = MOVED if layout.moves else 0
+    for place in layout.copied_moves:
+        ex.p.moves |= COPIES_INTO << place
     ex.p.edge_place = column(layout, "edge_place", keep)
     ex.p.storage = layout.storage
     ex.p.stack_grows = 1 if layout.stack_grows else 0

@@ -65,6 +65,13 @@ enum { PB_E_OK = 0, PB_E_MEMORY_LIMIT = 1, PB_E_OUT_OF_MEMORY = 2, PB_E_DEADLOCK
 
 /* Where a frame lives (layout.edge_place; docs/model.md, "Storage"). */
 enum { PB_INLINE = 0, PB_BOX = 1, PB_STACK = 2, PB_OWN = 3 };
+/* pb_params.moves and pb_engine.moves (layout: moves, copied_moves): PB_MOVED,
+ * futures are built by value and moved into place (moved_bytes counts each
+ * move); PB_COPIES_INTO << place, a move into that place (PB_INLINE, PB_BOX,
+ * or PB_OWN: a task's root) copies the future's bytes, as the native program
+ * does there. Elsewhere the future is written where it lives: rustc -O copies
+ * into none of them (docs/validation.md, "Which copies the native programs make"). */
+enum { PB_MOVED = 1, PB_COPIES_INTO = 2 };
 /* How a strategy stores its non-inline frames (layout.storage). */
 enum { PB_HEAP = 0, PB_STACKS = 1, PB_SLABS = 2, PB_BOX_ON_SUSPEND = 3, PB_CHUNKS = 4 };
 /* PB_CHUNKS (Java's virtual threads): frames run on the carrier thread's
@@ -165,7 +172,7 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     const int64_t *edge_offset;
     const int64_t *edge_place;        /* PB_INLINE, PB_BOX, PB_STACK or PB_OWN */
     int bottom_up;
-    int moves;
+    int moves;                /* PB_MOVED | PB_COPIES_INTO << place, per place that copies */
     /* frame storage (layout: storage and its sizes) */
     int storage;              /* PB_HEAP, PB_STACKS or PB_SLABS */
     int stack_grows;          /* PB_STACKS: a full stack is replaced by one twice the size, copied */

@@ -91,6 +91,8 @@ cdef extern from "runtime.h" nogil:
         P_BOX "PB_BOX"
         P_STACK "PB_STACK"
         P_OWN "PB_OWN"
+        MOVED "PB_MOVED"
+        COPIES_INTO "PB_COPIES_INTO"
         S_HEAP "PB_HEAP"
         S_STACKS "PB_STACKS"
         S_SLABS "PB_SLABS"

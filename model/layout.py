@@ -62,7 +62,7 @@ class Layout:
 
     strategy: str
     bottom_up: bool
-    moves: bool
+    moves: bool  # built by value and moved into place: moved_bytes counts the language's move
     header_bytes: int
     fn_size: np.ndarray  # the executor's frame: its header, every slot, children inline
     fn_bytes: np.ndarray  # the native frame's size: what a box, task or move of it counts
@@ -113,6 +113,10 @@ class Layout:
     runtime_inside: bool = False
     chunk_object: int = 0
     chunk_bitmap: int = 0
+    # Where a move copies the future's bytes, as the native program does
+    # (INLINE, BOX, or OWN: a task's root; strategy.copied_moves); a move
+    # anywhere else writes the future where it lives and copies nothing.
+    copied_moves: tuple = ()
 
     def frame_size(self, fn: int) -> int:
         """The bytes a run reports for a frame of ``fn``: the compiler's."""
@@ -225,8 +229,22 @@ def compute_layout(strategy, program) -> Layout:
         fn_stack_need=np.array(fn_bytes if stack_need is None else stack_need, dtype=np.int64),
         frame_compiler=strategy.frame_compiler,
         compiler_flags=tuple(strategy.compiler_flags),
+        copied_moves=copied_moves(strategy),
         **storage,
     )
+
+
+def copied_moves(strategy) -> tuple:
+    """The places a strategy's moves copy into (``strategy.copied_moves``),
+    sorted, once checked: only a strategy with moves has any, and only the
+    places a heap layout builds a future into."""
+    places = tuple(sorted({int(p) for p in strategy.copied_moves}))
+    if places and not strategy.moves:
+        raise UsageError(f"strategy '{strategy.name}': copied_moves needs futures built by value (moves = True)")
+    if not set(places) <= {INLINE, BOX, OWN}:
+        raise UsageError(f"strategy '{strategy.name}': copied_moves holds places INLINE ({INLINE}), "
+                         f"BOX ({BOX}) or OWN ({OWN}: a task's root), got {places}")
+    return places
 
 
 def stack_checks(strategy, program, fn_size) -> tuple:

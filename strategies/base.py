@@ -68,6 +68,15 @@ class Strategy:
     origin: str = ""
     polling: str = TOP_DOWN
     moves: bool = True
+    # Where such a move copies the future's bytes, as the native program
+    # does: INLINE (an awaited child, in its parent), BOX (a Box::pin'd
+    # child), OWN (a task's root, boxed by spawn). rustc -O copies into none
+    # of them: an unresumed future holds only its arguments and its state,
+    # and they are stored straight into the place where it will live
+    # (counted and read in the assembly; docs/validation.md, "Which copies
+    # the native programs make"). So a move costs the header's writes, and
+    # moved_bytes counts the move the language makes.
+    copied_moves: tuple = ()
     # Whether a frame's steps reuse one child area (its size the largest
     # step's: a Rust future's await variants overlap) or each step keeps its
     # own (the sum: Clang's elided coroutine frames, one alloca per awaited

@@ -27,7 +27,7 @@ from pinbench.bench.runner import ALLOCATORS
 from pinbench.bench.suite import QUICK_PARAMS
 from pinbench.bench.workloads import WORKLOADS, get_workload
 from pinbench.cython_core import _executor
-from pinbench.strategies.base import BOTTOM_UP, Strategy
+from pinbench.strategies.base import BOTTOM_UP, BOX, INLINE, OWN, Strategy
 
 from .helpers import pinbench
 from .programs import mixed_program, random_programs, random_select_programs, resident_after_trim
@@ -88,10 +88,13 @@ def build_all(programs, strategy_objects):
 
 
 # -- plug-in strategies: policy only, so they compile like built-ins ---------------
+# Their moves copy where they say (copied_moves: a box and a task's root; every
+# place; inline children only), so each way of copying is run.
 
 
 class BoxEverything(Strategy):
     name = "box_everything"
+    copied_moves = (BOX, OWN)
 
     def box_edge(self, program, edge):
         return True
@@ -99,6 +102,7 @@ class BoxEverything(Strategy):
 
 class CellEverything(Strategy):
     name = "cell_everything"
+    copied_moves = (INLINE, BOX, OWN)
 
     def locals_in_cell(self, program, fn):
         return True
@@ -110,6 +114,7 @@ class MovingCoroutines(Strategy):
     name = "moving_coroutines"
     polling = BOTTOM_UP
     moves = True
+    copied_moves = (INLINE,)
 
     def box_edge(self, program, edge):
         return bool(program.edge_back[edge]) or edge % 2 == 0
@@ -262,6 +267,40 @@ def test_an_engine_for_another_program_is_refused():
         name, moves = "unmoved", False
     with pytest.raises(ValueError, match="another program"):
         _executor.run(d, Unmoved().plan(d), engine=engine.compiled(d, d_pinbox))
+    with pytest.raises(ValueError, match="another program"):  # moved, but copied as well
+        _executor.run(d, Copied().plan(d), engine=engine.compiled(d, Moved().plan(d)))
+
+
+class Moved(Strategy):
+    """Futures moved into place, written where they live (as rustc builds them)."""
+
+    name = "moved"
+
+
+class Copied(Moved):
+    """The same moves, copying the future wherever it goes."""
+
+    name, copied_moves = "copied", (OWN, INLINE, BOX)
+
+
+def test_a_copy_in_a_move_changes_no_count():
+    # moved_bytes counts the language's move, whether or not it copies.
+    program = get_workload("fanout").compile({"k": 3, "depth": 2, "tasks": 4, "locals": 200})
+    for eng in (None, engine.compiled(program, Copied().plan(program))):
+        copied = counters(_executor.run(program, Copied().plan(program), engine=eng))
+        assert copied["moved_bytes"] > 0
+        in_place_layout = Moved().plan(program)
+        in_place = counters(_executor.run(program, in_place_layout,
+                                          engine=eng and engine.compiled(program, in_place_layout)))
+        assert copied == in_place
+
+
+def test_copied_moves_need_moves_and_a_place_a_move_goes():
+    program = get_workload("chain").compile({"depth": 2, "tasks": 2})
+    with pytest.raises(UsageError, match="needs futures built by value"):
+        type("InPlace", (Strategy,), {"name": "in_place", "moves": False, "copied_moves": (BOX,)})().plan(program)
+    with pytest.raises(UsageError, match="places INLINE"):
+        type("Stacked", (Strategy,), {"name": "stacked", "copied_moves": (2,)})().plan(program)
 
 
 # -- the generated C -----------------------------------------------------------------
