@@ -108,11 +108,19 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
             # for _ in 0..n { work; yield item.await }: one await in a loop.
             variants.append(({**kept, "acc": U64, "range": RANGE}, [GEN_YIELD]))
         folds = function.folds_children
+        # Whether a step after step i builds a child (child_after[i + 1]) or
+        # sets the folded flag on every path (sets_folded_after[i + 1]):
+        # gathered from the end once, so a long body stays linear.
+        child_after, sets_folded_after = [False] * (len(steps) + 1), [False] * (len(steps) + 1)
+        for i in range(len(steps) - 1, -1, -1):
+            s = steps[i]
+            child_after[i] = child_after[i + 1] or bool(s.edges)
+            sets_folded_after[i] = sets_folded_after[i + 1] or (
+                s.op in (OP_CALL, OP_SPAWN) and (s.op == OP_CALL or s.wait) and not s.edges[0].back)
         for i, step in enumerate([] if generator else steps):
             if not _waits(step):
                 continue
             op, arg, edges = step.op, step.arg, step.edges
-            later = steps[i + 1:]
             shared = dict(kept)
             if op in (OP_CALL, OP_SPAWN):
                 own = [U64]  # `acc.wrapping_add(x.await)`: acc's value waits in a temporary
@@ -135,12 +143,9 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
                 own += [VEC, SLICE_ITER, JOIN_HANDLE]
             if cell:
                 own.append(REF)  # the clone of the Rc held across this await
-            if any(s.edges for s in later):
+            if child_after[i + 1]:
                 shared["rdepth"] = U32  # a later child is built with it
-            if folds and op in (OP_IO, OP_YIELD, OP_JOIN, OP_SELECT) and not any(
-                s.op in (OP_CALL, OP_SPAWN) and (s.op == OP_CALL or s.wait) and not s.edges[0].back
-                for s in later
-            ):
+            if folds and op in (OP_IO, OP_YIELD, OP_JOIN, OP_SELECT) and not sets_folded_after[i + 1]:
                 shared["folded"] = BOOL  # no later step sets it on every path
             variants.append((shared, own))
         tag = 1 if STATES + len(variants) <= 256 else 2
@@ -413,15 +418,15 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
             allocas.append((YIELD_AWAITER, index))
         elif op == OP_SPAWN and wait:
             allocas += [(WAIT_HANDLES, index), (U64 if arg == 1 else VEC, index)]  # the handle(s)
-    slots = []
+    slots = []  # (the slot's first field, the steps whose allocas it holds)
     for field, index in sorted(allocas, key=lambda a: -a[0][0]):
-        for slot in slots:
-            if all(i != index for _, i in slot) and slot[0][0][1] % field[1] == 0:
-                slot.append((field, index))
+        for first, holds in slots:
+            if index not in holds and first[1] % field[1] == 0:
+                holds.add(index)
                 break
         else:
-            slots.append([(field, index)])
-    fields = [slot[0][0] for slot in slots]
+            slots.append((field, {index}))
+    fields = [first for first, _ in slots]
     suspends = [i for i, s in enumerate(steps) if _waits(s)]
     # The locals: in the frame once a work step uses them (the opaque work
     # loop takes their address) and the function suspends at all.
