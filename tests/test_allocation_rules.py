@@ -11,7 +11,7 @@ from pinbench.bench.runner import execute
 from pinbench.bench.workloads import WORKLOADS
 
 from .oracles.checksum import expected_checksum
-from .oracles.rules import STORAGE_STRATEGIES, expected
+from .oracles.rules import STORAGE_STRATEGIES, chain_headline, expected
 from .programs import run_workload
 
 # Every built-in, halo with each option set (join and select children elided too; calls after a
@@ -39,20 +39,8 @@ def check(workload, strategy, allocator="system", **params):
 @pytest.mark.parametrize("borrow", ["all", "none", "10", "01", "110"])
 def test_chain_rules(strategy, depth, borrow):
     program, m = check("chain", strategy, depth=depth, borrow=borrow, waits=1, locals=24, tasks=3)
-    # docs/workloads.md's headline counts per task.
-    from .oracles.rules import borrow_levels
-
-    b = borrow_levels(borrow, depth)
-    per_task = {
-        "always_heap": depth + 1,
-        "anchor_box": 1 + len(b - {depth}),
-        "pinbox": 1,
-        "rc": 1 + len(b),
-        "halo": 1,  # every level's frame inside the root's
-        "halo:elide_args=1": 1,
-        "halo:elide_late=1": 1,
-        "always_heap:clang=1": depth + 1,
-    }.get(strategy)
+    # docs/workloads.md's headline counts per task, a heap strategy's beside its rules.
+    per_task = chain_headline(strategy, depth, borrow)
     if strategy in STORAGE_STRATEGIES:  # a stack (plus its growths) or a task and its slabs
         # a level's frame: 64 + 24 + 8 = 96 bytes; in a slab with its header: 112,
         # eight to a 984-byte slab

@@ -44,6 +44,22 @@ def borrow_levels(borrow: str, depth: int) -> set[int]:
     return {i for i in range(depth + 1) if borrow[i % len(borrow)] == "1"}
 
 
+def chain_headline(strategy: str, depth: int, borrow: str):
+    """docs/workloads.md's headline: a chain task's allocations under a heap
+    strategy (None for a storage strategy, whose test derives its own)."""
+    b = borrow_levels(borrow, depth)
+    return {
+        "always_heap": depth + 1,
+        "anchor_box": 1 + len(b - {depth}),
+        "pinbox": 1,
+        "rc": 1 + len(b),
+        "halo": 1,  # every level's frame inside the root's
+        "halo:elide_args=1": 1,
+        "halo:elide_late=1": 1,
+        "always_heap:clang=1": depth + 1,
+    }.get(strategy)
+
+
 def rust_locals(strategy, locals_, borrows):
     """What a Rust future keeps of its locals across every await, and what
     each await adds for them: the Rc and its clone under rc, the array and
