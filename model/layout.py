@@ -307,6 +307,9 @@ def check_storage(strategy, program, edge_place, storage: dict) -> None:
     calls, whose frames it can find and fix, so only plain calls go on it."""
     kind = storage["storage"]
     used = {int(p) for p in edge_place}
+    if not used <= {INLINE, BOX, STACK, OWN}:
+        raise UsageError(f"strategy '{strategy.name}': place_edge returned {sorted(used - {INLINE, BOX, STACK, OWN})[0]}, "
+                         "not a place; return INLINE, BOX, STACK or OWN (pinbench.model.layout)")
     if kind == HEAP and used & {STACK, OWN}:
         raise UsageError(f"strategy '{strategy.name}' puts frames on stacks but its storage is 'heap'")
     if kind == HEAP:

@@ -41,7 +41,7 @@ TASK_FIELDS = 2 * 4 + 5 * 8  # m_taskId, m_stateFlags; m_action, m_stateObject, 
 # m_continuationObject, m_contingentProperties
 RESULT = 8  # Task<ulong>.m_result
 BOX_FIELDS = 2 * 8  # AsyncStateMachineBox: _moveNextAction, Context (StateMachine is the frame)
-BOX = OBJECT_HEADER + TASK_FIELDS + RESULT + BOX_FIELDS  # 88 bytes beside the state machine
+BOX_BYTES = OBJECT_HEADER + TASK_FIELDS + RESULT + BOX_FIELDS  # 88 bytes beside the state machine
 
 
 class Dotnet(Strategy):
@@ -66,7 +66,7 @@ class Dotnet(Strategy):
 
     def runtime_bytes(self, program, fn, frame_bytes):
         # per box allocated (a pooled box reused allocates none)
-        return OBJECT_HEADER if program.fn_generator[fn] else BOX
+        return OBJECT_HEADER if program.fn_generator[fn] else BOX_BYTES
 
     def storage_plan(self):
         return {"storage": BOX_ON_SUSPEND, "pool": self.option("pool"), "stack_bytes": self.option("stack")}

@@ -138,3 +138,19 @@ def test_halo_elide_late_and_always_heap_clang_are_options():
     assert strategies.get("always_heap:clang=1").native == "clang"
     with pytest.raises(UsageError, match="option 'clang'.*from 0 to 1, got '2'"):
         strategies.get("always_heap:clang=2")
+
+
+def test_a_place_that_is_no_place_is_refused_in_one_line():
+    """place_edge must answer one of the four places; a number that is not
+    one (a byte count by mistake) is refused when the strategy is planned."""
+    from pinbench.bench.workloads import get_workload
+    from pinbench.strategies.pinbox import PinBox
+
+    class Misplaced(PinBox):
+        name = "misplaced"
+
+        def place_edge(self, program, edge):
+            return 88
+
+    with pytest.raises(UsageError, match="place_edge returned 88, not a place; return INLINE, BOX, STACK or OWN"):
+        Misplaced().plan(get_workload("chain").compile({}))
