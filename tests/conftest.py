@@ -92,6 +92,22 @@ def _cost(item) -> float:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def unpinned_workers_under_xdist():
+    """Under pytest-xdist, tests time pinbench runs on every worker at once.
+    Pinned by default to the same last CPU (bench/environment.py), their
+    pyperf workers would share that one core while the other idles, and an
+    A/A comparison whose arms meet other tests' runs unevenly would see one
+    arm twice as slow (seen in CI). tests/test_trust.py checks the pinning
+    itself with its own environment."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or "PINBENCH_AFFINITY" in os.environ:
+        yield
+        return
+    os.environ["PINBENCH_AFFINITY"] = "none"
+    yield
+    os.environ.pop("PINBENCH_AFFINITY", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def session_engine_cache(tmp_path_factory):
     """Compiled engines and native programs go to one cache for the whole
     test session (inherited by the CLI subprocesses), never the user's
