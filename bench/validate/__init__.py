@@ -166,7 +166,7 @@ def _derived(run: dict) -> dict:
 def _model_counts(program, strategy: str, engine: str) -> dict:
     """The model's counts of a case, from runs in this process (they are
     deterministic: ``stable`` says whether they repeat); its times come from
-    a fresh process (:func:`_model_times`)."""
+    a fresh process (:mod:`.model_timing`)."""
     runs = [execute(program, strategy, "system", engine=engine) for _ in range(RUNS_PER_ROUND)]
     first = runs[0]
     return {
@@ -181,15 +181,12 @@ def _model_counts(program, strategy: str, engine: str) -> dict:
     }
 
 
-def _model_times(cases: list, timeout: float) -> list:
-    """Per ``(program, strategy, engine)``, its RUNS_PER_ROUND times, all
-    taken in one fresh worker process, as a native program takes its own."""
-    jobs = []
-    for program, strategy, engine in cases:
-        layout = strategy_registry.get(strategy).plan(program)
-        library = engine_registry.compiled(program, layout).path if engine == engine_registry.COMPILED else None
-        jobs.append((program, layout, "system", str(library) if library else None))
-    return model_timing.times(jobs, RUNS_PER_ROUND, default_memory_limit(), timeout)
+def _timing_job(program, strategy: str, engine: str) -> tuple:
+    """What the timing worker needs of a case (model_timing.times): planned
+    and its engine built once, for every round."""
+    layout = strategy_registry.get(strategy).plan(program)
+    library = engine_registry.compiled(program, layout).path if engine == engine_registry.COMPILED else None
+    return (program, layout, "system", str(library) if library else None)
 
 
 def _note(log, message: str):
@@ -367,6 +364,7 @@ def validate(
     # burst of load from elsewhere on the machine then falls on both sides
     # alike, and the minimum over the rounds is the figure least disturbed.
     model, native = {}, {}
+    timing_jobs = {}  # (case, strategy, engine) -> its timing job, made in round 1
     too_big = set()  # (case, strategy) the model cannot run within the memory limit
     for round_number in range(1, repeat + 1):
         _note(
@@ -390,8 +388,10 @@ def validate(
                             notes.append(message)
                             _note(log, message)
                             continue
+                        timing_jobs[index, strategy, eng] = _timing_job(program, strategy, eng)
                     timed.append((index, strategy, eng))
-        ns = _model_times([(compiled[index][3], strategy, eng) for index, strategy, eng in timed], timeout)
+        # The round's model times, all in one fresh process, as a native program takes its own.
+        ns = model_timing.times([timing_jobs[key] for key in timed], RUNS_PER_ROUND, default_memory_limit(), timeout)
         for key, times in zip(timed, ns):
             model[key]["ns"] = model[key].get("ns", []) + times
         for build, binary in binaries.items():
