@@ -1,7 +1,16 @@
 """Build the Cython core; everything else is declared in pyproject.toml."""
 
-from Cython.Build import cythonize
+import os
+import shutil
+
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# compare-branches builds one environment per commit; a commit whose core
+# sources (cython_core/, this file) are those of a core it built before
+# names that compiled core here, and it is copied instead of compiled again
+# (bench/branches.py, reused_core).
+PREBUILT = os.environ.get("PINBENCH_PREBUILT_CORE")
 
 extensions = [
     Extension(
@@ -19,5 +28,19 @@ extensions = [
     )
 ]
 
-# include_path: _executor.pyx cimports runtime.pxd beside it.
-setup(ext_modules=cythonize(extensions, language_level=3, annotate=False, include_path=["cython_core"]))
+
+class BuildExt(build_ext):
+    def build_extension(self, ext):
+        if not PREBUILT:
+            return super().build_extension(ext)
+        target = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(PREBUILT, target)
+
+
+if not PREBUILT:
+    from Cython.Build import cythonize
+
+    # include_path: _executor.pyx cimports runtime.pxd beside it.
+    extensions = cythonize(extensions, language_level=3, annotate=False, include_path=["cython_core"])
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import time
 from importlib import metadata
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 from ..model.errors import UsageError
@@ -272,22 +274,78 @@ def ensure_env(repo: Repo, commit: str, ref: str, isolated: bool = False) -> Arm
         fcntl.flock(lock, fcntl.LOCK_EX)  # two jobs building one commit take turns
         if _env_ok(env, wanted):
             say(f"{ref} ({commit[:12]}): reusing the environment in {env.path}")
+            if not isolated and (core := reused_core(repo, commit)):
+                core.keep(env)  # an environment built before cores were kept
             return env
         shutil.rmtree(env.path, ignore_errors=True)
         say(f"{ref} ({commit[:12]}): building its environment in {env.path}")
         started = time.perf_counter()
+        core = None if isolated else reused_core(repo, commit)
+        if core and core.built():
+            say(f"{ref} ({commit[:12]}): its core sources were built before: copying that core, not compiling it")
         with repo.worktree(commit) as tree:
-            _build(env, tree, wanted, isolated, ref, commit)
+            _build(env, tree, wanted, isolated, ref, commit, core)
         (env.path / ENV_MARKER).write_text(json.dumps(wanted, indent=2) + "\n")
         if not _env_ok(env, wanted):
             raise UsageError(
                 f"the pinbench built from {ref} ({commit[:12]}) does not start; see {env.path / BUILD_LOG}"
             )
+        if core:
+            core.keep(env)
         say(f"{ref} ({commit[:12]}): built in {time.perf_counter() - started:.0f} s")
     return env
 
 
-def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, commit: str) -> None:
+class ReusedCore:
+    """Where the compiled core of one set of core sources is kept: a commit
+    whose cython_core/ and setup.py are those of a core built before (a
+    change to the Python harness alone) copies it instead of compiling it
+    again (setup.py's PINBENCH_PREBUILT_CORE). The key also holds what the
+    build ran with: Python, Cython and numpy, the compiler and its flags."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @staticmethod
+    def _cores(folder: Path) -> list:
+        """The compiled core in ``folder`` (its sources sit beside it in an environment)."""
+        return sorted(p for p in folder.glob("_executor.*") if p.name[len("_executor"):] in EXTENSION_SUFFIXES)
+
+    def built(self) -> Path | None:
+        found = self._cores(self.folder)
+        return found[0] if found else None
+
+    def keep(self, env: ArmEnv) -> None:
+        """After a build that works: keep its core (atomically) for the next commits."""
+        found = [core for folder in env.path.glob("lib*/python*/site-packages/pinbench/cython_core")
+                 for core in self._cores(folder)]
+        if not found or self.built():
+            return
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = self.folder / f".{found[0].name}.{os.getpid()}"
+            shutil.copyfile(found[0], partial)
+            os.replace(partial, self.folder / found[0].name)
+
+
+def reused_core(repo: Repo, commit: str) -> ReusedCore | None:
+    """The core kept for ``commit``'s core sources (None: they cannot be named)."""
+    done = repo.git("rev-parse", f"{commit}:cython_core", f"{commit}:setup.py")
+    if done.returncode != 0:
+        return None
+    versions = []
+    for package in ("Cython", "numpy", "setuptools"):
+        try:
+            versions.append(metadata.version(package))
+        except metadata.PackageNotFoundError:
+            versions.append("")
+    key = json.dumps([done.stdout.split(), sys.version, versions,
+                      [os.environ.get(name, "") for name in ("CC", "CFLAGS", "LDSHARED", "LDFLAGS")]])
+    return ReusedCore(cache_root(ENVS) / "cores" / hashlib.sha256(key.encode()).hexdigest()[:24])
+
+
+def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, commit: str,
+           core: ReusedCore | None = None) -> None:
     log_path = env.path / BUILD_LOG
     shared = not isolated
     with_pip = isolated or not _have("pip")
@@ -297,9 +355,10 @@ def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, comm
     if shared and _can_build_here():
         pip.append("--no-build-isolation")  # build with the shared Cython/numpy: no download
     steps.append(pip + [str(tree)])
-    log = []
+    prebuilt = core.built() if core else None
+    log = [f"# the core copied from {prebuilt} (the same core sources were built before)"] if prebuilt else []
     for i, cmd in enumerate(steps):
-        code, out, err = _run_child(cmd)
+        code, out, err = _run_child(cmd, env={"PINBENCH_PREBUILT_CORE": str(prebuilt)} if prebuilt and i else None)
         log.append(f"$ {' '.join(cmd)}\n{out}{err}")
         if i == 0 and code == 0 and shared:
             # The venv sees the running pinbench's packages after its own.
@@ -332,10 +391,11 @@ def _stop_group(proc, grace: float = 10.0) -> None:
             continue
 
 
-def _run_child(cmd, cwd=None, stdout=subprocess.PIPE) -> tuple:
-    """``(returncode, stdout, stderr)`` of ``cmd`` in its own session; on
-    Ctrl-C or SIGTERM the child's whole process group is stopped first."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=_child_env(), stdin=subprocess.DEVNULL, stdout=stdout,
+def _run_child(cmd, cwd=None, stdout=subprocess.PIPE, env: dict | None = None) -> tuple:
+    """``(returncode, stdout, stderr)`` of ``cmd`` in its own session (``env``
+    added to its environment); on Ctrl-C or SIGTERM the child's whole
+    process group is stopped first."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**_child_env(), **(env or {})}, stdin=subprocess.DEVNULL, stdout=stdout,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate()

@@ -186,6 +186,8 @@ def test_a_branch_that_adds_an_allocation_fails_the_gate(repo, env, tmp_path):
                     "-w", "chain,yield_many", "-s", "pinbox,always_heap", "-o", relative,
                     "--format", "markdown", cwd=repo, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
+    # regress changes a strategy, not the core: main's compiled core is copied, not compiled again
+    assert "regress (" in done.stderr and "copying that core, not compiling it" in done.stderr, done.stderr
     first = done.stdout.splitlines()[0]
     assert first.startswith(":x: **pinbench: REGRESSION: 1 regression(s): chain/pinbox/system (allocs 100 -> 200")
     assert "| `chain/pinbox/system` | allocs | 100 | 200 | +100 (+100.0%) | **regression** |" in done.stdout
@@ -273,6 +275,7 @@ def test_a_branch_with_an_extra_pass_over_the_locals_fails_the_instruction_gate(
     done = pinbench("compare-branches", "main", "slower", *INSTRUCTION_SUITE, "--engine", "interpreted",
                     "-o", tmp_path / "out", "--format", "markdown", cwd=repo, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
+    assert "copying that core" not in done.stderr  # its core changed: compiled
     first = done.stdout.splitlines()[0]
     assert first.startswith(":x: **pinbench: REGRESSION:") and "instructions_per_task" in first
     arms = [json.loads((tmp_path / "out" / arm / "results.json").read_text()) for arm in ("a", "b")]
