@@ -9,7 +9,9 @@ is ``commands/compare_branches.py``).
    temporary ``git worktree add --detach`` of the commit, removed (``git
    worktree remove --force`` + ``prune``) as soon as the build ends, on error
    and on Ctrl-C too. The user's working tree, index and HEAD are never
-   touched: no checkout, stash or reset happens in them.
+   touched: no checkout, stash or reset happens in them. A commit whose
+   core sources (cython_core/, setup.py) were built before copies that
+   compiled core instead of compiling it again (``ReusedCore``).
 3. By default the venv sees the installed packages of the pinbench that runs
    this command (a ``.pth`` file): numpy, pandas, pyperf... are not
    downloaded again, the build needs no network, and both arms run on the
