@@ -3,7 +3,7 @@ two sets of pyperf runs differ, and whether it matters.
 
 **Trust** (``run``'s noise flag, :func:`trust`): the median of a
 benchmark's values, the 95% bootstrap confidence interval of that median
-(``scipy.stats.bootstrap``, percentile method, fixed seed) and its outliers
+(percentile method, fixed seed, as ``scipy.stats.bootstrap`` computes it) and its outliers
 classified by Tukey's fences as criterion does (mild beyond 1.5 IQR from the
 quartiles, severe beyond 3). A benchmark is trusted when the interval lies
 within ±:data:`TRUST_WITHIN` of the median. ``docs/timing.md`` explains it.
@@ -51,20 +51,23 @@ def median_interval(values) -> tuple:
     """(median, low, high): the median of ``values`` and the CONFIDENCE
     bootstrap interval of it (percentile method, BOOTSTRAP_RESAMPLES
     resamples, seeded: the same values give the same interval). One value
-    has no interval: low = high = the value."""
-    from scipy import stats  # deferred: scipy loads only when timing is judged
+    has no interval: low = high = the value.
 
+    The percentile bootstrap written out, as ``scipy.stats.bootstrap``
+    computes it (the same resamples from the same generator, the same
+    quantiles: tests/test_trust.py checks the two agree): every timed run
+    judges its benchmarks, and importing scipy.stats costs a `pinbench run`
+    process about a second, more than a quick benchmark's timing."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         raise ValueError("no values")
     median = float(np.median(x))
     if x.size < 2:
         return median, median, median
-    interval = stats.bootstrap(
-        (x,), np.median, vectorized=True, axis=-1, confidence_level=CONFIDENCE,
-        n_resamples=BOOTSTRAP_RESAMPLES, method="percentile", **_seed(),
-    ).confidence_interval
-    return median, float(interval.low), float(interval.high)
+    resamples = np.random.default_rng(BOOTSTRAP_SEED).integers(0, x.size, (BOOTSTRAP_RESAMPLES, x.size))
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(np.median(x[resamples], axis=-1), [alpha, 1 - alpha])
+    return median, float(low), float(high)
 
 
 def outliers(values) -> dict:

@@ -10,6 +10,8 @@ sorted sample's ranks, not from the code under test.
 import os
 import random
 import statistics as py_statistics
+import subprocess
+import sys
 
 import numpy as np
 import pyperf
@@ -67,6 +69,35 @@ def test_one_value_is_never_trusted():
 def test_the_interval_is_the_same_for_the_same_values():
     values = list(np.random.default_rng(3).lognormal(0.0, 0.2, 25))
     assert stats.median_interval(values) == stats.median_interval(list(values))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_interval_is_scipys_percentile_bootstrap(seed):
+    """median_interval writes the percentile bootstrap out (scipy.stats
+    costs a run's process a second to import): it must be what
+    scipy.stats.bootstrap gives for the same seed, to the last bits of the
+    quantile's interpolation."""
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(0.0, rng.uniform(0.01, 0.5), int(rng.integers(2, 40))) * 1e-6
+    if seed % 4 == 0:
+        values = np.round(values, 8)  # ties
+    median, low, high = stats.median_interval(list(values))
+    expected = bootstrap((values,), np.median, vectorized=True, axis=-1, confidence_level=stats.CONFIDENCE,
+                         n_resamples=stats.BOOTSTRAP_RESAMPLES, method="percentile",
+                         **stats._seed()).confidence_interval
+    assert median == float(np.median(values))
+    assert low == pytest.approx(float(expected.low), rel=1e-12)
+    assert high == pytest.approx(float(expected.high), rel=1e-12)
+    assert low <= median <= high
+
+
+def test_a_run_judges_its_timings_without_importing_scipy_stats():
+    code = ("import sys; from pinbench.bench import statistics as s; s.trust([1.0, 1.1, 0.9, 1.05]); "
+            "print('scipy.stats' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stdout + done.stderr
 
 
 def hand_fences(values):
