@@ -58,6 +58,11 @@ ENGINES = (COMPILED, INTERPRETED)
 DEFAULT_FLAGS = ("-O2",)
 # Always added: a shared library the executor can load.
 LINK_FLAGS = ("-shared", "-fPIC")
+# Every engine is built with these, and its manifest keeps what the compiler
+# said (``compiler_output``): generated C must compile without a warning, and
+# tests/test_engine.py reads that from the builds a run makes, not from
+# compiling every engine a second time.
+WARNING_FLAGS = ("-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes")
 COMPILE_TIMEOUT = 600
 # What the default engine compiles at most in one command: the generated C
 # of every engine not yet cached, in bytes. gcc -O2 takes about 11 s per MB
@@ -68,7 +73,7 @@ COMPILE_TIMEOUT = 600
 MAX_DEFAULT_SOURCE = 16_000_000
 # Names an entry's manifest; part of the key, so entries from before there
 # were manifests are never looked at (not reported damaged, one by one).
-MANIFEST_FORMAT = "pinbench-engine-1"
+MANIFEST_FORMAT = "pinbench-engine-2"  # 2: records what the compiler said
 BREAK_ENV = "PINBENCH_ENGINE_BREAK"  # tests: append a syntax error to the generated C
 # What decides which engine a process builds or finds (pyperf's workers inherit these).
 ENVIRONMENT = ("PINBENCH_CACHE", "PINBENCH_CC", "PINBENCH_CFLAGS", "XDG_CACHE_HOME", BREAK_ENV)
@@ -210,9 +215,14 @@ def _inputs(source: str, compiler: Compiler) -> dict:
     }
 
 
-def _manifest(key: str, library: bytes, inputs: dict) -> dict:
+def _manifest(key: str, library: bytes, inputs: dict, compiler_output: str) -> dict:
     return {"format": MANIFEST_FORMAT, "key": key, "sha256": hashlib.sha256(library).hexdigest(),
-            "bytes": len(library), "inputs": inputs}
+            "bytes": len(library), "inputs": inputs, "compiler_output": compiler_output}
+
+
+def manifest_of(engine: Engine) -> dict:
+    """What the cache recorded of ``engine``'s build (its inputs, digest and compiler output)."""
+    return json.loads(engine.path.with_suffix(".json").read_text(encoding="utf-8"))
 
 
 def _damage(path: Path, key: str, inputs: dict | None) -> str | None:
@@ -233,7 +243,7 @@ def _damage(path: Path, key: str, inputs: dict | None) -> str | None:
         return "its manifest is not pinbench's for this key"
     if inputs is not None and manifest.get("inputs") != inputs:
         return "it was built from other inputs (another program, runtime or compiler)"
-    if manifest != _manifest(key, library, manifest["inputs"]):
+    if manifest != _manifest(key, library, manifest["inputs"], manifest.get("compiler_output")):
         return f"its digest differs from the one recorded ({len(library)} bytes, truncated or altered)"
     return None
 
@@ -323,7 +333,7 @@ def _build(source: str, key: str, compiler: Compiler, folder: Path, compilers: _
     with tempfile.TemporaryDirectory(prefix=f".{key}-", dir=folder, ignore_cleanup_errors=True) as staging:
         staged = Path(staging) / key
         staged.with_suffix(".c").write_text(source)
-        command = [*compiler.command, *compiler.flags, *LINK_FLAGS, f"-I{_runtime_dir()}",
+        command = [*compiler.command, *compiler.flags, *WARNING_FLAGS, *LINK_FLAGS, f"-I{_runtime_dir()}",
                    "-o", str(staged.with_suffix(".so")), str(staged.with_suffix(".c"))]
         try:
             status, output = compilers.run(command)
@@ -351,7 +361,7 @@ def _build(source: str, key: str, compiler: Compiler, folder: Path, compilers: _
                 f"{_first_error(output)} (full log: {log})"
             )
         library = staged.with_suffix(".so").read_bytes()
-        manifest = _manifest(key, library, _inputs(source, compiler))
+        manifest = _manifest(key, library, _inputs(source, compiler), output)
         staged.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
         path = folder / f"{key}.so"
         for suffix in (".c", ".so", ".json"):  # the manifest last: it vouches for the library
