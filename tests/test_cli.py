@@ -292,15 +292,16 @@ def test_a_long_run_says_how_long_it_should_take_before_it_starts(quick_run, tmp
     declared cost of one in its mode, said before anything is compiled
     (then stopped there); a run under a minute is not forecast."""
     each = suite.SECONDS_PER_BENCHMARK["default"]
-    minutes = round(len(suite.build_suite(suite="full")) * each / 60)
+    size = len(WORKLOADS) * len(STRATEGIES) * len(ALLOCATORS)  # the registries' matrix, not build_suite's count
+    minutes = round(size * each / 60)
     process = start_pinbench("run", "--suite", "full", "-o", tmp_path / "full", cwd=tmp_path)
     first = process.stderr.readline().rstrip("\n")
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=120)
-    assert first == (f"pinbench: suite full: 300 benchmarks, expected to take about {minutes} min "
+    assert first == (f"pinbench: suite full: {size} benchmarks, expected to take about {minutes} min "
                      f"({each:g} s a benchmark in default mode), plus compiling the engines not yet cached")
     assert process.returncode == 130 and "Traceback" not in rest
-    _, _, done = quick_run  # 20 benchmarks of 0.3 s
+    _, _, done = quick_run  # two workloads' benchmarks of 0.3 s
     assert "expected to take" not in done.stderr
 
 
@@ -633,7 +634,7 @@ def _params(workload: str, given: dict) -> dict:
 
 def test_default_suite_is_every_workload_and_strategy_under_the_system_allocator():
     benches = suite.build_suite()
-    assert len(benches) == len(WORKLOADS) * len(STRATEGIES) == 100
+    assert len(benches) == len(WORKLOADS) * len(STRATEGIES)
     assert [(b.workload, b.strategy, b.allocator) for b in benches] == [
         (w, s, "system") for w in WORKLOADS for s in STRATEGIES
     ]
@@ -656,7 +657,7 @@ def test_quick_suite_is_the_default_matrix_at_small_parameters():
 
 def test_full_suite_is_every_workload_strategy_allocator():
     benches = suite.build_suite(suite="full")
-    assert len(benches) == len(WORKLOADS) * len(STRATEGIES) * len(ALLOCATORS) == 300
+    assert len(benches) == len(WORKLOADS) * len(STRATEGIES) * len(ALLOCATORS)
     assert [(b.workload, b.strategy, b.allocator) for b in benches] == [
         (w, s, a) for w in WORKLOADS for s in STRATEGIES for a in ALLOCATORS
     ]

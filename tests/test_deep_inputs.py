@@ -17,6 +17,7 @@ from pinbench.bench.toml_loader import load_program
 from pinbench.model.layout import IO_LEAF, MAX_FRAME_BYTES, TOP_DOWN_HEADER
 
 from .helpers import assert_one_line_error, pinbench
+from .oracles import rules
 
 
 def chain_file(path: Path, n: int) -> Path:
@@ -78,21 +79,31 @@ def test_depth_1000_built_ins_explain_and_report(tmp_path, workload):
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr[-3000:]
 
 
+# D+1, 1+B', 1, 1+B, 1 allocations (README), D = 1000, every level borrowing;
+# 1001 frames of 136 bytes (the leaf's 144) on one stack, in one chunk, 1000
+# boxed, or 6 to a 984-byte slab (160 with a header).
+WRITTEN_OUT = {line.partition(":")[0]: line for line in [
+    "always_heap: 1001 allocations: the task's own + 1000 heap frames",
+    "anchor_box: 1001 allocations: the task's own + 1000 boxes",
+    "pinbox: 1 allocation",
+    "rc: 1002 allocations: the task's own + 1001 Rc cells",
+    "halo: 1 allocation",
+    "go_stack: 1 allocation", "loom: 1 allocation",
+    "dotnet: 1001 allocations: the task's own + 1000 boxes",
+    "swift_slab: 168 allocations: the task's own + 167 slabs", "fiber: 1 allocation",
+]}
+
+
 def test_chain_depth_1000_explains_every_strategy_exactly(tmp_path):
-    # D+1, 1+B', 1, 1+B, 1 allocations (README), D = 1000, every level borrowing.
     done = pinbench("explain", "chain", "--param", "depth=1000", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     heads = [line.split(",")[0] for line in done.stdout.splitlines() if line and not line.startswith(" ")]
-    assert heads[2:] == ["always_heap: 1001 allocations: the task's own + 1000 heap frames",
-                         "anchor_box: 1001 allocations: the task's own + 1000 boxes",
-                         "pinbox: 1 allocation",
-                         "rc: 1002 allocations: the task's own + 1001 Rc cells",
-                         "halo: 1 allocation",
-                         # 1001 frames of 136 bytes (the leaf's 144) on one stack, in one chunk,
-                         # 1000 boxed, or 6 to a 984-byte slab (160 with a header)
-                         "go_stack: 1 allocation", "loom: 1 allocation",
-                         "dotnet: 1001 allocations: the task's own + 1000 boxes",
-                         "swift_slab: 168 allocations: the task's own + 167 slabs", "fiber: 1 allocation"]
+    # Every built-in in the registry's order, its headline by the rules
+    # (tests/oracles/rules.py explain_headline).
+    assert heads[2:] == [rules.explain_headline(s, 1000, "all", 64) for s in strategies.BUILTIN]
+    # Those of docs/workloads.md's strategies, written out (the rules' own check).
+    by_name = {head.partition(":")[0]: head for head in heads[2:]}
+    assert {name: by_name.get(name) for name in WRITTEN_OUT} == WRITTEN_OUT
     # go_stack: Go's frames (tests/oracles/rules.py), 1000 of 64 + 32 bytes and the leaf's 64 + 40, above
     # the goroutine's 56: the leaf's park path needs 96,056 + 705 + the 928-byte guard, past 64 KiB.
     assert "#1 stack, grown by copying: level_1000 at its base, 131,072 B reserved, 96,104 B used" in done.stdout

@@ -73,11 +73,15 @@ def test_a_storage_option_out_of_range_is_one_line_exit_2(tmp_path, spec, says):
     assert_one_line_error(done, says)
 
 
-def test_the_ten_strategies_look_different_in_every_figure():
+def test_the_built_in_strategies_look_different_in_every_figure():
     names = list(strategies.BUILTIN)
-    assert len(names) == 10
-    assert len({strategies.color_of(n) for n in names}) == 10
-    assert len({strategies.marker_of(n) for n in names}) == 10
+    # Each built-in is drawn in the colour and marker it declares (never one
+    # handed out), and no two share either.
+    assert [strategies.color_of(n) for n in names] == [strategies.BUILTIN[n].color for n in names]
+    assert [strategies.marker_of(n) for n in names] == [strategies.BUILTIN[n].marker for n in names]
+    assert all(strategies.BUILTIN[n].color and strategies.BUILTIN[n].marker for n in names)
+    assert len({strategies.color_of(n) for n in names}) == len(names)
+    assert len({strategies.marker_of(n) for n in names}) == len(names)
     # a variant is a strategy of its own in the figures: a colour no built-in has
     assert strategies.color_of("fiber:stack=262144") not in {strategies.color_of(n) for n in names}
 

@@ -1245,3 +1245,39 @@ def held(workload, strategy, **params):
     extra = {"go_stack": G, "swift_slab": SWIFT_TASK, "fiber": FIBER_CONTROL}[base]
     inside = base == "fiber"  # the fiber's control block is in its mapping, held already
     return extra, nbytes + (0 if inside else extra)
+
+
+# -- explain's headline: the blocks a chain task holds at its largest moment ------
+#
+# What docs/model.md calls the blocks beyond the task's own, one and many,
+# for the strategies that hold more than one: always_heap's callee frames
+# (each a heap-allocated coroutine frame), anchor_box's boxed futures, rc's
+# cells of borrowed locals, .NET's boxes (a state machine copied in at each
+# level's first suspension) and Swift's slabs.
+EXTRA_BLOCKS = {
+    "always_heap": ("heap frame", "heap frames"),
+    "anchor_box": ("box", "boxes"),
+    "rc": ("Rc cell", "Rc cells"),
+    "dotnet": ("box", "boxes"),
+    "swift_slab": ("slab", "slabs"),
+}
+
+
+def explain_headline(strategy, depth, borrow, locals_):
+    """``always_heap: 1001 allocations: the task's own + 1000 heap frames``:
+    explain's first words for one chain task. A heap strategy holds what it
+    allocates (chain_headline); a stack-based one, with every level entered
+    and the leaf waiting: one stack (go_stack; fiber's fixed stack even when
+    the frames overflow it), one chunk (loom: the chain frozen in one), the
+    root's box and one per level below (dotnet: every level suspends), or
+    the task's allocation and its slabs (swift_slab, by the slab rules)."""
+    n = chain_headline(strategy, depth, borrow)
+    if n is None:
+        if strategy == "swift_slab":
+            n, _ = held_while_waiting("chain", strategy, depth=depth, locals=locals_)
+        else:
+            n = {"go_stack": 1, "fiber": 1, "loom": 1, "dotnet": depth + 1}[strategy]
+    if n == 1:
+        return f"{strategy}: 1 allocation"
+    one, many = EXTRA_BLOCKS[strategy]
+    return f"{strategy}: {n} allocations: the task's own + {n - 1} {one if n == 2 else many}"
