@@ -55,7 +55,7 @@ from .compare import benchmark_key
 from .records import BenchmarkRecord
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
-from .results import PYPERF_FILE, RESULTS_FILE, read_results, write_document, write_pyperf, writing
+from .results import PYPERF_FILE, RESULTS_FILE, RunDocument, write_pyperf, writing
 from .timing import timing_metrics
 
 ENV_MARKER = "pinbench-env.json"
@@ -522,14 +522,14 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
     timed = {}  # key -> pyperf.Benchmark (merged)
     docs = []
     for folder in folders:
-        doc = read_results(folder)
+        doc = RunDocument.read(folder)
         docs.append(doc)
         if template is None:
             template = doc
         suite = None
         if (Path(folder) / PYPERF_FILE).exists():
             suite = {b.get_name(): b for b in pyperf.BenchmarkSuite.load(str(Path(folder) / PYPERF_FILE))}
-        for entry in doc["benchmarks"]:
+        for entry in doc.benchmarks:
             key = benchmark_key(entry)
             entries.setdefault(key, []).append(entry)
             bench = (suite or {}).get(BenchmarkRecord.of(entry).label)
@@ -570,19 +570,19 @@ def merge_rounds(folders: list, arm_label: str) -> tuple:
             elif any(name in r["metrics"] for r in rounds):
                 metrics[name] = sum(int(r["metrics"].get(name) or 0) for r in rounds)
         merged.append(entry)
-    doc = json.loads(json.dumps(template))
-    doc["benchmarks"] = merged
-    doc["instructions"] = next((d["instructions"] for d in docs if d.get("instructions")), None)
+    doc = RunDocument.from_dict(json.loads(json.dumps(template.to_dict())))
+    doc.benchmarks = merged
+    doc.instructions = next((d.instructions for d in docs if d.instructions), None)
     pyperf_benchmarks = [timed[k] for k in entries if k in timed]
     return doc, pyperf_benchmarks
 
 
-def write_arm(folder: Path, doc: dict, pyperf_benchmarks: list) -> None:
+def write_arm(folder: Path, doc: RunDocument, pyperf_benchmarks: list) -> None:
     with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
     if pyperf_benchmarks:
         write_pyperf(folder, pyperf_benchmarks)
-    write_document(folder, doc)
+    doc.write(folder)
 
 
 def holds_files(folder: Path) -> bool:

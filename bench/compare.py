@@ -31,7 +31,7 @@ from pathlib import Path
 from ..model.errors import UsageError
 from .engine import engine_of
 from .environment import MACHINE_KEYS
-from .results import PYPERF_FILE, RESULTS_FILE, atomic_write_text, load_json, machine_of, read_results, writing
+from .results import PYPERF_FILE, RESULTS_FILE, RunDocument, atomic_write_text, load_json, writing
 from .formatting import parse_float
 from .records import BenchmarkRecord, names as benchmark_names
 from .metrics import CHANGE, COMPARED, INCREASE, INCREASE_BEYOND_THRESHOLD, OPTIONAL, regression
@@ -105,13 +105,13 @@ def load_run(folder) -> dict:
     path = Path(folder)
     if path.name == RESULTS_FILE and path.is_file():
         path = path.parent
-    doc = read_results(path)
+    doc = RunDocument.read(path)
     values = None
     pyperf_path = path / PYPERF_FILE
     if pyperf_path.exists():
         by_name = read_pyperf_values(pyperf_path)
         values = {}
-        for entry in doc["benchmarks"]:
+        for entry in doc.benchmarks:
             found = by_name.get(BenchmarkRecord.of(entry).label)
             if found:
                 values[benchmark_key(entry)] = found
@@ -186,20 +186,20 @@ def deterministic_changes(base_metrics: dict, head_metrics: dict,
 
 def _side(run: dict) -> dict:
     doc = run["doc"]
-    env = doc.get("environment") or {}
+    env = doc.environment
     return {
         "path": run["path"],
         "commit": env.get("git_commit"),
         "dirty": env.get("git_dirty"),
-        "ref": (doc.get("branch_run") or {}).get("ref"),
-        "mode": doc.get("mode"),
+        "ref": (doc.branch_run or {}).get("ref"),
+        "mode": doc.mode,
         "timing": run["values"] is not None,
-        "complete": bool(doc.get("complete")),
-        "benchmarks": len(doc["benchmarks"]),
+        "complete": bool(doc.complete),
+        "benchmarks": len(doc.benchmarks),
         "hostname": env.get("hostname"),
         "cpu": env.get("cpu"),
-        "started": doc.get("started"),
-        "pinbench_version": doc.get("pinbench_version"),
+        "started": doc.started,
+        "pinbench_version": doc.pinbench_version,
     }
 
 
@@ -208,8 +208,8 @@ TOOLCHAIN_KEYS = ("python", "python_implementation", "compiler", "numpy", "cytho
 
 def _warnings(base: dict, head: dict, timing: bool) -> list:
     out = []
-    benv = base["doc"].get("environment") or {}
-    henv = head["doc"].get("environment") or {}
+    benv = base["doc"].environment
+    henv = head["doc"].environment
     effect = "timings are not comparable; " if timing else ""
     machine = [k for k in MACHINE_KEYS if benv.get(k) != henv.get(k)]
     if machine:
@@ -219,7 +219,7 @@ def _warnings(base: dict, head: dict, timing: bool) -> list:
     if toolchain and timing:
         detail = ", ".join(f"{k} {benv.get(k)} vs {henv.get(k)}" for k in toolchain[:3])
         out.append(f"the runs used different toolchains ({detail}): timings may differ for that reason")
-    bmode, hmode = base["doc"].get("mode"), head["doc"].get("mode")
+    bmode, hmode = base["doc"].mode, head["doc"].mode
     if bmode != hmode:
         out.append(
             f"the runs were made in different modes (base {bmode}, head {hmode}): their timings "
@@ -227,10 +227,11 @@ def _warnings(base: dict, head: dict, timing: bool) -> list:
         )
     for name, run in (("base", base), ("head", head)):
         doc = run["doc"]
-        if not doc.get("complete"):
+        if not doc.complete:
+            planned = "?" if doc.benchmarks_planned is None else doc.benchmarks_planned
             out.append(
-                f"the {name} run is incomplete ({len(doc['benchmarks'])} of "
-                f"{doc.get('benchmarks_planned', '?')} benchmarks finished)"
+                f"the {name} run is incomplete ({len(doc.benchmarks)} of "
+                f"{planned} benchmarks finished)"
             )
     if timing and not _same_job(base["doc"], head["doc"]):
         out.append(
@@ -248,7 +249,7 @@ def _warnings(base: dict, head: dict, timing: bool) -> list:
     return out
 
 
-def _engine_warning(base_doc: dict, head_doc: dict) -> str | None:
+def _engine_warning(base_doc: RunDocument, head_doc: RunDocument) -> str | None:
     """One line when the runs were measured with different engines: their
     counts are the same by construction, their times are not comparable."""
     base_engine, head_engine = engine_of(base_doc), engine_of(head_doc)
@@ -260,15 +261,15 @@ def _engine_warning(base_doc: dict, head_doc: dict) -> str | None:
     )
 
 
-def _same_job(base_doc: dict, head_doc: dict) -> bool:
+def _same_job(base_doc: RunDocument, head_doc: RunDocument) -> bool:
     """Whether two results documents are the arms of one compare-branches job
     (or one and the same run)."""
-    if base_doc.get("started") != head_doc.get("started"):
+    if base_doc.started != head_doc.started:
         return False
-    a, b = base_doc.get("branch_run"), head_doc.get("branch_run")
+    a, b = base_doc.branch_run, head_doc.branch_run
     if a and b:
         return a.get("arm") != b.get("arm")
-    return base_doc.get("finished") == head_doc.get("finished")
+    return base_doc.finished == head_doc.finished
 
 
 def compare_runs(
@@ -290,8 +291,8 @@ def compare_runs(
         raise UsageError(f"alpha {alpha} is out of range; give a level like 0.05")
     if not (0 <= instructions_threshold < 10):
         raise UsageError(f"instructions threshold {instructions_threshold} is out of range; give a percentage like 1%")
-    base_entries = _unique(base["doc"]["benchmarks"])
-    head_entries = _unique(head["doc"]["benchmarks"])
+    base_entries = _unique(base["doc"].benchmarks)
+    head_entries = _unique(head["doc"].benchmarks)
     timing = base["values"] is not None and head["values"] is not None
     engine_warning = _engine_warning(base["doc"], head["doc"])
     if engine_warning:
@@ -318,7 +319,7 @@ def compare_runs(
             bvals, hvals = base["values"].get(key), head["values"].get(key)
             # Times compare within one machine only (a merged run's benchmarks
             # each keep their own); counts compare whatever the machine.
-            if bvals and hvals and machine_of(base["doc"], base_entry) != machine_of(head["doc"], head_entry):
+            if bvals and hvals and base["doc"].machine_of(base_entry) != head["doc"].machine_of(head_entry):
                 elsewhere.append(names[key])
             elif bvals and hvals:
                 record["timing"] = raw_timing_statistics(bvals, hvals)
@@ -375,7 +376,7 @@ def compare_runs(
                 "after the correction for testing them all; the timing table is for information only "
                 "(more compare-branches --rounds, or the default mode, give more runs)"
             )
-    counted = [name for name, run in (("base", base), ("head", head)) if run["doc"].get("instructions")]
+    counted = [name for name, run in (("base", base), ("head", head)) if run["doc"].instructions]
     if len(counted) == 1:
         comparison["warnings"].append(
             f"only the {counted[0]} run counted instructions (--instructions): they are not compared"

@@ -549,16 +549,16 @@ def prepare(pairs, progress=None, cache_dir=None, max_source: int | None = None)
     return [engines[key] for _, _, _, key in needed]
 
 
-def engine_of(doc: dict) -> str:
+def engine_of(doc) -> str:
     """The engine a results document (or comparison side) was measured
     with; runs from before there were two engines were interpreted."""
-    return (doc.get("engine") or {}).get("engine", INTERPRETED)
+    return doc.engine.get("engine", INTERPRETED)
 
 
-def engine_text(doc: dict) -> str:
+def engine_text(doc) -> str:
     """One line for show and the report: the engine, and for compiled the
     compiler and flags."""
-    info = doc.get("engine") or {}
+    info = doc.engine
     name = info.get("engine", INTERPRETED)
     if name == COMPILED and info.get("engine_compiler"):
         return f"{name} ({info['engine_compiler']}, {info.get('engine_flags', '')})".replace(", )", ")")

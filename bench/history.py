@@ -48,7 +48,7 @@ from ..model.errors import UsageError
 from .records import BenchmarkRecord
 from .engine import engine_text
 from .metrics import BY_NAME
-from .results import machine_of, read_results
+from .results import RunDocument
 
 DEFAULT_DB = Path("results") / "history.sqlite"
 SCHEMA_VERSION = 1
@@ -121,11 +121,12 @@ def machine_name(machine: dict) -> str:
     return f"{machine.get('hostname')} ({machine.get('cpu')}, {machine.get('logical_cores')} cores)"
 
 
-def suite_name(doc: dict) -> str:
+def suite_name(doc: RunDocument) -> str:
     """The run's mode and suite flags (runs from before pinbench recorded
     the flags: the mode alone)."""
-    selection = (doc.get("suite") or {}).get("selection")
-    return f"{doc.get('mode', 'default')} {selection}" if selection else str(doc.get("mode", "default"))
+    selection = (doc.suite or {}).get("selection")
+    mode = "default" if doc.mode is None else doc.mode
+    return f"{mode} {selection}" if selection else str(mode)
 
 
 def _stored(value):
@@ -139,23 +140,22 @@ def _stored(value):
 
 def rows_of(folder) -> list:
     """The measurement rows of one results folder."""
-    doc = read_results(folder)
-    env = doc.get("environment") or {}
-    commit = env.get("git_commit")
+    doc = RunDocument.read(folder)
+    commit = doc.environment.get("git_commit")
     if not commit:
         raise UsageError(f"{folder} records no git commit (a run outside a pinbench checkout); "
                          "the history orders runs by commit")
-    if not doc.get("started"):
+    if not doc.started:
         raise UsageError(f"{folder} records no start date; the history orders runs by it")
     suite, engine = suite_name(doc), engine_text(doc)
     rows = []
-    for entry in doc["benchmarks"]:
-        machine = machine_name(machine_of(doc, entry))
+    for entry in doc.benchmarks:
+        machine = machine_name(doc.machine_of(entry))
         name = BenchmarkRecord.of(entry).label
         for metric, value in entry["metrics"].items():
             value = _stored(value)
             if value is not None:
-                rows.append((commit, doc["started"], machine, suite, engine, name, metric, value))
+                rows.append((commit, doc.started, machine, suite, engine, name, metric, value))
     return rows
 
 

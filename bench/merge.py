@@ -22,12 +22,13 @@ import copy
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from ..model.errors import UsageError
 from . import compare as cmp
 from .branches import write_arm as write_run  # one results folder: pyperf.json, metrics.csv, results.json
-from .results import PYPERF_FILE, RESULTS_FILE, machine_of, read_results, replace_folder, writing
+from .results import PYPERF_FILE, RESULTS_FILE, RunDocument, replace_folder, writing
 from .records import BenchmarkRecord
 from .shapes import COUNT, Fields, mismatch
 
@@ -35,18 +36,18 @@ ARMS = ("a", "b")  # compare-branches' output: OUTDIR/a (base), OUTDIR/b (head)
 
 # What the shards of one sweep share, in the order a disagreement is reported.
 AGREEMENT = (
-    ("commit", lambda doc: (doc.get("environment") or {}).get("git_commit")),
-    ("suite", lambda doc: doc.get("suite")),
-    ("options", lambda doc: (doc.get("mode"), doc.get("timing"), doc["shard"].get("options"))),
-    ("shard count", lambda doc: doc["shard"]["count"]),
-    ("balance", lambda doc: doc["shard"].get("balance")),
+    ("commit", lambda doc: doc.environment.get("git_commit")),
+    ("suite", lambda doc: doc.suite),
+    ("options", lambda doc: (doc.mode, doc.timing, doc.shard.get("options"))),
+    ("shard count", lambda doc: doc.shard["count"]),
+    ("balance", lambda doc: doc.shard.get("balance")),
 )
 # ... and what shards that ran something share: an empty shard of
 # compare-branches measured nothing, so no arm's pinbench or engine ran it.
 MEASURED_AGREEMENT = (
-    ("pinbench version", lambda doc: doc.get("pinbench_version")),
-    ("engine", lambda doc: doc.get("engine")),
-    ("instruction settings", lambda doc: doc.get("instructions")),
+    ("pinbench version", lambda doc: doc.pinbench_version),
+    ("engine", lambda doc: doc.engine),
+    ("instruction settings", lambda doc: doc.instructions),
 )
 
 
@@ -66,13 +67,13 @@ def is_comparison(folder) -> bool:
 SHARD_SHAPE = Fields(required={"shard": Fields(required={"index": COUNT, "count": COUNT})})
 
 
-def _read_shard(folder) -> dict:
-    doc = read_results(folder)
-    if "shard" not in doc:
+def _read_shard(folder) -> RunDocument:
+    doc = RunDocument.read(folder)
+    if doc.shard is None:
         raise UsageError(f"{folder} is not a shard (its run had no --shard K/N); merge joins the shards of one sweep")
-    problem = mismatch(doc, SHARD_SHAPE)
-    if problem is None and not 1 <= doc["shard"]["index"] <= doc["shard"]["count"]:
-        problem = f"shard.index {doc['shard']['index']} is not within 1 to shard.count {doc['shard']['count']}"
+    problem = mismatch({"shard": doc.shard}, SHARD_SHAPE)
+    if problem is None and not 1 <= doc.shard["index"] <= doc.shard["count"]:
+        problem = f"shard.index {doc.shard['index']} is not within 1 to shard.count {doc.shard['count']}"
     if problem:
         raise UsageError(f"{Path(folder) / RESULTS_FILE} is damaged: {problem}; re-run the shard")
     return doc
@@ -81,7 +82,7 @@ def _read_shard(folder) -> dict:
 def _check_shards(folders: list, docs: list, partial: bool) -> list:
     """The shard numbers missing from ``docs``, after refusing shards of
     different sweeps and shards given twice."""
-    measured = [(folder, doc) for folder, doc in zip(folders, docs) if doc["benchmarks"]]
+    measured = [(folder, doc) for folder, doc in zip(folders, docs) if doc.benchmarks]
     for group, rules in ((list(zip(folders, docs)), AGREEMENT), (measured, MEASURED_AGREEMENT)):
         if not group:
             continue
@@ -95,12 +96,12 @@ def _check_shards(folders: list, docs: list, partial: bool) -> list:
                     )
     seen = {}
     for folder, doc in zip(folders, docs):
-        index = doc["shard"]["index"]
+        index = doc.shard["index"]
         if index in seen:
-            raise UsageError(f"{seen[index]} and {folder} are both shard {index}/{doc['shard']['count']}: "
+            raise UsageError(f"{seen[index]} and {folder} are both shard {index}/{doc.shard['count']}: "
                              "the shards overlap; give each shard once")
         seen[index] = folder
-    count = docs[0]["shard"]["count"]  # the same in every shard (AGREEMENT)
+    count = docs[0].shard["count"]  # the same in every shard (AGREEMENT)
     missing = [k for k in range(1, count + 1) if k not in seen]
     if missing and not partial:
         raise UsageError(
@@ -115,7 +116,7 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
+def merge_runs(folders: list, partial: bool = False) -> tuple[RunDocument, list]:
     """``(results document, pyperf benchmarks)`` of the shards in
     ``folders``, benchmarks in the suite's order."""
     if not folders:
@@ -127,35 +128,33 @@ def merge_runs(folders: list, partial: bool = False) -> tuple[dict, list]:
         timings = {}
         if (Path(folder) / PYPERF_FILE).exists():
             timings = {b.get_name(): b for b in cmp.load_pyperf_suite(Path(folder) / PYPERF_FILE)}
-        for order, entry in enumerate(doc["benchmarks"]):
+        for order, entry in enumerate(doc.benchmarks):
             key = cmp.benchmark_key(entry)
             if key in where:
                 raise UsageError(
                     f"{where[key]} and {folder} both ran {BenchmarkRecord.of(entry).label}: the shards overlap")
             where[key] = folder
-            entry = dict(entry, machine=machine_of(doc, entry))
+            entry = dict(entry, machine=doc.machine_of(entry))
             case = entry.get("case")
-            entries.append(((case if isinstance(case, int) else -1, doc["shard"]["index"], order), entry))
+            entries.append(((case if isinstance(case, int) else -1, doc.shard["index"], order), entry))
             name = BenchmarkRecord.of(entry).label
             if name in timings:
                 timed[key] = timings[name]
     entries.sort(key=lambda item: item[0])
-    merged = copy.deepcopy(next((doc for doc in docs if doc["benchmarks"]), docs[0]))
-    count = merged["shard"]["count"]
-    del merged["shard"]
-    merged.update(
+    first = copy.deepcopy(next((doc for doc in docs if doc.benchmarks), docs[0]))
+    merged = replace(
+        first,
+        shard=None,
         benchmarks=[entry for _, entry in entries],
-        complete=not missing and all(doc.get("complete") for doc in docs),
-        started=min(doc.get("started") or "" for doc in docs) or None,
-        finished=max(doc.get("finished") or "" for doc in docs) or None,
-        benchmarks_planned=(merged.get("suite") or {}).get("benchmarks", len(entries)),
-        merged={"shards": count, "present": sorted(doc["shard"]["index"] for doc in docs), "missing": missing,
+        complete=not missing and all(doc.complete for doc in docs),
+        started=min(doc.started or "" for doc in docs) or None,
+        finished=max(doc.finished or "" for doc in docs) or None,
+        benchmarks_planned=(first.suite or {}).get("benchmarks", len(entries)),
+        merged={"shards": first.shard["count"], "present": sorted(doc.shard["index"] for doc in docs),
+                "missing": missing,
                 "machines": len({tuple(sorted(e["machine"].items(), key=str)) for _, e in entries})},
+        skipped=[s for doc in docs for s in doc.skipped],
     )
-    merged.pop("skipped", None)
-    skipped = [s for doc in docs for s in doc.get("skipped", [])]
-    if skipped:
-        merged["skipped"] = skipped
     pyperf_benchmarks = [timed[cmp.benchmark_key(e)] for _, e in entries if cmp.benchmark_key(e) in timed]
     return merged, pyperf_benchmarks
 

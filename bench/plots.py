@@ -39,6 +39,7 @@ from .formatting import count as fmt_count  # noqa: E402
 from .formatting import duration as fmt_duration  # noqa: E402
 from .formatting import param_text, params_text, time_unit  # noqa: E402
 from . import records  # noqa: E402
+from .results import RunDocument  # noqa: E402
 from .metrics import BY_NAME, COUNT, NS, PERCENTILES, RELATIVE_TIME, Metric  # noqa: E402
 from .statistics import CONFIDENCE  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
@@ -106,10 +107,10 @@ def params_label(params: dict, names=None) -> str:
     return params_text(params if names is None else {n: params[n] for n in names if n in params})
 
 
-def workload_benches(doc: dict) -> dict:
+def workload_benches(doc) -> dict:
     """Benchmarks by workload (name, and file for workload files), in order."""
     out = {}
-    for bench in doc["benchmarks"]:
+    for bench in doc.benchmarks:
         out.setdefault(records.BenchmarkRecord.of(bench).workload_title, []).append(bench)
     return out
 
@@ -120,7 +121,7 @@ def varying(benches: list) -> list:
 
 
 def strategies_of(doc_or_benches) -> list:
-    benches = doc_or_benches["benchmarks"] if isinstance(doc_or_benches, dict) else doc_or_benches
+    benches = doc_or_benches if isinstance(doc_or_benches, list) else doc_or_benches.benchmarks
     return list(dict.fromkeys(b["strategy"] for b in benches))
 
 
@@ -192,18 +193,18 @@ def _grid(n: int):
     return cols, -(-n // cols)
 
 
-def fig_metric(doc: dict, metric: Metric) -> Figure | None:
+def fig_metric(doc: RunDocument, metric: Metric) -> Figure | None:
     """A metric's overview figure, as its :class:`metrics.Figure` declares
     it; None where the run has nothing of it to draw."""
     figure = metric.figure
-    if figure.when and not any(b["metrics"].get(figure.when) for b in doc["benchmarks"]):
+    if figure.when and not any(b["metrics"].get(figure.when) for b in doc.benchmarks):
         return None
     if figure.kind == RELATIVE_TIME:
         return fig_time(doc)
     return fig_bars(doc, metric, figure.title, figure.per_allocator)
 
 
-def fig_bars(doc: dict, metric: Metric, title: str, per_allocator: bool = False) -> Figure | None:
+def fig_bars(doc: RunDocument, metric: Metric, title: str, per_allocator: bool = False) -> Figure | None:
     """Small multiples, one panel per workload: for each parameter set a
     group of bars, one per strategy, each labelled with its value.
     Per-allocator metrics (``per_allocator``) get a group per allocator;
@@ -310,19 +311,19 @@ def _bar_panel(ax, workload, benches, names, metric, per_allocator, panel_in):
 
 # The overview's figures as the tests draw them one by one (the report draws
 # every metrics.FIGURES entry through fig_metric).
-def fig_allocs(doc: dict) -> Figure | None:
+def fig_allocs(doc: RunDocument) -> Figure | None:
     return fig_metric(doc, BY_NAME["allocs_per_task"])
 
 
-def fig_held(doc: dict) -> Figure | None:
+def fig_held(doc: RunDocument) -> Figure | None:
     return fig_metric(doc, BY_NAME["held_bytes_per_live_task"])
 
 
-def fig_frames_in_use(doc: dict) -> Figure | None:
+def fig_frames_in_use(doc: RunDocument) -> Figure | None:
     return fig_metric(doc, BY_NAME["peak_bytes_per_live_task"])
 
 
-def fig_copied(doc: dict) -> Figure | None:
+def fig_copied(doc: RunDocument) -> Figure | None:
     return fig_metric(doc, BY_NAME["copied_bytes_per_task"])
 
 
@@ -350,7 +351,7 @@ def time_point(metrics: dict):
     return median, low, high, bool(metrics.get("noisy"))
 
 
-def fig_time(doc: dict) -> Figure | None:
+def fig_time(doc: RunDocument) -> Figure | None:
     """Time per task, one panel per workload and parameter set: a row per
     strategy, fastest on top, each allocator a marker at its median time
     relative to the panel's fastest, the line through it the median's

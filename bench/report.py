@@ -38,7 +38,7 @@ from .layout_view.model import task_view, views_for
 from . import metrics
 from .metrics import BY_NAME, LATENCY_SHOWN, SUMMARY
 from .plots import PNG_DPI
-from .results import atomic_write_text, find_problems, load_json, read_results, writing
+from .results import RunDocument, atomic_write_text, find_problems, load_json, writing
 from .rust_import import questions
 from .statistics import CONFIDENCE, TRUST_WITHIN
 from .toml_loader import load_program
@@ -199,7 +199,7 @@ def build_report(folder, layouts=None) -> Path:
     parameters not given take the run's values for that workload (its first
     benchmark's), or the defaults if the run does not hold it."""
     folder = Path(folder)
-    doc = read_results(folder)
+    doc = RunDocument.read(folder)
     writer = _Writer(folder)
     try:
         writer.dir.mkdir(exist_ok=True)
@@ -275,7 +275,7 @@ def build_report(folder, layouts=None) -> Path:
     return path
 
 
-def _extra_section(folder: Path, doc: dict, extra: ExtraSection, writer: _Writer):
+def _extra_section(folder: Path, doc: RunDocument, extra: ExtraSection, writer: _Writer):
     source = folder / extra.source
     if not source.is_file():
         return None
@@ -495,19 +495,24 @@ def _figure_html(fig: FigureFile) -> str:
     return f"<figure>{_img(fig.png, fig.title)}<figcaption>{caption}</figcaption></figure>"
 
 
-def _environment_table(folder: Path, doc: dict) -> str:
-    env = doc.get("environment") or {}
-    n = len(doc["benchmarks"])
-    planned = doc.get("benchmarks_planned")
+def _given(value) -> str:
+    """A field of the run as the page shows it: ``?`` when the run lacks it."""
+    return "?" if value is None else value
+
+
+def _environment_table(folder: Path, doc: RunDocument) -> str:
+    env = doc.environment
+    n = len(doc.benchmarks)
+    planned = doc.benchmarks_planned
     rows = [
         ("results folder", str(folder)),
-        ("mode", f"{doc.get('mode', '?')}" + ("" if doc.get("timing") else " (counts only, no timing)")),
+        ("mode", f"{_given(doc.mode)}" + ("" if doc.timing else " (counts only, no timing)")),
         ("engine", engine_text(doc)),
         ("benchmarks", f"{n}" + (f" of {planned} planned" if planned and planned != n else "")
-         + ("" if doc.get("complete") else " — incomplete (interrupted)")),
-        ("started", doc.get("started")),
-        ("finished", doc.get("finished")),
-        ("pinbench", doc.get("pinbench_version")),
+         + ("" if doc.complete else " — incomplete (interrupted)")),
+        ("started", doc.started),
+        ("finished", doc.finished),
+        ("pinbench", doc.pinbench_version),
     ]
     commit = env.get("git_commit")
     if commit:
@@ -528,11 +533,11 @@ def _environment_table(folder: Path, doc: dict) -> str:
     return f'<table class="kv">{body}</table>'
 
 
-def _summary_table(doc: dict) -> str:
+def _summary_table(doc: RunDocument) -> str:
     """Per workload and parameter set: allocations, peak bytes and time per
     task under each strategy (the first allocator of each group)."""
     strategies = plots.strategies_of(doc)
-    timed = plots.timed(doc["benchmarks"])
+    timed = plots.timed(doc.benchmarks)
     sub = [BY_NAME[name].summary for name in SUMMARY + (("ns_per_task_median",) if timed else ())]
     head1 = '<th class="l" rowspan="2">workload</th>' + "".join(
         f'<th colspan="{len(sub)}" style="border-bottom:3px solid {color_of(s)}">{_strategy_name(s)}</th>'
@@ -600,9 +605,9 @@ def _details_table(benches: list) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def _noisy_html(doc: dict) -> str:
-    noisy = [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
-    if not doc.get("timing") and not plots.timed(doc["benchmarks"]):
+def _noisy_html(doc: RunDocument) -> str:
+    noisy = [b for b in doc.benchmarks if b["metrics"].get("noisy")]
+    if not doc.timing and not plots.timed(doc.benchmarks):
         return "<p>This run was not timed (<code>--counts-only</code>): the counts are exact, nothing is noisy.</p>"
     if not noisy:
         return (f'<p class="ok">None: the {CONFIDENCE:.0%} bootstrap interval of every timed benchmark\'s '
@@ -623,7 +628,7 @@ def _noisy_html(doc: dict) -> str:
     if len(noisy) > 8:  # a long list folds away (no script needed)
         table = f"<details><summary>the {len(noisy)} noisy benchmarks</summary>{table}</details>"
     return (
-        f'<p class="warning">{len(noisy)} of {len(doc["benchmarks"])} benchmarks are too noisy to trust: the '
+        f'<p class="warning">{len(noisy)} of {len(doc.benchmarks)} benchmarks are too noisy to trust: the '
         f"{CONFIDENCE:.0%} bootstrap interval of the median of pyperf's values is wider than ±{TRUST_WITHIN:.0%} "
         "of it, after as many more values as the time cap allowed. Their times are marked ! in the tables "
         "and hollow in the figures. Rerun them with <code>--rigorous</code> on a quieter machine; their "
@@ -631,9 +636,9 @@ def _noisy_html(doc: dict) -> str:
     )
 
 
-def _reproduce_html(folder: Path, doc: dict) -> str:
-    env = doc.get("environment") or {}
-    command = doc.get("command") or []
+def _reproduce_html(folder: Path, doc: RunDocument) -> str:
+    env = doc.environment
+    command = doc.command
     lines = []
     commit = env.get("git_commit")
     if commit:
@@ -651,7 +656,7 @@ def _reproduce_html(folder: Path, doc: dict) -> str:
     )
 
 
-def _problems_html(doc: dict) -> str:
+def _problems_html(doc: RunDocument) -> str:
     problems = find_problems(doc)
     if not problems:
         return ""
@@ -659,11 +664,11 @@ def _problems_html(doc: dict) -> str:
     return f'<div class="bug"><b>These results show a bug:</b><ul>{items}</ul></div>'
 
 
-def _skipped_html(doc: dict) -> str:
+def _skipped_html(doc: RunDocument) -> str:
     """The benchmarks of the suite that did not fit and were skipped (a
     finding about a strategy at that scale): said above the summary, as
     `pinbench run` and `show` say it, so no figure is read as complete."""
-    skipped = doc.get("skipped") or []
+    skipped = doc.skipped
     if not skipped:
         return ""
     items = "".join(f"<li><code>{_esc(s['benchmark'])}</code>: {_esc(s['reason'])}</li>" for s in skipped)
@@ -672,7 +677,7 @@ def _skipped_html(doc: dict) -> str:
             f"figures and tables leave {'them' if len(skipped) != 1 else 'it'} out:</p><ul>{items}</ul></div>")
 
 
-def render_html(folder: Path, doc: dict, sections: list) -> str:
+def render_html(folder: Path, doc: RunDocument, sections: list) -> str:
     title = f"pinbench report: {folder.resolve().name}"
     names = plots.strategies_of(doc)
     available = registry.available()
@@ -685,7 +690,7 @@ def render_html(folder: Path, doc: dict, sections: list) -> str:
     links = [("summary", "summary")] + [(s.key, s.nav or s.key) for s in sections] + [
         ("noisy", "noisy"), ("environment", "environment"), ("reproduce", "reproduce")]
     nav = "".join(f'<a href="#{_esc(key)}">{_esc(text)}</a>' for key, text in links)
-    command = shlex.join(doc.get("command") or []) or "?"
+    command = shlex.join(doc.command) or "?"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -695,9 +700,9 @@ def render_html(folder: Path, doc: dict, sections: list) -> str:
         f"<script>{SELF_CHECK}</script>",
         "</head><body><main>",
         f"<h1>{_esc(title)}</h1>",
-        f'<p class="sub">{_esc(doc.get("mode", "?"))} run of {len(doc["benchmarks"])} benchmarks, '
-        f'started {_esc(doc.get("started") or "?")}'
-        + ("" if doc.get("complete") else ' — <b>incomplete</b> (interrupted)')
+        f'<p class="sub">{_esc(_given(doc.mode))} run of {len(doc.benchmarks)} benchmarks, '
+        f'started {_esc(doc.started or "?")}'
+        + ("" if doc.complete else ' — <b>incomplete</b> (interrupted)')
         + f'<br>made with <code>{_esc(command)}</code></p>',
         '<div id="pinbench-check" class="bug" hidden></div>',
         _problems_html(doc),

@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
@@ -24,6 +25,7 @@ from .formatting import params_text
 from . import metrics as metrics_registry
 from .metrics import CSV_COLUMNS
 from .records import BenchmarkRecord
+from .records import names as benchmark_names
 from .shapes import (
     ANY_NUMBER,
     COUNT,
@@ -57,8 +59,9 @@ METRIC_COLUMNS = CSV_COLUMNS
 PARAM_PREFIX = "param_"
 _FIXED_COLUMNS = frozenset(KEY_COLUMNS + METRIC_COLUMNS)
 # Optional keys of a run, kept as they are: which suite it ran (docs/scaling.md),
-# which shard of it (run --shard), which shards a merged run holds (merge).
-RUN_EXTRAS = ("suite", "shard", "merged")
+# which shard of it (run --shard), which shards a merged run holds (merge),
+# which arm of a compare-branches job it is.
+RUN_EXTRAS = ("suite", "shard", "merged", "branch_run")
 # Optional keys of a benchmark entry: the workload file it came from, its wall
 # time in seconds (what --balance reads), its case's position in a sharded
 # suite, and, in a merged run, the machine it ran on (environment.MACHINE_KEYS).
@@ -87,6 +90,7 @@ RUN_SHAPE = Fields(
                         optional={"cases": COUNT, "suite_cases": COUNT, "balance": TEXT, "options": DictOf(SCALAR)}),
         "merged": Fields(optional={"shards": COUNT, "present": ListOf(COUNT), "missing": ListOf(COUNT),
                                    "machines": COUNT}),
+        "branch_run": DictOf(SCALAR),
     },
 )
 
@@ -165,44 +169,137 @@ def _fsync_dir(folder: Path):
         os.close(fd)
 
 
-def results_document(run: dict) -> dict:
-    """The results.json document for a run record (see :func:`write_results`)."""
-    doc = {
-        "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "pinbench_version": __version__,
-        "complete": bool(run.get("complete", False)),
-        "command": list(run.get("command", [])),
-        "mode": run.get("mode", "default"),
-        "timing": bool(run.get("timing", False)),
-        # How instruction counts were made (--instructions), or None.
-        "instructions": run.get("instructions"),
-        "started": run.get("started"),
-        "finished": run.get("finished"),
-        "benchmarks_planned": run.get("benchmarks_planned", len(run.get("benchmarks", []))),
-        "environment": run.get("environment", {}),
-        "benchmarks": [],
-    }
-    if run.get("skipped"):  # benchmarks of a suite the user did not name that did not fit
-        doc["skipped"] = [dict(s) for s in run["skipped"]]
-    if run.get("engine"):  # absent in runs from before the compiled engine (interpreted)
-        doc["engine"] = dict(run["engine"])
-    for key in RUN_EXTRAS:
-        if run.get(key) is not None:
-            doc[key] = run[key]
-    for bench in run.get("benchmarks", []):
-        entry = {
-            "workload": bench["workload"],
-            "strategy": bench["strategy"],
-            "allocator": bench["allocator"],
-            "params": dict(bench.get("params", {})),
-            "metrics": storable_metrics(bench["metrics"]),
+@dataclass
+class RunDocument:
+    """A results document (``results.json``) as a value: the run's facts
+    as fields, its benchmarks as the entries they are on disk (dicts:
+    workload, strategy, allocator, params, metrics and the
+    :data:`ENTRY_EXTRAS`; :attr:`records` names them). Every command reads
+    a run with :meth:`read` and writes one with :meth:`write`, so the
+    file's layout is made in one place (:meth:`to_dict`).
+
+    A field the document lacks reads as None (``mode``, ``started``,
+    ``benchmarks_planned``, ``pinbench_version``...) or empty (``command``,
+    ``environment``, ``engine``, ``skipped``): each reader says what it
+    shows for it. Keys this pinbench does not know are kept in ``other``."""
+
+    benchmarks: list = field(default_factory=list)
+    complete: bool | None = False
+    command: list = field(default_factory=list)
+    mode: str | None = "default"  # "quick" or "default"
+    timing: bool | None = False
+    instructions: dict | None = None  # how instruction counts were made (--instructions), or None
+    started: str | None = None  # ISO times
+    finished: str | None = None
+    benchmarks_planned: int | None = None  # None: as many as there are
+    environment: dict = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)  # empty in runs from before the compiled engine
+    skipped: list = field(default_factory=list)  # benchmarks of a suite that did not fit: {benchmark, reason}
+    suite: dict | None = None
+    shard: dict | None = None
+    merged: dict | None = None
+    branch_run: dict | None = None
+    pinbench_version: str | None = __version__
+    other: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> RunDocument:
+        """The run of a results document (as :func:`read_results` checked it)."""
+        known = {name: doc.get(name) for name in _FIELDS if name in doc}
+        for name in ("command", "environment", "engine", "skipped"):
+            known[name] = known.get(name) or type(_DEFAULTS[name])()
+        for name in ("mode", "pinbench_version", "complete", "timing"):
+            known.setdefault(name, None)
+        other = {key: value for key, value in doc.items() if key not in _FIELDS and key not in _HEADER}
+        return cls(**known, other=other)
+
+    @classmethod
+    def read(cls, folder) -> RunDocument:
+        """The run in ``folder`` (or at a results.json path); every problem
+        is a one-line UsageError (:func:`read_results`)."""
+        return cls.from_dict(read_results(folder))
+
+    def to_dict(self) -> dict:
+        """The results.json document: its keys in one order, the optional
+        ones only when they hold something."""
+        doc = {
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "pinbench_version": self.pinbench_version,
+            "complete": bool(self.complete),
+            "command": list(self.command),
+            "mode": self.mode,
+            "timing": bool(self.timing),
+            "instructions": self.instructions,
+            "started": self.started,
+            "finished": self.finished,
+            "benchmarks_planned": len(self.benchmarks) if self.benchmarks_planned is None else self.benchmarks_planned,
+            "environment": self.environment,
+            "benchmarks": [entry_document(entry) for entry in self.benchmarks],
         }
-        for key in ENTRY_EXTRAS:
-            if bench.get(key) is not None:
-                entry[key] = bench[key]
-        doc["benchmarks"].append(entry)
-    return doc
+        if self.skipped:
+            doc["skipped"] = [dict(s) for s in self.skipped]
+        if self.engine:
+            doc["engine"] = dict(self.engine)
+        for key in RUN_EXTRAS:
+            if getattr(self, key) is not None:
+                doc[key] = getattr(self, key)
+        doc.update(self.other)
+        return doc
+
+    def write(self, folder) -> Path:
+        """``metrics.csv``, then ``results.json``, into ``folder``: whenever
+        results.json exists the CSV next to it is at least as new."""
+        folder = Path(folder)
+        write_document(folder, self.to_dict())
+        return folder
+
+    @property
+    def records(self) -> list:
+        """Each benchmark's identity (:class:`records.BenchmarkRecord`), in order."""
+        return [BenchmarkRecord.of(entry) for entry in self.benchmarks]
+
+    def names(self) -> dict:
+        """``{key: short name}`` of the benchmarks (:func:`records.names`)."""
+        return benchmark_names(self.benchmarks)
+
+    @property
+    def strategies(self) -> list:
+        """The strategies of the benchmarks, in order of first appearance."""
+        return list(dict.fromkeys(entry["strategy"] for entry in self.benchmarks))
+
+    @property
+    def all_done(self) -> bool:
+        """Every planned benchmark finished, or was skipped because it does not fit."""
+        return len(self.benchmarks) + len(self.skipped) == self.benchmarks_planned
+
+    def machine_of(self, entry: dict) -> dict:
+        """The machine a benchmark ran on (:data:`environment.MACHINE_KEYS`):
+        its own in a merged run, where each shard's benchmarks keep theirs,
+        else the run's."""
+        return entry.get("machine") or {key: self.environment.get(key) for key in MACHINE_KEYS}
+
+
+_HEADER = ("format", "schema_version")  # constants: the document is pinbench's, of this schema
+_FIELDS = tuple(name for name in RunDocument.__dataclass_fields__ if name != "other")
+_DEFAULTS = RunDocument()
+_DEFAULTS = {name: getattr(_DEFAULTS, name) for name in _FIELDS}
+
+
+def entry_document(bench: dict) -> dict:
+    """A benchmark's entry as results.json holds it: the five keys, then
+    the :data:`ENTRY_EXTRAS` that hold something."""
+    entry = {
+        "workload": bench["workload"],
+        "strategy": bench["strategy"],
+        "allocator": bench["allocator"],
+        "params": dict(bench.get("params", {})),
+        "metrics": storable_metrics(bench["metrics"]),
+    }
+    for key in ENTRY_EXTRAS:
+        if bench.get(key) is not None:
+            entry[key] = bench[key]
+    return entry
 
 
 def _scalar(value):
@@ -233,18 +330,9 @@ def storable_metrics(metrics: dict) -> dict:
 
 
 def write_results(folder, run: dict) -> Path:
-    """Write ``results.json`` and ``metrics.csv`` for ``run`` into ``folder``.
-
-    ``run`` holds: ``complete`` (bool), ``command`` (argv list), ``mode``
-    ("quick"/"default"), ``started``/``finished`` (ISO times),
-    ``benchmarks_planned``, ``environment`` and ``benchmarks`` (dicts with
-    workload, strategy, allocator, params, metrics). The JSON is written
-    last, so whenever results.json exists the CSV next to it is at least as
-    new.
-    """
-    folder = Path(folder)
-    write_document(folder, results_document(run))
-    return folder
+    """Write ``results.json`` and ``metrics.csv`` for a run given as a dict
+    of :class:`RunDocument`'s fields into ``folder``."""
+    return RunDocument(**run).write(folder)
 
 
 def write_document(folder: Path, doc: dict) -> None:
@@ -390,13 +478,13 @@ def results_dataframe(doc: dict):
 # -- analysis of a results document ---------------------------------------------------
 
 
-def find_problems(doc: dict) -> list:
+def find_problems(doc: RunDocument) -> list:
     """Bugs visible in a results document: live blocks or bytes at the end
     of a run (a leak), and checksums that differ within one workload and
     parameter set (a strategy or allocator that computes something else)."""
     problems = []
     checksums = {}
-    for bench in doc["benchmarks"]:
+    for bench in doc.benchmarks:
         m = bench["metrics"]
         record = BenchmarkRecord.of(bench)
         where = record.described
@@ -413,16 +501,9 @@ def find_problems(doc: dict) -> list:
     return problems
 
 
-def machine_of(doc: dict, entry: dict) -> dict:
-    """The machine a benchmark ran on (:data:`environment.MACHINE_KEYS`):
-    its own in a merged run, where each shard's benchmarks keep theirs,
-    else the run's."""
-    return entry.get("machine") or {key: (doc.get("environment") or {}).get(key) for key in MACHINE_KEYS}
-
-
-def groups(doc: dict) -> list:
+def groups(doc: RunDocument) -> list:
     """Benchmarks grouped by workload and parameters, in document order."""
     groups = {}
-    for bench in doc["benchmarks"]:
+    for bench in doc.benchmarks:
         groups.setdefault(BenchmarkRecord.of(bench).case, []).append(bench)
     return list(groups.values())

@@ -26,7 +26,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -55,7 +55,7 @@ from .branches import (
 from .console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console
 from .formatting import duration_text
 from .records import BenchmarkRecord
-from .results import RESULTS_FILE, replace_folder, results_document, storable_metrics, write_pyperf, write_results
+from .results import RESULTS_FILE, RunDocument, replace_folder, storable_metrics, write_pyperf
 from .suite import ALL, SECONDS_PER_BENCHMARK, build_suite, selection_text, split_names, suite_of
 from .validate import LANGUAGES, select_cases
 from .validate import validate as validate_cases
@@ -434,28 +434,23 @@ def run(settings: RunSettings) -> RunDone:
 
     destination = output_folder(RUN_FOLDER, settings.output, settings.name)
     folder, created = prepare_folder(destination, settings.force, RUN_FOLDER)  # folder: where this run writes
-    run = {
-        "complete": False,
-        "command": [PROG] + list(settings.command),
-        "mode": sweep.mode,
-        "timing": not sweep.counts_only,
-        "instructions": instructions.settings() if settings.instructions else None,
-        "started": now(),
-        "finished": None,
-        "benchmarks_planned": len(suite),
-        "environment": {},
-        "engine": {},
-        "benchmarks": [],
-        "skipped": [],
-        "suite": selected.record(),
-        "shard": shard_record and {
+    run = RunDocument(
+        complete=False,
+        command=[PROG] + list(settings.command),
+        mode=sweep.mode,
+        timing=not sweep.counts_only,
+        instructions=instructions.settings() if settings.instructions else None,
+        started=now(),
+        benchmarks_planned=len(suite),
+        suite=selected.record(),
+        shard=shard_record and {
             **shard_record,
             # What else must agree between the shards of one sweep.
             "options": {"counts_only": sweep.counts_only, "instructions": settings.instructions,
                         "memory_limit": settings.memory_limit},
         },
-    }
-    finished = run["benchmarks"]
+    )
+    finished = run.benchmarks
     # A benchmark the user named (its workload and strategy both, not
     # through 'all' or a default) that does not fit stops the run; one from
     # a suite they left to pinbench is skipped with a note, and the rest run.
@@ -466,12 +461,12 @@ def run(settings: RunSettings) -> RunDone:
     scratch = tempfile.TemporaryDirectory(prefix="pinbench-")
     with Signals() as signals:
         try:
-            run["environment"] = environment.collect()
+            run.environment = environment.collect()
             if not sweep.counts_only and suite:
-                _say_expected(selected.suite.name, suite, run["mode"], sweep.balance)
+                _say_expected(selected.suite.name, suite, run.mode, sweep.balance)
             engine, libraries = prepare_engine(settings.engine, suite, programs)  # before anything is run or timed
-            run["engine"] = engines.describe(engine)
-            timer = None if sweep.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run["mode"])
+            run.engine = engines.describe(engine)
+            timer = None if sweep.counts_only else timing.Timer(Path(scratch.name) / "specs.json", run.mode)
             # Every write happens with signals deferred, so results.json and
             # metrics.csv always describe the same finished benchmarks and a
             # stop needs no final write.
@@ -491,9 +486,9 @@ def run(settings: RunSettings) -> RunDone:
                         if named:
                             raise
                         with signals.deferred():
-                            run["skipped"].append({"benchmark": label, "reason": one_line(exc)})
-                            run["complete"] = _all_done(run) and not settings.instructions
-                            write_results(folder, run)
+                            run.skipped.append({"benchmark": label, "reason": one_line(exc)})
+                            run.complete = run.all_done and not settings.instructions
+                            run.write(folder)
                         progress.skipped(label, one_line(exc))
                         continue
                     spec = timing.Spec(
@@ -511,7 +506,7 @@ def run(settings: RunSettings) -> RunDone:
                                 raise KeyboardInterrupt from None
                             raise UsageError(f"pyperf could not time {bench.label}") from None
                         metrics.update(timing.timing_metrics(timed_benchmark))
-                        metrics.update(timing.measure_latency(spec, run["mode"]))
+                        metrics.update(timing.measure_latency(spec, run.mode))
                     record = {
                         "workload": program.name,
                         "strategy": bench.strategy,
@@ -527,19 +522,19 @@ def run(settings: RunSettings) -> RunDone:
                         finished.append(record)
                         specs.append(spec)
                         # With --instructions the run is complete once they are counted too.
-                        run["complete"] = _all_done(run) and not settings.instructions
-                        run["finished"] = now()
+                        run.complete = run.all_done and not settings.instructions
+                        run.finished = now()
                         if timer is not None:
                             timed.append(timed_benchmark)
                             write_pyperf(folder, timed)
-                        write_results(folder, run)
+                        run.write(folder)
                     progress.finished(label, time.perf_counter() - started)
-            if run["skipped"] and not finished:  # nothing fits: no result, and the reason why
-                raise runner.DoesNotFit(run["skipped"][0]["reason"])
+            if run.skipped and not finished:  # nothing fits: no result, and the reason why
+                raise runner.DoesNotFit(run.skipped[0]["reason"])
             if not suite:  # an empty shard is still a shard: merge counts it
                 with signals.deferred():
-                    run["complete"], run["finished"] = True, now()
-                    write_results(folder, run)
+                    run.complete, run.finished = True, now()
+                    run.write(folder)
             elif settings.instructions:
                 _count_instructions(run, specs, Path(scratch.name), folder, signals)
             if folder != destination:
@@ -575,10 +570,10 @@ def _say_expected(name: str, suite: list, mode: str, balance) -> None:
           f"({source}), plus compiling the engines not yet cached", file=sys.stderr, flush=True)
 
 
-def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, signals: Signals) -> None:
+def _count_instructions(run: RunDocument, specs: list, scratch: Path, folder: Path, signals: Signals) -> None:
     """After the timing, never inside it: count every benchmark's loop under
     callgrind in one valgrind process, then add the counts to the results."""
-    finished = run["benchmarks"]
+    finished = run.benchmarks
     with _Progress(len(specs)) as progress:
         started = time.perf_counter()
 
@@ -595,14 +590,9 @@ def _count_instructions(run: dict, specs: list, scratch: Path, folder: Path, sig
             )
         record["metrics"].update(metrics)
     with signals.deferred():
-        run["complete"] = _all_done(run)
-        run["finished"] = now()
-        write_results(folder, run)
-
-
-def _all_done(run: dict) -> bool:
-    """Every planned benchmark finished, or was skipped because it does not fit."""
-    return len(run["benchmarks"]) + len(run["skipped"]) == run["benchmarks_planned"]
+        run.complete = run.all_done
+        run.finished = now()
+        run.write(folder)
 
 
 def _partial(folder: Path, destination: Path, finished: list, suite: list, created: bool) -> str:
@@ -745,14 +735,13 @@ def compare_branches(settings: BranchSettings) -> BranchesDone:
                 except BugError as error:
                     bugs.append(str(error))
                     continue
-                env = doc.setdefault("environment", {})
-                env["git_commit"], env["git_dirty"] = commits[arm], False
-                for entry in doc["benchmarks"]:
+                doc.environment.update(git_commit=commits[arm], git_dirty=False)
+                for entry in doc.benchmarks:
                     entry["case"] = cases.get(shard.case_key(entry.get("workload_file") or entry["workload"],
                                                              entry["params"])) if shard_record else None
-                doc.update(
-                    **record,
-                    command=[PROG, *settings.command], complete=len(doc["benchmarks"]) == len(suite),
+                doc = replace(
+                    doc, **record,
+                    command=[PROG, *settings.command], complete=len(doc.benchmarks) == len(suite),
                     started=started, finished=now(), benchmarks_planned=len(suite),
                     branch_run={"arm": arm, "ref": refs[arm], "commit": commits[arm], "rounds": rounds,
                                 "interleave": settings.interleave, "other_ref": refs["b" if arm == "a" else "a"]},
@@ -792,11 +781,11 @@ def _empty_shard(out: Path, settings: BranchSettings, refs: dict, commits: dict,
     sweep = settings.sweep
     for arm in ARMS:
         env = dict(environment.collect(), git_commit=commits[arm], git_dirty=False)
-        doc = results_document({
-            "complete": True, "command": [PROG, *settings.command], "mode": sweep.mode,
-            "timing": not sweep.counts_only, "started": stamp, "finished": stamp, "benchmarks_planned": 0,
-            "environment": env, **record,
-        })
+        doc = RunDocument(
+            complete=True, command=[PROG, *settings.command], mode=sweep.mode,
+            timing=not sweep.counts_only, started=stamp, finished=stamp, benchmarks_planned=0,
+            environment=env, **record,
+        )
         write_arm(out / arm, doc, [])
     shutil.rmtree(out / ROUNDS, ignore_errors=True)
     comparison = cmp.compare_runs(cmp.load_run(out / "a"), cmp.load_run(out / "b"), **asdict(settings.gate))

@@ -79,12 +79,12 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()[:16]
 
 
-def costs_from_run(doc: dict) -> dict:
+def costs_from_run(doc) -> dict:
     """``{case key: seconds}`` from a previous run's results document: the
     sum of its benchmarks' wall times. Runs from before pinbench recorded
     them have none: then nothing."""
     out = {}
-    for entry in doc["benchmarks"]:
+    for entry in doc.benchmarks:
         seconds = entry.get("seconds")
         if isinstance(seconds, (int, float)) and seconds >= 0:
             key = case_key(entry.get("workload_file") or entry["workload"], entry["params"])
@@ -146,7 +146,7 @@ def select(suite: list, shard: tuple[int, int], known: dict | None = None) -> tu
     return chosen, record
 
 
-def check_balance_run(doc: dict, path) -> dict:
+def check_balance_run(doc, path) -> dict:
     """The costs of a ``--balance`` run, or a one-line error when it has none."""
     known = costs_from_run(doc)
     if not known:
@@ -171,6 +171,6 @@ def known_costs(balance) -> dict | None:
     """The case costs of the ``--balance`` run folder ``balance`` (None: none)."""
     if not balance:
         return None
-    from .results import read_results  # a one-line error for a bad folder
+    from .results import RunDocument  # a one-line error for a bad folder
 
-    return check_balance_run(read_results(balance), balance)
+    return check_balance_run(RunDocument.read(balance), balance)

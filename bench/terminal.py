@@ -12,7 +12,7 @@ from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
 from .metrics import BY_NAME, HEADLINE, LATENCY_SHOWN, NS, SHOWN
 from .records import BenchmarkRecord
-from .results import find_problems, groups
+from .results import RunDocument, find_problems, groups
 from .statistics import CONFIDENCE, TRUST_WITHIN
 
 
@@ -20,12 +20,12 @@ from .statistics import CONFIDENCE, TRUST_WITHIN
 MAX_STRATEGY_COLUMNS = 5
 
 
-def _by_strategy(doc: dict, title: str, caption: str, cell, headers: tuple):
+def _by_strategy(doc: RunDocument, title: str, caption: str, cell, headers: tuple):
     """Per workload and parameters, ``cell(metrics)`` (a tuple of texts, one
     per header) of the group's first benchmark under each strategy: a
     column per strategy, or with many strategies (they would not fit 100
     columns) a row each."""
-    strategy_names = list(dict.fromkeys(b["strategy"] for b in doc["benchmarks"]))
+    strategy_names = doc.strategies
     wide = len(strategy_names) <= MAX_STRATEGY_COLUMNS
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     table.add_column("workload", style="bold")
@@ -74,7 +74,7 @@ def _headline_cell(metric, m: dict) -> str:
     return metric.cell(value) + (" [bold yellow]![/bold yellow]" if metric.unit == NS and m.get("noisy") else "")
 
 
-def headline_table(doc: dict):
+def headline_table(doc: RunDocument):
     """The mission's question in one table: per workload and parameters,
     each strategy's held bytes per live task, allocations and time per task
     (metrics.HEADLINE; time only in a timed run), each beside its ratio to
@@ -112,11 +112,11 @@ def headline_table(doc: dict):
     return table
 
 
-def has_instructions(doc: dict) -> bool:
-    return any(b["metrics"].get("instructions_per_task") is not None for b in doc["benchmarks"])
+def has_instructions(doc: RunDocument) -> bool:
+    return any(b["metrics"].get("instructions_per_task") is not None for b in doc.benchmarks)
 
 
-def instructions_summary_table(doc: dict):
+def instructions_summary_table(doc: RunDocument):
     """Per workload and parameters: instructions and estimated cycles per
     task under each strategy (--instructions; the first allocator's)."""
     return _by_strategy(
@@ -145,15 +145,15 @@ def group_labels(group: list) -> list:
     return labels
 
 
-def has_timing(doc: dict) -> bool:
-    return any("ns_per_task_mean" in b["metrics"] for b in doc["benchmarks"])
+def has_timing(doc: RunDocument) -> bool:
+    return any("ns_per_task_mean" in b["metrics"] for b in doc.benchmarks)
 
 
-def noisy_benchmarks(doc: dict) -> list:
-    return [b for b in doc["benchmarks"] if b["metrics"].get("noisy")]
+def noisy_benchmarks(doc: RunDocument) -> list:
+    return [b for b in doc.benchmarks if b["metrics"].get("noisy")]
 
 
-def print_noise_warning(out, doc: dict):
+def print_noise_warning(out, doc: RunDocument):
     noisy = noisy_benchmarks(doc)
     if noisy:
         names = ", ".join(BenchmarkRecord.of(b).name() for b in noisy[:6])
@@ -176,7 +176,7 @@ def time_cell(m: dict) -> str:
     return f"{format_ns(m['ns_per_task_median'])} ±{m['timing_within']:.0%}{flag}"
 
 
-def timing_table(doc: dict):
+def timing_table(doc: RunDocument):
     """Every benchmark's timing: pyperf's ns/task and the latency percentiles."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
     table.add_column("workload\nparams", overflow="fold")
@@ -204,7 +204,7 @@ def timing_table(doc: dict):
     return table
 
 
-def results_table(doc: dict):
+def results_table(doc: RunDocument):
     # Columns are one space apart (the box's divider) so that the widest
     # rows (20-digit checksums, 6-digit byte counts) fit in 100 columns; the
     # text columns get a second space of their own.
@@ -240,14 +240,14 @@ def results_table(doc: dict):
     return table
 
 
-def header_lines(folder, doc: dict) -> list:
-    environment = doc.get("environment") or {}
+def header_lines(folder, doc: RunDocument) -> list:
+    environment = doc.environment
 
     def env(key):  # any JSON scalar may stand there (results.RUN_SHAPE): shown as text
         value = environment.get(key)
         return None if value is None or value == "" or value is False else str(value)
 
-    started = str(doc.get("started") or "?").replace("T", " ")
+    started = str(doc.started or "?").replace("T", " ")
     machine = env("hostname") or "?"
     details = [x for x in (env("cpu"), f"{env('logical_cores')} cores" if env("logical_cores") else None,
                            " ".join(x for x in (env("os"), env("kernel")) if x) or None) if x]
@@ -255,38 +255,43 @@ def header_lines(folder, doc: dict) -> list:
     commit_text = "no git checkout" if not commit else commit[:12] + (" (dirty)" if env("git_dirty") else "")
     lines = [
         f"[bold]{esc(folder)}[/bold]",
-        esc(f"mode: {doc.get('mode', '?')}  started: {started}  commit: {commit_text}"),
+        esc(f"mode: {_given(doc.mode)}  started: {started}  commit: {commit_text}"),
         esc(f"engine: {engine_text(doc)}"),
         esc(
             f"machine: {machine}" + (f" ({', '.join(details)})" if details else "")
-            + f"  pinbench {doc.get('pinbench_version', '?')}"
+            + f"  pinbench {_given(doc.pinbench_version)}"
         ),
     ]
-    shard = doc.get("shard")
+    shard = doc.shard
     if shard:
         lines.append(esc(f"shard {shard['index']}/{shard['count']}: {shard['cases']} of the suite's "
                          f"{shard['suite_cases']} cases (pinbench merge joins the shards)"))
-    merged = doc.get("merged")
+    merged = doc.merged
     if merged:  # each benchmark keeps its own machine; the line above is the first shard's
         missing = f", missing {', '.join(map(str, merged['missing']))}" if merged["missing"] else ""
         lines.append(esc(f"merged: {len(merged['present'])} of {merged['shards']} shards{missing}, "
                          f"run on {merged['machines']} machine(s)"))
-    skipped = doc.get("skipped") or []
+    skipped = doc.skipped
     if skipped:
         names = ", ".join(s["benchmark"] for s in skipped[:4]) + (f" and {len(skipped) - 4} more" if len(skipped) > 4 else "")
         lines.append(esc(f"note: {len(skipped)} benchmark(s) skipped, as they do not fit: {names}"))
-    if not doc.get("complete"):
-        planned = doc.get("benchmarks_planned")
+    if not doc.complete:
+        planned = doc.benchmarks_planned
         of = f" of {planned}" if planned else ""
         lines.append(
             f"[bold yellow]warning:[/bold yellow] this run is incomplete: "
-            f"{len(doc['benchmarks'])}{of} benchmarks finished "
+            f"{len(doc.benchmarks)}{of} benchmarks finished "
             + ("(a partial merge)" if merged and merged["missing"] else "(interrupted or stopped)")
         )
     return lines
 
 
-def report_problems(doc: dict) -> int:
+def _given(value) -> str:
+    """A field of the run as the header shows it: ``?`` when the run lacks it."""
+    return "?" if value is None else value
+
+
+def report_problems(doc: RunDocument) -> int:
     problems = find_problems(doc)
     if not problems:
         return EXIT_OK

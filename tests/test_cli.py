@@ -613,6 +613,40 @@ def test_results_round_trip_and_dataframe(tmp_path):
     assert rows[1]["param_tasks"] == "3"
 
 
+def test_a_run_document_writes_back_the_results_json_it_read(tmp_path):
+    """Commands read results.json as a RunDocument and write it through
+    RunDocument.write (merge, compare-branches): a file in pinbench's layout
+    with every optional section, and a key this pinbench does not know,
+    comes back byte for byte; a field the file lacks reads as None."""
+    entry = {"workload": "chain", "strategy": "rc", "allocator": "pool", "params": {"depth": 2},
+             "metrics": {"allocs": 3, "frame_bytes": {"main": 48}}, "workload_file": "w.toml",
+             "seconds": 0.5, "case": 4, "machine": {"hostname": "h"}}
+    layout = {
+        "format": results.FORMAT, "schema_version": results.SCHEMA_VERSION, "pinbench_version": "0.0.9",
+        "complete": True, "command": ["pinbench", "run"], "mode": "quick", "timing": False,
+        "instructions": {"tool": "valgrind"}, "started": "2024-01-01T00:00:00", "finished": None,
+        "benchmarks_planned": 2, "environment": {"hostname": "h", "git_dirty": False}, "benchmarks": [entry],
+        "skipped": [{"benchmark": "chain/fiber/system", "reason": "too big"}],
+        "engine": {"engine": "interpreted"}, "suite": {"name": "default"},
+        "shard": {"index": 1, "count": 2}, "merged": {"shards": 2}, "branch_run": {"arm": "a"},
+        "written_by_a_newer_pinbench": [1, 2],
+    }
+    text = json.dumps(layout, indent=2) + "\n"
+    (tmp_path / "results.json").write_text(text)
+    doc = results.RunDocument.read(tmp_path)
+    assert (doc.mode, doc.shard, doc.branch_run, doc.benchmarks) == ("quick", {"index": 1, "count": 2},
+                                                                    {"arm": "a"}, [entry])
+    assert doc.machine_of(entry) == {"hostname": "h"}
+    (tmp_path / "out").mkdir()
+    doc.write(tmp_path / "out")
+    assert (tmp_path / "out" / "results.json").read_text() == text
+    minimal = {"format": results.FORMAT, "schema_version": results.SCHEMA_VERSION, "benchmarks": []}
+    (tmp_path / "results.json").write_text(json.dumps(minimal))
+    doc = results.RunDocument.read(tmp_path)
+    assert (doc.mode, doc.started, doc.benchmarks_planned, doc.complete, doc.pinbench_version) == (None,) * 5
+    assert (doc.environment, doc.engine, doc.skipped, doc.command) == ({}, {}, [], [])
+
+
 def test_storable_metrics_drop_sample_arrays():
     import numpy as np
 

@@ -490,13 +490,13 @@ def test_compare_across_engines_compares_counts_but_gives_no_timing_verdict(engi
     # With timings on both sides (a twofold slowdown), the engines decide
     # whether there is a verdict at all.
     base, head = compare.load_run(root / "interpreted"), compare.load_run(root / "compiled")
-    keys = [compare.benchmark_key(b) for b in base["doc"]["benchmarks"]]
+    keys = [compare.benchmark_key(b) for b in base["doc"].benchmarks]
     base["values"] = {k: [[1e-6 * (1 + 0.01 * i) for i in range(5)] for _ in range(6)] for k in keys}
     head["values"] = {k: [[2 * v for v in run] for run in base["values"][k]] for k in keys}
     across = compare.compare_runs(base, head)
     assert not across["timing"] and all(b["timing"] is None for b in across["benchmarks"])
     assert not across["verdict"]["failed"]
-    head["doc"]["engine"] = {"engine": "interpreted"}
+    head["doc"].engine = {"engine": "interpreted"}
     same = compare.compare_runs(base, head)
     assert same["timing"] and same["verdict"]["timing_regressions"] == 4
 

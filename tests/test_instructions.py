@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pinbench.bench import compare, instructions, runner, timing
+from pinbench.bench.results import RunDocument
 from pinbench.model.errors import UsageError
 from pinbench.bench.suite import build_suite
 
@@ -121,7 +122,7 @@ def _run(instructions_per_task, counted=True):
                            "params": {"depth": 8}, "metrics": metrics}],
            "complete": True, "benchmarks_planned": 1, "mode": "quick", "environment": {},
            "instructions": {"tool": "valgrind"} if counted else None}
-    return {"path": "x", "doc": doc, "values": None}
+    return {"path": "x", "doc": RunDocument.from_dict(doc), "values": None}
 
 
 @pytest.mark.parametrize("head, kind", [

@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from pinbench import strategies
 from pinbench.bench import plots
+from pinbench.bench.results import RunDocument
 
 STRATEGIES = list(strategies.BUILTIN)
 ALLOCATORS = ["system", "pool", "bump"]
@@ -39,7 +40,7 @@ def noisy_of(w: int, s: int, a: int) -> bool:
     return (w + s + a) % 4 == 0
 
 
-def constructed_doc() -> dict:
+def constructed_doc() -> RunDocument:
     benchmarks = []
     for (w, workload), (s, strategy), (a, allocator) in itertools.product(
         enumerate(WORKLOADS), enumerate(STRATEGIES), enumerate(ALLOCATORS)
@@ -56,7 +57,7 @@ def constructed_doc() -> dict:
                 "timing_within": spread, "noisy": noisy_of(w, s, a),
             },
         })
-    return {"benchmarks": benchmarks}
+    return RunDocument(benchmarks=benchmarks)
 
 
 @pytest.fixture(scope="module")
@@ -135,15 +136,15 @@ def test_every_overview_legend_fits_inside_the_canvas(draw):
         assert inside(fig, legend.get_window_extent(canvas.get_renderer()))
 
 
-def swept_doc(sets: int) -> dict:
+def swept_doc(sets: int) -> RunDocument:
     """One workload, ``sets`` parameter sets, every built-in strategy."""
     doc = constructed_doc()
     benchmarks = []
     for t in range(sets):
-        for b in doc["benchmarks"]:
+        for b in doc.benchmarks:
             if b["workload"] == "chain" and b["allocator"] == "system":
                 benchmarks.append({**b, "params": {"tasks": 10 + t}})
-    return {"benchmarks": benchmarks}
+    return RunDocument(benchmarks=benchmarks)
 
 
 @pytest.mark.parametrize("sets, labelled", [(2, True), (6, True), (10, False)])
@@ -168,7 +169,7 @@ def test_the_scaling_legend_fits_and_names_every_series():
     canvas, and no entry without a name."""
     benchmarks = []
     for depth in (1, 2, 4):
-        for b in constructed_doc()["benchmarks"]:
+        for b in constructed_doc().benchmarks:
             if b["workload"] == "chain" and b["allocator"] in ("system", "pool"):
                 benchmarks.append({**b, "params": {"depth": depth},
                                    "metrics": {**b["metrics"], "bytes_per_task": 100 * depth}})

@@ -21,7 +21,7 @@ from pinbench import strategies
 from pinbench.bench import plots, report
 from pinbench.bench.layout_view.figure import MAX_DRAWN_BLOCKS, fig_layout
 from pinbench.bench.layout_view.model import MAX_FRAMES, task_view
-from pinbench.bench.results import read_results
+from pinbench.bench.results import RunDocument, read_results
 from pinbench.bench.runner import execute
 from pinbench.bench.workloads import get_workload
 
@@ -116,7 +116,7 @@ def test_timed_run_draws_time_and_latency_figures(timed_run):
 
 
 def test_every_figure_is_left_out_when_there_is_nothing_to_draw(counts_run):
-    doc = read_results(counts_run[0])
+    doc = RunDocument.read(counts_run[0])
     benches = plots.workload_benches(doc)
     assert plots.fig_time(doc) is None  # counts only
     assert plots.fig_latency("chain", benches["chain"]) is None
@@ -147,7 +147,7 @@ def svg_blocks(path):
 @pytest.mark.parametrize("workload", ["chain", "fanout"])
 def test_layout_diagram_blocks_and_bytes_match_the_run(counts_run, workload):
     out, _ = counts_run
-    doc = read_results(out)
+    doc = RunDocument.read(out)
     benches = plots.workload_benches(doc)[workload]
     params, views = report.layout_choice(workload, benches, STRATEGIES)
     drawn = svg_blocks(out / "figures" / f"{workload}-layout.svg")
@@ -480,10 +480,10 @@ def test_a_saved_comparison_is_drawn_in_the_report(tmp_path):
 
 def test_the_page_names_the_skipped_benchmarks(tiny_run):
     """A benchmark that did not fit is said above the summary (it was missing from the page)."""
-    doc = read_results(tiny_run)
+    doc = RunDocument.read(tiny_run)
     page = report.render_html(tiny_run, doc, [])
     assert 'id="skipped"' not in page
-    doc["skipped"] = [{"benchmark": "skynet/fiber/system", "reason": "needs more than <1 GiB> of stacks"},
+    doc.skipped = [{"benchmark": "skynet/fiber/system", "reason": "needs more than <1 GiB> of stacks"},
                       {"benchmark": "skynet/loom/bump", "reason": "too big"}]
     page = report.render_html(tiny_run, doc, [])
     summary = page.split('<h2 id="summary">')[1].split("<h2")[0]

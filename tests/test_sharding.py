@@ -20,6 +20,7 @@ import pytest
 
 from pinbench.bench import compare, merge, shard
 from pinbench.bench.metrics import COMPARED
+from pinbench.bench.results import RunDocument
 from pinbench.bench.runner import Benchmark
 from pinbench.bench.suite import build_suite
 from pinbench.model.errors import UsageError
@@ -219,7 +220,7 @@ def test_balance_reads_the_durations_of_a_previous_run(sweep, tmp_path):
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "b" / "results.json").read_text())
     whole = json.loads((sweep / "whole" / "results.json").read_text())
-    expected = shard.select(build_suite(*_filters()), (1, SHARDS), shard.costs_from_run(whole))[0]
+    expected = shard.select(build_suite(*_filters()), (1, SHARDS), shard.costs_from_run(RunDocument.from_dict(whole)))[0]
     assert [(e["workload"], e["strategy"]) for e in doc["benchmarks"]] == [(b.workload, b.strategy) for _, b in expected]
     assert all(e["seconds"] >= 0 for e in whole["benchmarks"])
     # Shards balanced by different runs do not fit together.
@@ -264,8 +265,8 @@ def test_a_timing_verdict_needs_both_sides_on_one_machine():
         bench["metrics"]["allocs"] = 11
     runs = [[1.0, 1.0]] * 3
     values = {compare.benchmark_key(e): runs for e in (entry, other)}
-    result = compare.compare_runs({"path": "base", "doc": base_doc, "values": values},
-                                  {"path": "head", "doc": head_doc, "values": values})
+    result = compare.compare_runs({"path": "base", "doc": RunDocument.from_dict(base_doc), "values": values},
+                                  {"path": "head", "doc": RunDocument.from_dict(head_doc), "values": values})
     same, elsewhere = result["benchmarks"]
     assert same["timing"] is not None and elsewhere["timing"] is None
     assert [c["metric"] for c in elsewhere["changes"]] == ["allocs"]  # counts compared whatever the machine

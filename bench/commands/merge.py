@@ -62,15 +62,15 @@ def run(args, argv) -> int:
     doc, timed = merge.merge_runs(args.folders, args.partial)
     with merge.staging(out, args.force, args.folders) as staged:
         merge.write_run(staged, doc, timed)
-    info = doc["merged"]
+    info = doc.merged
     if info["missing"]:
         missing = f"; missing shard(s) {', '.join(map(str, info['missing']))}: incomplete"
-    elif not doc["complete"]:
+    elif not doc.complete:
         missing = "; a shard's run was incomplete, so is the merged one"
     else:
         missing = ""
     stdout_console().print(
-        f"{len(doc['benchmarks'])} benchmarks from {len(info['present'])} of {info['shards']} shards "
+        f"{len(doc.benchmarks)} benchmarks from {len(info['present'])} of {info['shards']} shards "
         f"({info['machines']} machine(s)) merged into {out}{missing}", soft_wrap=True, markup=False)
     stdout_console().print(f"full table: {PROG} show {out}", markup=False)
     return 0

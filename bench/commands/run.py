@@ -18,7 +18,7 @@ from .. import engine as engines
 from .. import runner, session
 from ..console import esc, stdout_console
 from ..formatting import parse_float
-from ..results import read_results
+from ..results import RunDocument
 from ..terminal import (
     has_instructions,
     headline_table,
@@ -123,14 +123,14 @@ def run(args, argv) -> int:
 
 
 def _report_run(folder: Path, elapsed: float) -> int:
-    doc = read_results(folder)  # what a user will read back, not what we hold
+    doc = RunDocument.read(folder)  # what a user will read back, not what we hold
     out = stdout_console()
     out.print(headline_table(doc))
     print_noise_warning(out, doc)
     if has_instructions(doc):
         out.print(instructions_summary_table(doc))
-    for skipped in doc.get("skipped", []):
+    for skipped in doc.skipped:
         out.print(f"[bold yellow]skipped:[/bold yellow] {esc(skipped['reason'])}", soft_wrap=True)
-    out.print(f"{len(doc['benchmarks'])} benchmarks in {elapsed:.1f} s; results in [bold]{esc(folder)}[/bold]")
+    out.print(f"{len(doc.benchmarks)} benchmarks in {elapsed:.1f} s; results in [bold]{esc(folder)}[/bold]")
     out.print(f"full table: pinbench show {esc(folder)}")
     return report_problems(doc)

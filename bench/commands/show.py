@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..console import stdout_console
-from ..results import read_results
+from ..results import RunDocument
 from ..terminal import (
     has_instructions,
     has_timing,
@@ -38,7 +38,7 @@ def add_parser(subparsers):
 
 
 def run(args, argv) -> int:
-    doc = read_results(args.dir)
+    doc = RunDocument.read(args.dir)
     out = stdout_console()
     for line in header_lines(args.dir, doc):
         out.print(line)
