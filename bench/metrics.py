@@ -88,6 +88,7 @@ class Metric:
     summary: str | None = None  # column header in the report's summary (SUMMARY, and the time)
     percentile: float | None = None  # a latency percentile: which one (50: the median)
     figure: Figure | None = None  # its figure in the report's overview (None: none)
+    column: str | None = None  # its header in a one-line column of the timing tables (None: its short label)
 
     def text(self, value) -> str:
         """The value as the report page and figures write it."""
@@ -100,13 +101,22 @@ class Metric:
     def axis(self, symbol: str | None = None) -> str:
         """An axis label: the short label and its unit's symbol (``symbol``,
         for a time: the unit its values are drawn in)."""
-        symbol = symbol or SYMBOLS.get(self.unit)
-        return self.brief + (f" ({symbol})" if symbol else "")
+        return axis_label(self.brief, symbol or SYMBOLS.get(self.unit))
 
     @property
     def brief(self) -> str:
         """The label in a few words."""
         return self.short or self.label
+
+    @property
+    def header(self) -> str:
+        """Its header in a table column of one line."""
+        return self.column or self.brief
+
+
+def axis_label(quantity: str, symbol: str | None) -> str:
+    """What an axis names: the quantity, and its unit's symbol if it has one."""
+    return quantity + (f" ({symbol})" if symbol else "")
 
 
 METRICS = (
@@ -207,15 +217,15 @@ METRICS = (
     Metric("ns_per_task_mean", "time per task (pyperf mean)", NS, deterministic=False),
     Metric("ns_per_task_stdev", "time per task, standard deviation", NS, deterministic=False),
     Metric("ns_per_task_median", "time per task (pyperf median)", NS, deterministic=False, headline="time\n/task",
-           summary="time",
+           summary="time", column="time/task",
            figure=Figure("time-per-task", "Time per task",
                          "One row per strategy, the fastest on top; each dot is the median of pyperf's values "
                          "divided by the fastest's, the line through it the median's "
                          f"{CONFIDENCE:.0%} bootstrap interval. A hollow dot is too noisy to trust: its interval "
                          f"is wider than ±{TRUST_WITHIN:.0%}. With several allocators each has its own marker.",
                          rank=4, kind=RELATIVE_TIME, when="ns_per_task_mean")),
-    Metric("timing_values", "pyperf values", deterministic=False),
-    Metric("tasks_per_second", "tasks per second", deterministic=False),
+    Metric("timing_values", "pyperf values", deterministic=False, column="n"),
+    Metric("tasks_per_second", "tasks per second", deterministic=False, column="tasks/s"),
     Metric("timing_cv", "coefficient of variation of the time", RATIO, deterministic=False),
     Metric("noisy", f"too noisy to trust (the {CONFIDENCE:.0%} interval of the median is wider than "
            f"±{TRUST_WITHIN:.0%})", FLAG, deterministic=False),
@@ -243,6 +253,7 @@ METRICS = (
     # -- deterministic, with --instructions: the core's loop under callgrind (bench/instructions.py)
     Metric("instructions_per_task", "instructions per task (callgrind)", regression=INCREASE_BEYOND_THRESHOLD,
            report="instr/task", compare_rank=18, optional=True, short="instructions per task",
+           column="instructions/task",
            figure=Figure("instructions-per-task", "Instructions per task",
                          "Instructions the core's loop executed per task under valgrind's callgrind "
                          "(pinbench run --instructions): deterministic for one binary, so a change of 1% "
@@ -250,7 +261,7 @@ METRICS = (
                          rank=5, title="Instructions per task, by strategy (callgrind: the core's loop only; "
                          "exact for one binary)", per_allocator=True, when="instructions_per_task")),
     Metric("estimated_cycles_per_task", "estimated cycles per task (L1 hits + 5 x LL hits + 35 x RAM)",
-           regression=INCREASE_BEYOND_THRESHOLD, compare_rank=19, optional=True),
+           regression=INCREASE_BEYOND_THRESHOLD, compare_rank=19, optional=True, column="est. cycles/task"),
     # -- measured: the real footprint beside the model's (the C library's block sizes, the
     # machine's pages; docs/footprint.md)
     Metric("bookkeeping_bytes_per_task", "executor bookkeeping bytes per task", BYTES, deterministic=False,
@@ -293,6 +304,16 @@ PERCENTILES = {m.name: m.percentile for m in METRICS if m.percentile}
 # The latency columns of the timing tables (show's and the report's; the
 # other percentiles are in metrics.csv).
 LATENCY_SHOWN = ("p50_ns", "p99_ns", "max_ns")
+# The columns of show's timing table, before the latency ones: the time
+# (with its interval), how many values pyperf took, the rate.
+TIMING_SHOWN = ("ns_per_task_median", "timing_values", "tasks_per_second")
+# The terminal's summary of instruction counts (--instructions), per strategy.
+INSTRUCTIONS_SHOWN = ("instructions_per_task", "estimated_cycles_per_task")
+# What the latency percentiles measure, as the axes they share name it
+# (plots.py): every task's latency, and an open-loop request's from its
+# scheduled arrival.
+LATENCY = "task latency"
+ARRIVAL_LATENCY = "latency from scheduled arrival"
 # Present only when a run asked for them (--instructions).
 OPTIONAL = tuple(m.name for m in METRICS if m.optional)
 # How compare-branches merges an arm's rounds: {name: "median" or "sum"}.

@@ -40,7 +40,8 @@ from .formatting import duration as fmt_duration  # noqa: E402
 from .formatting import param_text, params_text, time_unit  # noqa: E402
 from . import records  # noqa: E402
 from .results import RunDocument  # noqa: E402
-from .metrics import BY_NAME, COUNT, NS, PERCENTILES, RELATIVE_TIME, Metric  # noqa: E402
+from .metrics import ARRIVAL_LATENCY, BY_NAME, COUNT, LATENCY, NS, PERCENTILES, RELATIVE_TIME, Metric  # noqa: E402
+from .metrics import axis_label  # noqa: E402
 from .statistics import CONFIDENCE  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
 
@@ -612,7 +613,7 @@ def fig_latency(workload: str, benches: list) -> Figure | None:
             ax.set_xlim(1.6, MAX_POSITION * 1.6)
             ax.grid(True, axis="both")
             ax.set_xlabel("percentile (log scale of 1/(1-p))")
-            ax.set_ylabel(f"task latency ({unit[1]})")
+            ax.set_ylabel(axis_label(LATENCY, unit[1]))
             label = params_label(params, vary) if vary else ""
             n = "/".join(str(s) for s in sorted(s for s in samples if s is not None))
             ax.set_title(label, loc="left", fontsize=9, fontweight="bold")
@@ -673,7 +674,7 @@ def fig_server_rate(benches: list) -> Figure | None:
             ax.minorticks_off()
             ax.grid(True, axis="both")
             ax.set_xlabel("offered rate (requests/s, Poisson arrivals)")
-            ax.set_ylabel(f"latency from scheduled arrival ({unit[1]})")
+            ax.set_ylabel(axis_label(ARRIVAL_LATENCY, unit[1]))
             ax.set_title(label, loc="left", fontweight="bold")
             _log_ticks(ax)
         handles = _strategy_handles(names, line=True) + [

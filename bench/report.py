@@ -581,7 +581,7 @@ def _details_table(benches: list) -> str:
                if not metric.optional or any(metric.name in b["metrics"] for b in benches)]
     heads = (["parameters"] if vary else []) + ["strategy", "allocator"] + [metric.report for metric in columns]
     if timed:
-        heads += ["time/task", f"{CONFIDENCE:.0%} interval", "outliers"]
+        heads += [BY_NAME["ns_per_task_median"].header, f"{CONFIDENCE:.0%} interval", "outliers"]
     if latency:
         heads += [BY_NAME[name].brief for name in LATENCY_SHOWN]
     rows = []
@@ -622,7 +622,8 @@ def _noisy_html(doc: RunDocument) -> str:
     )
     table = (
         '<div class="scroll"><table><thead><tr><th class="l">workload</th><th class="l">parameters</th>'
-        f'<th class="l">strategy</th><th class="l">allocator</th><th>time/task</th><th>{CONFIDENCE:.0%} interval</th>'
+        f'<th class="l">strategy</th><th class="l">allocator</th><th>{BY_NAME["ns_per_task_median"].header}</th>'
+        f'<th>{CONFIDENCE:.0%} interval</th>'
         f"<th>outliers</th><th>values</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
     if len(noisy) > 8:  # a long list folds away (no script needed)

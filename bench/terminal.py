@@ -10,7 +10,7 @@ from rich.table import Table
 from .engine import engine_text
 from .console import EXIT_BUG, EXIT_OK, PROG, esc, stderr_console
 from .formatting import compact, format_ns, param_text, params_text
-from .metrics import BY_NAME, HEADLINE, LATENCY_SHOWN, NS, SHOWN
+from .metrics import BY_NAME, HEADLINE, INSTRUCTIONS_SHOWN, LATENCY_SHOWN, NS, SHOWN, TIMING_SHOWN
 from .records import BenchmarkRecord
 from .results import RunDocument, find_problems, groups
 from .statistics import CONFIDENCE, TRUST_WITHIN
@@ -122,9 +122,8 @@ def instructions_summary_table(doc: RunDocument):
     return _by_strategy(
         doc, "instructions per task / estimated cycles per task, by strategy",
         "(callgrind, the core's loop only: exact for one binary; see docs/comparing.md)",
-        lambda m: tuple(BY_NAME[name].cell(m.get(name))
-                        for name in ("instructions_per_task", "estimated_cycles_per_task")),
-        ("instructions/task", "est. cycles/task"),
+        lambda m: tuple(BY_NAME[name].cell(m.get(name)) for name in INSTRUCTIONS_SHOWN),
+        tuple(BY_NAME[name].header for name in INSTRUCTIONS_SHOWN),
     )
 
 
@@ -182,11 +181,8 @@ def timing_table(doc: RunDocument):
     table.add_column("workload\nparams", overflow="fold")
     table.add_column("strategy", no_wrap=True)
     table.add_column("allocator", no_wrap=True)
-    table.add_column("time/task", justify="right", no_wrap=True)
-    table.add_column("n", justify="right", no_wrap=True)
-    table.add_column("tasks/s", justify="right", no_wrap=True)
-    for name in LATENCY_SHOWN:
-        table.add_column(BY_NAME[name].brief, justify="right", no_wrap=True)
+    for name in TIMING_SHOWN + LATENCY_SHOWN:
+        table.add_column(BY_NAME[name].header, justify="right", no_wrap=True)
     for group in groups(doc):
         labels = group_labels(group)
         for i, bench in enumerate(group):
