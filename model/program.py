@@ -314,6 +314,14 @@ class CompiledProgram:
         )
 
 
+def view_step_text(step, names) -> str:
+    """A step of the program's view (model/program_view.py) in builder
+    notation; ``names`` are the functions' names."""
+    limits = [e.limit for e in step.edges if e.back]
+    return _step_text(step.op, [names[e.callee] for e in step.edges], step.arg, step.wait,
+                      limits[0] if limits else None)
+
+
 def _step_text(op, callee_names, arg, wait, limit) -> str:
     names = ", ".join(repr(name) for name in callee_names)
     limit_text = "" if limit is None else f", limit={limit!r}"
@@ -632,22 +640,17 @@ class _Compiler:
         whether a losing arm reached a detached spawn before it was cancelled
         would depend on how an executor orders one tick) and the arms present there must take different numbers of ticks."""
         walk = _Walk(compiled)
-        selects = [s for s, op in enumerate(walk.op) if op == OP_SELECT]
+        selects = [(fn, i, step) for fn in walk.functions for i, step in enumerate(fn.steps) if step.op == OP_SELECT]
         if not selects:
             return
         reached = walk.reached_rdepths(compiled.entry)
         awaits_spawn = walk.table(walk.awaits_spawn)
-        step_fn = np.repeat(np.arange(len(walk.fn_start)), compiled.fn_step_count).tolist()
         names = compiled.fn_names
-        for s in selects:
-            f = step_fn[s]
-            where = (
-                f"function '{names[f]}' step {s - walk.fn_start[f] + 1} "
-                f"{compiled.step_text(s)}"
-            )
-            for r in sorted(reached[f]):
+        for fn, i, step in selects:
+            where = f"function '{fn.name}' step {i + 1} {view_step_text(step, names)}"
+            for r in sorted(reached[fn.index]):
                 at = f" at recursion depth {r}" if r else ""
-                arms = list(walk.children(s, r))
+                arms = list(walk.children(step, r))
                 for g, rg in arms:
                     if awaits_spawn[rg][g]:
                         raise self.fail(
@@ -688,41 +691,34 @@ def postorder(starts, children) -> list:
 
 
 class _Walk:
-    """Plain-list view of a compiled program for the analyses that depend on
-    the recursion depth (Python lists index far faster than numpy arrays)."""
+    """The analyses that depend on the recursion depth, on the program's
+    view (model/program_view.py): a table of one value per function and
+    rdepth, filled callees first. Only the steps with edges construct
+    children, so each function keeps those, and its I/O ticks summed."""
 
     def __init__(self, p: CompiledProgram):
-        self.op = p.step_op.tolist()
-        self.arg = p.step_arg.tolist()
-        self.wait = p.step_wait.tolist()
-        self.fn_start = p.fn_step_start.tolist()
-        self.fn_count = p.fn_step_count.tolist()
-        self.edge_start = p.step_edge_start.tolist()
-        self.edge_count = p.step_edge_count.tolist()
-        self.callee = p.edge_callee.tolist()
-        self.back = p.edge_back.tolist()
-        self.limit = p.edge_limit.tolist()
-        self.postorder = p.fn_postorder.tolist()
-        self.max_limit = max([0, *self.limit])  # non-back edges hold -1
+        view = p.view
+        self.functions = view.functions
+        self.order = view.callees_first()
+        self.linked = [tuple(step for step in fn.steps if step.edges) for fn in self.functions]
+        self.io = [sum(step.arg for step in fn.steps if step.op == OP_IO) for fn in self.functions]
+        self.max_limit = max([0, *(e.limit for fn in self.functions for e in fn.edges)])  # non-back edges hold -1
 
-    def steps(self, f: int) -> range:
-        return range(self.fn_start[f], self.fn_start[f] + self.fn_count[f])
-
-    def children(self, s: int, r: int):
-        """(callee, rdepth) of each child step ``s`` constructs in an
+    @staticmethod
+    def children(step, r: int):
+        """(callee, rdepth) of each child ``step`` constructs in an
         invocation at rdepth ``r``; recursion-skipped children are absent."""
-        first = self.edge_start[s]
-        for e in range(first, first + self.edge_count[s]):
-            if not self.back[e]:
-                yield self.callee[e], r
-            elif r < self.limit[e]:
-                yield self.callee[e], r + 1
+        for e in step.edges:
+            if not e.back:
+                yield e.callee, r
+            elif r < e.limit:
+                yield e.callee, r + 1
 
     def table(self, fn_value) -> list:
         """rows[r][f] = fn_value(f, r, lookup) for r in 0..max_limit.
 
         Children reached through non-back edges keep the rdepth and come
-        earlier in the post-order; back edges lead to rdepth + 1, a row
+        earlier in callees-first order; back edges lead to rdepth + 1, a row
         already filled because rows are filled from the deepest up."""
         rows = [None] * (self.max_limit + 1)
 
@@ -730,19 +726,17 @@ class _Walk:
             return rows[rg][g]
 
         for r in range(self.max_limit, -1, -1):
-            rows[r] = [None] * len(self.fn_start)
-            for f in self.postorder:
+            rows[r] = [None] * len(self.functions)
+            for f in self.order:
                 rows[r][f] = fn_value(f, r, lookup)
         return rows
 
     def duration(self, f: int, r: int, lookup) -> int:
-        total = 0
-        for s in self.steps(f):
-            op = self.op[s]
-            if op == OP_IO:
-                total += self.arg[s]
-            elif op in _AWAITING_OPS or (op == OP_SPAWN and self.wait[s]):
-                ticks = [lookup(g, rg) for g, rg in self.children(s, r)]
+        total = self.io[f]
+        for step in self.linked[f]:
+            op = step.op
+            if op in _AWAITING_OPS or (op == OP_SPAWN and step.wait):
+                ticks = [lookup(g, rg) for g, rg in self.children(step, r)]
                 if ticks:
                     total += min(ticks) if op == OP_SELECT else max(ticks)
         return total
@@ -751,9 +745,9 @@ class _Walk:
         """Whether an invocation (transitively, through call/join/select)
         spawns tasks, waiting or not; a spawn whose children are all skipped
         spawns nothing and so does not count."""
-        for s in self.steps(f):
-            op = self.op[s]
-            children = list(self.children(s, r))
+        for step in self.linked[f]:
+            op = step.op
+            children = list(self.children(step, r))
             if op == OP_SPAWN and children:
                 return True
             if op in _AWAITING_OPS and any(lookup(g, rg) for g, rg in children):
@@ -762,13 +756,13 @@ class _Walk:
 
     def reached_rdepths(self, entry: int) -> list:
         """For each function, the set of rdepths it is invoked at."""
-        reached = [set() for _ in self.fn_start]
+        reached = [set() for _ in self.functions]
         reached[entry].add(0)
         pending = [(entry, 0)]
         while pending:
             f, r = pending.pop()
-            for s in self.steps(f):
-                for g, rg in self.children(s, r):
+            for step in self.linked[f]:
+                for g, rg in self.children(step, r):
                     if rg not in reached[g]:
                         reached[g].add(rg)
                         pending.append((g, rg))
