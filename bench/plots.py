@@ -23,6 +23,7 @@ import math
 import os
 import secrets
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -481,89 +482,131 @@ def fig_scaling(workload: str, benches: list) -> Figure | None:
     x_name = scaling_param(benches)
     if x_name is None:
         return None
-    others = [n for n in varying(benches) if n != x_name]
-    names = strategies_of(benches)
-    allocs = allocators_of(benches)
+    sweep = _Sweep(x_name, [n for n in varying(benches) if n != x_name], strategies_of(benches),
+                   allocators_of(benches))
     panels = [BY_NAME["allocs_per_task"], BY_NAME["bytes_per_task"]]
     if timed(benches):
         panels.append(BY_NAME["ns_per_task_median"])
     fig = new_figure(WIDTH, 3.5, layout="constrained")
-    series_seen = []
     with matplotlib.rc_context(STYLE):
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, metric in zip(axes, panels):
-            is_time = metric.unit == NS
-            series_allocs = allocs if is_time else allocs[:1]
-            values_all, xs_all = [], []
-            unit = time_unit(max((b["metrics"].get(metric.name) or 0) for b in benches)) if is_time else (1.0, "")
-            for name in names:
-                for alloc in series_allocs:
-                    series = {}
-                    for bench in benches:
-                        if bench["strategy"] != name or bench["allocator"] != alloc:
-                            continue
-                        value = bench["metrics"].get(metric.name)
-                        if value is None:
-                            continue
-                        key = tuple(param_text(bench["params"].get(o)) for o in others)
-                        series.setdefault(key, []).append((bench["params"][x_name], value, bench))
-                    for key, points in series.items():
-                        label_key = (key, alloc if len(series_allocs) > 1 else None)
-                        if label_key not in series_seen:
-                            series_seen.append(label_key)
-                        style = _LINESTYLES[series_seen.index(label_key) % len(_LINESTYLES)]
-                        points.sort(key=lambda p: p[0])
-                        xs = [p[0] for p in points]
-                        ys = [p[1] / unit[0] for p in points]
-                        color, marker = color_of(name), marker_of(name)
-                        if is_time:  # the median and its bootstrap interval
-                            spans = [time_point(p[2]["metrics"]) for p in points]
-                            errs = [[(t[0] - t[1]) / unit[0] for t in spans], [(t[2] - t[0]) / unit[0] for t in spans]]
-                            ax.errorbar(xs, ys, yerr=errs, color=color, linestyle=style, linewidth=1.5,
-                                        elinewidth=0.8, capsize=2, marker=None)
-                            for x, y, p in zip(xs, ys, points):
-                                noisy = bool(p[2]["metrics"].get("noisy"))
-                                ax.plot([x], [y], marker=marker, color=color, markersize=5,
-                                        markerfacecolor="white" if noisy else color, linestyle="none")
-                        else:
-                            # Earlier strategies draw wider and below, so
-                            # lines that coincide stay visible as halos.
-                            rank = len(names) - 1 - names.index(name)
-                            ax.plot(xs, ys, color=color, marker=marker, linestyle=style,
-                                    linewidth=1.4 + 0.9 * rank, markersize=4.5 + 1.6 * rank,
-                                    zorder=2 + names.index(name))
-                        values_all += ys
-                        xs_all += xs
-            if not values_all:
-                ax.set_visible(False)
-                continue
-            _scale_x(ax, xs_all)
-            if _log_wanted(values_all):
-                ax.set_yscale("log")
-            else:
-                ax.set_ylim(bottom=0, top=max(values_all) * 1.1 or 1)
-            if metric.unit == COUNT:  # a count's ticks are whole
-                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel(f"{x_name} ({getattr(PARAMS.get(x_name), 'unit', None) or 'value'})")
-            ax.set_ylabel(metric.axis(unit[1] if is_time else None))
-            ax.grid(True, axis="both")
-        handles = _strategy_handles(names, line=True)
-        if len(series_seen) > 1:
-            for (key, alloc), style in zip(series_seen, _LINESTYLES * 4):
-                text = params_label(dict(zip(others, key))) if others else ""
-                text = " ".join(t for t in (text, alloc or "") if t)
-                if text:  # the counts' series of one allocator names nothing
-                    handles.append(Line2D([], [], color="#444444", linestyle=style, label=text))
-        if timed(benches):
-            handles.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="white",
-                                  linestyle="none", label=f"hollow: {BY_NAME['noisy'].label}"))
-        _legend(fig, handles)
-        fixed = {k: v for k, v in benches[0]["params"].items() if k not in others and k != x_name}
+            _scaling_panel(ax, metric, benches, sweep)
+        _legend(fig, _scaling_handles(benches, sweep))
+        fixed = {k: v for k, v in benches[0]["params"].items() if k not in sweep.others and k != x_name}
         fig.suptitle(
             f"{workload}: scaling with {x_name}" + (f"  ({params_label(fixed)})" if fixed else ""),
             fontsize=11, fontweight="bold",
         )
     return fig
+
+
+@dataclass
+class _Sweep:
+    """What a scaling figure draws against what: the swept parameter (x),
+    the other varying ones, the strategies and allocators, and the line
+    styles handed out so far, one per series (its other parameters'
+    values and, for times with several allocators, its allocator)."""
+
+    x_name: str
+    others: list
+    names: list
+    allocs: list
+    seen: list = field(default_factory=list)
+
+    def style(self, key: tuple, alloc: str | None) -> str:
+        if (key, alloc) not in self.seen:
+            self.seen.append((key, alloc))
+        return _LINESTYLES[self.seen.index((key, alloc)) % len(_LINESTYLES)]
+
+
+def _scaling_panel(ax, metric: Metric, benches: list, sweep: _Sweep) -> None:
+    """One metric against the swept parameter: a line per strategy, series
+    and (times only) allocator; hidden when no benchmark has the metric."""
+    is_time = metric.unit == NS
+    series_allocs = sweep.allocs if is_time else sweep.allocs[:1]
+    unit = time_unit(max((b["metrics"].get(metric.name) or 0) for b in benches)) if is_time else (1.0, "")
+    values_all, xs_all = [], []
+    for name in sweep.names:
+        for alloc in series_allocs:
+            for key, points in _scaling_series(benches, metric, sweep, name, alloc).items():
+                style = sweep.style(key, alloc if len(series_allocs) > 1 else None)
+                xs = [p[0] for p in points]
+                ys = [p[1] / unit[0] for p in points]
+                if is_time:
+                    _draw_times(ax, xs, ys, points, unit, name, style)
+                else:
+                    _draw_counts(ax, xs, ys, sweep.names, name, style)
+                values_all += ys
+                xs_all += xs
+    if not values_all:
+        ax.set_visible(False)
+        return
+    _scale_x(ax, xs_all)
+    if _log_wanted(values_all):
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0, top=max(values_all) * 1.1 or 1)
+    if metric.unit == COUNT:  # a count's ticks are whole
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"{sweep.x_name} ({getattr(PARAMS.get(sweep.x_name), 'unit', None) or 'value'})")
+    ax.set_ylabel(metric.axis(unit[1] if is_time else None))
+    ax.grid(True, axis="both")
+
+
+def _scaling_series(benches: list, metric: Metric, sweep: _Sweep, name: str, alloc: str) -> dict:
+    """``{values of the other parameters: [(x, value, bench)]}`` of one
+    strategy and allocator, each series in x order."""
+    series = {}
+    for bench in benches:
+        if bench["strategy"] != name or bench["allocator"] != alloc:
+            continue
+        value = bench["metrics"].get(metric.name)
+        if value is None:
+            continue
+        key = tuple(param_text(bench["params"].get(o)) for o in sweep.others)
+        series.setdefault(key, []).append((bench["params"][sweep.x_name], value, bench))
+    for points in series.values():
+        points.sort(key=lambda p: p[0])
+    return series
+
+
+def _draw_times(ax, xs: list, ys: list, points: list, unit: tuple, name: str, style: str) -> None:
+    """The medians and their bootstrap intervals; a noisy one hollow."""
+    color, marker = color_of(name), marker_of(name)
+    spans = [time_point(p[2]["metrics"]) for p in points]
+    errs = [[(t[0] - t[1]) / unit[0] for t in spans], [(t[2] - t[0]) / unit[0] for t in spans]]
+    ax.errorbar(xs, ys, yerr=errs, color=color, linestyle=style, linewidth=1.5,
+                elinewidth=0.8, capsize=2, marker=None)
+    for x, y, p in zip(xs, ys, points):
+        noisy = bool(p[2]["metrics"].get("noisy"))
+        ax.plot([x], [y], marker=marker, color=color, markersize=5,
+                markerfacecolor="white" if noisy else color, linestyle="none")
+
+
+def _draw_counts(ax, xs: list, ys: list, names: list, name: str, style: str) -> None:
+    """Exact counts: earlier strategies draw wider and below, so lines that
+    coincide stay visible as halos."""
+    rank = len(names) - 1 - names.index(name)
+    ax.plot(xs, ys, color=color_of(name), marker=marker_of(name), linestyle=style,
+            linewidth=1.4 + 0.9 * rank, markersize=4.5 + 1.6 * rank,
+            zorder=2 + names.index(name))
+
+
+def _scaling_handles(benches: list, sweep: _Sweep) -> list:
+    """The legend: the strategies, each series' line style (when there are
+    several), and the hollow marker of a noisy time."""
+    handles = _strategy_handles(sweep.names, line=True)
+    if len(sweep.seen) > 1:
+        for (key, alloc), style in zip(sweep.seen, _LINESTYLES * 4):
+            text = params_label(dict(zip(sweep.others, key))) if sweep.others else ""
+            text = " ".join(t for t in (text, alloc or "") if t)
+            if text:  # the counts' series of one allocator names nothing
+                handles.append(Line2D([], [], color="#444444", linestyle=style, label=text))
+    if timed(benches):
+        handles.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="white",
+                              linestyle="none", label=f"hollow: {BY_NAME['noisy'].label}"))
+    return handles
 
 
 # -- latency -------------------------------------------------------------------------------
