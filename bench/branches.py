@@ -56,6 +56,7 @@ from .records import BenchmarkRecord
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
 from .results import PYPERF_FILE, RESULTS_FILE, RunDocument, write_pyperf, writing
+from .signals import held
 from .timing import timing_metrics
 
 ENV_MARKER = "pinbench-env.json"
@@ -77,30 +78,6 @@ def say(message: str) -> None:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-@contextlib.contextmanager
-def _no_interrupts():
-    """Hold SIGINT/SIGTERM while cleaning up, so a second Ctrl-C cannot
-    leave a half-removed worktree; deliver it afterwards."""
-    pending = []
-
-    def hold(signum, frame):
-        pending.append(signum)
-
-    saved = {}
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            saved[signum] = signal.signal(signum, hold)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-        if pending:
-            raise KeyboardInterrupt
 
 
 # -- git -------------------------------------------------------------------------------
@@ -178,7 +155,7 @@ class Repo:
                 raise UsageError(f"git worktree add of {commit[:12]} failed: {_last_line(err)}")
             yield tree
         finally:
-            with _no_interrupts():
+            with held():
                 self.git("worktree", "remove", "--force", "--force", str(tree), new_session=True)
                 shutil.rmtree(parent, ignore_errors=True)
                 for path in self.worktree_paths():  # registered, but its folder never got its .git file

@@ -51,6 +51,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import cache, codegen
+from .signals import Signals
 from ..model.errors import UsageError
 
 COMPILED, INTERPRETED = "compiled", "interpreted"
@@ -481,24 +482,13 @@ def _stopping_on_sigterm():
     (its compilers are killed, its staging folders removed) and then ends
     the process as SIGTERM would have. A process that handles SIGTERM
     itself (`pinbench run` turns it into KeyboardInterrupt) keeps its handler."""
-    def interrupt(signum, frame):
-        raise _Terminated
-
-    try:
-        installed = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-        if installed:
-            signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: signals are not ours to handle
-        installed = False
-    try:
-        yield
-    except _Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        raise
-    finally:
-        if installed:
+    with Signals((signal.SIGTERM,), raises=_Terminated, unhandled_only=True):
+        try:
+            yield
+        except _Terminated:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise
 
 
 def prepare(pairs, progress=None, cache_dir=None, max_source: int | None = None) -> list:

@@ -9,7 +9,7 @@ what comes back. A session that ends early raises :class:`Stopped`: the
 one line to print and the exit status (130/143 interrupted, 2 an error
 after the run began); what finished is kept.
 
-One mechanism handles signals (:class:`Signals`): SIGINT and SIGTERM raise
+One mechanism handles signals (:class:`Signals`, bench/signals.py): SIGINT and SIGTERM raise
 KeyboardInterrupt, except while the results are written, and the exit
 status is 128 + the first signal's number. One preparer checks and creates
 output folders (:func:`prepare_folder`), told by a :class:`FolderKind` what
@@ -22,7 +22,6 @@ import contextlib
 import datetime
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -55,6 +54,7 @@ from .branches import (
 from .console import EXIT_USAGE, PROG, esc, now, one_line, stderr_console
 from .formatting import duration_text
 from .records import BenchmarkRecord
+from .signals import Signals
 from .results import RESULTS_FILE, RunDocument, replace_folder, storable_metrics, write_pyperf
 from .suite import ALL, SECONDS_PER_BENCHMARK, build_suite, selection_text, split_names, suite_of
 from .validate import LANGUAGES, select_cases
@@ -143,55 +143,6 @@ def select(sweep: Sweep) -> Selected:
 
 
 # -- signals -----------------------------------------------------------------------------
-
-
-class Signals:
-    """SIGINT and SIGTERM raise KeyboardInterrupt, except inside
-    :meth:`deferred` blocks (writing the results folder), where they wait
-    until the block ends. ``status`` is 128 + the first signal's number.
-    Installed for the duration of a ``with`` block."""
-
-    def __init__(self):
-        self.signum = None
-        self.deferring = False
-        self.pending = False
-        self._saved = {}
-
-    def _handle(self, signum, frame):
-        if self.signum is None:
-            self.signum = signum
-        if self.deferring:
-            self.pending = True
-            return
-        raise KeyboardInterrupt
-
-    def __enter__(self):
-        try:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._saved[signum] = signal.signal(signum, self._handle)
-        except ValueError:  # not the main thread: keep Python's defaults
-            pass
-        return self
-
-    def __exit__(self, *exc):
-        for signum, handler in self._saved.items():
-            signal.signal(signum, handler)
-        self._saved.clear()
-
-    @contextlib.contextmanager
-    def deferred(self):
-        self.deferring = True
-        try:
-            yield
-        finally:
-            self.deferring = False
-        if self.pending:
-            self.pending = False
-            raise KeyboardInterrupt
-
-    @property
-    def status(self) -> int:
-        return 128 + (self.signum or signal.SIGINT)
 
 
 # -- output folders ----------------------------------------------------------------------
