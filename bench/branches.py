@@ -55,7 +55,7 @@ from .compare import benchmark_key
 from .records import BenchmarkRecord
 from .formatting import param_text
 from .metrics import ACROSS_ROUNDS, COMPARED, OPTIONAL
-from .results import PYPERF_FILE, RESULTS_FILE, RunDocument, write_pyperf, writing
+from .results import PYPERF_FILE, RunDocument, write_pyperf, writing
 from .signals import held
 from .timing import timing_metrics
 

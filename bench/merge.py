@@ -27,10 +27,12 @@ from pathlib import Path
 
 from ..model.errors import UsageError
 from . import compare as cmp
-from .branches import write_arm as write_run  # one results folder: pyperf.json, metrics.csv, results.json
+from .branches import write_arm
 from .results import PYPERF_FILE, RESULTS_FILE, RunDocument, replace_folder, writing
 from .records import BenchmarkRecord
 from .shapes import COUNT, Fields, mismatch
+
+write_run = write_arm  # one results folder: pyperf.json, metrics.csv, results.json (bench/commands/merge.py)
 
 ARMS = ("a", "b")  # compare-branches' output: OUTDIR/a (base), OUTDIR/b (head)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
