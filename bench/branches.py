@@ -329,15 +329,16 @@ def _build(env: ArmEnv, tree: Path, wanted: dict, isolated: bool, ref: str, comm
     shared = not isolated
     with_pip = isolated or not _have("pip")
     venv_cmd = [sys.executable, "-m", "venv", str(env.path)] + ([] if with_pip else ["--without-pip"])
-    steps = [venv_cmd]
+    steps = [(venv_cmd, None)]
     pip = [str(env.python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
     if shared and _can_build_here():
         pip.append("--no-build-isolation")  # build with the shared Cython/numpy: no download
-    steps.append(pip + [str(tree)])
     prebuilt = core.built() if core else None
+    # pip's build of the tree copies the prebuilt core (setup.py) rather than compiling it.
+    steps.append((pip + [str(tree)], {"PINBENCH_PREBUILT_CORE": str(prebuilt)} if prebuilt else None))
     log = [f"# the core copied from {prebuilt} (the same core sources were built before)"] if prebuilt else []
-    for i, cmd in enumerate(steps):
-        code, out, err = _run_child(cmd, env={"PINBENCH_PREBUILT_CORE": str(prebuilt)} if prebuilt and i else None)
+    for i, (cmd, extra_env) in enumerate(steps):
+        code, out, err = _run_child(cmd, env=extra_env)
         log.append(f"$ {' '.join(cmd)}\n{out}{err}")
         if i == 0 and code == 0 and shared:
             # The venv sees the running pinbench's packages after its own.
