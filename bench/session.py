@@ -761,6 +761,7 @@ class ValidateSettings:
     cache_dir: str | None = None
     timeout: float = 600.0
     engine: list | None = None
+    strategy: list | None = None
 
 
 def validate(settings: ValidateSettings, log):
@@ -783,4 +784,5 @@ def validate(settings: ValidateSettings, log):
         languages=languages,
         log=log,
         engines=split_names(settings.engine) if settings.engine else None,
+        strategies=split_names(settings.strategy) if settings.strategy else None,
     )

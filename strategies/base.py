@@ -118,7 +118,8 @@ class Strategy:
         """This strategy with ``settings`` ("key=value:key=value") applied. The
         copy's name spells the values that differ from the defaults, in the
         declared order, so a results folder tells variants apart."""
-        values = {}
+        base = self.__dict__.get("base_name", self.name)  # a variant of a variant: one name, values merged
+        values = dict(self.__dict__.get("option_values", {}))
         for item in settings.split(OPTION_SEPARATOR):
             key, eq, text = item.partition("=")
             if not eq or not key.strip():
@@ -132,8 +133,8 @@ class Strategy:
         variant = copy.copy(self)
         variant.option_values = values
         changed = [f"{o.name}={values[o.name]}" for o in self.options if values.get(o.name, o.default) != o.default]
-        variant.name = OPTION_SEPARATOR.join([self.name, *changed])
-        variant.base_name = self.name
+        variant.name = OPTION_SEPARATOR.join([base, *changed])
+        variant.base_name = base
         return variant
 
     @property

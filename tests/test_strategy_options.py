@@ -26,6 +26,11 @@ def test_options_default_and_name_the_variant():
     # defaults are not spelled, and the declared order is the name's
     assert s.configured("pool=1:stack=2048").name == "sized:pool=1"
     assert s.configured("pool=1:stack=0x1000").name == "sized:stack=4096:pool=1"
+    # a variant of a variant keeps one base name, its values merged (validate configures
+    # `always_heap:clang=1` with the settings always_heap asks validated too)
+    w = v.configured("pool=1")
+    assert w.name == "sized:stack=4096:pool=1" and w.base_name == "sized" and w.option("stack") == 4096
+    assert v.configured("stack=4096").name == v.name
 
 
 @pytest.mark.parametrize("settings, says", [

@@ -28,6 +28,7 @@ from pinbench.bench.validate import (
     timing_table,
     validate,
 )
+from pinbench import strategies as strategy_registry
 from pinbench.bench import engine
 from pinbench.bench.validate import clang, toolchain
 from pinbench.bench.validate.backend import BACKENDS
@@ -76,6 +77,8 @@ CASES = (
 # and the strategies they are the counterparts of.
 COUNTING = [name for name in ("rust", "c++") if BACKENDS[name].counts]
 COUNTED = [s for s in STRATEGIES if counterparts()[s].name in COUNTING]
+# What the fixture validates: those strategies, each with the option settings it asks validated too.
+VALIDATED = list(counterparts({name: strategy_registry.get(name) for name in COUNTED}))
 
 
 def _case_id(case) -> str:
@@ -98,7 +101,7 @@ def results(cache_dir):
     if not (HAVE_RUSTC and HAVE_CXX):
         pytest.skip("rustc and g++ are needed to compare native programs")
     # clang's counterparts (halo, always_heap:clang=1): tests/test_validate_clang.py
-    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir, languages=COUNTING)
+    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir, languages=COUNTING, strategies=COUNTED)
 
 
 @needs_compilers
@@ -106,8 +109,8 @@ def results(cache_dir):
 def test_native_counts_and_checksums_equal_the_model(results, index):
     rows = results[results["case"] == index]
     engines = results.attrs["engines"]
-    assert sorted(rows["strategy"]) == sorted(STRATEGIES * len(engines))
-    assert sorted(rows["engine"]) == sorted(engines * len(STRATEGIES))
+    assert sorted(rows["strategy"]) == sorted(VALIDATED * len(engines))
+    assert sorted(rows["engine"]) == sorted(engines * len(VALIDATED))
     assert set(COUNTED) == {"always_heap", "anchor_box", "pinbox", "rc"}
     for row in rows[rows["strategy"].isin(COUNTED)].itertuples():  # both engines' counts, natively
         assert row.native == ("g++" if row.strategy == "always_heap" else "rustc")
@@ -162,7 +165,7 @@ def test_tables_for_the_report(results):
     engines = results.attrs["engines"]
     assert engines == (["compiled", "interpreted"] if HAVE_CC else ["interpreted"])
     # every strategy timed against a counting backend (not the held-memory ones), beside the reference
-    timed = [s for s in STRATEGIES if counterparts()[s].counts]
+    timed = [s for s in VALIDATED if counterparts()[s].counts]
     assert len(timing) == (len(timed) - 1) * len(ALL_CASES) * len(engines)
     assert (timing["model_ratio"] > 0).all()
     timing = timing[timing["native"].notna()]  # clang's are not selected here
@@ -400,6 +403,25 @@ def test_one_language_alone_reports_no_disagreement(tmp_path, capsys):
     assert "native runs agree with the model" in out.out and "bytes:" in out.out
 
 
+@pytest.mark.skipif(not HAVE_RUSTC, reason="rustc is needed to validate anchor_box")
+def test_one_strategy_alone_builds_only_its_language(tmp_path, capsys):
+    """-s anchor_box: its rows alone, and only its counterpart (rustc) is
+    compiled; no other language's compiler runs."""
+    import json
+
+    from pinbench.bench.cli import main
+
+    status = main(["validate", "-w", "chain", "-p", "depth=1", "-p", "tasks=2", "--repeat", "1", "-s", "anchor_box",
+                   "--engine", "interpreted", "--cache-dir", str(tmp_path / "cache"), "--save", str(tmp_path / "run")])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert "all 1 native runs agree with the model" in out.out
+    compiled = [line for line in out.err.splitlines() if "compiling the" in line]
+    assert len(compiled) == 1 and "compiling the rust program" in compiled[0], out.err
+    saved = json.loads((tmp_path / "run" / "validation.json").read_text())
+    assert {row["strategy"] for row in saved["cases"]} == {"anchor_box"}
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds"),
     (["--timeout", "inf"], "argument --timeout: 'inf' is not a number of seconds"),
@@ -409,6 +431,8 @@ def test_one_language_alone_reports_no_disagreement(tmp_path, capsys):
     (["--repeat", "two"], "argument --repeat: 'two' is not a whole number"),
     (["--language", "both"], "unknown language 'both'"),
     (["--engine", "both"], "unknown engine 'both'"),
+    (["-s", "pinbox,nope"], "unknown strategy 'nope'; choose one of: always_heap,"),
+    (["-s", "dotnet"], "strategy 'dotnet' has no native counterpart to validate against; choose from: always_heap,"),
 ])
 def test_bad_numbers_and_names_are_one_line(capsys, args, needle):
     from pinbench.bench.cli import main

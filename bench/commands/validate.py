@@ -69,6 +69,8 @@ def add_parser(subparsers):
     add_suite_arguments(p, {
         "workload": "a workload, 'all' or a .toml workload file; repeatable or a comma list "
         "(default: the default cases)",
+        "strategy": "a strategy to validate, with the option settings it asks validated too (always_heap: "
+        "always_heap:clang=1); repeatable or a comma list (default: every one with a native counterpart)",
         "param": "sweep a parameter of every selected workload that has it; repeatable",
     })
     p.add_argument("--quick", action="store_true", help="small sizes for every workload")
@@ -124,7 +126,7 @@ def run(args, argv=None) -> int:
     count or checksum disagrees, 2 bad usage (printed as one line)."""
     settings = session.ValidateSettings(workload=args.workload, param=args.param, quick=args.quick,
                                         repeat=args.repeat, language=args.language, cache_dir=args.cache_dir,
-                                        timeout=args.timeout, engine=args.engine)
+                                        timeout=args.timeout, engine=args.engine, strategy=args.strategy)
     try:
         results = session.validate(settings, log=lambda message: print(f"pinbench validate: {message}",
                                                                         file=sys.stderr, flush=True))

@@ -88,6 +88,17 @@ DEFAULT_CASES = tuple((name, dict(case)) for name, w in WORKLOADS.items() for ca
 # -- cases ----------------------------------------------------------------------
 
 
+def _chosen(names) -> dict:
+    """``{name: Strategy}`` of the strategies named, each of which must have
+    a native counterpart (a UsageError names the ones that do)."""
+    chosen = {name: strategy_registry.get(name) for name in names}
+    for name, strategy in chosen.items():
+        if strategy.native is None and not strategy.native_variants:
+            raise UsageError(f"strategy '{name}' has no native counterpart to validate against; "
+                             f"choose from: {', '.join(counterparts())}")
+    return chosen
+
+
 def _native_workloads() -> list:
     """Built-in workloads whose programs have a native counterpart."""
     names = []
@@ -232,6 +243,7 @@ def validate(
     source_hook=None,
     log=None,
     engines=None,
+    strategies=None,
 ):
     """Run every case in the model and natively; return the result table.
 
@@ -246,6 +258,9 @@ def validate(
     receives progress lines. ``engines`` are the model's engines to time
     (default: compiled and interpreted where a C compiler works, else
     interpreted with a note); every row is one case, strategy and engine.
+    ``strategies`` names the strategies to validate (each with the option
+    settings it asks validated too; default: every one with a native
+    counterpart); a language none of them maps to is not built.
 
     Returns a pandas DataFrame, one row per case and strategy (see
     :data:`COLUMNS`); ``attrs["notes"]`` holds the skipped languages and
@@ -261,6 +276,8 @@ def validate(
     for language in languages:
         if language not in BACKENDS:
             raise UsageError(f"unknown language '{language}'; choose from {', '.join(BACKENDS)}")
+    mapped = counterparts(None if strategies is None else _chosen(strategies))
+    languages = tuple(language for language in languages if BACKENDS[language] in mapped.values())
 
     compiled = []
     for case in cases:
@@ -276,7 +293,6 @@ def validate(
         compiled.append((name, workload, typed, program, program.view))
 
     notes = []
-    mapped = counterparts()
     validated = tuple(mapped)
     if engines is None:
         default, note = engine_registry.default_engine()
