@@ -50,7 +50,7 @@ def results(tmp_path_factory):
     if not languages:
         return None
     cases = [("chain", {"depth": d, "locals": l, "tasks": TASKS}) for d, l in GRID]
-    return validate(cases, repeat=1, languages=languages, engines=["interpreted"],
+    return validate(cases, repeat=1, languages=languages, engines=["interpreted"], strategies=["loom", "fiber"],
                     cache_dir=tmp_path_factory.mktemp("cache"))
 
 
