@@ -92,7 +92,7 @@ def test_a_plugin_naming_a_native_backend_is_validated_with_no_code_of_its_own(p
     (plugin_path / "pinbench_test_plugin.py").write_text(PLUGIN + "\nSTRATEGY.native = 'rust'\n")
     monkeypatch.delitem(sys.modules, "pinbench_test_plugin", raising=False)  # an earlier test imported it
     results = validate([("chain", {"depth": 3, "tasks": 4})], repeat=1, engines=["interpreted"],
-                       cache_dir=plugin_path / "cache")
+                       cache_dir=plugin_path / "cache", strategies=["box_everything"])
     row = results[results["strategy"] == "box_everything"].iloc[0]
     assert row["native"] == "rustc"
     assert row["allocs_native"] == row["allocs_model"] == 4 * 4  # the task and its three boxed children
