@@ -84,7 +84,7 @@ CASES = [(0, 0), (4, 64), (16, 0), (0, 1024), (32, 64)]
 def test_parked_goroutines_hold_the_stack_gos_rules_say(tmp_path):
     require_go()
     results = validate([("chain", {"depth": d, "locals": l}) for d, l in CASES], repeat=1, languages=["go"],
-                       cache_dir=tmp_path, engines=["interpreted"], timeout=300)
+                       cache_dir=tmp_path, engines=["interpreted"], timeout=300, strategies=["go_stack"])
     rows = results[results["strategy"] == "go_stack"]
     assert len(rows) == len(CASES)
     for (depth, locals_), row in zip(CASES, rows.itertuples()):
@@ -120,7 +120,7 @@ def test_without_go_the_go_language_is_one_line(tmp_path):
 
 def test_without_go_the_default_validate_skips_go_with_a_note(tmp_path):
     done = pinbench("validate", "-w", "chain", "--quick", "--engine", "interpreted", "--repeat", "1", cwd=tmp_path,
-                    env={"PATH": str(tmp_path), "GO": "", "RUSTC": "", "CXX": ""})
+                    env={"PATH": str(tmp_path), "GO": "", "RUSTC": "", "CXX": "", "CLANG": ""})  # no compiler at all
     assert done.returncode == 0, done.stderr
     assert f"note: go not found ({go.MISSING}): skipping the go counterparts (go_stack)" in done.stdout
 
@@ -128,7 +128,8 @@ def test_without_go_the_default_validate_skips_go_with_a_note(tmp_path):
 def test_a_case_go_cannot_express_is_a_note_beside_one_it_can(tmp_path):
     require_go()
     results = validate([("fanout", {"k": 2, "depth": 1}), ("chain", {"depth": 1, "locals": 0})], repeat=1,
-                       languages=["go"], cache_dir=tmp_path, engines=["interpreted"], timeout=300)
+                       languages=["go"], cache_dir=tmp_path, engines=["interpreted"], timeout=300,
+                       strategies=["go_stack"])
     assert any(note.startswith("fanout") and "go_stack: its layout has no go counterpart" in note
                for note in results.attrs["notes"])
     go_rows = results[results["strategy"] == "go_stack"]
