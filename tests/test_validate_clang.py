@@ -41,7 +41,7 @@ FRAMES_DIFFER = {"random1", "random4", "random6", "random9", "random10"}
 def results(tmp_path_factory):
     assert HAVE_CLANG, "clang 22 is missing: pip install '.[test]' (the ziglang package)"
     return validate(ALL_CASES, repeat=1, cache_dir=tmp_path_factory.mktemp("clang-cache"),
-                    languages=("clang",), engines=["interpreted"])
+                    languages=("clang",), engines=["interpreted"], strategies=CLANG_STRATEGIES)
 
 
 def _rows(results, index):
