@@ -11,6 +11,7 @@ failure path and the generated C's warnings.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -207,32 +208,47 @@ def test_open_loop_and_latency_sampling_count_the_same():
         assert_same(program, layout, "bump", latency_stride=7, latency_capacity=5)
 
 
-# halo elides the selected children into the caller's frame, at another
-# offset in every iteration: its C for select_loop cannot fold into a loop and
-# grows with the iterations (9 MB for 2,000, three minutes of gcc -O2), so
-# the long programs run it with 200 iterations (the same code, 900 kB).
-UNFOLDED_SELECTS = ("halo", "halo:elide_args=1")
-
-
 def test_long_and_deep_programs_compile_compactly():
     """Five thousand yields, two thousand selects and a hundred nested
-    levels: repeating steps become one loop, so the C stays small; deep
+    levels: repeating steps become one loop, so the C stays small (under
+    every built-in: halo's elided select children, each select's at its own
+    place in the frame, are a loop over places a stride apart); deep
     nesting compiles to nested inline polls; the counts stay the same.
     (Longer bodies generate as compactly, but the layout's native sizes
     take time quadratic in a body's length under the Rust strategies.)"""
     yields = get_workload("yield_many").compile({"yields": 5000, "tasks": 1})
     deep = get_workload("chain").compile({"depth": 100, "tasks": 3})
     selects = get_workload("select_loop").compile({"iterations": 2000, "tasks": 2})
-    fewer_selects = get_workload("select_loop").compile({"iterations": 200, "tasks": 2})
+    few = {"yield_many": get_workload("yield_many").compile({"yields": 50, "tasks": 1}),
+           "select_loop": get_workload("select_loop").compile({"iterations": 20, "tasks": 2})}
     for program in (yields, selects):
         source = codegen.generate(program, strategies.get("pinbox").plan(program))
         assert len(source) < 20_000, program.name
-    folded = [s for s in BUILTIN if s.name not in UNFOLDED_SELECTS]
-    unfolded = [s for s in BUILTIN if s.name in UNFOLDED_SELECTS]
-    assert len(unfolded) == len(UNFOLDED_SELECTS)
-    pairs = build_all([yields, deep, selects], folded) + build_all([yields, deep, fewer_selects], unfolded)
-    for program, layout in pairs:
+        for strategy in BUILTIN:  # a hundred times the steps: the same C but for a few longer numbers
+            fewer = few[program.name]
+            grown = len(codegen.generate(program, strategy.plan(program))) - len(
+                codegen.generate(fewer, strategy.plan(fewer)))
+            assert grown < 100, (program.name, strategy.name, grown)
+    for program, layout in build_all([yields, deep, selects], BUILTIN):
         assert_same(program, layout, "pool")
+
+
+def test_repeating_steps_whose_places_do_not_step_evenly_count_the_same():
+    """halo:elide_args=1 gives every select's arms their own place in main's
+    frame; with two iterations' places swapped (a layout as valid: the same
+    arms, the same sizes) the places no longer move by one stride, so the
+    selects cannot fold into one loop over places, and the counts stay the same."""
+    program = get_workload("select_loop").compile({"iterations": 12, "tasks": 2})
+    layout = strategies.get("halo:elide_args=1").plan(program)
+    offsets = layout.edge_offset.copy()
+    main = program.view.functions[program.entry]
+    fourth, eighth = (main.steps[2 * i + 1].edges for i in (4, 8))  # both race read_fast and the timeout
+    for a, b in zip(fourth, eighth):
+        offsets[a.index], offsets[b.index] = offsets[b.index], offsets[a.index]
+    swapped = dataclasses.replace(layout, edge_offset=offsets)
+    assert len(codegen.generate(program, swapped)) > 2 * len(codegen.generate(program, layout))
+    for each in (layout, swapped):
+        assert_same(program, each, "pool")
 
 
 def test_step_runs_fold_into_loops():
