@@ -157,10 +157,21 @@ def test_plugin_strategies_count_the_same():
         assert_same(program, layout, "system")
 
 
-def test_random_programs_count_the_same():
+@pytest.fixture(scope="module")
+def random_engines():
+    """Seeded random programs over every step (selects included) and their
+    engines under every built-in and two plug-ins, built once for the
+    file: one test counts with them, another reads what their builds said
+    (the tests of a module-scoped fixture run on one worker, conftest.py)."""
     programs = random_programs(10) + random_select_programs(14, seed=9)
+    return programs, build_all(programs, BUILTIN + PLUGINS[:1] + PLUGINS[2:])
+
+
+def test_random_programs_count_the_same(random_engines):
+    programs, pairs = random_engines
     assert sum(1 for p in programs if 3 in p.step_op.tolist()) >= 8  # selects are there
-    for program, layout in build_all(programs, BUILTIN + PLUGINS[:1] + PLUGINS[2:]):
+    assert len(pairs) == len(programs) * (len(BUILTIN) + 2)
+    for program, layout in pairs:
         assert_same(program, layout, "pool")
 
 
@@ -322,13 +333,15 @@ def test_copied_moves_need_moves_and_a_place_a_move_goes():
 # -- the generated C -----------------------------------------------------------------
 
 
-def test_generated_c_compiles_without_warnings():
+def test_generated_c_compiles_without_warnings(random_engines):
     """Engines are built with engine.WARNING_FLAGS (-Wall -Wextra -Wshadow
     -Wstrict-prototypes, at -O2 as a run builds them); each manifest keeps
-    what the compiler said, which must be nothing."""
-    programs = quick_programs() + [mixed_program()] + random_select_programs(3, seed=3)
+    what the compiler said, which must be nothing: every workload and a
+    program of every step under every built-in and plug-in, and the random
+    programs' engines (the counting test's builds)."""
+    programs = quick_programs() + [mixed_program()]
     assert {"-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes"} <= set(engine.WARNING_FLAGS)
-    for program, layout in build_all(programs, BUILTIN + PLUGINS):
+    for program, layout in build_all(programs, BUILTIN + PLUGINS) + random_engines[1]:
         built = engine.compiled(program, layout)
         assert built.compiler.flags == engine.DEFAULT_FLAGS
         output = engine.manifest_of(built)["compiler_output"]
