@@ -18,11 +18,15 @@ Long bodies repeat themselves (``yield_many``: a million ``yield_now``;
 ``select_loop``: ``work, select(fast), work, select(slow)`` again and
 again), so a run of steps repeating with a short period is emitted once,
 as a loop over its steps' indices (the step index in the header stays the
-interpreter's).
+interpreter's). A repetition may place its children further on in the
+frame (halo gives every elided call and select its own space): a child's
+place is then its first one plus a stride times the repetition, which the
+step index gives, so such runs fold too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -34,8 +38,9 @@ from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 4  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
-# 4: a move copies only where the native program does (layout.copied_moves)
+GENERATOR_VERSION = 5  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
+# 4: a move copies only where the native program does (layout.copied_moves);
+# 5: repeating steps whose children's places move by a stride fold into loops
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -52,6 +57,25 @@ class _Edge:
     boxed: bool
     offset: int
     place: int  # INLINE, BOX, STACK or OWN (model/layout.py)
+    # In a folded segment whose repetitions place the child further on
+    # (halo: every elided call or select its own space in the frame), the
+    # bytes the slot moves per repetition; the segment's first step and
+    # period give the repetition from the frame's pc.
+    stride: int = 0
+    first: int = 0
+    period: int = 1
+
+    def slot(self, fr: str) -> str:
+        """The address, in C, of the child's place (inline) or box pointer in the frame ``fr``."""
+        if not self.stride:
+            return f"{fr} + {self.offset}"
+        repetition = f"((pb_hdr *){fr})->pc"
+        if self.first:
+            repetition = f"({repetition} - {self.first}u)"
+        if self.period > 1:
+            repetition = f"{repetition} / {self.period}u"
+        sign = "+" if self.stride > 0 else "-"
+        return f"{fr} + ({self.offset} {sign} {abs(self.stride)} * (int64_t)({repetition}))"
 
 
 @dataclass(frozen=True)
@@ -170,13 +194,58 @@ class _Gen:
         return steps
 
     def _segments(self, f: int) -> list:
+        """The function's steps as segments: runs of steps that repeat the
+        same shape (everything but where the children go) become loops
+        when each child's place is the same in every repetition or moves
+        on by the same bytes (a stride, as halo gives every elided call or
+        select its own space); other runs of that shape fall back to runs
+        of identical steps."""
         steps = self.fn_steps[f]
-        interned: dict = {}
-        ids = [interned.setdefault(id(step), len(interned)) for step in steps]
-        return [
-            _Segment(start, period, repeats, tuple(steps[start : start + period]))
-            for start, period, repeats in segments(ids)
-        ]
+        exact: dict = {}
+        ids = [exact.setdefault(id(step), len(exact)) for step in steps]
+        shape_of: dict = {}
+        shapes: dict = {}
+        for step in steps:
+            if id(step) not in shape_of:
+                shape = (step.op, step.arg, step.wait,
+                         tuple((e.pos, e.callee, e.back, e.limit, e.boxed, e.place) for e in step.edges))
+                shape_of[id(step)] = shapes.setdefault(shape, len(shapes))
+        out = []
+        for start, period, repeats in segments([shape_of[id(step)] for step in steps]):
+            folded = self._folded(steps, start, period, repeats)
+            if folded is not None:
+                out.append(folded)
+                continue
+            end = start + period * repeats
+            out.extend(_Segment(start + first, p, r, tuple(steps[start + first : start + first + p]))
+                       for first, p, r in segments(ids[start:end]))
+        return out
+
+    @staticmethod
+    def _folded(steps: list, start: int, period: int, repeats: int) -> _Segment | None:
+        """Steps ``start`` .. of one shape repeating as one segment, each
+        child's place moving by a constant stride per repetition; None
+        when some place does not."""
+        once = tuple(steps[start : start + period])
+        if repeats == 1 or not any(step.edges for step in once):  # no places: the steps are the same
+            return _Segment(start, period, repeats, once)
+        strides = [[b.offset - a.offset for a, b in zip(step.edges, steps[start + period + k].edges)]
+                   for k, step in enumerate(once)]
+        for j in range(2, repeats):
+            for k, step in enumerate(once):
+                again = steps[start + j * period + k]
+                if again is step and not any(strides[k]):
+                    continue
+                if any(e.offset != a.offset + j * d for e, a, d in zip(again.edges, step.edges, strides[k])):
+                    return None
+        if not any(map(any, strides)):
+            return _Segment(start, period, repeats, once)
+        moved = tuple(
+            _Step(step.op, step.arg, step.wait, tuple(
+                dataclasses.replace(e, stride=d, first=start, period=period) if d else e
+                for e, d in zip(step.edges, strides[k])))
+            for k, step in enumerate(once))
+        return _Segment(start, period, repeats, moved)
 
     def size(self, f: int) -> int:
         return int(self.l.fn_size[f])
@@ -275,13 +344,13 @@ class _Gen:
 
     def child_at(self, e: _Edge, fr: str = "frame") -> str:
         if e.boxed:
-            return f"*(char **)({fr} + {e.offset})"
-        return f"(((pb_hdr *)({fr} + {e.offset}))->pc == PB_PC_DONE ? NULL : {fr} + {e.offset})"
+            return f"*(char **)({e.slot(fr)})"
+        return f"(((pb_hdr *)({e.slot(fr)}))->pc == PB_PC_DONE ? NULL : {e.slot(fr)})"
 
     def empty_slot(self, e: _Edge, fr: str = "frame") -> str:
         if e.boxed:
-            return f"*(char **)({fr} + {e.offset}) = NULL;"
-        return f"((pb_hdr *)({fr} + {e.offset}))->pc = PB_PC_DONE;"
+            return f"*(char **)({e.slot(fr)}) = NULL;"
+        return f"((pb_hdr *)({e.slot(fr)}))->pc = PB_PC_DONE;"
 
     def free_frame(self, f: int, frame: str) -> str:
         if self.storage:
@@ -300,7 +369,7 @@ class _Gen:
         if e.boxed:
             self.out.line(
                 self.free_frame(e.callee, child),
-                f"*(char **)({fr} + {e.offset}) = NULL;",
+                f"*(char **)({e.slot(fr)}) = NULL;",
             )
         else:
             self.out.line(f"((pb_hdr *){child})->pc = PB_PC_DONE;")
@@ -326,7 +395,7 @@ class _Gen:
             cond = self.taken(e)
             with out.block(f"if ({cond}) {{" if cond else None, "} else {"):
                 arg = f"h->arg * {width}ULL + {e.pos}ULL"
-                dest = "NULL" if e.boxed else f"frame + {e.offset}"
+                dest = "NULL" if e.boxed else e.slot("frame")
                 call = self.construct_call(e, arg, dest)
                 if not e.boxed and not self.bottom_up:
                     out.line(f"{call};", "built += 1;")
@@ -338,7 +407,7 @@ class _Gen:
                         out.line("if (child == NULL) {", f"    {self.empty_slot(e)}")
                     with out.block("} else {" if e.boxed else "{"):
                         if e.boxed:
-                            out.line(f"*(char **)(frame + {e.offset}) = child;")
+                            out.line(f"*(char **)({e.slot('frame')}) = child;")
                         if self.bottom_up:
                             out.line(
                                 "((pb_bhdr *)child)->parent = frame;",
@@ -538,7 +607,7 @@ class _Gen:
         e = step.edges[0]
         g, items = e.callee, step.arg
         cond = self.taken(e)
-        dest = "NULL" if e.boxed else f"frame + {e.offset}"
+        dest = "NULL" if e.boxed else e.slot("frame")
         with out.block(f"if ({cond}) {{" if cond else None), out.block("{"):
             out.line(f"char *gen = {self.construct_call(e, 'h->arg', dest)};")
             with out.block("if (gen != NULL) {" if e.boxed else "{"):

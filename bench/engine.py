@@ -67,9 +67,8 @@ WARNING_FLAGS = ("-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes")
 COMPILE_TIMEOUT = 600
 # What the default engine compiles at most in one command: the generated C
 # of every engine not yet cached, in bytes. gcc -O2 takes about 11 s per MB
-# of it (select_loop's 4.5 MB under halo, the full suite's largest: 50 s;
-# a chain of 1,000 functions: 40 MB; a join of 10,000 children: 6 to 9 MB
-# per strategy), so past 16 MB (about 3 minutes of compiling) a run uses
+# of it (a chain of 1,000 functions: 40 MB; a join of 10,000 children: 6 to
+# 9 MB per strategy), so past 16 MB (about 3 minutes of compiling) a run uses
 # the interpreter with a note; --engine compiled compiles it anyway.
 MAX_DEFAULT_SOURCE = 16_000_000
 # Names an entry's manifest; part of the key, so entries from before there

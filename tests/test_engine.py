@@ -11,6 +11,7 @@ failure path and the generated C's warnings.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -156,10 +157,21 @@ def test_plugin_strategies_count_the_same():
         assert_same(program, layout, "system")
 
 
-def test_random_programs_count_the_same():
+@pytest.fixture(scope="module")
+def random_engines():
+    """Seeded random programs over every step (selects included) and their
+    engines under every built-in and two plug-ins, built once for the
+    file: one test counts with them, another reads what their builds said
+    (the tests of a module-scoped fixture run on one worker, conftest.py)."""
     programs = random_programs(10) + random_select_programs(14, seed=9)
+    return programs, build_all(programs, BUILTIN + PLUGINS[:1] + PLUGINS[2:])
+
+
+def test_random_programs_count_the_same(random_engines):
+    programs, pairs = random_engines
     assert sum(1 for p in programs if 3 in p.step_op.tolist()) >= 8  # selects are there
-    for program, layout in build_all(programs, BUILTIN + PLUGINS[:1] + PLUGINS[2:]):
+    assert len(pairs) == len(programs) * (len(BUILTIN) + 2)
+    for program, layout in pairs:
         assert_same(program, layout, "pool")
 
 
@@ -207,32 +219,47 @@ def test_open_loop_and_latency_sampling_count_the_same():
         assert_same(program, layout, "bump", latency_stride=7, latency_capacity=5)
 
 
-# halo elides the selected children into the caller's frame, at another
-# offset in every iteration: its C for select_loop cannot fold into a loop and
-# grows with the iterations (9 MB for 2,000, three minutes of gcc -O2), so
-# the long programs run it with 200 iterations (the same code, 900 kB).
-UNFOLDED_SELECTS = ("halo", "halo:elide_args=1")
-
-
 def test_long_and_deep_programs_compile_compactly():
     """Five thousand yields, two thousand selects and a hundred nested
-    levels: repeating steps become one loop, so the C stays small; deep
+    levels: repeating steps become one loop, so the C stays small (under
+    every built-in: halo's elided select children, each select's at its own
+    place in the frame, are a loop over places a stride apart); deep
     nesting compiles to nested inline polls; the counts stay the same.
     (Longer bodies generate as compactly, but the layout's native sizes
     take time quadratic in a body's length under the Rust strategies.)"""
     yields = get_workload("yield_many").compile({"yields": 5000, "tasks": 1})
     deep = get_workload("chain").compile({"depth": 100, "tasks": 3})
     selects = get_workload("select_loop").compile({"iterations": 2000, "tasks": 2})
-    fewer_selects = get_workload("select_loop").compile({"iterations": 200, "tasks": 2})
+    few = {"yield_many": get_workload("yield_many").compile({"yields": 50, "tasks": 1}),
+           "select_loop": get_workload("select_loop").compile({"iterations": 20, "tasks": 2})}
     for program in (yields, selects):
         source = codegen.generate(program, strategies.get("pinbox").plan(program))
         assert len(source) < 20_000, program.name
-    folded = [s for s in BUILTIN if s.name not in UNFOLDED_SELECTS]
-    unfolded = [s for s in BUILTIN if s.name in UNFOLDED_SELECTS]
-    assert len(unfolded) == len(UNFOLDED_SELECTS)
-    pairs = build_all([yields, deep, selects], folded) + build_all([yields, deep, fewer_selects], unfolded)
-    for program, layout in pairs:
+        for strategy in BUILTIN:  # a hundred times the steps: the same C but for a few longer numbers
+            fewer = few[program.name]
+            grown = len(codegen.generate(program, strategy.plan(program))) - len(
+                codegen.generate(fewer, strategy.plan(fewer)))
+            assert grown < 100, (program.name, strategy.name, grown)
+    for program, layout in build_all([yields, deep, selects], BUILTIN):
         assert_same(program, layout, "pool")
+
+
+def test_repeating_steps_whose_places_do_not_step_evenly_count_the_same():
+    """halo:elide_args=1 gives every select's arms their own place in main's
+    frame; with two iterations' places swapped (a layout as valid: the same
+    arms, the same sizes) the places no longer move by one stride, so the
+    selects cannot fold into one loop over places, and the counts stay the same."""
+    program = get_workload("select_loop").compile({"iterations": 12, "tasks": 2})
+    layout = strategies.get("halo:elide_args=1").plan(program)
+    offsets = layout.edge_offset.copy()
+    main = program.view.functions[program.entry]
+    fourth, eighth = (main.steps[2 * i + 1].edges for i in (4, 8))  # both race read_fast and the timeout
+    for a, b in zip(fourth, eighth):
+        offsets[a.index], offsets[b.index] = offsets[b.index], offsets[a.index]
+    swapped = dataclasses.replace(layout, edge_offset=offsets)
+    assert len(codegen.generate(program, swapped)) > 2 * len(codegen.generate(program, layout))
+    for each in (layout, swapped):
+        assert_same(program, each, "pool")
 
 
 def test_step_runs_fold_into_loops():
@@ -306,13 +333,15 @@ def test_copied_moves_need_moves_and_a_place_a_move_goes():
 # -- the generated C -----------------------------------------------------------------
 
 
-def test_generated_c_compiles_without_warnings():
+def test_generated_c_compiles_without_warnings(random_engines):
     """Engines are built with engine.WARNING_FLAGS (-Wall -Wextra -Wshadow
     -Wstrict-prototypes, at -O2 as a run builds them); each manifest keeps
-    what the compiler said, which must be nothing."""
-    programs = quick_programs() + [mixed_program()] + random_select_programs(3, seed=3)
+    what the compiler said, which must be nothing: every workload and a
+    program of every step under every built-in and plug-in, and the random
+    programs' engines (the counting test's builds)."""
+    programs = quick_programs() + [mixed_program()]
     assert {"-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes"} <= set(engine.WARNING_FLAGS)
-    for program, layout in build_all(programs, BUILTIN + PLUGINS):
+    for program, layout in build_all(programs, BUILTIN + PLUGINS) + random_engines[1]:
         built = engine.compiled(program, layout)
         assert built.compiler.flags == engine.DEFAULT_FLAGS
         output = engine.manifest_of(built)["compiler_output"]
