@@ -482,9 +482,6 @@ _BUILT_INS = (
         ),
         _build_select_loop,
         quick={"iterations": 100, "tasks": 10},
-        # The unrolled iterations are C to compile: 1000 of them under halo
-        # are 4.5 MB of generated C, about 50 s of gcc (engine.py).
-        first_run={"iterations": 100},
         # The iterations are unrolled into one function, and rustc's compile
         # time grows about quadratically with a function's awaits (100
         # selects: 9 s, the default 1000: over the 600 s build timeout).

@@ -659,7 +659,7 @@ def test_storable_metrics_drop_sample_arrays():
 
 # The default suite's parameters beside each workload's defaults, written
 # out (not read from the registry): what costs too much for a first run.
-FIRST_RUN = {"skynet": {"levels": 4}, "select_loop": {"iterations": 100}}
+FIRST_RUN = {"skynet": {"levels": 4}}
 
 
 def _params(workload: str, given: dict) -> dict:
