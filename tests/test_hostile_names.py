@@ -56,6 +56,14 @@ def small_program(name: str):
     return dataclasses.replace(p.compile(), name=name)
 
 
+def named(program, i: int):
+    """``program`` named by the ``i``-th hostile name, its functions by the
+    names after it: over ``i``, every name is a program's name and a
+    function's."""
+    fn_names = tuple(HOSTILE_NAMES[(i + k + 1) % len(HOSTILE_NAMES)] for k in range(len(program.fn_names)))
+    return dataclasses.replace(program, name=HOSTILE_NAMES[i], fn_names=fn_names)
+
+
 def chain_of(length: int):
     """``length`` functions, each calling the next, the last waiting on io."""
     p = Program("plain", tasks=100)  # a Java class counted once per task stands out of background allocations
@@ -65,15 +73,22 @@ def chain_of(length: int):
     return p.compile()
 
 
-def without_comments(source: str) -> str:
-    """The tokens a C compiler sees: comments removed by its own lexer (with
-    trigraphs on, as in ISO C), includes and macros left as written."""
+# What separates the sources that one call of the C preprocessor strips of
+# their comments: an identifier it passes through, on a line of its own.
+NEXT_SOURCE = "\npinbench_next_source\n"
+
+
+def without_comments(*sources: str) -> list:
+    """The tokens a C compiler sees in each source: comments removed by its
+    own lexer (with trigraphs on, as in ISO C), includes and macros left as
+    written. One compiler process for them all: a source whose comment ran
+    on would swallow the separator after it and change the count."""
     done = subprocess.run(
         [CC.command[0], "-fpreprocessed", "-trigraphs", "-dD", "-E", "-P", "-x", "c", "-"],
-        input=source.encode("utf-8", "surrogatepass"), capture_output=True, timeout=60,
+        input=NEXT_SOURCE.join(sources).encode("utf-8", "surrogatepass"), capture_output=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return done.stdout.decode()
+    return done.stdout.decode().split(NEXT_SOURCE.strip())
 
 
 @pytest.mark.skipif(CC is None, reason="the compiled engine needs a C compiler")
@@ -81,17 +96,22 @@ def without_comments(source: str) -> str:
 def test_engine_source_is_the_same_code_whatever_the_name(strategy):
     plain = small_program("plain")
     layout = strategies.get(strategy).plan(plain)
-    expected = without_comments(codegen.generate(plain, layout, key="k"))
-    for name in HOSTILE_NAMES:
-        source = codegen.generate(small_program(name), layout, key="k")
-        assert without_comments(source) == expected, repr(name)
+    sources = [codegen.generate(named(plain, i), layout, key="k") for i in range(len(HOSTILE_NAMES))]
+    # The plain source as many times over, stripped alike: the same
+    # separators, so the same lines around them.
+    expected = without_comments(*[codegen.generate(plain, layout, key="k")] * len(sources))
+    stripped = without_comments(*sources)
+    assert len(stripped) == len(expected)
+    for i, (source, plain_source) in enumerate(zip(stripped, expected)):
+        assert source == plain_source, repr(HOSTILE_NAMES[i])
 
 
 @pytest.mark.skipif(CC is None, reason="the compiled engine needs a C compiler")
 def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_path, monkeypatch):
-    """Each name once, the strategies taking turns: built, loaded and run in
-    this process (a constructor would run at load), counting exactly what
-    the plainly named program counts."""
+    """Each name once as the program's name (and twice as a function's),
+    the strategies taking turns: built, loaded and run in this process (a
+    constructor would run at load), counting exactly what the plainly named
+    program counts."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINBENCH_CACHE", str(tmp_path / "cache"))
     plain = small_program("plain")
@@ -99,7 +119,7 @@ def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_pa
     for i, name in enumerate(HOSTILE_NAMES):
         strategy = STRATEGIES[i % len(STRATEGIES)]
         layout = strategies.get(strategy).plan(plain)
-        program = small_program(name)
+        program = named(plain, i)
         result = _executor.run(program, layout, "system", engine=engine.compiled(program, layout))
         if strategy not in expected:
             expected[strategy] = _executor.run(plain, layout, "system")
