@@ -1,11 +1,14 @@
 """Workload files are data: no name reaches generated code as code.
 
 Every generator (the compiled engine's C, validate's C++ and Rust) is run on
-the names of tests/hostile_names.py, under every strategy or variant, in a
-folder of the test's own; the programs are built and run; the names must
-change nothing but comment text, and no file may appear that the program did
-not create. Go's validation program is generated from the built-in chain
-alone (case numbers, never a name), so it has no name to escape.
+the names of tests/hostile_names.py, each name as a program's name and as a
+function's, under every strategy or variant, in a folder of the test's own;
+the programs are built and run; the names must change nothing but comment
+text, and no file may appear that the program did not create. The
+held-memory generators (Go, Java, Boost) are given the names too; as they
+write case and function numbers, never a name, a named source is the
+plainly named program's, byte for byte, and that one program is built and
+run.
 """
 
 from __future__ import annotations
@@ -56,6 +59,24 @@ def small_program(name: str):
     return dataclasses.replace(p.compile(), name=name)
 
 
+def named(program, i: int):
+    """``program`` named by the ``i``-th hostile name, its functions by the
+    names after it: over ``i``, every name is a program's name and a
+    function's."""
+    fn_names = tuple(HOSTILE_NAMES[(i + k + 1) % len(HOSTILE_NAMES)] for k in range(len(program.fn_names)))
+    return dataclasses.replace(program, name=HOSTILE_NAMES[i], fn_names=fn_names)
+
+
+def leaf_program():
+    """One function that borrows its locals across an io: a frame per task.
+    A native program's build time goes by its coroutines, so a case of one
+    function is the cheapest case that still carries a program's name and
+    a function's."""
+    p = Program("plain", tasks=3)
+    p.fn("main", locals=32, borrows=True).work(16).io(1)
+    return p.compile()
+
+
 def chain_of(length: int):
     """``length`` functions, each calling the next, the last waiting on io."""
     p = Program("plain", tasks=100)  # a Java class counted once per task stands out of background allocations
@@ -65,15 +86,22 @@ def chain_of(length: int):
     return p.compile()
 
 
-def without_comments(source: str) -> str:
-    """The tokens a C compiler sees: comments removed by its own lexer (with
-    trigraphs on, as in ISO C), includes and macros left as written."""
+# What separates the sources that one call of the C preprocessor strips of
+# their comments: an identifier it passes through, on a line of its own.
+NEXT_SOURCE = "\npinbench_next_source\n"
+
+
+def without_comments(*sources: str) -> list:
+    """The tokens a C compiler sees in each source: comments removed by its
+    own lexer (with trigraphs on, as in ISO C), includes and macros left as
+    written. One compiler process for them all: a source whose comment ran
+    on would swallow the separator after it and change the count."""
     done = subprocess.run(
         [CC.command[0], "-fpreprocessed", "-trigraphs", "-dD", "-E", "-P", "-x", "c", "-"],
-        input=source.encode("utf-8", "surrogatepass"), capture_output=True, timeout=60,
+        input=NEXT_SOURCE.join(sources).encode("utf-8", "surrogatepass"), capture_output=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return done.stdout.decode()
+    return done.stdout.decode().split(NEXT_SOURCE.strip())
 
 
 @pytest.mark.skipif(CC is None, reason="the compiled engine needs a C compiler")
@@ -81,17 +109,22 @@ def without_comments(source: str) -> str:
 def test_engine_source_is_the_same_code_whatever_the_name(strategy):
     plain = small_program("plain")
     layout = strategies.get(strategy).plan(plain)
-    expected = without_comments(codegen.generate(plain, layout, key="k"))
-    for name in HOSTILE_NAMES:
-        source = codegen.generate(small_program(name), layout, key="k")
-        assert without_comments(source) == expected, repr(name)
+    sources = [codegen.generate(named(plain, i), layout, key="k") for i in range(len(HOSTILE_NAMES))]
+    # The plain source as many times over, stripped alike: the same
+    # separators, so the same lines around them.
+    expected = without_comments(*[codegen.generate(plain, layout, key="k")] * len(sources))
+    stripped = without_comments(*sources)
+    assert len(stripped) == len(expected)
+    for i, (source, plain_source) in enumerate(zip(stripped, expected)):
+        assert source == plain_source, repr(HOSTILE_NAMES[i])
 
 
 @pytest.mark.skipif(CC is None, reason="the compiled engine needs a C compiler")
 def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_path, monkeypatch):
-    """Each name once, the strategies taking turns: built, loaded and run in
-    this process (a constructor would run at load), counting exactly what
-    the plainly named program counts."""
+    """Each name once as the program's name (and twice as a function's),
+    the strategies taking turns: built, loaded and run in this process (a
+    constructor would run at load), counting exactly what the plainly named
+    program counts."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINBENCH_CACHE", str(tmp_path / "cache"))
     plain = small_program("plain")
@@ -99,7 +132,7 @@ def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_pa
     for i, name in enumerate(HOSTILE_NAMES):
         strategy = STRATEGIES[i % len(STRATEGIES)]
         layout = strategies.get(strategy).plan(plain)
-        program = small_program(name)
+        program = named(plain, i)
         result = _executor.run(program, layout, "system", engine=engine.compiled(program, layout))
         if strategy not in expected:
             expected[strategy] = _executor.run(plain, layout, "system")
@@ -107,20 +140,6 @@ def test_engines_named_by_hostile_names_build_and_run_with_no_side_effect(tmp_pa
             assert result[counter] == expected[strategy][counter], (repr(name), strategy, counter)
     assert set(p.name for p in tmp_path.iterdir()) == {"cache"}
     assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
-
-
-def hostile_cases(program):
-    """One case per hostile name, its functions renamed with the others,
-    each under every layout the backend's strategies give the program."""
-    base = program.view
-    cases = []
-    for i, name in enumerate(HOSTILE_NAMES):
-        functions = tuple(
-            dataclasses.replace(fn, name=HOSTILE_NAMES[(i + k + 1) % len(HOSTILE_NAMES)])
-            for k, fn in enumerate(base.functions)
-        )
-        cases.append(dataclasses.replace(base, name=name, functions=functions))
-    return base, cases
 
 
 def build(backend, tool, source: str, cache):
@@ -131,51 +150,67 @@ def build(backend, tool, source: str, cache):
     return toolchain.compile_cached(tool, source, cache, env=env)
 
 
+def layouts_of(backend, program, key=None) -> tuple:
+    """The layouts of ``program`` that ``backend`` expresses, of one build
+    variant (``key``; None: the first one's), and that key."""
+    layouts = [layout for layout in (s.plan(program) for s in strategies.available().values())
+               if backend.expresses(layout)]
+    assert layouts, f"no strategy's layout of {program.name} has a {backend.name} counterpart"
+    key = backend.variant(layouts[0]) if key is None else key
+    return [layout for layout in layouts if backend.variant(layout) == key], key
+
+
 @pytest.mark.native
 @pytest.mark.parametrize("language", list(BACKENDS))
 def test_native_programs_named_by_hostile_names_build_and_run_with_no_side_effect(language, tmp_path, monkeypatch):
+    """A counting backend: one program of a case per name (one function,
+    named by the next name), each case under every layout of one build
+    variant, counting what the plainly named case counts. A held-memory
+    backend starts a process per case (a JVM each for Java): a chain
+    instead, its functions named by every name, the program by each name
+    in turn. A named source that is the plain program's byte for byte (its
+    generator wrote no name) is that program: built and run once."""
     backend = BACKENDS[language]
     tool = backend.find()
     if tool is None:
         pytest.skip(missing_note(backend, []))
     monkeypatch.chdir(tmp_path)
-    program = small_program("plain")
-    layouts = [
-        layout for layout in (s.plan(program) for s in strategies.available().values()) if backend.expresses(layout)
-    ]
-    assert layouts, f"no strategy's layout has a {language} counterpart"
-    key = backend.variant(layouts[0])  # one build: the layouts of the first one's variant
-    layouts = [layout for layout in layouts if backend.variant(layout) == key]
+    program = leaf_program() if backend.counts else chain_of(len(HOSTILE_NAMES))
+    layouts, key = layouts_of(backend, program)
+    assert backend.supports(program.view)
+    if backend.counts:  # [(its programs' names, its cases)] per named source
+        named_sources = [(HOSTILE_NAMES, [(named(program, i).view, layouts) for i in range(len(HOSTILE_NAMES))])]
+    else:
+        chain = dataclasses.replace(program, fn_names=HOSTILE_NAMES)
+        named_sources = [((name,), [(dataclasses.replace(chain, name=name).view, layouts)]) for name in HOSTILE_NAMES]
     tool = dataclasses.replace(tool, flags=(*tool.flags, *backend.flags(key)))
-    base, views = hostile_cases(program)
-    if not backend.counts:
-        # Held-memory backends start a process per case (a JVM each for Java):
-        # every name at once instead, as one chain's functions.
-        program = chain_of(len(HOSTILE_NAMES))
-        layouts = [layout for layout in (s.plan(program) for s in strategies.available().values())
-                   if backend.expresses(layout) and backend.variant(layout) == key]
-        base = program.view
-        views = [dataclasses.replace(base, name=HOSTILE_NAMES[0], functions=tuple(
-            dataclasses.replace(fn, name=name) for fn, name in zip(base.functions, HOSTILE_NAMES)))]
-    assert backend.supports(base)
-    binary = build(backend, tool, backend.generate([(v, layouts) for v in views], key), tmp_path / "cache")
-    rows = _run_native(tool, binary, timeout=600)
-    plain_binary = build(backend, tool, backend.generate([(base, layouts)], key), tmp_path / "cache")
-    by_variant = {row["variant"]: row for row in _run_native(tool, plain_binary, timeout=120)}
-    assert {(row["program"], row["variant"]) for row in rows} == {
-        (p, v) for p in range(len(views)) for v in range(len(layouts))
-    }
+    plain_source = backend.generate([(program.view, layouts)], key)
+    plain_rows = _run_native(tool, build(backend, tool, plain_source, tmp_path / "cache"), timeout=120)
+    assert {(row["program"], row["variant"]) for row in plain_rows} == {(0, v) for v in range(len(layouts))}
+    by_variant = {row["variant"]: row for row in plain_rows}
     # What the backend's rows carry: the counting allocator's exact figures, or
     # held memory's, as validate compares them (Go's: a stack's size class).
     fields = ("checksum", "allocs", "bytes", "size_of") if backend.counts else ("tasks",)
-    for row in rows:
-        expected = by_variant[row["variant"]]
-        where = (HOSTILE_NAMES[row["program"]], row["variant"])
-        for field in fields:
-            assert row[field] == expected[field], (*where, field)
-        for held in backend.held:
-            named, plain = held.classes(row[held.figure], expected[held.figure])
-            assert named == plain, (*where, held.figure)
+    run = {plain_source}
+    for names, cases in named_sources:
+        source = backend.generate(cases, key)
+        if source in run:
+            continue
+        run.add(source)
+        rows = _run_native(tool, build(backend, tool, source, tmp_path / "cache"), timeout=600)
+        assert {(row["program"], row["variant"]) for row in rows} == {
+            (p, v) for p in range(len(cases)) for v in range(len(layouts))
+        }
+        for row in rows:
+            expected = by_variant[row["variant"]]
+            where = (names[row["program"]], row["variant"])
+            for field in fields:
+                assert row[field] == expected[field], (*where, field)
+            for held in backend.held:
+                named_class, plain_class = held.classes(row[held.figure], expected[held.figure])
+                assert named_class == plain_class, (*where, held.figure)
+    # A counting backend's cases carry their names in comments: a program of their own.
+    assert len(run) == 2 or not backend.counts
     assert set(p.name for p in tmp_path.iterdir()) == {"cache"}
     assert not any(p.name == PAYLOAD_FILE for p in tmp_path.rglob("*"))
 
