@@ -11,6 +11,11 @@ from setuptools.command.build_ext import build_ext
 # names that compiled core here, and it is copied instead of compiled again
 # (bench/branches.py, reused_core).
 PREBUILT = os.environ.get("PINBENCH_PREBUILT_CORE")
+# Python's own flags (sysconfig's CFLAGS) carry -g: debug information that
+# takes a third of the compile and 3.4 MB of the module and changes no
+# instruction (the same .text). Left out unless CFLAGS asks for it
+# (tools/sanitize.sh, a debugger).
+DEBUG_INFO = any(flag.startswith("-g") for flag in os.environ.get("CFLAGS", "").split())
 
 extensions = [
     Extension(
@@ -24,7 +29,7 @@ extensions = [
         # saves 38 instructions per task (docs/validation.md, issue 20).
         extra_compile_args=["-O2", "--param=max-inline-insns-single=400",
                             "--param=large-function-growth=400", "--param=inline-unit-growth=200",
-                            "--param=large-stack-frame-growth=2000"],
+                            "--param=large-stack-frame-growth=2000"] + ([] if DEBUG_INFO else ["-g0"]),
     )
 ]
 

@@ -623,7 +623,12 @@ def compare_branches(settings: BranchSettings) -> BranchesDone:
     if settings.instructions:
         instructions.check_available()
     mode = sweep.mode
-    rounds = settings.rounds or (1 if sweep.counts_only else DEFAULT_ROUNDS[mode])
+    # --counts-only --instructions: each arm's count under valgrind runs the
+    # suite and gives every exact count too, so rounds of counts would only
+    # repeat it (they run when --rounds asks for them). A shard keeps its
+    # round: the count's filters name no shard.
+    counted_once = sweep.counts_only and settings.instructions and settings.rounds is None and not shard_record
+    rounds = 0 if counted_once else settings.rounds or (1 if sweep.counts_only else DEFAULT_ROUNDS[mode])
     repo = Repo(settings.repo)
     refs = {"a": settings.ref_a, "b": settings.ref_b}
     commits = {arm: repo.resolve(ref) for arm, ref in refs.items()}
@@ -644,8 +649,12 @@ def compare_branches(settings: BranchSettings) -> BranchesDone:
                 envs[arm] = built or ensure_env(repo, commit, refs[arm], isolated=settings.isolated_env)
             plan = plan_invocations(suite, rounds, settings.interleave, out / ROUNDS, filters)
             flags = mode_flags(mode, sweep.counts_only)
-            say(f"running {len(suite)} benchmark(s) x {rounds} round(s) x 2 arms ({len(plan)} runs, "
-                f"interleaved per {settings.interleave}) into {out}")
+            if plan:
+                say(f"running {len(suite)} benchmark(s) x {rounds} round(s) x 2 arms ({len(plan)} runs, "
+                    f"interleaved per {settings.interleave}) into {out}")
+            else:
+                say(f"counting {len(suite)} benchmark(s) once per arm under valgrind, no rounds "
+                    f"(--counts-only: the count gives every exact count) into {out}")
             crashes, bugs, reported, failed = [], [], [], {}
             for n, inv in enumerate(plan, start=1):
                 if (inv.arm, tuple(inv.filters)) in failed:

@@ -73,7 +73,8 @@ def add_parser(subparsers):
     )
     p.add_argument(
         "--rounds", type=_rounds, metavar="N",
-        help="times each arm runs each benchmark (default 2 with --quick, 1 with --counts-only, else 3)",
+        help="times each arm runs each benchmark (default 2 with --quick, 1 with --counts-only, else 3; "
+        "none with --counts-only --instructions, whose count under valgrind gives every exact count)",
     )
     p.add_argument(
         "--interleave", choices=("benchmark", "round"), default="benchmark",
