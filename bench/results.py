@@ -10,7 +10,10 @@ describes the format for users.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
+import math
 import os
 import secrets
 import shutil
@@ -337,7 +340,7 @@ def write_results(folder, run: dict) -> Path:
 
 def write_document(folder: Path, doc: dict) -> None:
     """``metrics.csv``, then ``results.json``, of a results document."""
-    csv_text = results_dataframe(doc).to_csv(index=False)
+    csv_text = metrics_csv(doc)
     with writing(folder):
         atomic_write_text(folder / CSV_FILE, csv_text)
         atomic_write_text(folder / RESULTS_FILE, json.dumps(doc, indent=2) + "\n")
@@ -452,12 +455,10 @@ def param_names(doc: dict) -> list:
     return names
 
 
-def results_dataframe(doc: dict):
-    """The metrics.csv table of a results document (pandas DataFrame): one
+def metrics_table(doc: dict) -> tuple:
+    """The metrics.csv table of a results document: (columns, rows), one
     row per benchmark; workload, strategy, allocator, one column per
-    parameter (empty where a workload lacks it), then METRIC_COLUMNS."""
-    import pandas as pd  # deferred: pandas loads only when metrics.csv is written
-
+    parameter (None where a workload lacks it), then METRIC_COLUMNS."""
     names = param_names(doc)
     columns = list(KEY_COLUMNS) + [param_column(n) for n in names] + list(METRIC_COLUMNS)
     rows = []
@@ -466,13 +467,29 @@ def results_dataframe(doc: dict):
         row += [bench["params"].get(name) for name in names]
         row += [bench["metrics"].get(metric) for metric in METRIC_COLUMNS]
         rows.append(row)
-    # Build as objects so ints stay exact (checksums are u64; a parameter a
-    # workload lacks is None, written as an empty field, not NaN turning the
-    # column into floats); then type the key and metric columns.
-    frame = pd.DataFrame(rows, columns=columns, dtype=object)
-    for column in KEY_COLUMNS + METRIC_COLUMNS:
-        frame[column] = frame[column].infer_objects()
-    return frame
+    return columns, rows
+
+
+def _csv_field(value) -> str:
+    """A value as metrics.csv writes it: exact ints (checksums are u64), a
+    float's shortest repr, empty for a missing one."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def metrics_csv(doc: dict) -> str:
+    """metrics.csv's text (the csv module: a run writes it after every
+    benchmark, and pandas would cost each run process a third of a second
+    to import)."""
+    columns, rows = metrics_table(doc)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_field(value) for value in row] for row in rows)
+    return out.getvalue()
 
 
 # -- analysis of a results document ---------------------------------------------------
