@@ -8,6 +8,7 @@ durations, hardly depend on what else the machine runs.
 
     PYTHONPATH=tools python -m pytest -q -n auto -p test_cpu tests
     python tools/test_cpu.py test-cpu.tsv 40     # per file, then the 40 costliest tests
+    python tools/test_cpu.py test-cpu.tsv cost   # the entries of tests/conftest.py's COST
 """
 
 from __future__ import annotations
@@ -49,5 +50,24 @@ def main(path: str, top: int = 40) -> None:
         print(f"{seconds:8.1f} {node}")
 
 
+def cost_entries(path: str, least: float = 1.0) -> None:
+    """COST's lines: per test (a parametrized one: its mean per case, so its
+    cases add up to what they cost), the costliest first, from ``least``
+    CPU seconds."""
+    total, cases = collections.Counter(), collections.Counter()
+    for line in open(path):
+        node, seconds = line.rstrip("\n").rsplit("\t", 1)
+        file, _, name = node.partition("::")
+        key = f"{file.rsplit('/', 1)[-1]}::{name.split('[')[0]}"
+        total[key] += float(seconds)
+        cases[key] += 1
+    for key, seconds in sorted(((k, total[k] / cases[k]) for k in total), key=lambda kv: -kv[1]):
+        if seconds >= least:
+            print(f'    "{key}": {seconds:.0f},')
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], *(int(a) for a in sys.argv[2:3]))
+    if sys.argv[2:3] == ["cost"]:
+        cost_entries(sys.argv[1])
+    else:
+        main(sys.argv[1], *(int(a) for a in sys.argv[2:3]))
