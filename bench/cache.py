@@ -6,7 +6,9 @@ The root is ``--cache-dir DIR`` where a command takes it (validate), else
 
 - ``engines/``: the compiled engines (bench/engine.py);
 - ``native/``: validate's native programs (bench/validate/toolchain.py);
-- ``envs/``: compare-branches' environments, one per commit (bench/branches.py).
+- ``envs/``: compare-branches' environments, one per commit (bench/branches.py);
+- ``import-target/``: cargo's target folder for `pinbench import rust`
+  (bench/rust_import/toolchain.py: the crates' dependencies, built once).
 
 Paths are absolute: they reach processes that start in other folders (the
 instruction counter's scratch folder, pyperf's workers, a worktree).
@@ -18,11 +20,11 @@ import os
 from pathlib import Path
 
 ENV = "PINBENCH_CACHE"
-ENGINES, NATIVE, ENVS = "engines", "native", "envs"
+ENGINES, NATIVE, ENVS, IMPORT_TARGET = "engines", "native", "envs", "import-target"
 
 
 def cache_root(kind: str | None = None, cache_dir=None) -> Path:
-    """The cache's root, or its folder for ``kind`` (one of ENGINES, NATIVE, ENVS)."""
+    """The cache's root, or its folder for ``kind`` (one of ENGINES, NATIVE, ENVS, IMPORT_TARGET)."""
     if cache_dir:
         root = Path(cache_dir).expanduser()
     elif os.environ.get(ENV):

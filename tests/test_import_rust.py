@@ -12,10 +12,12 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from pinbench.bench import cache as cache_folders
 from pinbench.bench.cli import main
 from pinbench.bench.runner import execute
 from pinbench.bench.rust_import import questions
@@ -45,11 +47,17 @@ _RUSTC_TYPE = re.compile(
 
 
 def rustc_output(crate: Path, target: Path) -> str:
-    """rustc's -Zprint-type-sizes output for ``crate`` (built in ``target``, whose dependencies
-    are reused: only the crate itself, rebuilt, prints its sizes)."""
+    """rustc's -Zprint-type-sizes output for ``crate``, its package built
+    afresh in ``target`` (whose dependencies are reused: only the package
+    itself prints its sizes)."""
     env = {**os.environ, "RUSTC_BOOTSTRAP": "1"}
-    done = subprocess.run(["cargo", "rustc", "--release", "--offline", "--quiet", "--target-dir", str(target), "--",
-                           "-Zprint-type-sizes"], cwd=crate, env=env, capture_output=True, text=True, timeout=900)
+    name = tomllib.loads((crate / "Cargo.toml").read_text())["package"]["name"]
+    common = ["--release", "--offline", "--quiet", "--target-dir", str(target)]
+    cleaned = subprocess.run(["cargo", "clean", "-p", name, *common], cwd=crate, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert cleaned.returncode == 0, cleaned.stderr
+    done = subprocess.run(["cargo", "rustc", *common, "--", "-Zprint-type-sizes"], cwd=crate, env=env,
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -80,9 +88,11 @@ def run_import(tmp_path, path, *extra):
 
 
 @pytest.fixture(scope="session")
-def cache(tmp_path_factory):
-    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-    return tmp_path_factory.mktemp("targets")
+def cache():
+    """The tests' own cargo builds use the importer's target folder (in the
+    session's pinbench cache, tests/conftest.py): each crate's dependencies
+    (tokio's) are built once for both; each build cleans its package first."""
+    return cache_folders.cache_root(cache_folders.IMPORT_TARGET)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +100,7 @@ def plain(cache, tmp_path_factory):
     """(program, rustc's sizes) of the dependency-free fixture, built once."""
     if not HAVE_CARGO:
         pytest.skip("cargo is not installed")
-    rustc = rustc_futures(FIXTURES / "plain", cache / "plain")
+    rustc = rustc_futures(FIXTURES / "plain", cache)
     program, _ = run_import(tmp_path_factory.mktemp("plain"), FIXTURES / "plain")
     return program, rustc
 
@@ -101,7 +111,7 @@ def tokio_sizes(cache, tmp_path_factory):
     if not (HAVE_CARGO and HAVE_TOKIO) and not in_ci():
         pytest.skip("Debian's librust-tokio-dev is not installed")
     path = tmp_path_factory.mktemp("tokio-sizes") / "sizes.txt"
-    path.write_text(rustc_output(FIXTURES / "tokio", cache / "tokio"))
+    path.write_text(rustc_output(FIXTURES / "tokio", cache))
     return path
 
 
@@ -227,7 +237,7 @@ def check_box_advice(program, crate_dir: Path, limit: int, target: Path, tmp_pat
 @needs_cargo
 def test_box_advice_matches_a_rebuild(plain, cache, tmp_path):
     program, _ = plain
-    check_box_advice(program, FIXTURES / "plain", 6000, cache / "plain", tmp_path)
+    check_box_advice(program, FIXTURES / "plain", 6000, cache, tmp_path)
 
 
 @needs_tokio
@@ -235,7 +245,7 @@ def test_box_advice_matches_a_rebuild_with_tokio(tokio, cache, tmp_path):
     """tokio's join! tuple and Sleep's 128-byte alignment: boxing a child
     changes its parent's alignment too (fetch drops from 128 to 8)."""
     program, _ = tokio
-    check_box_advice(program, FIXTURES / "tokio", 2048, cache / "tokio", tmp_path)  # tokio_sizes's target: tokio built once
+    check_box_advice(program, FIXTURES / "tokio", 2048, cache, tmp_path)
 
 
 def _fails(capsys, tmp_path, path, *extra):

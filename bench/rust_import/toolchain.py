@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 
 from ...model.errors import UsageError
+from .. import cache
 
 FLAG = "-Zprint-type-sizes"
 
@@ -56,7 +57,7 @@ def _cargo(package: Path) -> str:
         name = tomllib.loads((package / "Cargo.toml").read_text(encoding="utf-8"))["package"]["name"]
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         raise UsageError(f"{package}/Cargo.toml: no [package] name in it; name a cargo package") from None
-    target = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pinbench" / "import-target"
+    target = cache.cache_root(cache.IMPORT_TARGET)
     common = ["--release", "--offline", "--quiet", "--target-dir", str(target)]
     _run(["cargo", "clean", "-p", name, *common], package, "cargo clean")
     return _run(["cargo", "rustc", *common, "--", FLAG], package, "cargo")
