@@ -186,6 +186,30 @@ def test_layout_diagram_counts_blocks_it_does_not_draw():
     assert drawn["always_heap"][0] == 61 > MAX_DRAWN_BLOCKS
 
 
+def test_a_deep_diagram_draws_its_frames_as_one_image_in_the_svg_and_keeps_its_blocks():
+    """Past RASTERIZED_ABOVE frames and parts in a panel, the SVG holds them
+    as one image (not a path each); the blocks stay vectors with their ids,
+    counted as the run counts them. A shallow diagram is all vectors."""
+    import io
+
+    from pinbench.bench.layout_view import figure
+
+    for depth, rasterized in ((1000, True), (5, False)):
+        params = get_workload("chain").parse_params({"depth": str(depth), "tasks": "1"})
+        program = get_workload("chain").compile(params)
+        views = [task_view(program, s) for s in ("go_stack", "pinbox")]  # a stack draws every frame on it
+        buffer = io.StringIO()
+        fig_layout(views).savefig(buffer, format="svg")
+        text = buffer.getvalue()
+        assert ("<image" in text) == rasterized, depth
+        assert text.count("<path") < figure.RASTERIZED_ABOVE
+        buffer.seek(0)
+        drawn = svg_blocks(buffer)
+        assert drawn["go_stack"] == rules.held_while_waiting("chain", "go_stack", **params), depth
+        metrics = execute(program, "pinbox", "system")
+        assert drawn["pinbox"] == (metrics["allocs_per_task"], metrics["bytes_per_task"]), depth
+
+
 CHAIN_CASES = [
     {"depth": d, "borrow": b, "waits": w, "locals": loc, "tasks": 2}
     for d in (0, 1, 3, 8)

@@ -228,6 +228,9 @@ def fig_layout(views: list, run_metrics: dict | None = None, title: str | None =
     return fig
 
 
+RASTERIZED_ABOVE = 2000  # a panel's frames and parts past this many are one image in the SVG
+
+
 class _BatchedAxes:
     """A panel's Axes that also takes plain rectangles (frames and their
     parts, ``plain_rect``) and draws them as one PolyCollection, below the
@@ -251,10 +254,15 @@ class _BatchedAxes:
 
     def flush(self) -> None:
         if self._boxes:
-            self._ax.add_collection(PolyCollection(
+            collection = PolyCollection(
                 self._boxes, facecolors=self._faces, edgecolors=self._edges, linewidths=self._widths,
                 zorder=Rectangle.zorder - 0.1,
-            ), autolim=False)
+            )
+            # Past a few thousand, most are narrower than a pixel: the SVG gets them as one
+            # image, not a path each (47,000 paths took half a depth-1000 report's time and
+            # made an SVG a browser crawls through). Blocks stay vectors, with their ids.
+            collection.set_rasterized(len(self._boxes) > RASTERIZED_ABOVE)
+            self._ax.add_collection(collection, autolim=False)
             self._boxes, self._faces, self._edges, self._widths = [], [], [], []
 
 
