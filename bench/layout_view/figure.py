@@ -259,8 +259,8 @@ class _BatchedAxes:
                 zorder=Rectangle.zorder - 0.1,
             )
             # Past a few thousand, most are narrower than a pixel: the SVG gets them as one
-            # image, not a path each (47,000 paths took half a depth-1000 report's time and
-            # made an SVG a browser crawls through). Blocks stay vectors, with their ids.
+            # image, not a path each (47,000 paths took half a depth-1000 report's time).
+            # Blocks stay vectors, with their ids.
             collection.set_rasterized(len(self._boxes) > RASTERIZED_ABOVE)
             self._ax.add_collection(collection, autolim=False)
             self._boxes, self._faces, self._edges, self._widths = [], [], [], []
