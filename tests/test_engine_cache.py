@@ -299,8 +299,11 @@ def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how, vi
     command = [sys.executable, "-c", SLOW_BUILD, str(workload)] if via == "engine" else \
         [*CLI, "run", "--counts-only", "-w", str(workload), "-s", "always_heap", "-a", "system",
          "--engine", "compiled", "-o", str(tmp_path / "out")]
+    # SIGINT as a terminal delivers it: a shell that started the tests in the background
+    # (`... &`) left it ignored, which the child would inherit and Python would keep.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                               env={**os.environ, "PINBENCH_CACHE": str(cache_dir)})
+                               env={**os.environ, "PINBENCH_CACHE": str(cache_dir)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if via == "engine":
         assert process.stdout.readline().strip() == "building"
     deadline = time.monotonic() + 60
