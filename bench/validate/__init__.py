@@ -90,10 +90,11 @@ DEFAULT_CASES = tuple((name, dict(case)) for name, w in WORKLOADS.items() for ca
 
 def _chosen(names) -> dict:
     """``{name: Strategy}`` of the strategies named, each of which must have
-    a native counterpart (a UsageError names the ones that do)."""
+    a native counterpart by :func:`counterparts`' rule (a UsageError names
+    the ones that do)."""
     chosen = {name: strategy_registry.get(name) for name in names}
     for name, strategy in chosen.items():
-        if strategy.native is None and not strategy.native_variants:
+        if not counterparts({name: strategy}):
             raise UsageError(f"strategy '{name}' has no native counterpart to validate against; "
                              f"choose from: {', '.join(counterparts())}")
     return chosen
