@@ -36,13 +36,20 @@ def pytest_runtest_protocol(item, nextitem):
         out.write(f"{item.nodeid}\t{_cpu() - start:.2f}\n")
 
 
+def _read(path: str):
+    """(node id, CPU seconds) of every line the plugin appended."""
+    with open(path) as lines:
+        for line in lines:
+            node, seconds = line.rstrip("\n").rsplit("\t", 1)
+            yield node, float(seconds)
+
+
 def main(path: str, top: int = 40) -> None:
     per_file, count, tests = collections.Counter(), collections.Counter(), []
-    for line in open(path):
-        node, seconds = line.rstrip("\n").rsplit("\t", 1)
-        per_file[node.split("::")[0]] += float(seconds)
+    for node, seconds in _read(path):
+        per_file[node.split("::")[0]] += seconds
         count[node.split("::")[0]] += 1
-        tests.append((float(seconds), node))
+        tests.append((seconds, node))
     for name, seconds in per_file.most_common():
         print(f"{seconds:8.1f} {count[name]:5d} {name}")
     print(f"{sum(per_file.values()):8.1f} {sum(count.values()):5d} total")
@@ -55,11 +62,10 @@ def cost_entries(path: str, least: float = 1.0) -> None:
     cases add up to what they cost), the costliest first, from ``least``
     CPU seconds."""
     total, cases = collections.Counter(), collections.Counter()
-    for line in open(path):
-        node, seconds = line.rstrip("\n").rsplit("\t", 1)
+    for node, seconds in _read(path):
         file, _, name = node.partition("::")
         key = f"{file.rsplit('/', 1)[-1]}::{name.split('[')[0]}"
-        total[key] += float(seconds)
+        total[key] += seconds
         cases[key] += 1
     for key, seconds in sorted(((k, total[k] / cases[k]) for k in total), key=lambda kv: -kv[1]):
         if seconds >= least:
