@@ -300,12 +300,12 @@ public class Main {
             for (int w = 0; w < WARM_ROUNDS; w++) finish(park(factory, root, Math.max(n, WARM_THREADS)));
             // A round's histogram can catch a one-off (a thread that froze at another depth,
             // a runtime object allocated once): measure until two rounds in a row agree.
-            String[] last = measure(factory, root, n), round = last;
+            String[] round = measure(factory, root, n);
             boolean stable = false;
             for (int r = 1; r < MEASURE_ROUNDS && !stable; r++) {
-                round = measure(factory, root, n);
-                stable = round[0].equals(last[0]);
-                last = round;
+                String[] next = measure(factory, root, n);
+                stable = next[0].equals(round[0]);
+                round = next;
             }
             for (int v = 0; v < c[2]; v++) {
                 System.out.println("{\"program\": " + c[0] + ", \"variant\": " + v + ", \"tasks\": " + n
