@@ -284,7 +284,7 @@ def gxx_frames(program) -> list:
     return out
 
 
-# clang 22 (LLVM 22, the ziglang 0.17 package's ``zig c++``) at -O2: the
+# clang 22 (LLVM 22, the ziglang 0.17 package's clang) at -O2: the
 # coroutine frame CoroSplit builds (llvm/lib/Transforms/Coroutines/
 # CoroFrame.cpp, buildFrameType). Read off the DWARF ``*.coro_frame_ty`` of
 # the programs ``pinbench validate`` generates (``-g`` adds nothing to a

@@ -1,8 +1,14 @@
 """clang 22 counterparts: the C++20 program of :mod:`.cpp`, compiled by clang.
 
-clang 22 is the ``ziglang`` package's (``python -m ziglang c++``; the
-project's test extras install it), which knows
-``[[clang::coro_await_elidable]]`` (LLVM 20 and later). A layout whose
+clang 22 is the ``ziglang`` package's (the project's test extras install
+it), which knows ``[[clang::coro_await_elidable]]`` (LLVM 20 and later).
+It runs as the plain clang driver (``python -m ziglang clang
+--driver-mode=g++``) on the host's own target, with the system's libstdc++
+headers, C library and linker, as clang++ builds a program on Linux, and
+as g++'s program for always_heap is built: the two C++ counterparts then
+differ in the compiler alone. (``zig c++`` would instead build its own
+libc++, libc++abi, libunwind and compiler-rt the first time a machine
+links with it, a minute of CPU, to the same frames.) A layout whose
 frames are clang's (``layout.frame_compiler``) is expressed by the same
 program :mod:`.cpp` writes for g++, with the frame placement left to the
 compiler, as in the real thing:
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 
 from ...model.layout import HEAP
@@ -47,14 +54,30 @@ def find() -> toolchain.Toolchain | None:
     the ziglang package's, or None."""
     if os.environ.get("CLANG") is not None:
         command = (os.environ["CLANG"],)
-    elif importlib.util.find_spec("ziglang") is not None:
-        command = (sys.executable, "-m", "ziglang", "c++")
+    elif (spec := importlib.util.find_spec("ziglang")) is not None and spec.origin and (triple := _host_triple()):
+        # zig's clang knows no target or headers of its own beyond clang's
+        # resource headers, which zig ships in lib/include.
+        resource_dir = os.path.join(os.path.dirname(spec.origin), "lib")
+        command = (sys.executable, "-m", "ziglang", "clang", "--driver-mode=g++", "-target", triple,
+                   "-resource-dir", resource_dir)
     else:
         return None
     version = toolchain._version(command[0], [*command[1:], "--version"])
     if version is None:
         return None
     return toolchain.Toolchain("clang", LABEL, command[0], version, (*command[1:], *toolchain.CXX_FLAGS), "main.cpp")
+
+
+def _host_triple() -> str | None:
+    """The system compiler's target (x86_64-linux-gnu), whose headers,
+    libraries and linker clang then uses; None without a gcc."""
+    for cc in ("gcc", "cc"):
+        path = shutil.which(cc)
+        if path:
+            triple = toolchain._version(path, ["-dumpmachine"])
+            if triple:
+                return triple
+    return None
 
 
 def expresses(layout) -> bool:
