@@ -413,14 +413,32 @@ def mode_flags(mode: str, counts_only: bool) -> list:
     return flags + (["--counts-only"] if counts_only else [])
 
 
-def _benchmark_filters(bench) -> list:
-    workload = bench.workload
+def case_filters(benches: list, engine: str | None = None) -> list:
+    """The `pinbench run` flags that select exactly ``benches``: benchmarks
+    of one case (a workload and its parameters, a workload file by its
+    absolute path: the arms run elsewhere) under their strategies and
+    allocators, and the engine."""
+    first = benches[0]
+    workload = first.workload
     if workload.endswith(".toml"):
         workload = str(Path(workload).resolve())
-    args = ["--workload", workload, "--strategy", bench.strategy, "--allocator", bench.allocator]
-    for name, value in bench.params.items():
+    args = ["--workload", workload]
+    for flag, values in (("--strategy", (b.strategy for b in benches)), ("--allocator", (b.allocator for b in benches))):
+        for value in dict.fromkeys(values):
+            args += [flag, value]
+    for name, value in first.params.items():
         args += ["--param", f"{name}={param_text(value)}"]
+    if engine:
+        args += ["--engine", engine]
     return args
+
+
+def cases_of(benches: list) -> list:
+    """``benches`` grouped by case (workload and parameters), in order."""
+    cases = {}
+    for bench in benches:
+        cases.setdefault((bench.workload, tuple(sorted(bench.params.items()))), []).append(bench)
+    return list(cases.values())
 
 
 def run_filters(sweep, engine: str | None = None) -> list:
@@ -459,7 +477,8 @@ def run_invocation(env: ArmEnv, inv: Invocation, mode_flags: list, workdir: Path
         raise KeyboardInterrupt
 
 
-def plan_invocations(suite: list, rounds: int, interleave: str, rounds_dir: Path, run_filters: list) -> list:
+def plan_invocations(suite: list, rounds: int, interleave: str, rounds_dir: Path, run_filters: list,
+                     engine: str | None = None) -> list:
     """The order of the job: per benchmark A B A B ... (or per round A B)."""
     plan = []
     if interleave == "round":
@@ -470,9 +489,21 @@ def plan_invocations(suite: list, rounds: int, interleave: str, rounds_dir: Path
     for i, bench in enumerate(suite):
         for r in range(1, rounds + 1):
             for arm in ARMS:
-                plan.append(Invocation(arm, r, rounds_dir / f"{i:04d}-r{r}-{arm}", _benchmark_filters(bench),
+                plan.append(Invocation(arm, r, rounds_dir / f"{i:04d}-r{r}-{arm}", case_filters([bench], engine),
                                        bench.label))
     return plan
+
+
+def count_invocations(suite: list, sharded: bool, rounds_dir: Path, run_filters: list,
+                      engine: str | None = None) -> list:
+    """Each arm's instruction count under valgrind: one run of the whole
+    suite, or in a shard one run per case of the shard (the sweep's own
+    filters would count every shard's cases)."""
+    if not sharded:
+        return [Invocation(arm, 0, rounds_dir / f"instructions-{arm}", run_filters, "instructions") for arm in ARMS]
+    return [Invocation(arm, 0, rounds_dir / f"instructions-{arm}-{i:04d}", case_filters(case, engine),
+                       f"instructions of {case[0].label.rsplit('/', 2)[0]}")
+            for arm in ARMS for i, case in enumerate(cases_of(suite))]
 
 
 # -- merging an arm's rounds -------------------------------------------------------------------

@@ -39,7 +39,7 @@ from .branches import (
     ARMS,
     DEFAULT_ROUNDS,
     BugError,
-    Invocation,
+    count_invocations,
     Repo,
     ensure_env,
     holds_files,
@@ -625,9 +625,8 @@ def compare_branches(settings: BranchSettings) -> BranchesDone:
     mode = sweep.mode
     # --counts-only --instructions: each arm's count under valgrind runs the
     # suite and gives every exact count too, so rounds of counts would only
-    # repeat it (they run when --rounds asks for them). A shard keeps its
-    # round: the count's filters name no shard.
-    counted_once = sweep.counts_only and settings.instructions and settings.rounds is None and not shard_record
+    # repeat it (they run when --rounds asks for them).
+    counted_once = sweep.counts_only and settings.instructions and settings.rounds is None
     rounds = 0 if counted_once else settings.rounds or (1 if sweep.counts_only else DEFAULT_ROUNDS[mode])
     repo = Repo(settings.repo)
     refs = {"a": settings.ref_a, "b": settings.ref_b}
@@ -647,7 +646,7 @@ def compare_branches(settings: BranchSettings) -> BranchesDone:
                 commit = commits[arm]
                 built = next((envs[a] for a in envs if commits[a] == commit), None)
                 envs[arm] = built or ensure_env(repo, commit, refs[arm], isolated=settings.isolated_env)
-            plan = plan_invocations(suite, rounds, settings.interleave, out / ROUNDS, filters)
+            plan = plan_invocations(suite, rounds, settings.interleave, out / ROUNDS, filters, settings.engine)
             flags = mode_flags(mode, sweep.counts_only)
             if plan:
                 say(f"running {len(suite)} benchmark(s) x {rounds} round(s) x 2 arms ({len(plan)} runs, "
@@ -672,15 +671,14 @@ def compare_branches(settings: BranchSettings) -> BranchesDone:
                     failed[(inv.arm, tuple(inv.filters))] = inv.error
             if settings.instructions:
                 # Deterministic: one count per arm, after the timing, never interleaved with it.
-                counting = [Invocation(arm, 0, out / ROUNDS / f"instructions-{arm}", filters, "instructions")
-                            for arm in ARMS]
+                counting = count_invocations(suite, bool(shard_record), out / ROUNDS, filters, settings.engine)
                 for inv in counting:
                     arm_name = f"{inv.arm.upper()} ({refs[inv.arm]})"
-                    say(f"counting instructions of {arm_name} under valgrind")
+                    say(f"{arm_name}: counting {inv.what} under valgrind")
                     run_invocation(envs[inv.arm], inv, mode_flags(mode, True) + ["--instructions"], out / ROUNDS)
                     if inv.status != 0:
                         raise UsageError(f"{arm_name} could not count instructions (exit {inv.status}): {inv.error}")
-                    say(f"{arm_name}: instructions counted ({inv.seconds:.1f} s)")
+                    say(f"{arm_name}: {inv.what} counted ({inv.seconds:.1f} s)")
                 plan += counting
             merged = {}
             for arm in ARMS:

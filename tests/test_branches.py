@@ -183,10 +183,13 @@ def test_a_ref_against_itself_reports_no_regression(repo, env, tmp_path):
 def test_a_branch_that_adds_an_allocation_fails_the_gate(repo, env, tmp_path):
     before = state(repo)
     relative = os.path.relpath(tmp_path / "out", repo)  # resolved where the command starts, not where arms run
-    done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only",
+    done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only", "--engine", "interpreted",
                     "-w", "chain", "-s", "pinbox,always_heap", "-o", relative,
                     "--format", "markdown", cwd=repo, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
+    # --engine reaches every arm's rounds, run benchmark by benchmark (they ran compiled)
+    for arm in ("a", "b"):
+        assert json.loads((tmp_path / "out" / arm / "results.json").read_text())["engine"]["engine"] == "interpreted"
     # regress changes a strategy, not the core: main's compiled core is copied, not compiled again
     assert "regress (" in done.stderr and "copying that core, not compiling it" in done.stderr, done.stderr
     first = done.stdout.splitlines()[0]
@@ -315,19 +318,29 @@ def test_a_kept_core_is_given_only_to_the_same_core_sources(repo):
     assert len({folder["main"], folder["core"], folder["broken"]}) == 3
 
 
+@needs_valgrind
+@pytest.mark.native
 def test_sharded_comparisons_merge_into_one_verdict(repo, env, tmp_path):
     """compare-branches --shard K/N in N jobs, then merge: the verdict of the
-    whole comparison (the regression is in one shard only), one exit status."""
+    whole comparison (the regression is in one shard only), one exit status.
+    With --instructions each shard counts its own cases alone (it counted
+    the whole suite in every shard)."""
     folders, ran = [], 0
     for k in (1, 2, 3):  # two cases in three shards: one shard is empty
         out = tmp_path / f"cmp-{k}"
-        done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only", "-w", "chain,yield_many",
-                        "-s", "pinbox", "--shard", f"{k}/3", "-o", out, "--format", "json",
+        done = pinbench("compare-branches", "main", "regress", "--quick", "--counts-only", "--instructions",
+                        "-w", "chain,yield_many", "-s", "pinbox", "--shard", f"{k}/3", "-o", out, "--format", "json",
                         cwd=repo, env=env)
         assert done.returncode in (0, 1), done.stderr[-3000:]
         folders.append(out)
         if "holds none of the suite" not in done.stderr:
             ran += 1
+            for arm in ("a", "b"):
+                (bench,) = json.loads((out / arm / "results.json").read_text())["benchmarks"]
+                assert bench["metrics"]["instructions_per_task"] > 0
+            counted = [line for line in done.stderr.splitlines() if ": counting instructions of" in line]
+            assert len(counted) == 2 and all(f"instructions of {bench['workload']}[" in line for line in counted), \
+                done.stderr
             if ran > 1:  # the environments the first shard's job found or built are reused, not rebuilt
                 reused = [line for line in done.stderr.splitlines() if "reusing the environment" in line]
                 assert [line.split(" (")[0] for line in reused] == ["pinbench: main", "pinbench: regress"], done.stderr
