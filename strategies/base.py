@@ -20,10 +20,8 @@ from dataclasses import dataclass
 
 from ..model.errors import UsageError
 from ..model.native import GXX
-from ..model.layout import (
-    BOTTOM_UP, BOTTOM_UP_HEADER, BOX, HEAP, INLINE, OWN, SLABS, STACK, STACKS, TOP_DOWN, TOP_DOWN_HEADER,
-    compute_layout,
-)
+# BOX, INLINE and OWN: what a plug-in's ``copied_moves`` names (tests/test_engine.py's plug-ins).
+from ..model.layout import BOTTOM_UP, BOTTOM_UP_HEADER, BOX, HEAP, INLINE, OWN, TOP_DOWN, TOP_DOWN_HEADER, compute_layout
 
 # Between a strategy's name and each of its options on the command line:
 # ``-s fiber:stack=131072``, ``-s halo:elide_args=1`` (a comma separates strategies).

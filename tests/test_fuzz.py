@@ -26,7 +26,6 @@ import re
 import string
 import sys
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 

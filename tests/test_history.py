@@ -114,7 +114,7 @@ def test_history_add_show_report_find_a_planted_step_at_its_commit(counts_run, t
     assert [s.changes for s in history.series(db, "bytes_allocated") if "/rc/" in s.benchmark] == [[]]
     shown = pinbench("history", "show", "--metric", "bytes_allocated", "--db", db, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    assert f"1 change point(s) of bytes_allocated in 2 series" in shown.stdout
+    assert "1 change point(s) of bytes_allocated in 2 series" in shown.stdout
     assert f"05{'c' * 10}..06{'c' * 10} {before} -> {after} (+{after / before - 1:.1%})" in shown.stdout
     drawn = pinbench("history", "report", "--metric", "bytes_allocated", "--db", db, "-o", tmp_path / "fig",
                      cwd=tmp_path)

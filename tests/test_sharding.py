@@ -127,9 +127,9 @@ def test_merge_force_replaces_only_a_merged_run_never_its_inputs(sweep, tmp_path
     a folder of unrelated files, and named staging folders that did not exist."""
     one, two, three = shards(sweep)
     copies = []
-    for shard in (one, two, three):
-        shutil.copytree(shard, tmp_path / shard.name)
-        copies.append(tmp_path / shard.name)
+    for folder in (one, two, three):
+        shutil.copytree(folder, tmp_path / folder.name)
+        copies.append(tmp_path / folder.name)
     before = (copies[0] / "results.json").read_bytes()
     for out, needle in ((copies[0], "would replace the shard"), (tmp_path, "would replace the shard"),
                         (Path("."), "would replace")):
