@@ -12,7 +12,6 @@ import platform
 import socket
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from .. import __version__
@@ -53,6 +52,10 @@ def cpu_model():
 
 
 def _package_version(name):
+    # Imported here: a timing worker imports this module (worker_cpus) and
+    # never asks for a version; importlib.metadata is 15 ms of its start.
+    from importlib import metadata
+
     return _guard(lambda: metadata.version(name))
 
 

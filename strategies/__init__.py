@@ -10,8 +10,6 @@ validation) reads the registry.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
 from ..model.errors import UsageError
 from . import always_heap, anchor_box, dotnet, fiber, go_stack, halo, loom, pinbox, rc, swift_slab
 from .base import BOTTOM_UP, OPTION_SEPARATOR, TOP_DOWN, Option, Strategy
@@ -28,6 +26,10 @@ TIME_REFERENCE = pinbox.STRATEGY.name
 
 def available() -> dict[str, Strategy]:
     """Every strategy: the built-ins first, then the plug-ins, by name."""
+    # Imported here: reading the installed packages' entry points is a third
+    # of this package's import, and a timing worker asks for a built-in.
+    from importlib.metadata import entry_points
+
     found = dict(BUILTIN)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in found:
@@ -115,8 +117,9 @@ def marker_of(name: str) -> str:
 
 def get(name: str) -> Strategy:
     """A strategy by name, options included: ``fiber`` or ``fiber:stack=131072``."""
-    strategies = available()
     base, sep, settings = name.partition(OPTION_SEPARATOR)
+    # A plug-in cannot shadow a built-in: a built-in's name needs no plug-in looked up.
+    strategies = BUILTIN if base in BUILTIN else available()
     if base not in strategies:
         raise UsageError(
             f"unknown strategy '{base}'; choose one of: {', '.join(strategies)}"

@@ -5,8 +5,8 @@ it), which knows ``[[clang::coro_await_elidable]]`` (LLVM 20 and later).
 It runs as the plain clang driver (``python -m ziglang clang
 --driver-mode=g++``) on the host's own target, with the system's libstdc++
 headers, C library and linker, as clang++ builds a program on Linux, and
-as g++'s program for always_heap is built: the two C++ counterparts then
-differ in the compiler alone. (``zig c++`` would instead build its own
+as the ``c++`` backend's program is built by g++: the two C++ counterparts
+then differ in the compiler alone. (``zig c++`` would instead build its own
 libc++, libc++abi, libunwind and compiler-rt the first time a machine
 links with it, a minute of CPU, to the same frames.) A layout whose
 frames are clang's (``layout.frame_compiler``) is expressed by the same
