@@ -152,7 +152,7 @@ class Timer:
 
     def __init__(self, specs_path, mode: str):
         self.mode = mode
-        self.specs: list[Spec] = []
+        self.specs: list[str] = []  # every spec so far, as JSON
         self.specs_path = str(specs_path)
         self.runner = _runner(self.specs_path, mode)
         # Workers must find the engines the master built, built the same way.
@@ -211,9 +211,11 @@ class Timer:
         return benchmark
 
     def _bench(self, spec: Spec):
-        self.specs.append(spec)
+        # Each spec encoded once: the file holds every benchmark so far (a
+        # worker finds its own at pyperf's index), rewritten for each worker.
+        self.specs.append(json.dumps(asdict(spec)))
         with open(self.specs_path, "w") as f:
-            json.dump([asdict(s) for s in self.specs], f)
+            f.write("[" + ", ".join(self.specs) + "]")
         # pyperf prints each result (even with --quiet); pinbench reports its own.
         with contextlib.redirect_stdout(io.StringIO()):
             return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
