@@ -517,8 +517,10 @@ def _say_expected(name: str, suite: list, mode: str, balance) -> None:
     if expected < FORECAST_FROM:
         return
     source = f"from the durations in {balance}" if balance else f"{each:g} s a benchmark in {mode} mode"
+    noisy = duration_text(expected * (1 + timing.MORE_SHARE))
     print(f"{PROG}: suite {name}: {len(suite)} benchmarks, expected to take about {duration_text(expected)} "
-          f"({source}), plus compiling the engines not yet cached", file=sys.stderr, flush=True)
+          f"({source}; up to {noisy} where noisy timings take extra values), plus compiling the engines not "
+          "yet cached", file=sys.stderr, flush=True)
 
 
 def _count_instructions(run: RunDocument, specs: list, scratch: Path, folder: Path, signals: Signals) -> None:
