@@ -50,6 +50,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 from ..model.errors import UsageError
+from . import shard
 from .cache import ENVS, cache_root
 from .compare import benchmark_key
 from .records import BenchmarkRecord
@@ -433,14 +434,6 @@ def case_filters(benches: list, engine: str | None = None) -> list:
     return args
 
 
-def cases_of(benches: list) -> list:
-    """``benches`` grouped by case (workload and parameters), in order."""
-    cases = {}
-    for bench in benches:
-        cases.setdefault((bench.workload, tuple(sorted(bench.params.items()))), []).append(bench)
-    return list(cases.values())
-
-
 def run_filters(sweep, engine: str | None = None) -> list:
     """The `pinbench run` flags that select ``sweep``'s benchmarks (a
     workload file by its absolute path: the arms run elsewhere), and the engine."""
@@ -503,7 +496,7 @@ def count_invocations(suite: list, sharded: bool, rounds_dir: Path, run_filters:
         return [Invocation(arm, 0, rounds_dir / f"instructions-{arm}", run_filters, "instructions") for arm in ARMS]
     return [Invocation(arm, 0, rounds_dir / f"instructions-{arm}-{i:04d}", case_filters(case, engine),
                        f"instructions of {case[0].label.rsplit('/', 2)[0]}")
-            for arm in ARMS for i, case in enumerate(cases_of(suite))]
+            for arm in ARMS for i, (_, case) in enumerate(shard.cases(suite))]
 
 
 # -- merging an arm's rounds -------------------------------------------------------------------
