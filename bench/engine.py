@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import cache, codegen
+from . import cache
 from .signals import Signals
 from ..model.errors import UsageError
 
@@ -163,6 +163,15 @@ def default_engine() -> tuple[str, str | None]:
     return COMPILED, None
 
 
+def _codegen():
+    """bench/codegen.py, imported where an engine is built, not where one is
+    only loaded: it brings the model and numpy, which pyperf's workers
+    (bench/worker.py) start without."""
+    from . import codegen
+
+    return codegen
+
+
 @lru_cache(maxsize=1)
 def _runtime_text() -> str:
     folder = _runtime_dir()
@@ -172,7 +181,7 @@ def _runtime_text() -> str:
 def build_key(source: str, compiler: Compiler) -> str:
     digest = hashlib.sha256()
     for part in (source, _runtime_text(), " ".join(compiler.command), compiler.version,
-                 " ".join(compiler.flags), str(codegen.GENERATOR_VERSION), MANIFEST_FORMAT):
+                 " ".join(compiler.flags), str(_codegen().GENERATOR_VERSION), MANIFEST_FORMAT):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:24]
@@ -211,7 +220,7 @@ def _inputs(source: str, compiler: Compiler) -> dict:
         "compiler": list(compiler.command),
         "compiler_version": compiler.version,
         "flags": list(compiler.flags),
-        "generator_version": codegen.GENERATOR_VERSION,
+        "generator_version": _codegen().GENERATOR_VERSION,
     }
 
 
@@ -270,7 +279,7 @@ def _load(path: Path, key: str, compiler: Compiler | None, program, layout) -> E
 
 
 def _source_for(program, layout) -> str:
-    source = codegen.generate(program, layout)
+    source = _codegen().generate(program, layout)
     if os.environ.get(BREAK_ENV):
         source += "\nthis is not C;\n"
     return source

@@ -4,9 +4,10 @@ Time per task comes from pyperf's own machinery: worker processes,
 warm-ups, calibrated loops and its statistics, so the values, their spread
 and the JSON file are pyperf's. The master (``Timer``, inside ``pinbench
 run``) registers each benchmark with one ``pyperf.Runner``; pyperf re-runs
-this module as ``python -m pinbench.bench.timing --specs FILE`` for its
-workers, which rebuild the benchmark from the spec file. ``inner_loops`` is
-the run's task count, so pyperf's values are seconds per task.
+``python -m pinbench.bench.worker --specs FILE`` for its workers, which
+time the run from the tables the master wrote (bench/worker.py: they
+import neither numpy nor the model). ``inner_loops`` is the run's task
+count, so pyperf's values are seconds per task.
 
 Whether a time can be trusted is :func:`statistics.trust`'s call: the 95%
 bootstrap interval of the median within ±5% of it. Where it is wider,
@@ -26,11 +27,9 @@ import contextlib
 import io
 import json
 import math
-import os
 import statistics
-import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from functools import lru_cache
 
 import numpy as np
@@ -41,6 +40,7 @@ from . import engine as engines
 from .environment import worker_cpus
 from .metrics import PERCENTILES
 from .statistics import OUTLIER_CLASSES, trust
+from .worker import Spec, runner, time_runs, write_tables
 from .workloads import get_workload
 
 # pyperf settings per run mode: processes, values per process, warm-ups,
@@ -77,28 +77,13 @@ MORE_SECONDS = {"quick": 1.0, "default": 4.0, "rigorous": 20.0}
 MORE_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class Spec:
-    """Everything a worker needs to rebuild one benchmark."""
-
-    label: str
-    workload: str
-    params: dict
-    strategy: str
-    allocator: str
-    tasks: int
-    memory_limit: int
-    engine: str = engines.INTERPRETED
-    engine_library: str = ""  # compiled: the library the master built (loaded as it is)
-
-
 @lru_cache(maxsize=4)
 def _prepare(workload: str, params_json: str, strategy: str, engine: str, library: str):
     wl = get_workload(workload)
     program = wl.compile(json.loads(params_json))
     layout = strategies.get(strategy).plan(program)
-    # The master built the engine before timing; a worker loads that very
-    # library (no compiler probed, nothing built), else finds it in the cache.
+    # The master built the engine before timing; loaded by path, that very
+    # library (no compiler probed, nothing built), else found in the cache.
     compiled = None
     if engine == engines.COMPILED:
         compiled = engines.load_built(library, program, layout) if library else engines.compiled(program, layout)
@@ -108,29 +93,6 @@ def _prepare(workload: str, params_json: str, strategy: str, engine: str, librar
 def prepare(spec: Spec):
     return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy, spec.engine,
                     spec.engine_library)
-
-
-def _time_runs(loops: int, spec: Spec) -> float:
-    """pyperf's time function: seconds for ``loops`` whole runs (setup excluded)."""
-    _, program, layout, compiled = prepare(spec)
-    elapsed = 0
-    for _ in range(loops):
-        elapsed += _executor.run(program, layout, spec.allocator, spec.memory_limit,
-                                 engine=compiled)["elapsed_ns"]
-    return elapsed / 1e9
-
-
-def _runner(specs_path: str | None, mode: str | None = None):
-    import pyperf  # deferred: pyperf loads only when a run is timed
-
-    settings = MODES[mode] if mode else {}
-    runner = pyperf.Runner(
-        program_args=("-m", "pinbench.bench.timing"),
-        add_cmdline_args=lambda cmd, args: cmd.extend(("--specs", args.specs)),
-        **settings,
-    )
-    runner.argparser.add_argument("--specs", default=specs_path)
-    return runner
 
 
 def sample_until_trusted(values: list, more, cap: float, estimate: float, clock=time.monotonic) -> tuple:
@@ -154,7 +116,7 @@ class Timer:
         self.mode = mode
         self.specs: list[str] = []  # every spec so far, as JSON
         self.specs_path = str(specs_path)
-        self.runner = _runner(self.specs_path, mode)
+        self.runner = runner(self.specs_path, MODES[mode])
         # Workers must find the engines the master built, built the same way.
         inherit = ",".join(engines.ENVIRONMENT)
         cpus = worker_cpus()
@@ -210,15 +172,26 @@ class Timer:
         self.more_seconds += spent
         return benchmark
 
+    def _for_workers(self, spec: Spec) -> Spec:
+        """``spec`` with its tables written for the workers (bench/worker.py),
+        and its engine named by path, so a worker builds and plans nothing."""
+        if spec.tables:
+            return spec
+        _, program, layout, compiled = prepare(spec)
+        tables = f"{self.specs_path}.{len(self.specs)}.tables"
+        write_tables(tables, program, layout)
+        return replace(spec, tables=tables, engine_library=str(compiled.path) if compiled else "")
+
     def _bench(self, spec: Spec):
         # Each spec encoded once: the file holds every benchmark so far (a
         # worker finds its own at pyperf's index), rewritten for each worker.
+        spec = self._for_workers(spec)
         self.specs.append(json.dumps(asdict(spec)))
         with open(self.specs_path, "w") as f:
             f.write("[" + ", ".join(self.specs) + "]")
         # pyperf prints each result (even with --quiet); pinbench reports its own.
         with contextlib.redirect_stdout(io.StringIO()):
-            return self.runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
+            return self.runner.bench_time_func(spec.label, time_runs, spec, inner_loops=spec.tasks)
 
 
 def pyperf_run(run, metadata: dict):
@@ -295,30 +268,3 @@ def measure_latency(spec: Spec, mode: str) -> dict:
         out["latency_overhead"] = statistics.median(on) / statistics.median(off) - 1.0
         out["latency_overhead_pairs"] = len(off)
     return out
-
-
-def worker_main() -> None:
-    """pyperf's worker (and calibration) processes enter here."""
-    runner = _runner(None)
-    args = runner.parse_args()
-    try:
-        with open(args.specs) as f:
-            specs = [Spec(**s) for s in json.load(f)]
-    except FileNotFoundError:
-        # The run that started this worker was stopped (SIGTERM reaches only
-        # the master, which removed its scratch folder) and has already said so.
-        sys.exit(1)
-    for spec in specs:  # every benchmark, in order: pyperf picks the worker's one
-        runner.bench_time_func(spec.label, _time_runs, spec, inner_loops=spec.tasks)
-    # pyperf has written the values into its pipe and closed it. The master
-    # reads to the pipe's end, then waits for this process to exit: the
-    # interpreter's finalization (numpy's, every module's) and the master's
-    # polling of wait() took 43 ms per worker, 6 s of a 59 s quick run.
-    # Nothing is left to write but what the standard streams hold.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main())

@@ -21,7 +21,12 @@ from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
 # runtime.pxd: the C this module shares (allocators.h, runtime.h, callgrind).
 from runtime cimport *
 
-import numpy as np
+from array import array
+
+# numpy is imported only where a caller hands the run numpy's arrays (the
+# model's tables, an arrival schedule): pyperf's workers pass buffers of
+# their own (bench/worker.py) and so start without it, a tenth of a second
+# each.
 
 
 cdef inline uint64_t now_ns() noexcept nogil:
@@ -1318,11 +1323,15 @@ def drop_kept_tables():
 
 
 cdef const int64_t *column(object owner, str name, list keep) except NULL:
-    array = np.ascontiguousarray(getattr(owner, name), dtype=np.int64)
-    if array.size == 0:
-        array = np.zeros(1, dtype=np.int64)   # a valid pointer for empty tables
-    keep.append(array)
-    cdef const int64_t[::1] view = array
+    table = getattr(owner, name)
+    if not (isinstance(table, array) and table.typecode == "q"):
+        import numpy as np
+
+        table = np.ascontiguousarray(table, dtype=np.int64)
+    if len(table) == 0:
+        table = array("q", [0])   # a valid pointer for empty tables
+    keep.append(table)
+    cdef const int64_t[::1] view = table
     return &view[0]
 
 
@@ -1345,13 +1354,15 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         engine=None):
     """Run ``program`` (model.program.CompiledProgram) under ``layout``
     (strategies.Layout) with the named allocator; return the counters.
+    Their tables may be numpy's arrays or ``array('q')`` buffers (what
+    bench/worker.py passes).
 
     ``latency_stride`` k > 0 records the latency of every k-th task (two
     clock reads each), up to ``latency_capacity`` samples, returned as
     ``latency_ns`` (and ``late_ns``, how late each started after its
-    scheduled arrival). ``arrivals_ns`` (sorted, one per entry task) makes
-    the run open-loop: entry task i is spawned ``arrivals_ns[i]`` after the
-    start and its latency counts from then. ``stall_after_tasks`` and
+    scheduled arrival), each an ``array('Q')``. ``arrivals_ns`` (sorted,
+    one per entry task) makes the run open-loop: entry task i is spawned
+    ``arrivals_ns[i]`` after the start and its latency counts from then. ``stall_after_tasks`` and
     ``stall_ns`` make the executor spin once, to test that a stall shows.
     ``count_instructions`` brackets the loop with callgrind client requests
     (one dump per run; see bench/instructions.py).
@@ -1449,6 +1460,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         ex.eng = eng
     cdef const uint64_t[::1] arrivals
     if arrivals_ns is not None:
+        import numpy as np
+
         arrivals_array = np.ascontiguousarray(arrivals_ns, dtype=np.uint64)
         if arrivals_array.shape[0] != program.tasks:
             raise ValueError("arrivals_ns needs one arrival per entry task")
@@ -1462,8 +1475,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.open.stall_ns = stall_ns
     cdef uint64_t[::1] latency_view
     cdef uint64_t[::1] late_view
-    latency = np.zeros(latency_capacity if latency_stride else 0, dtype=np.uint64)
-    late = np.zeros_like(latency)
+    latency = array("Q", bytes(8 * (latency_capacity if latency_stride else 0)))
+    late = array("Q", bytes(8 * len(latency)))
     if latency_stride and latency_capacity:
         latency_view = latency
         late_view = late
@@ -1479,7 +1492,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     cdef uint64_t tasks = program.tasks
     cdef uint64_t start_ns, end_ns
     cdef uint32_t i
-    max_frame = int(np.max(layout.fn_size)) if len(layout.fn_size) else 0
+    cdef int64_t max_frame = 0
+    for i in range(len(layout.fn_size)):
+        max_frame = max(max_frame, ex.p.fn_size[i])
     # The memory limit counts what the process holds: its resident size now
     # (freed memory of earlier runs given back first), the allocator's
     # footprint and the executor's bookkeeping, from the first byte.
@@ -1492,7 +1507,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.fp.step = CHECK_BYTES     # fixed: where the reads fall depends on the program only
     ex.fp.sample_rss = not count_instructions
     ex.fp.next_check = ex.fp.step
-    ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + latency.nbytes + late.nbytes
+    ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + 8 * (len(latency) + len(late))
     cdef uint64_t n_fns = len(program.fn_names)
     if ex.p.storage >= S_BOX_ON_SUSPEND:   # the thread's stack, and the pools' tables
         ex.fp.book += (sizeof(Stack) + ex.p.stack_bytes + (ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t)

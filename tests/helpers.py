@@ -18,6 +18,14 @@ from pinbench.model.errors import UsageError
 
 CLI = [sys.executable, "-m", "pinbench.bench.cli"]
 
+# Everything the executor counts (elapsed time and latency values aside).
+COUNTERS = (
+    "allocs", "frees", "bytes_allocated", "peak_live_bytes", "peak_live_blocks",
+    "live_bytes_end", "live_blocks_end", "moved_bytes", "refcount_ops", "polls", "tasks",
+    "checksum", "ticks", "allocator_reserved_end", "latency_dropped",
+    "runtime_bytes", "runtime_live_end", "peak_held_bytes", "peak_held_tasks",
+)
+
 
 def pinbench(*args, cwd, timeout=300, columns=None, env=None):
     """The real CLI in a subprocess; ``env`` adds to this environment,

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "cython_core" / "_executor.pyx"
-MODULE_HEADER = ("# cython:", "import ")  # module-level directives and imports run once
+MODULE_HEADER = ("# cython:", "import ", "from ")  # module-level directives and imports run once
 
 
 def scores(html: Path) -> dict:

@@ -30,20 +30,13 @@ from pinbench.bench.workloads import WORKLOADS, get_workload
 from pinbench.cython_core import _executor
 from pinbench.strategies.base import BOTTOM_UP, BOX, INLINE, OWN, Strategy
 
-from .helpers import pinbench
+from .helpers import COUNTERS, pinbench
 from .programs import mixed_program, random_programs, random_select_programs, resident_after_trim
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_CC = engine.find_compiler() is not None
 pytestmark = pytest.mark.skipif(not HAVE_CC, reason="the compiled engine needs a C compiler")
 
-# Everything the executor counts (elapsed time and latency values aside).
-COUNTERS = (
-    "allocs", "frees", "bytes_allocated", "peak_live_bytes", "peak_live_blocks",
-    "live_bytes_end", "live_blocks_end", "moved_bytes", "refcount_ops", "polls", "tasks",
-    "checksum", "ticks", "allocator_reserved_end", "latency_dropped",
-    "runtime_bytes", "runtime_live_end", "peak_held_bytes", "peak_held_tasks",
-)
 
 
 @pytest.fixture

@@ -51,8 +51,8 @@ def test_a_stalled_executor_shows_in_latency_from_scheduled_arrival():
         program, layout, "system", latency_stride=1, latency_capacity=2000,
         arrivals_ns=arrivals, stall_after_tasks=500, stall_ns=stall,
     )
-    latency = result["latency_ns"].astype(np.int64)
-    started_late = result["late_ns"].astype(np.int64)
+    latency = np.asarray(result["latency_ns"], dtype=np.int64)
+    started_late = np.asarray(result["late_ns"], dtype=np.int64)
     naive = latency - started_late  # what a closed-loop harness would report
     assert len(latency) == 2000 and result["live_blocks_end"] == 0
     # Requests due during the stall waited for it: the worst one about 20 ms.

@@ -1,0 +1,66 @@
+"""pyperf's workers (bench/worker.py) time the tables the master wrote.
+
+A worker imports neither numpy nor the model, and the tables it reads run
+exactly as the program and layout they were written from: every count, for
+every strategy, under both engines.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pinbench import strategies
+from pinbench.bench import engine, worker
+from pinbench.bench.runner import default_memory_limit
+from pinbench.bench.timing import Timer
+from pinbench.cython_core import _executor
+
+from .helpers import COUNTERS
+from .programs import mixed_program
+
+HEAVY = ("numpy", "pinbench.model.program", "pinbench.model.layout", "pinbench.strategies",
+         "pinbench.bench.codegen", "pinbench.bench.workloads")
+
+
+def test_a_worker_starts_without_numpy_or_the_model():
+    code = "import sys, pinbench.bench.worker; print(repr(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = eval(done.stdout)
+    assert [name for name in HEAVY if name in loaded] == []
+    assert "pinbench.cython_core._executor" in loaded  # what the test looks at is what a worker imports
+
+
+def counts(program, layout, library=None) -> dict:
+    compiled = engine.load_built(library, program, layout) if library else None
+    result = _executor.run(program, layout, "system", engine=compiled)
+    return {name: result[name] for name in COUNTERS}
+
+
+@pytest.mark.parametrize("strategy", sorted(strategies.available()))
+def test_the_written_tables_count_as_the_program_does(tmp_path, strategy):
+    program = mixed_program()
+    layout = strategies.get(strategy).plan(program)
+    path = tmp_path / "tables"
+    worker.write_tables(path, program, layout)
+    read_program, read_layout = worker.read_tables(str(path))
+    library = str(engine.compiled(program, layout).path)
+    expected = counts(program, layout)
+    assert expected["tasks"] > 0 and expected["live_blocks_end"] == 0
+    assert counts(read_program, read_layout) == expected
+    assert counts(read_program, read_layout, library) == expected
+
+
+def test_the_master_names_tables_and_engine_for_its_workers(tmp_path):
+    """The spec a worker reads points at the tables and at the engine the master loaded."""
+    timer = Timer(tmp_path / "specs.json", "quick")
+    spec = worker.Spec("spawn_many/pinbox/system", "spawn_many", {"tasks": 10}, "pinbox", "system", 11,
+                       default_memory_limit(), engine.COMPILED)
+    timer.time(spec)
+    (written,) = json.loads((tmp_path / "specs.json").read_text())
+    assert written["engine_library"].endswith(".so") and written["tables"].startswith(str(tmp_path))
+    program, layout = worker.read_tables(written["tables"])
+    assert program.params == {"tasks": 10} and layout.strategy == "pinbox"
