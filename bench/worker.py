@@ -127,12 +127,13 @@ def main() -> None:
     try:
         with open(args.specs) as f:
             specs = [Spec(**s) for s in json.load(f)]
+        for spec in specs:  # every benchmark, in order: pyperf picks the worker's one
+            pyperf_runner.bench_time_func(spec.label, time_runs, spec, inner_loops=spec.tasks)
     except FileNotFoundError:
         # The run that started this worker was stopped (SIGTERM reaches only
-        # the master, which removed its scratch folder) and has already said so.
+        # the master, which removed its scratch folder: the specs and the
+        # tables) and has already said so.
         sys.exit(1)
-    for spec in specs:  # every benchmark, in order: pyperf picks the worker's one
-        pyperf_runner.bench_time_func(spec.label, time_runs, spec, inner_loops=spec.tasks)
     # pyperf has written the values into its pipe and closed it. The master
     # reads to the pipe's end, then waits for this process to exit: the
     # interpreter's finalization (every module's) and the master's polling

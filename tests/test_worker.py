@@ -7,7 +7,9 @@ every strategy, under both engines.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -59,8 +61,26 @@ def test_the_master_names_tables_and_engine_for_its_workers(tmp_path):
     timer = Timer(tmp_path / "specs.json", "quick")
     spec = worker.Spec("spawn_many/pinbox/system", "spawn_many", {"tasks": 10}, "pinbox", "system", 11,
                        default_memory_limit(), engine.COMPILED)
-    timer.time(spec)
+    timer.time(spec, 0.01)  # a run of 10 ms: one run per value, as the session sizes them
     (written,) = json.loads((tmp_path / "specs.json").read_text())
     assert written["engine_library"].endswith(".so") and written["tables"].startswith(str(tmp_path))
     program, layout = worker.read_tables(written["tables"])
     assert program.params == {"tasks": 10} and layout.strategy == "pinbox"
+
+
+def test_a_worker_of_a_stopped_run_exits_without_a_traceback(tmp_path):
+    """A stopped run removes its scratch folder; a worker it started then finds no tables."""
+    spec = worker.Spec("gone", "spawn_many", {}, "pinbox", "system", 1, default_memory_limit(),
+                       tables=str(tmp_path / "removed.tables"))
+    specs = tmp_path / "specs.json"
+    specs.write_text(json.dumps([dataclasses.asdict(spec)]))
+    read, write = os.pipe()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pinbench.bench.worker", "--worker", "--pipe", str(write), "--worker-task=0",
+             "--values", "1", "--loops", "1", "--warmups", "0", "--specs", str(specs)],
+            pass_fds=[write], capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(read)
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")
