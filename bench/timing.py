@@ -147,6 +147,7 @@ class Timer:
         if self.mode not in CALIBRATED and seconds_per_run:
             wanted = MODES[self.mode]["min_time"] / seconds_per_run
             args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
+        spec = self._for_workers(spec)  # once: the extra workers read the same tables
         started = time.monotonic()
         benchmark = self._bench(spec)
         first = time.monotonic() - started
@@ -175,8 +176,6 @@ class Timer:
     def _for_workers(self, spec: Spec) -> Spec:
         """``spec`` with its tables written for the workers (bench/worker.py),
         and its engine named by path, so a worker builds and plans nothing."""
-        if spec.tables:
-            return spec
         _, program, layout, compiled = prepare(spec)
         tables = f"{self.specs_path}.{len(self.specs)}.tables"
         write_tables(tables, program, layout)
@@ -185,7 +184,6 @@ class Timer:
     def _bench(self, spec: Spec):
         # Each spec encoded once: the file holds every benchmark so far (a
         # worker finds its own at pyperf's index), rewritten for each worker.
-        spec = self._for_workers(spec)
         self.specs.append(json.dumps(asdict(spec)))
         with open(self.specs_path, "w") as f:
             f.write("[" + ", ".join(self.specs) + "]")

@@ -224,6 +224,7 @@ def test_timer_adds_workers_runs_to_the_same_benchmark(tmp_path, monkeypatch):
     assert bench.get_nvalue() == 3 * len(runs)
     assert timer.more_seconds > 0
     assert timing_metrics(bench)["noisy"] is True
+    assert len(list(tmp_path.glob("*.tables"))) == 1  # the extra workers read the first one's tables
 
 
 # -- CPU affinity -----------------------------------------------------------------
