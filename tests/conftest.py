@@ -107,6 +107,19 @@ def unpinned_workers_under_xdist():
     os.environ.pop("PINBENCH_AFFINITY", None)
 
 
+@pytest.fixture
+def timer_factory(monkeypatch):
+    """``timing.Timer`` for a test: pyperf allows one Runner per process (a
+    watchdog, ``Runner._created``), so each test that times in-process gets
+    a slot of its own, whichever tests ran before it in the same worker."""
+    import pyperf
+
+    from pinbench.bench.timing import Timer
+
+    monkeypatch.setattr(pyperf.Runner, "_created", set())
+    return Timer
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_engine_cache(tmp_path_factory):
     """Compiled engines and native programs go to one cache for the whole

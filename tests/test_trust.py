@@ -21,7 +21,7 @@ from pinbench.bench import environment
 from pinbench.bench import statistics as stats
 from pinbench.bench import timing
 from pinbench.model.errors import UsageError
-from pinbench.bench.timing import Spec, Timer, sample_until_trusted, timing_metrics
+from pinbench.bench.timing import Spec, sample_until_trusted, timing_metrics
 
 from .helpers import assert_one_line_error, pinbench
 
@@ -207,14 +207,14 @@ def test_more_values_stop_once_trusted():
     assert len(calls) == 1 and stats.trust(values)["trusted"]
 
 
-def test_timer_adds_workers_runs_to_the_same_benchmark(tmp_path, monkeypatch):
+def test_timer_adds_workers_runs_to_the_same_benchmark(tmp_path, monkeypatch, timer_factory):
     """For real, with pyperf's workers: nothing is ever trusted here
     (TRUST_WITHIN < 0), so workers are added until the cap. Their runs join
     the benchmark under its own name, with its loops."""
     monkeypatch.setattr(stats, "TRUST_WITHIN", -1.0)
     monkeypatch.setitem(timing.MORE_SECONDS, "quick", 60.0)
     monkeypatch.setattr(timing, "MORE_SHARE", 3.0)  # up to three times what the first worker took
-    timer = Timer(tmp_path / "specs.json", "quick")
+    timer = timer_factory(tmp_path / "specs.json", "quick")
     spec = Spec("chain-test", "chain", {"depth": 2, "tasks": 50}, "pinbox", "system", 50, 1 << 33)
     bench = timer.time(spec, 1e-4)
     runs = [r for r in bench.get_runs() if r.values]

@@ -18,7 +18,6 @@ import pytest
 from pinbench import strategies
 from pinbench.bench import engine, worker
 from pinbench.bench.runner import default_memory_limit
-from pinbench.bench.timing import Timer
 from pinbench.cython_core import _executor
 
 from .helpers import COUNTERS
@@ -56,9 +55,9 @@ def test_the_written_tables_count_as_the_program_does(tmp_path, strategy):
     assert counts(read_program, read_layout, library) == expected
 
 
-def test_the_master_names_tables_and_engine_for_its_workers(tmp_path):
+def test_the_master_names_tables_and_engine_for_its_workers(tmp_path, timer_factory):
     """The spec a worker reads points at the tables and at the engine the master loaded."""
-    timer = Timer(tmp_path / "specs.json", "quick")
+    timer = timer_factory(tmp_path / "specs.json", "quick")
     spec = worker.Spec("spawn_many/pinbox/system", "spawn_many", {"tasks": 10}, "pinbox", "system", 11,
                        default_memory_limit(), engine.COMPILED)
     timer.time(spec, 0.01)  # a run of 10 ms: one run per value, as the session sizes them
