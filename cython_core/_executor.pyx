@@ -49,15 +49,33 @@ cdef extern from *:
     #else
     #define pb_trim() 0
     #endif
-    /* The text of a /proc file into buf (NUL-terminated); 0 if it cannot be read. */
-    static int pb_read_proc(const char *path, char *buf, size_t size)
+    /* A /proc/self file this process keeps open: every run reads or writes
+       it at least twice, and an open and a close were half of the cost (the
+       three files took 24 us of a run's 44 us outside its loop). "self" is
+       resolved when the file is opened, so a forked child opens its own. */
+    typedef struct { const char *path; int flags; int fd; pid_t pid; } pb_proc_file;
+    static pb_proc_file pb_statm = {"/proc/self/statm", O_RDONLY, -1, 0};
+    static pb_proc_file pb_status = {"/proc/self/status", O_RDONLY, -1, 0};
+    static pb_proc_file pb_clear_refs = {"/proc/self/clear_refs", O_WRONLY, -1, 0};
+    static int pb_proc_fd(pb_proc_file *file)
     {
-        int fd = open(path, O_RDONLY);
+        pid_t pid = getpid();
+        if (file->fd >= 0 && file->pid == pid)
+            return file->fd;
+        if (file->fd >= 0)
+            close(file->fd);  /* the parent's, inherited across a fork */
+        file->fd = open(file->path, file->flags | O_CLOEXEC);
+        file->pid = pid;
+        return file->fd;
+    }
+    /* The text of a /proc file into buf (NUL-terminated); 0 if it cannot be read. */
+    static int pb_read_proc(pb_proc_file *file, char *buf, size_t size)
+    {
+        int fd = pb_proc_fd(file);
         ssize_t n;
         if (fd < 0)
             return 0;
-        n = read(fd, buf, size - 1);
-        close(fd);
+        n = pread(fd, buf, size - 1, 0);
         if (n <= 0)
             return 0;
         buf[n] = 0;
@@ -68,7 +86,7 @@ cdef extern from *:
     {
         char buf[128];
         unsigned long long size = 0, resident = 0;
-        if (!pb_read_proc("/proc/self/statm", buf, sizeof buf) ||
+        if (!pb_read_proc(&pb_statm, buf, sizeof buf) ||
             sscanf(buf, "%llu %llu", &size, &resident) != 2)
             return 0;
         return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -76,13 +94,10 @@ cdef extern from *:
     /* Restart the peak resident size (VmHWM) at the current one; 0 on success. */
     static int pb_reset_peak_rss(void)
     {
-        int fd = open("/proc/self/clear_refs", O_WRONLY);
-        int ok;
+        int fd = pb_proc_fd(&pb_clear_refs);
         if (fd < 0)
             return -1;
-        ok = write(fd, "5", 1) == 1;
-        close(fd);
-        return ok ? 0 : -1;
+        return pwrite(fd, "5", 1, 0) == 1 ? 0 : -1;
     }
     /* VmHWM of /proc/self/status in bytes, 0 where unknown. */
     static uint64_t pb_peak_rss(void)
@@ -90,7 +105,7 @@ cdef extern from *:
         char buf[4096];
         char *at;
         unsigned long long kib = 0;
-        if (!pb_read_proc("/proc/self/status", buf, sizeof buf))
+        if (!pb_read_proc(&pb_status, buf, sizeof buf))
             return 0;
         at = strstr(buf, "VmHWM:");
         if (at == NULL || sscanf(at + 6, "%llu", &kib) != 1)

@@ -153,6 +153,37 @@ def test_the_peak_resident_size_covers_the_frames():
     assert grown >= counters["peak_live_bytes"]
 
 
+FORKED = """
+import json, os
+from tests.programs import run_program, waiting_tasks
+program = waiting_tasks(10)
+parent = run_program(program)["rss_start_bytes"]  # the executor opens its /proc/self files
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    ballast = b"x" * (256 << 20)  # written, so resident: the child's alone
+    counters = run_program(program)
+    os.write(write, json.dumps([counters["rss_start_bytes"], counters["peak_rss_bytes"]]).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+child = json.loads(os.read(read, 200))
+print(json.dumps({"parent": parent, "child": child, "parent_after": run_program(program)["rss_start_bytes"]}))
+"""
+
+
+def test_a_forked_child_reads_its_own_resident_size():
+    """The executor keeps /proc/self files open from run to run; "self" is
+    resolved when a file is opened, so a forked child (pinbench run
+    --instructions forks one per benchmark) must open its own."""
+    done = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    sizes = json.loads(done.stdout)
+    (child_start, child_peak), parent = sizes["child"], sizes["parent"]
+    assert child_start >= parent + (200 << 20) and child_peak >= child_start
+    assert sizes["parent_after"] < parent + (64 << 20)  # the parent still reads its own
+
+
 def test_a_run_past_the_limit_stops_with_everything_freed_and_below_the_limit():
     in_fresh_process(check_a_run_past_the_limit)
 
