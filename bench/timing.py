@@ -82,8 +82,8 @@ def _prepare(workload: str, params_json: str, strategy: str, engine: str, librar
     wl = get_workload(workload)
     program = wl.compile(json.loads(params_json))
     layout = strategies.get(strategy).plan(program)
-    # The master built the engine before timing; loaded by path, that very
-    # library (no compiler probed, nothing built), else found in the cache.
+    # The master built the engine before timing: the library the spec names
+    # is loaded as it is (no compiler probed, nothing built), else the cache's.
     compiled = None
     if engine == engines.COMPILED:
         compiled = engines.load_built(library, program, layout) if library else engines.compiled(program, layout)
