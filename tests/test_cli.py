@@ -23,7 +23,7 @@ import pyperf
 import pytest
 
 from pinbench import strategies
-from pinbench.bench import cli, environment, metrics, results, runner, suite
+from pinbench.bench import cli, environment, metrics, results, runner, suite, timing
 from pinbench.bench import statistics as trust_statistics
 from pinbench.bench.formatting import compact
 from pinbench.model.errors import UsageError
@@ -293,7 +293,7 @@ def test_a_long_run_says_how_long_it_should_take_before_it_starts(quick_run, tmp
     (then stopped there); a run under a minute is not forecast."""
     each = suite.SECONDS_PER_BENCHMARK["default"]
     size = len(WORKLOADS) * len(STRATEGIES) * len(ALLOCATORS)  # the registries' matrix, not build_suite's count
-    minutes, noisy = round(size * each / 60), round(size * each * 1.5 / 60)  # extra values: at most half again
+    minutes, noisy = round(size * each / 60), round(size * each * (1 + timing.MORE_SHARE) / 60)  # extra values
     process = start_pinbench("run", "--suite", "full", "-o", tmp_path / "full", cwd=tmp_path)
     first = process.stderr.readline().rstrip("\n")
     process.send_signal(signal.SIGINT)
