@@ -1377,8 +1377,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ``latency_ns`` (and ``late_ns``, how late each started after its
     scheduled arrival), each an ``array('Q')``. ``arrivals_ns`` (sorted,
     one per entry task) makes the run open-loop: entry task i is spawned
-    ``arrivals_ns[i]`` after the start and its latency counts from then. ``stall_after_tasks`` and
-    ``stall_ns`` make the executor spin once, to test that a stall shows.
+    ``arrivals_ns[i]`` after the start and its latency counts from then.
+    ``stall_after_tasks`` and ``stall_ns`` make the executor spin once, to
+    test that a stall shows.
     ``count_instructions`` brackets the loop with callgrind client requests
     (one dump per run; see bench/instructions.py).
 
