@@ -139,18 +139,6 @@ def find_compiler() -> Compiler | None:
     return _compiler((found, *command[1:]), os.environ.get("PINBENCH_CFLAGS", ""))
 
 
-def child_environment() -> dict:
-    """The variables a process with a fixed environment (the instruction
-    counter under valgrind) needs to find this process's engines: the same
-    cache, the same resolved compiler and flags (so the same keys)."""
-    compiler = require_compiler()
-    return {
-        cache.ENV: str(cache.cache_root()),
-        "PINBENCH_CC": " ".join(shlex.quote(part) for part in compiler.command),
-        "PINBENCH_CFLAGS": " ".join(compiler.flags),
-    }
-
-
 def default_engine() -> tuple[str, str | None]:
     """(engine, note): compiled where a C compiler works, else interpreted
     with a one-line note saying why."""

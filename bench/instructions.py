@@ -7,11 +7,14 @@ iai-callgrind and CodSpeed's instrumented mode).
 
 How a count is made, and why each step:
 
-- One valgrind process runs :func:`worker_main`, with instrumentation off
-  from the start (``--instr-atstart=no``): interpreter start-up and imports
-  run at valgrind's uninstrumented speed and are never counted.
-- For each benchmark that process forks a child, which rebuilds the
-  benchmark from its own spec file, runs it once uncounted (a warm-up
+- One valgrind process runs :func:`worker.count_main`, with instrumentation
+  off from the start (``--instr-atstart=no``): interpreter start-up and
+  imports run at valgrind's uninstrumented speed and are never counted. It
+  is one of bench/worker.py's processes, which import little: this
+  process has planned every benchmark and written the executor's tables
+  (``worker.write_tables``) and named each engine's library by path.
+- For each benchmark that process forks a child, which reads its own spec
+  file and tables, loads its engine, runs it once uncounted (a warm-up
   round: the executor keeps its tables for the next round, and the C
   library's heap holds the freed blocks, as in every timed round after the
   first) and then once with ``count_instructions=True``: the executor switches instrumentation and
@@ -21,7 +24,7 @@ How a count is made, and why each step:
   whose state decides how many instructions ``malloc`` takes): the parent
   reads nothing between forks, runs in the scratch folder with relative
   paths and ``-c`` (so no path of a temporary folder is in its memory), and
-  a child reads only its own benchmark's spec, and the interpreter is
+  a child reads only its own benchmark's spec and tables, and the interpreter is
   started under one name. So a benchmark's count does not depend on what
   ran before it, on the rest of the suite, on where the scratch folder is or
   on how pinbench was started. It does depend, slightly, on the length of
@@ -46,13 +49,13 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..cython_core import _executor
 from ..model.errors import UsageError
-from . import engine as engines
 from .timing import Spec, prepare
+from .worker import RESULT_FILE, SPEC_FILE, write_tables
 
 # A fixed cache (size, associativity, line bytes): 32 KiB 8-way L1s and an
 # 8 MiB 16-way last level, a typical x86-64 core, the same on every machine.
@@ -66,9 +69,7 @@ VALGRIND_ARGS = (
 )
 # iai-callgrind's weights: cycles per L1 hit, last-level hit, memory access.
 L1_CYCLES, LL_CYCLES, RAM_CYCLES = 1, 5, 35
-NO_MORE_BENCHMARKS = 3  # a child's exit status: there is no spec file for this index
-# In the scratch folder: benchmark i's spec, and its counted run's pid and checksum.
-SPEC_FILE, RESULT_FILE = "spec-{}.json", "counted-{}.json"
+TABLES_FILE = "tables-{}.json"  # in the scratch folder: benchmark i's tables (worker.write_tables)
 
 
 def unavailable_reason() -> str | None:
@@ -176,15 +177,19 @@ class Counter:
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         for index, spec in enumerate(specs):
+            _, program, layout, compiled = prepare(spec)
+            # Relative to the scratch folder, where the counting process runs;
+            # the engine by its absolute path (a relative cache is this process's).
+            tables = TABLES_FILE.format(index)
+            write_tables(out / tables, program, layout)
+            spec = replace(spec, tables=tables, engine_library=os.path.abspath(compiled.path) if compiled else "")
             (out / SPEC_FILE.format(index)).write_text(json.dumps(asdict(spec)))
         command = [
             _valgrind(), *VALGRIND_ARGS, "--callgrind-out-file=callgrind.%p", "--log-file=valgrind.log",
-            _interpreter(), "-c", "import sys; from pinbench.bench.instructions import worker_main; "
-            "sys.exit(worker_main())",
+            _interpreter(), "-c", "import sys; from pinbench.bench.worker import count_main; "
+            "sys.exit(count_main())",
         ]
         env = _fixed_environment()
-        if any(spec.engine == engines.COMPILED for spec in specs):
-            env.update(engines.child_environment())  # finds the engines the run built
         process = subprocess.Popen(command, cwd=out, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         reported = 0
@@ -223,67 +228,3 @@ class Counter:
             "estimated_cycles_per_task": estimated_cycles(events) / spec.tasks,
         }
         return metrics, child["checksum"]
-
-
-# -- the counting process (runs under valgrind) --------------------------------
-
-
-M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
-
-
-def _fix_mmap_threshold() -> None:
-    """glibc raises its mmap threshold as mmapped blocks are freed, so
-    whether a large block (a fiber's 132 KiB stack) is mmapped or cut from
-    the heap would depend on what the process freed before. Fixed at its
-    default (128 KiB), a large block is always mmapped."""
-    import ctypes  # deferred: only the counting process needs it
-    import ctypes.util
-
-    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-
-
-def _count_one(index: int) -> int:
-    """In a forked child: count benchmark ``index``; return the exit status."""
-    try:
-        with open(SPEC_FILE.format(index)) as f:
-            spec = Spec(**json.load(f))
-    except FileNotFoundError:
-        return NO_MORE_BENCHMARKS
-    _, program, layout, compiled = prepare(spec)
-    _fix_mmap_threshold()
-    # One round first, uncounted: the counted round is a steady-state one,
-    # like every timed round after pyperf's warm-up and the native
-    # programs' rounds (bench/validate), with the executor's tables kept
-    # from the round before and the C library's heap as that round left it.
-    _executor.run(program, layout, spec.allocator, spec.memory_limit, engine=compiled)
-    counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
-                             count_instructions=True, engine=compiled)
-    result = RESULT_FILE.format(index)
-    with open(result + ".tmp", "w") as f:
-        json.dump({"pid": os.getpid(), "checksum": counters["checksum"]}, f)
-    os.rename(result + ".tmp", result)
-    return 0
-
-
-def worker_main() -> int:
-    """In the scratch folder, under valgrind: fork one child per benchmark
-    until there is no spec file for the next index. The parent reads nothing
-    between forks, so each child starts from the same state."""
-    index = 0
-    while True:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                status = _count_one(index)
-            except BaseException as exc:  # the harness reports it in one line
-                print(f"benchmark {index}: {type(exc).__name__}: {exc}", file=sys.stderr)
-                status = 1
-            sys.stderr.flush()
-            os._exit(status)
-        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        if status == NO_MORE_BENCHMARKS:
-            return 0
-        if status != 0:
-            return status
-        index += 1
-

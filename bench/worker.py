@@ -14,6 +14,12 @@ them into plain buffers (``array('q')``), loads the engine's library by
 path and times the very run the master counted: the same tables, the
 same engine, the same executor. Neither numpy, the model nor the
 strategies are imported here, nor by what this imports.
+
+The instruction counter's process (:func:`count_main`, under valgrind:
+bench/instructions.py) is such a worker too: it reads the same tables,
+so valgrind runs no imports of numpy or the model, and its forked children
+plan nothing (a count took 2.9 s of start-up and 0.33 s per benchmark
+when the process rebuilt each benchmark, under valgrind's slowdown).
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ from ..cython_core import _executor
 from . import engine as engines
 
 _INT64 = "int64"  # the key of an encoded array in the tables file
+# The instruction counter's scratch folder (bench/instructions.py): benchmark
+# i's spec, and its counted run's pid and checksum; a child's exit status
+# when there is no spec for its index.
+SPEC_FILE, RESULT_FILE = "spec-{}.json", "counted-{}.json"
+NO_MORE_BENCHMARKS = 3
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 
 
 @dataclass(frozen=True)
@@ -95,10 +107,16 @@ def read_tables(path: str) -> tuple:
     return SimpleNamespace(**tables["program"]), SimpleNamespace(**tables["layout"])
 
 
-def time_runs(loops: int, spec: Spec) -> float:
-    """pyperf's time function: seconds for ``loops`` whole runs (setup excluded)."""
+def loaded(spec: Spec) -> tuple:
+    """(program, layout, engine or None) of ``spec``, from its tables and library."""
     program, layout = read_tables(spec.tables)
     compiled = engines.load_built(spec.engine_library, program, layout) if spec.engine_library else None
+    return program, layout, compiled
+
+
+def time_runs(loops: int, spec: Spec) -> float:
+    """pyperf's time function: seconds for ``loops`` whole runs (setup excluded)."""
+    program, layout, compiled = loaded(spec)
     elapsed = 0
     for _ in range(loops):
         elapsed += _executor.run(program, layout, spec.allocator, spec.memory_limit,
@@ -142,6 +160,66 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+# -- the instruction counter's process (bench/instructions.py runs it under valgrind) ----
+
+
+def fix_mmap_threshold() -> None:
+    """glibc raises its mmap threshold as mmapped blocks are freed, so
+    whether a large block (a fiber's 132 KiB stack) is mmapped or cut from
+    the heap would depend on what the process freed before. Fixed at its
+    default (128 KiB), a large block is always mmapped."""
+    import ctypes  # deferred: only the counting process needs it
+    import ctypes.util
+
+    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+
+
+def _count_one(index: int) -> int:
+    """In a forked child: count benchmark ``index``; return the exit status."""
+    try:
+        with open(SPEC_FILE.format(index)) as f:
+            spec = Spec(**json.load(f))
+    except FileNotFoundError:
+        return NO_MORE_BENCHMARKS
+    program, layout, compiled = loaded(spec)
+    fix_mmap_threshold()
+    # One round first, uncounted: the counted round is a steady-state one,
+    # like every timed round after pyperf's warm-up and the native
+    # programs' rounds (bench/validate), with the executor's tables kept
+    # from the round before and the C library's heap as that round left it.
+    _executor.run(program, layout, spec.allocator, spec.memory_limit, engine=compiled)
+    counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
+                             count_instructions=True, engine=compiled)
+    result = RESULT_FILE.format(index)
+    with open(result + ".tmp", "w") as f:
+        json.dump({"pid": os.getpid(), "checksum": counters["checksum"]}, f)
+    os.rename(result + ".tmp", result)
+    return 0
+
+
+def count_main() -> int:
+    """In the scratch folder, under valgrind: fork one child per benchmark
+    until there is no spec file for the next index. The parent reads nothing
+    between forks, so each child starts from the same state."""
+    index = 0
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                status = _count_one(index)
+            except BaseException as exc:  # the harness reports it in one line
+                print(f"benchmark {index}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                status = 1
+            sys.stderr.flush()
+            os._exit(status)
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if status == NO_MORE_BENCHMARKS:
+            return 0
+        if status != 0:
+            return status
+        index += 1
 
 
 if __name__ == "__main__":

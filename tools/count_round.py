@@ -19,8 +19,8 @@ did before (docs/comparing.md); compare counts made the same way.
 import sys
 
 from pinbench.bench import engine, runner, timing
-from pinbench.bench.instructions import _fix_mmap_threshold
 from pinbench.bench.suite import build_suite
+from pinbench.bench.worker import fix_mmap_threshold
 from pinbench.cython_core import _executor
 
 workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -29,7 +29,7 @@ workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = timing.Spec(bench.label, workload, dict(bench.params), strategy, "system", 0,
                    runner.default_memory_limit(), engine.COMPILED)
 _, program, layout, compiled = timing.prepare(spec)
-_fix_mmap_threshold()
+fix_mmap_threshold()
 for _ in range(rounds - 1):
     _executor.run(program, layout, "system", engine=compiled)
 counters = _executor.run(program, layout, "system", count_instructions=True, engine=compiled)
