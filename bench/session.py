@@ -378,7 +378,9 @@ def run(settings: RunSettings) -> RunDone:
     # Those of the whole suite, even in a shard: every shard then fails alike.
     workloads, programs = {}, {}
     for bench in whole:
-        workload = workloads.setdefault(bench.workload, get_workload(bench.workload))
+        if bench.workload not in workloads:  # once per workload: a file is read and checked each time
+            workloads[bench.workload] = get_workload(bench.workload)
+        workload = workloads[bench.workload]
         key = (bench.workload, tuple(bench.params.items()))
         if key not in programs:
             programs[key] = workload.compile(bench.params)

@@ -33,6 +33,7 @@ problem is one :class:`UsageError` line that starts with the file's path.
 from __future__ import annotations
 
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 
 from ..model.errors import UsageError
@@ -64,7 +65,22 @@ def load_program(path, overrides=None) -> CompiledProgram:
     command line, is read as a whole number.
     """
     path = Path(path)
-    program = _build_program(path, _read(path), overrides or {})
+    data = _read_bytes(path)
+    if overrides:
+        return _compiled(path, _parse(path, data), overrides)
+    return _unchanged(str(path), data)
+
+
+@lru_cache(maxsize=8)
+def _unchanged(path: str, data: bytes) -> CompiledProgram:
+    """A file read again with the same bytes is the same program: a run, a
+    report or an explain reads a workload file in several places, and a
+    file of ten thousand functions takes a second to parse and compile."""
+    return _compiled(Path(path), _parse(Path(path), data), {})
+
+
+def _compiled(path: Path, table: dict, overrides: dict) -> CompiledProgram:
+    program = _build_program(path, table, overrides)
     try:
         compiled = program.compile()
         check_imported(compiled)  # rustc's sizes, when the file was imported from rustc
@@ -73,10 +89,10 @@ def load_program(path, overrides=None) -> CompiledProgram:
         raise UsageError(f"{path}: {error}") from None
 
 
-def _read(path: Path) -> dict:
+def _read_bytes(path: Path) -> bytes:
     try:
         with open(path, "rb") as file:
-            return tomllib.load(file)
+            return file.read()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such workload file; check the path") from None
     except IsADirectoryError:
@@ -85,6 +101,11 @@ def _read(path: Path) -> dict:
         raise UsageError(
             f"{path}: cannot read the workload file ({error.strerror}); check its permissions"
         ) from None
+
+
+def _parse(path: Path, data: bytes) -> dict:
+    try:
+        return tomllib.loads(data.decode())
     except UnicodeDecodeError:
         raise UsageError(f"{path}: is not UTF-8 text; save the workload file as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
