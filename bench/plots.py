@@ -93,6 +93,9 @@ def save_figure(fig: Figure, folder, stem: str) -> tuple:
         try:
             with matplotlib.rc_context(STYLE):
                 fig.savefig(tmp, format=fmt, facecolor="white", **extra)
+            # The first format's draw placed the axes: the next draws them where
+            # they are (a constrained layout took a fifth of a report's time).
+            fig.set_layout_engine("none")
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
