@@ -115,6 +115,26 @@ def file_error(path, *fragments) -> str:
     return message
 
 
+def test_a_file_read_again_unchanged_is_parsed_once_and_a_changed_one_again(tmp_path, monkeypatch):
+    """A run, a report and explain read a workload file in several places:
+    the same bytes are the same program, parsed once; new bytes (even of the
+    same length, written within the same clock tick) are read anew."""
+    from pinbench.bench import toml_loader
+
+    parsed = []
+    real = toml_loader.tomllib.loads
+    monkeypatch.setattr(toml_loader.tomllib, "loads", lambda text: parsed.append(text) or real(text))
+    path = write(tmp_path, '[fn.main]\nsteps = [{ io = 1 }]\n')
+    first = load_program(path)
+    assert load_program(path) is first and len(parsed) == 1
+    write(tmp_path, '[fn.main]\nsteps = [{ io = 2 }]\n')
+    changed = load_program(path)
+    assert len(parsed) == 2 and changed is not first
+    assert changed.step_arg.tolist() == [2] and first.step_arg.tolist() == [1]
+    # Overrides are never the cached program.
+    assert load_program(path, {"tasks": "3"}).tasks == 3 and load_program(path).tasks == 1
+
+
 MAIN = "[fn.main]\n"
 
 
