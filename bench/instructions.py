@@ -12,7 +12,7 @@ How a count is made, and why each step:
   imports run at valgrind's uninstrumented speed and are never counted. It
   is one of bench/worker.py's processes, which import little: this
   process has planned every benchmark and written the executor's tables
-  (``worker.write_tables``) and named each engine's library by path.
+  (``timing.with_tables``) and named each engine's library by path.
 - For each benchmark that process forks a child, which reads its own spec
   file and tables, loads its engine, runs it once uncounted (a warm-up
   round: the executor keeps its tables for the next round, and the C
@@ -49,13 +49,13 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from ..cython_core import _executor
 from ..model.errors import UsageError
-from .timing import Spec, prepare
-from .worker import RESULT_FILE, SPEC_FILE, write_tables
+from .timing import Spec, with_tables
+from .worker import RESULT_FILE, SPEC_FILE
 
 # A fixed cache (size, associativity, line bytes): 32 KiB 8-way L1s and an
 # 8 MiB 16-way last level, a typical x86-64 core, the same on every machine.
@@ -177,12 +177,9 @@ class Counter:
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         for index, spec in enumerate(specs):
-            _, program, layout, compiled = prepare(spec)
-            # Relative to the scratch folder, where the counting process runs;
-            # the engine by its absolute path (a relative cache is this process's).
+            # Named relative to the scratch folder, where the counting process runs.
             tables = TABLES_FILE.format(index)
-            write_tables(out / tables, program, layout)
-            spec = replace(spec, tables=tables, engine_library=os.path.abspath(compiled.path) if compiled else "")
+            spec = with_tables(spec, out / tables, tables)
             (out / SPEC_FILE.format(index)).write_text(json.dumps(asdict(spec)))
         command = [
             _valgrind(), *VALGRIND_ARGS, "--callgrind-out-file=callgrind.%p", "--log-file=valgrind.log",

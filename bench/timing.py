@@ -27,6 +27,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import statistics
 import time
 from dataclasses import asdict, replace
@@ -93,6 +94,18 @@ def _prepare(workload: str, params_json: str, strategy: str, engine: str, librar
 def prepare(spec: Spec):
     return _prepare(spec.workload, json.dumps(spec.params, sort_keys=True), spec.strategy, spec.engine,
                     spec.engine_library)
+
+
+def with_tables(spec: Spec, path, name: str | None = None) -> Spec:
+    """``spec`` with the executor's tables written to ``path`` for a worker
+    process (bench/worker.py: pyperf's, the instruction counter's) and its
+    engine named by absolute path, so the worker builds and plans nothing.
+    ``name``: how the spec names the tables file, for a worker that runs
+    elsewhere (default ``path``)."""
+    _, program, layout, compiled = prepare(spec)
+    write_tables(path, program, layout)
+    return replace(spec, tables=str(name or path),
+                   engine_library=os.path.abspath(compiled.path) if compiled else "")
 
 
 def sample_until_trusted(values: list, more, cap: float, estimate: float, clock=time.monotonic) -> tuple:
@@ -174,12 +187,7 @@ class Timer:
         return benchmark
 
     def _for_workers(self, spec: Spec) -> Spec:
-        """``spec`` with its tables written for the workers (bench/worker.py),
-        and its engine named by path, so a worker builds and plans nothing."""
-        _, program, layout, compiled = prepare(spec)
-        tables = f"{self.specs_path}.{len(self.specs)}.tables"
-        write_tables(tables, program, layout)
-        return replace(spec, tables=tables, engine_library=str(compiled.path) if compiled else "")
+        return with_tables(spec, f"{self.specs_path}.{len(self.specs)}.tables")
 
     def _bench(self, spec: Spec):
         # Each spec encoded once: the file holds every benchmark so far (a
