@@ -86,7 +86,8 @@ RUN_SHAPE = Fields(
         "pinbench_version": TEXT, "complete": FLAG, "command": ListOf(TEXT), "mode": TEXT, "timing": FLAG,
         "instructions": Opt(DictOf(OneOf("a string, number or list", (SCALAR, ListOf(SCALAR))))),
         "started": Opt(TEXT), "finished": Opt(TEXT), "benchmarks_planned": COUNT,
-        "environment": DictOf(SCALAR), "engine": DictOf(TEXT),
+        "environment": Fields(optional={"git_commit": Opt(TEXT)}, others=SCALAR),  # the commit is cut and joined
+        "engine": DictOf(TEXT),
         "skipped": ListOf(Fields(required={"benchmark": TEXT, "reason": TEXT})),
         "suite": Fields(optional={"name": TEXT, "selection": TEXT, "digest": TEXT, "benchmarks": COUNT}),
         "shard": Fields(required={"index": COUNT, "count": COUNT},

@@ -103,10 +103,12 @@ class DictOf:
 
 @dataclass(frozen=True)
 class Fields:
-    """An object with these fields (others are allowed and not read)."""
+    """An object with these fields; any others are allowed, and have the
+    shape ``others`` when it is given (None: they are not read)."""
 
     required: dict = field(default_factory=dict)
     optional: dict = field(default_factory=dict)
+    others: object = None
 
     def check(self, value, where):
         if not isinstance(value, dict):
@@ -114,9 +116,11 @@ class Fields:
         for name in self.required:
             if name not in value:
                 return _join(where, name), "present"
-        for name, shape in {**self.required, **self.optional}.items():
-            if name in value:
-                problem = shape.check(value[name], _join(where, name))
+        named = {**self.required, **self.optional}
+        for name, item in value.items():
+            shape = named.get(name, self.others)
+            if shape is not None:
+                problem = shape.check(item, _join(where, name))
                 if problem:
                     return problem
         return None

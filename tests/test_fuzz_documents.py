@@ -127,6 +127,23 @@ def test_damaged_results_are_one_line_in_show_and_compare(runs, tmp_path_factory
     answers(capsys, ["compare", str(folder), str(base), "--format", "markdown"])
 
 
+@pytest.mark.parametrize("commit", [True, 7])
+def test_a_commit_that_is_not_text_is_one_line_in_every_reader(runs, tmp_path_factory, capsys, commit):
+    """Found by the test above: compare cut a ``true`` git_commit as text
+    (TypeError), and the report and history would have joined it to text."""
+    base, _ = runs
+    doc = json.loads((base / RESULTS_FILE).read_text())
+    doc["environment"]["git_commit"] = commit
+    folder = written(tmp_path_factory, base, RESULTS_FILE, doc)
+    database = folder / "history.sqlite"
+    for argv in (["show", folder], ["compare", base, folder], ["report", folder],
+                 ["history", "add", "--db", database, folder]):
+        capsys.readouterr()
+        assert main([str(arg) for arg in argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "environment.git_commit should be a string" in err, err
+
+
 @pytest.fixture(scope="module")
 def shard(tmp_path_factory):
     """The one shard of a sweep split in one: what merge and history read."""
