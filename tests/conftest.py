@@ -1,7 +1,7 @@
 """The fixtures every test file shares, and the order the files run in.
 
-Helpers that are not fixtures (the CLI in a subprocess, the one-line error
-check) are in helpers.py; the independent models in oracles/.
+Helpers that are not fixtures (the CLI in a process of its own, the one-line
+error check) are in helpers.py; the independent models in oracles/.
 """
 
 from __future__ import annotations

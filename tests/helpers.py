@@ -1,15 +1,20 @@
 """What the test files share that is not a fixture: the real command line in
-a subprocess, the check that bad input is one line on stderr with exit
+a process of its own, the check that bad input is one line on stderr with exit
 status 2, whether this is CI (where a missing tool fails, not skips) and
 the fuzz tests' settings.
 Fixtures are in conftest.py; the independent models in oracles/."""
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,14 +33,60 @@ COUNTERS = (
 
 
 def pinbench(*args, cwd, timeout=300, columns=None, env=None):
-    """The real CLI in a subprocess; ``env`` adds to this environment,
-    ``columns`` sets COLUMNS (the width of its tables and help)."""
+    """The real CLI in a process of its own; ``env`` adds to this
+    environment, ``columns`` sets COLUMNS (the width of its tables and
+    help). The process is forked from a server that has the harness
+    imported (cli_server.py says why), unless ``env`` changes how an
+    interpreter starts or another thread of this test uses the server:
+    then it is ``python -m pinbench.bench.cli``."""
     environ = {**os.environ, **(env or {})}
     if columns is not None:
         environ["COLUMNS"] = str(columns)
-    return subprocess.run(
-        [*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environ
-    )
+    argv = [str(arg) for arg in args]
+    starts_differently = any(key.startswith(("PYTHON", "LANG", "LC_")) for key in env or {})
+    if not starts_differently and _WARM_CLI.lock.acquire(blocking=False):
+        try:
+            return _WARM_CLI.run(argv, cwd, environ, timeout)
+        finally:
+            _WARM_CLI.lock.release()
+    return subprocess.run([*CLI, *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environ)
+
+
+class _WarmCLI:
+    """This test process's cli_server.py, started at its first use and
+    ended with the process (its stdin closes)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.server = None
+        self.cpu_seconds = 0.0  # of the commands run so far (tools/test_cpu.py reads it)
+
+    def run(self, argv, cwd, environ, timeout) -> subprocess.CompletedProcess:
+        if self.server is None or self.server.poll() is not None:
+            self.server = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, bufsize=0)  # unbuffered: select() sees every line
+        with tempfile.TemporaryDirectory(prefix="pinbench-cli-") as scratch:
+            out, err = os.path.join(scratch, "stdout"), os.path.join(scratch, "stderr")
+            request = {"args": argv, "cwd": os.fspath(cwd), "env": environ, "stdout": out, "stderr": err}
+            self.server.stdin.write(json.dumps(request).encode() + b"\n")
+            pid = self.server.stdout.readline()
+            if not pid:
+                raise RuntimeError(f"{SERVER} ended (status {self.server.wait()}); its error is above")
+            pid = int(pid)
+            finished = select.select([self.server.stdout], [], [], timeout)[0]
+            if not finished:
+                os.kill(pid, signal.SIGKILL)
+            status, cpu = self.server.stdout.readline().split()
+            self.cpu_seconds += float(cpu)
+            with open(out) as stdout, open(err) as stderr:  # decoded as text=True would
+                output = subprocess.CompletedProcess([*CLI, *argv], int(status), stdout.read(), stderr.read())
+        if not finished:
+            raise subprocess.TimeoutExpired(output.args, timeout, output.stdout, output.stderr)
+        return output
+
+
+SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cli_server.py")
+_WARM_CLI = _WarmCLI()
 
 
 def start_pinbench(*args, cwd):

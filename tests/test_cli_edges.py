@@ -5,6 +5,7 @@ look like numbers, names too long to be names."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -266,3 +267,28 @@ def test_an_unbalanced_quote_in_the_compiler_variables_is_one_line(tmp_path, mon
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"${variable} is not valid shell words" in err and "quoting" in err, err
     assert not (tmp_path / "out").exists()
+
+
+# -- helpers.pinbench: a forked command answers as a started one -------------------------------
+
+
+@pytest.mark.parametrize("args", [["list"], ["show", "RUN"], ["show", "no-such-run"], ["run", "-w", "nope"],
+                                  ["frobnicate"]])
+def test_a_forked_command_answers_as_python_dash_m_does(a_run, args):
+    """The tests' commands are forked from a server with the harness
+    imported (cli_server.py); each must give the status, stdout and stderr
+    that ``python -m pinbench.bench.cli`` gives, errors included."""
+    args = [str(a_run) if arg == "RUN" else arg for arg in args]
+    forked = pinbench(*args, cwd=a_run.parent, columns=90)
+    started = subprocess.run([*CLI, *args], cwd=a_run.parent, capture_output=True, text=True,
+                             env={**os.environ, "COLUMNS": "90"})
+    assert (forked.returncode, forked.stdout, forked.stderr) == (started.returncode, started.stdout, started.stderr)
+
+
+def test_a_forked_command_past_its_timeout_is_killed(tmp_path):
+    """As subprocess.run's timeout: TimeoutExpired, and the command gone."""
+    with pytest.raises(subprocess.TimeoutExpired):
+        pinbench("run", "--counts-only", "-w", "yield_many", "-p", "yields=1000000", "-s", "pinbox", "-a", "system",
+                 "--engine", "interpreted", "-o", tmp_path / "run", cwd=tmp_path, timeout=1)  # a billion polls
+    assert not (tmp_path / "run" / "results.json").exists()
+    assert pinbench("list", cwd=tmp_path).returncode == 0  # the server serves the next one
