@@ -2,12 +2,15 @@
 runs is a process of its own, forked from this server, which has already
 imported the harness (and matplotlib, pandas, scipy, pyperf).
 
-Why: a test suite runs the CLI ~560 times, and a fresh ``python -m
-pinbench.bench.cli`` spends ~0.4 CPU-s importing before it does anything:
-more than a third of the suite's CPU on a 2-core machine. A forked child
-is still a process of its own (its exit status, its stdout and stderr, its
-signals, its interpreter exit with atexit), so what the tests check is
-what a user's command does; only the imports are shared.
+Why: the suite runs about 190 commands through helpers.pinbench, and a
+fresh ``python -m pinbench.bench.cli show MISSING`` takes 0.37 CPU-s, all
+of it starting the interpreter and importing; forked, 0.014 CPU-s (a
+child ends with os._exit once its threads are joined, its atexit handlers
+run and its streams flushed: the interpreter's teardown of every module
+the server imported cost 0.24 CPU-s more, in copy-on-write faults). A
+forked child is still a process of its own (its exit status, its stdout
+and stderr, its signals, its working folder and environment), so what
+the tests check is what a user's command does; only the imports are shared.
 What a fork cannot give, a test still gets from a real subprocess
 (helpers.pinbench decides): an environment that changes how the
 interpreter starts (PYTHON*, LANG, LC_*), and the console script itself
@@ -23,12 +26,15 @@ It exits when stdin closes (its test worker has ended).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import json
 import os
 import pkgutil
 import signal
 import sys
+import threading
 
 
 def preload() -> None:
@@ -61,11 +67,29 @@ def run_command(request: dict, sigint) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = [cli.__file__, *request["args"]]
-    sys.exit(cli.main(request["args"]))  # the interpreter's own exit: atexit, flush, status
+    try:
+        status = cli.main(request["args"])
+    except SystemExit as stop:  # as the interpreter reads it
+        status = stop.code
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        status = 1
+    if status is not None and not isinstance(status, int):
+        print(status, file=sys.stderr)
+        status = 1
+    # The interpreter's exit, but for tearing down every module the server
+    # imported (0.24 CPU-s, mostly copy-on-write faults): threads joined,
+    # atexit handlers run, the standard streams flushed.
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status or 0)
 
 
 def serve() -> None:
     preload()
+    gc.freeze()  # what the server imported: no child's collection walks (and so copies) it
     # A Ctrl-C meant for pytest ends the server quietly when its stdin
     # closes; each command gets the SIGINT handling it would have started with.
     sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
