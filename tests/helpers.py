@@ -36,15 +36,15 @@ def pinbench(*args, cwd, timeout=300, columns=None, env=None):
     """The real CLI in a process of its own; ``env`` adds to this
     environment, ``columns`` sets COLUMNS (the width of its tables and
     help). The process is forked from a server that has the harness
-    imported (cli_server.py says why), unless ``env`` changes how an
-    interpreter starts or another thread of this test uses the server:
-    then it is ``python -m pinbench.bench.cli``."""
+    imported (cli_server.py says why), unless the environment differs from
+    the server's in what shapes an interpreter as it starts (PYTHON*, LANG,
+    LC_*) or another thread of this test uses the server: then it is
+    ``python -m pinbench.bench.cli``."""
     environ = {**os.environ, **(env or {})}
     if columns is not None:
         environ["COLUMNS"] = str(columns)
     argv = [str(arg) for arg in args]
-    starts_differently = any(key.startswith(("PYTHON", "LANG", "LC_")) for key in env or {})
-    if not starts_differently and _WARM_CLI.lock.acquire(blocking=False):
+    if _WARM_CLI.can_start(environ) and _WARM_CLI.lock.acquire(blocking=False):
         try:
             return _WARM_CLI.run(argv, cwd, environ, timeout)
         finally:
@@ -59,10 +59,22 @@ class _WarmCLI:
     def __init__(self):
         self.lock = threading.Lock()
         self.server = None
+        self.started_with = {}  # the server's PYTHON*, LANG and LC_* variables
         self.cpu_seconds = 0.0  # of the commands run so far (tools/test_cpu.py reads it)
+
+    @staticmethod
+    def _startup(environ) -> dict:
+        """What of an environment shapes an interpreter as it starts."""
+        return {key: value for key, value in environ.items() if key.startswith(("PYTHON", "LANG", "LC_"))}
+
+    def can_start(self, environ) -> bool:
+        """Whether a child of the server starts as ``python -m`` would in ``environ``."""
+        running = self.server is not None and self.server.poll() is None
+        return self._startup(environ) == (self.started_with if running else self._startup(os.environ))
 
     def run(self, argv, cwd, environ, timeout) -> subprocess.CompletedProcess:
         if self.server is None or self.server.poll() is not None:
+            self.started_with = self._startup(os.environ)
             self.server = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, bufsize=0)  # unbuffered: select() sees every line
         with tempfile.TemporaryDirectory(prefix="pinbench-cli-") as scratch:

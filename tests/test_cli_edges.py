@@ -292,3 +292,15 @@ def test_a_forked_command_past_its_timeout_is_killed(tmp_path):
                  "--engine", "interpreted", "-o", tmp_path / "run", cwd=tmp_path, timeout=1)  # a billion polls
     assert not (tmp_path / "run" / "results.json").exists()
     assert pinbench("list", cwd=tmp_path).returncode == 0  # the server serves the next one
+
+
+def test_a_command_run_after_the_tests_environment_changed_starts_as_python_dash_m(a_run, monkeypatch):
+    """A variable that shapes an interpreter as it starts, set after the
+    server started, cannot reach a forked child: that command is started."""
+    assert pinbench("list", cwd=a_run.parent).returncode == 0  # the server runs
+    monkeypatch.setenv("PYTHONIOENCODING", "ascii:backslashreplace")
+    forked = pinbench("list", cwd=a_run.parent, columns=90)
+    started = subprocess.run([*CLI, "list"], cwd=a_run.parent, capture_output=True, text=True,
+                             env={**os.environ, "COLUMNS": "90"})
+    assert "+---" in started.stdout and "\u2502" not in started.stdout  # rich drew the table in ASCII
+    assert (forked.returncode, forked.stdout, forked.stderr) == (started.returncode, started.stdout, started.stderr)
