@@ -79,7 +79,8 @@ class _WarmCLI:
                                            stdout=subprocess.PIPE, bufsize=0)  # unbuffered: select() sees every line
         with tempfile.TemporaryDirectory(prefix="pinbench-cli-") as scratch:
             out, err = os.path.join(scratch, "stdout"), os.path.join(scratch, "stderr")
-            request = {"args": argv, "cwd": os.fspath(cwd), "env": environ, "stdout": out, "stderr": err}
+            request = {"args": argv, "cwd": os.path.abspath(cwd or os.curdir),  # as subprocess resolves it here
+                       "env": environ, "stdout": out, "stderr": err}
             self.server.stdin.write(json.dumps(request).encode() + b"\n")
             pid = self.server.stdout.readline()
             if not pid:
