@@ -67,13 +67,16 @@ class _WarmCLI:
         """What of an environment shapes an interpreter as it starts."""
         return {key: value for key, value in environ.items() if key.startswith(("PYTHON", "LANG", "LC_"))}
 
+    @property
+    def running(self) -> bool:
+        return self.server is not None and self.server.poll() is None
+
     def can_start(self, environ) -> bool:
         """Whether a child of the server starts as ``python -m`` would in ``environ``."""
-        running = self.server is not None and self.server.poll() is None
-        return self._startup(environ) == (self.started_with if running else self._startup(os.environ))
+        return self._startup(environ) == (self.started_with if self.running else self._startup(os.environ))
 
     def run(self, argv, cwd, environ, timeout) -> subprocess.CompletedProcess:
-        if self.server is None or self.server.poll() is not None:
+        if not self.running:
             self.started_with = self._startup(os.environ)
             self.server = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, bufsize=0)  # unbuffered: select() sees every line

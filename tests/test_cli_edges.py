@@ -272,6 +272,15 @@ def test_an_unbalanced_quote_in_the_compiler_variables_is_one_line(tmp_path, mon
 # -- helpers.pinbench: a forked command answers as a started one -------------------------------
 
 
+def started(args, cwd):
+    """``python -m pinbench.bench.cli ARGS`` at the width the forked commands get."""
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "90"})
+
+
+def answer(done) -> tuple:
+    return done.returncode, done.stdout, done.stderr
+
+
 @pytest.mark.parametrize("args", [["list"], ["show", "RUN"], ["show", "no-such-run"], ["run", "-w", "nope"],
                                   ["frobnicate"]])
 def test_a_forked_command_answers_as_python_dash_m_does(a_run, args):
@@ -279,10 +288,7 @@ def test_a_forked_command_answers_as_python_dash_m_does(a_run, args):
     imported (cli_server.py); each must give the status, stdout and stderr
     that ``python -m pinbench.bench.cli`` gives, errors included."""
     args = [str(a_run) if arg == "RUN" else arg for arg in args]
-    forked = pinbench(*args, cwd=a_run.parent, columns=90)
-    started = subprocess.run([*CLI, *args], cwd=a_run.parent, capture_output=True, text=True,
-                             env={**os.environ, "COLUMNS": "90"})
-    assert (forked.returncode, forked.stdout, forked.stderr) == (started.returncode, started.stdout, started.stderr)
+    assert answer(pinbench(*args, cwd=a_run.parent, columns=90)) == answer(started(args, a_run.parent))
 
 
 def test_a_forked_command_past_its_timeout_is_killed(tmp_path):
@@ -299,8 +305,6 @@ def test_a_command_run_after_the_tests_environment_changed_starts_as_python_dash
     server started, cannot reach a forked child: that command is started."""
     assert pinbench("list", cwd=a_run.parent).returncode == 0  # the server runs
     monkeypatch.setenv("PYTHONIOENCODING", "ascii:backslashreplace")
-    forked = pinbench("list", cwd=a_run.parent, columns=90)
-    started = subprocess.run([*CLI, "list"], cwd=a_run.parent, capture_output=True, text=True,
-                             env={**os.environ, "COLUMNS": "90"})
-    assert "+---" in started.stdout and "\u2502" not in started.stdout  # rich drew the table in ASCII
-    assert (forked.returncode, forked.stdout, forked.stderr) == (started.returncode, started.stdout, started.stderr)
+    forked, python_dash_m = pinbench("list", cwd=a_run.parent, columns=90), started(["list"], a_run.parent)
+    assert "+---" in python_dash_m.stdout and "\u2502" not in python_dash_m.stdout  # rich drew the table in ASCII
+    assert answer(forked) == answer(python_dash_m)
