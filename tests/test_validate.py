@@ -97,11 +97,14 @@ def cache_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def results(cache_dir):
+def results():
     if not (HAVE_RUSTC and HAVE_CXX):
         pytest.skip("rustc and g++ are needed to compare native programs")
-    # clang's counterparts (halo, always_heap:clang=1): tests/test_validate_clang.py
-    return validate(ALL_CASES, repeat=1, cache_dir=cache_dir, languages=COUNTING, strategies=COUNTED)
+    # clang's counterparts (halo, always_heap:clang=1): tests/test_validate_clang.py.
+    # The session's engine cache (conftest.py), not a cache of its own: the
+    # model's engines of the first ten random programs are those
+    # tests/test_engine.py builds first (its COST), not compiled again.
+    return validate(ALL_CASES, repeat=1, languages=COUNTING, strategies=COUNTED)
 
 
 @needs_compilers
