@@ -11,8 +11,10 @@ Compiler: the C compiler that built the extension (``sysconfig`` CC), or
 under ``$PINBENCH_CACHE/engines``, else ``$XDG_CACHE_HOME/pinbench/engines``,
 else ``~/.cache/pinbench/engines``, one ``<key>.so`` (beside its ``<key>.c``)
 and its manifest ``<key>.json``) per key, the key covering the generated
-source (which names the program, layout and generator version), runtime.h
-and allocators.h, the compiler's identity and the flags.
+source (which names the program and generator version and folds in the
+layout's facts, but no strategy: strategies whose layouts generate the same
+C share one engine), runtime.h and allocators.h, the compiler's identity
+and the flags.
 
 The cache is never trusted blindly: a library is loaded only when the
 manifest beside it (written by pinbench after the build) records this key,
