@@ -40,9 +40,16 @@ typedef struct pb_allocator {
     void (*free)(void *state, void *ptr, size_t size); /* sized free; size is exactly what was passed to alloc */
     size_t (*reserved)(void *state);                   /* bytes currently obtained from the system (the allocator's real footprint) */
     void (*destroy)(void *state);                      /* give every byte back to the system; the struct is unusable afterwards */
+    int builtin;                                       /* PB__BUILTIN_*: which of the allocators below it is (0: another) */
 } pb_allocator;
 
 enum { PB_ALLOC_SYSTEM = 0, PB_ALLOC_POOL = 1, PB_ALLOC_BUMP = 2 };
+/* pb_allocator.builtin: the dispatch below calls these directly. A tag, not
+ * the function pointers' addresses: a generated engine (another shared
+ * library) has its own copies of these static functions, so an address
+ * compare would never match there. 0, what a zeroed struct says, is an
+ * allocator of someone else's, called through its pointers. */
+enum { PB__BUILTIN_NONE = 0, PB__BUILTIN_SYSTEM = 1, PB__BUILTIN_POOL = 2, PB__BUILTIN_BUMP = 3 };
 
 /* ------------------------------------------------------------------------ */
 /* Internals (pb__ prefix).                                                   */
@@ -441,13 +448,13 @@ static inline void pb__bump_destroy(void *state)
 static inline void *pb_alloc_reserved(const pb_allocator *a, size_t size, size_t *reserved)
 {
     void *p;
-    if (a->alloc == pb__system_alloc) {
+    if (a->builtin == PB__BUILTIN_SYSTEM) {
         p = pb__system_alloc(a->state, size);
         *reserved = pb__system_reserved(a->state);
-    } else if (a->alloc == pb__pool_alloc) {
+    } else if (a->builtin == PB__BUILTIN_POOL) {
         p = pb__pool_alloc(a->state, size);
         *reserved = pb__pool_reserved(a->state);
-    } else if (a->alloc == pb__bump_alloc) {
+    } else if (a->builtin == PB__BUILTIN_BUMP) {
         p = pb__bump_alloc(a->state, size);
         *reserved = pb__bump_reserved(a->state);
     } else {
@@ -459,11 +466,11 @@ static inline void *pb_alloc_reserved(const pb_allocator *a, size_t size, size_t
 
 static inline void pb_free(const pb_allocator *a, void *ptr, size_t size)
 {
-    if (a->free == pb__system_free)
+    if (a->builtin == PB__BUILTIN_SYSTEM)
         pb__system_free(a->state, ptr, size);
-    else if (a->free == pb__pool_free)
+    else if (a->builtin == PB__BUILTIN_POOL)
         pb__pool_free(a->state, ptr, size);
-    else if (a->free == pb__bump_free)
+    else if (a->builtin == PB__BUILTIN_BUMP)
         pb__bump_free(a->state, ptr, size);
     else
         a->free(a->state, ptr, size);
@@ -471,20 +478,21 @@ static inline void pb_free(const pb_allocator *a, void *ptr, size_t size)
 
 static inline size_t pb_reserved(const pb_allocator *a)
 {
-    if (a->reserved == pb__system_reserved)
+    if (a->builtin == PB__BUILTIN_SYSTEM)
         return pb__system_reserved(a->state);
-    if (a->reserved == pb__pool_reserved)
+    if (a->builtin == PB__BUILTIN_POOL)
         return pb__pool_reserved(a->state);
-    if (a->reserved == pb__bump_reserved)
+    if (a->builtin == PB__BUILTIN_BUMP)
         return pb__bump_reserved(a->state);
     return a->reserved(a->state);
 }
 
 /* Point *a at an allocator's state and functions; 0 (success) for its caller. */
-static inline int pb__allocator_set(pb_allocator *a, void *state, void *(*alloc)(void *, size_t),
+static inline int pb__allocator_set(pb_allocator *a, int builtin, void *state, void *(*alloc)(void *, size_t),
                                     void (*free_)(void *, void *, size_t), size_t (*reserved)(void *),
                                     void (*destroy)(void *))
 {
+    a->builtin = builtin;
     a->state = state;
     a->alloc = alloc;
     a->free = free_;
@@ -500,14 +508,14 @@ static inline int pb_allocator_init(pb_allocator *a, int kind)
 {
     if (a == NULL)
         return -1;
-    pb__allocator_set(a, NULL, NULL, NULL, NULL, NULL);
+    pb__allocator_set(a, PB__BUILTIN_NONE, NULL, NULL, NULL, NULL, NULL);
     switch (kind) {
     case PB_ALLOC_SYSTEM: {
         pb__system *s = (pb__system *)malloc(sizeof *s);
         if (s == NULL)
             return -1;
         s->live = 0;
-        return pb__allocator_set(a, s, pb__system_alloc, pb__system_free, pb__system_reserved,
+        return pb__allocator_set(a, PB__BUILTIN_SYSTEM, s, pb__system_alloc, pb__system_free, pb__system_reserved,
                                  pb__system_destroy);
     }
     case PB_ALLOC_POOL: {
@@ -523,7 +531,7 @@ static inline int pb_allocator_init(pb_allocator *a, int kind)
         p->big = NULL;
         p->chunk_bytes = 0;
         p->big_bytes = 0;
-        return pb__allocator_set(a, p, pb__pool_alloc, pb__pool_free, pb__pool_reserved,
+        return pb__allocator_set(a, PB__BUILTIN_POOL, p, pb__pool_alloc, pb__pool_free, pb__pool_reserved,
                                  pb__pool_destroy);
     }
     case PB_ALLOC_BUMP: {
@@ -534,7 +542,7 @@ static inline int pb_allocator_init(pb_allocator *a, int kind)
         b->left = 0;
         b->chunks = NULL;
         b->chunk_bytes = 0;
-        return pb__allocator_set(a, b, pb__bump_alloc, pb__bump_free, pb__bump_reserved,
+        return pb__allocator_set(a, PB__BUILTIN_BUMP, b, pb__bump_alloc, pb__bump_free, pb__bump_reserved,
                                  pb__bump_destroy);
     }
     default:

@@ -482,9 +482,63 @@ static void test_asan_poisoning(int kind)
 #endif
 }
 
+/* The dispatch (pb_alloc_reserved, pb_free, pb_reserved) calls a built-in
+ * allocator directly by its tag, and anyone else's through its pointers: a
+ * struct filled by hand (its tag zero, PB__BUILTIN_NONE) around the system
+ * allocator, whose calls are counted. */
+static int custom_calls;
+static void *custom_alloc(void *state, size_t size)
+{
+    custom_calls++;
+    return pb__system_alloc(state, size);
+}
+static void custom_free(void *state, void *ptr, size_t size)
+{
+    custom_calls++;
+    pb__system_free(state, ptr, size);
+}
+static size_t custom_reserved(void *state)
+{
+    custom_calls++;
+    return pb__system_reserved(state);
+}
+
+static void test_dispatch(void)
+{
+    pb_allocator a, custom;
+    size_t reserved = 0;
+    void *p;
+    current = "dispatch";
+    init(&a, PB_ALLOC_SYSTEM);
+    CHECK(a.builtin == PB__BUILTIN_SYSTEM);
+    a.destroy(a.state);
+    init(&a, PB_ALLOC_POOL);
+    CHECK(a.builtin == PB__BUILTIN_POOL);
+    a.destroy(a.state);
+    init(&a, PB_ALLOC_BUMP);
+    CHECK(a.builtin == PB__BUILTIN_BUMP);
+    a.destroy(a.state);
+
+    init(&a, PB_ALLOC_SYSTEM);  /* its state, under someone else's functions */
+    memset(&custom, 0, sizeof custom);
+    custom.state = a.state;
+    custom.alloc = custom_alloc;
+    custom.free = custom_free;
+    custom.reserved = custom_reserved;
+    custom.destroy = a.destroy;
+    p = pb_alloc_reserved(&custom, 100, &reserved);
+    CHECK(p != NULL && custom_calls == 2);
+    CHECK(reserved >= 100 && reserved == pb__system_reserved(a.state));
+    CHECK(pb_reserved(&custom) == reserved && custom_calls == 3);
+    pb_free(&custom, p, 100);
+    CHECK(custom_calls == 4 && pb_reserved(&custom) == 0);
+    custom.destroy(custom.state);
+}
+
 int main(void)
 {
     test_init_errors();
+    test_dispatch();
     for (int kind = PB_ALLOC_SYSTEM; kind <= PB_ALLOC_BUMP; kind++) {
         test_mixed(kind);
         test_zero(kind);
