@@ -22,7 +22,7 @@ extensions = [
         "pinbench.cython_core._executor",
         ["cython_core/_executor.pyx"],
         include_dirs=["cython_core"],
-        depends=["cython_core/allocators.h", "cython_core/runtime.h", "cython_core/runtime.pxd",
+        depends=["cython_core/allocators.h", "cython_core/runtime.h", "cython_core/tasks.h", "cython_core/runtime.pxd",
                  "cython_core/storage.pxi"],
         # gcc's default limits left the per-task helpers (block_counted,
         # task_done) as calls: inlining them into spawn_task and the loop

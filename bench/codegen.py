@@ -546,7 +546,12 @@ class _Gen:
         count, wait = step.arg, step.wait
         arg = f"h->arg * {count}ULL + (uint64_t)i"
         coff = self.coff(f)
-        spawn = f"ex->svc->spawn_task(ex, {e.callee}u, {arg}, {self.rdepth(e)}, "
+        if not self.storage:  # the root a block of its own: tasks.h, inline, its sizes constants
+            c = e.callee
+            spawn = (f"pb_spawn_block(ex, {c}u, {self.size(c)}, {self.counted(c)}, {int(self.l.fn_runtime[c])}, "
+                     f"{arg}, {self.rdepth(e)}, ")
+        else:
+            spawn = f"ex->svc->spawn_task(ex, {e.callee}u, {arg}, {self.rdepth(e)}, "
         cond = self.taken(e)
         launch = "if (!(h->flags & PB_F_ACTIVE)) {" if wait else None
         # Top-down, a poll before the spawned tasks are done returns (bottom-up is resumed when they are).

@@ -13,7 +13,7 @@ else ``~/.cache/pinbench/engines``, one ``<key>.so`` (beside its ``<key>.c``)
 and its manifest ``<key>.json``) per key, the key covering the generated
 source (which names the program and generator version and folds in the
 layout's facts, but no strategy: strategies whose layouts generate the same
-C share one engine), runtime.h and allocators.h, the compiler's identity
+C share one engine), the runtime's headers (every .h beside runtime.h), the compiler's identity
 and the flags.
 
 The cache is never trusted blindly: a library is loaded only when the
@@ -165,7 +165,7 @@ def _codegen():
 @lru_cache(maxsize=1)
 def _runtime_text() -> str:
     folder = _runtime_dir()
-    return "".join((folder / name).read_text() for name in ("runtime.h", "allocators.h"))
+    return "".join(path.read_text() for path in sorted(folder.glob("*.h")))  # runtime.h, tasks.h, allocators.h
 
 
 def build_key(source: str, compiler: Compiler) -> str:

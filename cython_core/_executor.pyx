@@ -29,12 +29,6 @@ from array import array
 # each.
 
 
-cdef inline uint64_t now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000 + <uint64_t>ts.tv_nsec
-
-
 # ---------------------------------------------------------------- memory
 
 cdef extern from *:
@@ -173,22 +167,6 @@ cdef inline int over_limit(Ex *ex, uint64_t more) noexcept nogil:
     return ex.error == E_MEMORY_LIMIT
 
 
-cdef inline void live_grows(Ex *ex, uint64_t counted) noexcept nogil:
-    ex.c.live_bytes += counted
-    if ex.c.live_bytes > ex.c.peak_live_bytes:
-        ex.c.peak_live_bytes = ex.c.live_bytes
-        ex.c.peak_live_tasks = ex.live_tasks
-
-
-cdef inline void held_grew(Ex *ex) noexcept nogil:
-    """What the strategy holds (its blocks, used or not, and the runtime's
-    task objects beside them) grew: a new peak records the tasks live now."""
-    cdef uint64_t held = ex.c.reserved_bytes + ex.c.runtime_live
-    if held > ex.c.peak_held_bytes:
-        ex.c.peak_held_bytes = held
-        ex.c.peak_held_tasks = ex.live_tasks
-
-
 cdef inline void runtime_grows(Ex *ex, uint64_t n) noexcept nogil:
     """The runtime created its own object of ``n`` bytes for a task, a
     thread, a box or a chunk (strategies/<name>.py cites each). Objects
@@ -213,31 +191,6 @@ cdef int refused(Ex *ex, uint64_t size) noexcept nogil:
         ex.fp.over = OVER_COUNTED
         return 1
     return 0
-
-
-cdef inline char *block_counted(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
-    """block_alloc without the held bytes' peak (its caller looks once
-    everything the new block comes with is counted)."""
-    if (size >= ex.fp.step or size > ex.memory_limit) and refused(ex, size):
-        return NULL
-    cdef size_t footprint
-    cdef char *ptr = <char *>pb_alloc_reserved(&ex.a, size, &footprint)
-    if ptr == NULL:
-        ex.error = E_OUT_OF_MEMORY
-        return NULL
-    if footprint > ex.fp.peak_alloc:     # a new peak: check what is counted (one compare)
-        ex.fp.peak_alloc = footprint
-        if footprint > ex.fp.alloc_check:
-            over_limit(ex, 0)
-    ex.c.allocs += 1
-    ex.c.bytes_allocated += counted
-    ex.c.live_blocks += 1
-    if ex.c.live_blocks > ex.c.peak_live_blocks:
-        ex.c.peak_live_blocks = ex.c.live_blocks
-    ex.c.reserved_bytes += counted
-    if ex.c.reserved_bytes > ex.c.peak_reserved_bytes:
-        ex.c.peak_reserved_bytes = ex.c.reserved_bytes
-    return ptr
 
 
 cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
@@ -333,61 +286,11 @@ cdef inline bint edge_taken(Ex *ex, int64_t edge, uint32_t rdepth) noexcept nogi
     return not ex.p.edge_back[edge] or rdepth < <uint64_t>ex.p.edge_limit[edge]
 
 
-cdef extern from *:
-    """
-    /* A future moved into place: a real copy of n bytes (never overlapping).
-     * From 16 to 64 bytes inline, as memcpy itself does it (16-byte blocks
-     * from both ends, overlapping in the middle), without the call. */
-    typedef struct { uint64_t w[2]; } pb__b16;
-    static inline void pb_move(char *d, const char *s, size_t n)
-    {
-        pb__b16 a, b, c, e;
-        if (n < 16 || n > 64) {
-            memcpy(d, s, n);
-            return;
-        }
-        memcpy(&a, s, 16);
-        memcpy(&b, s + n - 16, 16);
-        if (n > 32) {
-            memcpy(&c, s + 16, 16);
-            memcpy(&e, s + n - 32, 16);
-            memcpy(d + 16, &c, 16);
-            memcpy(d + n - 32, &e, 16);
-        }
-        memcpy(d, &a, 16);
-        memcpy(d + n - 16, &b, 16);
-    }
-    """
-    void pb_move(char *d, const char *s, size_t n) nogil
-
-
 cdef inline char *build(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, char *dest,
                         Stack *st, int place) noexcept nogil:
-    """Write a new future's header at ``dest``, which is at ``place``. A move
-    into a place where the native program copies the future (the layout's
-    copied_moves) builds it in the staging buffer and copies it into
-    ``dest``; any other is written where it lives, as rustc does."""
-    cdef bint copies = (ex.p.moves & (COPIES_INTO << place)) != 0
-    cdef char *built = ex.staging if copies else dest
-    cdef Hdr *h = hdr(built)
-    h.fn = fn
-    h.pc = 0
-    h.iter = 0
-    h.pending = 0
-    h.rdepth = rdepth
-    h.flags = 0
-    h.arg = arg
-    h.acc = 0
-    if ex.p.bottom_up:
-        (<BHdr *>built).parent = NULL
-        (<BHdr *>built).slot = 0
-        (<BHdr *>built).task = 0
-        (<BHdr *>built).stack = st
-    if copies:
-        pb_move(dest, built, ex.p.fn_size[fn])
-    if ex.p.moves & MOVED:
-        ex.c.moved_bytes += ex.p.fn_bytes[fn]
-    return dest
+    """Write a new future's header at ``dest``, which is at ``place``
+    (tasks.h's pb_build, with fn's sizes)."""
+    return pb_build(ex, fn, ex.p.fn_size[fn], ex.p.fn_bytes[fn], arg, rdepth, dest, st, place)
 
 
 cdef char *construct(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth,
@@ -511,54 +414,11 @@ cdef void drop(Ex *ex, char *frame) noexcept nogil:
 
 # ---------------------------------------------------------------- queue, waiters, tasks
 
-cdef inline int enqueue(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noexcept nogil:
-    cdef uint64_t old_cap, i
-    if ex.q_len == ex.q_cap:
-        old_cap = ex.q_cap
-        if grow(ex, <void **>&ex.q, &ex.q_cap, sizeof(QItem), ex.q_len + 1):
-            return -1
-        # unwrap the ring: move the wrapped prefix behind the old end
-        for i in range(ex.q_head + ex.q_len - old_cap if ex.q_head + ex.q_len > old_cap else 0):
-            ex.q[old_cap + i] = ex.q[i]
-    cdef uint64_t at = ex.q_head + ex.q_len   # < 2 * q_cap: one compare wraps it
-    if at >= ex.q_cap:
-        at -= ex.q_cap
-    cdef QItem *item = &ex.q[at]
-    item.task = task
-    item.frame = frame
-    item.waiter = waiter
-    ex.q_len += 1
-    return 0
-
-
 cdef inline void wake_task(Ex *ex, uint32_t task) noexcept nogil:
     """Top-down: queue the task once, however many times it is woken."""
     if not ex.tasks[task].queued:
         ex.tasks[task].queued = 1
         enqueue(ex, task, NULL, NO_WAITER)
-
-
-cdef inline uint32_t table_take(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
-                                uint32_t *top, uint32_t *cap) noexcept nogil:
-    """A free entry of the task or waiter table: the last released one (the
-    free list runs through each entry's ``next_free``, at byte ``link``),
-    else the next never used, the table grown if it is full (it is not
-    walked to link its fresh entries: a table kept from an earlier run
-    starts with every entry unused). NO_WAITER (and the error set) when it
-    cannot grow."""
-    cdef uint32_t id = free_list[0]
-    cdef uint64_t grown
-    if id != NO_WAITER:
-        free_list[0] = (<uint32_t *>(<char *>table[0] + id * item + link))[0]
-        return id
-    if top[0] == cap[0]:
-        grown = cap[0]
-        if grow(ex, table, &grown, item, grown + 1):
-            return NO_WAITER
-        cap[0] = <uint32_t>grown
-    id = top[0]
-    top[0] += 1
-    return id
 
 
 cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
@@ -604,31 +464,6 @@ cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept 
     return id
 
 
-cdef inline uint32_t task_new(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
-                              uint32_t waiter_task) noexcept nogil:
-    cdef uint32_t id = table_take(ex, <void **>&ex.tasks, sizeof(Task), TASK_NEXT_FREE,
-                                  &ex.task_free, &ex.task_top, &ex.tasks_cap)
-    if id == NO_WAITER:
-        return id
-    cdef Task *t = &ex.tasks[id]
-    t.root = root
-    t.handle = handle
-    t.waiter_frame = waiter_frame
-    t.waiter_task = waiter_task
-    t.queued = 1                       # top-down: spawn_task queues it next (bottom-up never reads it)
-    t.t_ref = 0
-    t.t_late = 0
-    if ex.lat.stride:
-        ex.lat.countdown -= 1
-        if ex.lat.countdown == 0:
-            ex.lat.countdown = ex.lat.stride
-            t.t_ref = now_ns()
-    ex.c.tasks += 1
-    if ex.p.bottom_up:
-        (<BHdr *>root).task = id
-    return id
-
-
 cdef inline void record_latency(Ex *ex, Task *t) noexcept nogil:
     if ex.lat.len == ex.lat.cap:
         ex.lat.dropped += 1
@@ -647,41 +482,23 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
                          char *waiter_frame, uint32_t waiter_task) noexcept nogil:
     cdef char *root
     cdef uint32_t id
-    cdef uint64_t counted
+    if ex.p.storage == S_HEAP:
+        # A block of its own (frame_new's first case) and tokio's task cell
+        # around the root future: tasks.h, which a generated engine inlines
+        # with the sizes as constants.
+        return spawn_block(ex, fn, ex.p.fn_size[fn], ex.p.fn_bytes[fn], ex.p.fn_runtime[fn], arg, rdepth,
+                           handle, waiter_frame, waiter_task)
     # The task is live from its root's allocation (the peak's task count).
     ex.live_tasks += 1
-    if ex.p.storage != S_HEAP:
-        root = construct(ex, fn, arg, rdepth, NULL, P_OWN, NULL)
-        if root == NULL:
-            ex.live_tasks -= 1
-            return NO_WAITER
-        id = task_new(ex, root, handle, waiter_frame, waiter_task)
-        if id == NO_WAITER:
-            frame_free(ex, root)
-            ex.live_tasks -= 1
-            return NO_WAITER
-    else:
-        # A block of its own (frame_new's first case) and tokio's task cell
-        # around the root future: what the strategy holds is looked at once
-        # both are counted (the peak and its task count are the same).
-        counted = ex.p.fn_bytes[fn]
-        root = block_counted(ex, ex.p.fn_size[fn], counted)
-        if root == NULL:
-            ex.live_tasks -= 1
-            return NO_WAITER
-        live_grows(ex, counted)
-        build(ex, fn, arg, rdepth, root, NULL, P_OWN)
-        id = task_new(ex, root, handle, waiter_frame, waiter_task)
-        if id == NO_WAITER:
-            held_grew(ex)
-            frame_free(ex, root)
-            ex.live_tasks -= 1
-            return NO_WAITER
-        counted = ex.p.fn_runtime[fn]
-        ex.c.runtime_bytes += counted
-        if not ex.p.runtime_inside:
-            ex.c.runtime_live += counted
-        held_grew(ex)
+    root = construct(ex, fn, arg, rdepth, NULL, P_OWN, NULL)
+    if root == NULL:
+        ex.live_tasks -= 1
+        return NO_WAITER
+    id = task_new(ex, root, handle, waiter_frame, waiter_task)
+    if id == NO_WAITER:
+        frame_free(ex, root)
+        ex.live_tasks -= 1
+        return NO_WAITER
     # queued already (task_new): no wake_task, which would read the flag again
     enqueue(ex, id, root if ex.p.bottom_up else NULL, NO_WAITER)
     return id
@@ -1461,6 +1278,9 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     services.frame_release = frame_release
     services.suspending = suspending
     services.thaw = thaw
+    services.over_limit = over_limit
+    services.refused = refused
+    services.grow = grow
     ex.svc = &services
     cdef const Engine *eng = NULL
     if engine is not None:

@@ -1,12 +1,15 @@
 /*
  * runtime.h -- what the executor (_executor.pyx) and the generated engines
  * (bench/codegen.py) share: the frame header, the executor's state and two
- * tables of function pointers, in the style of allocators.h.
+ * tables of function pointers, in the style of allocators.h; and, in
+ * tasks.h (included at the end), the per-task bookkeeping both inline.
  *
  *   pb_services  the executor's bookkeeping (counting allocation, the timer
  *                wheel, waiters, the run queue, tasks), filled in by the
- *                executor for each run; the generated code calls it and
- *                never touches that bookkeeping itself.
+ *                executor for each run; the generated code calls it, and
+ *                touches that bookkeeping itself only through tasks.h
+ *                (spawning a task into a block of its own), the same
+ *                inline functions the executor runs.
  *   pb_engine    one compiled (program, layout): poll a task's root
  *                (top-down), resume a coroutine until it suspends
  *                (bottom-up), drop a root. The executor calls it instead of
@@ -28,7 +31,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 6u
+#define PB_RUNTIME_ABI 7u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -302,6 +305,13 @@ typedef struct pb_services {
      * its chunk. *frame follows. */
     void (*suspending)(pb_ex *ex, char **frame);
     char *(*thaw)(pb_ex *ex, char *frame);                   /* PB_CHUNKS: a frozen frame is resumed */
+    /* The rare paths of tasks.h's bookkeeping: would more bytes pass the
+     * memory limit (1, and the error set)? may a block of size bytes be
+     * tried at all (0) or is it refused (1, the error set)? grow a table
+     * to hold need items (0; -1 and the error set when it cannot). */
+    int (*over_limit)(pb_ex *ex, uint64_t more);
+    int (*refused)(pb_ex *ex, uint64_t size);
+    int (*grow)(pb_ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need);
 } pb_services;
 
 typedef struct pb_engine {
@@ -405,5 +415,9 @@ static inline void pb_fold(pb_hdr *h, uint64_t value)
 #ifndef PB_FALLTHROUGH
 #define PB_FALLTHROUGH ((void)0)
 #endif
+
+/* Spawning a task and the bookkeeping it counts: one copy, which the
+ * executor and the generated engines both inline. */
+#include "tasks.h"
 
 #endif /* PINBENCH_RUNTIME_H */

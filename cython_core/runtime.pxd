@@ -282,6 +282,9 @@ cdef extern from "runtime.h" nogil:
         void (*frame_release)(Ex *ex, char *frame) noexcept nogil
         void (*suspending)(Ex *ex, char **frame) noexcept nogil
         char *(*thaw)(Ex *ex, char *frame) noexcept nogil
+        int (*over_limit)(Ex *ex, uint64_t more) noexcept nogil
+        int (*refused)(Ex *ex, uint64_t size) noexcept nogil
+        int (*grow)(Ex *ex, void **array, uint64_t *cap, size_t item, uint64_t need) noexcept nogil
 
     ctypedef struct Engine "pb_engine":
         uint32_t abi
@@ -354,3 +357,21 @@ cdef extern from "runtime.h" nogil:
 
     uint64_t value_of "pb_value_of"(const Hdr *h)
     void fold "pb_fold"(Hdr *h, uint64_t value)
+
+    # tasks.h: the per-task bookkeeping the executor and the generated
+    # engines share (one copy, inlined by both; its comments say what each does)
+    uint64_t now_ns "pb_now_ns"() noexcept
+    void pb_move(char *d, const char *s, size_t n) noexcept
+    void live_grows "pb_live_grows"(Ex *ex, uint64_t counted) noexcept
+    void held_grew "pb_held_grew"(Ex *ex) noexcept
+    char *block_counted "pb_block_counted"(Ex *ex, uint64_t size, uint64_t counted) noexcept
+    char *pb_build(Ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t arg, uint32_t rdepth,
+                   char *dest, Stack *st, int place) noexcept
+    uint32_t table_take "pb_table_take"(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
+                                        uint32_t *top, uint32_t *cap) noexcept
+    uint32_t task_new "pb_task_new"(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
+                                    uint32_t waiter_task) noexcept
+    int enqueue "pb_enqueue"(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noexcept
+    uint32_t spawn_block "pb_spawn_block"(Ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t runtime,
+                                          uint64_t arg, uint32_t rdepth, uint64_t *handle, char *waiter_frame,
+                                          uint32_t waiter_task) noexcept

@@ -1,0 +1,254 @@
+/*
+ * tasks.h -- spawning a task and the bookkeeping it counts, included by
+ * runtime.h after pb_ex.
+ *
+ * One copy of each rule, inlined where it runs: by the executor
+ * (_executor.pyx declares these under its own names in runtime.pxd) and
+ * by a generated engine, which spawns a task whose root is a block of its
+ * own (PB_HEAP storage) with pb_spawn_block and the root's sizes as
+ * constants, instead of calling pb_services.spawn_task: the call, its
+ * prologue and the layout's branches cost about 35 instructions of the
+ * ~610 a spawned empty task took (docs/validation.md, "The executor's
+ * per-task work in instructions"). The rare paths (a refused block, the
+ * memory limit's check, a table's growth) go back to the executor
+ * through pb_services.
+ */
+#ifndef PINBENCH_TASKS_H
+#define PINBENCH_TASKS_H
+
+#include <time.h>
+
+static inline uint64_t pb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A future moved into place: a real copy of n bytes (never overlapping).
+ * From 16 to 64 bytes inline, as memcpy itself does it (16-byte blocks
+ * from both ends, overlapping in the middle), without the call. */
+typedef struct { uint64_t w[2]; } pb__b16;
+static inline void pb_move(char *d, const char *s, size_t n)
+{
+    pb__b16 a, b, c, e;
+    if (n < 16 || n > 64) {
+        memcpy(d, s, n);
+        return;
+    }
+    memcpy(&a, s, 16);
+    memcpy(&b, s + n - 16, 16);
+    if (n > 32) {
+        memcpy(&c, s + 16, 16);
+        memcpy(&e, s + n - 32, 16);
+        memcpy(d + 16, &c, 16);
+        memcpy(d + n - 32, &e, 16);
+    }
+    memcpy(d, &a, 16);
+    memcpy(d + n - 16, &b, 16);
+}
+
+/* Frames in use grew by counted bytes: a new peak records the tasks live now. */
+static inline void pb_live_grows(pb_ex *ex, uint64_t counted)
+{
+    ex->c.live_bytes += counted;
+    if (ex->c.live_bytes > ex->c.peak_live_bytes) {
+        ex->c.peak_live_bytes = ex->c.live_bytes;
+        ex->c.peak_live_tasks = ex->live_tasks;
+    }
+}
+
+/* What the strategy holds (its blocks, used or not, and the runtime's task
+ * objects beside them) grew: a new peak records the tasks live now. */
+static inline void pb_held_grew(pb_ex *ex)
+{
+    uint64_t held = ex->c.reserved_bytes + ex->c.runtime_live;
+    if (held > ex->c.peak_held_bytes) {
+        ex->c.peak_held_bytes = held;
+        ex->c.peak_held_tasks = ex->live_tasks;
+    }
+}
+
+/* A block of size bytes, counted as a block of counted bytes the strategy
+ * holds, without the held bytes' peak (its caller looks once everything
+ * the new block comes with is counted). NULL (and the error set) when the
+ * memory limit refuses it or the system has no memory. */
+static inline char *pb_block_counted(pb_ex *ex, uint64_t size, uint64_t counted)
+{
+    size_t footprint;
+    char *ptr;
+    if ((size >= ex->fp.step || size > ex->memory_limit) && ex->svc->refused(ex, size))
+        return NULL;
+    ptr = (char *)pb_alloc_reserved(&ex->a, size, &footprint);
+    if (ptr == NULL) {
+        ex->error = PB_E_OUT_OF_MEMORY;
+        return NULL;
+    }
+    if (footprint > ex->fp.peak_alloc) {  /* a new peak: check what is counted (one compare) */
+        ex->fp.peak_alloc = footprint;
+        if (footprint > ex->fp.alloc_check)
+            ex->svc->over_limit(ex, 0);
+    }
+    ex->c.allocs += 1;
+    ex->c.bytes_allocated += counted;
+    ex->c.live_blocks += 1;
+    if (ex->c.live_blocks > ex->c.peak_live_blocks)
+        ex->c.peak_live_blocks = ex->c.live_blocks;
+    ex->c.reserved_bytes += counted;
+    if (ex->c.reserved_bytes > ex->c.peak_reserved_bytes)
+        ex->c.peak_reserved_bytes = ex->c.reserved_bytes;
+    return ptr;
+}
+
+/* Write a new future's header at dest, which is at place; size and counted
+ * are fn's frame (the executor's bytes and the native ones). A move into a
+ * place where the native program copies the future (the layout's
+ * copied_moves) builds it in the staging buffer and copies it into dest;
+ * any other is written where it lives, as rustc does. */
+static inline char *pb_build(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t arg,
+                             uint32_t rdepth, char *dest, pb_stack *st, int place)
+{
+    int copies = (ex->p.moves & (PB_COPIES_INTO << place)) != 0;
+    char *built = copies ? ex->staging : dest;
+    pb_hdr *h = (pb_hdr *)built;
+    h->fn = fn;
+    h->pc = 0;
+    h->iter = 0;
+    h->pending = 0;
+    h->rdepth = rdepth;
+    h->flags = 0;
+    h->arg = arg;
+    h->acc = 0;
+    if (ex->p.bottom_up) {
+        ((pb_bhdr *)built)->parent = NULL;
+        ((pb_bhdr *)built)->slot = 0;
+        ((pb_bhdr *)built)->task = 0;
+        ((pb_bhdr *)built)->stack = st;
+    }
+    if (copies)
+        pb_move(dest, built, size);
+    if (ex->p.moves & PB_MOVED)
+        ex->c.moved_bytes += counted;
+    return dest;
+}
+
+/* A free entry of the task or waiter table: the last released one (the
+ * free list runs through each entry's next_free, at byte link), else the
+ * next never used, the table grown if it is full (it is not walked to link
+ * its fresh entries: a table kept from an earlier run starts with every
+ * entry unused). PB_NO_WAITER (and the error set) when it cannot grow. */
+static inline uint32_t pb_table_take(pb_ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
+                                     uint32_t *top, uint32_t *cap)
+{
+    uint32_t id = *free_list;
+    uint64_t grown;
+    if (id != PB_NO_WAITER) {
+        *free_list = *(uint32_t *)((char *)*table + (size_t)id * item + link);
+        return id;
+    }
+    if (*top == *cap) {
+        grown = *cap;
+        if (ex->svc->grow(ex, table, &grown, item, grown + 1))
+            return PB_NO_WAITER;
+        *cap = (uint32_t)grown;
+    }
+    id = *top;
+    *top += 1;
+    return id;
+}
+
+/* A task for root: its entry in the task table, queued (top-down: its
+ * spawner queues it next; bottom-up never reads the flag), sampled for
+ * latency every lat.stride-th task. PB_NO_WAITER when the table cannot grow. */
+static inline uint32_t pb_task_new(pb_ex *ex, char *root, uint64_t *handle, char *waiter_frame,
+                                   uint32_t waiter_task)
+{
+    uint32_t id = pb_table_take(ex, (void **)&ex->tasks, sizeof(pb_task), offsetof(pb_task, next_free),
+                                &ex->task_free, &ex->task_top, &ex->tasks_cap);
+    pb_task *t;
+    if (id == PB_NO_WAITER)
+        return id;
+    t = &ex->tasks[id];
+    t->root = root;
+    t->handle = handle;
+    t->waiter_frame = waiter_frame;
+    t->waiter_task = waiter_task;
+    t->queued = 1;
+    t->t_ref = 0;
+    t->t_late = 0;
+    if (ex->lat.stride) {
+        ex->lat.countdown -= 1;
+        if (ex->lat.countdown == 0) {
+            ex->lat.countdown = ex->lat.stride;
+            t->t_ref = pb_now_ns();
+        }
+    }
+    ex->c.tasks += 1;
+    if (ex->p.bottom_up)
+        ((pb_bhdr *)root)->task = id;
+    return id;
+}
+
+/* Append to the run queue (a ring, grown and unwrapped when full). -1 (and
+ * the error set) when it cannot grow. */
+static inline int pb_enqueue(pb_ex *ex, uint32_t task, char *frame, uint32_t waiter)
+{
+    uint64_t old_cap, i, wrapped, at;
+    pb_qitem *item;
+    if (ex->q_len == ex->q_cap) {
+        old_cap = ex->q_cap;
+        if (ex->svc->grow(ex, (void **)&ex->q, &ex->q_cap, sizeof(pb_qitem), ex->q_len + 1))
+            return -1;
+        /* unwrap the ring: move the wrapped prefix behind the old end */
+        wrapped = ex->q_head + ex->q_len > old_cap ? ex->q_head + ex->q_len - old_cap : 0;
+        for (i = 0; i < wrapped; i++)
+            ex->q[old_cap + i] = ex->q[i];
+    }
+    at = ex->q_head + ex->q_len;  /* < 2 * q_cap: one compare wraps it */
+    if (at >= ex->q_cap)
+        at -= ex->q_cap;
+    item = &ex->q[at];
+    item->task = task;
+    item->frame = frame;
+    item->waiter = waiter;
+    ex->q_len += 1;
+    return 0;
+}
+
+/* Spawn a task of fn whose root is a block of its own (PB_HEAP storage):
+ * size and counted are fn's frame, runtime the runtime's task object
+ * around it (tokio's task cell: strategies/<name>.py). The block and the
+ * task object are counted before the strategy's held bytes are looked at
+ * once (their peak and its task count are the same). Queued at once. The
+ * task's id, or PB_NO_WAITER (and the error set). */
+static inline uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t runtime,
+                                      uint64_t arg, uint32_t rdepth, uint64_t *handle, char *waiter_frame,
+                                      uint32_t waiter_task)
+{
+    char *root;
+    uint32_t id;
+    ex->live_tasks += 1;  /* the task is live from its root's allocation (the peak's task count) */
+    root = pb_block_counted(ex, size, counted);
+    if (root == NULL) {
+        ex->live_tasks -= 1;
+        return PB_NO_WAITER;
+    }
+    pb_live_grows(ex, counted);
+    pb_build(ex, fn, size, counted, arg, rdepth, root, NULL, PB_OWN);
+    id = pb_task_new(ex, root, handle, waiter_frame, waiter_task);
+    if (id == PB_NO_WAITER) {
+        pb_held_grew(ex);
+        ex->svc->mem_free_as(ex, root, size, counted);
+        ex->live_tasks -= 1;
+        return PB_NO_WAITER;
+    }
+    ex->c.runtime_bytes += runtime;
+    if (!ex->p.runtime_inside)
+        ex->c.runtime_live += runtime;
+    pb_held_grew(ex);
+    /* queued already (pb_task_new): no wake, which would read the flag again */
+    pb_enqueue(ex, id, ex->p.bottom_up ? root : NULL, PB_NO_WAITER);
+    return id;
+}
+
+#endif /* PINBENCH_TASKS_H */
