@@ -13,8 +13,8 @@ else ``~/.cache/pinbench/engines``, one ``<key>.so`` (beside its ``<key>.c``)
 and its manifest ``<key>.json``) per key, the key covering the generated
 source (which names the program and generator version and folds in the
 layout's facts, but no strategy: strategies whose layouts generate the same
-C share one engine), the runtime's headers (every .h beside runtime.h), the compiler's identity
-and the flags.
+C share one engine), the runtime's headers (every .h beside runtime.h),
+the compiler's identity and the flags.
 
 The cache is never trusted blindly: a library is loaded only when the
 manifest beside it (written by pinbench after the build) records this key,

@@ -16,7 +16,7 @@ pointers, io/yield leaf state or join handles, at offsets from the layout.
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
-from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
+from posix.time cimport nanosleep, timespec
 
 # runtime.pxd: the C this module shares (allocators.h, runtime.h, callgrind).
 from runtime cimport *

@@ -6,12 +6,12 @@
  * (_executor.pyx declares these under its own names in runtime.pxd) and
  * by a generated engine, which spawns a task whose root is a block of its
  * own (PB_HEAP storage) with pb_spawn_block and the root's sizes as
- * constants, instead of calling pb_services.spawn_task: the call, its
- * prologue and the layout's branches cost about 35 instructions of the
- * ~610 a spawned empty task took (docs/validation.md, "The executor's
- * per-task work in instructions"). The rare paths (a refused block, the
- * memory limit's check, a table's growth) go back to the executor
- * through pb_services.
+ * constants, instead of calling pb_services.spawn_task: spawn_many under
+ * pinbox went from 646 to 584 instructions per task, this and the
+ * allocators' dispatch by tag together (docs/validation.md, "The
+ * executor's per-task work in instructions"). The rare paths (a refused
+ * block, the memory limit's check, a table's growth) go back to the
+ * executor through pb_services.
  */
 #ifndef PINBENCH_TASKS_H
 #define PINBENCH_TASKS_H
