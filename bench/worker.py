@@ -115,13 +115,13 @@ def loaded(spec: Spec) -> tuple:
 
 
 def time_runs(loops: int, spec: Spec) -> float:
-    """pyperf's time function: seconds for ``loops`` whole runs (setup excluded)."""
+    """pyperf's time function: seconds for ``loops`` whole runs (setup
+    excluded), back to back in C as a native program's rounds are: no
+    Python between them reshapes the C library's heap (docs/timing.md, "One
+    heap between rounds")."""
     program, layout, compiled = loaded(spec)
-    elapsed = 0
-    for _ in range(loops):
-        elapsed += _executor.run(program, layout, spec.allocator, spec.memory_limit,
-                                 engine=compiled)["elapsed_ns"]
-    return elapsed / 1e9
+    return _executor.run(program, layout, spec.allocator, spec.memory_limit, engine=compiled,
+                         rounds=loops)["elapsed_ns"] / 1e9
 
 
 def runner(specs_path: str | None, mode_settings: dict | None = None):
@@ -185,13 +185,12 @@ def _count_one(index: int) -> int:
         return NO_MORE_BENCHMARKS
     program, layout, compiled = loaded(spec)
     fix_mmap_threshold()
-    # One round first, uncounted: the counted round is a steady-state one,
-    # like every timed round after pyperf's warm-up and the native
-    # programs' rounds (bench/validate), with the executor's tables kept
-    # from the round before and the C library's heap as that round left it.
-    _executor.run(program, layout, spec.allocator, spec.memory_limit, engine=compiled)
+    # Two rounds, the second counted: a steady-state one, like every timed
+    # round after pyperf's warm-up and the native programs' later rounds
+    # (bench/validate), with the executor's tables kept from the round
+    # before and the C library's heap as that round left it.
     counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
-                             count_instructions=True, engine=compiled)
+                             count_instructions=True, engine=compiled, rounds=2)
     result = RESULT_FILE.format(index)
     with open(result + ".tmp", "w") as f:
         json.dump({"pid": os.getpid(), "checksum": counters["checksum"]}, f)

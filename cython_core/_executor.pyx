@@ -1148,6 +1148,43 @@ cdef void free_kept() noexcept:
     memset(&kept, 0, sizeof(Kept))
 
 
+cdef int next_round(Ex *ex, const Ex *first, int allocator, uint64_t held_at_start) noexcept nogil:
+    """Start another round of the run where the last one ended, from the
+    state ``first`` started from (every counter at zero, a fresh allocator,
+    an empty wheel), as a new run would, but without leaving C: the tables
+    (whose bytes count as a new run's kept ones would), the staging buffer,
+    the wheel and the thread's stack stay allocated. So between two rounds
+    the C library's heap sees only the allocator's own state come and go,
+    as between a native program's rounds; a new run from Python makes the
+    interpreter allocate (the counters' dict alone consolidates glibc's
+    fast bins: docs/timing.md, "One heap between rounds"). -1 (and the
+    error set) when the new allocator cannot be set up."""
+    cdef pb_allocator fresh
+    cdef uint32_t i
+    if pb_allocator_init(&fresh, allocator):
+        ex.error = E_OUT_OF_MEMORY
+        return -1
+    ex.a.destroy(ex.a.state)
+    for i in range(ex.wheel_size):
+        free(ex.wheel[i].ids)
+    memset(ex.wheel, 0, ex.wheel_size * sizeof(Bucket))
+    cdef Task *tasks = ex.tasks
+    cdef Waiter *waiters = ex.waiters
+    cdef QItem *q = ex.q
+    cdef uint32_t tasks_cap = ex.tasks_cap, waiters_cap = ex.waiters_cap
+    cdef uint64_t q_cap = ex.q_cap
+    ex[0] = first[0]
+    ex.a = fresh
+    ex.tasks, ex.tasks_cap, ex.waiters, ex.waiters_cap, ex.q, ex.q_cap = tasks, tasks_cap, waiters, waiters_cap, q, q_cap
+    ex.fp.book = first.fp.book - held_at_start + kept_bytes(tasks, tasks_cap, waiters, waiters_cap, q, q_cap)
+    ex.fp.peak_book = ex.fp.book
+    limits_moved(ex)
+    if ex.thread != NULL:
+        memset(ex.thread, 0, sizeof(Stack))
+        ex.thread.cap = ex.p.stack_bytes
+    return 0
+
+
 def drop_kept_tables():
     """Free the tables kept from the last run (tests that count the
     bookkeeping of a first run)."""
@@ -1183,7 +1220,7 @@ cdef dict footprint_counters(Ex *ex, uint64_t peak_rss):
 def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, *,
         uint64_t latency_stride=0, uint64_t latency_capacity=0, arrivals_ns=None,
         uint64_t stall_after_tasks=0, uint64_t stall_ns=0, bint count_instructions=False,
-        engine=None):
+        engine=None, uint64_t rounds=1):
     """Run ``program`` (model.program.CompiledProgram) under ``layout``
     (strategies.Layout) with the named allocator; return the counters.
     Their tables may be numpy's arrays or ``array('q')`` buffers (what
@@ -1198,7 +1235,13 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ``stall_after_tasks`` and ``stall_ns`` make the executor spin once, to
     test that a stall shows.
     ``count_instructions`` brackets the loop with callgrind client requests
-    (one dump per run; see bench/instructions.py).
+    (one dump per run, of its last round; see bench/instructions.py).
+
+    ``rounds`` runs the program that many times back to back without
+    leaving C (next_round): the counters returned are the last round's
+    (every round counts the same), ``elapsed_ns`` is the rounds' total and
+    ``round_ns`` (an ``array('Q')``) each round's. Latency, arrivals and
+    stalls take one round.
 
     ``engine`` (bench.engine.Engine, compiled for this very program and
     layout) polls the frames with generated code instead of the
@@ -1209,6 +1252,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     """
     if allocator not in ALLOCATORS:
         raise ValueError(f"unknown allocator {allocator!r}")
+    if rounds < 1 or (rounds > 1 and (latency_stride or arrivals_ns is not None or stall_after_tasks)):
+        raise ValueError("rounds must be at least 1, and 1 with latency, arrivals or a stall")
     cdef list keep = []
     cdef Ex ex
     memset(&ex, 0, sizeof(Ex))
@@ -1389,15 +1434,29 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         free(ex.thread_at)
         give_back(&ex)
         raise MemoryError("cannot set up the executor")
+    cdef Ex first = ex
+    cdef int allocator_kind = ALLOCATORS[allocator]
+    round_ns = array("Q", bytes(8 * rounds))
+    cdef uint64_t[::1] round_view = round_ns
+    cdef uint64_t r, elapsed = 0
+    cdef bint counted
     with nogil:
-        if count_instructions:
-            pb_count_begin()
-        start_ns = now_ns()
-        execute(&ex, entry, tasks)
-        end_ns = now_ns()
-        if count_instructions:
-            pb_count_end()
-        pools_drain(&ex)
+        for r in range(rounds):
+            if r and next_round(&ex, &first, allocator_kind, held_over):
+                break
+            counted = count_instructions and r == rounds - 1
+            if counted:
+                pb_count_begin()
+            start_ns = now_ns()
+            execute(&ex, entry, tasks)
+            end_ns = now_ns()
+            if counted:
+                pb_count_end()
+            round_view[r] = end_ns - start_ns
+            elapsed += end_ns - start_ns
+            pools_drain(&ex)
+            if ex.error:
+                break
     peak_rss = read_peak_rss() if hwm else 0
     reserved = ex.a.reserved(ex.a.state)
     ex.a.destroy(ex.a.state)
@@ -1432,7 +1491,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         "runtime_live_end": ex.c.runtime_live,
         "peak_held_bytes": ex.c.peak_held_bytes,
         "peak_held_tasks": ex.c.peak_held_tasks,
-        "elapsed_ns": end_ns - start_ns,
+        "elapsed_ns": elapsed,
+        "round_ns": round_ns,
         "allocator_reserved_end": reserved,
         "latency_ns": latency[:ex.lat.len],
         "late_ns": late[:ex.lat.len],

@@ -48,6 +48,38 @@ def test_recursion_with_cancellation_frees_everything(strategy, allocator):
         assert m["allocs"] == 3 * 31
 
 
+# What a run measures rather than counts: the times, and the process's resident size.
+MEASURED = ("elapsed_ns", "round_ns", "rss_start_bytes", "peak_rss_bytes", "latency_ns", "late_ns")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("allocator", ["system", "pool", "bump"])
+def test_rounds_back_to_back_count_what_one_run_counts(strategy, allocator):
+    """Rounds run without leaving C (how pyperf's loops and validate's runs
+    are timed) start each from where a new run would: every count of the
+    last round, the bookkeeping's peak included, is a single run's."""
+    program = recursive_tree()
+    layout = strategies.get(strategy).plan(program)
+    _executor.drop_kept_tables()
+    _executor.run(program, layout, allocator)  # the tables a later run keeps
+    single = _executor.run(program, layout, allocator)
+    rounds = _executor.run(program, layout, allocator, rounds=3)
+    assert {k: v for k, v in rounds.items() if k not in MEASURED} == \
+        {k: v for k, v in single.items() if k not in MEASURED}
+    assert rounds["live_blocks_end"] == 0 and rounds["frees"] == rounds["allocs"]
+    assert len(rounds["round_ns"]) == 3 and rounds["elapsed_ns"] == sum(rounds["round_ns"])
+    assert list(single["round_ns"]) == [single["elapsed_ns"]]
+
+
+def test_rounds_need_a_closed_loop_without_latency():
+    program = recursive_tree()
+    layout = strategies.get("pinbox").plan(program)
+    with pytest.raises(ValueError, match="rounds must be at least 1"):
+        _executor.run(program, layout, rounds=0)
+    with pytest.raises(ValueError, match="1 with latency"):
+        _executor.run(program, layout, rounds=2, latency_stride=1, latency_capacity=10)
+
+
 def test_recursive_edges_are_boxed_by_inline_strategies():
     program = recursive_tree()
     for name in ("anchor_box", "pinbox", "rc"):

@@ -30,7 +30,5 @@ spec = timing.Spec(bench.label, workload, dict(bench.params), strategy, "system"
                    runner.default_memory_limit(), engine.COMPILED)
 _, program, layout, compiled = timing.prepare(spec)
 fix_mmap_threshold()
-for _ in range(rounds - 1):
-    _executor.run(program, layout, "system", engine=compiled)
-counters = _executor.run(program, layout, "system", count_instructions=True, engine=compiled)
+counters = _executor.run(program, layout, "system", count_instructions=True, engine=compiled, rounds=rounds)
 print(f"{bench.label}: {counters['tasks']} tasks")

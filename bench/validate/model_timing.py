@@ -11,7 +11,9 @@ on that state (docs/validation.md, "glibc's state").
 So each round the model's cases are timed the same way: one worker process
 (``python -m pinbench.bench.validate.model_timing``) is given every
 (program, layout, engine) of the round, in the order the counts were
-taken, runs each ``runs`` times and prints the elapsed nanoseconds. Both
+taken, runs each ``runs`` times back to back in C (as the native program
+runs its rounds: nothing from Python between them) and prints the elapsed
+nanoseconds. Both
 sides then start fresh, hold only their runtime's own startup allocations
 (the interpreter's objects live mostly in pymalloc's arenas, not in glibc's
 heap), run the cases one after another in one process, and keep the least
@@ -56,8 +58,8 @@ def _worker() -> int:
     out = []
     for program, layout, allocator, library in jobs:
         engine = engines.load_built(library, program, layout) if library else None
-        out.append([_executor.run(program, layout, allocator, memory_limit, engine=engine)["elapsed_ns"]
-                    for _ in range(runs)])
+        out.append(list(_executor.run(program, layout, allocator, memory_limit, engine=engine,
+                                      rounds=runs)["round_ns"]))
     json.dump(out, sys.stdout)
     return 0
 
