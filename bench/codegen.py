@@ -286,7 +286,7 @@ class _Gen:
         if cell:
             self.out.line(
                 "{",
-                f"    char *cell = ex->svc->mem_alloc(ex, {cell});",
+                f"    char *cell = pb_mem_alloc(ex, {cell});",
                 "    if (cell == NULL) {",
                 f"        {h}->flags &= ~(uint32_t)PB_F_STARTED;",
                 "    } else {",
@@ -306,7 +306,7 @@ class _Gen:
             self.out.line(
                 f"if ({h}->flags & PB_F_STARTED) {{",
                 "    ex->c.refcount_ops += 1;",
-                f"    ex->svc->mem_free(ex, *(char **)({fr} + {self.loff(f)}), {cell});",
+                f"    pb_mem_free(ex, *(char **)({fr} + {self.loff(f)}), {cell});",
                 "}",
             )
 
@@ -355,7 +355,7 @@ class _Gen:
     def free_frame(self, f: int, frame: str) -> str:
         if self.storage:
             return f"ex->svc->frame_release(ex, {frame});"
-        return f"ex->svc->mem_free_as(ex, {frame}, {self.size(f)}, {self.counted(f)});"
+        return f"pb_mem_free_as(ex, {frame}, {self.size(f)}, {self.counted(f)});"
 
     def construct_call(self, e: _Edge, arg: str, dest: str) -> str:
         """c<callee>(...): with storage, where the frame goes, and the frame
@@ -575,7 +575,7 @@ class _Gen:
                 out.line(f"uint64_t *handles = (uint64_t *)(frame + {coff});")
             out.line(f"for (i = 0; i < {count}; i++)", "    pb_fold(h, handles[i]);")
             if count > 1:
-                out.line(f"ex->svc->mem_free(ex, (char *)handles, {8 * count}ULL);")
+                out.line(f"pb_mem_free(ex, (char *)handles, {8 * count}ULL);")
             out.line("h->flags &= ~(uint32_t)PB_F_ACTIVE;")
         out.line("}")
 
@@ -589,7 +589,7 @@ class _Gen:
         if count > 1:
             out.line(
                 f"pb_handle_vec *vec = (pb_handle_vec *)(frame + {coff});",
-                f"vec->ptr = (uint64_t *)ex->svc->mem_alloc(ex, {8 * count}ULL);",
+                f"vec->ptr = (uint64_t *)pb_mem_alloc(ex, {8 * count}ULL);",
             )
         with out.block("if (vec->ptr != NULL) {" if count > 1 else "{"):
             if count > 1:
@@ -726,7 +726,7 @@ class _Gen:
             self.out.line(
                 "{",
                 f"    pb_handle_vec *vec = (pb_handle_vec *)(frame + {self.coff(f)});",
-                "    ex->svc->mem_free(ex, (char *)vec->ptr, 8 * vec->cap);",
+                "    pb_mem_free(ex, (char *)vec->ptr, 8 * vec->cap);",
                 "}",
             )
 
@@ -839,7 +839,7 @@ class _Gen:
                 "    pb_hdr *h;",
                 *(["    char *slot = dest;"] if len(copied) == 1 else []),  # where it goes decides the copy
                 "    if (dest == NULL) {",
-                f"        dest = ex->svc->mem_alloc_as(ex, {size}, {self.counted(f)});",
+                f"        dest = pb_mem_alloc_as(ex, {size}, {self.counted(f)});",
                 "        if (dest == NULL)",
                 "            return NULL;",
                 "    }",

@@ -193,44 +193,6 @@ cdef int refused(Ex *ex, uint64_t size) noexcept nogil:
     return 0
 
 
-cdef inline char *block_alloc(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
-    """Allocate ``size`` bytes; count a block of ``counted`` bytes the
-    strategy holds (reserved), whatever of it is in use."""
-    cdef char *ptr = block_counted(ex, size, counted)
-    if ptr != NULL:
-        held_grew(ex)
-    return ptr
-
-
-cdef inline void block_free(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil:
-    pb_free(&ex.a, ptr, size)
-    ex.c.frees += 1
-    ex.c.live_blocks -= 1
-    ex.c.reserved_bytes -= counted
-
-
-cdef inline char *mem_alloc_as(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil:
-    """Allocate ``size`` bytes; count ``counted`` (a frame: the native size),
-    all of it in use."""
-    cdef char *ptr = block_alloc(ex, size, counted)
-    if ptr != NULL:
-        live_grows(ex, counted)
-    return ptr
-
-
-cdef inline char *mem_alloc(Ex *ex, uint64_t size) noexcept nogil:
-    return mem_alloc_as(ex, size, size)
-
-
-cdef inline void mem_free_as(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil:
-    block_free(ex, ptr, size, counted)
-    ex.c.live_bytes -= counted
-
-
-cdef inline void mem_free(Ex *ex, char *ptr, uint64_t size) noexcept nogil:
-    mem_free_as(ex, ptr, size, size)
-
-
 # ---------------------------------------------------------------- storage
 
 # Frames that are not a block of their own: stacks, slabs, chunks, boxes
@@ -1307,10 +1269,6 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         raise ValueError("layout header size does not match the executor's frame header")
     ex.memory_limit = memory_limit
     cdef Services services
-    services.mem_alloc = mem_alloc
-    services.mem_free = mem_free
-    services.mem_alloc_as = mem_alloc_as
-    services.mem_free_as = mem_free_as
     services.sleep = sleep
     services.waiter_new = waiter_new
     services.waiter_release = waiter_release

@@ -4,12 +4,13 @@
  * tables of function pointers, in the style of allocators.h; and, in
  * tasks.h (included at the end), the per-task bookkeeping both inline.
  *
- *   pb_services  the executor's bookkeeping (counting allocation, the timer
- *                wheel, waiters, the run queue, tasks), filled in by the
- *                executor for each run; the generated code calls it, and
+ *   pb_services  the executor's bookkeeping (the timer wheel, waiters,
+ *                the run queue, tasks, the storages' frames), filled in by
+ *                the executor for each run; the generated code calls it, and
  *                touches that bookkeeping itself only through tasks.h
- *                (spawning a task into a block of its own), the same
- *                inline functions the executor runs.
+ *                (a counted block's allocation and free, spawning a task
+ *                into a block of its own), the same inline functions the
+ *                executor runs.
  *   pb_engine    one compiled (program, layout): poll a task's root
  *                (top-down), resume a coroutine until it suspends
  *                (bottom-up), drop a root. The executor calls it instead of
@@ -31,7 +32,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 7u
+#define PB_RUNTIME_ABI 8u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -279,11 +280,6 @@ typedef struct pb_open_loop {
 typedef struct pb_ex pb_ex;
 
 typedef struct pb_services {
-    char *(*mem_alloc)(pb_ex *ex, uint64_t size);          /* counted; NULL (and ex->error) on failure */
-    void (*mem_free)(pb_ex *ex, char *ptr, uint64_t size);
-    /* a frame: size bytes allocated, counted as the native frame's bytes */
-    char *(*mem_alloc_as)(pb_ex *ex, uint64_t size, uint64_t counted);
-    void (*mem_free_as)(pb_ex *ex, char *ptr, uint64_t size, uint64_t counted);
     uint32_t (*sleep)(pb_ex *ex, uint32_t task, char *frame, int64_t ticks);  /* an io waiter due in ticks */
     uint32_t (*waiter_new)(pb_ex *ex, uint32_t task, char *frame, uint32_t state);
     void (*waiter_release)(pb_ex *ex, uint32_t id);

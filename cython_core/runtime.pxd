@@ -265,10 +265,6 @@ cdef extern from "runtime.h" nogil:
     ctypedef struct Ex "pb_ex"
 
     ctypedef struct Services "pb_services":
-        char *(*mem_alloc)(Ex *ex, uint64_t size) noexcept nogil
-        void (*mem_free)(Ex *ex, char *ptr, uint64_t size) noexcept nogil
-        char *(*mem_alloc_as)(Ex *ex, uint64_t size, uint64_t counted) noexcept nogil
-        void (*mem_free_as)(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept nogil
         uint32_t (*sleep)(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept nogil
         uint32_t (*waiter_new)(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil
         void (*waiter_release)(Ex *ex, uint32_t id) noexcept nogil
@@ -365,6 +361,12 @@ cdef extern from "runtime.h" nogil:
     void live_grows "pb_live_grows"(Ex *ex, uint64_t counted) noexcept
     void held_grew "pb_held_grew"(Ex *ex) noexcept
     char *block_counted "pb_block_counted"(Ex *ex, uint64_t size, uint64_t counted) noexcept
+    char *block_alloc "pb_block_alloc"(Ex *ex, uint64_t size, uint64_t counted) noexcept
+    void block_free "pb_block_free"(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept
+    char *mem_alloc_as "pb_mem_alloc_as"(Ex *ex, uint64_t size, uint64_t counted) noexcept
+    char *mem_alloc "pb_mem_alloc"(Ex *ex, uint64_t size) noexcept
+    void mem_free_as "pb_mem_free_as"(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept
+    void mem_free "pb_mem_free"(Ex *ex, char *ptr, uint64_t size) noexcept
     char *pb_build(Ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t arg, uint32_t rdepth,
                    char *dest, Stack *st, int place) noexcept
     uint32_t table_take "pb_table_take"(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,

@@ -73,7 +73,7 @@ static inline void pb_held_grew(pb_ex *ex)
  * holds, without the held bytes' peak (its caller looks once everything
  * the new block comes with is counted). NULL (and the error set) when the
  * memory limit refuses it or the system has no memory. */
-static inline char *pb_block_counted(pb_ex *ex, uint64_t size, uint64_t counted)
+PB_HOT char *pb_block_counted(pb_ex *ex, uint64_t size, uint64_t counted)
 {
     size_t footprint;
     char *ptr;
@@ -98,6 +98,54 @@ static inline char *pb_block_counted(pb_ex *ex, uint64_t size, uint64_t counted)
     if (ex->c.reserved_bytes > ex->c.peak_reserved_bytes)
         ex->c.peak_reserved_bytes = ex->c.reserved_bytes;
     return ptr;
+}
+
+/* A block of size bytes, counted as a block of counted bytes the strategy
+ * holds (reserved), whatever of it is in use; the held bytes' peak looked at. */
+static inline char *pb_block_alloc(pb_ex *ex, uint64_t size, uint64_t counted)
+{
+    char *ptr = pb_block_counted(ex, size, counted);
+    if (ptr != NULL)
+        pb_held_grew(ex);
+    return ptr;
+}
+
+static inline void pb_block_free(pb_ex *ex, char *ptr, uint64_t size, uint64_t counted)
+{
+    pb_free(&ex->a, ptr, size);
+    ex->c.frees += 1;
+    ex->c.live_blocks -= 1;
+    ex->c.reserved_bytes -= counted;
+}
+
+/* A block all in use: a frame of size bytes counted as its native counted
+ * bytes (a boxed child, a task's root), or a cell or a vector (size bytes
+ * counted as themselves). A generated engine calls these directly, not
+ * through pb_services: a boxed child's free is inline, its allocation at
+ * most a call to the engine's own copy of pb_block_alloc (gcc's choice;
+ * forced inline, chain locals=0 under anchor_box counted the same). */
+static inline char *pb_mem_alloc_as(pb_ex *ex, uint64_t size, uint64_t counted)
+{
+    char *ptr = pb_block_alloc(ex, size, counted);
+    if (ptr != NULL)
+        pb_live_grows(ex, counted);
+    return ptr;
+}
+
+static inline char *pb_mem_alloc(pb_ex *ex, uint64_t size)
+{
+    return pb_mem_alloc_as(ex, size, size);
+}
+
+static inline void pb_mem_free_as(pb_ex *ex, char *ptr, uint64_t size, uint64_t counted)
+{
+    pb_block_free(ex, ptr, size, counted);
+    ex->c.live_bytes -= counted;
+}
+
+static inline void pb_mem_free(pb_ex *ex, char *ptr, uint64_t size)
+{
+    pb_mem_free_as(ex, ptr, size, size);
 }
 
 /* Write a new future's header at dest, which is at place; size and counted
@@ -238,7 +286,7 @@ static inline uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uin
     id = pb_task_new(ex, root, handle, waiter_frame, waiter_task);
     if (id == PB_NO_WAITER) {
         pb_held_grew(ex);
-        ex->svc->mem_free_as(ex, root, size, counted);
+        pb_mem_free_as(ex, root, size, counted);
         ex->live_tasks -= 1;
         return PB_NO_WAITER;
     }
