@@ -275,14 +275,16 @@ SLOW_BUILD = textwrap.dedent(
 )
 
 
-def compilers_of(pid: int) -> list:
-    """Processes other than ``pid`` whose command line names the slow
-    build's cache (the compiler driver, cc1, as), whatever their group."""
+def compilers_of(pid: int, cache_dir: Path) -> list:
+    """Processes other than ``pid`` whose command line names this slow
+    build's cache (the compiler driver, cc1, as), whatever their group: its
+    own folder, not a name the other parameters' builds share (they may run
+    at the same time in another xdist worker)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) != pid:
             with contextlib.suppress(OSError):
-                if b"pinbench-stop-test" in (proc / "cmdline").read_bytes():
+                if str(cache_dir).encode() in (proc / "cmdline").read_bytes():
                     found.append(int(proc.name))
     return found
 
@@ -307,9 +309,9 @@ def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how, vi
     if via == "engine":
         assert process.stdout.readline().strip() == "building"
     deadline = time.monotonic() + 60
-    while not compilers_of(process.pid) and time.monotonic() < deadline:
+    while not compilers_of(process.pid, cache_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
-    running = compilers_of(process.pid)
+    running = compilers_of(process.pid, cache_dir)
     assert running, "the compiler never started"
     time.sleep(1)  # well into the build
     sent = time.monotonic()
@@ -323,7 +325,7 @@ def test_a_signal_stops_a_slow_build_at_once_with_its_compiler(tmp_path, how, vi
     print(f"{how}: the build stopped {took:.2f} s after the signal")
     assert took < 10, took
     time.sleep(0.2)
-    assert compilers_of(process.pid) == [], "a compiler outlived the build"
+    assert compilers_of(process.pid, cache_dir) == [], "a compiler outlived the build"
     assert not list((cache_dir / "engines").glob("*.so")) and leftovers(cache_dir / "engines") == []
     if via == "run":
         assert process.returncode == 128 + signal.SIGTERM
