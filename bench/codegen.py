@@ -38,9 +38,10 @@ from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 5  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
+GENERATOR_VERSION = 6  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
 # 4: a move copies only where the native program does (layout.copied_moves);
-# 5: repeating steps whose children's places move by a stride fold into loops
+# 5: repeating steps whose children's places move by a stride fold into loops;
+# 6: a top-down call whose child is always built waits on the child's poll alone
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -444,15 +445,24 @@ class _Gen:
         else:  # pragma: no cover - compile() admits no other op
             raise ValueError(f"unknown step code {op}")
 
+    def first_poll_builds(self, f: int, step: _Step):
+        """Top-down: the step's first poll builds its children (a block's
+        opening; ``child`` declared for the rest of it)."""
+        out = self.out
+        out.line("char *child;")
+        with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
+            out.line("int built = 0;")
+            self.begin_children(f, step)
+
     def top_down_children(self, f: int, step: _Step, label: str):
         out = self.out
         select = step.op == ops.OP_SELECT
+        if step.op == ops.OP_CALL and self.taken(step.edges[0]) is None:
+            self.top_down_call(f, step)
+            return
         out.line("{")
         with out.indented():
-            out.line("char *child;")
-            with out.block("if (!(h->flags & PB_F_ACTIVE)) {"):
-                out.line("int built = 0;")
-                self.begin_children(f, step)
+            self.first_poll_builds(f, step)
             for e in step.edges:
                 out.line(f"child = {self.child_at(e)};")
                 with out.block(f"if (child != NULL && p{e.callee}(ex, task, child)) {{"):
@@ -465,6 +475,30 @@ class _Gen:
             out.line("if (h->pending)", "    return 0;")
         if select:
             out.line(f"{label}:")  # a label stands at the depth of its block's braces
+        out.line("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
+
+    def top_down_call(self, f: int, step: _Step):
+        """An awaited child that is always built: pending is 1 from its
+        construction until it completes, so the poll's own result says
+        whether to wait (the join's count and its check are not needed). An
+        inline child is never done while its parent waits at this step; a
+        boxed one is missing only when its allocation failed (the error set),
+        and the step then goes on, as a join with nothing built does."""
+        out = self.out
+        (e,) = step.edges
+        out.line("{")
+        with out.indented():
+            self.first_poll_builds(f, step)
+            if e.boxed:
+                out.line(f"child = {self.child_at(e)};")
+                with out.block("if (child != NULL) {"):
+                    out.line(f"if (!p{e.callee}(ex, task, child))", "    return 0;")
+                    out.line("pb_fold(h, ((pb_hdr *)child)->acc);")
+                    self.release_child(e, "child")
+            else:
+                out.line(f"child = {e.slot('frame')};", f"if (!p{e.callee}(ex, task, child))", "    return 0;")
+                out.line("pb_fold(h, ((pb_hdr *)child)->acc);")
+                self.release_child(e, "child")
         out.line("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
 
     def bottom_up_children(self, f: int, step: _Step, label: str):
