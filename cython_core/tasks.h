@@ -16,6 +16,20 @@
 #ifndef PINBENCH_TASKS_H
 #define PINBENCH_TASKS_H
 
+/* The layout's facts these functions branch on, read from the run's pb_prog
+ * by the executor. A generated engine knows them when it is generated and
+ * defines them as constants before it includes runtime.h, so its inlined
+ * copies have no such branch. */
+#ifndef PB_LAYOUT_BOTTOM_UP
+#define PB_LAYOUT_BOTTOM_UP(ex) ((ex)->p.bottom_up)
+#endif
+#ifndef PB_LAYOUT_MOVES
+#define PB_LAYOUT_MOVES(ex) ((ex)->p.moves)
+#endif
+#ifndef PB_LAYOUT_RUNTIME_INSIDE
+#define PB_LAYOUT_RUNTIME_INSIDE(ex) ((ex)->p.runtime_inside)
+#endif
+
 #include <time.h>
 
 static inline uint64_t pb_now_ns(void)
@@ -156,7 +170,7 @@ static inline void pb_mem_free(pb_ex *ex, char *ptr, uint64_t size)
 static inline char *pb_build(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t arg,
                              uint32_t rdepth, char *dest, pb_stack *st, int place)
 {
-    int copies = (ex->p.moves & (PB_COPIES_INTO << place)) != 0;
+    int copies = (PB_LAYOUT_MOVES(ex) & (PB_COPIES_INTO << place)) != 0;
     char *built = copies ? ex->staging : dest;
     pb_hdr *h = (pb_hdr *)built;
     h->fn = fn;
@@ -167,7 +181,7 @@ static inline char *pb_build(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t cou
     h->flags = 0;
     h->arg = arg;
     h->acc = 0;
-    if (ex->p.bottom_up) {
+    if (PB_LAYOUT_BOTTOM_UP(ex)) {
         ((pb_bhdr *)built)->parent = NULL;
         ((pb_bhdr *)built)->slot = 0;
         ((pb_bhdr *)built)->task = 0;
@@ -175,7 +189,7 @@ static inline char *pb_build(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t cou
     }
     if (copies)
         pb_move(dest, built, size);
-    if (ex->p.moves & PB_MOVED)
+    if (PB_LAYOUT_MOVES(ex) & PB_MOVED)
         ex->c.moved_bytes += counted;
     return dest;
 }
@@ -232,7 +246,7 @@ static inline uint32_t pb_task_new(pb_ex *ex, char *root, uint64_t *handle, char
         }
     }
     ex->c.tasks += 1;
-    if (ex->p.bottom_up)
+    if (PB_LAYOUT_BOTTOM_UP(ex))
         ((pb_bhdr *)root)->task = id;
     return id;
 }
@@ -291,11 +305,11 @@ static inline uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uin
         return PB_NO_WAITER;
     }
     ex->c.runtime_bytes += runtime;
-    if (!ex->p.runtime_inside)
+    if (!PB_LAYOUT_RUNTIME_INSIDE(ex))
         ex->c.runtime_live += runtime;
     pb_held_grew(ex);
     /* queued already (pb_task_new): no wake, which would read the flag again */
-    pb_enqueue(ex, id, ex->p.bottom_up ? root : NULL, PB_NO_WAITER);
+    pb_enqueue(ex, id, PB_LAYOUT_BOTTOM_UP(ex) ? root : NULL, PB_NO_WAITER);
     return id;
 }
 
