@@ -14,12 +14,15 @@ How a count is made, and why each step:
   process has planned every benchmark and written the executor's tables
   (``timing.with_tables``) and named each engine's library by path.
 - For each benchmark that process forks a child, which reads its own spec
-  file and tables, loads its engine, runs it once uncounted (a warm-up
-  round: the executor keeps its tables for the next round, and the C
-  library's heap holds the freed blocks, as in every timed round after the
-  first) and then once with ``count_instructions=True``: the executor switches instrumentation and
-  collection on around its nogil loop only, and dumps the counts when the
-  loop ends (``cython_core/_executor.pyx``).
+  file and tables, loads its engine and runs two rounds back to back in C
+  with ``count_instructions=True``: the first uncounted (a warm-up: the
+  executor keeps its tables for the next round, and the C library's heap
+  holds the freed blocks, as in every timed round after the first and a
+  native program's later rounds), the second counted: the executor
+  switches instrumentation and collection on around that round's nogil
+  loop only, and dumps the counts when it ends
+  (``cython_core/_executor.pyx``; docs/timing.md, "One heap between
+  rounds").
 - Every child starts from the same state (the C library's heap included,
   whose state decides how many instructions ``malloc`` takes): the parent
   reads nothing between forks, runs in the scratch folder with relative

@@ -8,9 +8,9 @@ instrumentation off until the executor's loop switches it on:
         --callgrind-out-file=cg.%p python tools/count_round.py spawn_many pinbox 1
     grep totals: cg.*.1          # instructions; divided by the tasks printed
 
-ROUNDS - 1 uncounted rounds run first: 1 counts a first round (what
-`pinbench run --instructions` counted before issue 20), 2 a steady-state
-one (what it counts now). Further arguments are NAME=VALUE parameters.
+ROUNDS - 1 uncounted rounds run first, back to back in C with the
+counted one: 1 counts a first round (what `pinbench run --instructions`
+counted before issue 20), 2 a steady-state one (what it counts now). Further arguments are NAME=VALUE parameters.
 Unlike `pinbench run --instructions` the process is not forked per
 benchmark, so a count moves by up to a few percent with what the process
 did before (docs/comparing.md); compare counts made the same way.
