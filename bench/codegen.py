@@ -490,15 +490,9 @@ class _Gen:
         out.line("{")
         with out.indented():
             self.first_poll_builds(f, step)
-            if e.boxed:
-                out.line(f"child = {self.child_at(e)};")
-                with out.block("if (child != NULL) {"):
-                    out.line(f"if (!p{e.callee}(ex, task, child))", "    return 0;")
-                    out.line("pb_fold(h, ((pb_hdr *)child)->acc);")
-                    self.release_child(e, "child")
-            else:
-                out.line(f"child = {e.slot('frame')};", f"if (!p{e.callee}(ex, task, child))", "    return 0;")
-                out.line("pb_fold(h, ((pb_hdr *)child)->acc);")
+            out.line(f"child = {self.child_at(e) if e.boxed else e.slot('frame')};")
+            with out.block("if (child != NULL) {" if e.boxed else None):
+                out.line(f"if (!p{e.callee}(ex, task, child))", "    return 0;", "pb_fold(h, ((pb_hdr *)child)->acc);")
                 self.release_child(e, "child")
         out.line("    h->flags &= ~(uint32_t)PB_F_ACTIVE;", "}")
 

@@ -168,13 +168,9 @@ cdef inline int over_limit(Ex *ex, uint64_t more) noexcept nogil:
 
 
 cdef inline void runtime_grows(Ex *ex, uint64_t n) noexcept nogil:
-    """The runtime created its own object of ``n`` bytes for a task, a
-    thread, a box or a chunk (strategies/<name>.py cites each). Objects
-    inside the strategy's blocks (a control block at the top of a fixed
-    stack) are held already and counted only as created."""
-    ex.c.runtime_bytes += n
-    if not ex.p.runtime_inside:
-        ex.c.runtime_live += n
+    """The runtime created its own object of ``n`` bytes (tasks.h,
+    pb_runtime_created); the held bytes' peak looked at if they grew."""
+    if runtime_created(ex, n):
         held_grew(ex)
 
 
@@ -1396,7 +1392,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     cdef int allocator_kind = ALLOCATORS[allocator]
     round_ns = array("Q", bytes(8 * rounds))
     cdef uint64_t[::1] round_view = round_ns
-    cdef uint64_t r, elapsed = 0
+    cdef uint64_t r
     cdef bint counted
     with nogil:
         for r in range(rounds):
@@ -1411,7 +1407,6 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
             if counted:
                 pb_count_end()
             round_view[r] = end_ns - start_ns
-            elapsed += end_ns - start_ns
             pools_drain(&ex)
             if ex.error:
                 break
@@ -1449,7 +1444,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         "runtime_live_end": ex.c.runtime_live,
         "peak_held_bytes": ex.c.peak_held_bytes,
         "peak_held_tasks": ex.c.peak_held_tasks,
-        "elapsed_ns": elapsed,
+        "elapsed_ns": sum(round_ns),
         "round_ns": round_ns,
         "allocator_reserved_end": reserved,
         "latency_ns": latency[:ex.lat.len],

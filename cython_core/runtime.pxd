@@ -361,6 +361,7 @@ cdef extern from "runtime.h" nogil:
     void live_grows "pb_live_grows"(Ex *ex, uint64_t counted) noexcept
     void held_grew "pb_held_grew"(Ex *ex) noexcept
     char *block_counted "pb_block_counted"(Ex *ex, uint64_t size, uint64_t counted) noexcept
+    int runtime_created "pb_runtime_created"(Ex *ex, uint64_t n) noexcept
     char *block_alloc "pb_block_alloc"(Ex *ex, uint64_t size, uint64_t counted) noexcept
     void block_free "pb_block_free"(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept
     char *mem_alloc_as "pb_mem_alloc_as"(Ex *ex, uint64_t size, uint64_t counted) noexcept

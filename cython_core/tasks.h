@@ -114,6 +114,20 @@ PB_HOT char *pb_block_counted(pb_ex *ex, uint64_t size, uint64_t counted)
     return ptr;
 }
 
+/* The runtime created its own object of n bytes for a task, a thread, a
+ * box or a chunk (strategies/<name>.py cites each), counted as created and
+ * held, unless it sits inside the strategy's blocks (a control block at the
+ * top of a fixed stack), which are held already. 1 when the held bytes
+ * grew: their peak is the caller's to look at. */
+static inline int pb_runtime_created(pb_ex *ex, uint64_t n)
+{
+    ex->c.runtime_bytes += n;
+    if (PB_LAYOUT_RUNTIME_INSIDE(ex))
+        return 0;
+    ex->c.runtime_live += n;
+    return 1;
+}
+
 /* A block of size bytes, counted as a block of counted bytes the strategy
  * holds (reserved), whatever of it is in use; the held bytes' peak looked at. */
 static inline char *pb_block_alloc(pb_ex *ex, uint64_t size, uint64_t counted)
@@ -304,9 +318,7 @@ static inline uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uin
         ex->live_tasks -= 1;
         return PB_NO_WAITER;
     }
-    ex->c.runtime_bytes += runtime;
-    if (!PB_LAYOUT_RUNTIME_INSIDE(ex))
-        ex->c.runtime_live += runtime;
+    pb_runtime_created(ex, runtime);
     pb_held_grew(ex);
     /* queued already (pb_task_new): no wake, which would read the flag again */
     pb_enqueue(ex, id, PB_LAYOUT_BOTTOM_UP(ex) ? root : NULL, PB_NO_WAITER);

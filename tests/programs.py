@@ -141,6 +141,10 @@ def waiting_tasks(n: int):
     return p.compile()
 
 
+# What a run measures rather than counts: the times, and the process's resident size.
+MEASURED = ("elapsed_ns", "round_ns", "rss_start_bytes", "peak_rss_bytes", "latency_ns", "late_ns")
+
+
 def run_program(program, strategy="pinbox", allocator="system", limit=1 << 62):
     return _executor.run(program, strategies.get(strategy).plan(program), allocator, limit)
 

@@ -11,6 +11,7 @@ from pinbench.bench.runner import execute
 from pinbench.cython_core import _executor
 
 from .oracles.checksum import expected_checksum
+from .programs import MEASURED
 
 STRATEGIES = list(strategies.BUILTIN)
 
@@ -46,10 +47,6 @@ def test_recursion_with_cancellation_frees_everything(strategy, allocator):
     elif strategy == "pinbox":
         # The back edges are boxed; everything else is inline: the task plus 30 boxes.
         assert m["allocs"] == 3 * 31
-
-
-# What a run measures rather than counts: the times, and the process's resident size.
-MEASURED = ("elapsed_ns", "round_ns", "rss_start_bytes", "peak_rss_bytes", "latency_ns", "late_ns")
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -27,7 +27,7 @@ from pinbench.model.program import Program
 from pinbench.cython_core import _executor
 
 from .helpers import pinbench
-from .programs import resident_after_trim, run_program, waiting_tasks
+from .programs import MEASURED, resident_after_trim, run_program, waiting_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK, QITEM, WAITER, BUCKET, IO_ID = 56, 16, 24, 16, 4  # executor structs (bytes)
@@ -66,8 +66,7 @@ def test_tables_kept_from_the_run_before_are_counted_and_change_no_count():
     program = waiting_tasks(1000)
     first, second = run_program(program), run_program(program)
     assert second["bookkeeping_peak_bytes"] == first["bookkeeping_peak_bytes"]
-    deterministic = {k: v for k, v in first.items() if k not in ("elapsed_ns", "round_ns", "rss_start_bytes",
-                                                                  "peak_rss_bytes", "latency_ns", "late_ns")}
+    deterministic = {k: v for k, v in first.items() if k not in MEASURED}
     assert {k: second[k] for k in deterministic} == deterministic
     # A smaller program after it holds the kept 1024-entry tables, where a
     # first run grows its own to 64 entries; every count is a first run's.
