@@ -38,11 +38,13 @@ from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 7  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
+GENERATOR_VERSION = 8  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
 # 4: a move copies only where the native program does (layout.copied_moves);
 # 5: repeating steps whose children's places move by a stride fold into loops;
 # 6: a top-down call whose child is always built waits on the child's poll alone;
-# 7: the layout's facts tasks.h branches on are constants (PB_LAYOUT_*)
+# 7: the layout's facts tasks.h branches on are constants (PB_LAYOUT_*);
+# 8: each root's poll is a function of its own (root<f>), tail-called by poll_root;
+# the entry tasks spawned by the engine (spawn_entries)
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -902,6 +904,27 @@ class _Gen:
             self.out.line(f"    ex->c.moved_bytes += {self.counted(f)};")
         self.out.line("    return dest;", "}", "")
 
+    def entry_spawn(self):
+        """The executor's entry tasks, spawned with the entry's sizes as
+        constants (runtime.h, pb_engine.spawn_entries): the spawn inline,
+        as a spawn step's, not a call to the executor's spawn_task."""
+        c = int(self.p.entry)
+        self.out.line(
+            "static uint32_t spawn_entries(pb_ex *ex, uint64_t first, uint64_t count)",
+            "{",
+            "    uint64_t i;",
+            "    uint32_t id = PB_NO_WAITER;",
+            "    for (i = first; i < first + count; i++) {",
+            f"        id = pb_spawn_block(ex, {c}u, {self.size(c)}, {self.counted(c)}, {int(self.l.fn_runtime[c])}, "
+            "i, 0, NULL, NULL, 0);",
+            "        if (id == PB_NO_WAITER)",
+            "            break;",
+            "    }",
+            "    return id;",
+            "}",
+            "",
+        )
+
     def dispatch(self, signature: str, cases: list, default: str):
         """A function (or, without a signature, the rest of the open one)
         that switches on the frame's function: cases are (fn, statement...)."""
@@ -985,10 +1008,18 @@ class _Gen:
                 "",
             )
         else:
+            # Each root's poll in a function of its own, which poll_root
+            # tail-calls: inlined into poll_root, the largest would make
+            # every task's poll save and restore the registers it needs.
+            for f in self.roots:
+                self.out.line(f"static PB_NOINLINE int root{f}(pb_ex *ex, uint32_t task, char *root)",
+                              "{", f"    return p{f}(ex, task, root);", "}", "")
             self.dispatch("static int poll_root(pb_ex *ex, uint32_t task, char *root)",
-                          [(f, f"return p{f}(ex, task, root);") for f in self.roots], "return 0;")
+                          [(f, f"return root{f}(ex, task, root);") for f in self.roots], "return 0;")
         self.dispatch("static void drop_root(pb_ex *ex, char *root)",
                       [(f, f"d{f}(ex, root);", "return;") for f in self.roots], "return;")
+        if not self.storage:
+            self.entry_spawn()
         sizes = ", ".join(str(int(v)) for v in self.l.fn_size)
         steps = ", ".join(str(int(v)) for v in self.p.fn_step_count)
         cells = ", ".join(str(int(v)) for v in self.l.fn_cell_size)
@@ -1015,6 +1046,7 @@ class _Gen:
             f"        {'NULL' if self.bottom_up else 'poll_root'},",
             f"        {'run_co' if self.bottom_up else 'NULL'},",
             "        drop_root,",
+            f"        {'NULL' if self.storage else 'spawn_entries'},",
             "    };",
             "    return &engine;",
             "}",

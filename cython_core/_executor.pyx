@@ -462,6 +462,22 @@ cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uin
     return id
 
 
+cdef uint32_t spawn_entries(Ex *ex, uint32_t entry, uint64_t first, uint64_t count) noexcept nogil:
+    """Entry tasks first .. first + count - 1, queued: the id of the last,
+    or NO_WAITER (and the error set). A generated engine whose roots are
+    blocks of their own spawns them itself, with the entry's sizes as
+    constants (runtime.h, pb_engine.spawn_entries)."""
+    cdef uint64_t i
+    cdef uint32_t id = NO_WAITER
+    if ex.eng != NULL and ex.eng.spawn_entries != NULL:
+        return ex.eng.spawn_entries(ex, first, count)
+    for i in range(first, first + count):
+        id = spawn_task(ex, entry, i, 0, NULL, NULL, 0)
+        if id == NO_WAITER:
+            break
+    return id
+
+
 cdef inline void task_done(Ex *ex, uint32_t id) noexcept nogil:
     """The root returned: free its frame, deliver the value, wake the awaiter.
     inline: once per task, from the two loops (no call, prologue or epilogue)."""
@@ -965,7 +981,7 @@ cdef void admit_arrivals(Ex *ex, uint32_t entry, bint wait) noexcept nogil:
             break
         i = ex.open.next
         ex.open.next += 1
-        id = spawn_task(ex, entry, i, 0, NULL, NULL, 0)
+        id = spawn_entries(ex, entry, i, 1)
         if id == NO_WAITER:
             return
         if ex.tasks[id].t_ref:
@@ -993,10 +1009,7 @@ cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
         if tasks > ex.q_cap and grow(ex, <void **>&ex.q, &ex.q_cap, sizeof(QItem), tasks):
             abort_all(ex)
             return
-        for i in range(tasks):
-            spawn_task(ex, entry, i, 0, NULL, NULL, 0)
-            if ex.error:
-                break
+        spawn_entries(ex, entry, 0, tasks)
     while (ex.live_tasks or (open_loop and ex.open.next < ex.open.count)) and not ex.error:
         run_queue(ex)
         if ex.c.polls - ex.fp.polls_checked >= CHECK_POLLS:

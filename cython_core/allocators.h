@@ -40,8 +40,10 @@
  * counted 26 instructions per task more (tools/count_round.py). */
 #if defined(__GNUC__)
 #define PB_HOT static inline __attribute__((always_inline))
+#define PB_NOINLINE __attribute__((noinline))
 #else
 #define PB_HOT static inline
+#define PB_NOINLINE
 #endif
 
 typedef struct pb_allocator {

@@ -32,7 +32,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 8u
+#define PB_RUNTIME_ABI 9u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -324,6 +324,13 @@ typedef struct pb_engine {
     int (*poll)(pb_ex *ex, uint32_t task, char *root);  /* top-down: 1 when the root returned */
     void (*run)(pb_ex *ex, char *frame);                 /* bottom-up: resume until nothing is left to transfer to */
     void (*drop)(pb_ex *ex, char *root);                 /* cancel a task's root and everything below it */
+    /* Spawn entry tasks first .. first + count - 1 of the program's entry
+     * function (arguments their indices), each queued: the id of the last,
+     * or PB_NO_WAITER (and the error set) when one could not be. NULL
+     * unless roots are blocks of their own (PB_HEAP): then the executor's
+     * spawn_task, which the engine's inlined copy of tasks.h's spawn
+     * replaces with the entry's sizes as constants. */
+    uint32_t (*spawn_entries)(pb_ex *ex, uint64_t first, uint64_t count);
 } pb_engine;
 
 /* What the run really holds, checked against the memory limit (the

@@ -296,6 +296,7 @@ cdef extern from "runtime.h" nogil:
         int (*poll)(Ex *ex, uint32_t task, char *root) noexcept nogil
         void (*run)(Ex *ex, char *frame) noexcept nogil
         void (*drop)(Ex *ex, char *root) noexcept nogil
+        uint32_t (*spawn_entries)(Ex *ex, uint64_t first, uint64_t count) noexcept nogil
 
     ctypedef struct Footprint "pb_footprint":    # see runtime.h
         uint64_t book

@@ -297,7 +297,7 @@ static inline int pb_enqueue(pb_ex *ex, uint32_t task, char *frame, uint32_t wai
  * task object are counted before the strategy's held bytes are looked at
  * once (their peak and its task count are the same). Queued at once. The
  * task's id, or PB_NO_WAITER (and the error set). */
-static inline uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t runtime,
+PB_HOT uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t runtime,
                                       uint64_t arg, uint32_t rdepth, uint64_t *handle, char *waiter_frame,
                                       uint32_t waiter_task)
 {
