@@ -519,13 +519,20 @@ def prepare(pairs, progress=None, cache_dir=None, max_source: int | None = None)
         progress(f"compiling {len(missing)} engine{'s' if len(missing) != 1 else ''} "
                  f"with {compiler.command[0]} {' '.join(compiler.flags)}")
     compilers = _Compilers()
+
+    def get(item):
+        return item[3], _get(item[0], item[1], compiler, folder, item[2], item[3], compilers)
+
+    if not missing:
+        # Only loading: no thread. A process that has ever had a second one
+        # takes glibc's locked malloc and free for good, and some time runs
+        # in the process that loaded their engines (tools/count_round.py).
+        engines = dict(map(get, unique))
+        return [engines[key] for _, _, _, key in needed]
     with _stopping_on_sigterm():
         pool = ThreadPoolExecutor(max_workers=max(1, min(len(unique), os.cpu_count() or 1)))
         try:
-            engines = dict(pool.map(
-                lambda item: (item[3], _get(item[0], item[1], compiler, folder, item[2], item[3], compilers)),
-                unique,
-            ))
+            engines = dict(pool.map(get, unique))
         except BaseException:
             compilers.stop()  # a stop or a failed build: no compiler outlives the command
             raise

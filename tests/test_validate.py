@@ -487,3 +487,28 @@ def test_a_case_too_big_for_the_model_is_a_note_not_the_end_of_validate(monkeypa
     assert set(table["strategy"]) == set(STRATEGIES) - {"fiber"}
     notes = [n for n in table.attrs["notes"] if "not validated" in n and "fiber" in n]
     assert len(notes) == 1 and "memory limit" in notes[0], table.attrs["notes"]
+
+
+def _spawn_many_job():
+    from pinbench.bench.workloads import get_workload
+
+    program = get_workload("spawn_many").compile({"tasks": 50})
+    return (program, strategy_registry.get("pinbox").plan(program), "system", None)
+
+
+def test_the_models_timing_worker_is_single_threaded_as_the_natives_are():
+    """glibc's malloc locks once a process has had a second thread; the
+    worker imports numpy, whose OpenBLAS would start one. It times in a
+    process that never had one (the native programs never do)."""
+    from pinbench.bench.validate import model_timing
+
+    (round_ns,) = model_timing.times([_spawn_many_job()], 2, 1 << 30, 120)
+    assert len(round_ns) == 2 and all(ns > 0 for ns in round_ns)
+
+
+def test_a_multithreaded_timing_worker_refuses_to_time(monkeypatch):
+    from pinbench.bench.validate import model_timing
+
+    monkeypatch.setattr(model_timing, "SINGLE_THREADED", {"OPENBLAS_NUM_THREADS": "2"})
+    with pytest.raises(UsageError, match="started a second thread"):
+        model_timing.times([_spawn_many_job()], 2, 1 << 30, 120)

@@ -16,12 +16,19 @@ benchmark, so a count moves by up to a few percent with what the process
 did before (docs/comparing.md); compare counts made the same way.
 """
 
+import os
 import sys
 
-from pinbench.bench import engine, runner, timing
-from pinbench.bench.suite import build_suite
-from pinbench.bench.worker import fix_mmap_threshold
-from pinbench.cython_core import _executor
+# Single-threaded, as the counting process of `run --instructions` and the
+# native programs are: numpy (imported below) would start OpenBLAS's thread
+# pool, after which every glibc malloc and free takes the arena's lock
+# (about 13 more instructions per malloc, docs/validation.md).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from pinbench.bench import engine, runner, timing  # noqa: E402
+from pinbench.bench.suite import build_suite  # noqa: E402
+from pinbench.bench.worker import fix_mmap_threshold  # noqa: E402
+from pinbench.cython_core import _executor  # noqa: E402
 
 workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 (bench,) = build_suite(workloads=[workload], strategies=[strategy], allocators=["system"],
