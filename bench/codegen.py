@@ -44,7 +44,8 @@ GENERATOR_VERSION = 8  # 2: frames count their native size (fn_bytes); 3: stacks
 # 6: a top-down call whose child is always built waits on the child's poll alone;
 # 7: the layout's facts tasks.h branches on are constants (PB_LAYOUT_*);
 # 8: each root's poll is a function of its own (root<f>), tail-called by poll_root;
-# the entry tasks spawned by the engine (spawn_entries)
+# the entry tasks spawned by the engine (spawn_entries); PB_HEAP engines finish
+# their tasks (pb_task_done_block)
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -904,6 +905,11 @@ class _Gen:
             self.out.line(f"    ex->c.moved_bytes += {self.counted(f)};")
         self.out.line("    return dest;", "}", "")
 
+    def task_done(self, f: int, task: str) -> str:
+        """A statement that finishes task ``task`` whose root, of ``f``, returned:
+        its block freed with its sizes as constants (tasks.h)."""
+        return f"pb_task_done_block(ex, {task}, {self.size(f)}, {self.counted(f)}, {int(self.l.fn_runtime[f])});"
+
     def entry_spawn(self):
         """The executor's entry tasks, spawned with the entry's sizes as
         constants (runtime.h, pb_engine.spawn_entries): the spawn inline,
@@ -991,10 +997,18 @@ class _Gen:
                 "{",
                 "    pb_bhdr *b = (pb_bhdr *)frame;",
                 "    if (b->parent == NULL) {",
-                "        ex->svc->task_done(ex, b->task);",
-                "        return NULL;",
-                "    }",
             )
+            with self.out.indented(), self.out.indented():
+                if self.storage:
+                    self.out.line("ex->svc->task_done(ex, b->task);")
+                else:  # the task finished here, its sizes constants
+                    self.out.line("switch (b->h.fn) {")
+                    for f in self.roots:
+                        with self.out.case(f"case {f}:"):
+                            self.out.line(self.task_done(f, "b->task"), "break;")
+                    self.out.line("}")
+                self.out.line("return NULL;")
+            self.out.line("    }")
             self.dispatch("", [(f, f"return k{f}(ex, b->parent, frame);")
                                for f in normal if self.is_parent(f)], "return NULL;")
             self.dispatch("static char *resume_any(pb_ex *ex, char *frame)",
@@ -1012,8 +1026,13 @@ class _Gen:
             # tail-calls: inlined into poll_root, the largest would make
             # every task's poll save and restore the registers it needs.
             for f in self.roots:
-                self.out.line(f"static PB_NOINLINE int root{f}(pb_ex *ex, uint32_t task, char *root)",
-                              "{", f"    return p{f}(ex, task, root);", "}", "")
+                self.out.line(f"static PB_NOINLINE int root{f}(pb_ex *ex, uint32_t task, char *root)", "{")
+                if self.storage:
+                    self.out.line(f"    return p{f}(ex, task, root);")
+                else:  # the task finished here, its sizes constants (runtime.h, poll)
+                    self.out.line(f"    if (!p{f}(ex, task, root))", "        return 0;",
+                                  f"    {self.task_done(f, 'task')}", "    return 0;")
+                self.out.line("}", "")
             self.dispatch("static int poll_root(pb_ex *ex, uint32_t task, char *root)",
                           [(f, f"return root{f}(ex, task, root);") for f in self.roots], "return 0;")
         self.dispatch("static void drop_root(pb_ex *ex, char *root)",

@@ -174,11 +174,6 @@ cdef inline void runtime_grows(Ex *ex, uint64_t n) noexcept nogil:
         held_grew(ex)
 
 
-cdef inline void runtime_shrinks(Ex *ex, uint64_t n) noexcept nogil:
-    if not ex.p.runtime_inside:
-        ex.c.runtime_live -= n
-
-
 cdef int refused(Ex *ex, uint64_t size) noexcept nogil:
     """A large block (the loop's fixed step or more): 1 (and the error set)
     if it alone cannot fit; it is not even tried."""
@@ -372,13 +367,6 @@ cdef void drop(Ex *ex, char *frame) noexcept nogil:
 
 # ---------------------------------------------------------------- queue, waiters, tasks
 
-cdef inline void wake_task(Ex *ex, uint32_t task) noexcept nogil:
-    """Top-down: queue the task once, however many times it is woken."""
-    if not ex.tasks[task].queued:
-        ex.tasks[task].queued = 1
-        enqueue(ex, task, NULL, NO_WAITER)
-
-
 cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
     cdef uint32_t id = table_take(ex, <void **>&ex.waiters, sizeof(Waiter), WAITER_NEXT_FREE,
                                   &ex.waiter_free, &ex.waiter_top, &ex.waiters_cap)
@@ -420,20 +408,6 @@ cdef uint32_t sleep(Ex *ex, uint32_t task, char *frame, int64_t ticks) noexcept 
     b.len += 1
     ex.timers_pending += 1
     return id
-
-
-cdef inline void record_latency(Ex *ex, Task *t) noexcept nogil:
-    if ex.lat.len == ex.lat.cap:
-        ex.lat.dropped += 1
-        return
-    ex.lat.ns[ex.lat.len] = now_ns() - t.t_ref
-    ex.lat.late_ns[ex.lat.len] = t.t_late
-    ex.lat.len += 1
-
-
-cdef inline void spin_until(uint64_t deadline) noexcept nogil:
-    while now_ns() < deadline:
-        pass
 
 
 cdef uint32_t spawn_task(Ex *ex, uint32_t fn, uint64_t arg, uint32_t rdepth, uint64_t *handle,
@@ -479,37 +453,20 @@ cdef uint32_t spawn_entries(Ex *ex, uint32_t entry, uint64_t first, uint64_t cou
 
 
 cdef inline void task_done(Ex *ex, uint32_t id) noexcept nogil:
-    """The root returned: free its frame, deliver the value, wake the awaiter.
-    inline: once per task, from the two loops (no call, prologue or epilogue)."""
+    """The root returned: release its storage, then deliver the value and wake
+    the awaiter (tasks.h, which a generated engine inlines for a root that
+    is a block of its own). inline: once per task, from the two loops."""
     cdef Task *t = &ex.tasks[id]
-    cdef char *root = t.root
-    cdef uint32_t fn = hdr(root).fn
-    cdef uint64_t value = hdr(root).acc
-    cdef Hdr *awaiting
+    cdef uint32_t fn = hdr(t.root).fn
+    cdef uint64_t value
+    if ex.p.storage == S_HEAP:
+        task_done_block(ex, id, ex.p.fn_size[fn], ex.p.fn_bytes[fn], ex.p.fn_runtime[fn])
+        return
+    value = hdr(t.root).acc
     if t.t_ref:
         record_latency(ex, t)
-    if ex.p.storage == S_HEAP:
-        runtime_shrinks(ex, ex.p.fn_runtime[fn])
-        mem_free_as(ex, root, ex.p.fn_size[fn], ex.p.fn_bytes[fn])
-    else:
-        frame_release(ex, root)
-    t.root = NULL
-    if t.handle != NULL:
-        t.handle[0] = value
-        awaiting = hdr(t.waiter_frame)
-        awaiting.pending -= 1
-        if awaiting.pending == 0:
-            if ex.p.bottom_up:
-                enqueue(ex, t.waiter_task, t.waiter_frame, NO_WAITER)
-            else:
-                wake_task(ex, t.waiter_task)
-    else:
-        ex.c.checksum += value
-    t.next_free = ex.task_free
-    ex.task_free = id
-    ex.live_tasks -= 1
-    if ex.open.stall_ns and ex.c.tasks - ex.live_tasks == ex.open.stall_after_tasks:
-        spin_until(now_ns() + ex.open.stall_ns)
+    frame_release(ex, t.root)
+    task_finish(ex, id, t, value)
 
 
 # ---------------------------------------------------------------- steps shared by both modes

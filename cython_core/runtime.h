@@ -321,7 +321,10 @@ typedef struct pb_engine {
     const int64_t *fn_bytes;  /* ones), cell sizes and step counts it folded in: the executor */
     const int64_t *fn_cell;   /* refuses a program and layout that do not match them */
     const int64_t *fn_steps;
-    int (*poll)(pb_ex *ex, uint32_t task, char *root);  /* top-down: 1 when the root returned */
+    /* Top-down: 1 when the root returned and the executor is to finish the
+     * task; an engine whose roots are blocks of their own (PB_HEAP)
+     * finishes it itself (tasks.h, pb_task_done_block) and returns 0. */
+    int (*poll)(pb_ex *ex, uint32_t task, char *root);
     void (*run)(pb_ex *ex, char *frame);                 /* bottom-up: resume until nothing is left to transfer to */
     void (*drop)(pb_ex *ex, char *root);                 /* cancel a task's root and everything below it */
     /* Spawn entry tasks first .. first + count - 1 of the program's entry

@@ -358,11 +358,13 @@ cdef extern from "runtime.h" nogil:
     # tasks.h: the per-task bookkeeping the executor and the generated
     # engines share (one copy, inlined by both; its comments say what each does)
     uint64_t now_ns "pb_now_ns"() noexcept
+    void spin_until "pb_spin_until"(uint64_t deadline) noexcept
     void pb_move(char *d, const char *s, size_t n) noexcept
     void live_grows "pb_live_grows"(Ex *ex, uint64_t counted) noexcept
     void held_grew "pb_held_grew"(Ex *ex) noexcept
     char *block_counted "pb_block_counted"(Ex *ex, uint64_t size, uint64_t counted) noexcept
     int runtime_created "pb_runtime_created"(Ex *ex, uint64_t n) noexcept
+    void runtime_shrinks "pb_runtime_dropped"(Ex *ex, uint64_t n) noexcept
     char *block_alloc "pb_block_alloc"(Ex *ex, uint64_t size, uint64_t counted) noexcept
     void block_free "pb_block_free"(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept
     char *mem_alloc_as "pb_mem_alloc_as"(Ex *ex, uint64_t size, uint64_t counted) noexcept
@@ -379,3 +381,8 @@ cdef extern from "runtime.h" nogil:
     uint32_t spawn_block "pb_spawn_block"(Ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t runtime,
                                           uint64_t arg, uint32_t rdepth, uint64_t *handle, char *waiter_frame,
                                           uint32_t waiter_task) noexcept
+    void wake_task "pb_wake_task"(Ex *ex, uint32_t task) noexcept
+    void record_latency "pb_record_latency"(Ex *ex, const Task *t) noexcept
+    void task_finish "pb_task_finish"(Ex *ex, uint32_t id, Task *t, uint64_t value) noexcept
+    void task_done_block "pb_task_done_block"(Ex *ex, uint32_t id, uint64_t size, uint64_t counted,
+                                              uint64_t runtime) noexcept

@@ -39,6 +39,12 @@ static inline uint64_t pb_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline void pb_spin_until(uint64_t deadline)
+{
+    while (pb_now_ns() < deadline) {
+    }
+}
+
 /* A future moved into place: a real copy of n bytes (never overlapping).
  * From 16 to 64 bytes inline, as memcpy itself does it (16-byte blocks
  * from both ends, overlapping in the middle), without the call. */
@@ -126,6 +132,13 @@ static inline int pb_runtime_created(pb_ex *ex, uint64_t n)
         return 0;
     ex->c.runtime_live += n;
     return 1;
+}
+
+/* The runtime's object of n bytes that pb_runtime_created counted is gone. */
+static inline void pb_runtime_dropped(pb_ex *ex, uint64_t n)
+{
+    if (!PB_LAYOUT_RUNTIME_INSIDE(ex))
+        ex->c.runtime_live -= n;
 }
 
 /* A block of size bytes, counted as a block of counted bytes the strategy
@@ -323,6 +336,72 @@ PB_HOT uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t c
     /* queued already (pb_task_new): no wake, which would read the flag again */
     pb_enqueue(ex, id, PB_LAYOUT_BOTTOM_UP(ex) ? root : NULL, PB_NO_WAITER);
     return id;
+}
+
+/* Top-down: queue the task once, however many times it is woken. */
+static inline void pb_wake_task(pb_ex *ex, uint32_t task)
+{
+    if (!ex->tasks[task].queued) {
+        ex->tasks[task].queued = 1;
+        pb_enqueue(ex, task, NULL, PB_NO_WAITER);
+    }
+}
+
+/* A sampled task finished: its latency from its reference (its spawn, or
+ * its scheduled arrival in an open loop). */
+static inline void pb_record_latency(pb_ex *ex, const pb_task *t)
+{
+    if (ex->lat.len == ex->lat.cap) {
+        ex->lat.dropped += 1;
+        return;
+    }
+    ex->lat.ns[ex->lat.len] = pb_now_ns() - t->t_ref;
+    ex->lat.late_ns[ex->lat.len] = t->t_late;
+    ex->lat.len += 1;
+}
+
+/* Task id's root returned value and its storage is released: the value
+ * delivered (to the awaiting frame's handle, or into the checksum), the
+ * awaiter woken when this was the last task it waited for, the entry free. */
+static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t value)
+{
+    pb_hdr *awaiting;
+    t->root = NULL;
+    if (t->handle != NULL) {
+        *t->handle = value;
+        awaiting = (pb_hdr *)t->waiter_frame;
+        awaiting->pending -= 1;
+        if (awaiting->pending == 0) {
+            if (PB_LAYOUT_BOTTOM_UP(ex))
+                pb_enqueue(ex, t->waiter_task, t->waiter_frame, PB_NO_WAITER);
+            else
+                pb_wake_task(ex, t->waiter_task);
+        }
+    } else {
+        ex->c.checksum += value;
+    }
+    t->next_free = ex->task_free;
+    ex->task_free = id;
+    ex->live_tasks -= 1;
+    if (ex->open.stall_ns && ex->c.tasks - ex->live_tasks == ex->open.stall_after_tasks)
+        pb_spin_until(pb_now_ns() + ex->open.stall_ns);  /* tests: the loop stalls once */
+}
+
+/* Task id's root, a block of its own (PB_HEAP storage) whose function's
+ * frame is size bytes (counted as counted) inside the runtime's task object
+ * of runtime bytes, returned: the block freed, the task finished. The
+ * executor calls it with the sizes it reads; a generated engine inlines it
+ * with them as constants, as it does the spawn. */
+PB_HOT void pb_task_done_block(pb_ex *ex, uint32_t id, uint64_t size, uint64_t counted, uint64_t runtime)
+{
+    pb_task *t = &ex->tasks[id];
+    char *root = t->root;
+    uint64_t value = ((pb_hdr *)root)->acc;
+    if (t->t_ref)
+        pb_record_latency(ex, t);
+    pb_runtime_dropped(ex, runtime);
+    pb_mem_free_as(ex, root, size, counted);
+    pb_task_finish(ex, id, t, value);
 }
 
 #endif /* PINBENCH_TASKS_H */
