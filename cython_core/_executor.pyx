@@ -368,10 +368,10 @@ cdef void drop(Ex *ex, char *frame) noexcept nogil:
 # ---------------------------------------------------------------- queue, waiters, tasks
 
 cdef uint32_t waiter_new(Ex *ex, uint32_t task, char *frame, uint32_t state) noexcept nogil:
-    cdef uint32_t id = table_take(ex, <void **>&ex.waiters, sizeof(Waiter), WAITER_NEXT_FREE,
-                                  &ex.waiter_free, &ex.waiter_top, &ex.waiters_cap)
-    if id == NO_WAITER:
-        return id
+    cdef uint32_t id
+    if not table_take(ex, <void **>&ex.waiters, sizeof(Waiter), WAITER_NEXT_FREE,
+                      &ex.waiter_free, &ex.waiter_top, &ex.waiters_cap, &id):
+        return NO_WAITER
     ex.waiters[id].task = task
     ex.waiters[id].frame = frame
     ex.waiters[id].state = state
@@ -843,12 +843,6 @@ cdef inline void resume_frame(Ex *ex, char *frame) noexcept nogil:
         run_coroutine(ex, frame)
 
 
-cdef inline int poll_root(Ex *ex, uint32_t task, char *root) noexcept nogil:
-    if ex.eng != NULL:
-        return ex.eng.poll(ex, task, root)
-    return poll(ex, task, root)
-
-
 cdef inline void drop_root(Ex *ex, char *root) noexcept nogil:
     if ex.eng != NULL:
         ex.eng.drop(ex, root)
@@ -856,27 +850,40 @@ cdef inline void drop_root(Ex *ex, char *root) noexcept nogil:
         drop(ex, root)
 
 
+cdef inline QItem dequeue(Ex *ex) noexcept nogil:
+    cdef QItem item = ex.q[ex.q_head]
+    ex.q_head += 1
+    if ex.q_head == ex.q_cap:
+        ex.q_head = 0
+    ex.q_len -= 1
+    return item
+
+
+ctypedef int (*PollFn)(Ex *ex, uint32_t task, char *root) noexcept nogil
+
+
 cdef void run_queue(Ex *ex) noexcept nogil:
+    """Run what is queued until nothing is or the run stops: one loop per
+    mode, the engine's poll looked up once, not asked per item."""
     cdef QItem item
     cdef Task *t
-    while ex.q_len and not ex.error:
-        item = ex.q[ex.q_head]
-        ex.q_head += 1
-        if ex.q_head == ex.q_cap:
-            ex.q_head = 0
-        ex.q_len -= 1
-        if ex.p.bottom_up:
+    cdef PollFn poll_root = ex.eng.poll if ex.eng != NULL else poll
+    if ex.p.bottom_up:
+        while ex.q_len and not ex.error:
+            item = dequeue(ex)
             if item.waiter != NO_WAITER:
                 if ex.waiters[item.waiter].state == W_CANCELLED:
                     waiter_release(ex, item.waiter)
                     continue
                 waiter_release(ex, item.waiter)
             resume_frame(ex, item.frame)
-        else:
-            t = &ex.tasks[item.task]
-            t.queued = 0
-            if poll_root(ex, item.task, t.root):
-                task_done(ex, item.task)
+        return
+    while ex.q_len and not ex.error:
+        item = dequeue(ex)
+        t = &ex.tasks[item.task]
+        t.queued = 0
+        if poll_root(ex, item.task, t.root):
+            task_done(ex, item.task)
 
 
 cdef void fire_timers(Ex *ex) noexcept nogil:
@@ -1310,6 +1317,8 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     cdef bint hwm = reset_peak_rss() == 0
     ex.fp.peak_rss = ex.fp.rss_start
     ex.fp.step = CHECK_BYTES     # fixed: where the reads fall depends on the program only
+    # size >= ask_from <=> size >= step or size > memory_limit (block_counted)
+    ex.fp.ask_from = ex.fp.step if memory_limit >= ex.fp.step else memory_limit + 1
     ex.fp.sample_rss = not count_instructions
     ex.fp.next_check = ex.fp.step
     ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + 8 * (len(latency) + len(late))

@@ -41,9 +41,13 @@
 #if defined(__GNUC__)
 #define PB_HOT static inline __attribute__((always_inline))
 #define PB_NOINLINE __attribute__((noinline))
+#define PB_COLD static __attribute__((noinline, cold))
+#define PB_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define PB_HOT static inline
 #define PB_NOINLINE
+#define PB_COLD static
+#define PB_UNLIKELY(x) (x)
 #endif
 
 typedef struct pb_allocator {

@@ -349,6 +349,8 @@ typedef struct {
     uint64_t alloc_check;     /* an allocator footprint above this passes next_check or the limit
                                * once the bookkeeping is added (min of both, less book) */
     uint64_t step;            /* ... and the growth between two reads */
+    uint64_t ask_from;        /* a block this large or larger (step or more, or more than the
+                               * limit) asks refused() before it is tried: one compare */
     uint64_t polls_checked;   /* polls at the last read */
     int over;                 /* why the run stopped: 1 counted bytes, 2 resident size */
     int sample_rss;           /* 0 while instructions are counted */

@@ -307,6 +307,7 @@ cdef extern from "runtime.h" nogil:
         uint64_t next_check
         uint64_t alloc_check
         uint64_t step
+        uint64_t ask_from
         uint64_t polls_checked
         int over
         int sample_rss
@@ -373,8 +374,8 @@ cdef extern from "runtime.h" nogil:
     void mem_free "pb_mem_free"(Ex *ex, char *ptr, uint64_t size) noexcept
     char *pb_build(Ex *ex, uint32_t fn, uint64_t size, uint64_t counted, uint64_t arg, uint32_t rdepth,
                    char *dest, Stack *st, int place) noexcept
-    uint32_t table_take "pb_table_take"(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
-                                        uint32_t *top, uint32_t *cap) noexcept
+    int table_take "pb_table_take"(Ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
+                                   uint32_t *top, uint32_t *cap, uint32_t *id) noexcept
     uint32_t task_new "pb_task_new"(Ex *ex, char *root, uint64_t *handle, char *waiter_frame,
                                     uint32_t waiter_task) noexcept
     int enqueue "pb_enqueue"(Ex *ex, uint32_t task, char *frame, uint32_t waiter) noexcept

@@ -97,7 +97,7 @@ PB_HOT char *pb_block_counted(pb_ex *ex, uint64_t size, uint64_t counted)
 {
     size_t footprint;
     char *ptr;
-    if ((size >= ex->fp.step || size > ex->memory_limit) && ex->svc->refused(ex, size))
+    if (size >= ex->fp.ask_from && ex->svc->refused(ex, size))
         return NULL;
     ptr = (char *)pb_alloc_reserved(&ex->a, size, &footprint);
     if (ptr == NULL) {
@@ -151,12 +151,14 @@ static inline char *pb_block_alloc(pb_ex *ex, uint64_t size, uint64_t counted)
     return ptr;
 }
 
+/* Counted first, freed last: free's call is then the last thing its
+ * inlined callers do, with nothing live across it to save and restore. */
 static inline void pb_block_free(pb_ex *ex, char *ptr, uint64_t size, uint64_t counted)
 {
-    pb_free(&ex->a, ptr, size);
     ex->c.frees += 1;
     ex->c.live_blocks -= 1;
     ex->c.reserved_bytes -= counted;
+    pb_free(&ex->a, ptr, size);
 }
 
 /* A block all in use: a frame of size bytes counted as its native counted
@@ -180,8 +182,8 @@ static inline char *pb_mem_alloc(pb_ex *ex, uint64_t size)
 
 static inline void pb_mem_free_as(pb_ex *ex, char *ptr, uint64_t size, uint64_t counted)
 {
-    pb_block_free(ex, ptr, size, counted);
     ex->c.live_bytes -= counted;
+    pb_block_free(ex, ptr, size, counted);
 }
 
 static inline void pb_mem_free(pb_ex *ex, char *ptr, uint64_t size)
@@ -221,29 +223,31 @@ static inline char *pb_build(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t cou
     return dest;
 }
 
-/* A free entry of the task or waiter table: the last released one (the
- * free list runs through each entry's next_free, at byte link), else the
- * next never used, the table grown if it is full (it is not walked to link
- * its fresh entries: a table kept from an earlier run starts with every
- * entry unused). PB_NO_WAITER (and the error set) when it cannot grow. */
-static inline uint32_t pb_table_take(pb_ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
-                                     uint32_t *top, uint32_t *cap)
+/* A free entry of the task or waiter table, into *id: the last released
+ * one (the free list runs through each entry's next_free, at byte link),
+ * else the next never used, the table grown if it is full (it is not
+ * walked to link its fresh entries: a table kept from an earlier run starts
+ * with every entry unused). 0 (and the error set) when it cannot grow: a
+ * flag, not an id kept aside, so the caller's check folds away where the
+ * entry was found. */
+static inline int pb_table_take(pb_ex *ex, void **table, size_t item, size_t link, uint32_t *free_list,
+                                uint32_t *top, uint32_t *cap, uint32_t *id)
 {
-    uint32_t id = *free_list;
     uint64_t grown;
-    if (id != PB_NO_WAITER) {
-        *free_list = *(uint32_t *)((char *)*table + (size_t)id * item + link);
-        return id;
+    *id = *free_list;
+    if (*id != PB_NO_WAITER) {
+        *free_list = *(uint32_t *)((char *)*table + (size_t)*id * item + link);
+        return 1;
     }
     if (*top == *cap) {
         grown = *cap;
         if (ex->svc->grow(ex, table, &grown, item, grown + 1))
-            return PB_NO_WAITER;
+            return 0;
         *cap = (uint32_t)grown;
     }
-    id = *top;
+    *id = *top;
     *top += 1;
-    return id;
+    return 1;
 }
 
 /* A task for root: its entry in the task table, queued (top-down: its
@@ -252,11 +256,11 @@ static inline uint32_t pb_table_take(pb_ex *ex, void **table, size_t item, size_
 static inline uint32_t pb_task_new(pb_ex *ex, char *root, uint64_t *handle, char *waiter_frame,
                                    uint32_t waiter_task)
 {
-    uint32_t id = pb_table_take(ex, (void **)&ex->tasks, sizeof(pb_task), offsetof(pb_task, next_free),
-                                &ex->task_free, &ex->task_top, &ex->tasks_cap);
+    uint32_t id;
     pb_task *t;
-    if (id == PB_NO_WAITER)
-        return id;
+    if (!pb_table_take(ex, (void **)&ex->tasks, sizeof(pb_task), offsetof(pb_task, next_free),
+                       &ex->task_free, &ex->task_top, &ex->tasks_cap, &id))
+        return PB_NO_WAITER;
     t = &ex->tasks[id];
     t->root = root;
     t->handle = handle;
@@ -280,19 +284,25 @@ static inline uint32_t pb_task_new(pb_ex *ex, char *root, uint64_t *handle, char
 
 /* Append to the run queue (a ring, grown and unwrapped when full). -1 (and
  * the error set) when it cannot grow. */
-static inline int pb_enqueue(pb_ex *ex, uint32_t task, char *frame, uint32_t waiter)
+PB_COLD int pb__queue_grow(pb_ex *ex)
 {
-    uint64_t old_cap, i, wrapped, at;
+    uint64_t old_cap = ex->q_cap, i, wrapped;
+    if (ex->svc->grow(ex, (void **)&ex->q, &ex->q_cap, sizeof(pb_qitem), ex->q_len + 1))
+        return -1;
+    /* unwrap the ring: move the wrapped prefix behind the old end */
+    wrapped = ex->q_head + ex->q_len > old_cap ? ex->q_head + ex->q_len - old_cap : 0;
+    for (i = 0; i < wrapped; i++)
+        ex->q[old_cap + i] = ex->q[i];
+    return 0;
+}
+
+/* Append to the run queue; may_grow 0: the caller knows it has room. */
+static inline int pb__enqueue(pb_ex *ex, uint32_t task, char *frame, uint32_t waiter, int may_grow)
+{
+    uint64_t at;
     pb_qitem *item;
-    if (ex->q_len == ex->q_cap) {
-        old_cap = ex->q_cap;
-        if (ex->svc->grow(ex, (void **)&ex->q, &ex->q_cap, sizeof(pb_qitem), ex->q_len + 1))
-            return -1;
-        /* unwrap the ring: move the wrapped prefix behind the old end */
-        wrapped = ex->q_head + ex->q_len > old_cap ? ex->q_head + ex->q_len - old_cap : 0;
-        for (i = 0; i < wrapped; i++)
-            ex->q[old_cap + i] = ex->q[i];
-    }
+    if (may_grow && PB_UNLIKELY(ex->q_len == ex->q_cap) && pb__queue_grow(ex))
+        return -1;
     at = ex->q_head + ex->q_len;  /* < 2 * q_cap: one compare wraps it */
     if (at >= ex->q_cap)
         at -= ex->q_cap;
@@ -302,6 +312,13 @@ static inline int pb_enqueue(pb_ex *ex, uint32_t task, char *frame, uint32_t wai
     item->waiter = waiter;
     ex->q_len += 1;
     return 0;
+}
+
+/* Append to the run queue (a ring, grown and unwrapped when full). -1 (and
+ * the error set) when it cannot grow. */
+static inline int pb_enqueue(pb_ex *ex, uint32_t task, char *frame, uint32_t waiter)
+{
+    return pb__enqueue(ex, task, frame, waiter, 1);
 }
 
 /* Spawn a task of fn whose root is a block of its own (PB_HEAP storage):
@@ -339,12 +356,17 @@ PB_HOT uint32_t pb_spawn_block(pb_ex *ex, uint32_t fn, uint64_t size, uint64_t c
 }
 
 /* Top-down: queue the task once, however many times it is woken. */
-static inline void pb_wake_task(pb_ex *ex, uint32_t task)
+static inline void pb__wake_task(pb_ex *ex, uint32_t task, int may_grow)
 {
     if (!ex->tasks[task].queued) {
         ex->tasks[task].queued = 1;
-        pb_enqueue(ex, task, NULL, PB_NO_WAITER);
+        pb__enqueue(ex, task, NULL, PB_NO_WAITER, may_grow);
     }
+}
+
+static inline void pb_wake_task(pb_ex *ex, uint32_t task)
+{
+    pb__wake_task(ex, task, 1);
 }
 
 /* A sampled task finished: its latency from its reference (its spawn, or
@@ -362,8 +384,10 @@ static inline void pb_record_latency(pb_ex *ex, const pb_task *t)
 
 /* Task id's root returned value and its storage is released: the value
  * delivered (to the awaiting frame's handle, or into the checksum), the
- * awaiter woken when this was the last task it waited for, the entry free. */
-static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t value)
+ * awaiter woken when this was the last task it waited for, the entry free.
+ * rare 0: the caller knows no rare case arises (below), so this calls
+ * nothing. */
+static inline void pb__task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t value, int rare)
 {
     pb_hdr *awaiting;
     t->root = NULL;
@@ -373,9 +397,9 @@ static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t v
         awaiting->pending -= 1;
         if (awaiting->pending == 0) {
             if (PB_LAYOUT_BOTTOM_UP(ex))
-                pb_enqueue(ex, t->waiter_task, t->waiter_frame, PB_NO_WAITER);
+                pb__enqueue(ex, t->waiter_task, t->waiter_frame, PB_NO_WAITER, rare);
             else
-                pb_wake_task(ex, t->waiter_task);
+                pb__wake_task(ex, t->waiter_task, rare);
         }
     } else {
         ex->c.checksum += value;
@@ -383,25 +407,50 @@ static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t v
     t->next_free = ex->task_free;
     ex->task_free = id;
     ex->live_tasks -= 1;
-    if (ex->open.stall_ns && ex->c.tasks - ex->live_tasks == ex->open.stall_after_tasks)
+    if (rare && ex->open.stall_ns && ex->c.tasks - ex->live_tasks == ex->open.stall_after_tasks)
         pb_spin_until(pb_now_ns() + ex->open.stall_ns);  /* tests: the loop stalls once */
+}
+
+static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t value)
+{
+    pb__task_finish(ex, id, t, value, 1);
 }
 
 /* Task id's root, a block of its own (PB_HEAP storage) whose function's
  * frame is size bytes (counted as counted) inside the runtime's task object
- * of runtime bytes, returned: the block freed, the task finished. The
- * executor calls it with the sizes it reads; a generated engine inlines it
- * with them as constants, as it does the spawn. */
-PB_HOT void pb_task_done_block(pb_ex *ex, uint32_t id, uint64_t size, uint64_t counted, uint64_t runtime)
+ * of runtime bytes, returned: the task finished, then the block freed (last:
+ * nothing is live across free's call). */
+PB_HOT void pb__task_done_block(pb_ex *ex, uint32_t id, uint64_t size, uint64_t counted, uint64_t runtime,
+                                int rare)
 {
     pb_task *t = &ex->tasks[id];
     char *root = t->root;
-    uint64_t value = ((pb_hdr *)root)->acc;
-    if (t->t_ref)
+    if (rare && t->t_ref)
         pb_record_latency(ex, t);
     pb_runtime_dropped(ex, runtime);
+    pb__task_finish(ex, id, t, ((pb_hdr *)root)->acc, rare);
     pb_mem_free_as(ex, root, size, counted);
-    pb_task_finish(ex, id, t, value);
+}
+
+/* Out of line: the cases that call something before the free (a latency
+ * sample, the tests' stall, a run queue that may have to grow). */
+PB_COLD void pb__task_done_block_rare(pb_ex *ex, uint32_t id, uint64_t size, uint64_t counted, uint64_t runtime)
+{
+    pb__task_done_block(ex, id, size, counted, runtime, 1);
+}
+
+/* What the executor calls with the sizes it reads and a generated engine
+ * inlines with them as constants, as it does the spawn. Where no rare case
+ * can arise (no sample, no stall, room in the run queue for the one task a
+ * finish may wake) the inlined copy calls nothing but free, last, so the
+ * engine's poll that inlines it saves and restores no registers
+ * (spawn_many: 12 instructions per task). */
+PB_HOT void pb_task_done_block(pb_ex *ex, uint32_t id, uint64_t size, uint64_t counted, uint64_t runtime)
+{
+    if (PB_UNLIKELY(ex->tasks[id].t_ref != 0 || ex->open.stall_ns != 0 || ex->q_len == ex->q_cap))
+        pb__task_done_block_rare(ex, id, size, counted, runtime);
+    else
+        pb__task_done_block(ex, id, size, counted, runtime, 0);
 }
 
 #endif /* PINBENCH_TASKS_H */
