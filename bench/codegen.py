@@ -45,7 +45,7 @@ GENERATOR_VERSION = 8  # 2: frames count their native size (fn_bytes); 3: stacks
 # 7: the layout's facts tasks.h branches on are constants (PB_LAYOUT_*);
 # 8: each root's poll is a function of its own (root<f>), tail-called by poll_root;
 # the entry tasks spawned by the engine (spawn_entries); PB_HEAP engines finish
-# their tasks (pb_task_done_block)
+# their tasks (pb_task_done_block); PB_F_STARTED only where a cell or locals need it
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -721,8 +721,11 @@ class _Gen:
             if self.bottom_up:
                 out.line("uint32_t task = ((pb_bhdr *)frame)->task;")
             out.line("(void)task;", "ex->c.polls += 1;")
-            with out.block("if (!(h->flags & PB_F_STARTED)) {"):
-                self.start(f, "frame", "h")
+            if self.cell(f) or self.locals8(f):
+                # Nothing reads PB_F_STARTED of a function without a cell
+                # or locals, so it is not set: a test and a store less per poll.
+                with out.block("if (!(h->flags & PB_F_STARTED)) {"):
+                    self.start(f, "frame", "h")
             self.body(f, suspend)
             self.finish(f)
             out.line(done)
