@@ -19,7 +19,10 @@ The instruction counter's process (:func:`count_main`, under valgrind:
 bench/instructions.py) is such a worker too: it reads the same tables,
 so valgrind runs no imports of numpy or the model, and its forked children
 plan nothing (a count took 2.9 s of start-up and 0.33 s per benchmark
-when the process rebuilt each benchmark, under valgrind's slowdown).
+when the process rebuilt each benchmark, under valgrind's slowdown). So is
+``pinbench validate``'s timing process (:func:`rounds_main`), which runs
+its cases' rounds one after another, as a native program does: its heap
+is then as small as a native program's (bench/validate/model_timing.py).
 """
 
 from __future__ import annotations
@@ -41,8 +44,25 @@ _INT64 = "int64"  # the key of an encoded array in the tables file
 # i's spec, and its counted run's pid and checksum; a child's exit status
 # when there is no spec for its index.
 SPEC_FILE, RESULT_FILE = "spec-{}.json", "counted-{}.json"
+ROUNDS_FILE = "rounds-{}.json"  # validate's timing process: job i's rounds' nanoseconds
 NO_MORE_BENCHMARKS = 3
-M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+# glibc's malloc rules of every process that runs rounds to be timed or
+# counted, the model's and the native programs' alike (bench/validate's
+# generated sources call mallopt with the same pairs), as (mallopt's
+# parameter from malloc.h, value):
+# - the mmap threshold fixed at its default, 128 KiB: glibc raises it as
+#   mmapped blocks are freed, so whether a large block (a fiber's 132 KiB
+#   stack) is mmapped or cut from the heap would depend on what the process
+#   freed before;
+# - no trimming: a round frees all it allocated, and glibc would hand the
+#   top of the heap back to the kernel at its end only to fault it in again
+#   in the next round. Whether it does depends on what else the process
+#   holds above it: rustc's fanout under anchor_box paid 47 page faults a
+#   round this way (three brk calls) and the model's process, whose heap
+#   top Python holds, none (docs/timing.md, "One thread, and the same
+#   malloc rules").
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MALLOC_RULES = ((M_MMAP_THRESHOLD, 128 * 1024), (M_TRIM_THRESHOLD, 1 << 30))
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,7 @@ def main() -> None:
     """pyperf's worker (and calibration) processes enter here."""
     pyperf_runner = runner(None)
     args = pyperf_runner.parse_args()
+    fix_malloc()
     try:
         with open(args.specs) as f:
             specs = [Spec(**s) for s in json.load(f)]
@@ -165,36 +186,47 @@ def main() -> None:
 # -- the instruction counter's process (bench/instructions.py runs it under valgrind) ----
 
 
-def fix_mmap_threshold() -> None:
-    """glibc raises its mmap threshold as mmapped blocks are freed, so
-    whether a large block (a fiber's 132 KiB stack) is mmapped or cut from
-    the heap would depend on what the process freed before. Fixed at its
-    default (128 KiB), a large block is always mmapped."""
-    import ctypes  # deferred: only the counting process needs it
+def fix_malloc() -> None:
+    """Apply MALLOC_RULES to this process's C library (glibc; elsewhere,
+    where there is no mallopt, nothing)."""
+    import ctypes  # deferred: only the processes that run rounds need it
     import ctypes.util
 
-    ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    if hasattr(libc, "mallopt"):
+        for param, value in MALLOC_RULES:
+            libc.mallopt(param, value)
+
+
+def _spec_at(index: int) -> Spec | None:
+    """Benchmark ``index``'s spec in the scratch folder; None past the last."""
+    try:
+        with open(SPEC_FILE.format(index)) as f:
+            return Spec(**json.load(f))
+    except FileNotFoundError:
+        return None
+
+
+def _write_json(name: str, value) -> None:
+    """Written whole or not at all: the harness reads it once it exists."""
+    with open(name + ".tmp", "w") as f:
+        json.dump(value, f)
+    os.rename(name + ".tmp", name)
 
 
 def _count_one(index: int) -> int:
     """In a forked child: count benchmark ``index``; return the exit status."""
-    try:
-        with open(SPEC_FILE.format(index)) as f:
-            spec = Spec(**json.load(f))
-    except FileNotFoundError:
+    if (spec := _spec_at(index)) is None:
         return NO_MORE_BENCHMARKS
     program, layout, compiled = loaded(spec)
-    fix_mmap_threshold()
+    fix_malloc()
     # Two rounds, the second counted: a steady-state one, like every timed
     # round after pyperf's warm-up and the native programs' later rounds
     # (bench/validate), with the executor's tables kept from the round
     # before and the C library's heap as that round left it.
     counters = _executor.run(program, layout, spec.allocator, spec.memory_limit,
                              count_instructions=True, engine=compiled, rounds=2)
-    result = RESULT_FILE.format(index)
-    with open(result + ".tmp", "w") as f:
-        json.dump({"pid": os.getpid(), "checksum": counters["checksum"]}, f)
-    os.rename(result + ".tmp", result)
+    _write_json(RESULT_FILE.format(index), {"pid": os.getpid(), "checksum": counters["checksum"]})
     return 0
 
 
@@ -219,6 +251,50 @@ def count_main() -> int:
         if status != 0:
             return status
         index += 1
+
+
+def single_threaded() -> bool | None:
+    """Whether this process has only ever had one thread, as glibc's malloc
+    sees it (once a second thread has started, every malloc and free takes
+    the arena's lock, which the native programs never do); None where the C
+    library does not say (not glibc 2.32+)."""
+    import ctypes
+
+    try:
+        return ctypes.c_char.in_dll(ctypes.CDLL(None), "__libc_single_threaded").value != b"\0"
+    except (OSError, ValueError):
+        return None
+
+
+def _time_rounds(index: int, rounds: int) -> int:
+    """Run benchmark ``index``'s ``rounds`` rounds back to back in C and
+    write their nanoseconds; return 0, or NO_MORE_BENCHMARKS."""
+    if (spec := _spec_at(index)) is None:
+        return NO_MORE_BENCHMARKS
+    program, layout, compiled = loaded(spec)
+    round_ns = _executor.run(program, layout, spec.allocator, spec.memory_limit, engine=compiled,
+                             rounds=rounds)["round_ns"]
+    _write_json(ROUNDS_FILE.format(index), list(round_ns))
+    return 0
+
+
+def rounds_main(rounds: int) -> int:
+    """validate's timing process (bench/validate/model_timing.py), in the
+    scratch folder: every job's rounds, one job after another, as a native
+    program runs its cases, in a process that imported only this module and
+    started no thread. (A child per job, as the counter forks, put each
+    job's few milliseconds right after a fork: its first writes copy pages,
+    and chain's 75 us rounds moved by up to 1.5x from one run to the next.)"""
+    if single_threaded() is False:
+        print("the model's timing process has started a second thread, so glibc's malloc would take "
+              "its locked path, which the native programs do not; time it in a process without threads",
+              file=sys.stderr)
+        return 1
+    fix_malloc()
+    index = 0
+    while (status := _time_rounds(index, rounds)) == 0:
+        index += 1
+    return 0 if status == NO_MORE_BENCHMARKS else status
 
 
 if __name__ == "__main__":

@@ -498,17 +498,26 @@ def _spawn_many_job():
 
 def test_the_models_timing_worker_is_single_threaded_as_the_natives_are():
     """glibc's malloc locks once a process has had a second thread; the
-    worker imports numpy, whose OpenBLAS would start one. It times in a
-    process that never had one (the native programs never do)."""
+    timing process imports only bench/worker.py and starts none (the
+    native programs never do), and times every job in a child of its own."""
     from pinbench.bench.validate import model_timing
 
-    (round_ns,) = model_timing.times([_spawn_many_job()], 2, 1 << 30, 120)
-    assert len(round_ns) == 2 and all(ns > 0 for ns in round_ns)
+    jobs = [_spawn_many_job(), _spawn_many_job()]
+    round_ns = model_timing.times(jobs, 3, 1 << 30, 120)
+    assert len(round_ns) == 2 and all(len(r) == 3 and all(ns > 0 for ns in r) for r in round_ns)
 
 
-def test_a_multithreaded_timing_worker_refuses_to_time(monkeypatch):
-    from pinbench.bench.validate import model_timing
+def test_a_multithreaded_process_refuses_to_time(monkeypatch, capsys):
+    from pinbench.bench import worker
 
-    monkeypatch.setattr(model_timing, "SINGLE_THREADED", {"OPENBLAS_NUM_THREADS": "2"})
-    with pytest.raises(UsageError, match="started a second thread"):
-        model_timing.times([_spawn_many_job()], 2, 1 << 30, 120)
+    monkeypatch.setattr(worker, "single_threaded", lambda: False)
+    assert worker.rounds_main(2) == 1
+    assert "started a second thread" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("thread", [False, True])
+def test_single_threaded_says_whether_a_thread_ever_started(thread):
+    start = "import threading; t = threading.Thread(target=int); t.start(); t.join(); " if thread else ""
+    said = subprocess.run([sys.executable, "-c", start + "from pinbench.bench.worker import single_threaded; "
+                           "print(single_threaded())"], capture_output=True, text=True, check=True).stdout.strip()
+    assert said == ("False" if thread else "True") or said == "None"  # None: not glibc 2.32+

@@ -27,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from pinbench.bench import engine, runner, timing  # noqa: E402
 from pinbench.bench.suite import build_suite  # noqa: E402
-from pinbench.bench.worker import fix_mmap_threshold  # noqa: E402
+from pinbench.bench.worker import fix_malloc  # noqa: E402
 from pinbench.cython_core import _executor  # noqa: E402
 
 workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -36,6 +36,6 @@ workload, strategy, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = timing.Spec(bench.label, workload, dict(bench.params), strategy, "system", 0,
                    runner.default_memory_limit(), engine.COMPILED)
 _, program, layout, compiled = timing.prepare(spec)
-fix_mmap_threshold()
+fix_malloc()
 counters = _executor.run(program, layout, "system", count_instructions=True, engine=compiled, rounds=rounds)
 print(f"{bench.label}: {counters['tasks']} tasks")

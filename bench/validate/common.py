@@ -13,6 +13,7 @@ from ...model.errors import UsageError
 from ...model import program as ops
 from ...model.program import CompiledProgram
 from ...model.program_view import Function, ProgramView
+from ..worker import MALLOC_RULES
 
 # Every step of docs/model.md. A step added to the model stays refused here
 # until both generators implement it.
@@ -20,6 +21,13 @@ SUPPORTED_OPS = (
     ops.OP_WORK, ops.OP_CALL, ops.OP_JOIN, ops.OP_SELECT, ops.OP_IO, ops.OP_YIELD, ops.OP_SPAWN, ops.OP_GEN,
 )
 SUPPORTED_TEXT = "work, call, join, select, io, yield_now, spawn, gen"
+
+
+def malloc_rules(call: str) -> str:
+    """The statements that give a native program's glibc the rules the
+    model's timing processes run under (bench/worker.py, MALLOC_RULES):
+    ``call`` formats one mallopt call from its parameter and value."""
+    return "".join(f"    {call.format(param=param, value=value)}\n" for param, value in MALLOC_RULES)
 
 
 def check_supported(program: CompiledProgram):

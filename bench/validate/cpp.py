@@ -21,6 +21,7 @@ from ...model.layout import HEAP
 from ...model.program_view import Function, ProgramView
 from ..emitter import Emitter
 from ..escape import comment_text
+from .common import malloc_rules
 
 
 def expresses(layout) -> bool:
@@ -40,6 +41,7 @@ RUNTIME = r"""
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <malloc.h>
 #include <new>
 #include <string>
 #include <utility>
@@ -543,7 +545,8 @@ def generate(cases: list, elidable: bool = False, opaque_destroy: bool = False, 
     ]
     parts.append(
         "int main(int argc, char** argv) {\n"
-        "    int repeat = argc > 1 ? std::atoi(argv[1]) : 1;\n"
+        + malloc_rules("mallopt({param}, {value});")
+        + "    int repeat = argc > 1 ? std::atoi(argv[1]) : 1;\n"
         + "\n".join(calls)
         + "\n    return 0;\n}\n"
     )

@@ -36,6 +36,7 @@ from ...model.layout import HEAP
 from ...model.program_view import Function, ProgramView
 from ..emitter import Emitter
 from ..escape import comment_text
+from .common import malloc_rules
 
 
 def expresses(layout) -> bool:
@@ -573,8 +574,10 @@ def generate(cases: list) -> str:
                 f"{module}::root_size(), {module}::fn_sizes, {module}::spawn_entries, repeat);"
             )
     parts.append(
+        'extern "C" {\n    fn mallopt(param: i32, value: i32) -> i32;\n}\n\n'
         "fn main() {\n"
-        "    let repeat: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);\n"
+        + malloc_rules("unsafe {{ mallopt({param}, {value}); }}")
+        + "    let repeat: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);\n"
         + "\n".join(calls)
         + "\n}\n"
     )
