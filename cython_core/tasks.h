@@ -1,6 +1,6 @@
 /*
- * tasks.h -- spawning a task and the bookkeeping it counts, included by
- * runtime.h after pb_ex.
+ * tasks.h -- spawning and finishing a task and the bookkeeping they
+ * count, included by runtime.h after pb_ex.
  *
  * One copy of each rule, inlined where it runs: by the executor
  * (_executor.pyx declares these under its own names in runtime.pxd) and
@@ -9,9 +9,11 @@
  * constants, instead of calling pb_services.spawn_task: spawn_many under
  * pinbox went from 646 to 584 instructions per task, this and the
  * allocators' dispatch by tag together (docs/validation.md, "The
- * executor's per-task work in instructions"). The rare paths (a refused
- * block, the memory limit's check, a table's growth) go back to the
- * executor through pb_services.
+ * executor's per-task work in instructions"). It finishes such a task
+ * the same way (pb_task_done_block), and its entry tasks are spawned by
+ * it too (runtime.h, pb_engine.spawn_entries): 577 since. The rare paths
+ * (a refused block, the memory limit's check, a table's growth) go back
+ * to the executor through pb_services.
  */
 #ifndef PINBENCH_TASKS_H
 #define PINBENCH_TASKS_H
