@@ -579,9 +579,7 @@ class _Gen:
         arg = f"h->arg * {count}ULL + (uint64_t)i"
         coff = self.coff(f)
         if not self.storage:  # the root a block of its own: tasks.h, inline, its sizes constants
-            c = e.callee
-            spawn = (f"pb_spawn_block(ex, {c}u, {self.size(c)}, {self.counted(c)}, {int(self.l.fn_runtime[c])}, "
-                     f"{arg}, {self.rdepth(e)}, ")
+            spawn = f"{self.spawn_block(e.callee)}{arg}, {self.rdepth(e)}, "
         else:
             spawn = f"ex->svc->spawn_task(ex, {e.callee}u, {arg}, {self.rdepth(e)}, "
         cond = self.taken(e)
@@ -908,6 +906,11 @@ class _Gen:
             self.out.line(f"    ex->c.moved_bytes += {self.counted(f)};")
         self.out.line("    return dest;", "}", "")
 
+    def spawn_block(self, f: int) -> str:
+        """The opening of a call to tasks.h's spawn of a task of ``f``, its
+        sizes as constants; the argument, rdepth and awaiter follow."""
+        return f"pb_spawn_block(ex, {f}u, {self.size(f)}, {self.counted(f)}, {int(self.l.fn_runtime[f])}, "
+
     def task_done(self, f: int, task: str) -> str:
         """A statement that finishes task ``task`` whose root, of ``f``, returned:
         its block freed with its sizes as constants (tasks.h)."""
@@ -917,15 +920,13 @@ class _Gen:
         """The executor's entry tasks, spawned with the entry's sizes as
         constants (runtime.h, pb_engine.spawn_entries): the spawn inline,
         as a spawn step's, not a call to the executor's spawn_task."""
-        c = int(self.p.entry)
         self.out.line(
             "static uint32_t spawn_entries(pb_ex *ex, uint64_t first, uint64_t count)",
             "{",
             "    uint64_t i;",
             "    uint32_t id = PB_NO_WAITER;",
             "    for (i = first; i < first + count; i++) {",
-            f"        id = pb_spawn_block(ex, {c}u, {self.size(c)}, {self.counted(c)}, {int(self.l.fn_runtime[c])}, "
-            "i, 0, NULL, NULL, 0);",
+            f"        id = {self.spawn_block(int(self.p.entry))}i, 0, NULL, NULL, 0);",
             "        if (id == PB_NO_WAITER)",
             "            break;",
             "    }",

@@ -253,6 +253,9 @@ def count_main() -> int:
         index += 1
 
 
+# -- pinbench validate's timing process (bench/validate/model_timing.py runs it) ----
+
+
 def single_threaded() -> bool | None:
     """Whether this process has only ever had one thread, as glibc's malloc
     sees it (once a second thread has started, every malloc and free takes

@@ -954,7 +954,7 @@ cdef void admit_arrivals(Ex *ex, uint32_t entry, bint wait) noexcept nogil:
 
 
 cdef void execute(Ex *ex, uint32_t entry, uint64_t tasks) noexcept nogil:
-    cdef uint64_t i, cap
+    cdef uint64_t cap
     cdef bint open_loop = ex.open.arrival_ns != NULL
     if open_loop:
         ex.open.start_ns = now_ns()

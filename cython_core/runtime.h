@@ -328,11 +328,11 @@ typedef struct pb_engine {
     void (*run)(pb_ex *ex, char *frame);                 /* bottom-up: resume until nothing is left to transfer to */
     void (*drop)(pb_ex *ex, char *root);                 /* cancel a task's root and everything below it */
     /* Spawn entry tasks first .. first + count - 1 of the program's entry
-     * function (arguments their indices), each queued: the id of the last,
-     * or PB_NO_WAITER (and the error set) when one could not be. NULL
-     * unless roots are blocks of their own (PB_HEAP): then the executor's
-     * spawn_task, which the engine's inlined copy of tasks.h's spawn
-     * replaces with the entry's sizes as constants. */
+     * function (arguments their indices), each queued, with tasks.h's spawn
+     * inlined and the entry's sizes as constants: the id of the last, or
+     * PB_NO_WAITER (and the error set) when one could not be. NULL where
+     * roots are not blocks of their own (not PB_HEAP): the executor's
+     * spawn_task spawns them then. */
     uint32_t (*spawn_entries)(pb_ex *ex, uint64_t first, uint64_t count);
 } pb_engine;
 

@@ -365,7 +365,7 @@ cdef extern from "runtime.h" nogil:
     void held_grew "pb_held_grew"(Ex *ex) noexcept
     char *block_counted "pb_block_counted"(Ex *ex, uint64_t size, uint64_t counted) noexcept
     int runtime_created "pb_runtime_created"(Ex *ex, uint64_t n) noexcept
-    void runtime_shrinks "pb_runtime_dropped"(Ex *ex, uint64_t n) noexcept
+    void runtime_dropped "pb_runtime_dropped"(Ex *ex, uint64_t n) noexcept
     char *block_alloc "pb_block_alloc"(Ex *ex, uint64_t size, uint64_t counted) noexcept
     void block_free "pb_block_free"(Ex *ex, char *ptr, uint64_t size, uint64_t counted) noexcept
     char *mem_alloc_as "pb_mem_alloc_as"(Ex *ex, uint64_t size, uint64_t counted) noexcept

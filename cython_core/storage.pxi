@@ -227,7 +227,7 @@ cdef void stack_delete(Ex *ex, Stack *st) noexcept nogil:
         slab = after
     cdef uint32_t fn = (<Hdr *>st.first).fn
     ex.c.live_bytes -= ex.p.fn_bytes[fn] if ex.p.storage == S_STACKS else ex.p.fn_size[fn]
-    runtime_shrinks(ex, st.runtime)
+    runtime_dropped(ex, st.runtime)
     block_free(ex, <char *>st, sizeof(Stack) + (st.cap * ex.p.stack_scale if ex.p.storage == S_STACKS else st.cap),
                st.counted)
 
@@ -263,7 +263,7 @@ cdef void box_done(Ex *ex, char *box) noexcept nogil:
         ex.pool_len[fn] += 1
         ex.c.live_bytes -= size          # still held: reserved, not in use
         return
-    runtime_shrinks(ex, ex.p.fn_runtime[fn])
+    runtime_dropped(ex, ex.p.fn_runtime[fn])
     mem_free_as(ex, box, size, size)
 
 
@@ -277,7 +277,7 @@ cdef void pools_drain(Ex *ex) noexcept nogil:
         if ex.pool_len[fn] == NOT_POOLED:
             continue
         for i in range(ex.pool_len[fn]):
-            runtime_shrinks(ex, ex.p.fn_runtime[fn])
+            runtime_dropped(ex, ex.p.fn_runtime[fn])
             block_free(ex, ex.pool[fn * ex.p.pool + i], ex.p.fn_size[fn], ex.p.fn_size[fn])
         ex.pool_len[fn] = 0
 
@@ -372,7 +372,7 @@ cdef void chunk_drop(Ex *ex, Stack *v) noexcept nogil:
     """Free a virtual thread's newest chunk (empty): the one below is newest."""
     cdef Stack *c = v.chunk
     v.chunk = c.chunk
-    runtime_shrinks(ex, c.runtime)
+    runtime_dropped(ex, c.runtime)
     block_free(ex, <char *>c, sizeof(Stack) + c.cap * ex.p.stack_scale, c.counted)
 
 
@@ -389,7 +389,7 @@ cdef Stack *vthread_new(Ex *ex) noexcept nogil:
 cdef void vthread_end(Ex *ex, Stack *v) noexcept nogil:
     while v.chunk != NULL:
         chunk_drop(ex, v)
-    runtime_shrinks(ex, v.runtime)
+    runtime_dropped(ex, v.runtime)
     ex.fp.book -= sizeof(Stack)
     limits_moved(ex)
     free(v)

@@ -284,8 +284,9 @@ static inline uint32_t pb_task_new(pb_ex *ex, char *root, uint64_t *handle, char
     return id;
 }
 
-/* Append to the run queue (a ring, grown and unwrapped when full). -1 (and
- * the error set) when it cannot grow. */
+/* The run queue is full: grow it and unwrap the ring. -1 (and the error
+ * set) when it cannot grow. Out of line: its call is rare, and inlined it
+ * would make every enqueue's caller keep its values across a call. */
 PB_COLD int pb__queue_grow(pb_ex *ex)
 {
     uint64_t old_cap = ex->q_cap, i, wrapped;

@@ -11,12 +11,11 @@ on that state (docs/validation.md, "glibc's state").
 So each round the model's cases are timed as pyperf's workers and the
 instruction counter time and count theirs (bench/worker.py): the cases'
 tables are written to a scratch folder, and one process that imports only
-bench/worker.py (no numpy, no model, no thread) forks a child per case,
-which loads its tables and engine, takes the native programs' malloc rules
-(worker.MALLOC_RULES), runs ``runs`` rounds back to back in C (as the
-native program runs its rounds: nothing from Python between them) and
-writes their nanoseconds. Every case starts from the same small heap, as
-each native program starts from its own.
+bench/worker.py (no numpy, no model, no thread) takes the native
+programs' malloc rules (worker.MALLOC_RULES) and then, case after case as
+a native program does, loads the case's tables and engine, runs ``runs``
+rounds back to back in C (nothing from Python between them) and writes
+their nanoseconds. Its heap is as small as a native program's.
 
 The process is single-threaded, as the native programs are: glibc's
 ``malloc`` and ``free`` take a lock-free path only in a process that has
@@ -44,8 +43,8 @@ from ..worker import ROUNDS_FILE, SPEC_FILE, Spec, write_tables
 
 def times(jobs: list, runs: int, memory_limit: int, timeout: float) -> list:
     """Per job ``(program, layout, allocator, engine_path or None)``, the
-    elapsed nanoseconds of each of its ``runs`` runs, each job timed in a
-    fresh child of one small process."""
+    elapsed nanoseconds of each of its ``runs`` runs, the jobs timed one
+    after another in one small process (worker.rounds_main)."""
     if not jobs:
         return []
     with tempfile.TemporaryDirectory(prefix="pinbench-model-timing-") as scratch:
