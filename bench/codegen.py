@@ -38,14 +38,20 @@ from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 8  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
+GENERATOR_VERSION = 9  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
 # 4: a move copies only where the native program does (layout.copied_moves);
 # 5: repeating steps whose children's places move by a stride fold into loops;
 # 6: a top-down call whose child is always built waits on the child's poll alone;
 # 7: the layout's facts tasks.h branches on are constants (PB_LAYOUT_*);
 # 8: each root's poll is a function of its own (root<f>), tail-called by poll_root;
 # the entry tasks spawned by the engine (spawn_entries); PB_HEAP engines finish
-# their tasks (pb_task_done_block); PB_F_STARTED only where a cell or locals need it
+# their tasks (pb_task_done_block); PB_F_STARTED only where a cell or locals need it;
+# 9: a function that never suspends keeps its locals on its poll's stack (fn_stack_locals)
+
+# The longest work step on the poll's stack unrolled in full: rustc -O
+# (LLVM) unrolls the work loop in full up to 32 bytes and keeps the loop
+# from 48 (docs/validation.md, "Locals on the poll's stack").
+FULL_UNROLL_WORK = 32
 
 # Longest period of repeating steps that is folded into a loop.
 MAX_PERIOD = 16
@@ -117,8 +123,8 @@ def fingerprint(program, layout) -> str:
         h.update(np.ascontiguousarray(getattr(program, name), dtype=np.int64).tobytes())
     h.update(f"entry={program.entry}".encode())
     for name in (
-        "fn_size", "fn_bytes", "fn_locals_offset", "fn_cell_size", "fn_child_offset", "edge_boxed",
-        "edge_offset",
+        "fn_size", "fn_bytes", "fn_locals_offset", "fn_cell_size", "fn_stack_locals", "fn_child_offset",
+        "edge_boxed", "edge_offset",
     ):
         h.update(name.encode())
         h.update(np.ascontiguousarray(getattr(layout, name), dtype=np.int64).tobytes())
@@ -274,14 +280,20 @@ class _Gen:
     def coff(self, f: int) -> int:
         return int(self.l.fn_child_offset[f])
 
-    def locals8(self, f: int) -> int:
-        return (int(self.p.fn_locals[f]) + 7) & ~7
+    def frame_locals(self, f: int) -> int:
+        """Bytes of locals in the frame (none in a cell or on the stack)."""
+        return 0 if self.cell(f) else self.coff(f) - self.loff(f)
+
+    def stack_locals(self, f: int) -> int:
+        return int(self.l.fn_stack_locals[f])
 
     # -- emitting ----------------------------------------------------------
 
     def locals_of(self, f: int, fr: str) -> str:
         if self.cell(f):
             return f"(*(char **)({fr} + {self.loff(f)}) + PB_CELL_HEADER)"
+        if self.stack_locals(f):
+            return "locals"  # the poll's own array (poll)
         return f"({fr} + {self.loff(f)})"
 
     def start(self, f: int, fr: str, h: str):
@@ -302,8 +314,8 @@ class _Gen:
                 "    }",
                 "}",
             )
-        elif self.locals8(f):
-            self.out.line(f"memset({fr} + {self.loff(f)}, 0, {self.locals8(f)});")
+        elif self.frame_locals(f):
+            self.out.line(f"memset({fr} + {self.loff(f)}, 0, {self.frame_locals(f)});")
 
     def release_cell(self, f: int, fr: str, h: str):
         cell = self.cell(f)
@@ -319,14 +331,21 @@ class _Gen:
         if self.cell(f):
             self.out.line("ex->c.refcount_ops += 2;")
 
-    def work(self, f: int, n: int, fr: str, h: str):
+    def work(self, f: int, n: int, fr: str, h: str, fresh: bool = False):
+        """``fresh``: no step before this one changed acc, so it is still
+        the 0 it was built with, a constant the compiler may fold."""
         if n <= 0:
             return
+        # On the poll's stack, as in LLVM's code for the native program:
+        # a loop this short is unrolled in full, the zeroed bytes it reads
+        # fold away, and only the bytes it writes and reads stay.
+        unrolled = self.stack_locals(f) and n <= FULL_UNROLL_WORK
         self.out.line(
             "{",
             f"    unsigned char *mem = (unsigned char *){self.locals_of(f, fr)};",
-            f"    uint64_t acc = {h}->acc;",
+            f"    uint64_t acc = {'0' if fresh else f'{h}->acc'};",
             "    int64_t i;",
+            *([f"#pragma GCC unroll {n}"] if unrolled else []),
             f"    for (i = 0; i < {n}; i++) {{",
             "        unsigned char b = (unsigned char)(mem[i] + (acc & 0xff) + 1);",
             "        mem[i] = b;",
@@ -428,11 +447,12 @@ class _Gen:
 
     # -- steps ---------------------------------------------------------------
 
-    def step(self, f: int, step: _Step, label: str, suspend: str):
-        """The code of one step; ``suspend`` is what a pending poll returns."""
+    def step(self, f: int, step: _Step, label: str, suspend: str, fresh: bool = False):
+        """The code of one step; ``suspend`` is what a pending poll returns;
+        ``fresh``: acc is still 0 (Emitter.work)."""
         op = step.op
         if op == ops.OP_WORK:
-            self.work(f, step.arg, "frame", "h")
+            self.work(f, step.arg, "frame", "h", fresh)
         elif op in _AWAITS_CHILDREN:
             if self.bottom_up:
                 self.bottom_up_children(f, step, label)
@@ -671,11 +691,14 @@ class _Gen:
         """The switch over the steps, resuming at ``h->pc``."""
         out = self.out
         out.line("switch (h->pc) {")
+        steps = self.fn_steps[f]
         for n, seg in enumerate(self.fn_segments[f]):
             with out.case(self.case_label(seg)):
                 if seg.repeats == 1 and seg.period == 1:
                     out.line(f"if (ex->error) return {suspend};")
-                    self.step(f, seg.steps[0], f"done_{n}", suspend)
+                    # Only a detached spawn before it: nothing changed acc.
+                    fresh = all(s.op == ops.OP_SPAWN and not s.wait for s in steps[:seg.start])
+                    self.step(f, seg.steps[0], f"done_{n}", suspend, fresh)
                     out.line(f"h->pc = {seg.start + 1};")
                 else:
                     with out.block("for (;;) {"):
@@ -719,7 +742,13 @@ class _Gen:
             if self.bottom_up:
                 out.line("uint32_t task = ((pb_bhdr *)frame)->task;")
             out.line("(void)task;", "ex->c.polls += 1;")
-            if self.cell(f) or self.locals8(f):
+            if self.stack_locals(f):
+                # It never suspends: this is its only poll, and its locals
+                # live on the poll's stack, as natively (the compiler keeps
+                # only the bytes its work reads).
+                out.line(f"unsigned char locals[{self.stack_locals(f)}];",
+                         f"memset(locals, 0, {self.stack_locals(f)});")
+            elif self.cell(f) or self.frame_locals(f):
                 # Nothing reads PB_F_STARTED of a function without a cell
                 # or locals, so it is not set: a test and a store less per poll.
                 with out.block("if (!(h->flags & PB_F_STARTED)) {"):

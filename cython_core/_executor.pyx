@@ -222,6 +222,11 @@ cdef inline char *locals_of(Ex *ex, char *frame) noexcept nogil:
     cdef char *at = frame + ex.p.fn_locals_offset[fn]
     if ex.p.fn_cell_size[fn]:
         return (<char **>at)[0] + CELL_HEADER
+    if ex.p.fn_stack_locals[fn]:
+        # A function that never suspends runs from start to finish in one
+        # poll, and such a function calls no other (a call suspends), so one
+        # scratch area serves them all, as the poll's stack does natively.
+        return ex.scratch
     return at
 
 
@@ -280,8 +285,10 @@ cdef inline void start(Ex *ex, char *frame) noexcept nogil:
         (<uint64_t *>cell)[0] = 1      # strong count
         (<uint64_t *>cell)[1] = 1      # weak count (held by the strongs)
         (<char **>(frame + ex.p.fn_locals_offset[fn]))[0] = cell
-    else:
-        memset(frame + ex.p.fn_locals_offset[fn], 0, (ex.p.fn_locals[fn] + 7) & ~7)
+    elif ex.p.fn_stack_locals[fn]:
+        memset(ex.scratch, 0, ex.p.fn_stack_locals[fn])
+    else:                       # the frame's locals: up to its child area (none when not kept)
+        memset(frame + ex.p.fn_locals_offset[fn], 0, ex.p.fn_child_offset[fn] - ex.p.fn_locals_offset[fn])
 
 
 cdef inline void release_cell(Ex *ex, char *frame) noexcept nogil:
@@ -1207,6 +1214,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.p.fn_bytes = column(layout, "fn_bytes", keep)
     ex.p.fn_locals_offset = column(layout, "fn_locals_offset", keep)
     ex.p.fn_cell_size = column(layout, "fn_cell_size", keep)
+    ex.p.fn_stack_locals = column(layout, "fn_stack_locals", keep)
     ex.p.fn_child_offset = column(layout, "fn_child_offset", keep)
     ex.p.edge_boxed = column(layout, "edge_boxed", keep)
     ex.p.edge_offset = column(layout, "edge_offset", keep)
@@ -1305,8 +1313,10 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     cdef uint64_t start_ns, end_ns
     cdef uint32_t i
     cdef int64_t max_frame = 0
+    cdef int64_t max_stack_locals = 0
     for i in range(len(layout.fn_size)):
         max_frame = max(max_frame, ex.p.fn_size[i])
+        max_stack_locals = max(max_stack_locals, ex.p.fn_stack_locals[i])
     # The memory limit counts what the process holds: its resident size now
     # (freed memory of earlier runs given back first), the allocator's
     # footprint and the executor's bookkeeping, from the first byte.
@@ -1321,7 +1331,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
     ex.fp.ask_from = ex.fp.step if memory_limit >= ex.fp.step else memory_limit + 1
     ex.fp.sample_rss = not count_instructions
     ex.fp.next_check = ex.fp.step
-    ex.fp.book = (max_frame + 64) + ex.wheel_size * sizeof(Bucket) + 8 * (len(latency) + len(late))
+    ex.fp.book = (max_frame + 64) + max_stack_locals + ex.wheel_size * sizeof(Bucket) + 8 * (len(latency) + len(late))
     cdef uint64_t n_fns = len(program.fn_names)
     if ex.p.storage >= S_BOX_ON_SUSPEND:   # the thread's stack, and the pools' tables
         ex.fp.book += (sizeof(Stack) + ex.p.stack_bytes + (ex.p.stack_bytes // 64 + 1) * sizeof(uint64_t)
@@ -1342,6 +1352,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
                                              **footprint_counters(&ex, 0), "memory_over": "counted",
                                              "refused_at_start": True})
     ex.staging = <char *>calloc(max_frame + 64, 1)
+    ex.scratch = <char *>malloc(max_stack_locals + 8)
     ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
     if ex.p.storage >= S_BOX_ON_SUSPEND:
         ex.thread = <Stack *>malloc(sizeof(Stack) + ex.p.stack_bytes)
@@ -1356,10 +1367,11 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         if ex.thread != NULL:
             memset(ex.thread, 0, sizeof(Stack))
             ex.thread.cap = ex.p.stack_bytes
-    if (ex.staging == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator])
+    if (ex.staging == NULL or ex.scratch == NULL or ex.wheel == NULL or pb_allocator_init(&ex.a, ALLOCATORS[allocator])
             or (ex.p.storage >= S_BOX_ON_SUSPEND and (ex.thread == NULL or ex.pool == NULL or ex.pool_len == NULL
                                                       or ex.thread_at == NULL))):
         free(ex.staging)
+        free(ex.scratch)
         free(ex.wheel)
         free(ex.thread)
         free(ex.pool)
@@ -1396,6 +1408,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
         free(ex.wheel[i].ids)
     free(ex.wheel)
     free(ex.staging)
+    free(ex.scratch)
     free(ex.thread)
     free(ex.pool)
     free(ex.pool_len)

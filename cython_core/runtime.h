@@ -32,7 +32,7 @@
 
 #include "allocators.h"
 
-#define PB_RUNTIME_ABI 9u
+#define PB_RUNTIME_ABI 10u
 
 /* Step codes: must match model/program.py (tests/test_executor.py checks). */
 enum {
@@ -171,6 +171,7 @@ typedef struct pb_prog {      /* the program and layout arrays the interpreter r
     const int64_t *fn_bytes;          /* what the native frame costs: counted and moved */
     const int64_t *fn_locals_offset;
     const int64_t *fn_cell_size;
+    const int64_t *fn_stack_locals;   /* locals on the poll's stack (the interpreter: scratch), 0: none */
     const int64_t *fn_child_offset;
     const int64_t *edge_boxed;
     const int64_t *edge_offset;
@@ -365,6 +366,7 @@ struct pb_ex {
     uint64_t memory_limit;
     int error;
     char *staging;            /* futures are built here, then moved into place */
+    char *scratch;            /* the interpreter's stack locals: the one function running that keeps them */
     const pb_services *svc;
     const pb_engine *eng;     /* NULL: the interpreter polls the frames */
     /* tasks */

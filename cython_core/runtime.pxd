@@ -169,6 +169,7 @@ cdef extern from "runtime.h" nogil:
         const int64_t *fn_bytes
         const int64_t *fn_locals_offset
         const int64_t *fn_cell_size
+        const int64_t *fn_stack_locals
         const int64_t *fn_child_offset
         const int64_t *edge_boxed
         const int64_t *edge_offset
@@ -321,6 +322,7 @@ cdef extern from "runtime.h" nogil:
         uint64_t memory_limit
         int error
         char *staging
+        char *scratch
         const Services *svc
         const Engine *eng
         Task *tasks

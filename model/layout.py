@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
-from .native import CLANG, GXX, clang_sizes, gxx_sizes, rust_sizes
+from .native import CLANG, GXX, RUSTC, clang_sizes, gxx_sizes, locals_kept, rust_sizes
 from .program import OP_CALL, OP_GEN, OP_IO, OP_SPAWN, OP_YIELD
 
 TOP_DOWN = "top_down"  # Rust futures: the task is polled from its root
@@ -67,7 +67,12 @@ class Layout:
     fn_size: np.ndarray  # the executor's frame: its header, every slot, children inline
     fn_bytes: np.ndarray  # the native frame's size: what a box, task or move of it counts
     fn_locals_offset: np.ndarray  # where the locals (or the cell pointer) start
-    fn_cell_size: np.ndarray  # 0 when the locals are in the frame
+    fn_cell_size: np.ndarray  # 0 when the locals are not in a cell
+    # Bytes of locals the poll keeps on its own stack, zeroed as it starts
+    # (0: in the frame, in a cell, or unused): a function that never
+    # suspends, whose native future keeps none (native.locals_kept); the
+    # frame then has no room for them.
+    fn_stack_locals: np.ndarray
     fn_child_offset: np.ndarray  # start of the child area
     edge_boxed: np.ndarray  # 1 when the child has its own allocation
     edge_offset: np.ndarray  # slot of the child (or its pointer) in the parent frame
@@ -131,6 +136,12 @@ def compute_layout(strategy, program) -> Layout:
     storage = strategy.storage_plan()
     check_storage(strategy, program, edge_place, storage)
     in_cell = [strategy.locals_in_cell(program, f) for f in range(n_fns)]
+    in_frame = locals_in_frame(strategy, program, in_cell)
+    fn_stack_locals = np.array(
+        [0 if in_cell[f] or in_frame[f] or not program.view.functions[f].works else align8(program.fn_locals[f])
+         for f in range(n_fns)],
+        dtype=np.int64,
+    )
     header = strategy.header_bytes
     # Steps reuse one child area (the largest step's), or each step has its
     # own (their sum): the one place this is decided, for the executor's
@@ -181,7 +192,7 @@ def compute_layout(strategy, program) -> Layout:
                         f"strategy '{strategy.name}' stores recursive function "
                         f"'{program.fn_names[e.callee]}' inline in itself; box its back edges"
                     )
-        locals_part = POINTER if in_cell[fn] else align8(program.fn_locals[fn])
+        locals_part = POINTER if in_cell[fn] else align8(program.fn_locals[fn]) if in_frame[fn] else 0
         child_offset = header + locals_part
         areas = []
         for step in function.steps:
@@ -220,6 +231,7 @@ def compute_layout(strategy, program) -> Layout:
         fn_bytes=np.array(fn_bytes, dtype=np.int64),
         fn_locals_offset=np.full(n_fns, header, dtype=np.int64),
         fn_cell_size=fn_cell_size,
+        fn_stack_locals=fn_stack_locals,
         fn_child_offset=fn_child_offset,
         edge_boxed=edge_boxed,
         edge_offset=edge_offset,
@@ -232,6 +244,17 @@ def compute_layout(strategy, program) -> Layout:
         copied_moves=copied_moves(strategy),
         **storage,
     )
+
+
+def locals_in_frame(strategy, program, in_cell) -> list:
+    """Whether each function's locals live in its frame between polls: as
+    the native compiler of a heap layout keeps them (rustc top-down, g++ or
+    clang bottom-up: native.locals_kept); always under the other storages,
+    whose frames are the runtime's own."""
+    if strategy.storage_plan()["storage"] != HEAP:
+        return [bool(program.fn_locals[f]) and not in_cell[f] for f in range(len(program.fn_names))]
+    compiler = RUSTC if strategy.polling != BOTTOM_UP else strategy.frame_compiler
+    return [locals_kept(program, f, in_cell[f], compiler) for f in range(len(program.fn_names))]
 
 
 def copied_moves(strategy) -> tuple:

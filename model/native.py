@@ -57,6 +57,27 @@ def _waits(step) -> bool:
     return step.op in (OP_CALL, OP_JOIN, OP_SELECT, OP_IO, OP_YIELD) or (step.op == OP_SPAWN and step.wait)
 
 
+RUSTC = "rustc"
+
+
+def locals_kept(program, fn: int, in_cell: bool, compiler: str) -> bool:
+    """Whether ``compiler``'s future or frame of ``fn`` keeps its locals
+    between polls. rustc and clang keep them only when the function suspends
+    (a generator yields) and a work step uses them, or (rustc) an awaited
+    child borrows them; a function that never suspends runs its body in one
+    poll, on the poll's stack, where the optimizer keeps only the bytes it
+    reads. g++ keeps every local in the frame. Locals in a cell are kept
+    there, not in the frame."""
+    if not program.fn_locals[fn] or in_cell:
+        return False
+    if compiler == GXX:
+        return True
+    steps = clang_steps(program, fn) if compiler == CLANG else program.view.functions[fn].steps
+    suspends = bool(program.fn_generator[fn]) or any(_waits(s) for s in steps)
+    borrowed = compiler == RUSTC and bool(program.fn_borrows[fn])
+    return suspends and (program.view.functions[fn].works or borrowed)
+
+
 def rust_sizes(program, edge_boxed, in_cell) -> list:
     """``size_of`` every function's future under rustc: a state machine whose
     variants (one per await) hold what is live across that await. A function
@@ -91,18 +112,16 @@ def rust_sizes(program, edge_boxed, in_cell) -> list:
         steps = function.steps
         locals_, cell = int(program.fn_locals[fn]), bool(in_cell[fn])
         generator = bool(program.fn_generator[fn])
-        borrowed = locals_ and not cell and bool(program.fn_borrows[fn])
         # The array is live (or borrowed by `work`) across every await once
         # a work step touches it; a borrowing function's array and its
         # reference to it are held across every await.
-        worked = locals_ and not cell and any(s.op == OP_WORK and s.arg for s in steps)
         kept = {"arg": U64}  # the argument: the value uses it at the end
         if cell:
             kept["cell"] = REF  # the Rc is dropped at the end
-        elif borrowed:
-            kept.update(locals=(locals_, 1), reference=REF)
-        elif worked:
+        elif locals_kept(program, fn, cell, RUSTC):
             kept["locals"] = (locals_, 1)
+            if program.fn_borrows[fn]:
+                kept["reference"] = REF
         variants = []  # per await: (what lives in the prefix, what only this await holds)
         if generator:
             # for _ in 0..n { work; yield item.await }: one await in a loop.
@@ -390,11 +409,18 @@ def constant_rdepth(program) -> list:
     return [not r for r in reached]
 
 
+def clang_steps(program, fn: int) -> list:
+    """``fn``'s steps as clang lays out its frame: after optimization, so
+    without a call or spawn whose edge is never taken (constant propagation
+    removed it)."""
+    return [s for s in program.view.functions[fn].steps
+            if not (s.op in (OP_CALL, OP_SPAWN) and not program.edge_taken[s.edges[0].index])]
+
+
 def clang_frame_fields(program, fn: int, constant: bool) -> list:
     """The flexible fields (size, alignment) of ``fn``'s own clang frame
     (its elided children's frames excluded)."""
-    steps = [s for s in program.view.functions[fn].steps
-             if not (s.op in (OP_CALL, OP_SPAWN) and not program.edge_taken[s.edges[0].index])]
+    steps = clang_steps(program, fn)
     if program.fn_generator[fn]:
         fields = [U64, U64, U64]  # arg, n, the loop counter
         worked = max([s.arg for s in steps if s.op == OP_WORK] or [0])
@@ -430,7 +456,7 @@ def clang_frame_fields(program, fn: int, constant: bool) -> list:
     suspends = [i for i, s in enumerate(steps) if _waits(s)]
     # The locals: in the frame once a work step uses them (the opaque work
     # loop takes their address) and the function suspends at all.
-    if program.fn_locals[fn] and suspends and any(s.op == OP_WORK and s.arg for s in steps):
+    if locals_kept(program, fn, False, CLANG):
         fields.append(_locals_field(program, fn))
     fields.append(U64)  # arg
     # acc: each value of it that lives across a suspension is a spill of

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .program import OP_CALL, OP_GEN, OP_JOIN, OP_SELECT, OP_SPAWN
+from .program import OP_CALL, OP_GEN, OP_JOIN, OP_SELECT, OP_SPAWN, OP_WORK
 
 # The steps that hold their children in the function's own state (a call's,
 # join's or select's futures; a generator being driven): what "inline" means.
@@ -54,6 +54,11 @@ class Function:
         """Whether some step may fold a child's value (then the value
         depends on a run-time 'folded' flag, see docs/model.md)."""
         return any(s.holds_children or (s.op == OP_SPAWN and s.wait) for s in self.steps)
+
+    @property
+    def works(self) -> bool:
+        """Whether some work step reads and writes its locals."""
+        return any(s.op == OP_WORK and s.arg for s in self.steps)
 
     @property
     def edges(self):

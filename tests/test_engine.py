@@ -31,6 +31,7 @@ from pinbench.cython_core import _executor
 from pinbench.strategies.base import BOTTOM_UP, BOX, INLINE, OWN, Strategy
 
 from .helpers import COUNTERS, pinbench
+from .oracles.checksum import expected_checksum
 from .programs import mixed_program, random_programs, random_select_programs, resident_after_trim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +149,41 @@ def test_plugin_strategies_count_the_same():
     programs = quick_programs() + [mixed_program()]
     for program, layout in build_all(programs, PLUGINS):
         assert_same(program, layout, "system")
+
+
+def test_locals_live_where_the_native_compiler_keeps_them():
+    """A function that never suspends keeps its locals on its poll's stack
+    under rustc and clang (no room in the frame), g++ in its frame; one that
+    suspends keeps worked locals in its frame everywhere. The values are the
+    model's either way, the two engines count the same, and a generator run
+    in the middle of a stack-locals body (its own locals worked or not)
+    leaves that body's bytes alone."""
+    p = Program("stack_locals", entry="main", tasks=2)
+    p.fn("main").spawn("leaf", count=3, wait=True).call("kept")
+    p.fn("leaf", locals=100).work(16).gen("worked", 3).gen("idle", 2).work(40).spawn("tail", count=2, wait=False)
+    p.fn("worked", locals=24, generator=True).work(8)
+    p.fn("idle", locals=48, generator=True).work(0)
+    p.fn("tail", locals=4000).work(32)
+    p.fn("kept", locals=64).work(8).io(1).work(8)
+    program = p.compile()
+    fn = {name: i for i, name in enumerate(program.fn_names)}
+    on_stack = {  # strategy: the functions whose locals are on the stack
+        "pinbox": {"leaf", "tail"}, "anchor_box": {"leaf", "tail"}, "rc": {"leaf", "tail"},
+        "halo": {"leaf", "tail"}, "always_heap:clang=1": {"leaf", "tail"}, "always_heap": set(),
+    }
+    for name, stack in on_stack.items():
+        layout = strategies.get(name).plan(program)
+        for f, locals_ in (("leaf", 104), ("tail", 4000)):
+            assert layout.fn_stack_locals[fn[f]] == (locals_ if f in stack else 0), (name, f)
+            in_frame = layout.fn_child_offset[fn[f]] - layout.fn_locals_offset[fn[f]]
+            assert in_frame == (0 if f in stack else locals_), (name, f)
+        assert layout.fn_stack_locals[fn["kept"]] == 0 and layout.fn_stack_locals[fn["worked"]] == 0
+        assert layout.fn_child_offset[fn["kept"]] - layout.fn_locals_offset[fn["kept"]] == 64
+        assert layout.fn_child_offset[fn["idle"]] - layout.fn_locals_offset[fn["idle"]] == (
+            48 if name == "always_heap" else 0), name  # never read: only g++ keeps it
+    for program_, layout in build_all([program], [strategies.get(name) for name in on_stack]):
+        interpreted = assert_same(program_, layout)
+        assert interpreted[1]["checksum"] == expected_checksum(program), layout.strategy
 
 
 @pytest.fixture(scope="module")

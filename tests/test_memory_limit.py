@@ -205,7 +205,7 @@ def check_a_run_past_the_limit():
 
 def test_a_frame_larger_than_the_limit_is_never_allocated():
     p = Program("huge", tasks=1)
-    p.fn("main", locals=1 << 20).io(1)
+    p.fn("main", locals=1 << 20).work(16).io(1)  # used before an await: kept in the frame
     program = p.compile()
     limit = resident_after_trim() + (512 << 10)
     with pytest.raises(_executor.ExecutorError) as caught:
