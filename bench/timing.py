@@ -41,7 +41,7 @@ from . import engine as engines
 from .environment import worker_cpus
 from .metrics import PERCENTILES
 from .statistics import OUTLIER_CLASSES, trust
-from .worker import Spec, runner, time_runs, write_tables
+from .worker import Spec, fix_malloc, runner, time_runs, write_tables
 from .workloads import get_workload
 
 # pyperf settings per run mode: processes, values per process, warm-ups,
@@ -65,6 +65,10 @@ LATENCY_REPEATS = {"quick": 1, "default": 3, "rigorous": 5}
 # MAX_OVERHEAD_PAIRS times, so tiny runs are not judged on clock noise.
 OVERHEAD_BUDGET = {"quick": 0.02, "default": 0.1, "rigorous": 0.3}
 MAX_OVERHEAD_PAIRS = 200
+# What the latency runs of one benchmark may take (s): past it, no more
+# repeats and no more pairs beyond the first of each (a run of seconds
+# needs neither for its percentiles or its overhead).
+LATENCY_SECONDS = {"quick": 0.5, "default": 3.0, "rigorous": 20.0}
 
 # More values where a benchmark is not trusted yet (statistics.trust): after
 # pyperf's processes, one more worker process at a time, with the same loops,
@@ -76,6 +80,14 @@ MAX_OVERHEAD_PAIRS = 200
 # times as long.
 MORE_SECONDS = {"quick": 1.0, "default": 4.0, "rigorous": 20.0}
 MORE_SHARE = 0.5
+
+# What pyperf's first rounds of one benchmark may take (s), estimated from
+# the counting run: past it, fewer processes, then fewer values per process
+# (at least MIN_VALUES), so one slow benchmark (a run of select_loop under
+# fiber maps a thousand stacks per task: 2 s) cannot take a suite's time;
+# its interval then says whether it is trusted. Rigorous takes what it takes.
+FIRST_SECONDS = {"quick": 2.0, "default": 8.0}
+MIN_VALUES = 3
 
 
 @lru_cache(maxsize=4)
@@ -108,6 +120,22 @@ def with_tables(spec: Spec, path, name: str | None = None) -> Spec:
                    engine_library=os.path.abspath(compiled.path) if compiled else "")
 
 
+def within_first_seconds(processes: int, values: int, warmups: int, seconds_per_value: float,
+                         budget: float) -> tuple:
+    """(processes, values per process) for pyperf's first rounds of one
+    benchmark: as asked, or, where they would take longer than ``budget``
+    seconds, fewer processes first, then fewer values (not below
+    MIN_VALUES, nor below one process)."""
+    def seconds(p, v):
+        return p * (v + warmups) * seconds_per_value
+
+    while processes > 1 and seconds(processes, values) > budget:
+        processes -= 1
+    while values > MIN_VALUES and seconds(processes, values) > budget:
+        values -= 1
+    return processes, values
+
+
 def sample_until_trusted(values: list, more, cap: float, estimate: float, clock=time.monotonic) -> tuple:
     """Add ``more()``'s values to ``values`` until :func:`statistics.trust`
     trusts them, or the next call, expected to take as long as the last
@@ -135,6 +163,11 @@ class Timer:
         cpus = worker_cpus()
         self.runner.parse_args(["--quiet", "--inherit-environ", inherit, "--specs", self.specs_path]
                                + (["--affinity", cpus] if cpus else []))
+        # The counting runs in this process give the workers their loops
+        # (time), so they run under the workers' malloc rules: a fiber's
+        # 132 KiB stack is mmapped in both (select_loop under fiber: 2 s a
+        # run there, 22 ms with the stacks cut from the heap).
+        fix_malloc()
         self.first_seconds = 0.0  # pyperf's first rounds, every benchmark so far
         self.more_seconds = 0.0  # the extra workers', every benchmark so far
 
@@ -150,23 +183,37 @@ class Timer:
         power of two that makes a value last ``min_time``, as pyperf's
         calibration picks -- so pyperf starts no calibration process (the
         quick and default suites spend most of their time starting
-        processes). Rigorous calibrates.
+        processes). Rigorous calibrates. Where the first rounds would take
+        longer than ``FIRST_SECONDS``, they take fewer processes and values
+        (:func:`within_first_seconds`).
 
         Where the values are not trusted yet, more workers add to them
         (:func:`sample_until_trusted`, within ``MORE_SECONDS`` and
         ``MORE_SHARE``); their runs join the returned benchmark.
         """
         args = self.runner.args
+        saved = args.loops, args.processes, args.values
         if self.mode not in CALIBRATED and seconds_per_run:
             wanted = MODES[self.mode]["min_time"] / seconds_per_run
             args.loops = 1 << max(0, math.ceil(math.log2(max(wanted, 1.0))))
+            args.processes, args.values = within_first_seconds(
+                args.processes, args.values, args.warmups, args.loops * seconds_per_run, FIRST_SECONDS[self.mode])
+        try:
+            return self._time(spec)
+        finally:
+            args.loops, args.processes, args.values = saved
+
+    def _time(self, spec: Spec):
+        """pyperf's first rounds, as the runner's arguments say, then more
+        workers while the values are not trusted (time)."""
+        args = self.runner.args
+        processes = args.processes
         spec = self._for_workers(spec)  # once: the extra workers read the same tables
         started = time.monotonic()
         benchmark = self._bench(spec)
         first = time.monotonic() - started
         self.first_seconds += first
         cap = min(MORE_SECONDS[self.mode], MORE_SHARE * self.first_seconds - self.more_seconds)
-        saved = args.loops, args.processes
         rounds = 0
 
         def more():
@@ -179,10 +226,7 @@ class Timer:
                 benchmark.add_run(pyperf_run(run, {"name": spec.label}))
             return list(extra.get_values())
 
-        try:
-            _, spent = sample_until_trusted(benchmark.get_values(), more, cap, first / saved[1])
-        finally:
-            args.loops, args.processes = saved
+        _, spent = sample_until_trusted(benchmark.get_values(), more, cap, first / processes)
         self.more_seconds += spent
         return benchmark
 
@@ -252,8 +296,15 @@ def measure_latency(spec: Spec, mode: str) -> dict:
             arrivals_ns=arrivals, engine=compiled,
         )
 
+    started = time.monotonic()
+
+    def over_budget() -> bool:
+        return time.monotonic() - started > LATENCY_SECONDS[mode]
+
     samples, late = [], []
-    for _ in range(LATENCY_REPEATS[mode]):
+    for repeat in range(LATENCY_REPEATS[mode]):
+        if repeat and over_budget():
+            break
         result = one(True)
         samples.append(result["latency_ns"])
         late.append(result["late_ns"])
@@ -268,7 +319,8 @@ def measure_latency(spec: Spec, mode: str) -> dict:
     else:
         # Recording on vs off, interleaved in this process: the ratio of the medians.
         on, off = [], []
-        while sum(off) < OVERHEAD_BUDGET[mode] * 1e9 and len(off) < MAX_OVERHEAD_PAIRS or len(off) < 3:
+        while (sum(off) < OVERHEAD_BUDGET[mode] * 1e9 and len(off) < MAX_OVERHEAD_PAIRS
+               or len(off) < 3) and not (off and over_budget()):
             off.append(one(False)["elapsed_ns"])
             on.append(one(True)["elapsed_ns"])
         out["latency_overhead"] = statistics.median(on) / statistics.median(off) - 1.0

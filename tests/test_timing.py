@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from pinbench import strategies
+from pinbench.bench import timing
 from pinbench.bench.timing import Spec, measure_latency
 from pinbench.bench.workloads import get_workload
 from pinbench.cython_core import _executor
@@ -117,6 +118,16 @@ def test_measure_latency_reports_percentiles_and_overhead():
     )
     assert served["latency_from"] == "scheduled arrival" and served["latency_samples"] == 300
     assert "late_start_p99_ns" in served
+
+
+def test_latency_runs_past_their_budget_stop_at_one_of_each(monkeypatch):
+    """A benchmark whose runs take longer than LATENCY_SECONDS (here: any)
+    records one run and one pair, where the default mode takes three
+    runs and at least three pairs."""
+    monkeypatch.setitem(timing.LATENCY_SECONDS, "default", 0.0)
+    spec = Spec("chain", "chain", {"depth": 4, "tasks": 200}, "anchor_box", "pool", 200, 1 << 33)
+    out = measure_latency(spec, "default")
+    assert out["latency_samples"] == 13 and out["latency_overhead_pairs"] == 1  # ceil(200 / 16): one run
 
 
 @pytest.mark.parametrize("bad", [[3, 1, 2], [1, 2]])

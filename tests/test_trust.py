@@ -21,7 +21,7 @@ from pinbench.bench import environment
 from pinbench.bench import statistics as stats
 from pinbench.bench import timing
 from pinbench.model.errors import UsageError
-from pinbench.bench.timing import Spec, sample_until_trusted, timing_metrics
+from pinbench.bench.timing import Spec, sample_until_trusted, timing_metrics, within_first_seconds
 
 from .helpers import assert_one_line_error, pinbench
 
@@ -205,6 +205,31 @@ def test_more_values_stop_once_trusted():
     assert not stats.trust(first)["trusted"]
     values, _ = sample_until_trusted(first, more, cap=10.0, estimate=0.1, clock=clock)
     assert len(calls) == 1 and stats.trust(values)["trusted"]
+
+
+def test_first_rounds_that_would_take_too_long_take_fewer_processes_then_values():
+    """(processes, values per process) for one warm-up and 8 s."""
+    assert within_first_seconds(3, 5, 1, 0.1, 8.0) == (3, 5)  # 1.8 s: as asked
+    assert within_first_seconds(3, 5, 1, 0.6, 8.0) == (2, 5)  # 10.8 s with three processes, 7.2 with two
+    assert within_first_seconds(3, 5, 1, 2.0, 8.0) == (1, 3)  # 12 s in one process; 8 with three values
+    assert within_first_seconds(3, 5, 1, 10.0, 8.0) == (1, timing.MIN_VALUES)  # never fewer
+
+
+def test_a_slow_benchmark_is_timed_in_fewer_rounds(tmp_path, monkeypatch, timer_factory):
+    """For real: a counting run said to take 0.5 s gets one worker of
+    MIN_VALUES values in the default mode (a warm-up and three values, 2 s:
+    within 2 s, where three workers of five would take 9); the runner's own
+    settings are back afterwards."""
+    monkeypatch.setattr(stats, "TRUST_WITHIN", 10.0)  # trusted at once: no extra workers
+    monkeypatch.setitem(timing.FIRST_SECONDS, "default", 2.0)
+    timer = timer_factory(tmp_path / "specs.json", "default")
+    spec = Spec("chain-slow", "chain", {"depth": 2, "tasks": 50}, "pinbox", "system", 50, 1 << 33)
+    bench = timer.time(spec, 0.5)
+    runs = [r for r in bench.get_runs() if r.values]
+    assert len(runs) == 1 and bench.get_nvalue() == timing.MIN_VALUES
+    assert {r.get_loops() for r in runs} == {1}
+    args = timer.runner.args
+    assert (args.processes, args.values) == (timing.MODES["default"]["processes"], timing.MODES["default"]["values"])
 
 
 def test_timer_adds_workers_runs_to_the_same_benchmark(tmp_path, monkeypatch, timer_factory):
