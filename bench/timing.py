@@ -83,9 +83,10 @@ MORE_SHARE = 0.5
 
 # What pyperf's first rounds of one benchmark may take (s), estimated from
 # the counting run: past it, fewer processes, then fewer values per process
-# (at least MIN_VALUES), so one slow benchmark (a run of select_loop under
-# fiber maps a thousand stacks per task: 2 s) cannot take a suite's time;
+# (at least MIN_VALUES), so one slow benchmark cannot take a suite's time;
 # its interval then says whether it is trusted. Rigorous takes what it takes.
+# (select_loop under fiber took 148 s of a default run when its workers
+# mapped each of its stacks, 2 s a run.)
 FIRST_SECONDS = {"quick": 2.0, "default": 8.0}
 MIN_VALUES = 3
 
@@ -164,9 +165,7 @@ class Timer:
         self.runner.parse_args(["--quiet", "--inherit-environ", inherit, "--specs", self.specs_path]
                                + (["--affinity", cpus] if cpus else []))
         # The counting runs in this process give the workers their loops
-        # (time), so they run under the workers' malloc rules: a fiber's
-        # 132 KiB stack is mmapped in both (select_loop under fiber: 2 s a
-        # run there, 22 ms with the stacks cut from the heap).
+        # (time), so they run under the workers' malloc rules (worker.py).
         fix_malloc()
         self.first_seconds = 0.0  # pyperf's first rounds, every benchmark so far
         self.more_seconds = 0.0  # the extra workers', every benchmark so far

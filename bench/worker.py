@@ -50,10 +50,14 @@ NO_MORE_BENCHMARKS = 3
 # counted, the model's and the native programs' alike (bench/validate's
 # generated sources call mallopt with the same pairs), as (mallopt's
 # parameter from malloc.h, value):
-# - the mmap threshold fixed at its default, 128 KiB: glibc raises it as
-#   mmapped blocks are freed, so whether a large block (a fiber's 132 KiB
-#   stack) is mmapped or cut from the heap would depend on what the process
-#   freed before;
+# - the mmap threshold fixed at its largest, 32 MiB (glibc's
+#   DEFAULT_MMAP_THRESHOLD_MAX on 64 bits), so every block below it is cut
+#   from the heap, as glibc does on its own once it has freed a mapping of
+#   the size. At its default of 128 KiB, and fixed, a large block (a
+#   fiber's 132 KiB stack) was mapped where the heap had no free room for
+#   it (a worker: select_loop under fiber 2 s a run) and cut from the heap
+#   where it had (the master's counting run of the same: 30 ms), and the
+#   loops the master gave the workers were 70 times too many;
 # - no trimming: a round frees all it allocated, and glibc would hand the
 #   top of the heap back to the kernel at its end only to fault it in again
 #   in the next round. Whether it does depends on what else the process
@@ -62,7 +66,7 @@ NO_MORE_BENCHMARKS = 3
 #   top Python holds, none (docs/timing.md, "One thread, and the same
 #   malloc rules").
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MALLOC_RULES = ((M_MMAP_THRESHOLD, 128 * 1024), (M_TRIM_THRESHOLD, 1 << 30))
+MALLOC_RULES = ((M_MMAP_THRESHOLD, 32 << 20), (M_TRIM_THRESHOLD, 1 << 30))
 
 
 @dataclass(frozen=True)
