@@ -442,7 +442,7 @@ def run(settings: RunSettings) -> RunDone:
                             run.skipped.append({"benchmark": label, "reason": one_line(exc)})
                             run.complete = run.all_done and not settings.instructions
                             run.write(folder)
-                        progress.skipped(label, one_line(exc))
+                            progress.skipped(label, one_line(exc))
                         continue
                     spec = timing.Spec(
                         bench.label, bench.workload, dict(bench.params), bench.strategy,
@@ -481,7 +481,10 @@ def run(settings: RunSettings) -> RunDone:
                             timed.append(timed_benchmark)
                             write_pyperf(folder, timed)
                         run.write(folder)
-                    progress.finished(label, time.perf_counter() - started)
+                        # Within the deferral: an interrupt's line never lands
+                        # in the middle of this one (print writes the text and
+                        # its newline apart).
+                        progress.finished(label, time.perf_counter() - started)
             if run.skipped and not finished:  # nothing fits: no result, and the reason why
                 raise runner.DoesNotFit(run.skipped[0]["reason"])
             if not suite:  # an empty shard is still a shard: merge counts it
