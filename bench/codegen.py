@@ -34,11 +34,12 @@ import numpy as np
 
 from ..model import program as ops
 from ..model.layout import BOX, BOX_ON_SUSPEND, CHUNKS, HEAP, INLINE, STACK
+from ..model.native import CLANG
 from .emitter import Emitter
 from .escape import comment_text
 
 # Bump whenever the generated code changes: it is part of the cache key.
-GENERATOR_VERSION = 9  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
+GENERATOR_VERSION = 10  # 2: frames count their native size (fn_bytes); 3: stacks and slabs;
 # 4: a move copies only where the native program does (layout.copied_moves);
 # 5: repeating steps whose children's places move by a stride fold into loops;
 # 6: a top-down call whose child is always built waits on the child's poll alone;
@@ -46,7 +47,8 @@ GENERATOR_VERSION = 9  # 2: frames count their native size (fn_bytes); 3: stacks
 # 8: each root's poll is a function of its own (root<f>), tail-called by poll_root;
 # the entry tasks spawned by the engine (spawn_entries); PB_HEAP engines finish
 # their tasks (pb_task_done_block); PB_F_STARTED only where a cell or locals need it;
-# 9: a function that never suspends keeps its locals on its poll's stack (fn_stack_locals)
+# 9: a function that never suspends keeps its locals on its poll's stack (fn_stack_locals);
+# 10: ... in a poll not inlined, and its work folds only where the native program's may (not clang's)
 
 # The longest work step on the poll's stack unrolled in full: rustc -O
 # (LLVM) unrolls the work loop in full up to 32 bytes and keeps the loop
@@ -131,7 +133,7 @@ def fingerprint(program, layout) -> str:
     h.update(f"bottom_up={bool(layout.bottom_up)} moves={bool(layout.moves)} storage={layout.storage}".encode())
     h.update(f"copied_moves={tuple(layout.copied_moves)}".encode())
     h.update(np.ascontiguousarray(layout.edge_place, dtype=np.int64).tobytes())
-    h.update(f"header={layout.header_bytes}".encode())
+    h.update(f"header={layout.header_bytes} frame_compiler={layout.frame_compiler}".encode())
     return h.hexdigest()
 
 
@@ -180,6 +182,10 @@ class _Gen:
         # .NET and Java: a frame about to suspend moves (boxed; frozen into a chunk)
         self.boxes_on_suspend = int(layout.storage) in (BOX_ON_SUSPEND, CHUNKS)
         self.chunks = int(layout.storage) == CHUNKS
+        # Whether the native program's work loop is open to its optimizer,
+        # so constants in it may fold: rustc's and g++'s are; clang's is
+        # opaque on purpose (bench/validate/clang.py: the locals are data).
+        self.folds_work = not (self.bottom_up and layout.frame_compiler == CLANG)
         self.fn_steps = [self._steps(f) for f in range(self.n)]
         self.fn_segments = [self._segments(f) for f in range(self.n)]
         spawns = program.step_edge_start[program.step_op == ops.OP_SPAWN]
@@ -336,14 +342,14 @@ class _Gen:
         the 0 it was built with, a constant the compiler may fold."""
         if n <= 0:
             return
-        # On the poll's stack, as in LLVM's code for the native program:
-        # a loop this short is unrolled in full, the zeroed bytes it reads
-        # fold away, and only the bytes it writes and reads stay.
-        unrolled = self.stack_locals(f) and n <= FULL_UNROLL_WORK
+        # On the poll's stack, as in LLVM's code for rustc's program: a loop
+        # this short is unrolled in full, the zeroed bytes it reads fold
+        # away, and only the bytes it writes and reads stay.
+        unrolled = self.folds_work and self.stack_locals(f) and n <= FULL_UNROLL_WORK
         self.out.line(
             "{",
             f"    unsigned char *mem = (unsigned char *){self.locals_of(f, fr)};",
-            f"    uint64_t acc = {'0' if fresh else f'{h}->acc'};",
+            f"    uint64_t acc = {'0' if fresh and self.folds_work else f'{h}->acc'};",
             "    int64_t i;",
             *([f"#pragma GCC unroll {n}"] if unrolled else []),
             f"    for (i = 0; i < {n}; i++) {{",
@@ -691,13 +697,11 @@ class _Gen:
         """The switch over the steps, resuming at ``h->pc``."""
         out = self.out
         out.line("switch (h->pc) {")
-        steps = self.fn_steps[f]
+        fresh = True  # only detached spawns so far: nothing changed acc
         for n, seg in enumerate(self.fn_segments[f]):
             with out.case(self.case_label(seg)):
                 if seg.repeats == 1 and seg.period == 1:
                     out.line(f"if (ex->error) return {suspend};")
-                    # Only a detached spawn before it: nothing changed acc.
-                    fresh = all(s.op == ops.OP_SPAWN and not s.wait for s in steps[:seg.start])
                     self.step(f, seg.steps[0], f"done_{n}", suspend, fresh)
                     out.line(f"h->pc = {seg.start + 1};")
                 else:
@@ -716,17 +720,26 @@ class _Gen:
                             out.line("}")
                         out.line(f"if (h->pc == {seg.end}u)", "    break;")
                 out.line("PB_FALLTHROUGH;")
+            fresh = fresh and all(s.op == ops.OP_SPAWN and not s.wait for s in seg.steps)
         out.line("default:", "    break;", "}")
+
+    def entry_kind(self, f: int) -> str:
+        """How p<f> or r<f> is declared: inline into its callers, but for a
+        function with locals on its stack, whose array would otherwise sit
+        in the frame of every caller it is inlined into, at each level of a
+        recursion; not inlined, it is on the C stack only while it runs
+        (it calls nothing)."""
+        return "static PB_NOINLINE" if self.stack_locals(f) else "static inline"
 
     def entry_fn(self, f: int):
         """p<f> (top-down: 1 when returned) or r<f> (bottom-up: the frame to
         transfer to): count the entry, start, run the steps, finish."""
         out = self.out
         if self.bottom_up:
-            out.line(f"static inline char *r{f}(pb_ex *ex, char *frame)")
+            out.line(f"{self.entry_kind(f)} char *r{f}(pb_ex *ex, char *frame)")
             suspend, done = "NULL", "return child_finished(ex, frame);"
         else:
-            out.line(f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame)")
+            out.line(f"{self.entry_kind(f)} int p{f}(pb_ex *ex, uint32_t task, char *frame)")
             suspend, done = "0", "return 1;"
         with out.block("{"):
             if self.bottom_up and self.chunks:  # frozen: thawed back onto the carrier first
@@ -1005,11 +1018,11 @@ class _Gen:
         self.out.line("")
         for f in normal:
             if self.bottom_up:
-                self.out.line(f"static inline char *r{f}(pb_ex *ex, char *frame);")
+                self.out.line(f"{self.entry_kind(f)} char *r{f}(pb_ex *ex, char *frame);")
                 if self.is_parent(f):
                     self.out.line(f"static inline char *k{f}(pb_ex *ex, char *frame, char *child);")
             else:
-                self.out.line(f"static inline int p{f}(pb_ex *ex, uint32_t task, char *frame);")
+                self.out.line(f"{self.entry_kind(f)} int p{f}(pb_ex *ex, uint32_t task, char *frame);")
             self.out.line(f"static inline void d{f}(pb_ex *ex, char *frame);")
         if self.bottom_up:
             self.out.line(
