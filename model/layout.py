@@ -253,7 +253,9 @@ def locals_in_frame(strategy, program, in_cell) -> list:
     whose frames are the runtime's own."""
     if strategy.storage_plan()["storage"] != HEAP:
         return [bool(program.fn_locals[f]) and not in_cell[f] for f in range(len(program.fn_names))]
-    compiler = RUSTC if strategy.polling != BOTTOM_UP else strategy.frame_compiler
+    # The compiler whose sizes fn_bytes takes (compute_layout): g++ for any
+    # bottom-up layout but clang's.
+    compiler = RUSTC if strategy.polling != BOTTOM_UP else CLANG if strategy.frame_compiler == CLANG else GXX
     return [locals_kept(program, f, in_cell[f], compiler) for f in range(len(program.fn_names))]
 
 

@@ -184,6 +184,11 @@ def test_locals_live_where_the_native_compiler_keeps_them():
     for program_, layout in build_all([program], [strategies.get(name) for name in on_stack]):
         interpreted = assert_same(program_, layout)
         assert interpreted[1]["checksum"] == expected_checksum(program), layout.strategy
+    # A bottom-up layout of another compiler is sized as g++'s (native.py),
+    # so its locals stay in its frames as g++'s do.
+    other = MovingCoroutines()
+    other.frame_compiler = "icc"
+    assert not other.plan(program).fn_stack_locals.any()
     # The short work on stack locals folds where the native program's may
     # (rustc's work loop is inlined), not under clang's (opaque on purpose).
     for name, folds in (("pinbox", True), ("halo", False)):
