@@ -196,6 +196,9 @@ def test_locals_live_where_the_native_compiler_keeps_them():
         assert ("#pragma GCC unroll 16" in source) is folds, name  # leaf's work(16); work(40) stays a loop
         assert ("uint64_t acc = 0;" in source) is folds, name
         assert "#pragma GCC unroll 40" not in source
+        # Its array is on the C stack only while it runs: its poll is not inlined.
+        entry = f"char *r{fn['leaf']}(" if name == "halo" else f"int p{fn['leaf']}("
+        assert f"static PB_NOINLINE {entry}pb_ex *ex" in source, name
 
 
 @pytest.fixture(scope="module")
