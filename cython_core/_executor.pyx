@@ -1352,7 +1352,7 @@ def run(program, layout, str allocator="system", uint64_t memory_limit=1 << 62, 
                                              **footprint_counters(&ex, 0), "memory_over": "counted",
                                              "refused_at_start": True})
     ex.staging = <char *>calloc(max_frame + 64, 1)
-    ex.scratch = <char *>malloc(max_stack_locals + 8)
+    ex.scratch = <char *>malloc(max_stack_locals + 8)  # + 8: never malloc(0), which may give NULL
     ex.wheel = <Bucket *>calloc(ex.wheel_size, sizeof(Bucket))
     if ex.p.storage >= S_BOX_ON_SUSPEND:
         ex.thread = <Stack *>malloc(sizeof(Stack) + ex.p.stack_bytes)

@@ -499,7 +499,7 @@ def _spawn_many_job():
 def test_the_models_timing_worker_is_single_threaded_as_the_natives_are():
     """glibc's malloc locks once a process has had a second thread; the
     timing process imports only bench/worker.py and starts none (the
-    native programs never do), and times every job in a child of its own."""
+    native programs never do), and times every job, one after another."""
     from pinbench.bench.validate import model_timing
 
     jobs = [_spawn_many_job(), _spawn_many_job()]
