@@ -285,23 +285,37 @@ def _time_rounds(index: int, rounds: int) -> int:
     return 0
 
 
-def rounds_main(rounds: int) -> int:
+def rounds_main(rounds: list) -> int:
     """validate's timing process (bench/validate/model_timing.py), in the
-    scratch folder: every job's rounds, one job after another, as a native
-    program runs its cases, in a process that imported only this module and
-    started no thread. (A child per job, as the counter forks, put each
-    job's few milliseconds right after a fork: its first writes copy pages,
-    and chain's 75 us rounds moved by up to 1.5x from one run to the next.)"""
+    scratch folder: every job's rounds (``rounds[i]`` of job ``i``), one
+    job after another, each in a child of a process that imported only this
+    module and started no thread. (When a job was only two rounds, of 75 us
+    for chain, the child's first writes, which copy pages, moved it by up to
+    1.5x; a job now runs until its warm rounds add up to milliseconds,
+    validate's ``runs_per_round``.)"""
     if single_threaded() is False:
         print("the model's timing process has started a second thread, so glibc's malloc would take "
               "its locked path, which the native programs do not; time it in a process without threads",
               file=sys.stderr)
         return 1
     fix_malloc()
-    index = 0
-    while (status := _time_rounds(index, rounds)) == 0:
-        index += 1
-    return 0 if status == NO_MORE_BENCHMARKS else status
+    for index, count in enumerate(rounds):
+        # Each job in a child forked from this small process, so that every
+        # job starts from the same heap, as each native case starts from a
+        # fresh one (validate's _native_rows). The child's first writes copy
+        # pages: its first, cold round pays them, and the minimum drops it.
+        child = os.fork()
+        if child == 0:
+            status = 1
+            try:
+                status = _time_rounds(index, count)
+            finally:
+                os._exit(status)
+        _, wait_status = os.waitpid(child, 0)
+        status = os.waitstatus_to_exitcode(wait_status)
+        if status != 0:
+            return 0 if status == NO_MORE_BENCHMARKS else status
+    return 0
 
 
 if __name__ == "__main__":

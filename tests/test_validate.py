@@ -9,6 +9,7 @@ strategy. Times are only reported.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -19,6 +20,11 @@ import pytest
 
 from pinbench.model.errors import UsageError
 from pinbench.bench.validate import (
+    MAX_RUNS_PER_ROUND,
+    RUNS_PER_ROUND,
+    WARM_NS_PER_ROUND,
+    _run_native,
+    runs_per_round,
     STRATEGIES,
     counterparts,
     disagreements,
@@ -105,6 +111,59 @@ def results():
     # model's engines of the first ten random programs are those
     # tests/test_engine.py builds first (its COST), not compiled again.
     return validate(ALL_CASES, repeat=1, languages=COUNTING, strategies=COUNTED)
+
+
+@needs_compilers
+def test_both_sides_time_a_case_equally_often(results):
+    """Every engine of the model and the native program run a case as many
+    times, and a short case more than RUNS_PER_ROUND times (repeat=1 here),
+    so that its minimum is taken over enough warm runs."""
+    timed = results[results["native"].isin(["g++", "rustc"])]
+    assert len(timed) > 0
+    assert (timed["runs_native"] == timed["runs_model"]).all()
+    assert (timed.groupby(["case", "strategy"])["runs_model"].nunique() == 1).all()
+    assert timed["runs_model"].between(RUNS_PER_ROUND, MAX_RUNS_PER_ROUND).all()
+    assert timed["runs_model"].max() > RUNS_PER_ROUND
+
+
+@pytest.mark.parametrize("language", ["rust", "c++"])
+def test_a_timing_program_runs_each_case_as_often_as_it_is_told(language, cache_dir):
+    """``argv[1 + k]``: the runs of case k, 0 or none: not run (validate runs
+    one case per process); no argument: every case once."""
+    backend = BACKENDS[language]
+    tool = backend.find()
+    if tool is None:
+        pytest.skip(f"no {language} compiler")
+    from pinbench.bench.workloads import get_workload
+
+    programs = [get_workload("spawn_many").compile({"tasks": n}) for n in (3, 5)]
+    strategy = "always_heap" if language == "c++" else "pinbox"
+    layout = strategy_registry.get(strategy).plan(programs[0])
+    key = backend.variant(layout)
+    cases = [(p.view, [strategy_registry.get(strategy).plan(p)]) for p in programs]
+    tool = dataclasses.replace(tool, flags=(*tool.flags, *backend.flags(key)))
+    binary = toolchain.compile_cached(tool, backend.generate(cases, key), cache_dir)
+
+    def runs(args):
+        return [(row["program"], len(row["ns"])) for row in _run_native(tool, binary, 60, args)]
+
+    assert runs([0, 4]) == [(1, 4)]
+    assert runs([3]) == [(0, 3)]
+    assert runs([2, 5]) == [(0, 2), (1, 5)]
+    assert runs([]) == [(0, 1), (1, 1)]
+
+
+@pytest.mark.parametrize("elapsed, runs", [
+    (WARM_NS_PER_ROUND * 10, RUNS_PER_ROUND),  # a long case: the cold run and one warm
+    (WARM_NS_PER_ROUND, 2),
+    (WARM_NS_PER_ROUND / 10, 11),  # ten warm runs of a tenth each
+    (WARM_NS_PER_ROUND / 10 + 1, 11),
+    (WARM_NS_PER_ROUND / 10 - 1, 12),
+    (1, MAX_RUNS_PER_ROUND),
+    (0, MAX_RUNS_PER_ROUND),
+])
+def test_a_short_case_runs_until_its_warm_runs_fill_the_round(elapsed, runs):
+    assert runs_per_round(elapsed) == runs
 
 
 @needs_compilers
@@ -503,15 +562,15 @@ def test_the_models_timing_worker_is_single_threaded_as_the_natives_are():
     from pinbench.bench.validate import model_timing
 
     jobs = [_spawn_many_job(), _spawn_many_job()]
-    round_ns = model_timing.times(jobs, 3, 1 << 30, 120)
-    assert len(round_ns) == 2 and all(len(r) == 3 and all(ns > 0 for ns in r) for r in round_ns)
+    round_ns = model_timing.times(jobs, [3, 5], 1 << 30, 120)
+    assert [len(r) for r in round_ns] == [3, 5] and all(ns > 0 for r in round_ns for ns in r)
 
 
 def test_a_multithreaded_process_refuses_to_time(monkeypatch, capsys):
     from pinbench.bench import worker
 
     monkeypatch.setattr(worker, "single_threaded", lambda: False)
-    assert worker.rounds_main(2) == 1
+    assert worker.rounds_main([2]) == 1
     assert "started a second thread" in capsys.readouterr().err
 
 

@@ -18,6 +18,7 @@ from ..validate import (
     LANGUAGES,
     MAX_REPEAT,
     RUNS_PER_ROUND,
+    WARM_NS_PER_ROUND,
     disagreements,
     fidelity_line,
     format_results,
@@ -76,8 +77,9 @@ def add_parser(subparsers):
     p.add_argument("--quick", action="store_true", help="small sizes for every workload")
     p.add_argument(
         "--repeat", type=_repeat, default=3, metavar="N",
-        help=f"rounds (each runs every case {RUNS_PER_ROUND} times in the model and natively); "
-        "times are the minimum over all runs (default 3)",
+        help=f"rounds (each runs every case {RUNS_PER_ROUND} times or more in the model and natively, a short "
+        f"case until its warm runs add up to {WARM_NS_PER_ROUND / 1e6:g} ms); times are the minimum over all "
+        "runs (default 3)",
     )
     p.add_argument(
         "--language", action="append", metavar="L",

@@ -160,8 +160,15 @@ def _params_label(workload, params: dict) -> str:
 
 # Runs of each case per round, on both sides, each side in a fresh process
 # (model_timing.py says why): the minimum over all of them discards the
-# first, cold run (page faults, allocator warm-up).
+# first, cold run (page faults, allocator warm-up). A short case runs more
+# often, until its warm runs add up to WARM_NS_PER_ROUND (at most
+# MAX_RUNS_PER_ROUND runs): one warm run of fanout takes 0.2 ms, and on a
+# shared machine the minimum of three such runs still moved by up to 1.4x
+# from one command to the next (docs/validation.md). Both sides run a case
+# the same number of times, reckoned from the model's count run.
 RUNS_PER_ROUND = 2
+WARM_NS_PER_ROUND = 10_000_000
+MAX_RUNS_PER_ROUND = 100
 SAVED_FORMAT = "pinbench-validation"  # validation.json, which the report draws (plots.py)
 
 
@@ -173,6 +180,15 @@ def _derived(run: dict) -> dict:
     """Per-task figures a held figure may name beside the run's metrics:
     the blocks (stacks, chunks) held per task when the most were held."""
     return {"blocks_per_live_task": run["peak_live_blocks"] / max(run["peak_held_tasks"], 1)}
+
+
+def runs_per_round(elapsed_ns: float) -> int:
+    """How many times a round runs a case one run of which took
+    ``elapsed_ns``: its first run, then warm ones adding up to
+    :data:`WARM_NS_PER_ROUND`, between :data:`RUNS_PER_ROUND` and
+    :data:`MAX_RUNS_PER_ROUND` runs in all."""
+    warm = -(-WARM_NS_PER_ROUND // max(int(elapsed_ns), 1))
+    return max(RUNS_PER_ROUND, min(MAX_RUNS_PER_ROUND, 1 + warm))
 
 
 def _model_counts(program, strategy: str, engine: str) -> dict:
@@ -190,6 +206,7 @@ def _model_counts(program, strategy: str, engine: str) -> dict:
         "fn_frames": list(first["frame_bytes"].values()),
         "checksum": first["checksum"],
         "stable": all(r["allocs"] == first["allocs"] and r["checksum"] == first["checksum"] for r in runs),
+        "runs": runs_per_round(min(r["ns_per_task_single"] for r in runs) * first["tasks"]),
     }
 
 
@@ -206,8 +223,13 @@ def _note(log, message: str):
         log(message)
 
 
-def _run_native(tool, binary, timeout: float) -> list:
-    out = toolchain.run_binary(binary, [RUNS_PER_ROUND], timeout, tool.label)
+def _run_native(tool, binary, timeout: float, args=None) -> list:
+    """The rows the native program prints, run with ``args`` (default: every
+    case once, :data:`RUNS_PER_ROUND` runs of each for a program that
+    times none)."""
+    if args is None:
+        args = [] if _backend_of(tool.label).counts else [RUNS_PER_ROUND]
+    out = toolchain.run_binary(binary, list(args), timeout, tool.label)
     rows = []
     for line in out.splitlines():
         line = line.strip()
@@ -218,6 +240,35 @@ def _run_native(tool, binary, timeout: float) -> list:
         except ValueError:
             raise UsageError(f"the {tool.label} program {binary} printed an unreadable line: {line[:80]!r}") from None
     return rows
+
+
+def _native_rows(tool, binary, build, case: int, variants: dict, case_runs: dict, timeout: float) -> list:
+    """One round of a timing native program's rows for one case, every
+    strategy of it in a process of its own, run as often as the model runs
+    it (``case_runs``): so every case starts from a fresh heap on both
+    sides. In one process, a case's times depended on how often the cases
+    before it had run (fanout's ``anchor_box``: 522, 750 or 1,088 ns per
+    task, by glibc's free lists). The program numbers its cases by program,
+    then variant."""
+    rows = []
+    for position, key in enumerate(sorted(k for k in variants if k[0] == build)):
+        if variants[key][0] == case:
+            args = [0] * position + [case_runs.get(variants[key], RUNS_PER_ROUND)]
+            rows += _run_native(tool, binary, timeout, args)
+    return rows
+
+
+def _take_rows(native: dict, rows: list, tool, binary, build, variants: dict):
+    """Merge a native program's rows into ``native``, by the case and
+    strategy each is of."""
+    for row in rows:
+        found = variants.get((build, row.get("program"), row.get("variant")))
+        if found is None:
+            raise UsageError(
+                f"the {tool.label} program {binary} printed a row for no case: "
+                f"program {row.get('program')!r}, variant {row.get('variant')!r}"
+            )
+        _merge(native, found, row, build[0])
 
 
 def _merge(table: dict, key, figures: dict, language=None):
@@ -377,21 +428,22 @@ def validate(
                 errors.append(error)
         if errors:
             raise errors[0]
-    # Rounds: the model, then each native program, `repeat` times over. A
-    # burst of load from elsewhere on the machine then falls on both sides
-    # alike, and the minimum over the rounds is the figure least disturbed.
+    # Rounds, `repeat` times over, case by case: the model, then the native
+    # programs. A burst of load from elsewhere on the machine then falls on
+    # both sides alike, and the minimum over the rounds is the figure least
+    # disturbed.
     model, native = {}, {}
     timing_jobs = {}  # (case, strategy, engine) -> its timing job, made in round 1
+    case_runs = {}  # (case, strategy) -> its runs per round, on every side (runs_per_round)
     too_big = set()  # (case, strategy) the model cannot run within the memory limit
     for round_number in range(1, repeat + 1):
         _note(
             log,
-            f"round {round_number}/{repeat}: the model ({len(compiled)} case(s) x "
-            f"{len(validated)} strategies x {', '.join(engines)}), then "
-            + ", ".join(str(b) for b in binaries.values()),
+            f"round {round_number}/{repeat}: case by case, the model ({len(validated)} strategies x "
+            f"{', '.join(engines)}), then " + ", ".join(str(b) for b in binaries.values()),
         )
-        timed = []  # (case, strategy, engine) of this round, in order
         for index, (name, workload, typed, program, view) in enumerate(compiled):
+            timed = []  # (case, strategy, engine) of this case, in order
             for strategy in validated:
                 for eng in engines:
                     if (index, strategy) in too_big:
@@ -406,21 +458,26 @@ def validate(
                             _note(log, message)
                             continue
                         timing_jobs[index, strategy, eng] = _timing_job(program, strategy, eng)
+                        # the faster engine's count decides: every engine and the native
+                        # program then run the case as often
+                        case_runs[index, strategy] = max(case_runs.get((index, strategy), 0),
+                                                         model[index, strategy, eng]["runs"])
                     timed.append((index, strategy, eng))
-        # The round's model times, all in one fresh process, as a native program takes its own.
-        ns = model_timing.times([timing_jobs[key] for key in timed], RUNS_PER_ROUND, default_memory_limit(), timeout)
-        for key, times in zip(timed, ns):
-            model[key]["ns"] = model[key].get("ns", []) + times
+            # The case's model times in a fresh process, then its native runs at
+            # once: a change in the machine's load (on a shared VM, by 2x within a
+            # minute) then falls on both sides of a ratio alike.
+            ns = model_timing.times([timing_jobs[key] for key in timed], [case_runs[key[:2]] for key in timed],
+                                    default_memory_limit(), timeout)
+            for key, times in zip(timed, ns):
+                model[key]["ns"] = model[key].get("ns", []) + times
+            for build, binary in binaries.items():
+                if BACKENDS[build[0]].counts:
+                    _take_rows(native, _native_rows(tools[build[0]], binary, build, index, variants, case_runs,
+                                                    timeout), tools[build[0]], binary, build, variants)
         for build, binary in binaries.items():
-            language = build[0]
-            for row in _run_native(tools[language], binary, timeout):
-                found = variants.get((build, row.get("program"), row.get("variant")))
-                if found is None:
-                    raise UsageError(
-                        f"the {tools[language].label} program {binary} printed a row for no case: "
-                        f"program {row.get('program')!r}, variant {row.get('variant')!r}"
-                    )
-                _merge(native, found, row, language)
+            if not BACKENDS[build[0]].counts:  # held memory, not time: every case at once
+                _take_rows(native, _run_native(tools[build[0]], binary, timeout), tools[build[0]], binary, build,
+                           variants)
 
     rows = []
     for index, (name, workload, typed, program, view) in enumerate(compiled):
@@ -443,6 +500,7 @@ def validate(
                 "frame_model": m["frame"],
                 "fn_frames_model": m["fn_frames"],
                 "ns_model": min(m["ns"]),
+                "runs_model": len(m["ns"]),
                 "checksum_model": m["checksum"],
             }
             backend = BACKENDS[language] if language else None
@@ -467,6 +525,7 @@ def validate(
                 size_of_native=counted_figure("size_of"),
                 fn_frames_native=counted_figure("fn_sizes"),
                 ns_native=min(n["ns"]) if counted else None,
+                runs_native=len(n["ns"]) if counted else None,
                 checksum_native=counted_figure("checksum"),
                 allocs_agree=n["allocs"] == m["allocs"] if counted else None,
                 checksum_agree=n["checksum"] == m["checksum"] if counted else None,
@@ -515,6 +574,7 @@ COLUMNS = [
     "frame_model", "size_of_native",
     "fn_frames_model", "fn_frames_native",
     "ns_model", "ns_native",
+    "runs_model", "runs_native",  # the runs each time is the minimum of, over every round
     "checksum_model", "checksum_native",
     "allocs_agree", "checksum_agree",
     *(f"{figure}_{side}" for figure in HELD_FIGURES for side in ("model", "native", "agree")),

@@ -521,7 +521,9 @@ OPAQUE_WORK = ("static inline u64 work(", "[[gnu::noinline]] static u64 work(")
 
 def generate(cases: list, elidable: bool = False, opaque_destroy: bool = False, opaque_work: bool = False) -> str:
     """One C++20 source holding every case, ``(view, layouts)``; ``main``
-    runs each program once per layout (``argv[1]``: repetitions) and prints
+    runs each program once per layout (``argv[1 + k]``: the runs of the k-th
+    case, program by program and layout by layout, a case given none or 0
+    not run; no argument at all: every case once) and prints
     one JSON line per program and layout (its ``variant``). The program
     does not depend on the layout: the compiler decides where frames go.
     ``elidable`` marks the task type ``[[clang::coro_await_elidable]]``;
@@ -537,16 +539,16 @@ def generate(cases: list, elidable: bool = False, opaque_destroy: bool = False, 
         runtime = runtime.replace(*OPAQUE_WORK, 1)
     parts = [runtime]
     parts += [_namespace(view, index) for index, (view, _) in enumerate(cases)]
+    order = [(index, variant, view) for index, (view, layouts) in enumerate(cases) for variant in range(len(layouts))]
     calls = [
-        f"    run_case({index}, {variant}, {view.tasks}u, {view.max_io + 1}u, "
-        f"p{index}::root_size, p{index}::fn_sizes, p{index}::spawn_entries, repeat);"
-        for index, (view, layouts) in enumerate(cases)
-        for variant in range(len(layouts))
+        f"    if (runs({case}) > 0) run_case({index}, {variant}, {view.tasks}u, {view.max_io + 1}u, "
+        f"p{index}::root_size, p{index}::fn_sizes, p{index}::spawn_entries, runs({case}));"
+        for case, (index, variant, view) in enumerate(order)
     ]
     parts.append(
         "int main(int argc, char** argv) {\n"
         + malloc_rules("mallopt({param}, {value});")
-        + "    int repeat = argc > 1 ? std::atoi(argv[1]) : 1;\n"
+        + "    auto runs = [&](int c) { return argc == 1 ? 1 : c + 1 < argc ? std::atoi(argv[c + 1]) : 0; };\n"
         + "\n".join(calls)
         + "\n    return 0;\n}\n"
     )

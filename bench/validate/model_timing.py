@@ -41,10 +41,11 @@ from ...model.errors import UsageError
 from ..worker import ROUNDS_FILE, SPEC_FILE, Spec, write_tables
 
 
-def times(jobs: list, runs: int, memory_limit: int, timeout: float) -> list:
+def times(jobs: list, runs: list, memory_limit: int, timeout: float) -> list:
     """Per job ``(program, layout, allocator, engine_path or None)``, the
-    elapsed nanoseconds of each of its ``runs`` runs, the jobs timed one
-    after another in one small process (worker.rounds_main)."""
+    elapsed nanoseconds of each of its runs (``runs``: how many, per job),
+    the jobs timed one after another in one small process
+    (worker.rounds_main)."""
     if not jobs:
         return []
     with tempfile.TemporaryDirectory(prefix="pinbench-model-timing-") as scratch:
@@ -56,7 +57,7 @@ def times(jobs: list, runs: int, memory_limit: int, timeout: float) -> list:
                         int(program.tasks), memory_limit, engine_library=str(library or ""), tables=str(tables))
             (folder / SPEC_FILE.format(index)).write_text(json.dumps(asdict(spec)))
         command = [sys.executable, "-c", "import sys; from pinbench.bench.worker import rounds_main; "
-                   f"sys.exit(rounds_main({int(runs)}))"]
+                   f"sys.exit(rounds_main({[int(n) for n in runs]!r}))"]
         try:
             done = subprocess.run(command, cwd=folder, capture_output=True, timeout=timeout,
                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})

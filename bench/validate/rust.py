@@ -558,8 +558,9 @@ def _nesting(view: ProgramView) -> int:
 def generate(cases: list) -> str:
     """One Rust source holding every case, ``(view, layouts)``: its program
     once per layout (variant ``k``: the k-th layout). Its ``main`` runs them
-    all (``argv[1]``: repetitions) and prints one JSON line per program and
-    variant."""
+    all (``argv[1 + k]``: the runs of the k-th case, program by program and
+    variant by variant, a case given none or 0 not run; no argument at all:
+    every case once) and prints one JSON line per case run."""
     nesting = max((_nesting(view) for view, _ in cases), default=0)
     # Deep chains (depth 1000) nest 1000 opaque future types.
     limit = max(128, 2 * nesting + 64)
@@ -570,14 +571,15 @@ def generate(cases: list) -> str:
             parts.append(_module(view, index, variant, layout))
             module = f"p{index}_v{variant}"
             calls.append(
-                f"    run_case({index}, {variant}, {view.tasks}, {view.max_io + 1}, "
-                f"{module}::root_size(), {module}::fn_sizes, {module}::spawn_entries, repeat);"
+                f"    if runs({len(calls)}) > 0 {{ run_case({index}, {variant}, {view.tasks}, {view.max_io + 1}, "
+                f"{module}::root_size(), {module}::fn_sizes, {module}::spawn_entries, runs({len(calls)})); }}"
             )
     parts.append(
         'extern "C" {\n    fn mallopt(param: i32, value: i32) -> i32;\n}\n\n'
         "fn main() {\n"
         + malloc_rules("unsafe {{ mallopt({param}, {value}); }}")
-        + "    let repeat: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);\n"
+        + "    let given: Vec<u32> = std::env::args().skip(1).map(|a| a.parse().unwrap_or(0)).collect();\n"
+        + "    let runs = |case: usize| -> u32 { if given.is_empty() { 1 } else { given.get(case).copied().unwrap_or(0) } };\n"
         + "\n".join(calls)
         + "\n}\n"
     )
