@@ -107,3 +107,32 @@ def test_detached_spawns_count_in_the_checksum():
     program = p.compile()
     values = {execute(program, s, "system")["checksum"] for s in STRATEGIES}
     assert values == {expected_checksum(program)}
+
+
+def _glibc_chunk(request: int) -> int:
+    """The chunk glibc gives a request of that many bytes on x86-64: the
+    request and a size word, rounded up to 16, at least 32."""
+    return max(32, (request + 8 + 15) // 16 * 16)
+
+
+@pytest.mark.parametrize("engine", ["interpreted", "compiled"])
+def test_the_allocator_is_asked_for_the_native_frames_size(engine):
+    """Where a native compiler's frame is larger than the executor's (the
+    root of fanout under anchor_box: rustc's 288 bytes, the executor's
+    104), the block asked of the allocator is the larger, so that glibc
+    places and coalesces as under the native program. One task: the root
+    and each of the k children's boxed levels are live together."""
+    from pinbench.bench.workloads import get_workload
+
+    workload = get_workload("fanout")
+    params = workload.parse_params({"k": "8", "depth": "2", "locals": "0", "tasks": "1"})
+    program = workload.compile(params)
+    layout = strategies.get("anchor_box").plan(program)
+    asked = [max(int(size), int(native)) for size, native in zip(layout.fn_size, layout.fn_bytes)]
+    root = program.fn_names.index("root")
+    assert layout.fn_bytes[root] > layout.fn_size[root]  # the case this test is about
+    levels = [i for i, name in enumerate(program.fn_names) if name.startswith("level_")]
+    expected = _glibc_chunk(asked[root]) + params["k"] * sum(_glibc_chunk(asked[i]) for i in levels)
+    run = execute(program, "anchor_box", "system", engine=engine)
+    assert run["allocs_per_task"] == 1 + params["k"] * len(levels)  # every level boxed
+    assert run["allocator_peak_bytes"] == expected
