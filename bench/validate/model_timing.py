@@ -1,6 +1,6 @@
 """The model's times in a fresh process, as the native programs' are.
 
-A native program runs every case of its build in one new process: its
+A native program runs each case in a new process of its own: its
 allocator starts empty, and the case's first run pays the cold start (page
 faults, the heap's growth), which the minimum over ``runs`` discards. The
 model's cases used to be timed inside ``pinbench validate`` itself, whose
@@ -9,13 +9,14 @@ boxed strategies half of a run is malloc and free, and their cost depends
 on that state (docs/validation.md, "glibc's state").
 
 So each round the model's cases are timed as pyperf's workers and the
-instruction counter time and count theirs (bench/worker.py): the cases'
+instruction counter time and count theirs (bench/worker.py): the jobs'
 tables are written to a scratch folder, and one process that imports only
 bench/worker.py (no numpy, no model, no thread) takes the native
-programs' malloc rules (worker.MALLOC_RULES) and then, case after case as
-a native program does, loads the case's tables and engine, runs ``runs``
-rounds back to back in C (nothing from Python between them) and writes
-their nanoseconds. Its heap is as small as a native program's.
+programs' malloc rules (worker.MALLOC_RULES) and then, job after job, in
+a child forked from it (each job from the same heap, as each native case
+from a fresh one), loads the job's tables and engine, runs its rounds
+back to back in C (nothing from Python between them) and writes their
+nanoseconds. Its heap is as small as a native program's.
 
 The process is single-threaded, as the native programs are: glibc's
 ``malloc`` and ``free`` take a lock-free path only in a process that has
