@@ -153,6 +153,15 @@ def test_a_timing_program_runs_each_case_as_often_as_it_is_told(language, cache_
     assert runs([]) == [(0, 1), (1, 1)]
 
 
+@needs_compilers
+def test_progress_names_each_case_of_each_round():
+    lines = []
+    validate([("chain", {"depth": 1, "tasks": 2}), ("spawn_many", {"tasks": 3})], repeat=2,
+             languages=["rust"], strategies=["pinbox"], engines=["interpreted"], log=lines.append)
+    cases = [line.split(": ")[0] for line in lines if ", case " in line]
+    assert cases == [f"round {r}/2, case {c}/2" for r in (1, 2) for c in (1, 2)]
+
+
 @pytest.mark.parametrize("elapsed, runs", [
     (WARM_NS_PER_ROUND * 10, RUNS_PER_ROUND),  # a long case: the cold run and one warm
     (WARM_NS_PER_ROUND, 2),

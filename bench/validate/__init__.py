@@ -443,6 +443,8 @@ def validate(
             f"{', '.join(engines)}), then " + ", ".join(str(b) for b in binaries.values()),
         )
         for index, (name, workload, typed, program, view) in enumerate(compiled):
+            _note(log, f"round {round_number}/{repeat}, case {index + 1}/{len(compiled)}: "
+                       f"{name} {_params_label(workload, typed)}")
             timed = []  # (case, strategy, engine) of this case, in order
             for strategy in validated:
                 for eng in engines:
