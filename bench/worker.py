@@ -31,6 +31,7 @@ import base64
 import json
 import os
 import sys
+import traceback
 from array import array
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -306,11 +307,13 @@ def rounds_main(rounds: list) -> int:
         # pages: its first, cold round pays them, and the minimum drops it.
         child = os.fork()
         if child == 0:
-            status = 1
             try:
                 status = _time_rounds(index, count)
-            finally:
-                os._exit(status)
+            except BaseException:  # said on stderr, whose last line model_timing reports
+                traceback.print_exc()
+                status = 1
+            sys.stderr.flush()
+            os._exit(status)
         _, wait_status = os.waitpid(child, 0)
         status = os.waitstatus_to_exitcode(wait_status)
         if status != 0:

@@ -575,6 +575,16 @@ def test_the_models_timing_worker_is_single_threaded_as_the_natives_are():
     assert [len(r) for r in round_ns] == [3, 5] and all(ns > 0 for r in round_ns for ns in r)
 
 
+def test_a_job_that_fails_in_the_timing_worker_says_why():
+    """Each job runs in a child of the timing process; its error still
+    reaches the user's one line."""
+    from pinbench.bench.validate import model_timing
+
+    program, layout, allocator, _ = _spawn_many_job()
+    with pytest.raises(UsageError, match="timing worker failed: .*nonexistent-engine.so"):
+        model_timing.times([(program, layout, allocator, "/nonexistent-engine.so")], [2], 1 << 30, 120)
+
+
 def test_a_multithreaded_process_refuses_to_time(monkeypatch, capsys):
     from pinbench.bench import worker
 
