@@ -153,6 +153,38 @@ def test_a_timing_program_runs_each_case_as_often_as_it_is_told(language, cache_
     assert runs([]) == [(0, 1), (1, 1)]
 
 
+@pytest.mark.parametrize("language", ["rust", "c++"])
+def test_a_native_executor_allocates_nothing_of_its_own_in_a_warm_run(language, cache_dir):
+    """The executor's tables (task slots and their free list, run queue,
+    waiters, timer wheel) grow in the first run and are kept, as the
+    model's are: a later run makes no allocation of the executor's own,
+    so the heap a timed run sees is the workload's (a std::deque queue
+    allocated a block every 32 items; docs/validation.md, "The executors'
+    own allocations")."""
+    backend = BACKENDS[language]
+    tool = backend.find()
+    if tool is None:
+        pytest.skip(f"no {language} compiler")
+    from pinbench.bench.workloads import get_workload
+
+    cases = [
+        ("yield_many", {"tasks": 300, "yields": 5}),
+        ("fanout", {"tasks": 40, "k": 3, "depth": 2}),
+        ("select_loop", {"iterations": 20, "tasks": 30}),
+        ("spawn_many", {"tasks": 500}),
+        ("skynet", {"fanout": 4, "levels": 4}),
+    ]
+    programs = [get_workload(name).compile(params) for name, params in cases]
+    strategy = "always_heap" if language == "c++" else "pinbox"
+    plan = strategy_registry.get(strategy).plan
+    key = backend.variant(plan(programs[0]))
+    tool = dataclasses.replace(tool, flags=(*tool.flags, *backend.flags(key)))
+    binary = toolchain.compile_cached(tool, backend.generate([(p.view, [plan(p)]) for p in programs], key), cache_dir)
+    for k in range(len(cases)):
+        (row,) = _run_native(tool, binary, 60, [0] * k + [3])
+        assert (row["program"], len(row["ns"]), row["book_allocs"]) == (k, 3, 0), cases[k]
+
+
 @needs_compilers
 def test_progress_names_each_case_of_each_round():
     lines = []

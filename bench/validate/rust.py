@@ -67,11 +67,16 @@ static ON: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static FREES: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+// Allocations of the executor's own (counting paused) while a run is timed:
+// the tables grow in a first run only, so a warm run makes none.
+static TIMED: AtomicBool = AtomicBool::new(false);
+static BOOK: AtomicU64 = AtomicU64::new(0);
 #[inline(always)]
 fn bump(a: &AtomicU64, n: u64) { a.store(a.load(Relaxed).wrapping_add(n), Relaxed); }
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         if ON.load(Relaxed) { bump(&ALLOCS, 1); bump(&BYTES, l.size() as u64); }
+        else if TIMED.load(Relaxed) { bump(&BOOK, 1); }
         System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
@@ -90,9 +95,13 @@ impl Drop for Pause { #[inline(always)] fn drop(&mut self) { ON.store(self.0, Re
 // ---- executor: run queue (FIFO), tick reactor, task table ----
 type DynFut = Pin<Box<dyn Future<Output = u64>>>;
 const NONE: u32 = u32::MAX;
-struct Slot { fut: Option<DynFut>, result: u64, done: bool, waited: bool, queued: bool, waiter: u32 }
+struct Slot { fut: Option<DynFut>, result: u64, done: bool, waited: bool, queued: bool, waiter: u32, next_free: u32 }
+// The free slots form a list threaded through the table (`free` is its head),
+// as the model's task table (pb_task.next_free): a Vec of free ids would
+// realloc as it grew, and those frees change glibc's heap for the next run
+// (docs/validation.md, "The executors' own allocations").
 struct Exec {
-    slots: Vec<Slot>, free: Vec<u32>, queue: VecDeque<u32>, wheel: Vec<Vec<u32>>,
+    slots: Vec<Slot>, free: u32, queue: VecDeque<u32>, wheel: Vec<Vec<u32>>,
     tick: u64, live: u64, tasks: u64, checksum: u64, current: u32,
 }
 static mut EX: *mut Exec = std::ptr::null_mut();
@@ -116,15 +125,26 @@ fn wake_id(id: u32) {
 fn spawn(fut: DynFut, waited: bool) -> u64 {
     let _p = pause();
     let e = ex();
-    let slot = Slot { fut: Some(fut), result: 0, done: false, waited, queued: true, waiter: NONE };
-    let id = match e.free.pop() {
-        Some(id) => { e.slots[id as usize] = slot; id }
-        None => { e.slots.push(slot); (e.slots.len() - 1) as u32 }
+    let slot = Slot { fut: Some(fut), result: 0, done: false, waited, queued: true, waiter: NONE, next_free: NONE };
+    let id = if e.free != NONE {
+        let id = e.free;
+        e.free = e.slots[id as usize].next_free;
+        e.slots[id as usize] = slot;
+        id
+    } else {
+        e.slots.push(slot);
+        (e.slots.len() - 1) as u32
     };
     e.live += 1;
     e.tasks += 1;
     e.queue.push_back(id);
     id as u64
+}
+
+/// A finished task's slot, its value taken, goes back on the free list.
+fn release(e: &mut Exec, id: u32) {
+    e.slots[id as usize].next_free = e.free;
+    e.free = id;
 }
 
 fn complete(id: u32, v: u64) {
@@ -139,7 +159,7 @@ fn complete(id: u32, v: u64) {
         if w != NONE { wake_id(w); }
     } else {
         e.checksum = e.checksum.wrapping_add(v);
-        e.free.push(id);
+        release(e, id);
     }
 }
 
@@ -226,8 +246,7 @@ impl Future for JoinH {
         let id = self.0 as usize;
         if e.slots[id].done {
             let v = e.slots[id].result;
-            let _p = pause();
-            e.free.push(id as u32);
+            release(e, id as u32);
             Poll::Ready(v)
         } else {
             e.slots[id].waiter = e.current;
@@ -299,25 +318,29 @@ fn run_case(program: u32, variant: u32, entries: u64, wheel: usize, size_of: usi
     let mut ns: Vec<u64> = Vec::new();
     let mut first: Option<(u64, u64, u64, u64, u64)> = None;
     let mut stable = true;
+    let mut book_warm: u64 = 0;
     // One executor for all runs of the case: the tables keep the capacity
     // the first run grew, so later runs time the workload, not the growth.
     let mut exec = Box::new(Exec {
-        slots: Vec::new(), free: Vec::new(), queue: VecDeque::new(),
+        slots: Vec::new(), free: NONE, queue: VecDeque::new(),
         wheel: (0..wheel).map(|_| Vec::new()).collect(),
         tick: 0, live: 0, tasks: 0, checksum: 0, current: NONE,
     });
-    for _ in 0..repeat.max(1) {
-        exec.slots.clear(); exec.free.clear(); exec.queue.clear();
+    for run in 0..repeat.max(1) {
+        exec.slots.clear(); exec.free = NONE; exec.queue.clear();
         for b in exec.wheel.iter_mut() { b.clear(); }
         exec.tick = 0; exec.live = 0; exec.tasks = 0; exec.checksum = 0; exec.current = NONE;
         unsafe { EX = &mut *exec; }
-        ALLOCS.store(0, Relaxed); FREES.store(0, Relaxed); BYTES.store(0, Relaxed);
+        ALLOCS.store(0, Relaxed); FREES.store(0, Relaxed); BYTES.store(0, Relaxed); BOOK.store(0, Relaxed);
+        TIMED.store(true, Relaxed);
         ON.store(true, Relaxed);
         let t0 = Instant::now();
         spawn_entries(entries);
         run_loop();
         let elapsed = t0.elapsed().as_nanos() as u64;
         ON.store(false, Relaxed);
+        TIMED.store(false, Relaxed);
+        if run > 0 { book_warm += BOOK.load(Relaxed); }
         let counts = (ALLOCS.load(Relaxed), FREES.load(Relaxed), BYTES.load(Relaxed), exec.tasks, exec.checksum);
         match first { None => first = Some(counts), Some(c) => if c != counts { stable = false; } }
         ns.push(elapsed);
@@ -327,8 +350,8 @@ fn run_case(program: u32, variant: u32, entries: u64, wheel: usize, size_of: usi
     let (allocs, frees, bytes, tasks, checksum) = first.unwrap();
     let ns_text: Vec<String> = ns.iter().map(|n| n.to_string()).collect();
     let sizes: Vec<String> = fn_sizes().iter().map(|n| n.to_string()).collect();
-    println!("{{\"program\": {}, \"variant\": {}, \"allocs\": {}, \"frees\": {}, \"bytes\": {}, \"tasks\": {}, \"checksum\": {}, \"size_of\": {}, \"fn_sizes\": [{}], \"stable\": {}, \"ns\": [{}]}}",
-             program, variant, allocs, frees, bytes, tasks, checksum, size_of, sizes.join(", "), stable, ns_text.join(", "));
+    println!("{{\"program\": {}, \"variant\": {}, \"allocs\": {}, \"frees\": {}, \"bytes\": {}, \"tasks\": {}, \"checksum\": {}, \"size_of\": {}, \"fn_sizes\": [{}], \"stable\": {}, \"book_allocs\": {}, \"ns\": [{}]}}",
+             program, variant, allocs, frees, bytes, tasks, checksum, size_of, sizes.join(", "), stable, book_warm, ns_text.join(", "));
 }
 """
 
