@@ -8,6 +8,7 @@ instrumentation off until the executor's loop switches it on:
         --callgrind-out-file=cg.%p python tools/count_round.py spawn_many pinbox 1
     grep totals: cg.*.1          # instructions; divided by the tasks printed
 
+It also prints each round's time (docs/validation.md quotes skynet's).
 ROUNDS - 1 uncounted rounds run first, back to back in C with the
 counted one: 1 counts a first round (what `pinbench run --instructions`
 counted before issue 20), 2 a steady-state one (what it counts now). Further arguments are NAME=VALUE parameters.
@@ -38,4 +39,5 @@ spec = timing.Spec(bench.label, workload, dict(bench.params), strategy, "system"
 _, program, layout, compiled = timing.prepare(spec)
 fix_malloc()
 counters = _executor.run(program, layout, "system", count_instructions=True, engine=compiled, rounds=rounds)
-print(f"{bench.label}: {counters['tasks']} tasks")
+rounds_ms = ", ".join(f"{ns / 1e6:.1f}" for ns in counters["round_ns"])
+print(f"{bench.label}: {counters['tasks']} tasks; rounds of {rounds_ms} ms")
