@@ -385,6 +385,9 @@ static void run_case(int program, int variant, u64 entries, u64 wheel, size_fn r
     u64 first[5] = {0, 0, 0, 0, 0};
     bool stable = true;
     u64 book_warm = 0;
+    // The heap consolidated before the first run, as the model's timing
+    // process does after loading a job (bench/worker.py, trim_malloc).
+    malloc_trim(0);
     u64 size_of = root_size();
     // One executor for all runs of the case: the tables keep the capacity
     // the first run grew, so later runs time the workload, not the growth.

@@ -332,6 +332,9 @@ fn run_case(program: u32, variant: u32, entries: u64, wheel: usize, size_of: usi
     let mut first: Option<(u64, u64, u64, u64, u64)> = None;
     let mut stable = true;
     let mut book_warm: u64 = 0;
+    // The heap consolidated before the first run, as the model's timing
+    // process does after loading a job (bench/worker.py, trim_malloc).
+    unsafe { malloc_trim(0); }
     // One executor for all runs of the case: the tables keep the capacity
     // the first run grew, so later runs time the workload, not the growth.
     let mut exec = Box::new(Exec {
@@ -611,7 +614,7 @@ def generate(cases: list) -> str:
                 f"{module}::root_size(), {module}::fn_sizes, {module}::spawn_entries, runs({len(calls)})); }}"
             )
     parts.append(
-        'extern "C" {\n    fn mallopt(param: i32, value: i32) -> i32;\n}\n\n'
+        'extern "C" {\n    fn mallopt(param: i32, value: i32) -> i32;\n    fn malloc_trim(pad: usize) -> i32;\n}\n\n'
         "fn main() {\n"
         + malloc_rules("unsafe {{ mallopt({param}, {value}); }}")
         + "    let given: Vec<u32> = std::env::args().skip(1).map(|a| a.parse().unwrap_or(0)).collect();\n"
