@@ -444,7 +444,11 @@ def _function(fn: Function, layout) -> str:
         signature = f"pub async fn f{fn.index}(arg: u64, rdepth: u32) -> u64 {{"
     with out.block(signature):
         _locals(out, fn, in_cell)
-        out.line("let mut acc: u64 = 0;")
+        # black_box: rustc would otherwise compute a first `work` on fresh
+        # zeroed locals at compile time (every input known), which the
+        # model does at run time (docs/validation.md, "Work the compilers
+        # folded away").
+        out.line("let mut acc: u64 = black_box(0);")
         if fn.folds_children:
             out.line("let mut folded = false;")
         if fn.generator:
