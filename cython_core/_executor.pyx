@@ -889,6 +889,9 @@ cdef void run_queue(Ex *ex) noexcept nogil:
         item = dequeue(ex)
         t = &ex.tasks[item.task]
         t.queued = 0
+        if t.root == NULL:  # it finished while queued (tasks.h, pb__task_finish)
+            release_finished(ex, item.task, t)
+            continue
         if poll_root(ex, item.task, t.root):
             task_done(ex, item.task)
 

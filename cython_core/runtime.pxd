@@ -387,5 +387,6 @@ cdef extern from "runtime.h" nogil:
     void wake_task "pb_wake_task"(Ex *ex, uint32_t task) noexcept
     void record_latency "pb_record_latency"(Ex *ex, const Task *t) noexcept
     void task_finish "pb_task_finish"(Ex *ex, uint32_t id, Task *t, uint64_t value) noexcept
+    void release_finished "pb_release_finished"(Ex *ex, uint32_t id, Task *t) noexcept
     void task_done_block "pb_task_done_block"(Ex *ex, uint32_t id, uint64_t size, uint64_t counted,
                                               uint64_t runtime) noexcept

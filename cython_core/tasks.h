@@ -421,11 +421,26 @@ static inline void pb__task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t 
     } else {
         ex->c.checksum += value;
     }
-    t->next_free = ex->task_free;
-    ex->task_free = id;
+    /* Top-down, a task can finish while it is still queued: a select's
+     * losing arm had queued it (yield_now) before the winner finished in
+     * the same poll. Its entry stays taken (root NULL) until the run queue
+     * reaches it (pb_release_finished); freed now, a new task could take
+     * the id and be polled at the old entry's turn. */
+    if (PB_LAYOUT_BOTTOM_UP(ex) || !t->queued) {
+        t->next_free = ex->task_free;
+        ex->task_free = id;
+    }
     ex->live_tasks -= 1;
     if (rare && ex->open.stall_ns && ex->c.tasks - ex->live_tasks == ex->open.stall_after_tasks)
         pb_spin_until(pb_now_ns() + ex->open.stall_ns);  /* tests: the loop stalls once */
+}
+
+/* The run queue reached the entry of a task that finished while it was
+ * queued (pb__task_finish): the entry is free now. */
+static inline void pb_release_finished(pb_ex *ex, uint32_t id, pb_task *t)
+{
+    t->next_free = ex->task_free;
+    ex->task_free = id;
 }
 
 static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t value)

@@ -33,6 +33,20 @@ def mixed_program():
     return p.compile()
 
 
+def finished_while_queued_program():
+    """A task that finishes while it is still in the run queue: the select's
+    losing arm ``a`` yields (queuing its task) in the same poll in which the
+    winner ``b`` finishes, so the task returns with its id queued. The
+    interpreter once freed the entry at once and then polled the freed root
+    at the stale entry (a crash), and rustc's executor unwrapped a finished
+    slot there (a panic)."""
+    p = Program("finished_while_queued", entry="main", tasks=3)
+    p.fn("main").select("a", "b")
+    p.fn("a").io(2).yield_now().io(5)
+    p.fn("b", locals=8).io(2).work(1)
+    return p.compile()
+
+
 def _random(count: int, seed: int, prefix: str, tasks: tuple, functions: tuple, generators: tuple,
             sizes: list, add_step, add_generator) -> list:
     """``count`` seeded random programs: functions f0.. each with up to five

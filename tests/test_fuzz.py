@@ -26,11 +26,12 @@ import re
 import string
 import sys
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pinbench import strategies as strategy_registry
-from pinbench.bench import runner
+from pinbench.bench import engine as engines, runner
 from pinbench.bench.metrics import DETERMINISTIC, OPTIONAL
 from pinbench.model.errors import UsageError
 from pinbench.bench.layout_view.model import task_view
@@ -38,6 +39,7 @@ from pinbench.bench.layout_view.text import explain_text
 from pinbench.bench.toml_loader import load_program
 
 from .helpers import fuzz_settings
+from .programs import finished_while_queued_program
 from .oracles.checksum import expected_checksum
 
 FUZZ = fuzz_settings(120, HealthCheck.data_too_large)
@@ -280,6 +282,19 @@ def test_random_programs_run_leak_free_with_the_oracles_checksum(tmp_path_factor
             continue
         counted = [m for m in DETERMINISTIC if m not in OPTIONAL]  # instruction counts need --instructions
         assert {m: a[m] for m in counted} == {m: b[m] for m in counted}, (name, allocator)
+
+
+@pytest.mark.parametrize("engine", [engines.INTERPRETED, engines.COMPILED])
+def test_a_task_that_finishes_while_queued_is_not_polled_again(engine):
+    """Its run queue entry stays taken until the queue reaches it, under
+    every strategy and both engines: no crash, no leak, the oracle's
+    checksum."""
+    program = finished_while_queued_program()
+    expected = expected_checksum(program)
+    for name in STRATEGIES:
+        metrics = runner.execute(program, name, "system", engine=engine)
+        assert (metrics["tasks"], metrics["checksum"]) == (3, expected), name
+        assert metrics["live_blocks_end"] == 0 and metrics["allocs"] == metrics["frees"], name
 
 
 def test_the_program_generator_yields_runnable_programs(tmp_path):
