@@ -40,7 +40,7 @@ from pinbench.bench.validate import clang, toolchain
 from pinbench.bench.validate.backend import BACKENDS
 
 from .helpers import pinbench
-from .programs import mixed_program, random_programs
+from .programs import finished_while_queued_program, mixed_program, random_programs
 from .oracles.checksum import expected_checksum
 
 pytestmark = pytest.mark.native  # builds and runs rustc, g++ programs
@@ -94,7 +94,7 @@ def _case_id(case) -> str:
     return name + "-" + "-".join(f"{k}={v}" for k, v in params.items())
 
 
-ALL_CASES = CASES + [mixed_program()] + random_programs(12)
+ALL_CASES = CASES + [mixed_program(), finished_while_queued_program()] + random_programs(12)
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,7 @@ const NONE: u32 = u32::MAX;
 // in its cell (the model polls a root in place too): taking it out of the
 // slot and putting it back cost every poll 12 instructions (yield_many).
 type TaskFut = NonNull<dyn Future<Output = u64>>;
-struct Slot { fut: Option<TaskFut>, result: u64, done: bool, waited: bool, queued: bool, waiter: u32, next_free: u32 }
+struct Slot { fut: Option<TaskFut>, result: u64, done: bool, waited: bool, queued: bool, released: bool, waiter: u32, next_free: u32 }
 // The free slots form a list threaded through the table (`free` is its head),
 // as the model's task table (pb_task.next_free): a Vec of free ids would
 // realloc as it grew, and those frees change glibc's heap for the next run
@@ -133,7 +133,7 @@ fn spawn(fut: DynFut, waited: bool) -> u64 {
     // SAFETY: the future is never moved out of its box; run_loop polls it
     // pinned where it is and frees the box once it is ready.
     let fut = NonNull::from(Box::leak(unsafe { Pin::into_inner_unchecked(fut) }));
-    let slot = Slot { fut: Some(fut), result: 0, done: false, waited, queued: true, waiter: NONE, next_free: NONE };
+    let slot = Slot { fut: Some(fut), result: 0, done: false, waited, queued: true, released: false, waiter: NONE, next_free: NONE };
     let id = if e.free != NONE {
         let id = e.free;
         e.free = e.slots[id as usize].next_free;
@@ -149,9 +149,13 @@ fn spawn(fut: DynFut, waited: bool) -> u64 {
     id as u64
 }
 
-/// A finished task's slot, its value taken, goes back on the free list.
+/// A finished task's slot, its value taken, goes back on the free list;
+/// still queued (a select's losing arm had woken the task before it
+/// finished), when the run queue reaches it, as in the model (tasks.h).
 fn release(e: &mut Exec, id: u32) {
-    e.slots[id as usize].next_free = e.free;
+    let s = &mut e.slots[id as usize];
+    if s.queued { s.released = true; return; }
+    s.next_free = e.free;
     e.free = id;
 }
 
@@ -180,7 +184,10 @@ fn run_loop() {
                 e.current = id;
                 let s = &mut e.slots[id as usize];
                 s.queued = false;
-                s.fut.unwrap()
+                match s.fut {
+                    Some(fut) => fut,
+                    None => { if s.released { s.released = false; release(e, id); } continue; }  // finished while queued
+                }
             };
             let waker = unsafe { Waker::from_raw(RawWaker::new(id as usize as *const (), &VTABLE)) };
             let mut cx = Context::from_waker(&waker);
