@@ -191,7 +191,9 @@ def main() -> None:
 # -- the instruction counter's process (bench/instructions.py runs it under valgrind) ----
 
 
+@lru_cache(maxsize=None)
 def _libc():
+    """The C library, found once per process (find_library runs ldconfig)."""
     import ctypes  # deferred: only the processes that run rounds need it
     import ctypes.util
 

@@ -31,6 +31,7 @@ RECORDER = r"""
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -47,7 +48,9 @@ void *malloc(size_t s) {
     return p;
 }
 __attribute__((destructor)) static void dump(void) {
-    int fd = open(getenv("HEAP_ORDER_OUT"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char name[4096];  /* one file per process: a parent must not overwrite its child's */
+    snprintf(name, sizeof name, "%s.%d", getenv("HEAP_ORDER_OUT"), (int)getpid());
+    int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) { write(fd, seen, n * 8); close(fd); }
 }
 """
@@ -66,9 +69,15 @@ def main(argv):
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-ldl"], check=True)
         env = dict(os.environ, LD_PRELOAD=library, HEAP_ORDER_SIZE=str(size), HEAP_ORDER_OUT=out)
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-        order = np.fromfile(out, dtype=np.int64)
-    # The process's last runs' blocks: any earlier ones (an interpreter's own) are skipped.
+        # The process that allocated the most such blocks is the one that ran the workload.
+        order = max((np.fromfile(os.path.join(folder, name), dtype=np.int64)
+                     for name in os.listdir(folder) if name.startswith("order.")), key=len, default=np.array([]))
+    # The process's last runs' blocks: any earlier ones (an interpreter's own) are
+    # skipped; blocks of the size allocated after the last run would shift the runs.
     runs = len(order) // blocks
+    if runs == 0:
+        sys.exit(f"heap_order: {len(order):,} blocks of {size} bytes recorded, fewer than one run's "
+                 f"{blocks:,}; check SIZE and BLOCKS")
     order = order[len(order) - runs * blocks:]
     for run in range(runs):
         steps = np.diff(order[run * blocks:(run + 1) * blocks])
