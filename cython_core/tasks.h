@@ -399,6 +399,15 @@ static inline void pb_record_latency(pb_ex *ex, const pb_task *t)
     ex->lat.len += 1;
 }
 
+/* A finished task's entry goes back on the free list: as it finishes, or,
+ * if it finished while queued (pb__task_finish), when the run queue
+ * reaches it. */
+static inline void pb_release_finished(pb_ex *ex, uint32_t id, pb_task *t)
+{
+    t->next_free = ex->task_free;
+    ex->task_free = id;
+}
+
 /* Task id's root returned value and its storage is released: the value
  * delivered (to the awaiting frame's handle, or into the checksum), the
  * awaiter woken when this was the last task it waited for, the entry free.
@@ -426,21 +435,11 @@ static inline void pb__task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t 
      * the same poll. Its entry stays taken (root NULL) until the run queue
      * reaches it (pb_release_finished); freed now, a new task could take
      * the id and be polled at the old entry's turn. */
-    if (PB_LAYOUT_BOTTOM_UP(ex) || !t->queued) {
-        t->next_free = ex->task_free;
-        ex->task_free = id;
-    }
+    if (PB_LAYOUT_BOTTOM_UP(ex) || !t->queued)
+        pb_release_finished(ex, id, t);
     ex->live_tasks -= 1;
     if (rare && ex->open.stall_ns && ex->c.tasks - ex->live_tasks == ex->open.stall_after_tasks)
         pb_spin_until(pb_now_ns() + ex->open.stall_ns);  /* tests: the loop stalls once */
-}
-
-/* The run queue reached the entry of a task that finished while it was
- * queued (pb__task_finish): the entry is free now. */
-static inline void pb_release_finished(pb_ex *ex, uint32_t id, pb_task *t)
-{
-    t->next_free = ex->task_free;
-    ex->task_free = id;
 }
 
 static inline void pb_task_finish(pb_ex *ex, uint32_t id, pb_task *t, uint64_t value)

@@ -13,6 +13,7 @@ from pinbench.bench.runner import execute
 from pinbench.cython_core import _executor
 
 from .oracles.checksum import expected_checksum
+from .oracles.rules import glibc_chunk
 from .programs import MEASURED
 
 STRATEGIES = list(strategies.BUILTIN)
@@ -111,12 +112,6 @@ def test_detached_spawns_count_in_the_checksum():
     assert values == {expected_checksum(program)}
 
 
-def _glibc_chunk(request: int) -> int:
-    """The chunk glibc carves for a request: the request and the size word,
-    rounded up to 16, at least 32."""
-    return max(32, (request + 8 + 15) // 16 * 16)
-
-
 def _malloc_footprint(request: int) -> int:
     """What a block of that many bytes takes from this process's malloc (the
     sanitizers' under tools/sanitize.sh, where it is not glibc's chunk): its
@@ -155,7 +150,7 @@ def test_the_allocator_is_asked_for_the_native_frames_size(engine):
     # size where malloc is not glibc's (a sanitized build; a compiled engine
     # is never sanitized): the same figure under glibc.
     expected = {rule(asked[root]) + params["k"] * sum(rule(asked[i]) for i in levels)
-                for rule in (_glibc_chunk, _malloc_footprint)}
+                for rule in (glibc_chunk, _malloc_footprint)}
     run = execute(program, "anchor_box", "system", engine=engine)
     assert run["allocs_per_task"] == 1 + params["k"] * len(levels)  # every level boxed
     assert run["allocator_peak_bytes"] in expected

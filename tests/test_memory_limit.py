@@ -27,6 +27,7 @@ from pinbench.model.program import Program
 from pinbench.cython_core import _executor
 
 from .helpers import pinbench
+from .oracles.rules import glibc_chunk
 from .programs import MEASURED, resident_after_trim, run_program, waiting_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +124,7 @@ def check_the_allocator_footprint():
     # what a fresh block's usable size plus the size word comes to (a block
     # cut from a free chunk may keep a remainder too small to split off: up
     # to 16 more, unseen); tests/c/test_allocators.c checks the rule
-    chunk = max(32, (frame + 8 + 15) // 16 * 16)
+    chunk = glibc_chunk(frame)
     assert chunk <= usable + 8 <= chunk + 16
     system = run_program(program, allocator="system")["allocator_peak_bytes"]
     assert system == 1000 * chunk

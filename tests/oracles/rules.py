@@ -644,6 +644,13 @@ def a16(n):
     return (n + 15) // 16 * 16
 
 
+def glibc_chunk(request):
+    """The chunk glibc's malloc carves for a request: the request and
+    malloc's 8-byte size word, rounded up to 16, at least 32
+    (tests/c/test_allocators.c checks the rule against the C library)."""
+    return max(32, a16(request + 8))
+
+
 class Storage:
     """The rules of one stack-based strategy, replayed over stack events."""
 
