@@ -57,8 +57,10 @@ __attribute__((destructor)) static void dump(void) {
 
 
 def main(argv):
-    if len(argv) < 4 or argv[2] != "--":
-        sys.exit(__doc__)
+    if len(argv) < 4 or argv[2] != "--" or not (argv[0].isdigit() and argv[1].isdigit()):
+        print("usage: python tools/heap_order.py SIZE BLOCKS -- COMMAND... (SIZE and BLOCKS whole numbers; "
+              "see the docstring)", file=sys.stderr)
+        sys.exit(2)
     size, blocks, command = int(argv[0]), int(argv[1]), argv[3:]
     chunk = max(32, (size + 8 + 15) // 16 * 16)  # glibc: size + the size field, 16-aligned
     with tempfile.TemporaryDirectory() as folder:
@@ -68,7 +70,11 @@ def main(argv):
             f.write(RECORDER)
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-ldl"], check=True)
         env = dict(os.environ, LD_PRELOAD=library, HEAP_ORDER_SIZE=str(size), HEAP_ORDER_OUT=out)
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        except (OSError, subprocess.CalledProcessError) as error:
+            print(f"heap_order: the command failed ({error}); check COMMAND", file=sys.stderr)
+            sys.exit(2)
         # The process that allocated the most such blocks is the one that ran the workload.
         order = max((np.fromfile(os.path.join(folder, name), dtype=np.int64)
                      for name in os.listdir(folder) if name.startswith("order.")), key=len, default=np.array([]))
@@ -76,8 +82,9 @@ def main(argv):
     # skipped; blocks of the size allocated after the last run would shift the runs.
     runs = len(order) // blocks
     if runs == 0:
-        sys.exit(f"heap_order: {len(order):,} blocks of {size} bytes recorded, fewer than one run's "
-                 f"{blocks:,}; check SIZE and BLOCKS")
+        print(f"heap_order: {len(order):,} blocks of {size} bytes recorded, fewer than one run's "
+              f"{blocks:,}; check SIZE and BLOCKS", file=sys.stderr)
+        sys.exit(2)
     order = order[len(order) - runs * blocks:]
     for run in range(runs):
         steps = np.diff(order[run * blocks:(run + 1) * blocks])
